@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { start } from './start/launcher.js';
+
+function positiveInt(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const program = new Command()
+  .name('framewire')
+  .description('Framewire: event-sourced video jobs on NATS JetStream, PostgreSQL and ffmpeg')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('start the whole system: NATS and PostgreSQL (reused or started), the jobs service, the gateway and workers')
+  .option('-w, --workers <n>', 'worker processes', positiveInt(1, 64), Number(process.env['WORKERS'] ?? 1))
+  .option('-p, --port <port>', 'gateway HTTP port', positiveInt(0, 65535), Number(process.env['PORT'] ?? 3000))
+  .option('--data-dir <dir>', 'where a started NATS or PostgreSQL keeps its data', '.data')
+  .action((opts: { workers: number; port: number; dataDir: string }) => start(opts));
+
+await program.parseAsync();

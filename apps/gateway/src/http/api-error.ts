@@ -1,0 +1,44 @@
+import { ErrorCode } from '@app/contracts';
+
+/**
+ * A request that cannot be served, with its stable code. The HTTP status comes from the code, in
+ * one table, so the same code always means the same status.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const STATUS_BY_CODE: Record<string, number> = {
+  [ErrorCode.BadRequest]: 400,
+  [ErrorCode.ValidationFailed]: 400,
+  [ErrorCode.InvalidJobId]: 400,
+  [ErrorCode.InvalidCursor]: 400,
+  [ErrorCode.InvalidIdempotencyKey]: 400,
+  [ErrorCode.FileRequired]: 400,
+  [ErrorCode.EmptyFile]: 400,
+  [ErrorCode.UnknownPipeline]: 400,
+  [ErrorCode.InvalidParams]: 400,
+  INVALID_MULTIPART: 400,
+  UNEXPECTED_FIELD: 400,
+  DUPLICATE_FIELD: 400,
+  [ErrorCode.RouteNotFound]: 404,
+  [ErrorCode.JobNotFound]: 404,
+  METHOD_NOT_ALLOWED: 405,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.UnsupportedContentType]: 415,
+  [ErrorCode.IdempotencyKeyReused]: 422,
+  CLIENT_CLOSED_REQUEST: 499,
+  [ErrorCode.Internal]: 500,
+  [ErrorCode.ServiceUnavailable]: 503,
+};
+
+export function statusOf(code: string): number {
+  return STATUS_BY_CODE[code] ?? 500;
+}

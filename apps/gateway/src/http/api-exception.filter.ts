@@ -1,0 +1,62 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ErrorCode, type ErrorBody } from '@app/contracts';
+import { ApiError, statusOf } from './api-error.js';
+
+const CODE_BY_HTTP_STATUS: Record<number, string> = {
+  400: ErrorCode.BadRequest,
+  404: ErrorCode.RouteNotFound,
+  405: 'METHOD_NOT_ALLOWED',
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedContentType,
+};
+
+/**
+ * Every error leaves the gateway as `{"error":{"code","message"}}` with a 4xx or 5xx status and no
+ * stack trace. Unexpected errors are logged in full here and reported to the client as INTERNAL.
+ */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request>();
+    const { status, body, headers } = this.describe(exception, req);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    // A body we did not read to the end (a rejected upload) cannot be left on the connection.
+    if (!req.complete && hasBody(req)) res.setHeader('Connection', 'close');
+    res.status(status).json(body);
+  }
+
+  private describe(exception: unknown, req: Request): { status: number; body: ErrorBody; headers: Record<string, string> } {
+    if (exception instanceof ApiError) {
+      return { status: statusOf(exception.code), body: errorBody(exception.code, exception.message), headers: exception.headers };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const code = CODE_BY_HTTP_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest);
+      const message = status === 404 ? `no route ${req.method} ${req.path}` : exception.message;
+      return { status, body: errorBody(code, message), headers: {} };
+    }
+    this.logger.error(
+      { err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : String(exception), path: req.path },
+      'unhandled error',
+    );
+    return { status: 500, body: errorBody(ErrorCode.Internal, 'internal error'), headers: {} };
+  }
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}

@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
+import { gatewayEnvSchema, loadConfig } from '@app/config';
+import { createLogger } from '@app/observability';
+import { GatewayModule } from './gateway.module.js';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig(gatewayEnvSchema);
+  const logger = createLogger('gateway', config.LOG_LEVEL);
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config, logger), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.disable('x-powered-by');
+  app.enableShutdownHooks();
+  await app.listen(config.PORT, config.HOST);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  logger.info({ port, namespace: config.FRAMEWIRE_NAMESPACE }, `gateway listening on http://127.0.0.1:${port}`);
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`framewire gateway: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { ErrorCode } from '@app/contracts';
+import { ApiError } from '../http/api-error.js';
+
+export interface FilePart {
+  stream: Readable;
+  filename: string;
+  contentType: string;
+}
+
+export interface MultipartLimits {
+  /** The file part's maximum size in bytes: exceeding it aborts the upload with 413. */
+  fileBytes: number;
+  /** The maximum size of each text field. */
+  fieldBytes: number;
+}
+
+export interface MultipartResult<T> {
+  fields: Map<string, string>;
+  /** What the sink returned for the `file` part, or null when there was none. */
+  file: T | null;
+}
+
+/**
+ * Reads a multipart/form-data body as it arrives. The one file part (named `fileField`) goes to
+ * `sink` as a stream, never buffered whole; text fields are collected. If anything is wrong (a limit,
+ * a malformed body, a client that goes away) the file stream is destroyed with the error, so the sink
+ * can undo what it wrote; a file that was already stored is handed to `discard`; then the whole read
+ * rejects with an ApiError.
+ */
+export function readMultipart<T>(
+  req: IncomingMessage,
+  fileField: string,
+  allowedFields: ReadonlySet<string>,
+  limits: MultipartLimits,
+  sink: (part: FilePart) => Promise<T>,
+  discard: (stored: T) => Promise<void>,
+): Promise<MultipartResult<T>> {
+  const contentType = req.headers['content-type'] ?? '';
+  if (!/^multipart\/form-data\b/i.test(contentType)) {
+    return Promise.reject(new ApiError(ErrorCode.UnsupportedContentType, 'the body must be multipart/form-data'));
+  }
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: req.headers,
+      limits: { fileSize: limits.fileBytes, fieldSize: limits.fieldBytes, files: 1, fields: allowedFields.size + 4, parts: allowedFields.size + 5, headerPairs: 20 },
+    });
+  } catch (error) {
+    return Promise.reject(new ApiError('INVALID_MULTIPART', `malformed multipart request: ${(error as Error).message}`));
+  }
+
+  return new Promise((resolve, reject) => {
+    const fields = new Map<string, string>();
+    let failure: ApiError | null = null;
+    let fileStream: Readable | null = null;
+    let filePromise: Promise<T> | null = null;
+    let parsed = false;
+    let settled = false;
+
+    const fail = (error: ApiError) => {
+      failure ??= error;
+      if (fileStream && !fileStream.readableEnded) fileStream.destroy(failure);
+      req.unpipe(parser);
+      req.resume();
+      settle();
+    };
+
+    const settle = async () => {
+      if (settled || (!failure && !parsed)) return;
+      settled = true;
+      let file: T | null = null;
+      if (filePromise) {
+        try {
+          file = await filePromise;
+        } catch (error) {
+          failure ??= error instanceof ApiError ? error : new ApiError(ErrorCode.Internal, 'the upload could not be stored');
+        }
+      }
+      if (!failure) return resolve({ fields, file });
+      if (file !== null) await discard(file).catch(() => undefined);
+      reject(failure);
+    };
+
+    parser.on('file', (name, stream, info) => {
+      if (name !== fileField || filePromise) {
+        stream.resume();
+        fail(new ApiError('UNEXPECTED_FIELD', `unexpected file part "${name}": send one file, named "${fileField}"`));
+        return;
+      }
+      fileStream = stream;
+      stream.on('limit', () => {
+        stream.destroy(new ApiError(ErrorCode.PayloadTooLarge, `the file is larger than ${limits.fileBytes} bytes`));
+      });
+      filePromise = sink({ stream, filename: sanitizeFilename(info.filename), contentType: info.mimeType || 'application/octet-stream' });
+      filePromise.catch((error: unknown) => fail(error instanceof ApiError ? error : new ApiError(ErrorCode.Internal, 'the upload could not be stored')));
+    });
+    parser.on('field', (name, value, info) => {
+      if (!allowedFields.has(name)) return fail(new ApiError('UNEXPECTED_FIELD', `unknown field "${name}"`));
+      if (fields.has(name)) return fail(new ApiError('DUPLICATE_FIELD', `field "${name}" was sent more than once`));
+      if (info.valueTruncated) return fail(new ApiError(ErrorCode.PayloadTooLarge, `field "${name}" is longer than ${limits.fieldBytes} bytes`));
+      fields.set(name, value);
+    });
+    parser.on('filesLimit', () => fail(new ApiError('UNEXPECTED_FIELD', `send one file, named "${fileField}"`)));
+    parser.on('fieldsLimit', () => fail(new ApiError('UNEXPECTED_FIELD', 'too many fields')));
+    parser.on('partsLimit', () => fail(new ApiError('UNEXPECTED_FIELD', 'too many parts')));
+    parser.on('error', (error: Error) => fail(new ApiError('INVALID_MULTIPART', `malformed multipart body: ${error.message}`)));
+    parser.on('close', () => {
+      parsed = true;
+      void settle();
+    });
+    req.on('aborted', () => fail(new ApiError('CLIENT_CLOSED_REQUEST', 'the client closed the request before the upload finished')));
+    req.on('error', () => fail(new ApiError('CLIENT_CLOSED_REQUEST', 'the upload connection failed')));
+    req.pipe(parser);
+  });
+}
+
+/** The base name only, without control characters or path separators, at most 255 characters. */
+export function sanitizeFilename(name: string | undefined): string {
+  const base = (name ?? '').split(/[\\/]/).pop() ?? '';
+  const cleaned = base.replace(/[\u0000-\u001f\u007f]/g, '').replace(/^\.+/, '').trim();
+  return cleaned.slice(0, 255) || 'upload';
+}

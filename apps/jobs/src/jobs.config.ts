@@ -1,0 +1,1 @@
+export const JOBS_CONFIG = Symbol('JOBS_CONFIG');

@@ -1,0 +1,33 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import { jobSubjects } from '@app/contracts';
+import { jobsEnvSchema, loadConfig } from '@app/config';
+import { NamespacedNatsServer } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import { JobsModule } from './jobs.module.js';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig(jobsEnvSchema);
+  const logger = createLogger('jobs', config.LOG_LEVEL);
+  const subjects = jobSubjects(config.FRAMEWIRE_NAMESPACE);
+  const app = await NestFactory.createMicroservice(JobsModule.forRoot(config, logger), {
+    strategy: new NamespacedNatsServer(subjects.rpcPrefix, {
+      servers: config.NATS_URL.split(','),
+      name: 'framewire-jobs-rpc',
+      queue: 'framewire-jobs',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    }),
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  await app.listen();
+  logger.info({ namespace: config.FRAMEWIRE_NAMESPACE, schema: config.DATABASE_SCHEMA }, 'jobs service ready');
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`framewire jobs: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

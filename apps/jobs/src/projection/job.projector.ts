@@ -1,0 +1,182 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem } from '@app/event-store';
+import { ProjectionWriter, type ProjectionItem } from '@app/read-model';
+import { JOBS_CONFIG } from '../jobs.config.js';
+import type { JobsConfig } from '@app/config';
+
+export const PROJECTOR_CONSUMER = 'projector';
+const ACK_WAIT_MS = 60_000;
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * Projects the event log into PostgreSQL. The checkpoint in PostgreSQL is the truth about what has
+ * been projected; the durable consumer wakes the projector and gives at-least-once delivery:
+ * - at start, and after any failure, it first catches up from checkpoint+1 to the end of the stream
+ *   with an ordered consumer (this is also what rebuilds a dropped read model);
+ * - live messages are applied in micro-batches, in one transaction with the checkpoint, and acked
+ *   only after the commit; messages at or below the checkpoint are acked as duplicates;
+ * - if live messages skip ahead of the checkpoint, the missing range is read from the stream first;
+ * - when PostgreSQL or NATS fails, the held messages are nak'ed, nothing is acked, and it retries
+ *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds.
+ */
+@Injectable()
+export class JobProjector implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(JobProjector.name);
+  private stopping = false;
+  private messages: ConsumerMessages | null = null;
+  private loop: Promise<void> | null = null;
+  private checkpoint = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly writer: ProjectionWriter,
+    @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  /** The last stream sequence the read model reflects, as this process last saw it. */
+  get position(): number {
+    return this.checkpoint;
+  }
+
+  private async run(): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    while (!this.stopping) {
+      try {
+        this.checkpoint = await this.writer.checkpoint();
+        await this.ensureConsumer();
+        await this.catchUp();
+        delay = RETRY_MIN_MS;
+        await this.consumeLive();
+      } catch (error) {
+        if (this.stopping) break;
+        this.logger.error(`projection paused, retrying in ${delay} ms: ${describe(error)}`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    // A new consumer starts where the read model ends, so it does not redeliver what is projected.
+    const start =
+      this.checkpoint > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.checkpoint + 1 }
+        : { deliver_policy: DeliverPolicy.All };
+    await ensureDurableConsumer(
+      await this.store.jsm(),
+      this.store.streamName,
+      {
+        durable_name: PROJECTOR_CONSUMER,
+        description: 'Projects job events into the PostgreSQL read model',
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: ACK_WAIT_MS * 1_000_000,
+        max_ack_pending: this.config.PROJECTOR_BATCH_SIZE * 4,
+        max_deliver: -1,
+        filter_subject: this.store.subjects.all,
+        ...start,
+      },
+      ['description', 'ack_wait', 'max_ack_pending', 'max_deliver'],
+    );
+  }
+
+  /** Reads from checkpoint+1 to the end of the stream as it is now. */
+  private async catchUp(): Promise<void> {
+    const target = await this.store.lastSeq();
+    if (target <= this.checkpoint) return;
+    const from = this.checkpoint + 1;
+    const started = Date.now();
+    await this.readAndApply(from, target);
+    const seconds = (Date.now() - started) / 1000;
+    this.logger.log(`caught up ${target - from + 1} sequences (${from}..${target}) in ${seconds.toFixed(2)} s`);
+  }
+
+  private async readAndApply(from: number, to: number): Promise<void> {
+    let next = from;
+    await this.store.readRange(
+      from,
+      to,
+      async (items) => {
+        const through = seqOf(items.at(-1)!);
+        await this.apply(items, next, through);
+        next = through + 1;
+      },
+      this.config.PROJECTOR_BATCH_SIZE,
+    );
+    // Sequences at the end that hold nothing (none, unless messages were removed) are covered too.
+    if (next <= to) await this.apply([], next, to);
+  }
+
+  private async consumeLive(): Promise<void> {
+    const consumer = await this.store.js.consumers.get(this.store.streamName, PROJECTOR_CONSUMER);
+    const messages = await consumer.consume({ max_messages: this.config.PROJECTOR_BATCH_SIZE * 2 });
+    this.messages = messages;
+    let batch: JsMsg[] = [];
+    try {
+      for await (const msg of messages) {
+        batch.push(msg);
+        if (batch.length < this.config.PROJECTOR_BATCH_SIZE && messages.getPending() > 0) continue;
+        const held = batch;
+        batch = [];
+        try {
+          await this.applyLive(held);
+        } catch (error) {
+          for (const m of held) m.nak(RETRY_MIN_MS);
+          throw error;
+        }
+      }
+    } finally {
+      for (const m of batch) m.nak(RETRY_MIN_MS);
+      this.messages = null;
+      await messages.close().catch(() => undefined);
+    }
+  }
+
+  private async applyLive(msgs: JsMsg[]): Promise<void> {
+    const items = msgs.map((m) => readJsMsg(m)).sort((a, b) => seqOf(a) - seqOf(b));
+    const fresh = items.filter((item) => seqOf(item) > this.checkpoint);
+    if (fresh.length > 0) {
+      const first = seqOf(fresh[0]!);
+      if (first > this.checkpoint + 1) await this.readAndApply(this.checkpoint + 1, first - 1);
+      await this.apply(fresh, first, seqOf(fresh.at(-1)!));
+    }
+    for (const msg of msgs) {
+      const item = items.find((i) => seqOf(i) === msg.seq);
+      if (item && !item.ok) msg.term();
+      else msg.ack();
+    }
+  }
+
+  private async apply(items: ReadItem[], fromSeq: number, throughSeq: number): Promise<void> {
+    const projection: ProjectionItem[] = items.map((item) => {
+      if (item.ok) return { seq: item.stored.seq, event: item.stored.event };
+      this.logger.warn(`skipping malformed message seq ${item.malformed.seq} on ${item.malformed.subject}: ${item.malformed.reason}`);
+      return { seq: item.malformed.seq, event: null };
+    });
+    const result = await this.writer.apply(projection, fromSeq, throughSeq);
+    this.checkpoint = result.lastSeq;
+  }
+}
+
+function seqOf(item: ReadItem): number {
+  return item.ok ? item.stored.seq : item.malformed.seq;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,89 @@
+import { Injectable, Logger } from '@nestjs/common';
+import {
+  ErrorCode,
+  type JobView,
+  type StoredEventView,
+} from '@app/contracts';
+import { EventStore, type StoredJobEvent } from '@app/event-store';
+import { fold, toJobView } from '@app/job-state';
+import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
+
+export class QueryError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Answers the gateway's questions from the read model, or from the stream where it must. */
+@Injectable()
+export class JobQueriesService {
+  private readonly logger = new Logger(JobQueriesService.name);
+
+  constructor(
+    private readonly jobs: JobReadRepository,
+    private readonly store: EventStore,
+  ) {}
+
+  /**
+   * Read-your-writes: a job that the projector has not reached yet is folded straight from its events
+   * in the stream, with the same `evolve`, so a GET right after the 202 never answers 404.
+   */
+  async get(jobId: string): Promise<JobView | null> {
+    const record = await this.jobs.get(jobId);
+    if (record) return toJobView(record.state, record.lastSeq);
+    const events = await this.readEvents(jobId, 0, Number.MAX_SAFE_INTEGER);
+    const state = fold(events.map((stored) => stored.event));
+    return state ? toJobView(state, events.at(-1)!.seq) : null;
+  }
+
+  async list(query: ListJobsQuery): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
+    try {
+      const page = await this.jobs.list(query);
+      return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
+      throw error;
+    }
+  }
+
+  /** The job's events in stream order, read from the stream (never the read model). */
+  async events(jobId: string, afterSeq: number, limit: number) {
+    const events = await this.readEvents(jobId, afterSeq, limit + 1);
+    const page = events.slice(0, limit);
+    return {
+      job_id: jobId,
+      events: page.map(toEventView),
+      next_after_seq: events.length > limit ? page.at(-1)!.seq : null,
+    };
+  }
+
+  private async readEvents(jobId: string, afterSeq: number, limit: number): Promise<StoredJobEvent[]> {
+    const items = await this.store.readJob(jobId, afterSeq, limit);
+    const events: StoredJobEvent[] = [];
+    for (const item of items) {
+      if (item.ok) events.push(item.stored);
+      else this.logger.warn(`job ${jobId}: malformed message at seq ${item.malformed.seq}: ${item.malformed.reason}`);
+    }
+    return events;
+  }
+}
+
+function toEventView(stored: StoredJobEvent): StoredEventView {
+  const { event } = stored;
+  return {
+    seq: stored.seq,
+    stored_at: stored.storedAt.toISOString(),
+    subject: stored.subject,
+    type: event.type,
+    version: event.version,
+    eventId: event.eventId,
+    jobId: event.jobId,
+    occurredAt: event.occurredAt,
+    correlationId: event.correlationId,
+    causationId: event.causationId,
+    data: event.data as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import { loadConfig, workerEnvSchema } from '@app/config';
+import { createLogger } from '@app/observability';
+import { WorkerModule } from './worker.module.js';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig(workerEnvSchema);
+  const logger = createLogger('worker', config.LOG_LEVEL);
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  await app.init();
+  logger.info({ workerId: config.WORKER_ID, namespace: config.FRAMEWIRE_NAMESPACE }, 'worker ready');
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`framewire worker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { Inject, Injectable } from '@nestjs/common';
+import type { WorkerConfig } from '@app/config';
+import { JobFailure } from '../work/job-failure.js';
+import { WORKER_CONFIG } from '../worker.config.js';
+
+/** The parts of ffprobe's JSON output that Framewire reads. */
+export interface FfprobeOutput {
+  format?: {
+    format_name?: string;
+    duration?: string;
+    size?: string;
+    bit_rate?: string;
+    nb_streams?: number;
+  };
+  streams?: Array<{
+    index: number;
+    codec_type?: string;
+    codec_name?: string;
+    width?: number;
+    height?: number;
+    avg_frame_rate?: string;
+    r_frame_rate?: string;
+    nb_frames?: string;
+    nb_read_packets?: string;
+    duration?: string;
+    bit_rate?: string;
+    channels?: number;
+    sample_rate?: string;
+    pix_fmt?: string;
+    tags?: Record<string, string>;
+    side_data_list?: Array<{ rotation?: number }>;
+  }>;
+}
+
+const STDERR_LIMIT = 4000;
+
+/** Runs the real ffprobe binary. An input it cannot read is INVALID_MEDIA; a missing binary is not. */
+@Injectable()
+export class FfprobeRunner {
+  constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
+
+  probe(path: string, signal?: AbortSignal): Promise<FfprobeOutput> {
+    const args = ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', '-count_packets', path];
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.config.FFPROBE_PATH, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        signal,
+        timeout: this.config.TOOL_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+      });
+      const stdout: Buffer[] = [];
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => {
+        if (stderr.length < STDERR_LIMIT) stderr += chunk.toString('utf8');
+      });
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.name === 'AbortError') reject(error);
+        else reject(new JobFailure('TOOL_FAILED', `ffprobe could not run: ${error.message}`, false, { cause: error }));
+      });
+      child.on('close', (code, signalName) => {
+        if (signalName) {
+          reject(new JobFailure('TOOL_FAILED', `ffprobe was killed by ${signalName}`, false));
+        } else if (code !== 0) {
+          reject(JobFailure.invalidMedia(`ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${path}: `, '')) || `exit code ${code}`}`));
+        } else {
+          try {
+            resolve(JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput);
+          } catch {
+            reject(new JobFailure('TOOL_FAILED', 'ffprobe printed output that is not JSON', false));
+          }
+        }
+      });
+    });
+  }
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]?.trim() ?? '';
+}

@@ -1,0 +1,15 @@
+import type { VideoSubmitted } from '@app/contracts';
+
+/**
+ * One delivery of a work request, independent of the transport. The runner decides; the transport
+ * carries out ack, nak or term on the message it came from.
+ */
+export interface WorkDelivery {
+  readonly request: VideoSubmitted;
+  /** How many times the server has delivered this message, this time included. */
+  readonly deliveryCount: number;
+  /** Tells the server the job is alive, resetting its ack deadline. */
+  heartbeat(): void;
+  ack(): void;
+  nak(delayMs: number): void;
+}

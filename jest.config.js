@@ -1,0 +1,18 @@
+// Tests run as ESM (NestJS 12 is ESM-only): `node --experimental-vm-modules node_modules/jest/bin/jest.js`.
+// Tiers by suffix: *.spec.ts (pure units), *.int-spec.ts (one service against real NATS and
+// PostgreSQL), *.e2e-spec.ts (the built apps as separate processes).
+const libs = ['contracts', 'config', 'event-store', 'job-state', 'read-model', 'observability', 'runtime'];
+
+export default {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],
+  testRegex: '\\.(spec|int-spec|e2e-spec)\\.ts$',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.spec.json' }] },
+  moduleNameMapper: {
+    ...Object.fromEntries(libs.map((lib) => [`^@app/${lib}$`, `<rootDir>/libs/${lib}/src/index.ts`])),
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testTimeout: 60_000,
+  slowTestThreshold: 20,
+};

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { eventMetaShape, jobErrorSchema, objectRefSchema } from './event-meta.js';
+
+/**
+ * Every event type and version ever written to the log. Stored events are parsed against the schema
+ * of their own `type` and `version`, then upcast to the current version at the edge (see upcast.ts),
+ * so the rest of the code only ever sees `JobEvent`.
+ */
+
+export const videoRefSchema = z.object({
+  bucket: z.string().min(1),
+  objectName: z.string().min(1).max(512),
+  filename: z.string().max(255),
+  size: z.number().int().nonnegative(),
+  contentType: z.string().min(1).max(255),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type VideoRef = z.infer<typeof videoRefSchema>;
+
+export const jobParamsSchema = z.record(z.string(), z.unknown());
+export type JobParams = z.infer<typeof jobParamsSchema>;
+
+export const videoSubmittedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('VideoSubmitted'),
+  version: z.literal(1),
+  data: z.object({
+    pipeline: z.string().min(1).max(64),
+    params: jobParamsSchema,
+    video: videoRefSchema,
+  }),
+});
+
+export const jobStartedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobStarted'),
+  version: z.literal(1),
+  data: z.object({
+    workerId: z.string().min(1).max(200),
+    attempt: z.number().int().positive(),
+  }),
+});
+
+export const jobCompletedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobCompleted'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().positive(),
+    durationMs: z.number().int().nonnegative(),
+    /** The result itself when it is small, else null and `resultRef` points into the Object Store. */
+    result: z.json().nullable(),
+    resultRef: objectRefSchema.nullable(),
+  }),
+});
+
+export const jobFailedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobFailed'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().nonnegative(),
+    /** True when no further attempt will be made: the job is over. */
+    final: z.boolean(),
+    error: jobErrorSchema,
+  }),
+});
+
+export type VideoSubmitted = z.infer<typeof videoSubmittedV1Schema>;
+export type JobStarted = z.infer<typeof jobStartedV1Schema>;
+export type JobCompleted = z.infer<typeof jobCompletedV1Schema>;
+export type JobFailed = z.infer<typeof jobFailedV1Schema>;
+
+/** The current version of every event: what code reads after upcasting. */
+export type JobEvent = VideoSubmitted | JobStarted | JobCompleted | JobFailed;
+export type JobEventType = JobEvent['type'];
+
+/** Events that end an attempt for good; each job has at most one of them per attempt. */
+export type TerminalJobEvent = JobCompleted | Extract<JobFailed, { data: { final: true } }>;
+
+/** The schema of every (type, version) pair that may be found in the stream. */
+export const storedEventSchemas = {
+  VideoSubmitted: { 1: videoSubmittedV1Schema },
+  JobStarted: { 1: jobStartedV1Schema },
+  JobCompleted: { 1: jobCompletedV1Schema },
+  JobFailed: { 1: jobFailedV1Schema },
+} as const satisfies Record<JobEventType, Record<number, z.ZodType>>;
+
+export const JOB_EVENT_TYPES = Object.keys(storedEventSchemas) as JobEventType[];
+
+export function isTerminal(event: JobEvent): boolean {
+  switch (event.type) {
+    case 'JobCompleted':
+      return true;
+    case 'JobFailed':
+      return event.data.final;
+    case 'VideoSubmitted':
+    case 'JobStarted':
+      return false;
+    default:
+      return assertNever(event);
+  }
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unhandled variant: ${JSON.stringify(value)}`);
+}

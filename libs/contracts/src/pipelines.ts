@@ -1,0 +1,20 @@
+import { z } from 'zod';
+
+/**
+ * The pipelines a client may ask for, with the schema of their params. The gateway validates a
+ * submission against this before anything is uploaded or published; the worker runs the pipeline.
+ * Unknown params are rejected (strict objects), so a typo never passes silently.
+ */
+export const pipelineCatalog = {
+  probe: {
+    description: 'ffprobe: container and stream metadata (duration, size, fps, codec, frame count, bit rate)',
+    params: z.strictObject({}),
+  },
+} as const satisfies Record<string, { description: string; params: z.ZodType }>;
+
+export type PipelineName = keyof typeof pipelineCatalog;
+export const DEFAULT_PIPELINE: PipelineName = 'probe';
+
+export function isPipelineName(name: string): name is PipelineName {
+  return Object.hasOwn(pipelineCatalog, name);
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { jobStatusSchema, jobViewSchema } from './job-view.js';
+
+/**
+ * Request/reply contracts between the gateway and the jobs service. Patterns are relative; the
+ * subject on the wire is `<ns>.rpc.<pattern>` (see subjects.ts). Both ends validate what they receive.
+ */
+export const JobQuery = {
+  Get: 'jobs.get',
+  List: 'jobs.list',
+  Events: 'jobs.events',
+} as const;
+
+export const LIST_LIMIT_DEFAULT = 20;
+export const LIST_LIMIT_MAX = 100;
+export const EVENTS_LIMIT_DEFAULT = 100;
+export const EVENTS_LIMIT_MAX = 1000;
+
+export const getJobRequestSchema = z.object({ job_id: z.uuid() });
+export type GetJobRequest = z.infer<typeof getJobRequestSchema>;
+
+export const listJobsRequestSchema = z.object({
+  status: jobStatusSchema.optional(),
+  limit: z.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
+  cursor: z.string().max(512).optional(),
+});
+export type ListJobsRequest = z.input<typeof listJobsRequestSchema>;
+
+export const jobEventsRequestSchema = z.object({
+  job_id: z.uuid(),
+  after_seq: z.number().int().nonnegative().default(0),
+  limit: z.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_LIMIT_DEFAULT),
+});
+export type JobEventsRequest = z.input<typeof jobEventsRequestSchema>;
+
+/** One event as read from the stream, with where and when the stream stored it. */
+export const storedEventViewSchema = z
+  .object({
+    seq: z.number().int().positive(),
+    stored_at: z.string(),
+    subject: z.string(),
+    type: z.string(),
+    version: z.number().int(),
+    eventId: z.string(),
+    jobId: z.string(),
+    occurredAt: z.string(),
+    correlationId: z.string(),
+    causationId: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+  });
+export type StoredEventView = z.infer<typeof storedEventViewSchema>;
+
+const rpcErrorSchema = z.object({ code: z.string(), message: z.string() });
+
+/** Replies are results, never thrown exceptions: `{ok:true,value}` or `{ok:false,error}`. */
+export function rpcReplySchema<T extends z.ZodType>(value: T) {
+  return z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), value }),
+    z.object({ ok: z.literal(false), error: rpcErrorSchema }),
+  ]);
+}
+export type RpcReply<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
+
+export const getJobReplySchema = rpcReplySchema(z.object({ job: jobViewSchema.nullable() }));
+export const listJobsReplySchema = rpcReplySchema(
+  z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }),
+);
+export const jobEventsReplySchema = rpcReplySchema(
+  z.object({
+    job_id: z.uuid(),
+    events: z.array(storedEventViewSchema),
+    next_after_seq: z.number().int().nullable(),
+  }),
+);
+export type GetJobReply = z.infer<typeof getJobReplySchema>;
+export type ListJobsReply = z.infer<typeof listJobsReplySchema>;
+export type JobEventsReply = z.infer<typeof jobEventsReplySchema>;

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { jobErrorSchema } from '../events/event-meta.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
+export const jobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+/** A job as the API shows it. The same shape travels over request/reply and HTTP. */
+export const jobViewSchema = z.object({
+  job_id: z.uuid(),
+  status: jobStatusSchema,
+  pipeline: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  /** Percent done, 0 to 100. */
+  progress: z.number().min(0).max(100),
+  attempts: z.number().int().nonnegative(),
+  worker_id: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  started_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  duration_ms: z.number().int().nonnegative().nullable(),
+  error: jobErrorSchema.nullable(),
+  result: z.json().nullable(),
+  video: z.object({
+    filename: z.string(),
+    size: z.number().int().nonnegative(),
+    content_type: z.string(),
+    sha256: z.string(),
+  }),
+  correlation_id: z.string(),
+  /** Stream sequence of the last event folded into this view. */
+  last_seq: z.number().int().nonnegative(),
+});
+export type JobView = z.infer<typeof jobViewSchema>;

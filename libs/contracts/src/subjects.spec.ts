@@ -1,0 +1,51 @@
+import { describe, expect, it } from '@jest/globals';
+import { isValidNamespace, jobSubjects } from './subjects.js';
+
+const JOB = '0192f3a4-5b6c-7d8e-9f01-23456789abcd';
+
+describe('subject scheme', () => {
+  const s = jobSubjects('framewire');
+
+  it('gives each job exact subjects for its submission and its lifecycle', () => {
+    expect(s.submitted(JOB)).toBe(`framewire.job.${JOB}.submitted`);
+    expect(s.lifecycle(JOB)).toBe(`framewire.job.${JOB}.lifecycle`);
+    expect(s.submitted(JOB)).not.toMatch(/[*>]/);
+    expect(s.lifecycle(JOB)).not.toMatch(/[*>]/);
+  });
+
+  it('lets workers see only submissions and readers see everything', () => {
+    expect(s.allSubmitted).toBe('framewire.job.*.submitted');
+    expect(s.all).toBe('framewire.job.>');
+    expect(s.ofJob(JOB)).toBe(`framewire.job.${JOB}.*`);
+  });
+
+  it('keeps request/reply subjects outside the stream', () => {
+    expect(s.rpc('jobs.get')).toBe('framewire.rpc.jobs.get');
+    expect(s.rpc('jobs.get').startsWith('framewire.job.')).toBe(false);
+  });
+
+  it('names the stream and the bucket after the namespace', () => {
+    expect(s.streamName).toBe('FRAMEWIRE_EVENTS');
+    expect(s.videoBucket).toBe('framewire_videos');
+    expect(jobSubjects('t-1').streamName).toBe('T-1_EVENTS');
+  });
+
+  it('parses an event subject back into job and role', () => {
+    expect(s.parse(s.submitted(JOB))).toEqual({ jobId: JOB, role: 'submitted' });
+    expect(s.parse(s.lifecycle(JOB))).toEqual({ jobId: JOB, role: 'lifecycle' });
+    expect(s.parse(`other.job.${JOB}.submitted`)).toBeNull();
+    expect(s.parse(`framewire.job.${JOB}.deleted`)).toBeNull();
+    expect(s.parse('framewire.job.submitted')).toBeNull();
+  });
+
+  it('refuses ids that would change the subject tokens', () => {
+    for (const bad of ['a.b', 'a*', '>', '', 'a b']) expect(() => s.submitted(bad)).toThrow();
+  });
+
+  it('accepts only namespaces that are safe as tokens and names', () => {
+    expect(isValidNamespace('framewire')).toBe(true);
+    expect(isValidNamespace('t_1-x')).toBe(true);
+    for (const bad of ['', 'Framewire', 'a.b', '1abc', 'a>', 'x'.repeat(33)]) expect(isValidNamespace(bad)).toBe(false);
+    expect(() => jobSubjects('a.b')).toThrow(/invalid namespace/);
+  });
+});

@@ -1,0 +1,106 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { StorageType } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
+
+export interface StoredBlob {
+  bucket: string;
+  name: string;
+  size: number;
+  /** Hex SHA-256 of the content, as computed by the Object Store while it stored the chunks. */
+  sha256: string;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(
+    readonly bucket: string,
+    readonly objectName: string,
+  ) {
+    super(`no object "${objectName}" in bucket ${bucket}`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+/**
+ * Uploads and artifacts in the NATS Object Store. Content streams through in 128 KiB chunks, each
+ * published and acknowledged before the next is read, so memory stays flat whatever the size.
+ */
+export class BlobStore {
+  private constructor(
+    readonly bucket: string,
+    private readonly store: ObjectStore,
+  ) {}
+
+  static async open(nc: NatsConnection, bucket: string): Promise<BlobStore> {
+    const store = await new Objm(nc).create(bucket, { storage: StorageType.File });
+    return new BlobStore(bucket, store);
+  }
+
+  /**
+   * Stores `source` under `name`. If the source fails midway (a client that aborts, a size limit),
+   * the chunks written so far are purged and the error is rethrown: nothing is left behind.
+   */
+  async put(name: string, source: Readable, contentType: string): Promise<StoredBlob> {
+    const h = natsHeaders();
+    h.set('Content-Type', contentType);
+    const web = Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
+    const info = await this.store.put({ name, headers: h }, web);
+    return this.describe(info);
+  }
+
+  async putBytes(name: string, data: Uint8Array, contentType: string): Promise<StoredBlob> {
+    const h = natsHeaders();
+    h.set('Content-Type', contentType);
+    const info = await this.store.putBlob({ name, headers: h }, data);
+    return this.describe(info);
+  }
+
+  async info(name: string): Promise<StoredBlob | null> {
+    const info = await this.store.info(name);
+    return info && !info.deleted ? this.describe(info) : null;
+  }
+
+  /** Streams an object into a file and checks its digest on the way. */
+  async downloadToFile(name: string, path: string): Promise<StoredBlob> {
+    const result = await this.store.get(name);
+    if (!result || result.info.deleted) throw new BlobNotFoundError(this.bucket, name);
+    await pipeline(Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>), createWriteStream(path));
+    const error = await result.error;
+    if (error) throw error;
+    return this.describe(result.info);
+  }
+
+  async open(name: string): Promise<{ blob: StoredBlob; stream: Readable } | null> {
+    const result = await this.store.get(name);
+    if (!result || result.info.deleted) return null;
+    const stream = Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>);
+    void result.error.then((error) => error && stream.destroy(error));
+    return { blob: this.describe(result.info), stream };
+  }
+
+  /** Deletes an object; deleting one that is not there is not an error. */
+  async delete(name: string): Promise<void> {
+    const info = await this.store.info(name);
+    if (!info || info.deleted) return;
+    await this.store.delete(name);
+  }
+
+  /** Names of the objects that exist now (for tests and orphan checks). */
+  async names(): Promise<string[]> {
+    const list = await this.store.list();
+    return list.filter((info) => !info.deleted).map((info) => info.name);
+  }
+
+  private describe(info: ObjectInfo): StoredBlob {
+    return { bucket: this.bucket, name: info.name, size: info.size, sha256: digestToHex(info.digest) };
+  }
+}
+
+/** `SHA-256=<base64url>` as the Object Store writes it, to lower-case hex. */
+export function digestToHex(digest: string): string {
+  const encoded = digest.replace(/^SHA-256=/i, '');
+  return Buffer.from(encoded, 'base64url').toString('hex');
+}

@@ -1,0 +1,237 @@
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type ConsumerUpdateConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { decodeEvent, encodeEvent, type JobEvent, type JobSubjects, type SubjectRole } from '@app/contracts';
+
+/** Headers every event carries besides `Nats-Msg-Id`, so tools can route and trace without parsing. */
+export const EventHeader = {
+  Type: 'Fw-Event-Type',
+  Version: 'Fw-Event-Version',
+  CorrelationId: 'Fw-Correlation-Id',
+  CausationId: 'Fw-Causation-Id',
+} as const;
+
+/** An event read back from the stream, with where the stream put it. */
+export interface StoredJobEvent {
+  seq: number;
+  subject: string;
+  storedAt: Date;
+  event: JobEvent;
+}
+
+/** A message whose payload is not a valid event; it is reported, never thrown. */
+export interface MalformedMessage {
+  seq: number;
+  subject: string;
+  reason: string;
+}
+
+export type ReadItem = { ok: true; stored: StoredJobEvent } | { ok: false; malformed: MalformedMessage };
+
+export interface AppendResult {
+  seq: number;
+  /** True when the stream already held this event id (a retried append): nothing new was stored. */
+  duplicate: boolean;
+}
+
+/** An append's expected last subject sequence did not hold: someone else appended first. */
+export class ConcurrencyError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly expectedSeq: number,
+  ) {
+    super(`${subject} has moved past sequence ${expectedSeq}`);
+    this.name = 'ConcurrencyError';
+  }
+}
+
+export function roleOf(event: JobEvent): SubjectRole {
+  return event.type === 'VideoSubmitted' ? 'submitted' : 'lifecycle';
+}
+
+/**
+ * Appends to and reads from the JetStream event log. Every append is optimistic: it names the
+ * sequence it expects to find last on the job's exact subject (0 for "none yet"), and sets
+ * `Nats-Msg-Id` to the event id so a retried append is stored once.
+ */
+export class EventStore {
+  readonly js: JetStreamClient;
+  private jsmPromise: Promise<JetStreamManager> | undefined;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly subjects: JobSubjects,
+    private readonly timeoutMs = 5000,
+  ) {
+    this.js = jetstream(nc, { timeout: timeoutMs });
+  }
+
+  get streamName(): string {
+    return this.subjects.streamName;
+  }
+
+  jsm(): Promise<JetStreamManager> {
+    this.jsmPromise ??= jetstreamManager(this.nc, { timeout: this.timeoutMs });
+    return this.jsmPromise;
+  }
+
+  subjectOf(event: JobEvent): string {
+    return roleOf(event) === 'submitted' ? this.subjects.submitted(event.jobId) : this.subjects.lifecycle(event.jobId);
+  }
+
+  async append(event: JobEvent, expectedLastSubjectSeq: number): Promise<AppendResult> {
+    const subject = this.subjectOf(event);
+    try {
+      const ack = await this.js.publish(subject, encodeEvent(event), {
+        msgID: event.eventId,
+        expect: { lastSubjectSequence: expectedLastSubjectSeq, streamName: this.streamName },
+        headers: eventHeaders(event),
+      });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        throw new ConcurrencyError(subject, expectedLastSubjectSeq);
+      }
+      throw error;
+    }
+  }
+
+  /** The last event on one of a job's subjects, by direct get; null when there is none. */
+  async last(jobId: string, role: SubjectRole): Promise<ReadItem | null> {
+    const subject = role === 'submitted' ? this.subjects.submitted(jobId) : this.subjects.lifecycle(jobId);
+    const jsm = await this.jsm();
+    const msg = await jsm.direct.getMessage(this.streamName, { last_by_subj: subject });
+    return msg ? readStored(msg) : null;
+  }
+
+  /** One message by stream sequence; null if the stream has no such message. */
+  async bySeq(seq: number): Promise<ReadItem | null> {
+    const jsm = await this.jsm();
+    const msg = await jsm.direct.getMessage(this.streamName, { seq });
+    return msg ? readStored(msg) : null;
+  }
+
+  /** A job's events in stream order, after `afterSeq`, at most `limit` of them. */
+  async readJob(jobId: string, afterSeq = 0, limit = 1000): Promise<ReadItem[]> {
+    const jsm = await this.jsm();
+    const filter = this.subjects.ofJob(jobId);
+    const items: ReadItem[] = [];
+    let seq = afterSeq + 1;
+    while (items.length < limit) {
+      const msg = await jsm.direct.getMessage(this.streamName, { seq, next_by_subj: filter });
+      if (!msg) break;
+      items.push(readStored(msg));
+      seq = msg.seq + 1;
+    }
+    return items;
+  }
+
+  async lastSeq(): Promise<number> {
+    const jsm = await this.jsm();
+    const info = await jsm.streams.info(this.streamName);
+    return info.state.last_seq;
+  }
+
+  /**
+   * Reads the stream from `fromSeq` up to and including `toSeq` with an ordered consumer (ephemeral,
+   * flow-controlled, in order), handing over batches of at most `batchSize`. The handler's promise is
+   * awaited before the next batch, so a slow handler applies back-pressure.
+   */
+  async readRange(
+    fromSeq: number,
+    toSeq: number,
+    onBatch: (items: ReadItem[]) => Promise<void>,
+    batchSize = 500,
+  ): Promise<void> {
+    if (toSeq < fromSeq) return;
+    const consumer = await this.js.consumers.get(this.streamName, {
+      filter_subjects: this.subjects.all,
+      opt_start_seq: fromSeq,
+    });
+    const messages = await consumer.consume({ max_messages: Math.max(batchSize * 2, 256) });
+    let batch: ReadItem[] = [];
+    try {
+      for await (const msg of messages) {
+        const item = readJsMsg(msg);
+        const seq = msg.seq;
+        if (seq <= toSeq) batch.push(item);
+        const done = seq >= toSeq || msg.info.pending === 0;
+        if (batch.length >= batchSize || done || messages.getPending() === 0) {
+          if (batch.length > 0) {
+            const full = batch;
+            batch = [];
+            await onBatch(full);
+          }
+        }
+        if (done) break;
+      }
+    } finally {
+      await messages.close().catch(() => undefined);
+    }
+  }
+}
+
+function eventHeaders(event: JobEvent): MsgHdrs {
+  const h = natsHeaders();
+  h.set(EventHeader.Type, event.type);
+  h.set(EventHeader.Version, String(event.version));
+  h.set(EventHeader.CorrelationId, event.correlationId);
+  if (event.causationId) h.set(EventHeader.CausationId, event.causationId);
+  return h;
+}
+
+export function readStored(msg: StoredMsg): ReadItem {
+  return toItem(msg.seq, msg.subject, msg.time, msg.data);
+}
+
+export function readJsMsg(msg: JsMsg): ReadItem {
+  return toItem(msg.seq, msg.subject, msg.time, msg.data);
+}
+
+function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array): ReadItem {
+  const decoded = decodeEvent(data);
+  if (!decoded.ok) return { ok: false, malformed: { seq, subject, reason: decoded.reason } };
+  return { ok: true, stored: { seq, subject, storedAt, event: decoded.event } };
+}
+
+/**
+ * Creates a durable consumer, or updates the fields of an existing one that may change. Safe to call
+ * from every instance at every start.
+ */
+export async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+  mutable: (keyof ConsumerUpdateConfig)[],
+): Promise<ConsumerInfo> {
+  try {
+    const info = await jsm.consumers.info(stream, config.durable_name);
+    const current = info.config as unknown as Record<string, unknown>;
+    const changed = mutable.filter((key) => JSON.stringify(current[key]) !== JSON.stringify(config[key]));
+    if (changed.length === 0) return info;
+    return await jsm.consumers.update(
+      stream,
+      config.durable_name,
+      Object.fromEntries(changed.map((key) => [key, config[key]])) as Partial<ConsumerUpdateConfig>,
+    );
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
+    try {
+      return await jsm.consumers.add(stream, config);
+    } catch (addError) {
+      // Another instance created it meanwhile.
+      return jsm.consumers.info(stream, config.durable_name).catch(() => Promise.reject(addError));
+    }
+  }
+}

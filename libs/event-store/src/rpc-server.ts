@@ -1,0 +1,31 @@
+import { ServerNats } from '@nestjs/microservices';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+/**
+ * Nest's NATS transport with every pattern subscribed under a prefix (`<ns>.rpc`), so that several
+ * Framewire installations, or parallel test runs, can share one NATS server without answering each
+ * other's queries. Handlers keep their short patterns (`@MessagePattern('jobs.get')`).
+ */
+export class NamespacedNatsServer extends ServerNats {
+  constructor(
+    private readonly subjectPrefix: string,
+    options: ConstructorParameters<typeof ServerNats>[0],
+  ) {
+    super(options);
+  }
+
+  override bindEvents(client: NatsConnection): void {
+    const prefix = this.subjectPrefix;
+    const prefixed = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'subscribe') {
+          return (subject: string, opts: Parameters<NatsConnection['subscribe']>[1]) =>
+            target.subscribe(`${prefix}.${subject}`, opts);
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    super.bindEvents(prefixed);
+  }
+}

@@ -1,0 +1,80 @@
+import {
+  DiscardPolicy,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JobSubjects } from '@app/contracts';
+
+const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
+
+/** The event log: file storage, Limits retention (kept after acks), direct gets for per-job reads. */
+export function eventStreamConfig(subjects: JobSubjects): Partial<StreamConfig> & { name: string } {
+  return {
+    name: subjects.streamName,
+    description: 'Framewire job events: the source of truth',
+    subjects: [subjects.all],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_msgs: -1,
+    max_bytes: -1,
+    max_age: 0,
+    max_msg_size: -1,
+    num_replicas: 1,
+    duplicate_window: DUPLICATE_WINDOW_NS,
+    allow_direct: true,
+    allow_rollup_hdrs: false,
+    deny_delete: true,
+    deny_purge: false,
+  };
+}
+
+/**
+ * Creates the stream, or brings an existing one up to the expected configuration. Safe to call from
+ * every service at every start, concurrently.
+ */
+export async function ensureEventStream(nc: NatsConnection, subjects: JobSubjects): Promise<StreamInfo> {
+  const jsm = await jetstreamManager(nc);
+  const config = eventStreamConfig(subjects);
+  const existing = await streamInfoOrNull(jsm, config.name);
+  if (!existing) {
+    try {
+      return await jsm.streams.add(config);
+    } catch (error) {
+      // Another service created it in the meantime: fall through to the update path.
+      const raced = await streamInfoOrNull(jsm, config.name);
+      if (!raced) throw error;
+      return updateIfChanged(jsm, raced, config);
+    }
+  }
+  return updateIfChanged(jsm, existing, config);
+}
+
+async function updateIfChanged(
+  jsm: JetStreamManager,
+  info: StreamInfo,
+  wanted: Partial<StreamConfig> & { name: string },
+): Promise<StreamInfo> {
+  const current = info.config as unknown as Record<string, unknown>;
+  // Storage cannot change after creation; everything else here can.
+  const mutable = Object.entries(wanted).filter(([key]) => key !== 'storage' && key !== 'name');
+  const differs = mutable.some(([key, value]) => JSON.stringify(current[key]) !== JSON.stringify(value));
+  if (!differs) return info;
+  return jsm.streams.update(wanted.name, Object.fromEntries(mutable));
+}
+
+async function streamInfoOrNull(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return null;
+    throw error;
+  }
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from '@jest/globals';
+import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { evolve, fold, toJobView } from './job-state.js';
+
+describe('evolve', () => {
+  it('given VideoSubmitted, the job is queued with its pipeline, params and video', () => {
+    const submitted = videoSubmitted(undefined, { pipeline: 'probe', params: { a: 1 } });
+    const state = evolve(null, submitted)!;
+    expect(state).toMatchObject({
+      jobId: submitted.jobId,
+      status: 'queued',
+      pipeline: 'probe',
+      params: { a: 1 },
+      attempts: 0,
+      progress: 0,
+      workerId: null,
+      createdAt: submitted.occurredAt,
+      updatedAt: submitted.occurredAt,
+      correlationId: submitted.correlationId,
+    });
+    expect(state.video.sha256).toBe('a'.repeat(64));
+  });
+
+  it('given JobStarted, the job runs on that worker as that attempt', () => {
+    const submitted = videoSubmitted();
+    const started = jobStarted(submitted, 1, 'w-7');
+    const state = fold([submitted, started])!;
+    expect(state).toMatchObject({ status: 'running', attempts: 1, workerId: 'w-7', startedAt: started.occurredAt, updatedAt: started.occurredAt });
+  });
+
+  it('given JobCompleted, the job is completed with its result and 100% progress', () => {
+    const submitted = videoSubmitted();
+    const started = jobStarted(submitted);
+    const completed = jobCompleted(started, 1, { width: 640 });
+    const state = fold([submitted, started, completed])!;
+    expect(state).toMatchObject({ status: 'completed', progress: 100, result: { width: 640 }, durationMs: 42, completedAt: completed.occurredAt, error: null });
+  });
+
+  it('given a final JobFailed, the job is failed with the error', () => {
+    const submitted = videoSubmitted();
+    const started = jobStarted(submitted);
+    const failed = jobFailed(started, 1, true, 'INVALID_MEDIA');
+    const state = fold([submitted, started, failed])!;
+    expect(state).toMatchObject({ status: 'failed', error: { code: 'INVALID_MEDIA' }, completedAt: failed.occurredAt });
+  });
+
+  it('given a JobFailed that is not final, the job waits for its next attempt, keeping the error', () => {
+    const submitted = videoSubmitted();
+    const started = jobStarted(submitted);
+    const state = fold([submitted, started, jobFailed(started, 1, false, 'WORKER_ERROR')])!;
+    expect(state).toMatchObject({ status: 'queued', attempts: 1, completedAt: null, error: { code: 'WORKER_ERROR' } });
+  });
+
+  it('a second attempt clears the previous error and counts the attempt', () => {
+    const submitted = videoSubmitted();
+    const first = jobStarted(submitted, 1, 'w-1');
+    const failed = jobFailed(first, 1, false, 'WORKER_ERROR');
+    const second = jobStarted(failed, 2, 'w-2');
+    const state = fold([submitted, first, failed, second])!;
+    expect(state).toMatchObject({ status: 'running', attempts: 2, workerId: 'w-2', error: null });
+  });
+
+  it('lifecycle events of a job that was never submitted leave no state', () => {
+    const orphan = jobStarted(videoSubmitted());
+    expect(evolve(null, orphan)).toBeNull();
+  });
+
+  it('a repeated VideoSubmitted does not reset the job', () => {
+    const submitted = videoSubmitted();
+    const running = fold([submitted, jobStarted(submitted)]);
+    expect(evolve(running, { ...submitted })).toBe(running);
+  });
+
+  it('normalizes event times to UTC ISO strings', () => {
+    const submitted = { ...videoSubmitted(), occurredAt: '2026-03-01T12:00:00.000+02:00' };
+    expect(evolve(null, submitted)!.createdAt).toBe('2026-03-01T10:00:00.000Z');
+  });
+
+  it('is pure: it never changes the state it is given', () => {
+    const submitted = videoSubmitted();
+    const queued = evolve(null, submitted)!;
+    const snapshot = structuredClone(queued);
+    evolve(queued, jobStarted(submitted));
+    expect(queued).toEqual(snapshot);
+  });
+});
+
+describe('toJobView', () => {
+  it('shows the state in the API shape with the last sequence', () => {
+    const submitted = videoSubmitted();
+    const view = toJobView(evolve(null, submitted)!, 17);
+    expect(view).toMatchObject({
+      job_id: submitted.jobId,
+      status: 'queued',
+      last_seq: 17,
+      video: { filename: 'clip.mp4', size: 1234, content_type: 'video/mp4', sha256: 'a'.repeat(64) },
+    });
+    expect(Object.keys(view)).toEqual(
+      expect.arrayContaining(['job_id', 'status', 'pipeline', 'progress', 'attempts', 'worker_id', 'created_at', 'updated_at', 'started_at', 'completed_at', 'error', 'result', 'video']),
+    );
+  });
+});

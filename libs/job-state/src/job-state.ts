@@ -1,0 +1,141 @@
+import {
+  assertNever,
+  type JobError,
+  type JobEvent,
+  type JobStatus,
+  type JobView,
+  type ObjectRef,
+  type VideoRef,
+} from '@app/contracts';
+
+type Json = JobView['result'];
+
+/** A job as the events describe it. Every field is derived from events alone, never from a clock. */
+export interface JobState {
+  jobId: string;
+  status: JobStatus;
+  pipeline: string;
+  params: Record<string, unknown>;
+  video: VideoRef;
+  progress: number;
+  attempts: number;
+  workerId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+  error: JobError | null;
+  result: Json;
+  resultRef: ObjectRef | null;
+  correlationId: string;
+}
+
+/**
+ * The one pure projection of the system: the next state of a job given an event. The live projector,
+ * replay and as-of views all fold events through it. Lifecycle events for a job that was never
+ * submitted leave it absent (null).
+ */
+export function evolve(state: JobState | null, event: JobEvent): JobState | null {
+  const at = normalizeTime(event.occurredAt);
+  switch (event.type) {
+    case 'VideoSubmitted':
+      if (state) return state;
+      return {
+        jobId: event.jobId,
+        status: 'queued',
+        pipeline: event.data.pipeline,
+        params: event.data.params,
+        video: event.data.video,
+        progress: 0,
+        attempts: 0,
+        workerId: null,
+        createdAt: at,
+        updatedAt: at,
+        startedAt: null,
+        completedAt: null,
+        durationMs: null,
+        error: null,
+        result: null,
+        resultRef: null,
+        correlationId: event.correlationId,
+      };
+    case 'JobStarted':
+      if (!state) return null;
+      return {
+        ...state,
+        status: 'running',
+        attempts: Math.max(state.attempts, event.data.attempt),
+        workerId: event.data.workerId,
+        startedAt: at,
+        completedAt: null,
+        progress: 0,
+        error: null,
+        updatedAt: at,
+      };
+    case 'JobCompleted':
+      if (!state) return null;
+      return {
+        ...state,
+        status: 'completed',
+        progress: 100,
+        result: event.data.result ?? null,
+        resultRef: event.data.resultRef,
+        durationMs: event.data.durationMs,
+        completedAt: at,
+        error: null,
+        updatedAt: at,
+      };
+    case 'JobFailed':
+      if (!state) return null;
+      return {
+        ...state,
+        status: event.data.final ? 'failed' : 'queued',
+        error: event.data.error,
+        completedAt: event.data.final ? at : null,
+        progress: event.data.final ? state.progress : 0,
+        updatedAt: at,
+      };
+    default:
+      return assertNever(event);
+  }
+}
+
+/** Folds events (already in stream order) into a state; null when they never submitted a job. */
+export function fold(events: Iterable<JobEvent>, initial: JobState | null = null): JobState | null {
+  let state = initial;
+  for (const event of events) state = evolve(state, event);
+  return state;
+}
+
+function normalizeTime(iso: string): string {
+  return new Date(iso).toISOString();
+}
+
+/** The API's view of a state. */
+export function toJobView(state: JobState, lastSeq: number): JobView {
+  return {
+    job_id: state.jobId,
+    status: state.status,
+    pipeline: state.pipeline,
+    params: state.params,
+    progress: state.progress,
+    attempts: state.attempts,
+    worker_id: state.workerId,
+    created_at: state.createdAt,
+    updated_at: state.updatedAt,
+    started_at: state.startedAt,
+    completed_at: state.completedAt,
+    duration_ms: state.durationMs,
+    error: state.error,
+    result: state.result,
+    video: {
+      filename: state.video.filename,
+      size: state.video.size,
+      content_type: state.video.contentType,
+      sha256: state.video.sha256,
+    },
+    correlation_id: state.correlationId,
+    last_seq: lastSeq,
+  };
+}

@@ -1,0 +1,78 @@
+import type { DataSource } from 'typeorm';
+import type { JobStatus } from '@app/contracts';
+import type { JobState } from '@app/job-state';
+import { JobRow, ProjectionCheckpoint } from './job.entity.js';
+import { rowToState } from './job-row.mapper.js';
+
+export interface JobRecord {
+  state: JobState;
+  lastSeq: number;
+}
+
+export interface ListJobsQuery {
+  status?: JobStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor is not one this API returned');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+/** Reads of the jobs read model: by id, and newest first with keyset paging. */
+export class JobReadRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async get(jobId: string): Promise<JobRecord | null> {
+    const row = await this.ds.getRepository(JobRow).findOneBy({ jobId });
+    return row ? { state: rowToState(row), lastSeq: row.lastSeq } : null;
+  }
+
+  async list(query: ListJobsQuery): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
+    const qb = this.ds
+      .getRepository(JobRow)
+      .createQueryBuilder('j')
+      .orderBy('j.created_at', 'DESC')
+      .addOrderBy('j.job_id', 'DESC')
+      .limit(query.limit + 1);
+    if (query.status) qb.andWhere('j.status = :status', { status: query.status });
+    if (query.cursor) {
+      const { createdAt, jobId } = decodeCursor(query.cursor);
+      qb.andWhere('(j.created_at, j.job_id) < (:createdAt, :jobId)', { createdAt, jobId });
+    }
+    const rows = await qb.getMany();
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > query.limit && last ? encodeCursor(last.createdAt, last.jobId) : null;
+    return { jobs: page.map((row) => ({ state: rowToState(row), lastSeq: row.lastSeq })), nextCursor };
+  }
+
+  async checkpoint(name: string): Promise<number> {
+    const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
+    return row?.lastSeq ?? 0;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function encodeCursor(createdAt: Date, jobId: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), jobId])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: string; jobId: string } {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2) {
+      const [createdAt, jobId] = value as unknown[];
+      if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof jobId === 'string' && UUID.test(jobId)) {
+        return { createdAt, jobId };
+      }
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidCursorError();
+}

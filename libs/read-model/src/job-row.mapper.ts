@@ -1,0 +1,54 @@
+import type { JobStatus, ObjectRef, VideoRef } from '@app/contracts';
+import type { JobState } from '@app/job-state';
+import type { JobRow } from './job.entity.js';
+
+/** Row and state carry the same facts; timestamps are Date in PostgreSQL and ISO strings in the state. */
+export function rowToState(row: JobRow): JobState {
+  return {
+    jobId: row.jobId,
+    status: row.status as JobStatus,
+    pipeline: row.pipeline,
+    params: row.params,
+    video: row.video as unknown as VideoRef,
+    progress: row.progress,
+    attempts: row.attempts,
+    workerId: row.workerId,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    startedAt: row.startedAt ? iso(row.startedAt) : null,
+    completedAt: row.completedAt ? iso(row.completedAt) : null,
+    durationMs: row.durationMs,
+    error: row.error,
+    result: (row.result ?? null) as JobState['result'],
+    resultRef: row.resultRef as ObjectRef | null,
+    correlationId: row.correlationId,
+  };
+}
+
+/** The JSON record that the batched upsert reads with jsonb_to_recordset. */
+export function stateToRecord(state: JobState, lastSeq: number): Record<string, unknown> {
+  return {
+    job_id: state.jobId,
+    status: state.status,
+    pipeline: state.pipeline,
+    params: state.params,
+    video: state.video,
+    progress: state.progress,
+    attempts: state.attempts,
+    worker_id: state.workerId,
+    created_at: state.createdAt,
+    updated_at: state.updatedAt,
+    started_at: state.startedAt,
+    completed_at: state.completedAt,
+    duration_ms: state.durationMs,
+    error: state.error,
+    result: state.result,
+    result_ref: state.resultRef,
+    correlation_id: state.correlationId,
+    last_seq: lastSeq,
+  };
+}
+
+function iso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}

@@ -1,0 +1,80 @@
+import { Column, Entity, Index, PrimaryColumn, type ValueTransformer } from 'typeorm';
+
+/** PostgreSQL bigint arrives as a string; stream sequences fit a JS number (2^53). */
+export const bigintToNumber: ValueTransformer = {
+  to: (value: number | null) => value,
+  from: (value: string | null) => (value === null ? null : Number(value)),
+};
+
+/** One row per job: the read model the API serves. Written only by the projector. */
+@Entity({ name: 'jobs' })
+@Index('jobs_created_idx', ['createdAt', 'jobId'])
+@Index('jobs_status_created_idx', ['status', 'createdAt', 'jobId'])
+export class JobRow {
+  @PrimaryColumn('uuid', { name: 'job_id' })
+  jobId!: string;
+
+  @Column('text')
+  status!: string;
+
+  @Column('text')
+  pipeline!: string;
+
+  @Column('jsonb')
+  params!: Record<string, unknown>;
+
+  @Column('jsonb')
+  video!: Record<string, unknown>;
+
+  @Column('double precision')
+  progress!: number;
+
+  @Column('integer')
+  attempts!: number;
+
+  @Column('text', { name: 'worker_id', nullable: true })
+  workerId!: string | null;
+
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+
+  @Column('timestamptz', { name: 'updated_at' })
+  updatedAt!: Date;
+
+  @Column('timestamptz', { name: 'started_at', nullable: true })
+  startedAt!: Date | null;
+
+  @Column('timestamptz', { name: 'completed_at', nullable: true })
+  completedAt!: Date | null;
+
+  @Column('integer', { name: 'duration_ms', nullable: true })
+  durationMs!: number | null;
+
+  @Column('jsonb', { nullable: true })
+  error!: { code: string; message: string } | null;
+
+  @Column('jsonb', { nullable: true })
+  result!: unknown;
+
+  @Column('jsonb', { name: 'result_ref', nullable: true })
+  resultRef!: Record<string, unknown> | null;
+
+  @Column('text', { name: 'correlation_id' })
+  correlationId!: string;
+
+  @Column('bigint', { name: 'last_seq', transformer: bigintToNumber })
+  lastSeq!: number;
+}
+
+/** How far a projection has folded the stream; written in the same transaction as the rows. */
+@Entity({ name: 'projection_checkpoints' })
+export class ProjectionCheckpoint {
+  @PrimaryColumn('text')
+  name!: string;
+
+  @Column('bigint', { name: 'last_seq', transformer: bigintToNumber })
+  lastSeq!: number;
+
+  @Column('timestamptz', { name: 'updated_at' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Builds every app with `nest build --all`. With --if-stale it does nothing when dist/ is newer than
+// every source and config file, so `npm start` only pays for a build when something changed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const stamp = join(root, 'dist', '.build-stamp');
+const inputs = ['apps', 'libs', 'tsconfig.json', 'nest-cli.json', 'package-lock.json'];
+
+function newest(path) {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let max = stat.mtimeMs;
+  for (const entry of readdirSync(path)) {
+    if (entry === 'node_modules') continue;
+    max = Math.max(max, newest(join(path, entry)));
+  }
+  return max;
+}
+
+if (process.argv.includes('--if-stale') && existsSync(stamp)) {
+  const sources = Math.max(...inputs.filter((p) => existsSync(join(root, p))).map((p) => newest(join(root, p))));
+  if (statSync(stamp).mtimeMs >= sources) process.exit(0);
+}
+const result = spawnSync(process.execPath, [join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', '--all'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (result.status !== 0) process.exit(result.status ?? 1);
+writeFileSync(stamp, new Date().toISOString());

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { JobCompleted, JobEvent, JobFailed, JobStarted, VideoSubmitted } from '@app/contracts';
+
+/** Builders for events in tests: a valid event, with only what the test cares about given. */
+let clock = Date.parse('2026-01-01T00:00:00.000Z');
+const tick = () => new Date((clock += 1000)).toISOString();
+
+const meta = (jobId: string, cause: JobEvent | null) => ({
+  eventId: randomUUID(),
+  jobId,
+  occurredAt: tick(),
+  correlationId: cause?.correlationId ?? `req-${jobId.slice(0, 8)}`,
+  causationId: cause?.eventId ?? null,
+});
+
+export function videoSubmitted(jobId = randomUUID(), data: Partial<VideoSubmitted['data']> = {}): VideoSubmitted {
+  return {
+    ...meta(jobId, null),
+    type: 'VideoSubmitted',
+    version: 1,
+    data: {
+      pipeline: 'probe',
+      params: {},
+      video: {
+        bucket: 'test_videos',
+        objectName: `uploads/${jobId}/1`,
+        filename: 'clip.mp4',
+        size: 1234,
+        contentType: 'video/mp4',
+        sha256: 'a'.repeat(64),
+      },
+      ...data,
+    },
+  };
+}
+
+export function jobStarted(cause: JobEvent, attempt = 1, workerId = 'worker-1'): JobStarted {
+  return { ...meta(cause.jobId, cause), type: 'JobStarted', version: 1, data: { workerId, attempt } };
+}
+
+export function jobCompleted(cause: JobEvent, attempt = 1, result: Record<string, unknown> = { width: 320 }): JobCompleted {
+  return {
+    ...meta(cause.jobId, cause),
+    type: 'JobCompleted',
+    version: 1,
+    data: { attempt, durationMs: 42, result: result as JobCompleted['data']['result'], resultRef: null },
+  };
+}
+
+export function jobFailed(cause: JobEvent, attempt = 1, final = true, code = 'INVALID_MEDIA'): JobFailed {
+  return {
+    ...meta(cause.jobId, cause),
+    type: 'JobFailed',
+    version: 1,
+    data: { attempt, final, error: { code, message: `failed with ${code}` } },
+  };
+}

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import pg from 'pg';
+import { jobSubjects, type JobSubjects } from '@app/contracts';
+import { connectNats, ensureEventStream, type NatsConnection } from '@app/event-store';
+
+/** The NATS server and PostgreSQL database the tests use; every test makes its own names inside them. */
+export const TEST_NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+export const TEST_DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://root@127.0.0.1:5432/test';
+
+/** A fresh lower-case name, unique across parallel and repeated runs. */
+export function freshName(prefix: string): string {
+  return `${prefix}${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+}
+
+export interface TestNamespace {
+  namespace: string;
+  subjects: JobSubjects;
+  nc: NatsConnection;
+  /** Deletes the namespace's stream and object bucket, and closes the connection. */
+  cleanup(): Promise<void>;
+}
+
+/** A fresh namespace (its own stream, bucket and subjects) on the test NATS server. */
+export async function freshNamespace(): Promise<TestNamespace> {
+  const namespace = freshName('t');
+  const subjects = jobSubjects(namespace);
+  const nc = await connectNats(TEST_NATS_URL, `test-${namespace}`);
+  await ensureEventStream(nc, subjects);
+  return {
+    namespace,
+    subjects,
+    nc,
+    async cleanup() {
+      await deleteNamespace(nc, subjects);
+      await nc.close();
+    },
+  };
+}
+
+export async function deleteNamespace(nc: NatsConnection, subjects: JobSubjects): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(subjects.streamName).catch(() => undefined);
+  await jsm.streams.delete(`OBJ_${subjects.videoBucket}`).catch(() => undefined);
+}
+
+export interface TestSchema {
+  schema: string;
+  url: string;
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+/** A fresh PostgreSQL schema in the test database, dropped by `drop()`. */
+export async function freshSchema(): Promise<TestSchema> {
+  const schema = freshName('t_');
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  return {
+    schema,
+    url: TEST_DATABASE_URL,
+    async query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]) {
+      return (await client.query<T>(sql, params)).rows;
+    },
+    async drop() {
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+/** Object names currently in a namespace's video bucket. */
+export async function objectNames(nc: NatsConnection, subjects: JobSubjects): Promise<string[]> {
+  const store = await new Objm(nc).open(subjects.videoBucket).catch(() => null);
+  if (!store) return [];
+  const list = await store.list();
+  return list.filter((info) => !info.deleted).map((info) => info.name);
+}
+
+export async function streamLastSeq(nc: NatsConnection, subjects: JobSubjects): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info(subjects.streamName)).state.last_seq;
+}
+
+/** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
