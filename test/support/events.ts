@@ -13,7 +13,7 @@ const meta = (jobId: string, cause: JobEvent | null) => ({
   causationId: cause?.eventId ?? null,
 });
 
-export function videoSubmitted(jobId = randomUUID(), data: Partial<VideoSubmitted['data']> = {}): VideoSubmitted {
+export function videoSubmitted(jobId: string = randomUUID(), data: Partial<VideoSubmitted['data']> = {}): VideoSubmitted {
   return {
     ...meta(jobId, null),
     type: 'VideoSubmitted',

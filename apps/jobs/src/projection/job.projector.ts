@@ -122,6 +122,9 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     const consumer = await this.store.js.consumers.get(this.store.streamName, PROJECTOR_CONSUMER);
     const messages = await consumer.consume({ max_messages: this.config.PROJECTOR_BATCH_SIZE * 2 });
     this.messages = messages;
+    // Shutdown may have begun while the consumer was being opened, before there was anything to close.
+    // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
+    if (this.stopping) void messages.close();
     let batch: JsMsg[] = [];
     try {
       for await (const msg of messages) {

@@ -57,7 +57,9 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    for (const pull of this.pulls) await pull.close().catch(() => undefined);
+    // close() settles only when the slot's loop has drained the fetch, which a running job holds
+    // open; so the pulls are told to stop and the slots are awaited below, under the grace period.
+    for (const pull of this.pulls) void pull.close().catch(() => undefined);
     const finished = Promise.all(this.slots);
     const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.WORKER_SHUTDOWN_GRACE_MS).unref());
     if ((await Promise.race([finished, grace])) === 'timeout') {
@@ -73,6 +75,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       try {
         const pull = await this.consumer!.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
         this.pulls.add(pull);
+        if (this.stopping) void pull.close().catch(() => undefined);
         try {
           for await (const msg of pull) await this.dispatch(index, msg);
         } finally {

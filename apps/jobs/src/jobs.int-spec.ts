@@ -1,0 +1,182 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { INestMicroservice } from '@nestjs/common';
+import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { firstValueFrom } from 'rxjs';
+import { JobQuery, type GetJobReply, type JobEventsReply, type ListJobsReply } from '@app/contracts';
+import { jobsEnvSchema, parseConfig } from '@app/config';
+import { EventStore, NamespacedNatsServer } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
+import { JobsModule } from './jobs.module.js';
+import { PROJECTOR_CONSUMER } from './projection/job.projector.js';
+
+describe('jobs service against NATS and PostgreSQL', () => {
+  let ns: TestNamespace;
+  let db: TestSchema;
+  let store: EventStore;
+  let client: ClientProxy;
+  let app: INestMicroservice | null = null;
+
+  async function startJobs(): Promise<INestMicroservice> {
+    const config = parseConfig(jobsEnvSchema, {
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: db.url,
+      DATABASE_SCHEMA: db.schema,
+      FRAMEWIRE_NAMESPACE: ns.namespace,
+      PROJECTOR_BATCH_SIZE: '50',
+    });
+    const moduleRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] }).compile();
+    const microservice = moduleRef.createNestMicroservice({
+      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
+      logger: false,
+    });
+    await microservice.listen();
+    return microservice;
+  }
+
+  async function stopJobs(): Promise<void> {
+    await app?.close();
+    app = null;
+  }
+
+  const ask = <T>(pattern: string, payload: unknown) => firstValueFrom(client.send<T>(ns.subjects.rpc(pattern), payload));
+  const getJob = async (jobId: string) => {
+    const reply = await ask<GetJobReply>(JobQuery.Get, { job_id: jobId });
+    if (!reply.ok) throw new Error(reply.error.message);
+    return reply.value.job;
+  };
+  const rows = () => db.query(`SELECT * FROM jobs ORDER BY job_id`);
+  const checkpoint = async () => Number((await db.query(`SELECT last_seq FROM projection_checkpoints`))[0]?.['last_seq'] ?? 0);
+  const projectedThrough = async (seq: number) => ((await checkpoint()) >= seq ? true : undefined);
+
+  // Every test gets its own stream and schema, so one test's history never leaks into another's rows.
+  beforeAll(async () => {
+    client = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [TEST_NATS_URL] } });
+    await client.connect();
+  });
+  beforeEach(async () => {
+    ns = await freshNamespace();
+    db = await freshSchema();
+    store = new EventStore(ns.nc, ns.subjects);
+  });
+  afterEach(async () => {
+    await stopJobs();
+    await ns.cleanup();
+    await db.drop();
+  });
+  afterAll(() => client.close());
+
+  /** A completed job, a failed job and a queued one, appended to the stream. */
+  async function appendHistory() {
+    const done = videoSubmitted();
+    await store.append(done, 0);
+    const doneStarted = jobStarted(done);
+    const s = await store.append(doneStarted, 0);
+    await store.append(jobCompleted(doneStarted, 1, { width: 320, height: 240 }), s.seq);
+    const bad = videoSubmitted();
+    await store.append(bad, 0);
+    const badStarted = jobStarted(bad);
+    const b = await store.append(badStarted, 0);
+    await store.append(jobFailed(badStarted, 1, true, 'INVALID_MEDIA'), b.seq);
+    const waiting = videoSubmitted();
+    const last = await store.append(waiting, 0);
+    return { done, bad, waiting, lastSeq: last.seq };
+  }
+
+  it('projects the stream into rows and answers get, list and events over request/reply', async () => {
+    const { done, bad, waiting, lastSeq } = await appendHistory();
+    app = await startJobs();
+    await eventually(() => projectedThrough(lastSeq), 20_000, 'projection');
+
+    expect(await getJob(done.jobId)).toMatchObject({ status: 'completed', result: { width: 320, height: 240 }, attempts: 1, progress: 100 });
+    expect(await getJob(bad.jobId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_MEDIA' } });
+    expect(await getJob(waiting.jobId)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(await getJob(videoSubmitted().jobId)).toBeNull();
+
+    const failedOnly = await ask<ListJobsReply>(JobQuery.List, { status: 'failed' });
+    expect(failedOnly.ok && failedOnly.value.jobs.map((j) => j.job_id)).toEqual([bad.jobId]);
+
+    // Newest first, two pages of two and one.
+    const page1 = await ask<ListJobsReply>(JobQuery.List, { limit: 2 });
+    if (!page1.ok) throw new Error(page1.error.message);
+    expect(page1.value.jobs.map((j) => j.job_id)).toEqual([waiting.jobId, bad.jobId]);
+    const page2 = await ask<ListJobsReply>(JobQuery.List, { limit: 2, cursor: page1.value.next_cursor });
+    expect(page2.ok && page2.value.jobs.map((j) => j.job_id)).toEqual([done.jobId]);
+    expect(page2.ok && page2.value.next_cursor).toBeNull();
+
+    const events = await ask<JobEventsReply>(JobQuery.Events, { job_id: done.jobId });
+    expect(events.ok && events.value.events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('answers a malformed query or a foreign cursor with an error code, not a crash', async () => {
+    app = await startJobs();
+    const bad = await ask<GetJobReply>(JobQuery.Get, { job_id: 'not-a-uuid' });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    const cursor = await ask<ListJobsReply>(JobQuery.List, { cursor: 'bm9wZQ' });
+    expect(cursor).toMatchObject({ ok: false, error: { code: 'INVALID_CURSOR' } });
+  });
+
+  it('reads a job that has no row yet from its events (read-your-writes)', async () => {
+    app = await startJobs();
+    const submitted = videoSubmitted();
+    const { seq } = await store.append(submitted, 0);
+    await eventually(() => projectedThrough(seq), 20_000, 'projection');
+    await db.query(`DELETE FROM jobs WHERE job_id = $1`, [submitted.jobId]);
+    expect(await getJob(submitted.jobId)).toMatchObject({ job_id: submitted.jobId, status: 'queued', last_seq: seq });
+  });
+
+  it('leaves rows unchanged when every event is delivered again', async () => {
+    const { lastSeq } = await appendHistory();
+    app = await startJobs();
+    await eventually(() => projectedThrough(lastSeq), 20_000, 'projection');
+    await stopJobs();
+    const before = await rows();
+
+    // Replace the durable consumer with one that delivers the whole stream again.
+    const jsm = await jetstreamManager(ns.nc);
+    await jsm.consumers.delete(ns.subjects.streamName, PROJECTOR_CONSUMER);
+    await jsm.consumers.add(ns.subjects.streamName, {
+      durable_name: PROJECTOR_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: ns.subjects.all,
+    });
+    app = await startJobs();
+    await eventually(async () => {
+      const info = await jsm.consumers.info(ns.subjects.streamName, PROJECTOR_CONSUMER);
+      return info.delivered.stream_seq >= lastSeq && info.num_ack_pending === 0 ? true : undefined;
+    }, 20_000, 'redelivery to be acked');
+    expect(await rows()).toEqual(before);
+    expect(await checkpoint()).toBe(lastSeq);
+  });
+
+  it('rebuilds a dropped read model from the stream, equal to the one it replaces', async () => {
+    const { lastSeq } = await appendHistory();
+    app = await startJobs();
+    await eventually(() => projectedThrough(lastSeq), 20_000, 'projection');
+    await stopJobs();
+    const before = await rows();
+    await db.query(`DROP SCHEMA "${db.schema}" CASCADE`);
+
+    app = await startJobs();
+    await eventually(() => projectedThrough(lastSeq), 20_000, 'rebuild');
+    expect(await rows()).toEqual(before);
+  });
+
+  it('terminates a malformed message and keeps projecting what follows', async () => {
+    app = await startJobs();
+    const jobId = videoSubmitted().jobId;
+    await ns.nc.request(ns.subjects.lifecycle(jobId), new TextEncoder().encode('not json'));
+    const after = videoSubmitted();
+    const { seq } = await store.append(after, 0);
+    await eventually(() => projectedThrough(seq), 20_000, 'projection past the malformed message');
+    expect(await getJob(after.jobId)).toMatchObject({ status: 'queued' });
+    const jsm = await jetstreamManager(ns.nc);
+    const info = await jsm.consumers.info(ns.subjects.streamName, PROJECTOR_CONSUMER);
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.num_redelivered).toBe(0);
+  });
+});
