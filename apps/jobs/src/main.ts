@@ -5,6 +5,7 @@ import { jobSubjects } from '@app/contracts';
 import { jobsEnvSchema, loadConfig } from '@app/config';
 import { NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
+import { closeOnSignals } from '@app/runtime';
 import { JobsModule } from './jobs.module.js';
 
 async function bootstrap(): Promise<void> {
@@ -22,8 +23,8 @@ async function bootstrap(): Promise<void> {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   await app.listen();
+  closeOnSignals(app, logger, 20_000);
   logger.info({ namespace: config.FRAMEWIRE_NAMESPACE, schema: config.DATABASE_SCHEMA }, 'jobs service ready');
 }
 

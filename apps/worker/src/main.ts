@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { loadConfig, workerEnvSchema } from '@app/config';
 import { createLogger } from '@app/observability';
+import { closeOnSignals } from '@app/runtime';
 import { WorkerModule } from './worker.module.js';
 
 async function bootstrap(): Promise<void> {
@@ -10,8 +11,8 @@ async function bootstrap(): Promise<void> {
   const logger = createLogger('worker', config.LOG_LEVEL);
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   await app.init();
+  closeOnSignals(app, logger, config.WORKER_SHUTDOWN_GRACE_MS + 15_000);
   logger.info({ workerId: config.WORKER_ID, namespace: config.FRAMEWIRE_NAMESPACE }, 'worker ready');
 }
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
@@ -13,7 +14,8 @@ export interface StartOptions {
 }
 
 const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
-const DEFAULT_POSTGRES_URL = 'postgres://127.0.0.1:5432/postgres';
+/** A local server as this OS user (as psql would connect), where the start command creates its own database. */
+const DEFAULT_POSTGRES_URL = `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/postgres`;
 
 const say = (line: string) => process.stdout.write(`[framewire] ${line}\n`);
 

@@ -30,7 +30,7 @@ export class Supervisor {
       // A service that ran a while before dying is restarted quickly; one that dies at once, slower and slower.
       const delay = Date.now() - startedAt > 60_000 ? RESTART_MIN_MS : Math.min(restartDelay * 2, RESTART_MAX_MS);
       this.log(`${spec.name} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
-      setTimeout(() => !this.stopping && this.start(spec, delay), delay).unref();
+      setTimeout(() => !this.stopping && this.start(spec, delay), delay);
     });
   }
 

@@ -1,0 +1,46 @@
+import { describe, expect, it } from '@jest/globals';
+import { sanitizeFilename } from '../uploads/multipart-reader.js';
+import { parseSubmissionFields } from './submit-job.service.js';
+
+const fields = (entries: Record<string, string>) => new Map(Object.entries(entries));
+const codeOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  return undefined;
+};
+
+describe('submission fields', () => {
+  it('defaults to the probe pipeline with empty params', () => {
+    expect(parseSubmissionFields(fields({}))).toEqual({ pipeline: 'probe', params: {} });
+    expect(parseSubmissionFields(fields({ pipeline: ' probe ', params: '  ' }))).toEqual({ pipeline: 'probe', params: {} });
+  });
+
+  it('rejects an unknown pipeline, params that are not JSON, and params the pipeline does not take', () => {
+    expect(codeOf(() => parseSubmissionFields(fields({ pipeline: 'mine-bitcoin' })))).toBe('UNKNOWN_PIPELINE');
+    expect(codeOf(() => parseSubmissionFields(fields({ params: '{oops' })))).toBe('INVALID_PARAMS');
+    expect(codeOf(() => parseSubmissionFields(fields({ params: '[1,2]' })))).toBe('INVALID_PARAMS');
+    expect(codeOf(() => parseSubmissionFields(fields({ params: '{"frame_stride":-1}' })))).toBe('INVALID_PARAMS');
+  });
+});
+
+describe('sanitizeFilename', () => {
+  it.each([
+    ['clip.mp4', 'clip.mp4'],
+    ['../../etc/passwd', 'passwd'],
+    ['C:\\Users\\me\\video.mov', 'video.mov'],
+    ['..hidden.mp4', 'hidden.mp4'],
+    ['bad\u0000name\n.mp4', 'badname.mp4'],
+    ['', 'upload'],
+    [undefined, 'upload'],
+    ['../', 'upload'],
+  ])('%j becomes %j', (input, expected) => {
+    expect(sanitizeFilename(input)).toBe(expected);
+  });
+
+  it('keeps at most 255 characters', () => {
+    expect(sanitizeFilename(`${'a'.repeat(400)}.mp4`)).toHaveLength(255);
+  });
+});

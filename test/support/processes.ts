@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type AppName = 'gateway' | 'jobs' | 'worker';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Where `nest build` puts an app's entry point. */
+export function builtEntry(app: AppName): string {
+  const entry = join(root, 'dist', 'apps', app, 'apps', app, 'src', 'main.js');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npm run build" before the e2e tests`);
+  return entry;
+}
+
+/** One built app running as its own OS process, the way `npm run start:<app>` runs it. */
+export interface ServiceProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Everything the process wrote, stdout and stderr interleaved. */
+  output(): string;
+  /** Resolves with the first output line matching `pattern`, including lines already written. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Sends `signal` and resolves with the exit code (or signal name) once the process is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export function spawnService(name: string, app: AppName, env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['--enable-source-maps', builtEntry(app)], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    const text = partial + chunk.toString();
+    const complete = text.split('\n');
+    partial = complete.pop() ?? '';
+    for (const line of complete) {
+      lines.push(line);
+      for (const waiter of waiters) {
+        if (waiter.pattern.test(line)) {
+          waiters.delete(waiter);
+          waiter.resolve(line);
+        }
+      }
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+
+  return {
+    name,
+    child,
+    output: () => [...lines, partial].join('\n'),
+    waitForLine(pattern, timeoutMs = 30_000) {
+      const seen = lines.find((line) => pattern.test(line));
+      if (seen) return Promise.resolve(seen);
+      return new Promise<string>((resolve, reject) => {
+        const waiter = { pattern, resolve: (line: string) => (clearTimeout(timer), resolve(line)) };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`${name} wrote no line matching ${pattern} within ${timeoutMs} ms; its output:\n${lines.slice(-40).join('\n')}`));
+        }, timeoutMs);
+        waiters.add(waiter);
+        void exited.then((code) => {
+          if (!waiters.delete(waiter)) return;
+          clearTimeout(timer);
+          reject(new Error(`${name} exited (${code}) before writing a line matching ${pattern}; its output:\n${lines.slice(-40).join('\n')}`));
+        });
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
