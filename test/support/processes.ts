@@ -26,7 +26,11 @@ export interface ServiceProcess {
 }
 
 export function spawnService(name: string, app: AppName, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--enable-source-maps', builtEntry(app)], {
+  return spawnProcess(name, ['--enable-source-maps', builtEntry(app)], env);
+}
+
+function spawnProcess(name: string, args: string[], env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, args, {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,4 +81,22 @@ export function spawnService(name: string, app: AppName, env: Record<string, str
       return exited;
     },
   };
+}
+
+/** A TCP port that is free on 127.0.0.1 right now. */
+export async function freeTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Runs `framewire <args>` (the built CLI, through bin/framewire.js) as a process. */
+export function spawnCli(name: string, args: string[], env: Record<string, string> = {}): ServiceProcess {
+  return spawnProcess(name, [join(root, 'bin', 'framewire.js'), ...args], env);
 }

@@ -21,6 +21,7 @@ program
   .option('-w, --workers <n>', 'worker processes', positiveInt(1, 64), Number(process.env['WORKERS'] ?? 1))
   .option('-p, --port <port>', 'gateway HTTP port', positiveInt(0, 65535), Number(process.env['PORT'] ?? 3000))
   .option('--data-dir <dir>', 'where a started NATS or PostgreSQL keeps its data', '.data')
-  .action((opts: { workers: number; port: number; dataDir: string }) => start(opts));
+  .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
+  .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 
 await program.parseAsync();

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalNats, type LocalNats } from './local-nats.js';
@@ -11,6 +11,8 @@ export interface StartOptions {
   workers: number;
   port: number;
   dataDir: string;
+  /** Start nats-server and an embedded PostgreSQL under dataDir even when others are reachable. */
+  localServices: boolean;
 }
 
 const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -30,28 +32,28 @@ export async function start(options: StartOptions): Promise<void> {
   for (const app of ['gateway', 'jobs', 'worker'] as AppName[]) {
     if (!existsSync(appEntry(root, app))) throw new Error(`${app} is not built: run "npm run build" first`);
   }
-  const dataDir = join(root, options.dataDir);
+  const dataDir = resolve(root, options.dataDir);
   let nats: LocalNats | null = null;
   let postgres: LocalPostgres | null = null;
   const supervisor = new Supervisor(say);
 
   let shuttingDown = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, exitCode = 0) => {
     if (shuttingDown) return;
     shuttingDown = true;
     say(`${signal}: stopping services`);
     await supervisor.stopAll();
-    if (nats) nats.process.kill('SIGTERM');
+    if (nats) await nats.stop();
     if (postgres) await postgres.stop().catch(() => undefined);
     say('stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
-    const natsUrl = await resolveNats(dataDir, (started) => (nats = started));
-    const databaseUrl = await resolvePostgres(dataDir, (started) => (postgres = started));
+    const natsUrl = await resolveNats(dataDir, options.localServices, (started) => (nats = started));
+    const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
     const env = { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, PORT: String(options.port) };
     supervisor.start({ name: 'jobs', entry: appEntry(root, 'jobs'), env });
     for (let i = 1; i <= options.workers; i++) {
@@ -61,39 +63,39 @@ export async function start(options: StartOptions): Promise<void> {
     say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsUrl}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
   } catch (error) {
     say(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
-    await shutdown('error');
+    await shutdown('error', 1);
   }
 }
 
-async function resolveNats(dataDir: string, started: (nats: LocalNats) => void): Promise<string> {
-  const configured = process.env['NATS_URL'];
+async function resolveNats(dataDir: string, local: boolean, started: (nats: LocalNats) => void): Promise<string> {
+  const configured = local ? undefined : process.env['NATS_URL'];
   const url = configured || DEFAULT_NATS_URL;
   const first = new URL(url.split(',')[0]!.trim());
-  if (await isListening(first.hostname, Number(first.port || 4222))) {
+  if (!local && (await isListening(first.hostname, Number(first.port || 4222)))) {
     say(`using NATS at ${url}`);
     return url;
   }
   if (configured) throw new Error(`NATS_URL=${configured} is not reachable`);
-  say('no NATS on 127.0.0.1:4222; starting nats-server from PATH');
+  say(local ? 'starting nats-server from PATH (--local-services)' : 'no NATS on 127.0.0.1:4222; starting nats-server from PATH');
   const nats = await startLocalNats(dataDir, say);
   started(nats);
   say(`started ${nats.version} at ${nats.url}; durability: ${nats.durability}`);
   return nats.url;
 }
 
-async function resolvePostgres(dataDir: string, started: (pg: LocalPostgres) => void): Promise<string> {
-  const configured = process.env['DATABASE_URL'];
+async function resolvePostgres(dataDir: string, local: boolean, started: (pg: LocalPostgres) => void): Promise<string> {
+  const configured = local ? undefined : process.env['DATABASE_URL'];
   if (configured) {
     if (!(await canConnect(configured))) throw new Error(`DATABASE_URL=${redact(configured)} is not reachable`);
     say(`using PostgreSQL at ${redact(configured)}`);
     return configured;
   }
-  if (await canConnect(DEFAULT_POSTGRES_URL)) {
+  if (!local && (await canConnect(DEFAULT_POSTGRES_URL))) {
     const url = await ensureDatabase(DEFAULT_POSTGRES_URL);
     say(`using PostgreSQL at ${redact(url)}`);
     return url;
   }
-  say('no PostgreSQL on 127.0.0.1:5432; starting an embedded one');
+  say(local ? 'starting an embedded PostgreSQL (--local-services)' : 'no PostgreSQL on 127.0.0.1:5432; starting an embedded one');
   const pg = await startLocalPostgres(dataDir, say);
   started(pg);
   say(`embedded PostgreSQL at ${redact(pg.url)} with its data in ${join(dataDir, 'pg')}`);

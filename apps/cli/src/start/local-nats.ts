@@ -11,6 +11,8 @@ export interface LocalNats {
   version: string;
   durability: string;
   process: ChildProcess;
+  /** Stops the server (SIGTERM lets it flush its store) and resolves once it has exited. */
+  stop(): Promise<void>;
 }
 
 /** Parses `nats-server: v2.9.10` into [2, 9, 10]. */
@@ -60,6 +62,13 @@ export async function startLocalNats(dataDir: string, log: (line: string) => voi
     for (const line of chunk.toString().split('\n')) if (/\[(ERR|FTL)\]/.test(line)) log(`nats-server: ${line.trim()}`);
   });
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nats-server exited with ${code}`))));
+  exited.catch(() => undefined); // after startup, an exit is the caller's business (see stop)
   await Promise.race([waitForPort('127.0.0.1', port, 15_000), exited]);
-  return { url: `nats://127.0.0.1:${port}`, version: versionText, durability, process: child };
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { url: `nats://127.0.0.1:${port}`, version: versionText, durability, process: child, stop };
 }

