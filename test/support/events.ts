@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JobCompleted, JobEvent, JobFailed, JobStarted, VideoSubmitted } from '@app/contracts';
+import type { JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted, VideoSubmitted } from '@app/contracts';
 
 /** Builders for events in tests: a valid event, with only what the test cares about given. */
 let clock = Date.parse('2026-01-01T00:00:00.000Z');
@@ -42,8 +42,8 @@ export function jobCompleted(cause: JobEvent, attempt = 1, result: Record<string
   return {
     ...meta(cause.jobId, cause),
     type: 'JobCompleted',
-    version: 1,
-    data: { attempt, durationMs: 42, result: result as JobCompleted['data']['result'], resultRef: null },
+    version: 2,
+    data: { attempt, durationMs: 42, result: result as JobCompleted['data']['result'], resultRef: null, artifacts: [] },
   };
 }
 
@@ -53,5 +53,14 @@ export function jobFailed(cause: JobEvent, attempt = 1, final = true, code = 'IN
     type: 'JobFailed',
     version: 1,
     data: { attempt, final, error: { code, message: `failed with ${code}` } },
+  };
+}
+
+export function jobProgressed(cause: JobEvent, percent: number, attempt = 1, progress: Partial<JobProgressed['data']> = {}): JobProgressed {
+  return {
+    ...meta(cause.jobId, cause),
+    type: 'JobProgressed',
+    version: 1,
+    data: { attempt, percent, currentFrame: 0, totalFrames: null, currentTool: 'probe', toolsCompleted: 0, toolsTotal: 1, ...progress },
   };
 }

@@ -3,6 +3,7 @@ import {
   type JobError,
   type JobEvent,
   type JobStatus,
+  type ArtifactRef,
   type JobView,
   type ObjectRef,
   type VideoRef,
@@ -18,6 +19,8 @@ export interface JobState {
   params: Record<string, unknown>;
   video: VideoRef;
   progress: number;
+  /** The latest progress report of the running attempt; null before the first one. */
+  progressDetail: ProgressDetail | null;
   attempts: number;
   workerId: string | null;
   createdAt: string;
@@ -28,7 +31,17 @@ export interface JobState {
   error: JobError | null;
   result: Json;
   resultRef: ObjectRef | null;
+  artifacts: ArtifactRef[];
   correlationId: string;
+}
+
+export interface ProgressDetail {
+  percent: number;
+  currentFrame: number;
+  totalFrames: number | null;
+  currentTool: string | null;
+  toolsCompleted: number;
+  toolsTotal: number;
 }
 
 /**
@@ -48,6 +61,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         params: event.data.params,
         video: event.data.video,
         progress: 0,
+        progressDetail: null,
         attempts: 0,
         workerId: null,
         createdAt: at,
@@ -58,6 +72,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         error: null,
         result: null,
         resultRef: null,
+        artifacts: [],
         correlationId: event.correlationId,
       };
     case 'JobStarted':
@@ -70,9 +85,17 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         startedAt: at,
         completedAt: null,
         progress: 0,
+        progressDetail: null,
         error: null,
         updatedAt: at,
       };
+    case 'JobProgressed': {
+      // Only the running attempt reports progress, and it never goes backwards within an attempt.
+      if (!state || state.status !== 'running' || event.data.attempt !== state.attempts) return state;
+      const { attempt: _attempt, ...detail } = event.data;
+      const percent = Math.max(state.progress, Math.min(100, detail.percent));
+      return { ...state, progress: percent, progressDetail: { ...detail, percent }, updatedAt: at };
+    }
     case 'JobCompleted':
       if (!state) return null;
       return {
@@ -81,6 +104,8 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         progress: 100,
         result: event.data.result ?? null,
         resultRef: event.data.resultRef,
+        artifacts: event.data.artifacts,
+        progressDetail: state.progressDetail ? { ...state.progressDetail, percent: 100 } : null,
         durationMs: event.data.durationMs,
         completedAt: at,
         error: null,
@@ -129,6 +154,18 @@ export function toJobView(state: JobState, lastSeq: number): JobView {
     duration_ms: state.durationMs,
     error: state.error,
     result: state.result,
+    result_location: state.status !== 'completed' ? null : state.resultRef ? 'object_store' : 'inline',
+    artifacts: state.artifacts.map((a) => ({ name: a.name, size: a.size, content_type: a.contentType })),
+    progress_detail: state.progressDetail
+      ? {
+          percent: state.progressDetail.percent,
+          current_frame: state.progressDetail.currentFrame,
+          total_frames: state.progressDetail.totalFrames,
+          current_tool: state.progressDetail.currentTool,
+          tools_completed: state.progressDetail.toolsCompleted,
+          tools_total: state.progressDetail.toolsTotal,
+        }
+      : null,
     video: {
       filename: state.video.filename,
       size: state.video.size,

@@ -29,6 +29,9 @@ export class JobRow {
   @Column('double precision')
   progress!: number;
 
+  @Column('jsonb', { name: 'progress_detail', nullable: true })
+  progressDetail!: Record<string, unknown> | null;
+
   @Column('integer')
   attempts!: number;
 
@@ -58,6 +61,9 @@ export class JobRow {
 
   @Column('jsonb', { name: 'result_ref', nullable: true })
   resultRef!: Record<string, unknown> | null;
+
+  @Column('jsonb')
+  artifacts!: Array<Record<string, unknown>>;
 
   @Column('text', { name: 'correlation_id' })
   correlationId!: string;

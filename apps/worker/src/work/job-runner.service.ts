@@ -72,6 +72,7 @@ export class JobRunner {
         durationMs: Math.round(performance.now() - startedAt),
         result: result as JobCompleted['data']['result'],
         resultRef: null,
+        artifacts: [],
       });
       return await this.finish(delivery, completed, seq, 'completed');
     } catch (error) {
@@ -137,7 +138,7 @@ export class JobRunner {
       eventId: this.ids.next(),
       jobId: request.jobId,
       type,
-      version: 1,
+      version: (type === 'JobCompleted' ? 2 : 1) as E['version'],
       occurredAt: this.clock.now().toISOString(),
       correlationId: request.correlationId,
       causationId: (cause ?? request).eventId,
@@ -150,6 +151,7 @@ function attemptOf(event: JobEvent | null): number {
   if (!event) return 0;
   switch (event.type) {
     case 'JobStarted':
+    case 'JobProgressed':
     case 'JobCompleted':
     case 'JobFailed':
       return event.data.attempt;

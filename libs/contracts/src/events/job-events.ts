@@ -54,6 +54,53 @@ export const jobCompletedV1Schema = z.object({
   }),
 });
 
+/**
+ * An artifact's name within its job: a plain file name, so it can never climb out of the job's
+ * folder in the Object Store or on a client's disk.
+ */
+export const artifactNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 of letters, digits, ".", "_" and "-", starting with a letter or digit')
+  .refine((name) => !name.includes('..'), 'must not contain ".."');
+
+/** A file a tool produced, stored in the Object Store. */
+export const artifactRefSchema = objectRefSchema.extend({ name: artifactNameSchema });
+export type ArtifactRef = z.infer<typeof artifactRefSchema>;
+
+export const jobCompletedV2Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobCompleted'),
+  version: z.literal(2),
+  data: z.object({
+    attempt: z.number().int().positive(),
+    durationMs: z.number().int().nonnegative(),
+    /** The result itself when it is small, else null and `resultRef` points into the Object Store. */
+    result: z.json().nullable(),
+    resultRef: objectRefSchema.nullable(),
+    /** Files the pipeline wrote (thumbnails, sprites, renditions), in the order they were made. */
+    artifacts: z.array(artifactRefSchema).max(10_000),
+  }),
+});
+
+/**
+ * How far the running attempt is. Appended on the lifecycle subject like every other worker event,
+ * so a worker that has lost the job cannot report progress for it either.
+ */
+export const jobProgressedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobProgressed'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().positive(),
+    percent: z.number().min(0).max(100),
+    currentFrame: z.number().int().nonnegative(),
+    totalFrames: z.number().int().nonnegative().nullable(),
+    currentTool: z.string().min(1).max(64).nullable(),
+    toolsCompleted: z.number().int().nonnegative(),
+    toolsTotal: z.number().int().nonnegative(),
+  }),
+});
+
 export const jobFailedV1Schema = z.object({
   ...eventMetaShape,
   type: z.literal('JobFailed'),
@@ -68,11 +115,13 @@ export const jobFailedV1Schema = z.object({
 
 export type VideoSubmitted = z.infer<typeof videoSubmittedV1Schema>;
 export type JobStarted = z.infer<typeof jobStartedV1Schema>;
-export type JobCompleted = z.infer<typeof jobCompletedV1Schema>;
+export type JobCompletedV1 = z.infer<typeof jobCompletedV1Schema>;
+export type JobCompleted = z.infer<typeof jobCompletedV2Schema>;
+export type JobProgressed = z.infer<typeof jobProgressedV1Schema>;
 export type JobFailed = z.infer<typeof jobFailedV1Schema>;
 
 /** The current version of every event: what code reads after upcasting. */
-export type JobEvent = VideoSubmitted | JobStarted | JobCompleted | JobFailed;
+export type JobEvent = VideoSubmitted | JobStarted | JobProgressed | JobCompleted | JobFailed;
 export type JobEventType = JobEvent['type'];
 
 /** Events that end an attempt for good; each job has at most one of them per attempt. */
@@ -82,7 +131,8 @@ export type TerminalJobEvent = JobCompleted | Extract<JobFailed, { data: { final
 export const storedEventSchemas = {
   VideoSubmitted: { 1: videoSubmittedV1Schema },
   JobStarted: { 1: jobStartedV1Schema },
-  JobCompleted: { 1: jobCompletedV1Schema },
+  JobProgressed: { 1: jobProgressedV1Schema },
+  JobCompleted: { 1: jobCompletedV1Schema, 2: jobCompletedV2Schema },
   JobFailed: { 1: jobFailedV1Schema },
 } as const satisfies Record<JobEventType, Record<number, z.ZodType>>;
 
@@ -96,6 +146,7 @@ export function isTerminal(event: JobEvent): boolean {
       return event.data.final;
     case 'VideoSubmitted':
     case 'JobStarted':
+    case 'JobProgressed':
       return false;
     default:
       return assertNever(event);

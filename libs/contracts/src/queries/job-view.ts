@@ -22,6 +22,19 @@ export const jobViewSchema = z.object({
   duration_ms: z.number().int().nonnegative().nullable(),
   error: jobErrorSchema.nullable(),
   result: z.json().nullable(),
+  /** Where the result is: in this view, or too large for it and served by GET /v1/jobs/{id}/result. */
+  result_location: z.enum(['inline', 'object_store']).nullable(),
+  artifacts: z.array(z.object({ name: z.string(), size: z.number().int().nonnegative(), content_type: z.string() })),
+  progress_detail: z
+    .object({
+      percent: z.number().min(0).max(100),
+      current_frame: z.number().int().nonnegative(),
+      total_frames: z.number().int().nonnegative().nullable(),
+      current_tool: z.string().nullable(),
+      tools_completed: z.number().int().nonnegative(),
+      tools_total: z.number().int().nonnegative(),
+    })
+    .nullable(),
   video: z.object({
     filename: z.string(),
     size: z.number().int().nonnegative(),
