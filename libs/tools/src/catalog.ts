@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import type { FramewirePlugin, PipelineDefinition, Tool } from './tool.js';
+
+const NAME = /^[a-z][a-z0-9-]{0,63}$/;
+
+export interface PipelineEntry {
+  name: string;
+  description: string;
+  tools: Tool[];
+  /** The merged params of the pipeline's tools; unknown keys are rejected. */
+  params: z.ZodObject;
+  /** Where it came from: `builtin` or a plugin's package name. */
+  source: string;
+}
+
+/** Thrown while building a catalog: a bad plugin or a clash of names stops the service at startup. */
+export class CatalogError extends Error {}
+
+/**
+ * Every tool and pipeline this installation knows: the built-in ones plus those of the configured
+ * plugins. The gateway uses it to validate params at submit time and to list pipelines; the worker
+ * uses it to run them. Both build it from the same config, so they agree.
+ */
+export class ToolCatalog {
+  private readonly tools = new Map<string, Tool>();
+  private readonly pipelines = new Map<string, PipelineEntry>();
+
+  constructor(sources: Array<{ source: string; tools: readonly Tool[]; pipelines: readonly PipelineDefinition[] }>) {
+    for (const { source, tools } of sources) {
+      for (const tool of tools) {
+        if (!NAME.test(tool.name)) throw new CatalogError(`${source}: tool name "${tool.name}" must match ${NAME}`);
+        if (this.tools.has(tool.name)) throw new CatalogError(`${source}: a tool named "${tool.name}" is already loaded`);
+        this.tools.set(tool.name, tool);
+      }
+    }
+    for (const { source, pipelines } of sources) {
+      for (const definition of pipelines) this.addPipeline(source, definition);
+    }
+  }
+
+  private addPipeline(source: string, definition: PipelineDefinition): void {
+    if (!NAME.test(definition.name)) throw new CatalogError(`${source}: pipeline name "${definition.name}" must match ${NAME}`);
+    if (this.pipelines.has(definition.name)) throw new CatalogError(`${source}: a pipeline named "${definition.name}" is already loaded`);
+    if (definition.tools.length === 0) throw new CatalogError(`${source}: pipeline "${definition.name}" has no tools`);
+    const tools = definition.tools.map((name) => {
+      const tool = this.tools.get(name);
+      if (!tool) throw new CatalogError(`${source}: pipeline "${definition.name}" uses unknown tool "${name}"`);
+      return tool;
+    });
+    const shape: Record<string, z.ZodType> = {};
+    for (const tool of tools) {
+      for (const [key, schema] of Object.entries(tool.params.shape as Record<string, z.ZodType>)) {
+        // Tools that share a param (frame_stride, say) share its meaning; the first declaration wins.
+        shape[key] ??= schema;
+      }
+    }
+    this.pipelines.set(definition.name, {
+      name: definition.name,
+      description: definition.description,
+      tools,
+      params: z.strictObject(shape),
+      source,
+    });
+  }
+
+  pipeline(name: string): PipelineEntry | undefined {
+    return this.pipelines.get(name);
+  }
+
+  pipelineNames(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
+  list(): PipelineEntry[] {
+    return [...this.pipelines.values()];
+  }
+
+  tool(name: string): Tool | undefined {
+    return this.tools.get(name);
+  }
+}
+
+/** A pipeline as `GET /v1/pipelines` shows it. */
+export function describePipeline(entry: PipelineEntry) {
+  return {
+    name: entry.name,
+    description: entry.description,
+    source: entry.source,
+    tools: entry.tools.map((tool) => ({ name: tool.name, version: tool.version, description: tool.description })),
+    params_schema: z.toJSONSchema(entry.params, { io: 'input', unrepresentable: 'any' }),
+  };
+}
+
+/**
+ * Loads plugins by module name (an npm package, or a path), as listed in FRAMEWIRE_PLUGINS. Each
+ * must default-export a FramewirePlugin. A plugin that cannot be loaded stops the service.
+ */
+export async function loadPlugins(specifiers: readonly string[], importer: (specifier: string) => Promise<unknown> = (s) => import(s)): Promise<FramewirePlugin[]> {
+  const plugins: FramewirePlugin[] = [];
+  for (const specifier of specifiers) {
+    let loaded: unknown;
+    try {
+      loaded = await importer(specifier);
+    } catch (error) {
+      throw new CatalogError(`cannot load plugin "${specifier}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const plugin = (loaded as { default?: unknown }).default ?? loaded;
+    if (!isPlugin(plugin)) throw new CatalogError(`"${specifier}" is not a Framewire plugin (its default export needs name, version, tools and pipelines)`);
+    plugins.push(plugin);
+  }
+  return plugins;
+}
+
+function isPlugin(value: unknown): value is FramewirePlugin {
+  if (typeof value !== 'object' || value === null) return false;
+  const p = value as Record<string, unknown>;
+  return typeof p['name'] === 'string' && typeof p['version'] === 'string' && Array.isArray(p['tools']) && Array.isArray(p['pipelines']);
+}

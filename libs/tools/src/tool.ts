@@ -1,0 +1,136 @@
+import type { z } from 'zod';
+import type { ArtifactRef } from '@app/contracts';
+
+/**
+ * The tool interface: what a built-in tool or a third-party plugin implements. A tool is one step
+ * of a pipeline. It declares its params (validated at submit time, before anything is published)
+ * and runs against a local copy of the video with everything it needs passed in its context.
+ */
+export interface Tool<S extends z.ZodObject = z.ZodObject> {
+  /** Unique across all loaded tools: lower-case letters, digits and dashes. */
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  /** The params this tool reads. Pipelines merge the params of their tools; unknown keys are rejected. */
+  readonly params: S;
+  /** Wall-clock limit of one run; the run's AbortSignal fires when it passes. Default: TOOL_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+  run(ctx: ToolContext<z.output<S>>): Promise<ToolOutput>;
+}
+
+/** One sampled frame in a result. Tools that look at the same frame index are merged into one entry. */
+export interface FrameOutput {
+  frame_index: number;
+  /** Seconds from the start of the video. */
+  timestamp: number;
+  [field: string]: unknown;
+}
+
+export interface ToolOutput {
+  /** A small JSON summary, shown under `summary` and `tools.<name>.summary` of the job result. */
+  summary: Record<string, unknown>;
+  /** Per-frame outputs, merged by frame index across the pipeline's tools. */
+  frames?: FrameOutput[];
+  /** Anything else of note (scene list, stream metadata): `tools.<name>.data` of the result. */
+  data?: Record<string, unknown>;
+}
+
+/** What the video is, read by ffprobe before the first tool runs. */
+export interface MediaInfo {
+  durationSec: number | null;
+  width: number;
+  height: number;
+  fps: number | null;
+  /** Frames in the video stream (from the container, or counted); null when unknown. */
+  frameCount: number | null;
+  hasAudio: boolean;
+  codec: string | null;
+}
+
+/** How far the current tool is. Calls are cheap: the runner throttles what reaches the log. */
+export interface ProgressReporter {
+  /** `current` frames of `total` done (total null when unknown). */
+  frames(current: number, total: number | null): void;
+  /** A fraction from 0 to 1 of this tool's work. */
+  fraction(done: number): void;
+}
+
+/** Writes files into the job's artifact folder in the Object Store. */
+export interface ArtifactWriter {
+  /** Uploads a local file under `name` (a plain file name; see artifactNameSchema). */
+  putFile(name: string, path: string, contentType: string): Promise<ArtifactRef>;
+}
+
+/** Real ffmpeg and ffprobe, with the run's signal and timeout applied. */
+export interface MediaTools {
+  /**
+   * Runs ffmpeg with `args` (without the binary). When `progress` is given, `-progress pipe:1
+   * -nostats` is added and each progress block is passed on. Rejects with a ToolError whose code
+   * is INVALID_MEDIA when ffmpeg cannot read the input, TOOL_FAILED otherwise.
+   */
+  ffmpeg(args: string[], options?: { onProgress?: (progress: FfmpegProgress) => void }): Promise<{ stderr: string; stdout: string }>;
+}
+
+/** One block of ffmpeg's `-progress` output. */
+export interface FfmpegProgress {
+  frame: number | null;
+  /** Output time in seconds. */
+  outTimeSec: number | null;
+  speed: number | null;
+  done: boolean;
+}
+
+export interface ToolContext<P = Record<string, unknown>> {
+  jobId: string;
+  attempt: number;
+  /** The uploaded video as a local file. */
+  inputPath: string;
+  /** A scratch directory for this tool, removed after the attempt. */
+  workDir: string;
+  /** This pipeline's params, already validated and defaulted. */
+  params: P;
+  media: MediaInfo;
+  progress: ProgressReporter;
+  /** Fires on cancel, shutdown, lost ownership of the job, or the tool's timeout. */
+  signal: AbortSignal;
+  artifacts: ArtifactWriter;
+  tools: MediaTools;
+  /** Outputs of the tools that ran earlier in this pipeline, by tool name. */
+  results: Readonly<Record<string, ToolOutput>>;
+}
+
+/** A named sequence of tools. */
+export interface PipelineDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly tools: readonly string[];
+}
+
+/** What a plugin package exports as its default export. */
+export interface FramewirePlugin {
+  readonly name: string;
+  readonly version: string;
+  readonly tools: readonly Tool[];
+  readonly pipelines: readonly PipelineDefinition[];
+}
+
+/** A tool's failure with a stable code. INVALID_MEDIA is permanent; anything else may be retried. */
+export class ToolError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly permanent: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'ToolError';
+  }
+}
+
+export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
+  return tool;
+}
+
+export function definePlugin(plugin: FramewirePlugin): FramewirePlugin {
+  return plugin;
+}
