@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { gatewayEnvSchema, loadConfig } from '@app/config';
 import { createLogger } from '@app/observability';
+import { closeOnSignals } from '@app/runtime';
 import { GatewayModule } from './gateway.module.js';
 
 async function bootstrap(): Promise<void> {
@@ -12,8 +13,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config, logger), { bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
-  app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
+  closeOnSignals(app, logger, 20_000);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info({ port, namespace: config.FRAMEWIRE_NAMESPACE }, `gateway listening on http://127.0.0.1:${port}`);
