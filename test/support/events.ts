@@ -17,10 +17,12 @@ export function videoSubmitted(jobId: string = randomUUID(), data: Partial<Video
   return {
     ...meta(jobId, null),
     type: 'VideoSubmitted',
-    version: 1,
+    version: 2,
     data: {
       pipeline: 'probe',
       params: {},
+      tenant: 'default',
+      priority: 'normal',
       video: {
         bucket: 'test_videos',
         objectName: `uploads/${jobId}/1`,

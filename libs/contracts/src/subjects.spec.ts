@@ -7,16 +7,19 @@ describe('subject scheme', () => {
   const s = jobSubjects('framewire');
 
   it('gives each job exact subjects for its submission and its lifecycle', () => {
-    expect(s.submitted(JOB)).toBe(`framewire.job.${JOB}.submitted`);
+    expect(s.submitted(JOB, 'normal')).toBe(`framewire.job.${JOB}.submitted.normal`);
+    expect(s.submitted(JOB, 'high')).toBe(`framewire.job.${JOB}.submitted.high`);
     expect(s.lifecycle(JOB)).toBe(`framewire.job.${JOB}.lifecycle`);
-    expect(s.submitted(JOB)).not.toMatch(/[*>]/);
+    expect(s.submitted(JOB, 'low')).not.toMatch(/[*>]/);
     expect(s.lifecycle(JOB)).not.toMatch(/[*>]/);
   });
 
   it('lets workers see only submissions and readers see everything', () => {
-    expect(s.allSubmitted).toBe('framewire.job.*.submitted');
+    expect(s.allSubmitted).toBe('framewire.job.*.submitted.*');
+    expect(s.submittedWith('low')).toBe('framewire.job.*.submitted.low');
+    expect(s.submittedOfJob(JOB)).toBe(`framewire.job.${JOB}.submitted.*`);
     expect(s.all).toBe('framewire.job.>');
-    expect(s.ofJob(JOB)).toBe(`framewire.job.${JOB}.*`);
+    expect(s.ofJob(JOB)).toBe(`framewire.job.${JOB}.>`);
   });
 
   it('keeps request/reply subjects outside the stream', () => {
@@ -31,15 +34,19 @@ describe('subject scheme', () => {
   });
 
   it('parses an event subject back into job and role', () => {
-    expect(s.parse(s.submitted(JOB))).toEqual({ jobId: JOB, role: 'submitted' });
-    expect(s.parse(s.lifecycle(JOB))).toEqual({ jobId: JOB, role: 'lifecycle' });
-    expect(s.parse(`other.job.${JOB}.submitted`)).toBeNull();
+    expect(s.parse(s.submitted(JOB, 'high'))).toEqual({ jobId: JOB, role: 'submitted', priority: 'high' });
+    expect(s.parse(s.lifecycle(JOB))).toEqual({ jobId: JOB, role: 'lifecycle', priority: null });
+    expect(s.parse(`other.job.${JOB}.submitted.normal`)).toBeNull();
+    expect(s.parse(`framewire.job.${JOB}.submitted`)).toBeNull();
+    expect(s.parse(`framewire.job.${JOB}.submitted.urgent`)).toBeNull();
+    expect(s.parse(`framewire.job.${JOB}.lifecycle.x`)).toBeNull();
     expect(s.parse(`framewire.job.${JOB}.deleted`)).toBeNull();
     expect(s.parse('framewire.job.submitted')).toBeNull();
   });
 
   it('refuses ids that would change the subject tokens', () => {
-    for (const bad of ['a.b', 'a*', '>', '', 'a b']) expect(() => s.submitted(bad)).toThrow();
+    for (const bad of ['a.b', 'a*', '>', '', 'a b']) expect(() => s.submitted(bad, 'normal')).toThrow();
+    expect(() => s.submitted(JOB, 'urgent' as never)).toThrow(/priority/);
   });
 
   it('accepts only namespaces that are safe as tokens and names', () => {

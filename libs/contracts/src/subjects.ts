@@ -3,15 +3,20 @@
  * `Nats-Expected-Last-Subject-Sequence` is checked by the server (nats-server 2.9 ignores it
  * on wildcard subjects):
  *
- *   <ns>.job.<jobId>.submitted   the job's work requests; the first one is appended with
- *                                expected last subject sequence 0, so a job is submitted once
+ *   <ns>.job.<jobId>.submitted.<priority>
+ *                                the job's work requests; the first one is appended with
+ *                                expected last subject sequence 0, so a job is submitted once.
+ *                                The priority (high, normal, low) is the last token, so workers
+ *                                can drain each priority through its own consumer.
  *   <ns>.job.<jobId>.lifecycle   everything a worker or operator appends later, each append
  *                                expecting the sequence of the one before, so that exactly one
  *                                terminal event wins a race between two workers
  *
- * Workers filter `<ns>.job.*.submitted` and see only work; the projector and replay read `<ns>.job.>`
+ * Workers filter `<ns>.job.*.submitted.<priority>` and see only work; the projector and replay read `<ns>.job.>`
  * in stream order. Request/reply queries live under `<ns>.rpc.` and never touch the stream.
  */
+import { JOB_PRIORITIES, type JobPriority } from './events/job-events.js';
+
 const NAMESPACE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export type SubjectRole = 'submitted' | 'lifecycle';
@@ -22,11 +27,17 @@ export interface JobSubjects {
   readonly streamName: string;
   /** The stream's subject filter. */
   readonly all: string;
-  /** What the workers' durable consumer filters on. */
+  /** Every work request, whatever its priority. */
   readonly allSubmitted: string;
+  /** The work requests of one priority: what that priority's worker consumer filters on. */
+  submittedWith(priority: JobPriority): string;
   /** The Object Store bucket for uploads and artifacts. */
   readonly videoBucket: string;
-  submitted(jobId: string): string;
+  /** The KV bucket where workers announce themselves with a TTL. */
+  readonly workersBucket: string;
+  submitted(jobId: string, priority: JobPriority): string;
+  /** Every work request of one job, whatever its priority. */
+  submittedOfJob(jobId: string): string;
   lifecycle(jobId: string): string;
   /** Every subject of one job, for reading its whole history. */
   ofJob(jobId: string): string;
@@ -34,7 +45,7 @@ export interface JobSubjects {
   rpc(pattern: string): string;
   rpcPrefix: string;
   /** Parses an event subject back into its job id and role, or null if it is not one. */
-  parse(subject: string): { jobId: string; role: SubjectRole } | null;
+  parse(subject: string): { jobId: string; role: SubjectRole; priority: JobPriority | null } | null;
 }
 
 export function isValidNamespace(ns: string): boolean {
@@ -50,19 +61,25 @@ export function jobSubjects(namespace: string): JobSubjects {
     namespace,
     streamName: `${namespace.toUpperCase()}_EVENTS`,
     all: `${prefix}.>`,
-    allSubmitted: `${prefix}.*.submitted`,
+    allSubmitted: `${prefix}.*.submitted.*`,
+    submittedWith: (priority) => `${prefix}.*.submitted.${priorityToken(priority)}`,
     videoBucket: `${namespace}_videos`,
-    submitted: (jobId) => `${prefix}.${token(jobId)}.submitted`,
+    workersBucket: `${namespace}_workers`,
+    submitted: (jobId, priority) => `${prefix}.${token(jobId)}.submitted.${priorityToken(priority)}`,
+    submittedOfJob: (jobId) => `${prefix}.${token(jobId)}.submitted.*`,
     lifecycle: (jobId) => `${prefix}.${token(jobId)}.lifecycle`,
-    ofJob: (jobId) => `${prefix}.${token(jobId)}.*`,
+    ofJob: (jobId) => `${prefix}.${token(jobId)}.>`,
     rpcPrefix: `${namespace}.rpc`,
     rpc: (pattern) => `${namespace}.rpc.${pattern}`,
     parse(subject) {
       const parts = subject.split('.');
-      if (parts.length !== 4 || parts[0] !== namespace || parts[1] !== 'job') return null;
-      const role = parts[3];
-      if (role !== 'submitted' && role !== 'lifecycle') return null;
-      return { jobId: parts[2]!, role };
+      if (parts[0] !== namespace || parts[1] !== 'job' || !parts[2]) return null;
+      if (parts.length === 4 && parts[3] === 'lifecycle') return { jobId: parts[2], role: 'lifecycle', priority: null };
+      const priority = parts[4] as JobPriority;
+      if (parts.length === 5 && parts[3] === 'submitted' && JOB_PRIORITIES.includes(priority)) {
+        return { jobId: parts[2], role: 'submitted', priority };
+      }
+      return null;
     },
   };
 }
@@ -72,4 +89,9 @@ function token(jobId: string): string {
     throw new Error(`job id "${jobId}" cannot be a subject token`);
   }
   return jobId;
+}
+
+function priorityToken(priority: JobPriority): string {
+  if (!JOB_PRIORITIES.includes(priority)) throw new Error(`"${String(priority)}" is not a priority`);
+  return priority;
 }

@@ -89,15 +89,18 @@ describe('EventStore against JetStream', () => {
     const page = await store.readJob(submitted.jobId, seqs[0], 1);
     expect(page.map((i) => i.ok && i.stored.event.eventId)).toEqual([started.eventId]);
 
-    const last = await store.last(submitted.jobId, 'lifecycle');
+    const last = await store.lastLifecycle(submitted.jobId);
     expect(last?.ok && last.stored.seq).toBe(s2.seq);
-    expect(await store.last(videoSubmitted().jobId, 'lifecycle')).toBeNull();
+    const first = await store.firstSubmission(submitted.jobId);
+    expect(first?.ok && first.stored.event.eventId).toBe(submitted.eventId);
+    expect(await store.lastLifecycle(videoSubmitted().jobId)).toBeNull();
+    expect(await store.firstSubmission(videoSubmitted().jobId)).toBeNull();
     expect(await store.readJob(videoSubmitted().jobId)).toEqual([]);
   });
 
   it('reports a malformed message instead of throwing when reading it back', async () => {
     const jobId = videoSubmitted().jobId;
-    await ns.nc.request(ns.subjects.submitted(jobId), new TextEncoder().encode('{"type":"VideoSubmitted"}'));
+    await ns.nc.request(ns.subjects.submitted(jobId, 'normal'), new TextEncoder().encode('{"type":"VideoSubmitted"}'));
     const items = await store.readJob(jobId);
     expect(items).toHaveLength(1);
     expect(items[0]!.ok).toBe(false);

@@ -12,7 +12,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { decodeEvent, encodeEvent, type JobEvent, type JobSubjects, type SubjectRole } from '@app/contracts';
+import { decodeEvent, encodeEvent, type JobEvent, type JobSubjects } from '@app/contracts';
 
 /** Headers every event carries besides `Nats-Msg-Id`, so tools can route and trace without parsing. */
 export const EventHeader = {
@@ -56,10 +56,6 @@ export class ConcurrencyError extends Error {
   }
 }
 
-export function roleOf(event: JobEvent): SubjectRole {
-  return event.type === 'VideoSubmitted' ? 'submitted' : 'lifecycle';
-}
-
 /**
  * Appends to and reads from the JetStream event log. Every append is optimistic: it names the
  * sequence it expects to find last on the job's exact subject (0 for "none yet"), and sets
@@ -87,7 +83,9 @@ export class EventStore {
   }
 
   subjectOf(event: JobEvent): string {
-    return roleOf(event) === 'submitted' ? this.subjects.submitted(event.jobId) : this.subjects.lifecycle(event.jobId);
+    return event.type === 'VideoSubmitted'
+      ? this.subjects.submitted(event.jobId, event.data.priority)
+      : this.subjects.lifecycle(event.jobId);
   }
 
   async append(event: JobEvent, expectedLastSubjectSeq: number): Promise<AppendResult> {
@@ -107,11 +105,22 @@ export class EventStore {
     }
   }
 
-  /** The last event on one of a job's subjects, by direct get; null when there is none. */
-  async last(jobId: string, role: SubjectRole): Promise<ReadItem | null> {
-    const subject = role === 'submitted' ? this.subjects.submitted(jobId) : this.subjects.lifecycle(jobId);
+  /** The last event on an exact subject, by direct get; null when there is none. */
+  async lastOn(subject: string): Promise<ReadItem | null> {
     const jsm = await this.jsm();
     const msg = await jsm.direct.getMessage(this.streamName, { last_by_subj: subject });
+    return msg ? readStored(msg) : null;
+  }
+
+  /** The last event of a job's lifecycle (everything after its submission); null when there is none. */
+  lastLifecycle(jobId: string): Promise<ReadItem | null> {
+    return this.lastOn(this.subjects.lifecycle(jobId));
+  }
+
+  /** The job's first work request, whatever its priority: its `VideoSubmitted`. Null for an unknown job. */
+  async firstSubmission(jobId: string): Promise<ReadItem | null> {
+    const jsm = await this.jsm();
+    const msg = await jsm.direct.getMessage(this.streamName, { seq: 1, next_by_subj: this.subjects.submittedOfJob(jobId) });
     return msg ? readStored(msg) : null;
   }
 
@@ -178,6 +187,29 @@ export class EventStore {
       }
     } finally {
       await messages.close().catch(() => undefined);
+    }
+  }
+  /**
+   * Follows one job live: its events after `afterSeq`, in order, as they are appended, until
+   * `signal` aborts (or the caller stops iterating). An ordered consumer filtered to the job's
+   * subjects, so nothing between a snapshot at `afterSeq` and the live tail is missed.
+   */
+  async *followJob(jobId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<ReadItem> {
+    if (signal.aborted) return;
+    const consumer = await this.js.consumers.get(this.streamName, {
+      filter_subjects: this.subjects.ofJob(jobId),
+      opt_start_seq: afterSeq + 1,
+    });
+    const messages = await consumer.consume({ max_messages: 64 });
+    const stop = () => void messages.close().catch(() => undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const msg of messages) {
+        if (msg.seq > afterSeq) yield readJsMsg(msg);
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      stop();
     }
   }
 }

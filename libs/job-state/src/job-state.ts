@@ -1,6 +1,7 @@
 import {
   assertNever,
   type JobError,
+  type JobPriority,
   type JobEvent,
   type JobStatus,
   type ArtifactRef,
@@ -15,6 +16,8 @@ type Json = JobView['result'];
 export interface JobState {
   jobId: string;
   status: JobStatus;
+  tenant: string;
+  priority: JobPriority;
   pipeline: string;
   params: Record<string, unknown>;
   video: VideoRef;
@@ -57,6 +60,8 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
       return {
         jobId: event.jobId,
         status: 'queued',
+        tenant: event.data.tenant,
+        priority: event.data.priority,
         pipeline: event.data.pipeline,
         params: event.data.params,
         video: event.data.video,
@@ -142,6 +147,8 @@ export function toJobView(state: JobState, lastSeq: number): JobView {
   return {
     job_id: state.jobId,
     status: state.status,
+    tenant: state.tenant,
+    priority: state.priority,
     pipeline: state.pipeline,
     params: state.params,
     progress: state.progress,

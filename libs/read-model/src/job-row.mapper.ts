@@ -1,4 +1,4 @@
-import type { JobStatus, ObjectRef, VideoRef } from '@app/contracts';
+import type { JobPriority, JobStatus, ObjectRef, VideoRef } from '@app/contracts';
 import type { JobState } from '@app/job-state';
 import type { JobRow } from './job.entity.js';
 
@@ -7,6 +7,8 @@ export function rowToState(row: JobRow): JobState {
   return {
     jobId: row.jobId,
     status: row.status as JobStatus,
+    tenant: row.tenant,
+    priority: row.priority as JobPriority,
     pipeline: row.pipeline,
     params: row.params,
     video: row.video as unknown as VideoRef,
@@ -32,6 +34,8 @@ export function stateToRecord(state: JobState, lastSeq: number): Record<string, 
   return {
     job_id: state.jobId,
     status: state.status,
+    tenant: state.tenant,
+    priority: state.priority,
     pipeline: state.pipeline,
     params: state.params,
     video: state.video,

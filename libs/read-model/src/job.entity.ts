@@ -10,12 +10,19 @@ export const bigintToNumber: ValueTransformer = {
 @Entity({ name: 'jobs' })
 @Index('jobs_created_idx', ['createdAt', 'jobId'])
 @Index('jobs_status_created_idx', ['status', 'createdAt', 'jobId'])
+@Index('jobs_tenant_created_idx', ['tenant', 'createdAt', 'jobId'])
 export class JobRow {
   @PrimaryColumn('uuid', { name: 'job_id' })
   jobId!: string;
 
   @Column('text')
   status!: string;
+
+  @Column('text')
+  tenant!: string;
+
+  @Column('text')
+  priority!: string;
 
   @Column('text')
   pipeline!: string;

@@ -27,7 +27,7 @@ export class ProjectionGapError extends Error {
   }
 }
 
-const UPSERT_COLUMNS = `job_id uuid, status text, pipeline text, params jsonb, video jsonb, progress double precision,
+const UPSERT_COLUMNS = `job_id uuid, status text, tenant text, priority text, pipeline text, params jsonb, video jsonb, progress double precision,
   progress_detail jsonb, attempts integer, worker_id text, created_at timestamptz, updated_at timestamptz, started_at timestamptz,
   completed_at timestamptz, duration_ms integer, error jsonb, result jsonb, result_ref jsonb, artifacts jsonb, correlation_id text,
   last_seq bigint`;

@@ -21,3 +21,8 @@ export class UuidV7Generator extends IdGenerator {
 export function idempotentJobId(scope: string, key: string): string {
   return uuidv5(`${scope}\n${key}`, IDEMPOTENT_JOB_NAMESPACE);
 }
+
+/** The event id of the submission of an idempotent job: its Nats-Msg-Id, the same for every retry. */
+export function idempotentEventId(jobId: string): string {
+  return uuidv5(`VideoSubmitted\n${jobId}`, IDEMPOTENT_JOB_NAMESPACE);
+}

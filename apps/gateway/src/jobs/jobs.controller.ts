@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from 
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
+  DEFAULT_TENANT,
   ErrorCode,
   EVENTS_LIMIT_DEFAULT,
   EVENTS_LIMIT_MAX,
@@ -52,6 +53,7 @@ export class JobsController {
       readMultipart(req, 'file', SUBMIT_FIELDS, { fileBytes: this.config.MAX_UPLOAD_BYTES, fieldBytes: FIELD_BYTES }, sink, discard);
     const { replayed, ...body } = await this.submitJob.submit({
       source,
+      tenant: DEFAULT_TENANT,
       idempotencyKey: key ?? null,
       correlationId: String(req.id),
     });

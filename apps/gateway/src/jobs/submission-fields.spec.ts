@@ -13,9 +13,13 @@ const codeOf = (fn: () => unknown): string | undefined => {
 };
 
 describe('submission fields', () => {
-  it('defaults to the probe pipeline with empty params', () => {
-    expect(parseSubmissionFields(fields({}))).toEqual({ pipeline: 'probe', params: {} });
-    expect(parseSubmissionFields(fields({ pipeline: ' probe ', params: '  ' }))).toEqual({ pipeline: 'probe', params: {} });
+  it('defaults to the probe pipeline with empty params at normal priority', () => {
+    expect(parseSubmissionFields(fields({}))).toEqual({ pipeline: 'probe', params: {}, priority: 'normal' });
+    expect(parseSubmissionFields(fields({ pipeline: ' probe ', params: '  ', priority: ' high ' }))).toEqual({ pipeline: 'probe', params: {}, priority: 'high' });
+  });
+
+  it('rejects a priority it does not know', () => {
+    expect(codeOf(() => parseSubmissionFields(fields({ priority: 'urgent' })))).toBe('VALIDATION_FAILED');
   });
 
   it('rejects an unknown pipeline, params that are not JSON, and params the pipeline does not take', () => {

@@ -4,14 +4,18 @@ import { pipeline as pipe } from 'node:stream/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import {
   DEFAULT_PIPELINE,
+  DEFAULT_PRIORITY,
   ErrorCode,
+  JOB_PRIORITIES,
+  jobPrioritySchema,
+  type JobPriority,
   isPipelineName,
   pipelineCatalog,
   summarizeIssues,
   type VideoSubmitted,
 } from '@app/contracts';
 import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/event-store';
-import { Clock, IdGenerator, idempotentJobId } from '@app/runtime';
+import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
 
@@ -23,6 +27,8 @@ export type SubmissionSource = <T>(
 
 export interface SubmitCommand {
   source: SubmissionSource;
+  /** Who submits: the job belongs to this tenant, and its Idempotency-Key is scoped to it. */
+  tenant: string;
   idempotencyKey: string | null;
   correlationId: string;
 }
@@ -31,12 +37,13 @@ export interface SubmitResult {
   job_id: string;
   status: 'queued';
   pipeline: string;
+  priority: JobPriority;
   submitted_at: string;
   /** True when this answers a repeated Idempotency-Key: nothing new was stored or published. */
   replayed: boolean;
 }
 
-export const SUBMIT_FIELDS = new Set(['pipeline', 'params']);
+export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 
 /**
  * Submitting a job: store the upload, validate, publish `VideoSubmitted` as the job's first event
@@ -56,7 +63,7 @@ export class SubmitJobService {
   ) {}
 
   async submit(command: SubmitCommand): Promise<SubmitResult> {
-    const jobId = command.idempotencyKey ? idempotentJobId('', command.idempotencyKey) : this.ids.next();
+    const jobId = command.idempotencyKey ? idempotentJobId(command.tenant, command.idempotencyKey) : this.ids.next();
     if (command.idempotencyKey) {
       const prior = await this.priorSubmission(jobId);
       if (prior) return this.replay(prior, command.source);
@@ -71,18 +78,22 @@ export class SubmitJobService {
     try {
       if (!upload) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
       if (upload.blob.size === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
-      const { pipeline, params } = parseSubmissionFields(received.fields);
+      const { pipeline, params, priority } = parseSubmissionFields(received.fields);
       const event: VideoSubmitted = {
-        eventId: this.ids.next(),
+        // With a key, the event id is derived from the job id: two racing requests with the same key
+        // publish the same Nats-Msg-Id, so the stream stores one even if they chose different priorities.
+        eventId: command.idempotencyKey ? idempotentEventId(jobId) : this.ids.next(),
         jobId,
         type: 'VideoSubmitted',
-        version: 1,
+        version: 2,
         occurredAt: this.clock.now().toISOString(),
         correlationId: command.correlationId,
         causationId: null,
         data: {
           pipeline,
           params,
+          tenant: command.tenant,
+          priority,
           video: {
             bucket: upload.blob.bucket,
             objectName: upload.blob.name,
@@ -93,8 +104,9 @@ export class SubmitJobService {
           },
         },
       };
-      await this.store.append(event, 0);
-      return { job_id: jobId, status: 'queued', pipeline, submitted_at: event.occurredAt, replayed: false };
+      const appended = await this.store.append(event, 0);
+      if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
+      return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: event.occurredAt, replayed: false };
     } catch (error) {
       if (upload) await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
       if (error instanceof ConcurrencyError && command.idempotencyKey) {
@@ -112,7 +124,7 @@ export class SubmitJobService {
   }
 
   private async priorSubmission(jobId: string): Promise<VideoSubmitted | null> {
-    const item = await this.store.last(jobId, 'submitted');
+    const item = await this.store.firstSubmission(jobId);
     if (!item) return null;
     if (!item.ok || item.stored.event.type !== 'VideoSubmitted') {
       throw new ApiError(ErrorCode.Internal, 'the stored submission for this key is unreadable');
@@ -135,20 +147,39 @@ export class SubmitJobService {
   }
 
   private compare(prior: VideoSubmitted, sha256: string, fields: Map<string, string>): SubmitResult {
-    const { pipeline, params } = parseSubmissionFields(fields);
+    const { pipeline, params, priority } = parseSubmissionFields(fields);
     const same =
       prior.data.video.sha256 === sha256 &&
       prior.data.pipeline === pipeline &&
+      prior.data.priority === priority &&
       JSON.stringify(prior.data.params) === JSON.stringify(params);
     if (!same) {
       throw new ApiError(ErrorCode.IdempotencyKeyReused, 'this Idempotency-Key was already used for a different request');
     }
-    return { job_id: prior.jobId, status: 'queued', pipeline: prior.data.pipeline, submitted_at: prior.occurredAt, replayed: true };
+    return {
+      job_id: prior.jobId,
+      status: 'queued',
+      pipeline: prior.data.pipeline,
+      priority: prior.data.priority,
+      submitted_at: prior.occurredAt,
+      replayed: true,
+    };
   }
 }
 
-/** `pipeline` (default probe) and `params` (a JSON object valid for that pipeline). */
-export function parseSubmissionFields(fields: Map<string, string>): { pipeline: string; params: Record<string, unknown> } {
+export interface SubmissionFields {
+  pipeline: string;
+  params: Record<string, unknown>;
+  priority: JobPriority;
+}
+
+/** `pipeline` (default probe), `params` (a JSON object valid for that pipeline) and `priority` (default normal). */
+export function parseSubmissionFields(fields: Map<string, string>): SubmissionFields {
+  const priorityText = fields.get('priority')?.trim() || DEFAULT_PRIORITY;
+  const priority = jobPrioritySchema.safeParse(priorityText);
+  if (!priority.success) {
+    throw new ApiError(ErrorCode.ValidationFailed, `"priority" must be one of ${JOB_PRIORITIES.join(', ')}`);
+  }
   const pipeline = fields.get('pipeline')?.trim() || DEFAULT_PIPELINE;
   if (!isPipelineName(pipeline)) {
     const known = Object.keys(pipelineCatalog).join(', ');
@@ -167,5 +198,5 @@ export function parseSubmissionFields(fields: Map<string, string>): { pipeline: 
   if (!parsed.success) {
     throw new ApiError(ErrorCode.InvalidParams, `invalid params for ${pipeline}: ${summarizeIssues(parsed.error)}`);
   }
-  return { pipeline, params: parsed.data as Record<string, unknown> };
+  return { pipeline, params: parsed.data as Record<string, unknown>, priority: priority.data };
 }

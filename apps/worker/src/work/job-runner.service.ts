@@ -42,7 +42,7 @@ export class JobRunner {
   async run(delivery: WorkDelivery, signal: AbortSignal): Promise<RunOutcome> {
     const { request } = delivery;
     const jobId = request.jobId;
-    const last = await this.store.last(jobId, 'lifecycle');
+    const last = await this.store.lastLifecycle(jobId);
     const previous = last?.ok ? last.stored.event : null;
     if (previous && isTerminal(previous)) {
       // The job ended before this (re)delivery; its ack was lost. Nothing to do.

@@ -31,6 +31,30 @@ export const videoSubmittedV1Schema = z.object({
   }),
 });
 
+/** The order in which queued work is started when there is a backlog. */
+export const JOB_PRIORITIES = ['high', 'normal', 'low'] as const;
+export const jobPrioritySchema = z.enum(JOB_PRIORITIES);
+export type JobPriority = z.infer<typeof jobPrioritySchema>;
+export const DEFAULT_PRIORITY: JobPriority = 'normal';
+
+/** Who owns a job. Jobs written before tenants existed belong to DEFAULT_TENANT. */
+export const tenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 of a-z, 0-9, "_" and "-", starting with a letter or digit');
+export const DEFAULT_TENANT = 'default';
+
+/** v2 adds who owns the job and its priority. v1 events are read as tenant "default", priority "normal". */
+export const videoSubmittedV2Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('VideoSubmitted'),
+  version: z.literal(2),
+  data: z.object({
+    pipeline: z.string().min(1).max(64),
+    params: jobParamsSchema,
+    video: videoRefSchema,
+    tenant: tenantIdSchema,
+    priority: jobPrioritySchema,
+  }),
+});
+
 export const jobStartedV1Schema = z.object({
   ...eventMetaShape,
   type: z.literal('JobStarted'),
@@ -113,7 +137,8 @@ export const jobFailedV1Schema = z.object({
   }),
 });
 
-export type VideoSubmitted = z.infer<typeof videoSubmittedV1Schema>;
+export type VideoSubmittedV1 = z.infer<typeof videoSubmittedV1Schema>;
+export type VideoSubmitted = z.infer<typeof videoSubmittedV2Schema>;
 export type JobStarted = z.infer<typeof jobStartedV1Schema>;
 export type JobCompletedV1 = z.infer<typeof jobCompletedV1Schema>;
 export type JobCompleted = z.infer<typeof jobCompletedV2Schema>;
@@ -129,7 +154,7 @@ export type TerminalJobEvent = JobCompleted | Extract<JobFailed, { data: { final
 
 /** The schema of every (type, version) pair that may be found in the stream. */
 export const storedEventSchemas = {
-  VideoSubmitted: { 1: videoSubmittedV1Schema },
+  VideoSubmitted: { 1: videoSubmittedV1Schema, 2: videoSubmittedV2Schema },
   JobStarted: { 1: jobStartedV1Schema },
   JobProgressed: { 1: jobProgressedV1Schema },
   JobCompleted: { 1: jobCompletedV1Schema, 2: jobCompletedV2Schema },

@@ -12,7 +12,37 @@ const v1Completed = {
   data: { attempt: 1, durationMs: 12, result: { width: 320 }, resultRef: null },
 };
 
+const v1Submitted = {
+  eventId: '0193a6f0-0000-7000-8000-000000000004',
+  jobId: '0193a6f0-0000-7000-8000-000000000002',
+  type: 'VideoSubmitted',
+  version: 1,
+  occurredAt: '2026-11-24T09:59:00.000Z',
+  correlationId: 'req-1',
+  causationId: null,
+  data: {
+    pipeline: 'probe',
+    params: {},
+    video: { bucket: 'b', objectName: 'uploads/x/1', filename: 'clip.mp4', size: 10, contentType: 'video/mp4', sha256: 'a'.repeat(64) },
+  },
+};
+
 describe('upcasting', () => {
+  it('reads a VideoSubmitted v1 as v2 owned by the default tenant at normal priority', () => {
+    const decoded = decodeEvent(new TextEncoder().encode(JSON.stringify(v1Submitted)));
+    expect(decoded).toEqual({
+      ok: true,
+      event: { ...v1Submitted, version: 2, data: { ...v1Submitted.data, tenant: 'default', priority: 'normal' } },
+    });
+  });
+
+  it('rejects a VideoSubmitted v2 without a tenant, or with a priority it does not know', () => {
+    const v2 = { ...v1Submitted, version: 2, data: { ...v1Submitted.data, priority: 'normal' } };
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(v2)))).toMatchObject({ ok: false, reason: expect.stringContaining('data.tenant') });
+    const urgent = { ...v2, data: { ...v2.data, tenant: 'acme', priority: 'urgent' } };
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(urgent)))).toMatchObject({ ok: false, reason: expect.stringContaining('data.priority') });
+  });
+
   it('reads a JobCompleted v1 from the log as v2 with no artifacts', () => {
     const decoded = decodeEvent(new TextEncoder().encode(JSON.stringify(v1Completed)));
     expect(decoded).toEqual({ ok: true, event: { ...v1Completed, version: 2, data: { ...v1Completed.data, artifacts: [] } } });

@@ -1,13 +1,18 @@
 import type { StoredEvent } from './event-codec.js';
-import type { JobEvent } from './job-events.js';
+import { DEFAULT_PRIORITY, DEFAULT_TENANT, type JobEvent } from './job-events.js';
 
 /**
  * Brings a stored event of any version up to the current one, at the edge where it is read, so the
  * rest of the code only ever handles current versions. Every mapping of an old version lives here.
  *
+ * - VideoSubmitted v1 had no owner and no priority: v2 adds `tenant` (v1 jobs belong to the default
+ *   tenant) and `priority` (normal).
  * - JobCompleted v1 had no artifacts: v2 adds `artifacts`, empty for v1.
  */
 export function upcast(event: StoredEvent): JobEvent {
+  if (event.type === 'VideoSubmitted' && event.version === 1) {
+    return { ...event, version: 2, data: { ...event.data, tenant: DEFAULT_TENANT, priority: DEFAULT_PRIORITY } };
+  }
   if (event.type === 'JobCompleted' && event.version === 1) {
     return { ...event, version: 2, data: { ...event.data, artifacts: [] } };
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { jobErrorSchema } from '../events/event-meta.js';
+import { jobPrioritySchema } from '../events/job-events.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
 export const jobStatusSchema = z.enum(JOB_STATUSES);
@@ -9,6 +10,8 @@ export type JobStatus = z.infer<typeof jobStatusSchema>;
 export const jobViewSchema = z.object({
   job_id: z.uuid(),
   status: jobStatusSchema,
+  tenant: z.string(),
+  priority: jobPrioritySchema,
   pipeline: z.string(),
   params: z.record(z.string(), z.unknown()),
   /** Percent done, 0 to 100. */
