@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { parseConfig, workerEnvSchema } from '@app/config';
+import { BlobStore, EventStore } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import { jobCompleted, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { eventually, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
+import { ffprobe, makeTextFile, makeVideo, mediaDir } from '../../../test/support/videos.js';
+import { WORK_CONSUMER } from './work/work.consumer.js';
+import { WorkerModule } from './worker.module.js';
+
+/** One worker, in this process, against a real stream and Object Store, running real ffprobe. */
+describe('worker against JetStream and ffprobe', () => {
+  let ns: TestNamespace;
+  let store: EventStore;
+  let blobs: BlobStore;
+  let worker: TestingModule;
+  let media: Awaited<ReturnType<typeof mediaDir>>;
+
+  async function submit(path: string) {
+    const submitted = videoSubmitted();
+    const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(path), 'video/mp4');
+    submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
+    await store.append(submitted, 0);
+    return submitted;
+  }
+
+  const types = async (jobId: string) => (await store.readJob(jobId)).map((item) => (item.ok ? item.stored.event.type : 'malformed'));
+  const settled = async () => {
+    const info = await (await store.jsm()).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
+    return info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
+  };
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    store = new EventStore(ns.nc, ns.subjects);
+    blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+    media = await mediaDir();
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await ns.cleanup();
+    await media.cleanup();
+  });
+
+  it('acks a redelivered job that already ended without running it again', async () => {
+    // The job ended, but its ack was lost: the work message is still there when the worker starts.
+    const submitted = await submit(await makeTextFile(join(media.dir, 'ended.mp4')));
+    const started = jobStarted(submitted);
+    const { seq } = await store.append(started, 0);
+    await store.append(jobCompleted(started), seq);
+
+    const config = parseConfig(workerEnvSchema, { FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
+    worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
+    await worker.init();
+
+    await eventually(settled, 20_000, 'the work consumer to settle');
+    expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('probes a real MP4 and records what ffprobe says, then acks', async () => {
+    const path = await makeVideo(join(media.dir, 'clip.mp4'), { seconds: 1, width: 320, height: 240, fps: 25, audio: true });
+    const submitted = await submit(path);
+    const ended = await eventually(async () => {
+      const items = await store.readJob(submitted.jobId);
+      return items.length === 3 ? items : undefined;
+    }, 30_000, 'the job to end');
+    const [, started, completed] = ended.map((item) => (item.ok ? item.stored.event : null));
+    expect(started).toMatchObject({ type: 'JobStarted', causationId: submitted.eventId, data: { workerId: 'int-worker', attempt: 1 } });
+    const truth = await ffprobe(path);
+    expect(completed).toMatchObject({
+      type: 'JobCompleted',
+      causationId: started!.eventId,
+      correlationId: submitted.correlationId,
+      data: { attempt: 1, result: { width: 320, height: 240, codec: 'h264', fps: 25, size: Number(truth.format.size) } },
+    });
+    expect(completed?.type === 'JobCompleted' && (completed.data.result as { audio: unknown }).audio).toMatchObject({ codec: 'aac' });
+    expect(await eventually(settled, 10_000, 'the ack')).toBeTruthy();
+  });
+
+  it('fails a file that is not a video with INVALID_MEDIA, final, on the first attempt', async () => {
+    const submitted = await submit(await makeTextFile(join(media.dir, 'fake.mp4')));
+    const ended = await eventually(async () => {
+      const items = await store.readJob(submitted.jobId);
+      return items.length === 3 ? items : undefined;
+    }, 30_000, 'the job to fail');
+    const failed = ended[2]!.ok ? ended[2]!.stored.event : null;
+    expect(failed).toMatchObject({ type: 'JobFailed', data: { attempt: 1, final: true, error: { code: 'INVALID_MEDIA' } } });
+    expect(await eventually(settled, 10_000, 'the ack')).toBeTruthy();
+  });
+});
