@@ -91,4 +91,16 @@ describe('worker against JetStream and ffprobe', () => {
     expect(failed).toMatchObject({ type: 'JobFailed', data: { attempt: 1, final: true, error: { code: 'INVALID_MEDIA' } } });
     expect(await eventually(settled, 10_000, 'the ack')).toBeTruthy();
   });
+
+  it('runs the noop pipeline without reading the video, so a missing upload does not matter', async () => {
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
+    submitted.data.video = { ...submitted.data.video, objectName: `uploads/${submitted.jobId}/never-stored` };
+    await store.append(submitted, 0);
+    const ended = await eventually(async () => {
+      const items = await store.readJob(submitted.jobId);
+      return items.length === 3 ? items : undefined;
+    }, 30_000, 'the noop job to end');
+    expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+    expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: {} });
+  });
 });

@@ -6,6 +6,7 @@ import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { FfprobeRunner } from './media/ffprobe.runner.js';
 import { PIPELINES, type Pipeline } from './pipelines/pipeline.js';
 import { PipelineRegistry } from './pipelines/pipeline.registry.js';
+import { NoopPipeline } from './pipelines/noop/noop.pipeline.js';
 import { ProbePipeline } from './pipelines/probe/probe.pipeline.js';
 import { JobRunner } from './work/job-runner.service.js';
 import { WorkConsumer } from './work/work.consumer.js';
@@ -26,7 +27,8 @@ export class WorkerModule {
         { provide: IdGenerator, useClass: UuidV7Generator },
         FfprobeRunner,
         ProbePipeline,
-        { provide: PIPELINES, inject: [ProbePipeline], useFactory: (...pipelines: Pipeline[]) => pipelines },
+        NoopPipeline,
+        { provide: PIPELINES, inject: [ProbePipeline, NoopPipeline], useFactory: (...pipelines: Pipeline[]) => pipelines },
         PipelineRegistry,
         JobRunner,
         WorkConsumer,

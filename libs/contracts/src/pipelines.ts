@@ -10,6 +10,10 @@ export const pipelineCatalog = {
     description: 'ffprobe: container and stream metadata (duration, size, fps, codec, frame count, bit rate)',
     params: z.strictObject({}),
   },
+  noop: {
+    description: 'does nothing and never reads the video: for smoke tests and for measuring the queue itself',
+    params: z.strictObject({}),
+  },
 } as const satisfies Record<string, { description: string; params: z.ZodType }>;
 
 export type PipelineName = keyof typeof pipelineCatalog;

@@ -14,6 +14,8 @@ export interface PipelineContext {
 /** A named unit of work over a video. Its result is JSON and lands in `JobCompleted`. */
 export interface Pipeline {
   readonly name: string;
+  /** False for a pipeline that never reads the video: the worker then does not download it. */
+  readonly needsInput: boolean;
   run(ctx: PipelineContext): Promise<Record<string, unknown>>;
 }
 

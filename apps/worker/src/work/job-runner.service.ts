@@ -104,7 +104,7 @@ export class JobRunner {
     const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`));
     try {
       const inputPath = join(workDir, 'input');
-      await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
+      if (pipeline.needsInput) await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
       return await pipeline.run({ jobId: request.jobId, attempt, inputPath, workDir, params: request.data.params, signal });
     } finally {
       await rm(workDir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { toProbeResult } from './probe-result.js';
 @Injectable()
 export class ProbePipeline implements Pipeline {
   readonly name = 'probe';
+  readonly needsInput = true;
 
   constructor(private readonly ffprobe: FfprobeRunner) {}
 
