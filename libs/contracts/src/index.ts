@@ -8,3 +8,4 @@ export * from './events/upcast.js';
 export * from './queries/job-view.js';
 export * from './queries/job-queries.js';
 export * from './pipelines.js';
+export * from './auth/api-keys.js';
