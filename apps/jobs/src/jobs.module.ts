@@ -1,8 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { JobsConfig } from '@app/config';
-import { EventStoreModule } from '@app/event-store';
+import { EventStoreModule, inboxPrefixOf } from '@app/event-store';
 import { LoggingModule, type PinoLogger } from '@app/observability';
 import { JOBS_CONFIG } from './jobs.config.js';
+import { KeyStoreModule } from './keys/key-store.module.js';
+import { KeyVerificationController } from './keys/key-verification.controller.js';
+import { KeyVerificationService } from './keys/key-verification.service.js';
 import { JobProjector } from './projection/job.projector.js';
 import { JobQueriesController } from './queries/job-queries.controller.js';
 import { JobQueriesService } from './queries/job-queries.service.js';
@@ -15,11 +18,17 @@ export class JobsModule {
       module: JobsModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: 'framewire-jobs' }),
+        EventStoreModule.forRoot({
+          natsUrl: config.NATS_URL,
+          namespace: config.FRAMEWIRE_NAMESPACE,
+          connectionName: 'framewire-jobs',
+          identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') },
+        }),
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }),
+        KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
       ],
-      controllers: [JobQueriesController],
-      providers: [{ provide: JOBS_CONFIG, useValue: config }, JobProjector, JobQueriesService],
+      controllers: [JobQueriesController, KeyVerificationController],
+      providers: [{ provide: JOBS_CONFIG, useValue: config }, JobProjector, JobQueriesService, KeyVerificationService],
     };
   }
 }

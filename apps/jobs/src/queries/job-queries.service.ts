@@ -1,23 +1,21 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
+  inScope,
+  type JobScope,
   type JobView,
   type StoredEventView,
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
 import { fold, toJobView } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
+import { QueryError } from '../rpc/rpc-answer.js';
 
-export class QueryError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Answers the gateway's questions from the read model, or from the stream where it must. */
+/**
+ * Answers the gateway's questions from the read model, or from the stream where it must. Every
+ * question comes with the caller's scope, and a job outside it is answered exactly like a job that
+ * does not exist: one tenant can never tell another's job from no job at all.
+ */
 @Injectable()
 export class JobQueriesService {
   private readonly logger = new Logger(JobQueriesService.name);
@@ -31,17 +29,17 @@ export class JobQueriesService {
    * Read-your-writes: a job that the projector has not reached yet is folded straight from its events
    * in the stream, with the same `evolve`, so a GET right after the 202 never answers 404.
    */
-  async get(jobId: string): Promise<JobView | null> {
+  async get(jobId: string, scope: JobScope): Promise<JobView | null> {
     const record = await this.jobs.get(jobId);
-    if (record) return toJobView(record.state, record.lastSeq);
+    if (record) return inScope(scope, record.state.tenant) ? toJobView(record.state, record.lastSeq) : null;
     const events = await this.readEvents(jobId, 0, Number.MAX_SAFE_INTEGER);
     const state = fold(events.map((stored) => stored.event));
-    return state ? toJobView(state, events.at(-1)!.seq) : null;
+    return state && inScope(scope, state.tenant) ? toJobView(state, events.at(-1)!.seq) : null;
   }
 
-  async list(query: ListJobsQuery): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
+  async list(query: Omit<ListJobsQuery, 'tenant'>, scope: JobScope): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
     try {
-      const page = await this.jobs.list(query);
+      const page = await this.jobs.list({ ...query, ...(scope.kind === 'tenant' ? { tenant: scope.tenant } : {}) });
       return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
     } catch (error) {
       if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
@@ -50,7 +48,8 @@ export class JobQueriesService {
   }
 
   /** The job's events in stream order, read from the stream (never the read model). */
-  async events(jobId: string, afterSeq: number, limit: number) {
+  async events(jobId: string, afterSeq: number, limit: number, scope: JobScope) {
+    await this.assertVisible(jobId, scope);
     const events = await this.readEvents(jobId, afterSeq, limit + 1);
     const page = events.slice(0, limit);
     return {
@@ -58,6 +57,16 @@ export class JobQueriesService {
       events: page.map(toEventView),
       next_after_seq: events.length > limit ? page.at(-1)!.seq : null,
     };
+  }
+
+  /**
+   * The owner of a job is in its first event, its `VideoSubmitted`, read by direct get: the answer
+   * holds even before the projector has seen the job. Unknown and foreign jobs get the same error.
+   */
+  private async assertVisible(jobId: string, scope: JobScope): Promise<void> {
+    const first = await this.store.firstSubmission(jobId);
+    const tenant = first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
+    if (tenant === null || !inScope(scope, tenant)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
   }
 
   private async readEvents(jobId: string, afterSeq: number, limit: number): Promise<StoredJobEvent[]> {
