@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { WorkerConfig } from '@app/config';
-import { EventStoreModule } from '@app/event-store';
+import { EventStoreModule, inboxPrefixOf } from '@app/event-store';
 import { LoggingModule, type PinoLogger } from '@app/observability';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { FfprobeRunner } from './media/ffprobe.runner.js';
@@ -19,7 +19,13 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: `framewire-worker-${config.WORKER_ID}` }),
+        EventStoreModule.forRoot({
+          natsUrl: config.NATS_URL,
+          namespace: config.FRAMEWIRE_NAMESPACE,
+          connectionName: `framewire-worker-${config.WORKER_ID}`,
+          identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('worker') },
+          stream: 'await',
+        }),
       ],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },

@@ -17,6 +17,7 @@ import {
 import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/event-store';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
+import { guardUpload } from '../uploads/media-guard.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
 
 /** Where the submission's parts come from; the HTTP layer reads multipart, tests may read anything. */
@@ -46,8 +47,9 @@ export interface SubmitResult {
 export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 
 /**
- * Submitting a job: store the upload, validate, publish `VideoSubmitted` as the job's first event
- * (expected last subject sequence 0). A rejected submission leaves no object and publishes nothing.
+ * Submitting a job: check what the upload is from its first bytes (guardUpload), store it, validate,
+ * publish `VideoSubmitted` as the job's first event (expected last subject sequence 0). A rejected
+ * submission leaves no object and publishes nothing.
  * With an Idempotency-Key the job id is derived from the key, so the stream itself keeps a key from
  * ever making a second job; a repeat with the same content gets the first answer back.
  */
@@ -119,8 +121,11 @@ export class SubmitJobService {
   }
 
   private async storeUpload(objectName: string, part: FilePart) {
-    const blob: StoredBlob = await this.blobs.put(objectName, part.stream, part.contentType);
-    return { blob, filename: part.filename, contentType: part.contentType };
+    // Nothing is stored until the first bytes say this is a video container; the content type stored
+    // is the one sniffed, not the one the client claimed.
+    const { stream, media } = await guardUpload(part.stream);
+    const blob: StoredBlob = await this.blobs.put(objectName, stream, media.contentType);
+    return { blob, filename: part.filename, contentType: media.contentType };
   }
 
   private async priorSubmission(jobId: string): Promise<VideoSubmitted | null> {
