@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError } from '@app/config';
+import { registerKeysCommand } from './keys/keys.command.js';
 import { start } from './start/launcher.js';
 
 function positiveInt(min: number, max: number) {
@@ -24,4 +26,11 @@ program
   .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 
-await program.parseAsync();
+registerKeysCommand(program);
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  process.stderr.write(`framewire: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof ConfigError ? 78 : 1);
+}

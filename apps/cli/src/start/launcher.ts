@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { forgetServices, recordServices, redact } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
+import { ensureFirstKey } from './first-admin-key.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalNats, type LocalNats } from './local-nats.js';
 import { isListening } from './net-probe.js';
@@ -43,6 +45,7 @@ export async function start(options: StartOptions): Promise<void> {
     shuttingDown = true;
     say(`${signal}: stopping services`);
     await supervisor.stopAll();
+    forgetServices(dataDir);
     if (nats) await nats.stop();
     if (postgres) await postgres.stop().catch(() => undefined);
     say('stopped');
@@ -54,6 +57,9 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     const natsUrl = await resolveNats(dataDir, options.localServices, (started) => (nats = started));
     const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
+    await ensureFirstKey(databaseUrl, say);
+    mkdirSync(dataDir, { recursive: true });
+    recordServices(dataDir, { natsUrl, databaseUrl });
     const env = { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, PORT: String(options.port) };
     supervisor.start({ name: 'jobs', entry: appEntry(root, 'jobs'), env });
     for (let i = 1; i <= options.workers; i++) {
@@ -100,14 +106,4 @@ async function resolvePostgres(dataDir: string, local: boolean, started: (pg: Lo
   started(pg);
   say(`embedded PostgreSQL at ${redact(pg.url)} with its data in ${join(dataDir, 'pg')}`);
   return pg.url;
-}
-
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
