@@ -23,7 +23,15 @@ interface Context {
 
 function context(dataDir: string): Context {
   const config = parseConfig(cliEnvSchema, process.env);
-  const dir = join(projectRoot(), dataDir);
+  // Installed without the sources (a container image), there is no project root: then the data
+  // directory is taken from the working directory, and DATABASE_URL is normally set anyway.
+  let root = process.cwd();
+  try {
+    root = projectRoot();
+  } catch {
+    // keep the working directory
+  }
+  const dir = join(root, dataDir);
   return { config, databaseUrl: resolveDatabaseUrl(config.DATABASE_URL, dir), natsUrl: resolveNatsUrl(process.env['NATS_URL'] || undefined, dir) };
 }
 
