@@ -66,11 +66,17 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
  * then close without a reset: the rest of what the client sends is read and dropped for a moment,
  * so it gets to read the answer even while it is still sending.
  */
+const answered = new WeakSet<Duplex>();
+
 function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  // The parser may report more than one error for the same bytes; the first answer stands, and the
+  // socket is left to close on its own (destroying it now would reset the answer away).
+  if (answered.has(socket)) return;
   if (!socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
     socket.destroy();
     return;
   }
+  answered.add(socket);
   const [status, code, message] =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? [431, ErrorCode.HeadersTooLarge, 'the request headers are too large']
