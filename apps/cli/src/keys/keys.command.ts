@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { apiKeyIdSchema, apiKeyNameSchema, tenantIdSchema } from '@app/contracts';
 import { cliEnvSchema, parseConfig, type CliConfig } from '@app/config';
@@ -31,7 +31,7 @@ function context(dataDir: string): Context {
   } catch {
     // keep the working directory
   }
-  const dir = join(root, dataDir);
+  const dir = resolve(root, dataDir);
   return { config, databaseUrl: resolveDatabaseUrl(config.DATABASE_URL, dir), natsUrl: resolveNatsUrl(process.env['NATS_URL'] || undefined, dir) };
 }
 
