@@ -49,7 +49,7 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     expect(keyLines).toHaveLength(1);
     const key = /API key: (fwk_\S+)/.exec(keyLines[0]!)![1]!;
     auth = { Authorization: `Bearer ${key}` };
-    expect((await fetch(`${base()}/v1/jobs?limit=1`, { headers: auth })).status).toBe(200);
+    await eventually(async () => ((await fetch(`${base()}/v1/jobs?limit=1`, { headers: auth })).status === 200 ? true : undefined), 60_000, 'the key to work');
 
     const video = await makeVideo(join(media.dir, 'clip.mp4'), { seconds: 1 });
     const form = new FormData();
@@ -89,8 +89,12 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     // The key survives the restart, and no second key is made or printed.
     expect(second.output()).not.toMatch(/API key: /);
     expect(second.output()).toMatch(/API keys: 1 active/);
-    const again = (await (await fetch(`${base()}/v1/jobs/${jobId}`, { headers: auth })).json()) as { status: string };
-    expect(again.status).toBe('completed');
+    // The jobs service answers key lookups once it is up; until then an authenticated request may get 503.
+    const again = await eventually(async () => {
+      const res = await fetch(`${base()}/v1/jobs/${jobId}`, { headers: auth });
+      return res.status === 503 ? undefined : { status: res.status, body: (await res.json()) as { status: string } };
+    }, 60_000, 'the jobs service');
+    expect(again).toMatchObject({ status: 200, body: { status: 'completed' } });
     expect(await second.stop('SIGTERM')).toBe(0);
     running = null;
   }, 240_000);

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { forgetServices, recordServices, redact } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { ensureFirstKey } from './first-admin-key.js';
+import { waitForJobsService } from './jobs-ready.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalNats, type LocalNats } from './local-nats.js';
 import { isListening } from './net-probe.js';
@@ -65,6 +66,8 @@ export async function start(options: StartOptions): Promise<void> {
     for (let i = 1; i <= options.workers; i++) {
       supervisor.start({ name: `worker-${i}`, entry: appEntry(root, 'worker'), env });
     }
+    await waitForJobsService(natsUrl);
+    if (shuttingDown) return;
     supervisor.start({ name: 'gateway', entry: appEntry(root, 'gateway'), env });
     say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsUrl}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
   } catch (error) {

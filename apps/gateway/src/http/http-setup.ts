@@ -37,8 +37,12 @@ export function configureHttp(app: NestExpressApplication, config: GatewayConfig
           frameAncestors: ["'none'"],
           baseUri: ["'self'"],
           formAction: ["'self'"],
+          // Framewire is often reached over plain HTTP on a laptop or a private network; upgrading the
+          // dashboard's requests to https there would break it. Put TLS in front to get it.
+          upgradeInsecureRequests: null,
         },
       },
+      frameguard: { action: 'deny' },
       referrerPolicy: { policy: 'no-referrer' },
       crossOriginResourcePolicy: { policy: config.CORS_ORIGINS.length > 0 ? 'cross-origin' : 'same-origin' },
     }),
