@@ -274,6 +274,26 @@ describe('gateway over HTTP', () => {
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
   });
 
+  it('with AUTH_MODE=off (a dev setting) takes every request as an admin of the default tenant, and says so', async () => {
+    const lines: string[] = [];
+    const config = parseConfig(gatewayEnvSchema, { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, AUTH_MODE: 'off' });
+    const ref = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
+    const open = ref.createNestApplication<NestExpressApplication>({ logger: { log: () => undefined, error: () => undefined, warn: (m: unknown) => void lines.push(String(m)) } });
+    configureHttp(open, config);
+    await open.listen(0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${(open.getHttpServer().address() as { port: number }).port}`;
+      const listed = await fetch(`${url}/v1/jobs?limit=100`);
+      expect(listed.status).toBe(200);
+      // An admin's view: acme's and bravo's jobs alike.
+      const tenants = new Set(((await listed.json()) as { jobs: Array<{ tenant: string }> }).jobs.map((j) => j.tenant));
+      expect(tenants).toEqual(new Set(['acme', 'bravo']));
+      expect(lines.join('\n')).toMatch(/AUTH_MODE=off: API keys are NOT checked/);
+    } finally {
+      await open.close();
+    }
+  });
+
   it('answers 503 with Retry-After when the jobs service does not reply', async () => {
     await jobs.close();
     const res = await get(`/v1/jobs/00000000-0000-4000-8000-000000000000`);
