@@ -98,9 +98,16 @@ describe('NATS permissions per service', () => {
     await worker?.close();
     await jobs?.close();
     await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
-    server?.kill('SIGTERM');
+    // The server flushes its store on SIGTERM: wait for it to be gone before removing the store.
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const gone = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      const killer = setTimeout(() => server.kill('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(killer);
+    }
     await db?.drop();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   });
 
   const auth = () => ({ Authorization: `Bearer ${key}` });
