@@ -1,4 +1,4 @@
-import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import type { GatewayConfig } from '@app/config';
@@ -61,6 +61,7 @@ export class GatewayModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(securityHeaders, HttpObservabilityMiddleware, DashboardStaticMiddleware).forRoutes('*path');
+    // `{*path}` matches every path, `/` included.
+    consumer.apply(securityHeaders, HttpObservabilityMiddleware, DashboardStaticMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }

@@ -31,7 +31,17 @@ export class DashboardStaticMiddleware implements NestMiddleware {
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
-    if (!this.serve || (req.method !== 'GET' && req.method !== 'HEAD') || req.path === '/index.html') return next();
-    this.serve(req, res, next);
+    if (!this.serve || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
+    // Nest mounts middleware on a path pattern, which Express strips from req.url: look up the full path.
+    const mounted = req.url;
+    req.url = req.originalUrl;
+    if (new URL(req.url, 'http://x').pathname === '/index.html') {
+      req.url = mounted;
+      return next();
+    }
+    this.serve(req, res, (error?: unknown) => {
+      req.url = mounted;
+      next(error);
+    });
   }
 }
