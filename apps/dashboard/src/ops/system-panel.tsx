@@ -1,10 +1,27 @@
+import { useEffect } from 'react';
 import { api } from '../api/api-client';
+import { useFeed } from '../api/feed-context';
 import { ErrorNote, Panel, usePolling } from '../ui/components';
 import { bytes } from '../ui/format';
 
 /** The event stream and its consumers: backlog (pending), in progress (ack pending), projector lag. */
 export function SystemPanel() {
-  const { data, error } = usePolling(() => api.system(), 2000);
+  const { data, error, reload } = usePolling(() => api.system(), 5000);
+  const feed = useFeed();
+  // Changes move the figures: refresh on them too, at most once a second.
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const unsubscribe = feed.subscribe(() => {
+      timer ??= setTimeout(() => {
+        timer = null;
+        void reload();
+      }, 1000);
+    });
+    return () => {
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+    };
+  }, [feed, reload]);
   return (
     <Panel title="Stream and consumers" testId="system-panel">
       <ErrorNote error={error} what="Figures" />
