@@ -34,6 +34,13 @@ function registerDocsRoutes({ registry, json }: ApiDocs): void {
   });
   registry.registerPath({
     method: 'get',
+    path: '/docs/init.js',
+    tags: ['operations'],
+    summary: 'Swagger UI\'s start script (a file, so the CSP can forbid inline scripts)',
+    responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: z.string() } } } },
+  });
+  registry.registerPath({
+    method: 'get',
     path: '/docs/assets/{file}',
     tags: ['operations'],
     summary: 'Swagger UI\'s own files',
