@@ -9,6 +9,7 @@ COPY tsconfig.json nest-cli.json ./
 COPY scripts ./scripts
 COPY apps ./apps
 COPY libs ./libs
+# Builds the services and the dashboard (Vite, into dist/dashboard); the dev tools are pruned after.
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
@@ -23,5 +24,8 @@ COPY --from=build --chown=node:node /src/node_modules ./node_modules
 COPY --from=build --chown=node:node /src/dist ./dist
 COPY --from=build --chown=node:node /src/bin ./bin
 USER node
+# 3000: the gateway (API, dashboard, /docs, /metrics); 9464 and 9465: the ops listeners (metrics,
+# health) of the jobs service and of a worker.
+EXPOSE 3000 9464 9465
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/apps/gateway/apps/gateway/src/main.js"]

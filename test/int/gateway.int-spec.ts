@@ -46,7 +46,7 @@ describe('gateway over HTTP', () => {
     db = await freshSchema();
     store = new EventStore(ns.nc, ns.subjects);
     const env = { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace };
-    const jobsConfig = parseConfig(jobsEnvSchema, { ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
+    const jobsConfig = parseConfig(jobsEnvSchema, { ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, OPS_HOST: '127.0.0.1', OPS_PORT: '0' });
     const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
     jobs = jobsRef.createNestMicroservice({
       strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),

@@ -27,6 +27,8 @@ describe('jobs service against NATS and PostgreSQL', () => {
       DATABASE_SCHEMA: db.schema,
       FRAMEWIRE_NAMESPACE: ns.namespace,
       PROJECTOR_BATCH_SIZE: '50',
+      OPS_HOST: '127.0.0.1',
+      OPS_PORT: '0',
     });
     const moduleRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] }).compile();
     const microservice = moduleRef.createNestMicroservice({

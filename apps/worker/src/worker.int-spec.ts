@@ -53,7 +53,7 @@ describe('worker against JetStream and ffprobe', () => {
     const { seq } = await store.append(started, 0);
     await store.append(jobCompleted(started), seq);
 
-    const config = parseConfig(workerEnvSchema, { FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
+    const config = parseConfig(workerEnvSchema, { FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2', OPS_HOST: '127.0.0.1', OPS_PORT: '0' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 

@@ -1,9 +1,10 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { WorkerConfig } from '@app/config';
-import { EventStoreModule } from '@app/event-store';
-import { LoggingModule, type PinoLogger } from '@app/observability';
+import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { FfprobeRunner } from './media/ffprobe.runner.js';
+import { WorkerMetrics } from './ops/worker.metrics.js';
 import { PIPELINES, type Pipeline } from './pipelines/pipeline.js';
 import { PipelineRegistry } from './pipelines/pipeline.registry.js';
 import { NoopPipeline } from './pipelines/noop/noop.pipeline.js';
@@ -25,6 +26,11 @@ export class WorkerModule {
         { provide: WORKER_CONFIG, useValue: config },
         { provide: Clock, useClass: SystemClock },
         { provide: IdGenerator, useClass: UuidV7Generator },
+        { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('worker') },
+        { provide: HEALTH_CHECKS, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => [natsHealthCheck(nc)] },
+        { provide: OPS_LISTEN, useValue: { host: config.OPS_HOST, port: config.OPS_PORT } },
+        OpsListener,
+        WorkerMetrics,
         FfprobeRunner,
         ProbePipeline,
         NoopPipeline,

@@ -27,6 +27,16 @@ const common = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * The ops listener (metrics and health) of a service without an HTTP API of its own. Several
+ * processes on one host each need their own port: `framewire start` hands them out; 0 takes any
+ * free port (the chosen one is logged).
+ */
+const ops = (defaultPort: number) => ({
+  OPS_HOST: z.string().min(1).default('0.0.0.0'),
+  OPS_PORT: int(0, 65535).default(defaultPort),
+});
+
 const database = {
   DATABASE_URL: z.string({ error: 'is required (for example postgres://user@127.0.0.1:5432/framewire)' }).pipe(url(['postgres:', 'postgresql:'])),
   DATABASE_SCHEMA: z
@@ -41,12 +51,15 @@ export const gatewayEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 ** 3),
   RPC_TIMEOUT_MS: int(100, 120_000).default(5000),
+  /** The built dashboard (index.html and assets/); by default dist/dashboard of this installation. */
+  DASHBOARD_DIR: z.string().min(1).optional(),
 });
 
 export const jobsEnvSchema = z.object({
   ...common,
   ...database,
   PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
+  ...ops(9464),
 });
 
 export const workerEnvSchema = z.object({
@@ -62,6 +75,7 @@ export const workerEnvSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
+  ...ops(9465),
 });
 
 export type GatewayConfig = z.output<typeof gatewayEnvSchema>;

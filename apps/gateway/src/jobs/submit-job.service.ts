@@ -17,6 +17,7 @@ import {
 import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/event-store';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
+import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
 
 /** Where the submission's parts come from; the HTTP layer reads multipart, tests may read anything. */
@@ -60,6 +61,7 @@ export class SubmitJobService {
     private readonly blobs: BlobStore,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   async submit(command: SubmitCommand): Promise<SubmitResult> {
@@ -106,6 +108,7 @@ export class SubmitJobService {
       };
       const appended = await this.store.append(event, 0);
       if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
+      this.metrics.submitted.inc({ pipeline, priority });
       return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: event.occurredAt, replayed: false };
     } catch (error) {
       if (upload) await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));

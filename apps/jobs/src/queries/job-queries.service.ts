@@ -7,6 +7,7 @@ import {
 import { EventStore, type StoredJobEvent } from '@app/event-store';
 import { fold, toJobView } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
+import { PROJECTION_NAME } from '../read-model/read-model.module.js';
 
 export class QueryError extends Error {
   constructor(
@@ -47,6 +48,12 @@ export class JobQueriesService {
       if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
       throw error;
     }
+  }
+
+  /** How far the read model is: the checkpoint PostgreSQL holds (the truth, shared by every instance). */
+  async projection(): Promise<{ checkpoint: number; updated_at: string | null }> {
+    const state = await this.jobs.checkpointState(PROJECTION_NAME);
+    return { checkpoint: state.lastSeq, updated_at: state.updatedAt?.toISOString() ?? null };
   }
 
   /** The job's events in stream order, read from the stream (never the read model). */

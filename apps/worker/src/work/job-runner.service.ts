@@ -13,6 +13,7 @@ import {
 import type { WorkerConfig } from '@app/config';
 import { BlobStore, ConcurrencyError, EventStore, type ReadItem } from '@app/event-store';
 import { Clock, IdGenerator } from '@app/runtime';
+import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { PipelineRegistry } from '../pipelines/pipeline.registry.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { JobFailure } from './job-failure.js';
@@ -37,6 +38,7 @@ export class JobRunner {
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   async run(delivery: WorkDelivery, signal: AbortSignal): Promise<RunOutcome> {
@@ -62,19 +64,25 @@ export class JobRunner {
       throw error;
     }
     this.logger.log({ jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
+    const pipelineName = request.data.pipeline;
+    if (attempt === 1) {
+      const waited = (Date.parse(started.occurredAt) - Date.parse(request.occurredAt)) / 1000;
+      if (Number.isFinite(waited)) this.metrics.queueWait.observe({ pipeline: pipelineName }, Math.max(0, waited));
+    }
+    this.metrics.inFlight.inc();
+    const run = { pipeline: pipelineName, startedAt: performance.now() };
 
     const heartbeat = setInterval(() => delivery.heartbeat(), Math.max(1000, Math.floor(this.config.WORKER_ACK_WAIT_MS / 3)));
-    const startedAt = performance.now();
     try {
       const result = await this.execute(request, attempt, signal);
       const completed = this.event<JobCompleted>(request, started, 'JobCompleted', {
         attempt,
-        durationMs: Math.round(performance.now() - startedAt),
+        durationMs: Math.round(performance.now() - run.startedAt),
         result: result as JobCompleted['data']['result'],
         resultRef: null,
         artifacts: [],
       });
-      return await this.finish(delivery, completed, seq, 'completed');
+      return await this.finish(delivery, completed, seq, 'completed', run);
     } catch (error) {
       if (signal.aborted) {
         // Shutdown: hand the job back; the next worker starts a new attempt.
@@ -89,10 +97,11 @@ export class JobRunner {
         error: { code: failure.code, message: failure.message },
       });
       this.logger.warn({ jobId, attempt, code: failure.code, final, err: failure.message }, 'job attempt failed');
-      if (final) return await this.finish(delivery, failed, seq, 'failed');
-      return await this.finish(delivery, failed, seq, 'retry');
+      if (final) return await this.finish(delivery, failed, seq, 'failed', run);
+      return await this.finish(delivery, failed, seq, 'retry', run);
     } finally {
       clearInterval(heartbeat);
+      this.metrics.inFlight.dec();
     }
   }
 
@@ -112,7 +121,13 @@ export class JobRunner {
   }
 
   /** Appends the attempt's terminal (or retry) event, then settles the message. */
-  private async finish(delivery: WorkDelivery, event: JobCompleted | JobFailed, expectedSeq: number, outcome: RunOutcome) {
+  private async finish(
+    delivery: WorkDelivery,
+    event: JobCompleted | JobFailed,
+    expectedSeq: number,
+    outcome: RunOutcome,
+    run: { pipeline: string; startedAt: number },
+  ) {
     try {
       await this.store.append(event, expectedSeq);
     } catch (error) {
@@ -124,8 +139,16 @@ export class JobRunner {
     }
     if (outcome === 'retry') delivery.nak(retryDelayMs(event.data.attempt));
     else delivery.ack();
+    this.record(event, outcome, run);
     this.logger.log({ jobId: event.jobId, outcome, correlationId: event.correlationId }, `job ${outcome}`);
     return outcome;
+  }
+
+  private record(event: JobCompleted | JobFailed, outcome: RunOutcome, run: { pipeline: string; startedAt: number }): void {
+    const { pipeline } = run;
+    this.metrics.runTime.observe({ pipeline, outcome }, (performance.now() - run.startedAt) / 1000);
+    if (event.type === 'JobCompleted') this.metrics.completed.inc({ pipeline });
+    else this.metrics.failed.inc({ pipeline, code: event.data.error.code, final: String(event.data.final) });
   }
 
   private event<E extends JobEvent>(

@@ -9,6 +9,8 @@ export const JobQuery = {
   Get: 'jobs.get',
   List: 'jobs.list',
   Events: 'jobs.events',
+  /** Where the projector is: the stream sequence the read model reflects. */
+  Projection: 'jobs.projection',
 } as const;
 
 export const LIST_LIMIT_DEFAULT = 20;
@@ -21,6 +23,7 @@ export type GetJobRequest = z.infer<typeof getJobRequestSchema>;
 
 export const listJobsRequestSchema = z.object({
   status: jobStatusSchema.optional(),
+  pipeline: z.string().min(1).max(64).optional(),
   limit: z.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
   cursor: z.string().max(512).optional(),
 });
@@ -72,6 +75,16 @@ export const jobEventsReplySchema = rpcReplySchema(
     next_after_seq: z.number().int().nullable(),
   }),
 );
+export const projectionRequestSchema = z.object({}).loose();
+
+/** The projector's position: the last stream sequence the read model reflects. */
+export const projectionStateSchema = z.object({
+  checkpoint: z.number().int().nonnegative(),
+  updated_at: z.string().nullable(),
+});
+export type ProjectionState = z.infer<typeof projectionStateSchema>;
+export const projectionReplySchema = rpcReplySchema(projectionStateSchema);
+
 export type GetJobReply = z.infer<typeof getJobReplySchema>;
 export type ListJobsReply = z.infer<typeof listJobsReplySchema>;
 export type JobEventsReply = z.infer<typeof jobEventsReplySchema>;
