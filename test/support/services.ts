@@ -43,6 +43,7 @@ export async function deleteNamespace(nc: NatsConnection, subjects: JobSubjects)
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete(subjects.streamName).catch(() => undefined);
   await jsm.streams.delete(`OBJ_${subjects.videoBucket}`).catch(() => undefined);
+  await jsm.streams.delete(`KV_${subjects.workersBucket}`).catch(() => undefined);
 }
 
 export interface TestSchema {

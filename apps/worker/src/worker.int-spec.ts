@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { BlobStore, EventStore } from '@app/event-store';
+import { BlobStore, EventStore, WorkerRegistry } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { eventually, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
@@ -59,6 +59,14 @@ describe('worker against JetStream and ffprobe', () => {
 
     await eventually(settled, 20_000, 'the work consumer to settle');
     expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('announces itself in the worker registry with its concurrency and pipelines', async () => {
+    const registry = await WorkerRegistry.open(ns.nc, ns.subjects.workersBucket);
+    const [entry] = await registry.list();
+    expect(entry).toMatchObject({ worker_id: 'int-worker', pid: process.pid, concurrency: 2, in_flight: [] });
+    expect(entry!.pipelines).toEqual(expect.arrayContaining(['probe', 'noop']));
+    expect(Date.parse(entry!.last_heartbeat)).toBeGreaterThanOrEqual(Date.parse(entry!.started_at));
   });
 
   it('probes a real MP4 and records what ffprobe says, then acks', async () => {

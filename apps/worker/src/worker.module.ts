@@ -8,6 +8,8 @@ import { PIPELINES, type Pipeline } from './pipelines/pipeline.js';
 import { PipelineRegistry } from './pipelines/pipeline.registry.js';
 import { NoopPipeline } from './pipelines/noop/noop.pipeline.js';
 import { ProbePipeline } from './pipelines/probe/probe.pipeline.js';
+import { WORKER_PIPELINES, WorkerHeartbeat } from './registry/worker-heartbeat.service.js';
+import { InFlightJobs } from './work/in-flight-jobs.js';
 import { JobRunner } from './work/job-runner.service.js';
 import { WorkConsumer } from './work/work.consumer.js';
 import { WORKER_CONFIG } from './worker.config.js';
@@ -30,8 +32,11 @@ export class WorkerModule {
         NoopPipeline,
         { provide: PIPELINES, inject: [ProbePipeline, NoopPipeline], useFactory: (...pipelines: Pipeline[]) => pipelines },
         PipelineRegistry,
+        { provide: WORKER_PIPELINES, inject: [PipelineRegistry], useFactory: (registry: PipelineRegistry) => () => registry.names() },
+        InFlightJobs,
         JobRunner,
         WorkConsumer,
+        WorkerHeartbeat,
       ],
     };
   }

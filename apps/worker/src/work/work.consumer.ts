@@ -4,6 +4,7 @@ import { decodeEvent } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { ensureDurableConsumer, EventStore } from '@app/event-store';
 import { WORKER_CONFIG } from '../worker.config.js';
+import { InFlightJobs } from './in-flight-jobs.js';
 import { JobRunner } from './job-runner.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
@@ -30,6 +31,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly store: EventStore,
     private readonly runner: JobRunner,
+    private readonly inFlight: InFlightJobs,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
@@ -106,6 +108,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     };
     const controller = new AbortController();
     this.running.set(slot, controller);
+    this.inFlight.add(decoded.event.jobId);
     try {
       await this.runner.run(delivery, controller.signal);
     } catch (error) {
@@ -114,6 +117,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       msg.nak(ERROR_RETRY_MS);
     } finally {
       this.running.delete(slot);
+      this.inFlight.delete(decoded.event.jobId);
     }
   }
 }
