@@ -83,9 +83,10 @@ describe('worker against JetStream and ffprobe', () => {
       type: 'JobCompleted',
       causationId: started!.eventId,
       correlationId: submitted.correlationId,
-      data: { attempt: 1, result: { width: 320, height: 240, codec: 'h264', fps: 25, size: Number(truth.format.size) } },
+      data: { attempt: 1, result: { tools: { probe: { data: { width: 320, height: 240, codec: 'h264', fps: 25, size: Number(truth.format.size), frame_count: 25 } } } } },
     });
-    expect(completed?.type === 'JobCompleted' && (completed.data.result as { audio: unknown }).audio).toMatchObject({ codec: 'aac' });
+    const probe = completed?.type === 'JobCompleted' ? (completed.data.result as { tools: { probe: { data: { audio: unknown } } } }).tools.probe.data : null;
+    expect(probe?.audio).toMatchObject({ codec: 'aac' });
     expect(await eventually(settled, 10_000, 'the ack')).toBeTruthy();
   });
 
@@ -109,6 +110,6 @@ describe('worker against JetStream and ffprobe', () => {
       return items.length === 3 ? items : undefined;
     }, 30_000, 'the noop job to end');
     expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
-    expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: {} });
+    expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: { total_frames: null, frames: [], summary: { frame_count: 0 }, tools: { noop: { summary: {} } } }, artifacts: [] });
   });
 });

@@ -27,6 +27,14 @@ const common = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/** FRAMEWIRE_PLUGINS: module names (npm packages or paths) of tool plugins, comma-separated. */
+const plugins = {
+  FRAMEWIRE_PLUGINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+};
+
 const database = {
   DATABASE_URL: z.string({ error: 'is required (for example postgres://user@127.0.0.1:5432/framewire)' }).pipe(url(['postgres:', 'postgresql:'])),
   DATABASE_SCHEMA: z
@@ -41,6 +49,9 @@ export const gatewayEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 ** 3),
   RPC_TIMEOUT_MS: int(100, 120_000).default(5000),
+  /** How long POST /v1/video/process waits for its job before answering 504. */
+  PROCESS_WAIT_MS: int(1000, 3_600_000).default(300_000),
+  ...plugins,
 });
 
 export const jobsEnvSchema = z.object({
@@ -62,6 +73,9 @@ export const workerEnvSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
+  /** A job result larger than this (as JSON) goes to the Object Store; the event carries a reference. */
+  RESULT_INLINE_MAX_BYTES: int(0, 512 * 1024).default(64 * 1024),
+  ...plugins,
 });
 
 export type GatewayConfig = z.output<typeof gatewayEnvSchema>;

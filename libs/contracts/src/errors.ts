@@ -21,6 +21,10 @@ export const ErrorCode = {
   Internal: 'INTERNAL',
   InvalidMedia: 'INVALID_MEDIA',
   ToolFailed: 'TOOL_FAILED',
+  ToolTimeout: 'TOOL_TIMEOUT',
+  JobNotCompleted: 'JOB_NOT_COMPLETED',
+  ArtifactNotFound: 'ARTIFACT_NOT_FOUND',
+  RangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
   WorkerError: 'WORKER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { builtinPlugin } from './builtin/builtin.plugin.js';
 import type { FramewirePlugin, PipelineDefinition, Tool } from './tool.js';
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
@@ -11,6 +12,8 @@ export interface PipelineEntry {
   params: z.ZodObject;
   /** Where it came from: `builtin` or a plugin's package name. */
   source: string;
+  /** False when no tool reads the video: the worker then neither downloads nor probes it. */
+  readsInput: boolean;
 }
 
 /** Thrown while building a catalog: a bad plugin or a clash of names stops the service at startup. */
@@ -60,6 +63,7 @@ export class ToolCatalog {
       tools,
       params: z.strictObject(shape),
       source,
+      readsInput: tools.some((tool) => tool.readsInput !== false),
     });
   }
 
@@ -89,6 +93,15 @@ export function describePipeline(entry: PipelineEntry) {
     tools: entry.tools.map((tool) => ({ name: tool.name, version: tool.version, description: tool.description })),
     params_schema: z.toJSONSchema(entry.params, { io: 'input', unrepresentable: 'any' }),
   };
+}
+
+/**
+ * The catalog of an installation: the built-in tools and pipelines plus those of the plugins named in
+ * FRAMEWIRE_PLUGINS. The gateway and the worker both build it this way, from the same config.
+ */
+export async function buildCatalog(pluginSpecifiers: readonly string[], importer?: (specifier: string) => Promise<unknown>): Promise<ToolCatalog> {
+  const plugins = await loadPlugins(pluginSpecifiers, importer);
+  return new ToolCatalog([builtinPlugin, ...plugins].map((plugin) => ({ source: plugin.name, tools: plugin.tools, pipelines: plugin.pipelines })));
 }
 
 /**

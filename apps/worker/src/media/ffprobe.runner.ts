@@ -1,37 +1,9 @@
 import { spawn } from 'node:child_process';
 import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
-import { JobFailure } from '../work/job-failure.js';
+import { ToolError, type FfprobeOutput } from '@app/tools';
 import { WORKER_CONFIG } from '../worker.config.js';
-
-/** The parts of ffprobe's JSON output that Framewire reads. */
-export interface FfprobeOutput {
-  format?: {
-    format_name?: string;
-    duration?: string;
-    size?: string;
-    bit_rate?: string;
-    nb_streams?: number;
-  };
-  streams?: Array<{
-    index: number;
-    codec_type?: string;
-    codec_name?: string;
-    width?: number;
-    height?: number;
-    avg_frame_rate?: string;
-    r_frame_rate?: string;
-    nb_frames?: string;
-    nb_read_packets?: string;
-    duration?: string;
-    bit_rate?: string;
-    channels?: number;
-    sample_rate?: string;
-    pix_fmt?: string;
-    tags?: Record<string, string>;
-    side_data_list?: Array<{ rotation?: number }>;
-  }>;
-}
 
 const STDERR_LIMIT = 4000;
 
@@ -57,18 +29,18 @@ export class FfprobeRunner {
       });
       child.on('error', (error: NodeJS.ErrnoException) => {
         if (error.name === 'AbortError') reject(error);
-        else reject(new JobFailure('TOOL_FAILED', `ffprobe could not run: ${error.message}`, false, { cause: error }));
+        else reject(new ToolError(ErrorCode.ToolFailed, `ffprobe could not run: ${error.message}`, false, { cause: error }));
       });
       child.on('close', (code, signalName) => {
         if (signalName) {
-          reject(new JobFailure('TOOL_FAILED', `ffprobe was killed by ${signalName}`, false));
+          reject(new ToolError(ErrorCode.ToolFailed, `ffprobe was killed by ${signalName}`, false));
         } else if (code !== 0) {
-          reject(JobFailure.invalidMedia(`ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${path}: `, '')) || `exit code ${code}`}`));
+          reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${path}: `, '')) || `exit code ${code}`}`, true));
         } else {
           try {
             resolve(JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput);
           } catch {
-            reject(new JobFailure('TOOL_FAILED', 'ffprobe printed output that is not JSON', false));
+            reject(new ToolError(ErrorCode.ToolFailed, 'ffprobe printed output that is not JSON', false));
           }
         }
       });

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseMetadataPrint } from '../media/ffmpeg-progress.js';
+import { defineTool, mediaOf, type FrameOutput } from '../tool.js';
+import { frameName, sampledProgress, samplingFilter, samplingParams, seconds } from './sampling.js';
+
+/** Thumbnails per sprite sheet, at most (10 × 10). */
+const SHEET_SIDE = 10;
+
+export const thumbnailsParams = z.strictObject({
+  ...samplingParams,
+  thumbnail_width: z.number().int().min(16).max(3840).default(320).describe('width of each thumbnail in pixels; the height keeps the aspect ratio'),
+  sprite_width: z.number().int().min(16).max(1024).default(160).describe('width of each cell of the sprite sheet'),
+});
+
+/** The grid of a sprite sheet for `count` thumbnails: at most 10 × 10, no empty rows. */
+export function spriteGrid(count: number | null): { columns: number; rows: number } {
+  const n = Math.max(1, count ?? SHEET_SIDE * SHEET_SIDE);
+  const columns = Math.min(SHEET_SIDE, n);
+  return { columns, rows: Math.min(SHEET_SIDE, Math.ceil(n / columns)) };
+}
+
+/**
+ * `thumbnails`: every frame_stride-th frame, up to max_frames, as JPEG artifacts, plus sprite sheets
+ * (contact sheets) of up to 100 thumbnails each. One ffmpeg pass decodes the video once and writes
+ * both; `trim` stops decoding after the last frame that can be sampled.
+ */
+export const thumbnailsTool = defineTool({
+  name: 'thumbnails',
+  version: '1.0.0',
+  description: 'JPEG thumbnails of every frame_stride-th frame (up to max_frames) and sprite sheets of them',
+  params: thumbnailsParams,
+  async run(ctx) {
+    const media = mediaOf(ctx);
+    const sampling = { stride: ctx.params.frame_stride, maxFrames: ctx.params.max_frames };
+    const grid = spriteGrid(Math.min(ctx.params.max_frames, media.frameCount === null ? ctx.params.max_frames : Math.ceil(media.frameCount / sampling.stride)));
+    const printed = join(ctx.workDir, 'thumbnails.txt');
+    const graph =
+      `[0:v]${samplingFilter(sampling)},metadata=mode=add:key=fw.sample:value=1,metadata=mode=print:file=${filterPath(printed)},` +
+      `scale=${ctx.params.thumbnail_width}:-2,split=2[thumbs][cells];` +
+      `[cells]scale=${ctx.params.sprite_width}:-2,tile=${grid.columns}x${grid.rows}[sheets]`;
+    await ctx.tools.ffmpeg(
+      ['-i', ctx.inputPath, '-filter_complex', graph,
+        '-map', '[thumbs]', '-fps_mode', 'passthrough', '-q:v', '3', join(ctx.workDir, 'thumb-%06d.jpg'),
+        '-map', '[sheets]', '-fps_mode', 'passthrough', '-q:v', '4', join(ctx.workDir, 'sprite-%03d.jpg')],
+      { onProgress: sampledProgress(ctx, media, sampling) },
+    );
+    const samples = parseMetadataPrint(await readFile(printed, 'utf8'));
+    const frames: FrameOutput[] = [];
+    for (const sample of samples) {
+      const index = sample.frame * sampling.stride;
+      const name = frameName('thumb', index, 'jpg');
+      // ffmpeg numbers its files 1, 2, 3 ...; the artifact is named after the frame index.
+      await ctx.artifacts.putFile(name, join(ctx.workDir, `thumb-${String(sample.frame + 1).padStart(6, '0')}.jpg`), 'image/jpeg');
+      frames.push({ frame_index: index, timestamp: seconds(sample.ptsTime), thumbnail: name });
+    }
+    const sheets: string[] = [];
+    for (let i = 1; i <= Math.ceil(samples.length / (grid.columns * grid.rows)); i++) {
+      const name = `sprite-${String(i).padStart(3, '0')}.jpg`;
+      await ctx.artifacts.putFile(name, join(ctx.workDir, name), 'image/jpeg');
+      sheets.push(name);
+    }
+    return {
+      summary: { thumbnail_count: frames.length, sprite_count: sheets.length },
+      frames,
+      data: {
+        thumbnails: frames.map((f) => f.thumbnail),
+        sprites: sheets,
+        sprite_grid: { columns: grid.columns, rows: grid.rows, cell_width: ctx.params.sprite_width, per_sheet: grid.columns * grid.rows },
+      },
+    };
+  },
+});
+
+/** A path inside a filter graph: ':' and '\' and quotes must be escaped. */
+export function filterPath(path: string): string {
+  return `'${path.replace(/\\/g, '/').replace(/'/g, "'\\''").replace(/:/g, '\\:')}'`;
+}
