@@ -65,7 +65,12 @@ export async function makeCutsVideo(path: string, colors: string[], secondsEach:
 /** Presentation timestamps of every video frame, in order, as ffprobe reads them. */
 export async function frameTimes(path: string): Promise<number[]> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', path], { maxBuffer: 64 * 1024 * 1024 });
-  return stdout.split('\n').filter((l) => l.trim() !== '').map(Number).sort((a, b) => a - b);
+  return stdout
+    .split('\n')
+    .map((line) => line.replace(/,+$/, '').trim())
+    .filter((line) => line !== '')
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** Width and height of an image or video, by ffprobe. */
