@@ -7,4 +7,3 @@ export * from './events/event-codec.js';
 export * from './events/upcast.js';
 export * from './queries/job-view.js';
 export * from './queries/job-queries.js';
-export * from './pipelines.js';

@@ -26,6 +26,7 @@ export class CatalogError extends Error {}
  */
 export class ToolCatalog {
   private readonly tools = new Map<string, Tool>();
+  private readonly toolSources = new Map<string, string>();
   private readonly pipelines = new Map<string, PipelineEntry>();
 
   constructor(sources: Array<{ source: string; tools: readonly Tool[]; pipelines: readonly PipelineDefinition[] }>) {
@@ -34,6 +35,7 @@ export class ToolCatalog {
         if (!NAME.test(tool.name)) throw new CatalogError(`${source}: tool name "${tool.name}" must match ${NAME}`);
         if (this.tools.has(tool.name)) throw new CatalogError(`${source}: a tool named "${tool.name}" is already loaded`);
         this.tools.set(tool.name, tool);
+        this.toolSources.set(tool.name, source);
       }
     }
     for (const { source, pipelines } of sources) {
@@ -82,6 +84,22 @@ export class ToolCatalog {
   tool(name: string): Tool | undefined {
     return this.tools.get(name);
   }
+
+  listTools(): Array<{ tool: Tool; source: string }> {
+    return [...this.tools.values()].map((tool) => ({ tool, source: this.toolSources.get(tool.name)! }));
+  }
+}
+
+/** A tool as `GET /v1/pipelines` shows it. */
+export function describeTool(tool: Tool, source: string) {
+  return {
+    name: tool.name,
+    version: tool.version,
+    description: tool.description,
+    source,
+    reads_input: tool.readsInput !== false,
+    params_schema: z.toJSONSchema(tool.params, { io: 'input', unrepresentable: 'any' }),
+  };
 }
 
 /** A pipeline as `GET /v1/pipelines` shows it. */

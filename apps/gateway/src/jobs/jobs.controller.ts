@@ -6,14 +6,13 @@ import {
   ErrorCode,
   EVENTS_LIMIT_DEFAULT,
   EVENTS_LIMIT_MAX,
-  jobIdSchema,
   jobStatusSchema,
   LIST_LIMIT_DEFAULT,
   LIST_LIMIT_MAX,
-  summarizeIssues,
 } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
 import { ApiError } from '../http/api-error.js';
+import { parse, parseJobId } from '../http/params.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { readMultipart } from '../uploads/multipart-reader.js';
 import { JobQueriesClient } from './job-queries.client.js';
@@ -83,15 +82,4 @@ export class JobsController {
     if (page.events.length === 0 && after_seq === 0) throw new ApiError(ErrorCode.JobNotFound, `no job ${id}`);
     return page;
   }
-}
-
-function parseJobId(id: string): string {
-  if (!jobIdSchema.safeParse(id).success) throw new ApiError(ErrorCode.InvalidJobId, 'a job id is a UUID');
-  return id.toLowerCase();
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ApiError(ErrorCode.ValidationFailed, summarizeIssues(parsed.error));
-  return parsed.data;
 }

@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
+  type JobFiles,
   type JobView,
   type StoredEventView,
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
-import { fold, toJobView } from '@app/job-state';
+import { fold, toJobView, type JobState } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
 
 export class QueryError extends Error {
@@ -32,11 +33,24 @@ export class JobQueriesService {
    * in the stream, with the same `evolve`, so a GET right after the 202 never answers 404.
    */
   async get(jobId: string): Promise<JobView | null> {
+    const found = await this.state(jobId);
+    return found ? toJobView(found.state, found.lastSeq) : null;
+  }
+
+  /** Where the job's upload, stored result and artifacts are, for the gateway to serve them. */
+  async files(jobId: string): Promise<JobFiles | null> {
+    const found = await this.state(jobId);
+    if (!found) return null;
+    const { state } = found;
+    return { job_id: state.jobId, status: state.status, video: state.video, result_ref: state.resultRef, artifacts: state.artifacts };
+  }
+
+  private async state(jobId: string): Promise<{ state: JobState; lastSeq: number } | null> {
     const record = await this.jobs.get(jobId);
-    if (record) return toJobView(record.state, record.lastSeq);
+    if (record) return record;
     const events = await this.readEvents(jobId, 0, Number.MAX_SAFE_INTEGER);
     const state = fold(events.map((stored) => stored.event));
-    return state ? toJobView(state, events.at(-1)!.seq) : null;
+    return state ? { state, lastSeq: events.at(-1)!.seq } : null;
   }
 
   async list(query: ListJobsQuery): Promise<{ jobs: JobView[]; next_cursor: string | null }> {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { objectRefSchema } from '../events/event-meta.js';
+import { artifactRefSchema, videoRefSchema } from '../events/job-events.js';
 import { jobStatusSchema, jobViewSchema } from './job-view.js';
 
 /**
@@ -9,6 +11,7 @@ export const JobQuery = {
   Get: 'jobs.get',
   List: 'jobs.list',
   Events: 'jobs.events',
+  Files: 'jobs.files',
 } as const;
 
 export const LIST_LIMIT_DEFAULT = 20;
@@ -72,6 +75,21 @@ export const jobEventsReplySchema = rpcReplySchema(
     next_after_seq: z.number().int().nullable(),
   }),
 );
+/**
+ * Where a job's files are in the Object Store: the upload, the stored result (when too large for
+ * the event) and the artifacts. For the gateway to serve them; never shown to clients as such.
+ */
+export const jobFilesSchema = z.object({
+  job_id: z.uuid(),
+  status: jobStatusSchema,
+  video: videoRefSchema,
+  result_ref: objectRefSchema.nullable(),
+  artifacts: z.array(artifactRefSchema),
+});
+export type JobFiles = z.infer<typeof jobFilesSchema>;
+export const jobFilesReplySchema = rpcReplySchema(z.object({ files: jobFilesSchema.nullable() }));
+export type JobFilesReply = z.infer<typeof jobFilesReplySchema>;
+
 export type GetJobReply = z.infer<typeof getJobReplySchema>;
 export type ListJobsReply = z.infer<typeof listJobsReplySchema>;
 export type JobEventsReply = z.infer<typeof jobEventsReplySchema>;
