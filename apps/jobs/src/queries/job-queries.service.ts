@@ -30,7 +30,7 @@ export class JobQueriesService {
 
   /**
    * Read-your-writes: a job that the projector has not reached yet is folded straight from its events
-   * in the stream, with the same `evolve`, so a GET right after the 202 never answers 404.
+   * in the stream, with the same `evolve`, so a GET right after the 202 never answers 404 (see state()).
    */
   async get(jobId: string): Promise<JobView | null> {
     const found = await this.state(jobId);
@@ -45,9 +45,21 @@ export class JobQueriesService {
     return { job_id: state.jobId, status: state.status, video: state.video, result_ref: state.resultRef, artifacts: state.artifacts };
   }
 
+  /**
+   * The job as of its latest event. The row is used when it is current; when the stream holds newer
+   * events of the job than the row (the projector is a moment behind), they are folded onto it with
+   * the same `evolve`, so a client that has just seen an event (over SSE, say) never reads an older state.
+   */
   private async state(jobId: string): Promise<{ state: JobState; lastSeq: number } | null> {
     const record = await this.jobs.get(jobId);
-    if (record) return record;
+    if (record) {
+      const last = await this.store.lastLifecycle(jobId);
+      const lastSeq = last ? (last.ok ? last.stored.seq : last.malformed.seq) : 0;
+      if (lastSeq <= record.lastSeq) return record;
+      const newer = await this.readEvents(jobId, record.lastSeq, Number.MAX_SAFE_INTEGER);
+      const state = fold(newer.map((stored) => stored.event), record.state);
+      return state ? { state, lastSeq: newer.at(-1)?.seq ?? record.lastSeq } : record;
+    }
     const events = await this.readEvents(jobId, 0, Number.MAX_SAFE_INTEGER);
     const state = fold(events.map((stored) => stored.event));
     return state ? { state, lastSeq: events.at(-1)!.seq } : null;
