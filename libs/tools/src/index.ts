@@ -5,5 +5,5 @@ export * from './media/probe-result.js';
 export * from './media/ffmpeg-progress.js';
 export * from './builtin/builtin.plugin.js';
 export * from './builtin/sampling.js';
-export { spriteGrid } from './builtin/thumbnails.tool.js';
+export { spriteGrid, thumbnailsCommand, thumbnailsParams } from './builtin/thumbnails.tool.js';
 export * from './tool-catalog.module.js';

@@ -12,8 +12,20 @@ const STDERR_LIMIT = 4000;
 export class FfprobeRunner {
   constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
 
-  probe(path: string, signal?: AbortSignal): Promise<FfprobeOutput> {
-    const args = ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', '-count_packets', path];
+  /**
+   * Format and streams. The frame count comes from the container when it states one (MP4 and MOV
+   * do); only when it does not are the packets counted, which reads the whole file.
+   */
+  async probe(path: string, signal?: AbortSignal): Promise<FfprobeOutput> {
+    const output = await this.run(path, false, signal);
+    const video = output.streams?.find((s) => s.codec_type === 'video');
+    const stated = Number(video?.nb_frames);
+    if (!video || (Number.isFinite(stated) && stated > 0)) return output;
+    return this.run(path, true, signal);
+  }
+
+  private run(path: string, countPackets: boolean, signal?: AbortSignal): Promise<FfprobeOutput> {
+    const args = ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...(countPackets ? ['-count_packets'] : []), path];
     return new Promise((resolve, reject) => {
       const child = spawn(this.config.FFPROBE_PATH, args, {
         stdio: ['ignore', 'pipe', 'pipe'],

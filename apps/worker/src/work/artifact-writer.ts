@@ -14,7 +14,8 @@ export function artifactPrefix(jobId: string, attempt: number): string {
  * (artifactNameSchema), unique within the attempt.
  */
 export class ObjectStoreArtifactWriter implements ArtifactWriter {
-  private readonly written: ArtifactRef[] = [];
+  /** In the order putFile was called, whatever order the uploads finish in. */
+  private readonly written: Array<ArtifactRef | null> = [];
   private readonly names = new Set<string>();
 
   constructor(
@@ -27,19 +28,20 @@ export class ObjectStoreArtifactWriter implements ArtifactWriter {
     if (!valid.success) throw new ToolError(ErrorCode.ToolFailed, `invalid artifact name ${JSON.stringify(name.slice(0, 200))}: ${valid.error.issues[0]?.message ?? 'invalid'}`, true);
     if (this.names.has(name)) throw new ToolError(ErrorCode.ToolFailed, `artifact "${name}" was written twice`, true);
     this.names.add(name);
+    const slot = this.written.push(null) - 1;
     const blob = await this.blobs.put(this.prefix + name, createReadStream(path), contentType);
     const ref: ArtifactRef = { name, bucket: blob.bucket, objectName: blob.name, size: blob.size, contentType, sha256: blob.sha256 };
-    this.written.push(ref);
+    this.written[slot] = ref;
     return ref;
   }
 
   /** Every artifact written so far, in order. */
   artifacts(): ArtifactRef[] {
-    return [...this.written];
+    return this.written.filter((ref): ref is ArtifactRef => ref !== null);
   }
 
   /** Deletes what this attempt wrote (it failed, or lost the job): best effort. */
   async discard(): Promise<void> {
-    for (const ref of this.written) await this.blobs.delete(ref.objectName).catch(() => undefined);
+    for (const ref of this.artifacts()) await this.blobs.delete(ref.objectName).catch(() => undefined);
   }
 }

@@ -56,8 +56,11 @@ export class PipelineExecutor {
       const inputPath = join(workDir, 'input');
       let media: MediaInfo | null = null;
       if (pipeline.readsInput) {
+        const t0 = performance.now();
         await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
+        const t1 = performance.now();
         media = toMediaInfo(await this.ffprobe.probe(inputPath, attemptSignal));
+        this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(t1 - t0), probeMs: Math.round(performance.now() - t1), bytes: request.data.video.size }, 'input downloaded and probed');
       }
       const tracker = new ProgressTracker(pipeline.tools.length, media?.frameCount ?? null);
       const runs: ToolRun[] = [];

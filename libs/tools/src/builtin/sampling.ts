@@ -53,3 +53,17 @@ export function seconds(value: number | null | undefined): number {
 export function frameName(prefix: string, index: number, extension: string): string {
   return `${prefix}-${String(index).padStart(6, '0')}.${extension}`;
 }
+
+/** Runs `task` over `items` with at most `limit` at a time; resolves in item order. */
+export async function inParallel<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}

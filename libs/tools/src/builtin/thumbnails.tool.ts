@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseMetadataPrint } from '../media/ffmpeg-progress.js';
 import { defineTool, mediaOf, type FrameOutput } from '../tool.js';
-import { frameName, sampledProgress, samplingFilter, samplingParams, seconds } from './sampling.js';
+import { frameName, inParallel, sampledProgress, samplingFilter, samplingParams, seconds } from './sampling.js';
+
+/** How many artifact uploads run at once. */
+const UPLOADS_AT_ONCE = 8;
 
 /** Thumbnails per sprite sheet, at most (10 × 10). */
 const SHEET_SIDE = 10;
@@ -34,33 +37,19 @@ export const thumbnailsTool = defineTool({
   async run(ctx) {
     const media = mediaOf(ctx);
     const sampling = { stride: ctx.params.frame_stride, maxFrames: ctx.params.max_frames };
-    const grid = spriteGrid(Math.min(ctx.params.max_frames, media.frameCount === null ? ctx.params.max_frames : Math.ceil(media.frameCount / sampling.stride)));
-    const printed = join(ctx.workDir, 'thumbnails.txt');
-    const graph =
-      `[0:v]${samplingFilter(sampling)},metadata=mode=add:key=fw.sample:value=1,metadata=mode=print:file=${filterPath(printed)},` +
-      `scale=${ctx.params.thumbnail_width}:-2,split=2[thumbs][cells];` +
-      `[cells]scale=${ctx.params.sprite_width}:-2,tile=${grid.columns}x${grid.rows}[sheets]`;
-    await ctx.tools.ffmpeg(
-      ['-i', ctx.inputPath, '-filter_complex', graph,
-        '-map', '[thumbs]', '-fps_mode', 'passthrough', '-q:v', '3', join(ctx.workDir, 'thumb-%06d.jpg'),
-        '-map', '[sheets]', '-fps_mode', 'passthrough', '-q:v', '4', join(ctx.workDir, 'sprite-%03d.jpg')],
-      { onProgress: sampledProgress(ctx, media, sampling) },
-    );
+    const { args, grid, printed } = thumbnailsCommand(ctx.inputPath, ctx.workDir, ctx.params, media.frameCount);
+    await ctx.tools.ffmpeg(args, { onProgress: sampledProgress(ctx, media, sampling) });
     const samples = parseMetadataPrint(await readFile(printed, 'utf8'));
-    const frames: FrameOutput[] = [];
-    for (const sample of samples) {
+    // Uploads overlap (the artifact list keeps the order they were started in).
+    const frames: FrameOutput[] = await inParallel(samples, UPLOADS_AT_ONCE, async (sample) => {
       const index = sample.frame * sampling.stride;
       const name = frameName('thumb', index, 'jpg');
       // ffmpeg numbers its files 1, 2, 3 ...; the artifact is named after the frame index.
       await ctx.artifacts.putFile(name, join(ctx.workDir, `thumb-${String(sample.frame + 1).padStart(6, '0')}.jpg`), 'image/jpeg');
-      frames.push({ frame_index: index, timestamp: seconds(sample.ptsTime), thumbnail: name });
-    }
-    const sheets: string[] = [];
-    for (let i = 1; i <= Math.ceil(samples.length / (grid.columns * grid.rows)); i++) {
-      const name = `sprite-${String(i).padStart(3, '0')}.jpg`;
-      await ctx.artifacts.putFile(name, join(ctx.workDir, name), 'image/jpeg');
-      sheets.push(name);
-    }
+      return { frame_index: index, timestamp: seconds(sample.ptsTime), thumbnail: name };
+    });
+    const sheets = Array.from({ length: Math.ceil(samples.length / (grid.columns * grid.rows)) }, (_, i) => `sprite-${String(i + 1).padStart(3, '0')}.jpg`);
+    await inParallel(sheets, UPLOADS_AT_ONCE, (name) => ctx.artifacts.putFile(name, join(ctx.workDir, name), 'image/jpeg'));
     return {
       summary: { thumbnail_count: frames.length, sprite_count: sheets.length },
       frames,
@@ -72,6 +61,24 @@ export const thumbnailsTool = defineTool({
     };
   },
 });
+
+/**
+ * The one ffmpeg command of the tool (without the binary and the logging options): thumbnails and
+ * sprite sheets from a single decode. Exported so a benchmark can run the very same command raw.
+ */
+export function thumbnailsCommand(inputPath: string, workDir: string, params: z.output<typeof thumbnailsParams>, frameCount: number | null) {
+  const sampling = { stride: params.frame_stride, maxFrames: params.max_frames };
+  const grid = spriteGrid(Math.min(params.max_frames, frameCount === null ? params.max_frames : Math.ceil(frameCount / sampling.stride)));
+  const printed = join(workDir, 'thumbnails.txt');
+  const graph =
+    `[0:v]${samplingFilter(sampling)},metadata=mode=add:key=fw.sample:value=1,metadata=mode=print:file=${filterPath(printed)},` +
+    `scale=${params.thumbnail_width}:-2,split=2[thumbs][cells];` +
+    `[cells]scale=${params.sprite_width}:-2,tile=${grid.columns}x${grid.rows}[sheets]`;
+  const args = ['-i', inputPath, '-filter_complex', graph,
+    '-map', '[thumbs]', '-fps_mode', 'passthrough', '-q:v', '3', join(workDir, 'thumb-%06d.jpg'),
+    '-map', '[sheets]', '-fps_mode', 'passthrough', '-q:v', '4', join(workDir, 'sprite-%03d.jpg')];
+  return { args, grid, printed };
+}
 
 /** A path inside a filter graph: ':' and '\' and quotes must be escaped. */
 export function filterPath(path: string): string {
