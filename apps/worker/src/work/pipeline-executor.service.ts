@@ -44,7 +44,8 @@ export class PipelineExecutor {
   async run(request: VideoSubmitted, attempt: number, log: AttemptLog, signal: AbortSignal): Promise<PipelineOutcome> {
     const pipeline = this.catalog.pipeline(request.data.pipeline);
     if (!pipeline) {
-      throw new JobFailure(ErrorCode.UnknownPipeline, `this worker has no pipeline "${request.data.pipeline}"`, true);
+      // Transient: in a fleet being redeployed, another worker may have the plugin this one lacks.
+      throw new JobFailure(ErrorCode.UnknownPipeline, `this worker has no pipeline "${request.data.pipeline}"`, false);
     }
     const parsed = pipeline.params.safeParse(request.data.params);
     if (!parsed.success) throw new JobFailure(ErrorCode.InvalidParams, `params do not fit pipeline "${pipeline.name}" here: ${parsed.error.issues[0]?.message}`, true);
