@@ -223,30 +223,27 @@ export function validateParams(catalog: ToolCatalog, pipeline: string, raw: unkn
 /** A pass-through stream that hands the first HEAD_BYTES bytes to `check` before letting anything through. */
 function headCheck(check: (head: Buffer) => void): Transform {
   let head: Buffer | null = Buffer.alloc(0);
+  /** Checks what was held back and lets it through; an error from `check` fails the stream. */
+  const release = (done: (error?: Error | null, data?: Buffer) => void) => {
+    const all = head!;
+    head = null;
+    try {
+      check(all);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done(null, all);
+  };
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       if (head === null) return done(null, chunk);
       head = Buffer.concat([head, chunk]);
       if (head.length < HEAD_BYTES) return done();
-      const all = head;
-      head = null;
-      try {
-        check(all);
-      } catch (error) {
-        return done(error as Error);
-      }
-      done(null, all);
+      release(done);
     },
     flush(done) {
       if (head === null) return done();
-      const all = head;
-      head = null;
-      try {
-        check(all);
-      } catch (error) {
-        return done(error as Error);
-      }
-      done(null, all);
+      release(done);
     },
   });
 }

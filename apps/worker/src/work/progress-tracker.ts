@@ -1,12 +1,7 @@
-/** What a JobProgressed event says, without its attempt. */
-export interface ProgressSnapshot {
-  percent: number;
-  currentFrame: number;
-  totalFrames: number | null;
-  currentTool: string | null;
-  toolsCompleted: number;
-  toolsTotal: number;
-}
+import type { ProgressDetail } from '@app/job-state';
+
+/** What a JobProgressed event says, without its attempt: the same facts the read model keeps. */
+export type ProgressSnapshot = ProgressDetail;
 
 /**
  * The progress of one attempt over a pipeline's tools, as a pure calculation. Percent is the share
