@@ -99,7 +99,7 @@ describe('the dashboard in a browser', () => {
     expect(await page.locator('[data-testid=detail-status]').textContent()).toBe('completed');
     expect(await page.locator('[data-testid=timeline]').textContent()).toContain('attempt 1 on browser-worker');
     const resultText = await page.locator('[data-testid=result] pre').textContent();
-    expect(JSON.parse(resultText!)).toMatchObject({ width: 320, height: 240, codec: 'h264' });
+    expect(JSON.parse(resultText!)).toMatchObject({ tools: { probe: { data: { width: 320, height: 240, codec: 'h264' } } } });
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-job.png'), fullPage: true });
 
     // A deep link opens the same job (the gateway serves the app at /jobs/{id}).

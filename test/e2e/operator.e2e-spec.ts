@@ -95,8 +95,8 @@ describe('operating Framewire', () => {
     const submitted = await cli(['submit', video, '--wait', '--json']);
     expect(submitted.stderr).toBe('');
     expect(submitted.code).toBe(0);
-    const job = JSON.parse(submitted.stdout) as { job_id: string; status: string; result: { width: number } };
-    expect(job).toMatchObject({ status: 'completed', result: { width: 320 } });
+    const job = JSON.parse(submitted.stdout) as { job_id: string; status: string; result: { tools: { probe: { data: { width: number } } } } };
+    expect(job).toMatchObject({ status: 'completed', result: { tools: { probe: { data: { width: 320 } } } } });
 
     const human = await cli(['submit', video, '--wait', '--priority', 'high']);
     expect(human.code).toBe(0);

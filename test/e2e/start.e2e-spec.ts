@@ -55,10 +55,10 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     expect(res.status).toBe(202);
     const { job_id: jobId } = (await res.json()) as { job_id: string };
     const done = await eventually(async () => {
-      const view = (await (await fetch(`${base()}/v1/jobs/${jobId}`)).json()) as { status: string; result: { width: number } };
+      const view = (await (await fetch(`${base()}/v1/jobs/${jobId}`)).json()) as { status: string; result: { tools: { probe: { data: { width: number } } } } };
       return view.status === 'completed' ? view : undefined;
     }, 60_000, 'the job to complete');
-    expect(done.result.width).toBe(320);
+    expect(done.result.tools.probe.data.width).toBe(320);
 
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.output()).toMatch(/\[framewire\] stopped/);

@@ -4,6 +4,7 @@ import { ClientsModule, Transport } from '@nestjs/microservices';
 import type { GatewayConfig } from '@app/config';
 import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, type PinoLogger } from '@app/observability';
+import { ToolCatalogModule } from '@app/tools';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { findDashboardDir } from './dashboard/dashboard-files.js';
 import { DashboardController } from './dashboard/dashboard.controller.js';
@@ -21,6 +22,16 @@ import { GatewayMetrics } from './ops/gateway.metrics.js';
 import { HttpObservabilityMiddleware } from './ops/http-observability.middleware.js';
 import { OpsController } from './ops/ops.controller.js';
 import { SystemController } from './system/system.controller.js';
+import { JobFilesController } from './files/job-files.controller.js';
+import { JobFilesService } from './files/job-files.service.js';
+import { JobStreamController } from './live/job-stream.controller.js';
+import { JobUpdatesService } from './live/job-updates.service.js';
+import { JobUpdatesWebSocket } from './live/job-updates.ws.js';
+import { PipelinesController } from './pipelines/pipelines.controller.js';
+import { VideoCompatController } from './seeds/video-compat.controller.js';
+import { VideoCompatService } from './seeds/video-compat.service.js';
+import { WorkersController } from './workers/workers.controller.js';
+import { WorkersService } from './workers/workers.service.js';
 
 @Module({})
 export class GatewayModule implements NestModule {
@@ -30,6 +41,7 @@ export class GatewayModule implements NestModule {
       imports: [
         LoggingModule.forRoot(logger),
         EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: 'framewire-gateway' }),
+        ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
         ClientsModule.register([
           {
             name: JOBS_RPC,
@@ -43,7 +55,20 @@ export class GatewayModule implements NestModule {
           },
         ]),
       ],
-      controllers: [JobsController, LiveController, SystemController, OpsController, DocsController, DashboardController],
+      controllers: [
+        JobsController,
+        JobFilesController,
+        JobStreamController,
+        PipelinesController,
+        WorkersController,
+        VideoCompatController,
+        LiveController,
+        SystemController,
+        OpsController,
+        DocsController,
+        // Last: it answers the dashboard's own client-side routes.
+        DashboardController,
+      ],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
@@ -56,6 +81,11 @@ export class GatewayModule implements NestModule {
         JobQueriesClient,
         SubmitJobService,
         JobFeed,
+        JobFilesService,
+        JobUpdatesService,
+        JobUpdatesWebSocket,
+        WorkersService,
+        VideoCompatService,
       ],
     };
   }

@@ -36,6 +36,13 @@ const ops = (defaultPort: number) => ({
   OPS_HOST: z.string().min(1).default('0.0.0.0'),
   OPS_PORT: int(0, 65535).default(defaultPort),
 });
+/** FRAMEWIRE_PLUGINS: module names (npm packages or paths) of tool plugins, comma-separated. */
+const plugins = {
+  FRAMEWIRE_PLUGINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+};
 
 const database = {
   DATABASE_URL: z.string({ error: 'is required (for example postgres://user@127.0.0.1:5432/framewire)' }).pipe(url(['postgres:', 'postgresql:'])),
@@ -53,6 +60,9 @@ export const gatewayEnvSchema = z.object({
   RPC_TIMEOUT_MS: int(100, 120_000).default(5000),
   /** The built dashboard (index.html and assets/); by default dist/dashboard of this installation. */
   DASHBOARD_DIR: z.string().min(1).optional(),
+  /** How long POST /v1/video/process waits for its job before answering 504. */
+  PROCESS_WAIT_MS: int(1000, 3_600_000).default(300_000),
+  ...plugins,
 });
 
 export const jobsEnvSchema = z.object({
@@ -76,6 +86,9 @@ export const workerEnvSchema = z.object({
   FFMPEG_PATH: z.string().default('ffmpeg'),
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
   ...ops(9465),
+  /** A job result larger than this (as JSON) goes to the Object Store; the event carries a reference. */
+  RESULT_INLINE_MAX_BYTES: int(0, 512 * 1024).default(64 * 1024),
+  ...plugins,
 });
 
 export type GatewayConfig = z.output<typeof gatewayEnvSchema>;

@@ -23,6 +23,14 @@ export const ErrorCode = {
   Internal: 'INTERNAL',
   InvalidMedia: 'INVALID_MEDIA',
   ToolFailed: 'TOOL_FAILED',
+  ToolTimeout: 'TOOL_TIMEOUT',
+  JobNotCompleted: 'JOB_NOT_COMPLETED',
+  ArtifactNotFound: 'ARTIFACT_NOT_FOUND',
+  RangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
+  InvalidMp4: 'INVALID_MP4',
+  InvalidArtifactName: 'INVALID_ARTIFACT_NAME',
+  JobFailed: 'JOB_FAILED',
+  GatewayTimeout: 'TIMEOUT',
   WorkerError: 'WORKER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

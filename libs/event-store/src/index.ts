@@ -6,3 +6,4 @@ export * from './event-store.module.js';
 export * from './rpc-server.js';
 export * from './jetstream-figures.js';
 export * from './rpc-correlation.js';
+export * from './worker-registry.js';

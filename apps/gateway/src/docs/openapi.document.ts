@@ -1,15 +1,25 @@
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { registerDashboardRoutes } from '../dashboard/dashboard.openapi.js';
+import { registerJobFilesRoutes } from '../files/job-files.openapi.js';
 import { registerJobsRoutes } from '../jobs/jobs.openapi.js';
+import { registerJobStreamRoutes } from '../live/job-stream.openapi.js';
 import { registerLiveRoutes } from '../live/live.openapi.js';
 import { registerOpsRoutes } from '../ops/ops.openapi.js';
+import { registerPipelinesRoutes } from '../pipelines/pipelines.openapi.js';
+import { registerVideoCompatRoutes } from '../seeds/video-compat.openapi.js';
 import { registerSystemRoutes } from '../system/system.openapi.js';
+import { registerWorkersRoutes } from '../workers/workers.openapi.js';
 import { createApiDocs, type ApiDocs } from './openapi.registry.js';
 
 /** Every feature's route documentation. A new controller adds its `register…Routes` here. */
 export const ROUTE_DOCS: Array<(api: ApiDocs) => void> = [
   registerJobsRoutes,
+  registerJobFilesRoutes,
+  registerJobStreamRoutes,
+  registerPipelinesRoutes,
+  registerWorkersRoutes,
+  registerVideoCompatRoutes,
   registerLiveRoutes,
   registerSystemRoutes,
   registerOpsRoutes,
@@ -68,6 +78,7 @@ export function buildOpenApiDocument(version: string): ReturnType<OpenApiGenerat
       { name: 'live', description: 'Server-Sent Events' },
       { name: 'operations', description: 'Metrics, health, figures, documentation' },
       { name: 'dashboard', description: 'The web dashboard' },
+      { name: 'seeds', description: 'The seeds\' video API, for their clients to work unchanged' },
     ],
   });
 }

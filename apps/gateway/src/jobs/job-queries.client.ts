@@ -6,6 +6,7 @@ import {
   ErrorCode,
   getJobReplySchema,
   jobEventsReplySchema,
+  jobFilesReplySchema,
   JobQuery,
   listJobsReplySchema,
   projectionReplySchema,
@@ -40,6 +41,10 @@ export class JobQueriesClient {
 
   async get(jobId: string) {
     return (await this.send(JobQuery.Get, { job_id: jobId }, getJobReplySchema)).job;
+  }
+
+  async files(jobId: string) {
+    return (await this.send(JobQuery.Files, { job_id: jobId }, jobFilesReplySchema)).files;
   }
 
   list(request: ListJobsRequest) {

@@ -35,6 +35,11 @@ export class JobQueriesController {
     return this.handle(listJobsRequestSchema, payload, (req) => this.queries.list(req));
   }
 
+  @MessagePattern(JobQuery.Files)
+  files(@Payload() payload: unknown) {
+    return this.handle(getJobRequestSchema, payload, async (req) => ({ files: await this.queries.files(req.job_id) }));
+  }
+
   @MessagePattern(JobQuery.Events)
   events(@Payload() payload: unknown) {
     return this.handle(jobEventsRequestSchema, payload, (req) => this.queries.events(req.job_id, req.after_seq, req.limit));

@@ -5,6 +5,7 @@ import type { WorkerConfig } from '@app/config';
 import { ensureDurableConsumer, EventStore } from '@app/event-store';
 import { runWithCorrelation } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
+import { InFlightJobs } from './in-flight-jobs.js';
 import { JobRunner } from './job-runner.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
@@ -31,6 +32,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly store: EventStore,
     private readonly runner: JobRunner,
+    private readonly inFlight: InFlightJobs,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
@@ -108,6 +110,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     const controller = new AbortController();
     this.running.set(slot, controller);
     const context = { correlationId: decoded.event.correlationId, jobId: decoded.event.jobId };
+    this.inFlight.add(decoded.event.jobId);
     try {
       // Every line logged while this job runs carries its correlation id and job id.
       await runWithCorrelation(context, () => this.runner.run(delivery, controller.signal));
@@ -117,6 +120,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       msg.nak(ERROR_RETRY_MS);
     } finally {
       this.running.delete(slot);
+      this.inFlight.delete(decoded.event.jobId);
     }
   }
 }

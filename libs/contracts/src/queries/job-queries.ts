@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { objectRefSchema } from '../events/event-meta.js';
+import { artifactRefSchema, videoRefSchema } from '../events/job-events.js';
 import { jobStatusSchema, jobViewSchema } from './job-view.js';
 
 /**
@@ -11,6 +13,7 @@ export const JobQuery = {
   Events: 'jobs.events',
   /** Where the projector is: the stream sequence the read model reflects. */
   Projection: 'jobs.projection',
+  Files: 'jobs.files',
 } as const;
 
 export const LIST_LIMIT_DEFAULT = 20;
@@ -84,6 +87,20 @@ export const projectionStateSchema = z.object({
 });
 export type ProjectionState = z.infer<typeof projectionStateSchema>;
 export const projectionReplySchema = rpcReplySchema(projectionStateSchema);
+/**
+ * Where a job's files are in the Object Store: the upload, the stored result (when too large for
+ * the event) and the artifacts. For the gateway to serve them; never shown to clients as such.
+ */
+export const jobFilesSchema = z.object({
+  job_id: z.uuid(),
+  status: jobStatusSchema,
+  video: videoRefSchema,
+  result_ref: objectRefSchema.nullable(),
+  artifacts: z.array(artifactRefSchema),
+});
+export type JobFiles = z.infer<typeof jobFilesSchema>;
+export const jobFilesReplySchema = rpcReplySchema(z.object({ files: jobFilesSchema.nullable() }));
+export type JobFilesReply = z.infer<typeof jobFilesReplySchema>;
 
 export type GetJobReply = z.infer<typeof getJobReplySchema>;
 export type ListJobsReply = z.infer<typeof listJobsReplySchema>;

@@ -1,5 +1,34 @@
-import type { FfprobeOutput } from '../../media/ffprobe.runner.js';
-import { JobFailure } from '../../work/job-failure.js';
+import { ErrorCode } from '@app/contracts';
+import { ToolError, type MediaInfo } from '../tool.js';
+
+/** The parts of ffprobe's JSON output (`-show_format -show_streams -count_packets`) that Framewire reads. */
+export interface FfprobeOutput {
+  format?: {
+    format_name?: string;
+    duration?: string;
+    size?: string;
+    bit_rate?: string;
+    nb_streams?: number;
+  };
+  streams?: Array<{
+    index: number;
+    codec_type?: string;
+    codec_name?: string;
+    width?: number;
+    height?: number;
+    avg_frame_rate?: string;
+    r_frame_rate?: string;
+    nb_frames?: string;
+    nb_read_packets?: string;
+    duration?: string;
+    bit_rate?: string;
+    channels?: number;
+    sample_rate?: string;
+    pix_fmt?: string;
+    tags?: Record<string, string>;
+    side_data_list?: Array<{ rotation?: number }>;
+  }>;
+}
 
 export interface ProbeResult {
   [key: string]: unknown;
@@ -25,7 +54,7 @@ export interface ProbeResult {
 export function toProbeResult(output: FfprobeOutput): ProbeResult {
   const streams = output.streams ?? [];
   const video = streams.find((s) => s.codec_type === 'video' && (s.width ?? 0) > 0);
-  if (!video) throw JobFailure.invalidMedia('the file has no video stream');
+  if (!video) throw new ToolError(ErrorCode.InvalidMedia, 'the file has no video stream', true);
   const audio = streams.find((s) => s.codec_type === 'audio');
   const format = output.format ?? {};
   return {
@@ -38,12 +67,28 @@ export function toProbeResult(output: FfprobeOutput): ProbeResult {
     fps: round(rate(video.avg_frame_rate) ?? rate(video.r_frame_rate), 3),
     codec: video.codec_name ?? null,
     pix_fmt: video.pix_fmt ?? null,
-    frame_count: num(video.nb_frames) ?? num(video.nb_read_packets),
+    frame_count: num(video.nb_read_packets) ?? num(video.nb_frames),
     rotation: rotationOf(video),
     audio: audio
       ? { codec: audio.codec_name ?? null, channels: audio.channels ?? null, sample_rate: num(audio.sample_rate) }
       : null,
     stream_count: format.nb_streams ?? streams.length,
+  };
+}
+
+/** What the tools get to know about the video, from the same ffprobe output. */
+export function toMediaInfo(output: FfprobeOutput): MediaInfo {
+  const details = toProbeResult(output);
+  return {
+    durationSec: details.duration,
+    width: details.width,
+    height: details.height,
+    fps: details.fps,
+    // nb_read_packets (counted while demuxing) is what is really there; nb_frames is the container's word.
+    frameCount: details.frame_count,
+    hasAudio: details.audio !== null,
+    codec: details.codec,
+    details,
   };
 }
 
