@@ -9,7 +9,7 @@ import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { testKeys, type TestKey } from '../support/keys.js';
-import { eventually, freshNamespace, freshSchema, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { isoBox, mp4Shell } from '../support/videos.js';
 
 /**
@@ -58,7 +58,7 @@ describe('gateway over HTTP', () => {
     db = await freshSchema();
     store = new EventStore(ns.nc, ns.subjects);
     const env = { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace };
-    const jobsConfig = parseConfig(jobsEnvSchema, { ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
+    const jobsConfig = parseConfig(jobsEnvSchema, { ...IN_PROCESS_OPS, ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
     const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
     jobs = jobsRef.createNestMicroservice({
       strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
@@ -272,6 +272,31 @@ describe('gateway over HTTP', () => {
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
+    // The docs page (public) gets the same strict policy: scripts from this origin only, no framing.
+    const docs = await get('/docs', null);
+    expect(docs.status).toBe(200);
+    const csp = docs.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(docs.headers.get('x-frame-options')).toBe('DENY');
+    expect(docs.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(docs.headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it('leaves the probes and the docs public, and keeps metrics, system figures and workers for admin keys', async () => {
+    for (const path of ['/health/live', '/health/ready', '/docs/openapi.json', '/docs/init.js']) {
+      expect([path, (await get(path, null)).status]).toEqual([path, 200]);
+    }
+    for (const path of ['/metrics', '/v1/system', '/v1/workers']) {
+      expect([path, (await get(path, null)).status]).toEqual([path, 401]);
+      const refused = await get(path, acme);
+      expect([path, refused.status, await codeOf(refused)]).toEqual([path, 403, 'FORBIDDEN']);
+      expect([path, (await get(path, admin)).status]).toEqual([path, 200]);
+    }
+    for (const path of ['/v1/pipelines', '/v1/worker/health', '/v1/stream/jobs']) {
+      expect([path, (await get(path, null)).status]).toEqual([path, 401]);
+    }
   });
 
   it('with AUTH_MODE=off (a dev setting) takes every request as an admin of the default tenant, and says so', async () => {

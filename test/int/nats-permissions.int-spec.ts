@@ -19,7 +19,7 @@ import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobStarted } from '../support/events.js';
 import { testKeys } from '../support/keys.js';
 import { freeTcpPort } from '../support/processes.js';
-import { eventually, freshName, freshSchema, type TestSchema } from '../support/services.js';
+import { eventually, freshName, freshSchema, IN_PROCESS_OPS, type TestSchema } from '../support/services.js';
 import { mp4Shell } from '../support/videos.js';
 
 /**
@@ -46,13 +46,14 @@ describe('NATS permissions per service', () => {
   let gateway: NestExpressApplication;
   let base = '';
   let key = '';
+  let adminKey = '';
 
   const connectAs = async (role: ServiceRole | 'admin') => {
     const nc = await connectNats(url, `perm-test-${role}`, { user: role, pass: passwords[role], inboxPrefix: role === 'admin' ? undefined : inboxPrefixOf(role) });
     connections.push(nc);
     return nc;
   };
-  const env = (role: ServiceRole) => ({ NATS_URL: url, NATS_USER: role, NATS_PASSWORD: passwords[role], FRAMEWIRE_NAMESPACE: subjects.namespace, LOG_LEVEL: 'silent' });
+  const env = (role: ServiceRole) => ({ ...IN_PROCESS_OPS, NATS_URL: url, NATS_USER: role, NATS_PASSWORD: passwords[role], FRAMEWIRE_NAMESPACE: subjects.namespace, LOG_LEVEL: 'silent' });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'framewire-nats-perm-'));
@@ -90,6 +91,7 @@ describe('NATS permissions per service', () => {
 
     const keys = await testKeys(db.schema);
     key = (await keys.create('acme')).key;
+    adminKey = (await keys.create('ops', true)).key;
     await keys.close();
   }, 60_000);
 
@@ -132,6 +134,10 @@ describe('NATS permissions per service', () => {
       events: Array<{ type: string }>;
     };
     expect(events.events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+    // The gateway reads the workers' registry as its own user (it may not create or write it).
+    const workers = (await (await fetch(`${base}/v1/workers`, { headers: { Authorization: `Bearer ${adminKey}` } })).json()) as { workers: Array<{ worker_id: string }> };
+    expect(workers.workers.map((w) => w.worker_id)).toEqual(['perm-worker']);
+    expect(await (await fetch(`${base}/v1/worker/health`, { headers: auth() })).json()).toMatchObject({ alive: true });
   });
 
   it('lets the gateway follow a job live (ordered consumers for SSE), read only', async () => {

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@app/config';
+import { jobsCommand } from './jobs/jobs.command.js';
 import { registerKeysCommand } from './keys/keys.command.js';
 import { start } from './start/launcher.js';
+import { submitCommand } from './submit/submit.command.js';
+import { workersCommand } from './workers/workers.command.js';
 
 function positiveInt(min: number, max: number) {
   return (value: string): number => {
@@ -27,6 +30,9 @@ program
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 
 registerKeysCommand(program);
+program.addCommand(submitCommand());
+program.addCommand(jobsCommand());
+program.addCommand(workersCommand());
 
 try {
   await program.parseAsync();

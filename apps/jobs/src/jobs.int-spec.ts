@@ -4,13 +4,13 @@ import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microse
 import { Test } from '@nestjs/testing';
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { firstValueFrom } from 'rxjs';
-import { hashApiKey, JobQuery, KeyQuery, type GetJobReply, type JobEventsReply, type JobScope, type ListJobsReply, type VerifyKeyReply } from '@app/contracts';
+import { hashApiKey, JobQuery, KeyQuery, type GetJobReply, type JobEventsReply, type JobFilesReply, type JobScope, type ListJobsReply, type VerifyKeyReply } from '@app/contracts';
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore, NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { testKeys } from '../../../test/support/keys.js';
-import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
 import { JobsModule } from './jobs.module.js';
 import { PROJECTOR_CONSUMER } from './projection/job.projector.js';
 
@@ -23,11 +23,14 @@ describe('jobs service against NATS and PostgreSQL', () => {
 
   async function startJobs(): Promise<INestMicroservice> {
     const config = parseConfig(jobsEnvSchema, {
+      ...IN_PROCESS_OPS,
       NATS_URL: TEST_NATS_URL,
       DATABASE_URL: db.url,
       DATABASE_SCHEMA: db.schema,
       FRAMEWIRE_NAMESPACE: ns.namespace,
       PROJECTOR_BATCH_SIZE: '50',
+      OPS_HOST: '127.0.0.1',
+      OPS_PORT: '0',
     });
     const moduleRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] }).compile();
     const microservice = moduleRef.createNestMicroservice({
@@ -145,6 +148,12 @@ describe('jobs service against NATS and PostgreSQL', () => {
     const unknown = await ask<JobEventsReply>(JobQuery.Events, { job_id: videoSubmitted().jobId, scope: acme });
     expect(foreign).toMatchObject({ ok: false, error: { code: 'JOB_NOT_FOUND' } });
     expect(unknown).toMatchObject({ ok: false, error: { code: 'JOB_NOT_FOUND' } });
+    // Where a job's files are (upload, result, artifacts) is a job query like the others: scoped.
+    const files = (jobId: string, scope: JobScope) => ask<JobFilesReply>(JobQuery.Files, { job_id: jobId, scope });
+    expect(await files(mine.jobId, acme)).toMatchObject({ ok: true, value: { files: { job_id: mine.jobId, video: { objectName: mine.data.video.objectName } } } });
+    expect(await files(theirs.jobId, acme)).toEqual({ ok: true, value: { files: null } });
+    expect(await files(theirs.jobId, ALL)).toMatchObject({ ok: true, value: { files: { job_id: theirs.jobId } } });
+    expect(await ask<JobFilesReply>(JobQuery.Files, { job_id: theirs.jobId })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
   });
 
   it('verifies API keys by hash: active keys give their principal, revoked and unknown ones null', async () => {

@@ -1,15 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import type { JobsConfig } from '@app/config';
-import { EventStoreModule, inboxPrefixOf } from '@app/event-store';
-import { LoggingModule, type PinoLogger } from '@app/observability';
+import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
+import { postgresHealthCheck } from '@app/read-model';
 import { JOBS_CONFIG } from './jobs.config.js';
 import { KeyStoreModule } from './keys/key-store.module.js';
 import { KeyVerificationController } from './keys/key-verification.controller.js';
 import { KeyVerificationService } from './keys/key-verification.service.js';
+import { JobsMetrics } from './ops/jobs.metrics.js';
 import { JobProjector } from './projection/job.projector.js';
 import { JobQueriesController } from './queries/job-queries.controller.js';
 import { JobQueriesService } from './queries/job-queries.service.js';
-import { ReadModelModule } from './read-model/read-model.module.js';
+import { READ_MODEL, ReadModelModule } from './read-model/read-model.module.js';
 
 @Module({})
 export class JobsModule {
@@ -28,7 +31,21 @@ export class JobsModule {
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
       ],
       controllers: [JobQueriesController, KeyVerificationController],
-      providers: [{ provide: JOBS_CONFIG, useValue: config }, JobProjector, JobQueriesService, KeyVerificationService],
+      providers: [
+        { provide: JOBS_CONFIG, useValue: config },
+        { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('jobs') },
+        {
+          provide: HEALTH_CHECKS,
+          inject: [NATS_CONNECTION, READ_MODEL],
+          useFactory: (nc: NatsConnection, ds: DataSource) => [natsHealthCheck(nc), postgresHealthCheck(ds)],
+        },
+        { provide: OPS_LISTEN, useValue: { host: config.OPS_HOST, port: config.OPS_PORT } },
+        OpsListener,
+        JobsMetrics,
+        JobProjector,
+        JobQueriesService,
+        KeyVerificationService,
+      ],
     };
   }
 }

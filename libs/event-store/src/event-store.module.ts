@@ -4,6 +4,7 @@ import { BlobStore } from './blob-store.js';
 import { EventStore } from './event-store.js';
 import { connectNats, type NatsConnection, type NatsIdentity } from './nats-connection.js';
 import { awaitEventStream, ensureEventStream } from './stream-setup.js';
+import { WorkerRegistry } from './worker-registry.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export const JOB_SUBJECTS = Symbol('JOB_SUBJECTS');
@@ -20,6 +21,11 @@ export interface EventStoreModuleOptions {
    * for services whose NATS user may not manage streams (the gateway).
    */
   stream?: 'ensure' | 'await';
+  /**
+   * `bind` (the default) reads the workers' registry without touching the server until it is used;
+   * `create` creates its KV bucket, for the workers, whose NATS user is the one allowed to.
+   */
+  workerRegistry?: 'create' | 'bind';
 }
 
 /** Drains the connection last, after every consumer has stopped in its own shutdown hook. */
@@ -62,9 +68,15 @@ export class EventStoreModule {
           inject: [NATS_CONNECTION],
           useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket),
         },
+        {
+          provide: WorkerRegistry,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) =>
+            options.workerRegistry === 'create' ? WorkerRegistry.open(nc, subjects.workersBucket) : WorkerRegistry.bind(nc, subjects.workersBucket),
+        },
         NatsConnectionCloser,
       ],
-      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore],
+      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, WorkerRegistry],
     };
   }
 }

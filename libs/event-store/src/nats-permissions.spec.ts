@@ -34,6 +34,12 @@ describe('NATS permissions', () => {
     expect(p.gateway.subscribe).not.toContain('framewire.rpc.>');
   });
 
+  it("lets the gateway read the workers' registry but never write or create it", () => {
+    expect(p.gateway.publish).toContain('$JS.API.STREAM.INFO.KV_framewire_workers');
+    expect(p.gateway.publish.some((s) => s.startsWith('$KV.') || /STREAM\.(CREATE|UPDATE|DELETE|PURGE)\.KV_/.test(s))).toBe(false);
+    expect(p.worker.publish).toContain('$KV.framewire_workers.>');
+  });
+
   it('lets workers append lifecycle events but not submit work; only the jobs service answers requests', () => {
     expect(p.worker.publish).toContain('framewire.job.*.lifecycle');
     expect(p.worker.publish.some((s) => s.includes('submitted'))).toBe(false);

@@ -5,8 +5,8 @@ import type { JobSubjects } from '@app/contracts';
  * the subjects it needs; everything else is denied by the server. The rules that make the log
  * trustworthy:
  * - the gateway publishes only work requests (`<ns>.job.<id>.submitted.<priority>`), Object Store
- *   uploads and requests to the jobs service; it can never append a lifecycle event such as
- *   `JobCompleted`, change the stream, or delete or purge events;
+ *   uploads and requests to the jobs service, and reads the stream and the workers' registry; it can
+ *   never append a lifecycle event such as `JobCompleted`, change the stream, or delete or purge events;
  * - the jobs service owns the stream (creates and updates it), answers request/reply, appends the
  *   lifecycle events an operator asks for (cancel, redrive) and broadcasts key revocations;
  * - workers append lifecycle events, read uploads and write artifacts.
@@ -78,6 +78,11 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...objects.get,
         ...objects.purge,
         ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        // Listing the workers (GET /v1/workers, /v1/worker/health): reads the registry bucket, never writes it.
+        ...workersKv.info,
+        ...workersKv.get,
+        ...workersKv.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        `$JS.FC.KV_${subjects.workersBucket}.>`,
       ],
       subscribe: [`${inboxPrefixOf('gateway')}.>`, subjects.keyRevoked],
       allowResponses: false,

@@ -13,6 +13,7 @@ export interface ListJobsQuery {
   /** Only this tenant's jobs; every tenant's when absent (an admin's view). */
   tenant?: string;
   status?: JobStatus;
+  pipeline?: string;
   limit: number;
   cursor?: string;
 }
@@ -42,6 +43,7 @@ export class JobReadRepository {
       .limit(query.limit + 1);
     if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
     if (query.status) qb.andWhere('j.status = :status', { status: query.status });
+    if (query.pipeline) qb.andWhere('j.pipeline = :pipeline', { pipeline: query.pipeline });
     if (query.cursor) {
       const { createdAt, jobId } = decodeCursor(query.cursor);
       qb.andWhere('(j.created_at, j.job_id) < (:createdAt, :jobId)', { createdAt, jobId });
@@ -56,6 +58,12 @@ export class JobReadRepository {
   async checkpoint(name: string): Promise<number> {
     const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
     return row?.lastSeq ?? 0;
+  }
+
+  /** The projection's checkpoint with the time it last moved (null before the first batch). */
+  async checkpointState(name: string): Promise<{ lastSeq: number; updatedAt: Date | null }> {
+    const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
+    return { lastSeq: row?.lastSeq ?? 0, updatedAt: row?.updatedAt ?? null };
   }
 }
 

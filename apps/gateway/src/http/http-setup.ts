@@ -1,20 +1,18 @@
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import helmet from 'helmet';
 import { ErrorCode } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
-import { errorBody } from './api-exception.filter.js';
+import { rawErrorResponse } from './raw-error.js';
 
 /** Request headers a browser may send cross-origin, and response headers it may read. */
 const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
 const CORS_EXPOSED_HEADERS = ['Location', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 
 /**
- * Everything about the gateway's HTTP server that is not a route, in one place so main.ts and the
- * tests build the same server:
- * - security headers on every response, the API's and the dashboard's (helmet: a strict
- *   Content-Security-Policy, nosniff, frame-ancestors 'none', no Referer, HSTS);
+ * Everything about the gateway's HTTP server that is not a route or a middleware, in one place so
+ * main.ts and the tests build the same server (security headers are a middleware of the gateway
+ * module, so every app built from it has them: see security-headers.ts):
  * - CORS only for the origins in CORS_ORIGINS (none by default: browsers on other origins are refused);
  * - requests that Node's HTTP parser rejects (a 10 MB header, a malformed request line, a smuggling
  *   attempt) still get a JSON error body;
@@ -23,30 +21,6 @@ const CORS_EXPOSED_HEADERS = ['Location', 'Retry-After', 'Idempotent-Replayed', 
 export function configureHttp(app: NestExpressApplication, config: GatewayConfig): void {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'", "'unsafe-inline'"],
-          imgSrc: ["'self'", 'data:', 'blob:'],
-          mediaSrc: ["'self'", 'blob:'],
-          connectSrc: ["'self'"],
-          objectSrc: ["'none'"],
-          frameAncestors: ["'none'"],
-          baseUri: ["'self'"],
-          formAction: ["'self'"],
-          // Framewire is often reached over plain HTTP on a laptop or a private network; upgrading the
-          // dashboard's requests to https there would break it. Put TLS in front to get it.
-          upgradeInsecureRequests: null,
-        },
-      },
-      frameguard: { action: 'deny' },
-      referrerPolicy: { policy: 'no-referrer' },
-      crossOriginResourcePolicy: { policy: config.CORS_ORIGINS.length > 0 ? 'cross-origin' : 'same-origin' },
-    }),
-  );
   if (config.CORS_ORIGINS.length > 0) {
     app.enableCors({
       origin: config.CORS_ORIGINS,
@@ -62,8 +36,6 @@ export function configureHttp(app: NestExpressApplication, config: GatewayConfig
   server.headersTimeout = 30_000;
   server.on('clientError', answerClientError);
 }
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /**
  * Node's parser refused the request before any route saw it. Answer in the API's JSON error shape,
@@ -87,10 +59,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT'
         ? [408, ErrorCode.BadRequest, 'the request headers did not arrive in time']
         : [400, ErrorCode.BadRequest, 'malformed HTTP request'];
-  const body = JSON.stringify(errorBody(code, message));
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(rawErrorResponse(status, code, message));
   socket.on('data', () => undefined);
   socket.on('error', () => undefined);
   setTimeout(() => socket.destroy(), 2000).unref();

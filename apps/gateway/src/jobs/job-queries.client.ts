@@ -3,10 +3,13 @@ import {
   ErrorCode,
   getJobReplySchema,
   jobEventsReplySchema,
+  jobFilesReplySchema,
   JobQuery,
   listJobsReplySchema,
+  projectionReplySchema,
   scopeOf,
   type JobEventsRequest,
+  type JobFiles,
   type JobView,
   type ListJobsRequest,
   type Principal,
@@ -38,11 +41,21 @@ export class JobQueriesClient {
     return job;
   }
 
+  /** Where the job's files are, or null when the job does not exist or is outside the principal's scope. */
+  async files(principal: Principal, jobId: string): Promise<JobFiles | null> {
+    return (await this.rpc.send(JobQuery.Files, { job_id: jobId, scope: scopeOf(principal) }, jobFilesReplySchema)).files;
+  }
+
   list(principal: Principal, request: Omit<ListJobsRequest, 'scope'>) {
     return this.rpc.send(JobQuery.List, { ...request, scope: scopeOf(principal) }, listJobsReplySchema);
   }
 
   events(principal: Principal, request: Omit<JobEventsRequest, 'scope'>) {
     return this.rpc.send(JobQuery.Events, { ...request, scope: scopeOf(principal) }, jobEventsReplySchema);
+  }
+
+  /** The projector's checkpoint, as the read model holds it: no job data, for the admin-only /v1/system. */
+  projection() {
+    return this.rpc.send(JobQuery.Projection, {}, projectionReplySchema);
   }
 }

@@ -24,13 +24,14 @@ const FIELD_BYTES = 64 * 1024;
 const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-const listQuerySchema = z.strictObject({
+export const listQuerySchema = z.strictObject({
   status: jobStatusSchema.optional(),
+  pipeline: z.string().trim().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
   cursor: z.string().min(1).max(512).optional(),
 });
 
-const eventsQuerySchema = z.strictObject({
+export const eventsQuerySchema = z.strictObject({
   after_seq: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_LIMIT_DEFAULT),
 });
@@ -92,6 +93,7 @@ export class JobsController {
   async events(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: Record<string, unknown>) {
     const jobId = parseJobId(id);
     const { after_seq, limit } = parseQuery(eventsQuerySchema, query);
+    // An unknown job and another tenant's job are the same 404 JOB_NOT_FOUND, answered by the jobs service.
     return this.queries.events(principal, { job_id: jobId, after_seq, limit });
   }
 }

@@ -3,21 +3,20 @@ import { Writable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import {
-  DEFAULT_PIPELINE,
   DEFAULT_PRIORITY,
   ErrorCode,
   JOB_PRIORITIES,
   jobPrioritySchema,
   type JobPriority,
-  isPipelineName,
-  pipelineCatalog,
   summarizeIssues,
   type VideoSubmitted,
 } from '@app/contracts';
+import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
 import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/event-store';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
-import { guardUpload } from '../uploads/media-guard.js';
+import { GatewayMetrics } from '../ops/gateway.metrics.js';
+import { guardUpload, type MediaCheck } from '../uploads/media-guard.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
 
 /** Where the submission's parts come from; the HTTP layer reads multipart, tests may read anything. */
@@ -28,6 +27,16 @@ export type SubmissionSource = <T>(
 
 export interface SubmitCommand {
   source: SubmissionSource;
+  /**
+   * Pipeline, params and priority decided by the caller (the seeds' routes take them from the query);
+   * when absent they come from the multipart fields.
+   */
+  fields?: SubmissionFields;
+  /**
+   * A stricter rule for what the upload may be (the seeds' routes take MP4/MOV only), run on the same
+   * first bytes the upload guard sniffs, before the guard's own checks.
+   */
+  checkMedia?: MediaCheck;
   /** Who submits: the job belongs to this tenant, and its Idempotency-Key is scoped to it. */
   tenant: string;
   idempotencyKey: string | null;
@@ -62,25 +71,27 @@ export class SubmitJobService {
     private readonly blobs: BlobStore,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    private readonly metrics: GatewayMetrics,
+    private readonly catalog: ToolCatalog,
   ) {}
 
   async submit(command: SubmitCommand): Promise<SubmitResult> {
     const jobId = command.idempotencyKey ? idempotentJobId(command.tenant, command.idempotencyKey) : this.ids.next();
     if (command.idempotencyKey) {
       const prior = await this.priorSubmission(jobId);
-      if (prior) return this.replay(prior, command.source);
+      if (prior) return this.replay(prior, command.source, command.fields);
     }
 
     const objectName = `uploads/${jobId}/${this.ids.next()}`;
     const received = await command.source(
-      (part) => this.storeUpload(objectName, part),
+      (part) => this.storeUpload(objectName, part, command.checkMedia),
       (stored) => this.blobs.delete(stored.blob.name),
     );
     const upload = received.file;
     try {
       if (!upload) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
       if (upload.blob.size === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
-      const { pipeline, params, priority } = parseSubmissionFields(received.fields);
+      const { pipeline, params, priority } = command.fields ?? parseSubmissionFields(received.fields, this.catalog);
       const event: VideoSubmitted = {
         // With a key, the event id is derived from the job id: two racing requests with the same key
         // publish the same Nats-Msg-Id, so the stream stores one even if they chose different priorities.
@@ -108,22 +119,23 @@ export class SubmitJobService {
       };
       const appended = await this.store.append(event, 0);
       if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
+      this.metrics.submitted.inc({ pipeline, priority });
       return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: event.occurredAt, replayed: false };
     } catch (error) {
       if (upload) await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
       if (error instanceof ConcurrencyError && command.idempotencyKey) {
         // A concurrent request with the same key won the race; answer as it did.
         const prior = await this.priorSubmission(jobId);
-        if (prior) return this.compare(prior, upload!.blob.sha256, received.fields);
+        if (prior) return this.compare(prior, upload!.blob.sha256, received.fields, command.fields);
       }
       throw error;
     }
   }
 
-  private async storeUpload(objectName: string, part: FilePart) {
+  private async storeUpload(objectName: string, part: FilePart, checkMedia?: MediaCheck) {
     // Nothing is stored until the first bytes say this is a video container; the content type stored
     // is the one sniffed, not the one the client claimed.
-    const { stream, media } = await guardUpload(part.stream);
+    const { stream, media } = await guardUpload(part.stream, checkMedia);
     const blob: StoredBlob = await this.blobs.put(objectName, stream, media.contentType);
     return { blob, filename: part.filename, contentType: media.contentType };
   }
@@ -138,7 +150,7 @@ export class SubmitJobService {
   }
 
   /** A repeated key: read the body through a hash only (nothing is stored), then compare. */
-  private async replay(prior: VideoSubmitted, source: SubmissionSource): Promise<SubmitResult> {
+  private async replay(prior: VideoSubmitted, source: SubmissionSource, preset?: SubmissionFields): Promise<SubmitResult> {
     const received = await source(
       async (part) => {
         const hash = createHash('sha256');
@@ -148,11 +160,11 @@ export class SubmitJobService {
       async () => undefined,
     );
     if (received.file === null) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
-    return this.compare(prior, received.file, received.fields);
+    return this.compare(prior, received.file, received.fields, preset);
   }
 
-  private compare(prior: VideoSubmitted, sha256: string, fields: Map<string, string>): SubmitResult {
-    const { pipeline, params, priority } = parseSubmissionFields(fields);
+  private compare(prior: VideoSubmitted, sha256: string, fields: Map<string, string>, preset?: SubmissionFields): SubmitResult {
+    const { pipeline, params, priority } = preset ?? parseSubmissionFields(fields, this.catalog);
     const same =
       prior.data.video.sha256 === sha256 &&
       prior.data.pipeline === pipeline &&
@@ -179,17 +191,13 @@ export interface SubmissionFields {
 }
 
 /** `pipeline` (default probe), `params` (a JSON object valid for that pipeline) and `priority` (default normal). */
-export function parseSubmissionFields(fields: Map<string, string>): SubmissionFields {
+export function parseSubmissionFields(fields: Map<string, string>, catalog: ToolCatalog): SubmissionFields {
   const priorityText = fields.get('priority')?.trim() || DEFAULT_PRIORITY;
   const priority = jobPrioritySchema.safeParse(priorityText);
   if (!priority.success) {
     throw new ApiError(ErrorCode.ValidationFailed, `"priority" must be one of ${JOB_PRIORITIES.join(', ')}`);
   }
   const pipeline = fields.get('pipeline')?.trim() || DEFAULT_PIPELINE;
-  if (!isPipelineName(pipeline)) {
-    const known = Object.keys(pipelineCatalog).join(', ');
-    throw new ApiError(ErrorCode.UnknownPipeline, `unknown pipeline "${pipeline.slice(0, 64)}"; known: ${known}`);
-  }
   let raw: unknown = {};
   const text = fields.get('params');
   if (text !== undefined && text.trim() !== '') {
@@ -199,9 +207,21 @@ export function parseSubmissionFields(fields: Map<string, string>): SubmissionFi
       throw new ApiError(ErrorCode.InvalidParams, '"params" is not valid JSON');
     }
   }
-  const parsed = pipelineCatalog[pipeline].params.safeParse(raw);
+  return { pipeline, params: validateParams(catalog, pipeline, raw), priority: priority.data };
+}
+
+/**
+ * Checks params against the pipeline's merged schema (unknown keys rejected) and returns them with
+ * their defaults filled in, as the event will carry them.
+ */
+export function validateParams(catalog: ToolCatalog, pipeline: string, raw: unknown): Record<string, unknown> {
+  const entry = catalog.pipeline(pipeline);
+  if (!entry) {
+    throw new ApiError(ErrorCode.UnknownPipeline, `unknown pipeline "${pipeline.slice(0, 64)}"; known: ${catalog.pipelineNames().join(', ')}`);
+  }
+  const parsed = entry.params.safeParse(raw);
   if (!parsed.success) {
     throw new ApiError(ErrorCode.InvalidParams, `invalid params for ${pipeline}: ${summarizeIssues(parsed.error)}`);
   }
-  return { pipeline, params: parsed.data as Record<string, unknown>, priority: priority.data };
+  return parsed.data as Record<string, unknown>;
 }

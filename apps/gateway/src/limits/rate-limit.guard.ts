@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCode } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
-import type { AuthenticatedRequest } from '../auth/principal.js';
+import type { AuthenticatedRequest, Principal } from '../auth/principal.js';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 
@@ -28,25 +28,36 @@ export class RateLimitGuard implements CanActivate {
     if (!this.limiter || context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (!req.principal) return true; // a public route
-    const who = this.config.AUTH_MODE === 'off' ? `ip:${req.ip}` : `key:${req.principal.key_id}`;
     const res = context.switchToHttp().getResponse<Response>();
+    const headers = await this.take(req.principal, req.ip);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    return true;
+  }
+
+  /**
+   * Counts one request of `principal` (from `ip`): the RateLimit-* headers to send, or a 429
+   * RATE_LIMITED that carries them and Retry-After. Also for what guards do not see (a WebSocket handshake).
+   */
+  async take(principal: Principal, ip: string | undefined): Promise<Record<string, string>> {
+    if (!this.limiter) return {};
+    const who = this.config.AUTH_MODE === 'off' ? `ip:${ip ?? 'unknown'}` : `key:${principal.key_id}`;
     try {
-      const state = await this.limiter.consume(who);
-      this.describe(res, state);
-      return true;
+      return this.describe(await this.limiter.consume(who));
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      this.describe(res, rejection);
       const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
       throw new ApiError(ErrorCode.RateLimited, `too many requests for this key: at most ${this.config.RATE_LIMIT_REQUESTS} per ${this.config.RATE_LIMIT_WINDOW_MS / 1000} s; retry in ${seconds} s`, {
+        ...this.describe(rejection),
         'Retry-After': String(seconds),
       });
     }
   }
 
-  private describe(res: Response, state: RateLimiterRes): void {
-    res.setHeader('RateLimit-Limit', String(this.config.RATE_LIMIT_REQUESTS));
-    res.setHeader('RateLimit-Remaining', String(Math.max(0, state.remainingPoints)));
-    res.setHeader('RateLimit-Reset', String(Math.ceil(state.msBeforeNext / 1000)));
+  private describe(state: RateLimiterRes): Record<string, string> {
+    return {
+      'RateLimit-Limit': String(this.config.RATE_LIMIT_REQUESTS),
+      'RateLimit-Remaining': String(Math.max(0, state.remainingPoints)),
+      'RateLimit-Reset': String(Math.ceil(state.msBeforeNext / 1000)),
+    };
   }
 }

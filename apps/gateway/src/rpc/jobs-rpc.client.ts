@@ -4,7 +4,7 @@ import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import type { z } from 'zod';
 import { ErrorCode, type JobSubjects } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
-import { JOB_SUBJECTS } from '@app/event-store';
+import { JOB_SUBJECTS, withCorrelation } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 
@@ -16,7 +16,8 @@ const CLIENT_ERROR_CODES = new Set<string>([ErrorCode.BadRequest, ErrorCode.Inva
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
 
 /**
- * The gateway's side of the jobs service's request/reply API. A reply that does not come within
+ * The gateway's side of the jobs service's request/reply API. Each request carries the HTTP
+ * request's correlation id in its NATS headers, so the jobs service logs under the same id. A reply that does not come within
  * RPC_TIMEOUT_MS, or does not match its contract, is a 503: the caller learns quickly and can retry.
  */
 @Injectable()
@@ -32,7 +33,7 @@ export class JobsRpcClient {
   async send<S extends z.ZodType<Reply>>(pattern: string, payload: unknown, schema: S): Promise<Extract<z.output<S>, { ok: true }>['value']> {
     let raw: unknown;
     try {
-      raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), payload).pipe(timeout(this.config.RPC_TIMEOUT_MS)));
+      raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), withCorrelation(payload)).pipe(timeout(this.config.RPC_TIMEOUT_MS)));
     } catch (error) {
       const reason = error instanceof TimeoutError ? `no reply within ${this.config.RPC_TIMEOUT_MS} ms` : String((error as Error)?.message ?? error);
       this.logger.warn(`${pattern}: ${reason}`);

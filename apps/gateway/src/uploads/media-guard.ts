@@ -10,26 +10,33 @@ export interface GuardedUpload {
 }
 
 /**
+ * A route's own rule for the upload, given its first bytes (up to SNIFF_BYTES) and what they were
+ * sniffed as (null: no container Framewire accepts). It throws to refuse; nothing has been stored yet.
+ */
+export type MediaCheck = (head: Buffer, media: Sniffed | null) => void;
+
+/**
  * Reads the first bytes of an upload as they arrive and decides what it is before anything is
  * stored: an empty file or one that is not a video container is refused at once, so no object is
  * ever created for it. The rest streams on through a structure check that fails the stream (and so
  * the Object Store write, which then removes what it wrote) if the file turns out to be cut short.
  */
-export async function guardUpload(upload: Readable): Promise<GuardedUpload> {
+export async function guardUpload(upload: Readable, check?: MediaCheck): Promise<GuardedUpload> {
   const { head, stream: source } = await peek(upload, SNIFF_BYTES);
-  if (head.length === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
   const media = sniffContainer(head);
+  check?.(head, media);
+  if (head.length === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
   if (!media) {
     throw new ApiError(
       ErrorCode.UnsupportedMedia,
       'the file is not a video container Framewire accepts (MP4/MOV, WebM/Matroska, AVI or MPEG-TS), whatever its name says',
     );
   }
-  const check = structureCheckFor(media.kind);
+  const structure = structureCheckFor(media.kind);
   const checked = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       try {
-        check.push(chunk);
+        structure.push(chunk);
         done(null, chunk);
       } catch (error) {
         done(asApiError(error));
@@ -37,7 +44,7 @@ export async function guardUpload(upload: Readable): Promise<GuardedUpload> {
     },
     flush(done) {
       try {
-        check.finish();
+        structure.finish();
         done();
       } catch (error) {
         done(asApiError(error));

@@ -1,6 +1,7 @@
-import { Controller, Logger } from '@nestjs/common';
+import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { getJobRequestSchema, jobEventsRequestSchema, JobQuery, listJobsRequestSchema } from '@app/contracts';
+import { getJobRequestSchema, jobEventsRequestSchema, jobFilesRequestSchema, JobQuery, listJobsRequestSchema, projectionRequestSchema } from '@app/contracts';
+import { RpcCorrelationInterceptor } from '@app/event-store';
 import { answer } from '../rpc/rpc-answer.js';
 import { JobQueriesService } from './job-queries.service.js';
 
@@ -9,6 +10,7 @@ import { JobQueriesService } from './job-queries.service.js';
  * caller's required scope), delegates, and always answers with a result.
  */
 @Controller()
+@UseInterceptors(RpcCorrelationInterceptor)
 export class JobQueriesController {
   private readonly logger = new Logger(JobQueriesController.name);
 
@@ -24,8 +26,19 @@ export class JobQueriesController {
     return answer(this.logger, listJobsRequestSchema, payload, ({ scope, ...query }) => this.queries.list(query, scope));
   }
 
+  @MessagePattern(JobQuery.Files)
+  files(@Payload() payload: unknown) {
+    return answer(this.logger, jobFilesRequestSchema, payload, async (req) => ({ files: await this.queries.files(req.job_id, req.scope) }));
+  }
+
   @MessagePattern(JobQuery.Events)
   events(@Payload() payload: unknown) {
     return answer(this.logger, jobEventsRequestSchema, payload, (req) => this.queries.events(req.job_id, req.after_seq, req.limit, req.scope));
+  }
+
+  /** Where the projector is; no job data, so no scope. */
+  @MessagePattern(JobQuery.Projection)
+  projection(@Payload() payload: unknown) {
+    return answer(this.logger, projectionRequestSchema, payload, () => this.queries.projection());
   }
 }
