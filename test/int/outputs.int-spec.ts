@@ -52,11 +52,42 @@ async function readSse(res: Response): Promise<Array<{ id: string | null; event:
     });
 }
 
+/** A live SSE stream read as it arrives: the events so far, and a way to wait for one. */
+function follow(res: Response) {
+  const events: Array<{ event: string; data: Json }> = [];
+  const reader = res.body!.getReader();
+  let buffer = '';
+  const done = (async () => {
+    for (;;) {
+      const { value, done: ended } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (ended) return;
+      buffer += Buffer.from(value!).toString('utf8');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+        const data = field('data');
+        if (data !== undefined) events.push({ event: field('event') ?? 'message', data: JSON.parse(data) as Json });
+      }
+    }
+  })();
+  return {
+    events,
+    until: (what: string, test: (e: Array<{ event: string; data: Json }>) => boolean) => eventually(async () => (test(events) ? true : undefined), 30_000, what),
+    close: async () => {
+      await reader.cancel().catch(() => undefined);
+      await done;
+    },
+  };
+}
+
 /**
  * The gateway's job outputs over real HTTP, with the jobs service and a worker in this process
  * against real NATS, PostgreSQL and ffmpeg: pipelines, results, artifacts, the upload with Range,
- * live updates over SSE and WebSocket, workers, and the seeds' routes driven like their client; each
- * with an API key, and what another tenant sees of it (404, as for no job).
+ * live updates over SSE and WebSocket, the live feed of every job, workers, and the
+ * seeds' routes driven like their client; each with an API key, and what another tenant sees of it
+ * (404, as for no job).
  */
 describe('job outputs and live updates over HTTP', () => {
   let ns: TestNamespace;
@@ -98,6 +129,11 @@ describe('job outputs and live updates over HTTP', () => {
       const { body } = await json(`/v1/jobs/${id}`);
       return body['status'] === 'completed' || body['status'] === 'failed' ? body : undefined;
     }, 30_000, `job ${id} to end`);
+
+  async function stopWorker() {
+    await worker?.close();
+    worker = null;
+  }
 
   async function startWorker() {
     const config = parseConfig(workerEnvSchema, { ...env(), WORKER_ID: 'outputs-worker', WORKER_CONCURRENCY: '2', RESULT_INLINE_MAX_BYTES: '4096' });
@@ -329,5 +365,40 @@ describe('job outputs and live updates over HTTP', () => {
     expect(health.json).toEqual({ alive: true, last_heartbeat: expect.any(String) });
     const missing = await rawRequest(`${base}/v1/video/results/00000000-0000-4000-8000-000000000000`, 'GET', acme);
     expect(missing).toEqual({ status: 404, json: { detail: expect.any(String), error: { code: 'JOB_NOT_FOUND', message: expect.any(String) } } });
+  });
+
+  it('sends each key the live changes of its own tenant\'s jobs only (an admin key, every tenant\'s)', async () => {
+    // Two jobs submitted while no worker runs, before the feed opens: their tenant is looked up.
+    await stopWorker();
+    const before = [await submit(clip, 'noop'), await submitAs(bravo, clip, 'noop')];
+    const feeds = new Map<TestKey, ReturnType<typeof follow>>();
+    for (const key of [acme, bravo, admin]) {
+      const res = await get('/v1/stream/jobs', {}, key);
+      expect(res.status).toBe(200);
+      const feed = follow(res);
+      await feed.until('ready', (events) => events.some((e) => e.event === 'ready'));
+      feeds.set(key, feed);
+    }
+    expect((await get('/v1/stream/jobs', {}, null)).status).toBe(401);
+    // Two more while the feed is open: their tenant comes with their VideoSubmitted.
+    const after = [await submit(clip, 'noop'), await submitAs(bravo, clip, 'noop')];
+    await startWorker();
+    const [acmeJobs, bravoJobs] = [[before[0]!, after[0]!], [before[1]!, after[1]!]];
+    const finished = (ids: string[]) => (events: Array<{ event: string; data: Json }>) => ids.every((id) => events.some((e) => e.data['job_id'] === id && e.data['status'] === 'completed'));
+    try {
+      await feeds.get(admin)!.until('every job completed in the admin feed', finished([...acmeJobs, ...bravoJobs]));
+      await feeds.get(acme)!.until('acme\'s jobs completed in its feed', finished(acmeJobs));
+      await feeds.get(bravo)!.until('bravo\'s jobs completed in its feed', finished(bravoJobs));
+      const seen = (key: TestKey) => feeds.get(key)!.events.filter((e) => e.event === 'job').map((e) => e.data);
+      expect(new Set(seen(acme).map((c) => c['job_id']))).toEqual(new Set(acmeJobs));
+      expect(new Set(seen(bravo).map((c) => c['job_id']))).toEqual(new Set(bravoJobs));
+      expect(seen(acme).every((c) => c['tenant'] === 'acme')).toBe(true);
+      expect(seen(bravo).every((c) => c['tenant'] === 'bravo')).toBe(true);
+      // The job submitted before the feed opened shows its whole life, started to completed.
+      expect(seen(acme).filter((c) => c['job_id'] === before[0]).map((c) => c['type'])).toEqual(expect.arrayContaining(['JobStarted', 'JobCompleted']));
+      expect(new Set(seen(admin).map((c) => c['tenant']))).toEqual(new Set(['acme', 'bravo']));
+    } finally {
+      await Promise.all([...feeds.values()].map((feed) => feed.close()));
+    }
   });
 });
