@@ -122,6 +122,13 @@ describe('the dashboard in a browser', () => {
     expect(JSON.parse(resultText!)).toMatchObject({ tools: { probe: { data: { width: 320, height: 240, codec: 'h264' } } } });
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-job.png'), fullPage: true });
 
+    // The <video> cannot send the key: it plays from the job's short-lived media link, and loads.
+    const player = page.locator('[data-testid=video]');
+    await player.waitFor();
+    expect(await player.getAttribute('src')).toMatch(new RegExp(`^/v1/jobs/${jobId}/video\\?token=`));
+    await page.waitForFunction(() => (document.querySelector('[data-testid=video]') as HTMLVideoElement | null)?.readyState! >= 1, undefined, { timeout: 15_000 });
+    expect(await player.evaluate((v: HTMLVideoElement) => [v.videoWidth, v.videoHeight, Math.round(v.duration)])).toEqual([320, 240, 2]);
+
     // A deep link opens the same job (the gateway serves the app at /jobs/{id}).
     await page.goto(`${base}/jobs/${jobId}`);
     await page.locator('[data-testid=timeline-event]').nth(2).waitFor();

@@ -85,7 +85,7 @@ function follow(res: Response) {
 /**
  * The gateway's job outputs over real HTTP, with the jobs service and a worker in this process
  * against real NATS, PostgreSQL and ffmpeg: pipelines, results, artifacts, the upload with Range,
- * live updates over SSE and WebSocket, the live feed of every job, workers, and the
+ * media links, live updates over SSE and WebSocket, the live feed of every job, workers, and the
  * seeds' routes driven like their client; each with an API key, and what another tenant sees of it
  * (404, as for no job).
  */
@@ -291,6 +291,38 @@ describe('job outputs and live updates over HTTP', () => {
     expect((await get(`/v1/jobs/${id}/video`, {}, null)).status).toBe(401);
   });
 
+  it('opens a job\'s video, artifacts and stream with its media link, without a key, and nothing else with it', async () => {
+    const id = await submit(clip, 'thumbnails', { frame_stride: 25, thumbnail_width: 160 });
+    const other = await submit(clip, 'noop');
+    await Promise.all([completed(id), completed(other)]);
+    const issued = await fetch(`${base}/v1/jobs/${id}/media-links`, { method: 'POST', headers: acme.headers });
+    expect(issued.status).toBe(200);
+    expect(issued.headers.get('cache-control')).toBe('no-store');
+    const links = (await issued.json()) as Json;
+    expect(links).toMatchObject({ job_id: id, token: expect.any(String), video_url: `/v1/jobs/${id}/video?token=${encodeURIComponent(links['token'])}` });
+    expect(Date.parse(links['expires_at']) - Date.now()).toBeGreaterThan(10 * 60_000);
+    expect(links['artifacts']).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'thumb-000000.jpg', url: expect.stringContaining(`/v1/jobs/${id}/artifacts/thumb-000000.jpg?token=`) })]));
+
+    // What a <video> element does: Range requests with no Authorization header.
+    const head = await get(links['video_url'], { Range: 'bytes=0-99' }, null);
+    expect(head.status).toBe(206);
+    expect(Buffer.from(await head.arrayBuffer()).equals(Buffer.from(clip.subarray(0, 100)))).toBe(true);
+    const thumb = await get(links['artifacts'][0]['url'], {}, null);
+    expect([thumb.status, thumb.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+    const stream = await readSse(await get(`/v1/jobs/${id}/stream?token=${encodeURIComponent(links['token'])}`, {}, null));
+    expect(stream.map((e) => e.event)).toEqual(['status', 'completed']);
+
+    // The token opens this job only, only on its media routes, and not once altered.
+    const token = encodeURIComponent(links['token']);
+    for (const path of [`/v1/jobs/${other}/video?token=${token}`, `/v1/jobs/${id}/result?token=${token}`, `/v1/jobs/${id}?token=${token}`, `/v1/jobs/${id}/video?token=${token}x`, `/v1/jobs/${id}/video?token=${token}&token=${token}`]) {
+      const res = await get(path, {}, null);
+      expect([path, res.status, ((await res.json()) as Json)['error']['code']]).toEqual([path, 401, 'UNAUTHENTICATED']);
+    }
+    // Another tenant can neither ask for the job's links nor learn that it exists.
+    const foreign = await fetch(`${base}/v1/jobs/${id}/media-links`, { method: 'POST', headers: bravo.headers });
+    expect([foreign.status, ((await foreign.json()) as Json)['error']['code']]).toEqual([404, 'JOB_NOT_FOUND']);
+  });
+
   it('sends the seeds\' WebSocket messages until the job ends, then closes; refuses an unknown job', async () => {
     const id = await submit(clip, 'probe');
     await completed(id);
@@ -316,6 +348,15 @@ describe('job outputs and live updates over HTTP', () => {
     expect(await refusal(`/v1/ws/jobs/${id}`, bravo.headers)).toMatchObject({ status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
     expect(await refusal('/v1/ws/jobs/00000000-0000-4000-8000-000000000000', acme.headers)).toMatchObject({ status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
     expect(await refusal('/v1/ws/jobs/not-a-uuid', acme.headers)).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JOB_ID' } } });
+    // A browser cannot set headers on a WebSocket: the job's media link opens it.
+    const { token } = (await (await fetch(`${base}/v1/jobs/${id}/media-links`, { method: 'POST', headers: acme.headers })).json()) as { token: string };
+    const linked = new WebSocket(`${base.replace('http', 'ws')}/v1/ws/jobs/${id}?token=${encodeURIComponent(token)}`);
+    const last = await new Promise<Json | undefined>((resolve) => {
+      let seen: Json | undefined;
+      linked.on('message', (data) => (seen = JSON.parse(String(data)) as Json));
+      linked.on('close', () => resolve(seen));
+    });
+    expect(last).toMatchObject({ job_id: id, status: 'completed' });
   });
 
   it('lists the live workers from their heartbeats to an admin key (other keys: 403)', async () => {

@@ -8,6 +8,7 @@ import { ToolCatalogModule } from '@app/tools';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { MediaLinks } from './auth/media-links.js';
 import { findDashboardDir } from './dashboard/dashboard-files.js';
 import { DashboardController } from './dashboard/dashboard.controller.js';
 import { DASHBOARD_DIR, DashboardStaticMiddleware } from './dashboard/dashboard.static.js';
@@ -29,6 +30,7 @@ import { JOBS_RPC, JobsRpcClient } from './rpc/jobs-rpc.client.js';
 import { SystemController } from './system/system.controller.js';
 import { JobFilesController } from './files/job-files.controller.js';
 import { JobFilesService } from './files/job-files.service.js';
+import { JobMediaLinksService } from './files/job-media-links.service.js';
 import { JobStreamController } from './live/job-stream.controller.js';
 import { JobUpdatesService } from './live/job-updates.service.js';
 import { JobUpdatesWebSocket } from './live/job-updates.ws.js';
@@ -95,6 +97,7 @@ export class GatewayModule implements NestModule {
         { provide: IdGenerator, useClass: UuidV7Generator },
         JobsRpcClient,
         ApiKeyAuthenticator,
+        MediaLinks,
         UploadSlots,
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('gateway') },
         { provide: HEALTH_CHECKS, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => [natsHealthCheck(nc)] },
@@ -104,6 +107,7 @@ export class GatewayModule implements NestModule {
         SubmitJobService,
         JobFeed,
         JobFilesService,
+        JobMediaLinksService,
         JobUpdatesService,
         JobUpdatesWebSocket,
         WorkersService,

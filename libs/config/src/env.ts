@@ -114,6 +114,10 @@ export const gatewayEnvSchema = z.object({
   /** Uploads one key may stream at the same time. */
   MAX_CONCURRENT_UPLOADS_PER_KEY: int(1, 10_000).default(4),
   CORS_ORIGINS: originList,
+  /** How long a signed media link (a job's video and artifacts without a key) works. */
+  MEDIA_LINK_TTL_MS: int(10_000, 86_400_000).default(15 * 60_000),
+  /** The HMAC secret of media links; the same on every gateway behind one address. Unset: random per process. */
+  MEDIA_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').max(1024).optional(),
   /** The built dashboard (index.html and assets/); by default dist/dashboard of this installation. */
   DASHBOARD_DIR: z.string().min(1).optional(),
   /** How long POST /v1/video/process waits for its job before answering 504. */

@@ -16,6 +16,7 @@ import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/event-s
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { JobsRpcClient } from '../rpc/jobs-rpc.client.js';
+import { MediaLinks } from './media-links.js';
 
 /** Unknown keys are remembered briefly, so a flood of one bad key does not become a flood of lookups. */
 const NEGATIVE_TTL_MS = 5_000;
@@ -46,10 +47,12 @@ export class ApiKeyAuthenticator implements OnApplicationBootstrap, OnModuleDest
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(JOB_SUBJECTS) private readonly subjects: JobSubjects,
+    private readonly links: MediaLinks,
   ) {
     const ttl = config.AUTH_CACHE_TTL_MS;
     this.cache = ttl > 0 ? new LRUCache({ max: CACHE_ENTRIES, ttl }) : null;
-    this.revoked = new LRUCache({ max: CACHE_ENTRIES, ttl: Math.max(ttl, 60_000) });
+    // Long enough to outlive every cached answer and every media link issued before the revocation.
+    this.revoked = new LRUCache({ max: CACHE_ENTRIES, ttl: Math.max(ttl, config.MEDIA_LINK_TTL_MS, 60_000) });
   }
 
   get enabled(): boolean {
@@ -98,6 +101,19 @@ export class ApiKeyAuthenticator implements OnApplicationBootstrap, OnModuleDest
     if (!isApiKeyFormat(key)) throw new ApiError(ErrorCode.Unauthenticated, 'that is not a Framewire API key', challenge('invalid_token'));
     const principal = await this.lookup(hashApiKey(key));
     if (!principal) throw new ApiError(ErrorCode.Unauthenticated, 'unknown or revoked API key', challenge('invalid_token'));
+    return principal;
+  }
+
+  /**
+   * For a route of one job's media: the Authorization header when there is one, else a signed media
+   * link to that job (MediaLinks), which acts for the key that asked for it unless that key has
+   * been revoked since.
+   */
+  async authenticateForJobMedia(authorization: string | undefined, token: unknown, jobId: string): Promise<Principal> {
+    if (!this.enabled || authorization !== undefined || token === undefined) return this.authenticate(authorization);
+    if (typeof token !== 'string') throw new ApiError(ErrorCode.Unauthenticated, 'one media link token, please', challenge('invalid_request'));
+    const principal = this.links.verify(token, jobId);
+    if (this.revoked.has(principal.key_id)) throw new ApiError(ErrorCode.Unauthenticated, 'the key that issued this media link was revoked', challenge('invalid_token'));
     return principal;
   }
 

@@ -4,12 +4,14 @@ import { ErrorCode } from '@app/contracts';
 import { ApiError } from '../http/api-error.js';
 import { ApiKeyAuthenticator } from './api-key.authenticator.js';
 import type { AuthenticatedRequest } from './principal.js';
-import { ROUTE_ACCESS, type RouteAccess } from './route-access.decorator.js';
+import { MEDIA_LINK_PARAM } from './media-links.js';
+import { ACCEPTS_MEDIA_LINK, ROUTE_ACCESS, type RouteAccess } from './route-access.decorator.js';
 
 /**
  * Runs before every HTTP route (a global guard): a route needs an API key unless it is marked
- * @Public(), and an admin key if it is marked @AdminOnly(). The principal is left on the request for
- * the route, the rate limit and the upload cap.
+ * @Public(), and an admin key if it is marked @AdminOnly(); a route of a job's media marked
+ * @AcceptsMediaLink() also takes a signed link to that job instead of a key. The principal is left
+ * on the request for the route, the rate limit and the upload cap.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -28,7 +30,10 @@ export class AuthGuard implements CanActivate {
     const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [context.getHandler(), context.getClass()]);
     if (access === 'public') return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const principal = await this.authenticator.authenticate(req.headers.authorization);
+    const acceptsLink = this.reflector.getAllAndOverride<boolean | undefined>(ACCEPTS_MEDIA_LINK, [context.getHandler(), context.getClass()]);
+    const principal = acceptsLink
+      ? await this.authenticator.authenticateForJobMedia(req.headers.authorization, req.query[MEDIA_LINK_PARAM], String(req.params['id'] ?? ''))
+      : await this.authenticator.authenticate(req.headers.authorization);
     req.principal = principal;
     if (access === 'admin' && !principal.admin) throw new ApiError(ErrorCode.Forbidden, 'this route needs an admin key');
     return true;

@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { AcceptsMediaLink } from '../auth/route-access.decorator.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { parseJobId } from '../http/route-params.js';
 import { JobUpdatesService } from './job-updates.service.js';
@@ -10,13 +11,14 @@ const KEEPALIVE_MS = 15_000;
  * Server-Sent Events of one job: `status` first (the snapshot), then `status`, `progress` and at last
  * `completed` or `failed`, after which the stream closes. Each event's id is the stream sequence it
  * reflects, so a client that reconnects with Last-Event-ID resumes without a gap. Another tenant's
- * job is 404.
+ * job is 404. A browser's EventSource, which cannot send a key, may use the job's media link.
  */
 @Controller('v1/jobs')
 export class JobStreamController {
   constructor(private readonly updates: JobUpdatesService) {}
 
   @Get(':id/stream')
+  @AcceptsMediaLink()
   async stream(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,

@@ -5,6 +5,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, isJobId } from '@app/contracts';
 import { ApiKeyAuthenticator } from '../auth/api-key.authenticator.js';
+import { MEDIA_LINK_PARAM } from '../auth/media-links.js';
 import { ApiError, statusOf } from '../http/api-error.js';
 import { rawErrorResponse } from '../http/raw-error.js';
 import { RateLimitGuard } from '../limits/rate-limit.guard.js';
@@ -27,7 +28,8 @@ export interface SeedsProgressMessage {
  * `{job_id, status, current_frame, total_frames, percent}`; closed (1000) after the terminal one.
  *
  * Nest's guards never see a raw upgrade, so this handshake does what they do, before it accepts:
- * authenticate (`Authorization: Bearer <key>`), count the request against the key's rate limit,
+ * authenticate (`Authorization: Bearer <key>`, or the job's signed media link in `?token=` for a
+ * browser, which cannot set headers on a WebSocket), count the request against the key's rate limit,
  * and check that the principal may see the job. A malformed id, a missing or bad key, too many
  * requests and a job that does not exist or belongs to another tenant are refused with the usual JSON
  * error (400, 401, 429, 404) and no upgrade.
@@ -61,7 +63,8 @@ export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicatio
   private async accept(req: IncomingMessage, socket: Duplex, head: Buffer, rawId: string): Promise<void> {
     let snapshot;
     try {
-      const principal = await this.authenticator.authenticate(req.headers.authorization);
+      const token = new URL(req.url ?? '/', 'http://localhost').searchParams.getAll(MEDIA_LINK_PARAM);
+      const principal = await this.authenticator.authenticateForJobMedia(req.headers.authorization, token.length > 1 ? token : token[0], safeDecode(rawId));
       await this.rateLimit.take(principal, req.socket.remoteAddress);
       const id = safeDecode(rawId);
       if (!isJobId(id)) throw new ApiError(ErrorCode.InvalidJobId, 'a job id is a UUID');
