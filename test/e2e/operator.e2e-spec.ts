@@ -230,7 +230,7 @@ describe('operating Framewire', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/docs/assets/swagger-ui-bundle.js');
     expect((await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
-    const doc = (await (await fetch(`${base}/docs/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${base}/docs/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[]; 'x-framewire-access'?: string }>> };
     expect(doc.openapi).toBe('3.1.0');
     // Nest logs each route it maps: every one of them must be in the document.
     const mapped = logLines(services.get('gateway')!)
@@ -240,5 +240,17 @@ describe('operating Framewire', () => {
     expect(mapped.length).toBeGreaterThanOrEqual(10);
     const missing = mapped.filter(({ path, method }) => !doc.paths[path]?.[method]).map(({ path, method }) => `${method} ${path}`);
     expect(missing).toEqual([]);
+    // ... with who may call it: the public routes are the dashboard, the docs and the probes, and no others.
+    const publicRoutes = mapped.filter(({ path, method }) => doc.paths[path]![method]!['x-framewire-access'] === 'public').map(({ path }) => path);
+    expect(new Set(publicRoutes)).toEqual(new Set(['/', '/jobs/{id}', '/docs', '/docs/openapi.json', '/docs/init.js', '/docs/assets/{file}', '/health/live', '/health/ready']));
+    for (const { path, method } of mapped) {
+      const operation = doc.paths[path]![method]!;
+      expect([path, operation.security]).toEqual([path, operation['x-framewire-access'] === 'public' ? [] : expect.arrayContaining([{ apiKey: [] }])]);
+    }
+    // And the guard agrees with the document: a public route answers without a key, the others do not.
+    for (const { path } of mapped.filter((m) => m.method === 'get' && !m.path.includes('{'))) {
+      const status = (await fetch(`${base}${path}`, { method: 'HEAD' })).status;
+      expect([path, status === 401]).toEqual([path, !publicRoutes.includes(path)]);
+    }
   });
 });

@@ -9,35 +9,26 @@ import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { ApiKeyAuthenticator } from './auth/api-key.authenticator.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { MediaLinks } from './auth/media-links.js';
+import { ROUTE_ACCESS_TABLE, routeAccessOf } from './auth/route-access.table.js';
 import { findDashboardDir } from './dashboard/dashboard-files.js';
-import { DashboardController } from './dashboard/dashboard.controller.js';
 import { DASHBOARD_DIR, DashboardStaticMiddleware } from './dashboard/dashboard.static.js';
-import { DocsController } from './docs/docs.controller.js';
 import { GATEWAY_CONFIG } from './gateway.config.js';
+import { GATEWAY_CONTROLLERS } from './gateway.controllers.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { SecurityHeadersMiddleware } from './http/security-headers.js';
 import { JobQueriesClient } from './jobs/job-queries.client.js';
-import { JobsController } from './jobs/jobs.controller.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
 import { RateLimitGuard } from './limits/rate-limit.guard.js';
 import { UploadSlots } from './limits/upload-slots.js';
 import { JobFeed } from './live/job-feed.service.js';
-import { LiveController } from './live/live.controller.js';
 import { GatewayMetrics } from './ops/gateway.metrics.js';
 import { HttpObservabilityMiddleware } from './ops/http-observability.middleware.js';
-import { OpsController } from './ops/ops.controller.js';
 import { JOBS_RPC, JobsRpcClient } from './rpc/jobs-rpc.client.js';
-import { SystemController } from './system/system.controller.js';
-import { JobFilesController } from './files/job-files.controller.js';
 import { JobFilesService } from './files/job-files.service.js';
 import { JobMediaLinksService } from './files/job-media-links.service.js';
-import { JobStreamController } from './live/job-stream.controller.js';
 import { JobUpdatesService } from './live/job-updates.service.js';
 import { JobUpdatesWebSocket } from './live/job-updates.ws.js';
-import { PipelinesController } from './pipelines/pipelines.controller.js';
-import { VideoCompatController } from './seeds/video-compat.controller.js';
 import { VideoCompatService } from './seeds/video-compat.service.js';
-import { WorkersController } from './workers/workers.controller.js';
 import { WorkersService } from './workers/workers.service.js';
 
 @Module({})
@@ -70,22 +61,10 @@ export class GatewayModule implements NestModule {
           },
         ]),
       ],
-      controllers: [
-        JobsController,
-        JobFilesController,
-        JobStreamController,
-        PipelinesController,
-        WorkersController,
-        VideoCompatController,
-        LiveController,
-        SystemController,
-        OpsController,
-        DocsController,
-        // Last: it answers the dashboard's own client-side routes.
-        DashboardController,
-      ],
+      controllers: GATEWAY_CONTROLLERS,
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: ROUTE_ACCESS_TABLE, useFactory: () => routeAccessOf(GATEWAY_CONTROLLERS) },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         // Global guards run in this order: who is calling, then how often. A route is authenticated
         // unless it is marked @Public() (see auth/route-access.decorator.ts).
