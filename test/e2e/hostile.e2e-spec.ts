@@ -10,12 +10,12 @@ import { eventually, freshNamespace, freshSchema, objectNames, streamLastSeq, TE
 import { makeVideo, mediaDir } from '../support/videos.js';
 
 /**
- * Routes that are not on this branch yet. Their cases are written against the route shapes of the
- * issues that add them and are skipped until those land: set the flag when merging.
- * - i4 (#4): /v1/jobs/{id}/result, /artifacts, /artifacts/{name}, /video, /stream
- * - #5 part B: POST /v1/jobs/{id}/cancel
+ * Routes of other issues. Their cases are written against the route shapes of the issues that add
+ * them and are skipped until those land: set the flag when merging.
+ * - i4 (#4): /v1/jobs/{id}/result, /artifacts, /artifacts/{name}, /video, /stream, /v1/ws/jobs/{id} (merged)
+ * - #5 part B: POST /v1/jobs/{id}/cancel (not built yet)
  */
-const MERGED = { i4: false, cancel: false };
+const MERGED = { i4: true, cancel: false };
 
 /** The gateway's limits in this suite: small, so that hitting them is cheap. */
 const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
@@ -163,6 +163,14 @@ describe('hostile input against the running gateway', () => {
   const unknownKey = (): TestKey => ({ key: `fwk_${'Q'.repeat(43)}`, keyId: 'key_000000000000', tenant: 'nobody', headers: { Authorization: `Bearer fwk_${'Q'.repeat(43)}` } });
   const asKey = (authorization: string): TestKey => ({ key: '', keyId: '', tenant: '', headers: { Authorization: authorization } });
   const job = () => acmeJob;
+  /** A WebSocket handshake, as the seeds' client opens one; refused with a plain HTTP answer before any upgrade. */
+  const websocket = (path: string, key: TestKey | null) =>
+    rawRequest(port, (socket) =>
+      send(
+        socket,
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key.key}\r\n` : ''}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.from(randomUUID()).toString('base64').slice(0, 24)}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
+    );
 
   const cases: Case[] = [
     // Who is calling
@@ -173,6 +181,17 @@ describe('hostile input against the running gateway', () => {
     { category: 'auth', what: 'a token that is not a Framewire key', send: () => request('/v1/jobs', { key: asKey(`Bearer ${'x'.repeat(5000)}`) }), status: 401, code: 'UNAUTHENTICATED' },
     { category: 'auth', what: 'a well-formed key that does not exist', send: () => request('/v1/jobs', { key: unknownKey() }), status: 401, code: 'UNAUTHENTICATED' },
     { category: 'auth', what: 'a key in the query string instead of the header', send: () => request(`/v1/jobs?api_key=${acme.key}`, { key: null }), status: 401, code: 'UNAUTHENTICATED' },
+    { category: 'auth', what: 'a WebSocket without a key', send: () => websocket(`/v1/ws/jobs/${job()}`, null), status: 401, code: 'UNAUTHENTICATED', needs: 'i4' },
+    {
+      category: 'auth',
+      what: 'a forged media link to a video',
+      send: () => request(`/v1/jobs/${job()}/video?token=${Buffer.from('{"k":"key_000000000000","t":"acme","a":true,"e":4102444800}').toString('base64url')}.forged`, { key: null }),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      needs: 'i4',
+    },
+    { category: 'auth', what: 'a tenant key on an admin route (/metrics)', send: () => request('/metrics'), status: 403, code: 'FORBIDDEN' },
+    { category: 'auth', what: 'a tenant key asking for the workers of every tenant', send: () => request('/v1/workers'), status: 403, code: 'FORBIDDEN', needs: 'i4' },
     {
       category: 'auth',
       what: 'a key revoked with `framewire keys revoke` while the gateway had it cached',
@@ -201,6 +220,8 @@ describe('hostile input against the running gateway', () => {
     { category: 'tenants', what: "downloading another tenant's artifact", send: () => request(`/v1/jobs/${job()}/artifacts/sprite.jpg`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },
     { category: 'tenants', what: "downloading another tenant's video", send: () => request(`/v1/jobs/${job()}/video`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },
     { category: 'tenants', what: "following another tenant's job (SSE)", send: () => request(`/v1/jobs/${job()}/stream`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },
+    { category: 'tenants', what: "following another tenant's job (WebSocket)", send: () => websocket(`/v1/ws/jobs/${job()}`, bravo), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },
+    { category: 'tenants', what: "media links to another tenant's job", send: () => request(`/v1/jobs/${job()}/media-links`, { method: 'POST', key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },
 
     // Uploads and their fields
     { category: 'uploads', what: 'no file', send: () => upload([{ name: 'pipeline', data: 'probe' }]), status: 400, code: 'FILE_REQUIRED' },
