@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { ARTIFACTS_DIR, launchChromium } from '../support/browser.js';
+import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
@@ -21,6 +22,9 @@ describe('the dashboard in a browser', () => {
   let video = '';
   let jobId = '';
   const services = new Map<string, ServiceProcess>();
+  /** The operator's admin key, and a tenant's. */
+  let admin: TestKey;
+  let tenant: TestKey;
 
   function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
     const service = spawnService(name, app, {
@@ -36,6 +40,14 @@ describe('the dashboard in a browser', () => {
 
   const row = (id: string) => page.locator(`[data-testid=job-row][data-job-id="${id}"]`);
 
+  /** What an operator does first: enter the API key (top right); it is kept for the tab. */
+  async function enterKey(key: string) {
+    await page.locator('[data-testid=api-key]').click();
+    await page.locator('input[aria-label="API key"]').fill(key);
+    await page.locator('.key-form button[type=submit]').click();
+    await page.locator('[data-testid=api-key]', { hasText: '✓' }).waitFor();
+  }
+
   beforeAll(async () => {
     ns = await freshNamespace();
     db = await freshSchema();
@@ -50,6 +62,9 @@ describe('the dashboard in a browser', () => {
       worker.waitForLine(/worker pulling jobs/),
     ]);
     base = `http://127.0.0.1:${JSON.parse(listening).port}`;
+    const keys = await testKeys(db.schema);
+    [admin, tenant] = await Promise.all([keys.create('ops', true, 'operator'), keys.create('studio')]);
+    await keys.close();
     browser = await launchChromium();
     page = await browser.context.newPage();
   }, 120_000);
@@ -64,6 +79,11 @@ describe('the dashboard in a browser', () => {
 
   it('uploads a video through the page and shows it reach completed live, without a reload', async () => {
     await page.goto(base);
+    // Without a key every panel says so, and how to fix it.
+    const refused = page.locator('[data-testid=jobs-panel] [data-testid=error-note]');
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/UNAUTHENTICATED.*Enter an API key/);
+    await enterKey(admin.key);
     await page.locator('[data-testid=feed-state]', { hasText: 'live' }).waitFor();
     await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
 
@@ -102,6 +122,13 @@ describe('the dashboard in a browser', () => {
     expect(JSON.parse(resultText!)).toMatchObject({ tools: { probe: { data: { width: 320, height: 240, codec: 'h264' } } } });
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-job.png'), fullPage: true });
 
+    // The <video> cannot send the key: it plays from the job's short-lived media link, and loads.
+    const player = page.locator('[data-testid=video]');
+    await player.waitFor();
+    expect(await player.getAttribute('src')).toMatch(new RegExp(`^/v1/jobs/${jobId}/video\\?token=`));
+    await page.waitForFunction(() => (document.querySelector('[data-testid=video]') as HTMLVideoElement | null)?.readyState! >= 1, undefined, { timeout: 15_000 });
+    expect(await player.evaluate((v: HTMLVideoElement) => [v.videoWidth, v.videoHeight, Math.round(v.duration)])).toEqual([320, 240, 2]);
+
     // A deep link opens the same job (the gateway serves the app at /jobs/{id}).
     await page.goto(`${base}/jobs/${jobId}`);
     await page.locator('[data-testid=timeline-event]').nth(2).waitFor();
@@ -120,21 +147,29 @@ describe('the dashboard in a browser', () => {
     await page.locator('[data-testid=filter-status]').selectOption('');
   });
 
-  it('sends the operator\'s API key on every request, the live feed included', async () => {
+  it('sends the operator\'s API key on every request, the live feed included, and shows a tenant its own jobs only', async () => {
     const seen: Array<{ url: string; auth: string | undefined }> = [];
-    page.on('request', (request) => {
+    const listen = (request: { url(): string; headers(): Record<string, string> }) => {
       if (new URL(request.url()).pathname.startsWith('/v1/')) seen.push({ url: request.url(), auth: request.headers()['authorization'] });
-    });
-    await page.locator('[data-testid=api-key]').click();
-    await page.locator('input[aria-label="API key"]').fill('fw_test_key');
-    await page.locator('.key-form button[type=submit]').click();
-    await page.locator('[data-testid=api-key]', { hasText: '✓' }).waitFor();
-    await page.reload();
-    await page.locator('[data-testid=feed-state]', { hasText: 'live' }).waitFor();
-    await row(jobId).waitFor();
-    const paths = new Set(seen.map((s) => new URL(s.url).pathname));
-    expect([...paths]).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/stream/jobs', '/v1/system']));
-    expect(seen.filter((s) => s.auth !== 'Bearer fw_test_key')).toEqual([]);
+    };
+    page.on('request', listen);
+    try {
+      await enterKey(tenant.key);
+      await page.reload();
+      await page.locator('[data-testid=feed-state]', { hasText: 'live' }).waitFor();
+      // The operator's job belongs to another tenant: this key neither lists it nor gets its changes.
+      await page.locator('[data-testid=jobs-table] td.empty').waitFor();
+      expect(await row(jobId).count()).toBe(0);
+      const figures = page.locator('[data-testid=system-panel] [data-testid=error-note]');
+      await figures.waitFor();
+      expect(await figures.textContent()).toMatch(/FORBIDDEN.*admin key/);
+      const paths = new Set(seen.map((s) => new URL(s.url).pathname));
+      expect([...paths]).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/stream/jobs', '/v1/system']));
+      expect(seen.filter((s) => s.auth !== `Bearer ${tenant.key}`)).toEqual([]);
+    } finally {
+      page.off('request', listen);
+      await enterKey(admin.key);
+    }
   });
 
   it('says clearly when a route answers an error, and when the jobs service is gone', async () => {

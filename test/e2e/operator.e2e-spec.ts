@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
-import { makeVideo, mediaDir } from '../support/videos.js';
+import { makeVideo, mediaDir, mp4Shell } from '../support/videos.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -53,6 +54,9 @@ describe('operating Framewire', () => {
   let video = '';
   const services = new Map<string, ServiceProcess>();
   const ops = new Map<string, string>();
+  /** The operator's admin key (the CLI's FRAMEWIRE_API_KEY), and a tenant's key. */
+  let admin: TestKey;
+  let tenant: TestKey;
 
   function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
     const service = spawnService(name, app, {
@@ -66,7 +70,7 @@ describe('operating Framewire', () => {
     return service;
   }
 
-  const cli = (args: string[]) => framewire(args, { FRAMEWIRE_URL: base });
+  const cli = (args: string[], key: TestKey | null = admin) => framewire(args, { FRAMEWIRE_URL: base, ...(key ? { FRAMEWIRE_API_KEY: key.key } : {}) });
 
   beforeAll(async () => {
     ns = await freshNamespace();
@@ -78,6 +82,9 @@ describe('operating Framewire', () => {
     const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1' });
     const [listening] = await Promise.all([gateway.waitForLine(/gateway listening/), jobs.waitForLine(/jobs service ready/), worker.waitForLine(/worker pulling jobs/)]);
     base = `http://127.0.0.1:${JSON.parse(listening).port}`;
+    const keys = await testKeys(db.schema);
+    [admin, tenant] = await Promise.all([keys.create('ops', true, 'operator'), keys.create('studio')]);
+    await keys.close();
     for (const [name, service] of [['jobs', jobs], ['worker', worker]] as const) {
       const line = JSON.parse(await service.waitForLine(/ops listening/)) as { opsPort: number };
       ops.set(name, `http://127.0.0.1:${line.opsPort}`);
@@ -123,18 +130,34 @@ describe('operating Framewire', () => {
 
     const notVideo = join(media.dir, 'notes.mp4');
     await import('node:fs/promises').then((fs) => fs.writeFile(notVideo, 'not a video\n'));
-    const failed = await cli(['submit', notVideo, '--wait']);
+    const refused = await cli(['submit', notVideo, '--wait']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('UNSUPPORTED_MEDIA');
+    // An MP4's boxes with nothing playable inside pass the door and fail in the worker.
+    const hollow = join(media.dir, 'hollow.mp4');
+    await import('node:fs/promises').then((fs) => fs.writeFile(hollow, mp4Shell(5)));
+    const failed = await cli(['submit', hollow, '--wait']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/failed: INVALID_MEDIA/);
+
+    const keyless = await cli(['jobs'], null);
+    expect(keyless.code).toBe(1);
+    expect(keyless.stderr).toContain('UNAUTHENTICATED');
 
     const nowhere = await framewire(['jobs'], { FRAMEWIRE_URL: 'http://127.0.0.1:9' });
     expect(nowhere.code).toBe(1);
     expect(nowhere.stderr).toContain('UNREACHABLE');
 
-    // `workers` answers with the registry, or says why it cannot: JSON either way.
+    // `workers` answers an admin key with the registry, and says why it cannot to a tenant's key: JSON either way.
     const workers = await cli(['workers', '--json']);
-    const body = JSON.parse(workers.stdout) as { workers?: unknown[]; error?: { code: string } };
-    expect(workers.code === 0 ? Array.isArray(body.workers) : typeof body.error?.code === 'string').toBe(true);
+    expect(workers.code).toBe(0);
+    expect((JSON.parse(workers.stdout) as { workers: Array<{ worker_id: string }> }).workers.map((w) => w.worker_id)).toEqual(['ops-worker']);
+    const forbidden = await cli(['workers', '--json'], tenant);
+    expect(forbidden.code).toBe(1);
+    expect(JSON.parse(forbidden.stdout)).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    // A tenant's key lists its own jobs only.
+    const theirs = await cli(['jobs', '--json'], tenant);
+    expect(JSON.parse(theirs.stdout)).toEqual({ jobs: [], next_cursor: null });
 
     for (const command of ['submit', 'jobs', 'workers']) {
       const help = await framewire([command, '--help'], {});
@@ -147,12 +170,12 @@ describe('operating Framewire', () => {
     const requestId = `e2e-${randomUUID()}`;
     const form = new FormData();
     form.set('file', new Blob([await readFile(video)], { type: 'video/mp4' }), 'traced.mp4');
-    const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: { 'X-Request-Id': requestId } });
+    const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: { ...admin.headers, 'X-Request-Id': requestId } });
     expect(res.status).toBe(202);
     expect(res.headers.get('x-request-id')).toBe(requestId);
     const { job_id: jobId } = (await res.json()) as { job_id: string };
     const view = await eventually(async () => {
-      const job = (await (await fetch(`${base}/v1/jobs/${jobId}`)).json()) as { status: string; correlation_id: string };
+      const job = (await (await fetch(`${base}/v1/jobs/${jobId}`, { headers: admin.headers })).json()) as { status: string; correlation_id: string };
       return job.status === 'completed' ? job : undefined;
     }, 30_000, 'the traced job');
     expect(view.correlation_id).toBe(requestId);
@@ -166,7 +189,9 @@ describe('operating Framewire', () => {
   });
 
   it('exposes metrics and health on every service', async () => {
-    const gateway = await (await fetch(`${base}/metrics`)).text();
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: tenant.headers })).status).toBe(403);
+    const gateway = await (await fetch(`${base}/metrics`, { headers: admin.headers })).text();
     expect(sample(gateway, 'framewire_jobs_submitted_total', { pipeline: 'probe' })).toBeGreaterThanOrEqual(3);
     expect(sample(gateway, 'framewire_http_requests_total', { route: '/v1/jobs', method: 'POST', status: '202' })).toBeGreaterThanOrEqual(3);
     expect(sample(gateway, 'framewire_http_request_duration_seconds_count', { route: '/v1/jobs/:id' })).toBeGreaterThan(0);
@@ -195,7 +220,7 @@ describe('operating Framewire', () => {
     }
     expect(await (await fetch(`${ops.get('jobs')}/health/ready`)).json()).toMatchObject({ checks: { postgres: { status: 'up' } } });
 
-    const system = (await (await fetch(`${base}/v1/system`)).json()) as { stream: { last_seq: number }; consumers: Array<{ name: string }>; projector: { lag: number } };
+    const system = (await (await fetch(`${base}/v1/system`, { headers: admin.headers })).json()) as { stream: { last_seq: number }; consumers: Array<{ name: string }>; projector: { lag: number } };
     expect(system.consumers.map((c) => c.name)).toEqual(['projector', 'workers']);
     expect(system.projector.lag).toBe(0);
   });
@@ -205,7 +230,7 @@ describe('operating Framewire', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('/docs/assets/swagger-ui-bundle.js');
     expect((await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
-    const doc = (await (await fetch(`${base}/docs/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${base}/docs/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[]; 'x-framewire-access'?: string }>> };
     expect(doc.openapi).toBe('3.1.0');
     // Nest logs each route it maps: every one of them must be in the document.
     const mapped = logLines(services.get('gateway')!)
@@ -215,5 +240,17 @@ describe('operating Framewire', () => {
     expect(mapped.length).toBeGreaterThanOrEqual(10);
     const missing = mapped.filter(({ path, method }) => !doc.paths[path]?.[method]).map(({ path, method }) => `${method} ${path}`);
     expect(missing).toEqual([]);
+    // ... with who may call it: the public routes are the dashboard, the docs and the probes, and no others.
+    const publicRoutes = mapped.filter(({ path, method }) => doc.paths[path]![method]!['x-framewire-access'] === 'public').map(({ path }) => path);
+    expect(new Set(publicRoutes)).toEqual(new Set(['/', '/jobs/{id}', '/docs', '/docs/openapi.json', '/docs/init.js', '/docs/assets/{file}', '/health/live', '/health/ready']));
+    for (const { path, method } of mapped) {
+      const operation = doc.paths[path]![method]!;
+      expect([path, operation.security]).toEqual([path, operation['x-framewire-access'] === 'public' ? [] : expect.arrayContaining([{ apiKey: [] }])]);
+    }
+    // And the guard agrees with the document: a public route answers without a key, the others do not.
+    for (const { path } of mapped.filter((m) => m.method === 'get' && !m.path.includes('{'))) {
+      const status = (await fetch(`${base}${path}`, { method: 'HEAD' })).status;
+      expect([path, status === 401]).toEqual([path, !publicRoutes.includes(path)]);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { dimensions, makeVideo, mediaDir } from '../support/videos.js';
@@ -16,6 +17,8 @@ describe('pipelines end to end', () => {
   let media: Awaited<ReturnType<typeof mediaDir>>;
   const services: ServiceProcess[] = [];
   let base = '';
+  let user: TestKey;
+  let admin: TestKey;
 
   beforeAll(async () => {
     ns = await freshNamespace();
@@ -28,6 +31,9 @@ describe('pipelines end to end', () => {
     services.push(jobs, worker, gateway);
     base = `http://127.0.0.1:${JSON.parse(await gateway.waitForLine(/gateway listening/)).port}`;
     await Promise.all([jobs.waitForLine(/jobs service ready/), worker.waitForLine(/worker pulling jobs/)]);
+    const keys = await testKeys(db.schema);
+    [user, admin] = await Promise.all([keys.create('studio'), keys.create('ops', true)]);
+    await keys.close();
   }, 120_000);
 
   afterAll(async () => {
@@ -43,11 +49,11 @@ describe('pipelines end to end', () => {
     form.set('file', new Blob([await readFile(video)], { type: 'video/mp4' }), 'clip.mp4');
     form.set('pipeline', 'analyze');
     form.set('params', JSON.stringify({ frame_stride: 25, thumbnail_width: 160 }));
-    const submitted = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form });
+    const submitted = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: user.headers });
     expect(submitted.status).toBe(202);
     const { job_id: id } = (await submitted.json()) as { job_id: string };
 
-    const stream = await fetch(`${base}/v1/jobs/${id}/stream`);
+    const stream = await fetch(`${base}/v1/jobs/${id}/stream`, { headers: user.headers });
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
     const events = (await stream.text()).split('\n\n').filter((b) => b.includes('event: ')).map((b) => ({
       event: /event: (\w+)/.exec(b)![1],
@@ -64,7 +70,7 @@ describe('pipelines end to end', () => {
 
     const names = (end.data['artifacts'] as Array<{ name: string }>).map((a) => a.name);
     expect(names).toEqual(expect.arrayContaining(['thumb-000000.jpg', 'thumb-000025.jpg', 'thumb-000050.jpg', 'sprite-001.jpg']));
-    const thumb = await fetch(`${base}/v1/jobs/${id}/artifacts/thumb-000050.jpg`);
+    const thumb = await fetch(`${base}/v1/jobs/${id}/artifacts/thumb-000050.jpg`, { headers: user.headers });
     expect(thumb.status).toBe(200);
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
     const bytes = Buffer.from(await thumb.arrayBuffer());
@@ -74,16 +80,16 @@ describe('pipelines end to end', () => {
     await writeFile(path, bytes);
     expect(await dimensions(path)).toEqual({ width: 160, height: 120 });
 
-    const result = (await (await fetch(`${base}/v1/jobs/${id}/result`)).json()) as { total_frames: number; frames: Array<{ frame_index: number }>; summary: Record<string, unknown> };
+    const result = (await (await fetch(`${base}/v1/jobs/${id}/result`, { headers: user.headers })).json()) as { total_frames: number; frames: Array<{ frame_index: number }>; summary: Record<string, unknown> };
     expect(result.total_frames).toBe(75);
     expect(result.frames.map((f) => f.frame_index)).toEqual([0, 25, 50]);
     expect(result.summary).toMatchObject({ frame_count: 3, thumbnail_count: 3 });
   });
 
   it('offers the plugin\'s pipeline in the gateway, loaded by name like the worker\'s', async () => {
-    const body = (await (await fetch(`${base}/v1/pipelines`)).json()) as { pipelines: Array<{ name: string; source: string }> };
+    const body = (await (await fetch(`${base}/v1/pipelines`, { headers: user.headers })).json()) as { pipelines: Array<{ name: string; source: string }> };
     expect(body.pipelines.find((p) => p.name === 'silence')).toMatchObject({ source: '@framewire/plugin-silence' });
-    const workers = (await (await fetch(`${base}/v1/workers`)).json()) as { workers: Array<{ worker_id: string; pipelines: string[] }> };
+    const workers = (await (await fetch(`${base}/v1/workers`, { headers: admin.headers })).json()) as { workers: Array<{ worker_id: string; pipelines: string[] }> };
     expect(workers.workers).toEqual([expect.objectContaining({ worker_id: 'e2e-pipelines-worker', pipelines: expect.arrayContaining(['silence', 'analyze']) })]);
   });
 });

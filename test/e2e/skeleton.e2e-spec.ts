@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
+import { testKeys } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
-import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
-import { ffprobe, makeTextFile, makeVideo, mediaDir, type VideoSpec } from '../support/videos.js';
+import { eventually, freshNamespace, freshSchema, objectNames, streamLastSeq, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { ffprobe, makeTextFile, makeVideo, mediaDir, mp4Shell, type VideoSpec } from '../support/videos.js';
 
 /**
  * The walking skeleton as a user runs it: the built gateway, jobs service and two workers as
@@ -18,6 +19,7 @@ describe('walking skeleton, end to end', () => {
   let media: Awaited<ReturnType<typeof mediaDir>>;
   const services = new Map<string, ServiceProcess>();
   let base = '';
+  let auth: Record<string, string> = {};
 
   const specs: VideoSpec[] = [
     { seconds: 1, width: 320, height: 240, fps: 25 },
@@ -42,17 +44,21 @@ describe('walking skeleton, end to end', () => {
   const rows = () => db.query(`SELECT * FROM jobs ORDER BY job_id`);
   const checkpoint = async () => Number((await db.query(`SELECT last_seq FROM projection_checkpoints`).catch(() => []))[0]?.['last_seq'] ?? 0);
 
-  async function submit(path: string, filename = 'clip.mp4'): Promise<string> {
+  const upload = async (content: Uint8Array<ArrayBuffer>, filename = 'clip.mp4') => {
     const form = new FormData();
-    form.set('file', new Blob([await readFile(path)], { type: 'video/mp4' }), filename);
-    const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form });
+    form.set('file', new Blob([content], { type: 'video/mp4' }), filename);
+    return fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: auth });
+  };
+
+  async function submit(path: string, filename = 'clip.mp4'): Promise<string> {
+    const res = await upload(await readFile(path), filename);
     const body = (await res.json()) as { job_id: string };
     expect(res.status).toBe(202);
     return body.job_id;
   }
 
   async function job(id: string): Promise<Record<string, any>> {
-    const res = await fetch(`${base}/v1/jobs/${id}`);
+    const res = await fetch(`${base}/v1/jobs/${id}`, { headers: auth });
     expect(res.status).toBe(200);
     return (await res.json()) as Record<string, any>;
   }
@@ -71,10 +77,14 @@ describe('walking skeleton, end to end', () => {
       const path = await makeVideo(join(media.dir, `v${i}.mp4`), spec);
       videos.push({ path, sha256: createHash('sha256').update(await readFile(path)).digest('hex') });
     }
+    const keys = await testKeys(db.schema);
+    auth = (await keys.create('e2e')).headers;
+    await keys.close();
     start('jobs', 'jobs');
     start('worker-1', 'worker', { WORKER_ID: 'e2e-worker-1', WORKER_CONCURRENCY: '2' });
     start('worker-2', 'worker', { WORKER_ID: 'e2e-worker-2', WORKER_CONCURRENCY: '2' });
-    const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1' });
+    // This test polls 20 jobs every 50 ms: no rate limit here (the hostile suite tests it).
+    const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_REQUESTS: '0', MAX_CONCURRENT_UPLOADS_PER_KEY: '8' });
     const listening = await gateway.waitForLine(/gateway listening/);
     base = `http://127.0.0.1:${JSON.parse(listening).port}`;
     await Promise.all([
@@ -131,13 +141,23 @@ describe('walking skeleton, end to end', () => {
       expect(types).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
     }
     // ... and the HTTP timeline shows the same, read from the stream.
-    const timeline = await fetch(`${base}/v1/jobs/${submitted[0]!.id}/events`).then((r) => r.json() as Promise<{ events: JobEvent[] }>);
+    const timeline = await fetch(`${base}/v1/jobs/${submitted[0]!.id}/events`, { headers: auth }).then((r) => r.json() as Promise<{ events: JobEvent[] }>);
     expect(timeline.events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
   });
 
-  it('fails a text file named .mp4 with INVALID_MEDIA, once', async () => {
-    const fake = await makeTextFile(join(media.dir, 'fake.mp4'));
-    const id = await submit(fake, 'fake.mp4');
+  it('refuses a text file named .mp4 at the door, and fails an MP4 that ffprobe cannot read with INVALID_MEDIA, once', async () => {
+    const seq = await streamLastSeq(ns.nc, ns.subjects);
+    const objects = await objectNames(ns.nc, ns.subjects);
+    const text = await upload(await readFile(await makeTextFile(join(media.dir, 'fake.mp4'))), 'fake.mp4');
+    expect(text.status).toBe(415);
+    expect(((await text.json()) as { error: { code: string } }).error.code).toBe('UNSUPPORTED_MEDIA');
+    expect(await streamLastSeq(ns.nc, ns.subjects)).toBe(seq);
+    expect(await objectNames(ns.nc, ns.subjects)).toEqual(objects);
+
+    // A whole MP4 box structure with nothing playable inside passes the gateway; the worker's probe refuses it.
+    const res = await upload(mp4Shell(5), 'hollow.mp4');
+    expect(res.status).toBe(202);
+    const { job_id: id } = (await res.json()) as { job_id: string };
     const view = await terminal(id);
     expect(view).toMatchObject({ status: 'failed', error: { code: 'INVALID_MEDIA' }, attempts: 1, result: null });
     const store = new EventStore(ns.nc, ns.subjects);

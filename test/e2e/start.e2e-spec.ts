@@ -15,6 +15,7 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
   let media: Awaited<ReturnType<typeof mediaDir>>;
   let running: ServiceProcess | null = null;
   let port = 0;
+  let auth: Record<string, string> = {};
   const base = () => `http://127.0.0.1:${port}`;
 
   async function startSystem(): Promise<ServiceProcess> {
@@ -24,7 +25,8 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     });
     running = cli;
     await cli.waitForLine(/gateway: http/, 60_000);
-    await eventually(async () => ((await fetch(`${base()}/v1/jobs?limit=1`).catch(() => null))?.ok ? true : undefined), 60_000, 'the gateway');
+    // Secure by default: the gateway answers 401 until a key is sent.
+    await eventually(async () => ((await fetch(`${base()}/v1/jobs?limit=1`).catch(() => null))?.status === 401 ? true : undefined), 60_000, 'the gateway');
     return cli;
   }
 
@@ -42,6 +44,12 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     const first = await startSystem();
     expect(first.output()).toMatch(/starting nats-server from PATH/);
     expect(first.output()).toMatch(/embedded PostgreSQL at postgres:\/\/framewire:\*\*\*@127\.0\.0\.1/);
+    // The first start creates an admin key and prints it once, on the line the acceptance checks read.
+    const keyLines = first.output().split('\n').filter((line) => /API key: /.test(line));
+    expect(keyLines).toHaveLength(1);
+    const key = /API key: (fwk_\S+)/.exec(keyLines[0]!)![1]!;
+    auth = { Authorization: `Bearer ${key}` };
+    await eventually(async () => ((await fetch(`${base()}/v1/jobs?limit=1`, { headers: auth })).status === 200 ? true : undefined), 60_000, 'the key to work');
     // Every process has its own ops listener, printed at start, that answers.
     const opsLine = /ops \(\/metrics, \/health\/ready\): (.+)/.exec(first.output())![1]!;
     const opsUrls = [...opsLine.matchAll(/(jobs|worker-\d+) (http:\/\/\S+?)(?:,|$)/g)].map((m) => m[2]!);
@@ -51,14 +59,31 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     const video = await makeVideo(join(media.dir, 'clip.mp4'), { seconds: 1 });
     const form = new FormData();
     form.set('file', new Blob([await readFile(video)], { type: 'video/mp4' }), 'clip.mp4');
-    const res = await fetch(`${base()}/v1/jobs`, { method: 'POST', body: form });
+    const res = await fetch(`${base()}/v1/jobs`, { method: 'POST', body: form, headers: auth });
     expect(res.status).toBe(202);
     const { job_id: jobId } = (await res.json()) as { job_id: string };
     const done = await eventually(async () => {
-      const view = (await (await fetch(`${base()}/v1/jobs/${jobId}`)).json()) as { status: string; result: { tools: { probe: { data: { width: number } } } } };
+      const view = (await (await fetch(`${base()}/v1/jobs/${jobId}`, { headers: auth })).json()) as { status: string; result: { tools: { probe: { data: { width: number } } } } };
       return view.status === 'completed' ? view : undefined;
     }, 60_000, 'the job to complete');
     expect(done.result.tools.probe.data.width).toBe(320);
+
+    // framewire keys finds the running system's database by itself (through its data directory).
+    const dataDir = ['--data-dir', join(media.dir, 'data')];
+    const created = spawnCli('keys create', ['keys', 'create', '--tenant', 'acme', '--name', 'e2e', '--json', ...dataDir]);
+    expect(await created.exited()).toBe(0);
+    const acme = JSON.parse(created.output().trim().split('\n').at(-1)!) as { key: string; key_id: string; tenant: string };
+    expect(acme).toMatchObject({ tenant: 'acme', key: expect.stringMatching(/^fwk_/) });
+    const acmeAuth = { Authorization: `Bearer ${acme.key}` };
+    expect((await fetch(`${base()}/v1/jobs/${jobId}`, { headers: acmeAuth })).status).toBe(404); // the default tenant's job
+    const listed = spawnCli('keys list', ['keys', 'list', '--json', ...dataDir]);
+    expect(await listed.exited()).toBe(0);
+    expect((JSON.parse(listed.output().trim()) as Array<{ tenant: string; admin: boolean }>).map((k) => [k.tenant, k.admin])).toEqual([['default', true], ['acme', false]]);
+    const revoked = spawnCli('keys revoke', ['keys', 'revoke', acme.key_id, ...dataDir]);
+    expect(await revoked.exited()).toBe(0);
+    expect(revoked.output()).toMatch(new RegExp(`revoked ${acme.key_id}`));
+    expect(revoked.output()).not.toMatch(/warning/);
+    expect((await fetch(`${base()}/v1/jobs?limit=1`, { headers: acmeAuth })).status).toBe(401);
 
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.output()).toMatch(/\[framewire\] stopped/);
@@ -66,8 +91,15 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
 
     const second = await startSystem();
     expect(second.output()).not.toMatch(/initialising an embedded PostgreSQL cluster/);
-    const again = (await (await fetch(`${base()}/v1/jobs/${jobId}`)).json()) as { status: string };
-    expect(again.status).toBe('completed');
+    // The key survives the restart, and no second key is made or printed.
+    expect(second.output()).not.toMatch(/API key: /);
+    expect(second.output()).toMatch(/API keys: 1 active/);
+    // The jobs service answers key lookups once it is up; until then an authenticated request may get 503.
+    const again = await eventually(async () => {
+      const res = await fetch(`${base()}/v1/jobs/${jobId}`, { headers: auth });
+      return res.status === 503 ? undefined : { status: res.status, body: (await res.json()) as { status: string } };
+    }, 60_000, 'the jobs service');
+    expect(again).toMatchObject({ status: 200, body: { status: 'completed' } });
     expect(await second.stop('SIGTERM')).toBe(0);
     running = null;
   }, 240_000);

@@ -1,28 +1,37 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication, INestMicroservice } from '@nestjs/common';
+import type { INestMicroservice } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore, NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
+import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
-import { freshNamespace, freshSchema, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema, IN_PROCESS_OPS } from '../support/services.js';
+import { testKeys, type TestKey } from '../support/keys.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { isoBox, mp4Shell } from '../support/videos.js';
 
 /**
  * The gateway over real HTTP, against real NATS (stream and Object Store) and a jobs service on
- * PostgreSQL: what a client sees when it submits and reads jobs, and what a rejected request leaves
- * behind (nothing).
+ * PostgreSQL: what a client sees when it submits and reads jobs with an API key, what another tenant
+ * sees of them (nothing), and what a rejected request leaves behind (nothing).
  */
 describe('gateway over HTTP', () => {
   let ns: TestNamespace;
   let db: TestSchema;
   let store: EventStore;
-  let gateway: INestApplication;
+  let gateway: NestExpressApplication;
   let jobs: INestMicroservice;
   let base = '';
+  let keys: Awaited<ReturnType<typeof testKeys>>;
+  /** Tenant acme's key, used by default; bravo's; an admin's. */
+  let acme: TestKey;
+  let bravo: TestKey;
+  let admin: TestKey;
 
-  const clip = new Uint8Array([0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, ...new Array(64).fill(7)]);
-  const other = new Uint8Array([0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x6d, 0x70, 0x34, 0x32, ...new Array(64).fill(9)]);
+  const clip = mp4Shell(7);
+  const other = mp4Shell(9);
 
   function form(fields: Record<string, string | Uint8Array<ArrayBuffer>> = { file: clip }): FormData {
     const body = new FormData();
@@ -33,8 +42,11 @@ describe('gateway over HTTP', () => {
     return body;
   }
 
-  const post = (body: FormData | string, headers: Record<string, string> = {}) =>
-    fetch(`${base}/v1/jobs`, { method: 'POST', body, headers });
+  const post = (body: FormData | string, headers: Record<string, string> = {}, key: TestKey = acme) =>
+    fetch(`${base}/v1/jobs`, { method: 'POST', body, headers: { ...key.headers, ...headers } });
+  const get = (path: string, key: TestKey | null = acme, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { headers: { ...(key?.headers ?? {}), ...headers } });
+  const codeOf = async (res: Response) => ((await res.json()) as { error?: { code: string } }).error?.code;
 
   async function submittedEvents(jobId: string) {
     const items = await store.readJob(jobId);
@@ -53,10 +65,20 @@ describe('gateway over HTTP', () => {
       logger: false,
     });
     await jobs.listen();
+    keys = await testKeys(db.schema);
+    [acme, bravo, admin] = await Promise.all([keys.create('acme'), keys.create('bravo'), keys.create('ops', true)]);
 
-    const config = parseConfig(gatewayEnvSchema, { ...env, PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '2000', MAX_UPLOAD_BYTES: '4096' });
+    const config = parseConfig(gatewayEnvSchema, {
+      ...env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      RPC_TIMEOUT_MS: '2000',
+      MAX_UPLOAD_BYTES: '4096',
+      CORS_ORIGINS: 'https://app.example.com',
+    });
     const gatewayRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
-    gateway = gatewayRef.createNestApplication({ logger: false });
+    gateway = gatewayRef.createNestApplication<NestExpressApplication>({ logger: false });
+    configureHttp(gateway, config);
     await gateway.listen(0, '127.0.0.1');
     const address = gateway.getHttpServer().address() as { port: number };
     base = `http://127.0.0.1:${address.port}`;
@@ -65,6 +87,7 @@ describe('gateway over HTTP', () => {
   afterAll(async () => {
     await gateway?.close();
     await jobs?.close();
+    await keys?.close();
     await ns.cleanup();
     await db.drop();
   });
@@ -76,15 +99,18 @@ describe('gateway over HTTP', () => {
     expect(body).toMatchObject({ status: 'queued', pipeline: 'probe', priority: 'high' });
     expect(res.headers.get('location')).toBe(`/v1/jobs/${body['job_id']}`);
 
-    const read = await fetch(`${base}/v1/jobs/${body['job_id']}`);
+    const read = await get(`/v1/jobs/${body['job_id']}`);
     expect(read.status).toBe(200);
-    expect(await read.json()).toMatchObject({ job_id: body['job_id'], status: 'queued', priority: 'high', tenant: 'default' });
+    expect(await read.json()).toMatchObject({ job_id: body['job_id'], status: 'queued', priority: 'high', tenant: 'acme' });
 
     const events = await submittedEvents(body['job_id']!);
     expect(events).toHaveLength(1);
     const stored = events[0]!.ok ? events[0]!.stored : null;
     expect(stored?.subject).toBe(ns.subjects.submitted(body['job_id']!, 'high'));
-    expect(stored?.event).toMatchObject({ version: 2, data: { priority: 'high', video: { size: clip.length, filename: 'clip.mp4' } } });
+    expect(stored?.event).toMatchObject({
+      version: 2,
+      data: { tenant: 'acme', priority: 'high', video: { size: clip.length, filename: 'clip.mp4', contentType: 'video/mp4' } },
+    });
   });
 
   it('gives a repeated Idempotency-Key the same job and stores one VideoSubmitted', async () => {
@@ -133,9 +159,13 @@ describe('gateway over HTTP', () => {
       ['params the pipeline does not take', () => post(form({ file: clip, params: '{"frame_stride":2}' })), 400, 'INVALID_PARAMS'],
       ['an unknown priority', () => post(form({ file: clip, priority: 'urgent' })), 400, 'VALIDATION_FAILED'],
       ['an unknown field', () => post(form({ file: clip, colour: 'red' })), 400, 'UNEXPECTED_FIELD'],
-      ['a file over MAX_UPLOAD_BYTES', () => post(form({ file: new Uint8Array(5000) })), 413, 'PAYLOAD_TOO_LARGE'],
+      ['a file over MAX_UPLOAD_BYTES', () => post(form({ file: mp4Shell(7, 5000) })), 413, 'PAYLOAD_TOO_LARGE'],
       ['a body that is not multipart', () => post('{"file":"x"}', { 'Content-Type': 'application/json' }), 415, 'UNSUPPORTED_CONTENT_TYPE'],
       ['a bad Idempotency-Key', () => post(form(), { 'Idempotency-Key': 'has spaces in it' }), 400, 'INVALID_IDEMPOTENCY_KEY'],
+      ['a text file named .mp4', () => post(form({ file: new TextEncoder().encode('this is not a video\n') as Uint8Array<ArrayBuffer> })), 415, 'UNSUPPORTED_MEDIA'],
+      ['an MP4 cut off inside its mdat box', () => post(form({ file: clip.slice(0, clip.length - 10) })), 422, 'INVALID_MEDIA'],
+      ['an MP4 without a moov box', () => post(form({ file: new Uint8Array([...isoBox('ftyp', new Uint8Array(8)), ...isoBox('mdat', new Uint8Array(40))]) })), 422, 'INVALID_MEDIA'],
+      ['no API key', () => post(form(), {}, { key: '', keyId: '', tenant: '', headers: {} }), 401, 'UNAUTHENTICATED'],
     ];
     for (const [what, send, status, code] of cases) {
       const res = await send();
@@ -149,33 +179,149 @@ describe('gateway over HTTP', () => {
   });
 
   it('answers a malformed id with 400, an unknown job with 404 and an unknown route with 404, all as JSON', async () => {
-    const malformed = await fetch(`${base}/v1/jobs/not-a-uuid`);
+    const malformed = await get(`/v1/jobs/not-a-uuid`);
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('INVALID_JOB_ID');
-    const unknown = await fetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000`);
+    expect(await codeOf(malformed)).toBe('INVALID_JOB_ID');
+    const unknown = await get(`/v1/jobs/00000000-0000-4000-8000-000000000000`);
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('JOB_NOT_FOUND');
-    const noEvents = await fetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000/events`);
+    expect(await codeOf(unknown)).toBe('JOB_NOT_FOUND');
+    const noEvents = await get(`/v1/jobs/00000000-0000-4000-8000-000000000000/events`);
     expect(noEvents.status).toBe(404);
-    const route = await fetch(`${base}/v1/nothing-here`);
+    const route = await get(`/v1/nothing-here`);
     expect(route.status).toBe(404);
-    expect(((await route.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect(await codeOf(route)).toBe('NOT_FOUND');
   });
 
   it('lists jobs newest first with a cursor, and validates the query', async () => {
-    const page1 = (await (await fetch(`${base}/v1/jobs?limit=2`)).json()) as { jobs: Array<{ job_id: string; created_at: string }>; next_cursor: string | null };
+    const page1 = (await (await get(`/v1/jobs?limit=2`)).json()) as { jobs: Array<{ job_id: string; created_at: string }>; next_cursor: string | null };
     expect(page1.jobs).toHaveLength(2);
     expect(page1.next_cursor).not.toBeNull();
-    const page2 = (await (await fetch(`${base}/v1/jobs?limit=2&cursor=${encodeURIComponent(page1.next_cursor!)}`)).json()) as typeof page1;
+    const page2 = (await (await get(`/v1/jobs?limit=2&cursor=${encodeURIComponent(page1.next_cursor!)}`)).json()) as typeof page1;
     expect(page2.jobs.map((j) => j.job_id)).not.toContain(page1.jobs[0]!.job_id);
     expect(page1.jobs[0]!.created_at >= page1.jobs[1]!.created_at).toBe(true);
-    const bad = await fetch(`${base}/v1/jobs?limit=0`);
+    const bad = await get(`/v1/jobs?limit=0`);
     expect(bad.status).toBe(400);
+  });
+
+  it("keeps tenants apart: another tenant's job is 404 everywhere, and an admin key sees every tenant", async () => {
+    const res = await post(form({ file: mp4Shell(11) }), {}, acme);
+    const { job_id: jobId } = (await res.json()) as { job_id: string };
+
+    for (const path of [`/v1/jobs/${jobId}`, `/v1/jobs/${jobId}/events`, `/v1/jobs/${jobId}/events?after_seq=1`]) {
+      const foreign = await get(path, bravo);
+      expect({ path, status: foreign.status, code: await codeOf(foreign) }).toEqual({ path, status: 404, code: 'JOB_NOT_FOUND' });
+    }
+    // Exactly what an id that was never used gets: nothing tells bravo the job exists.
+    const never = await get(`/v1/jobs/00000000-0000-4000-8000-000000000000`, bravo);
+    expect(await never.json()).toEqual({ error: { code: 'JOB_NOT_FOUND', message: 'no job 00000000-0000-4000-8000-000000000000' } });
+
+    await eventually(async () => {
+      const listed = (await (await get(`/v1/jobs?limit=100`, admin)).json()) as { jobs: Array<{ job_id: string }> };
+      return listed.jobs.some((j) => j.job_id === jobId) ? true : undefined;
+    }, 10_000, 'the job in the admin list');
+    const bravoList = (await (await get(`/v1/jobs?limit=100`, bravo)).json()) as { jobs: Array<{ job_id: string }> };
+    expect(bravoList.jobs).toEqual([]);
+    const acmeList = (await (await get(`/v1/jobs?limit=100`, acme)).json()) as { jobs: Array<{ job_id: string; tenant: string }> };
+    expect(acmeList.jobs.map((j) => j.job_id)).toContain(jobId);
+    expect(new Set(acmeList.jobs.map((j) => j.tenant))).toEqual(new Set(['acme']));
+
+    expect((await get(`/v1/jobs/${jobId}`, admin)).status).toBe(200);
+    expect((await get(`/v1/jobs/${jobId}/events`, admin)).status).toBe(200);
+
+    // Idempotency keys are per tenant: the same key from bravo makes bravo's own job.
+    const key = `shared-${Date.now()}`;
+    const a = (await (await post(form(), { 'Idempotency-Key': key }, acme)).json()) as { job_id: string };
+    const b = (await (await post(form(), { 'Idempotency-Key': key }, bravo)).json()) as { job_id: string };
+    expect(b.job_id).not.toBe(a.job_id);
+    expect((await get(`/v1/jobs/${a.job_id}`, bravo)).status).toBe(404);
+  });
+
+  it('refuses missing, malformed, unknown and revoked keys with 401, and drops a revoked key from its cache at once', async () => {
+    const cases: Array<[string, Record<string, string>]> = [
+      ['no header', {}],
+      ['another scheme', { Authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }],
+      ['an empty bearer', { Authorization: 'Bearer ' }],
+      ['not a Framewire key', { Authorization: 'Bearer hunter2' }],
+      ['an unknown key', { Authorization: `Bearer fwk_${'A'.repeat(43)}` }],
+    ];
+    for (const [what, headers] of cases) {
+      const res = await get('/v1/jobs', null, headers);
+      expect({ what, status: res.status, code: await codeOf(res) }).toEqual({ what, status: 401, code: 'UNAUTHENTICATED' });
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="framewire"/);
+    }
+    expect((await get('/v1/jobs', null, { Authorization: `bearer ${acme.key}` })).status).toBe(200);
+
+    const doomed = await keys.create('acme', false, 'doomed');
+    expect((await get('/v1/jobs', doomed)).status).toBe(200); // now cached in the gateway
+    await keys.repo.revoke(doomed.keyId);
+    ns.nc.publish(ns.subjects.keyRevoked, JSON.stringify({ key_id: doomed.keyId }));
+    await eventually(async () => ((await get('/v1/jobs', doomed)).status === 401 ? true : undefined), 5_000, 'the revoked key to be refused');
+  });
+
+  it('sends security headers, and CORS headers only to allowed origins', async () => {
+    const res = await get('/v1/jobs', acme, { Origin: 'https://app.example.com' });
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const foreign = await get('/v1/jobs', acme, { Origin: 'https://evil.example.net' });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(`${base}/v1/jobs`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
+    // The docs page (public) gets the same strict policy: scripts from this origin only, no framing.
+    const docs = await get('/docs', null);
+    expect(docs.status).toBe(200);
+    const csp = docs.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(docs.headers.get('x-frame-options')).toBe('DENY');
+    expect(docs.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(docs.headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it('leaves the probes and the docs public, and keeps metrics, system figures and workers for admin keys', async () => {
+    for (const path of ['/health/live', '/health/ready', '/docs/openapi.json', '/docs/init.js']) {
+      expect([path, (await get(path, null)).status]).toEqual([path, 200]);
+    }
+    for (const path of ['/metrics', '/v1/system', '/v1/workers']) {
+      expect([path, (await get(path, null)).status]).toEqual([path, 401]);
+      const refused = await get(path, acme);
+      expect([path, refused.status, await codeOf(refused)]).toEqual([path, 403, 'FORBIDDEN']);
+      expect([path, (await get(path, admin)).status]).toEqual([path, 200]);
+    }
+    for (const path of ['/v1/pipelines', '/v1/worker/health', '/v1/stream/jobs']) {
+      expect([path, (await get(path, null)).status]).toEqual([path, 401]);
+    }
+  });
+
+  it('with AUTH_MODE=off (a dev setting) takes every request as an admin of the default tenant, and says so', async () => {
+    const lines: string[] = [];
+    const config = parseConfig(gatewayEnvSchema, { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, AUTH_MODE: 'off' });
+    const ref = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
+    const open = ref.createNestApplication<NestExpressApplication>({ logger: { log: () => undefined, error: () => undefined, warn: (m: unknown) => void lines.push(String(m)) } });
+    configureHttp(open, config);
+    await open.listen(0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${(open.getHttpServer().address() as { port: number }).port}`;
+      const listed = await fetch(`${url}/v1/jobs?limit=100`);
+      expect(listed.status).toBe(200);
+      // An admin's view: acme's and bravo's jobs alike.
+      const tenants = new Set(((await listed.json()) as { jobs: Array<{ tenant: string }> }).jobs.map((j) => j.tenant));
+      expect(tenants).toEqual(new Set(['acme', 'bravo']));
+      expect(lines.join('\n')).toMatch(/AUTH_MODE=off: API keys are NOT checked/);
+    } finally {
+      await open.close();
+    }
   });
 
   it('answers 503 with Retry-After when the jobs service does not reply', async () => {
     await jobs.close();
-    const res = await fetch(`${base}/v1/jobs/00000000-0000-4000-8000-000000000000`);
+    const res = await get(`/v1/jobs/00000000-0000-4000-8000-000000000000`);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SERVICE_UNAVAILABLE');

@@ -23,6 +23,8 @@ export interface ServiceProcess {
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Sends `signal` and resolves with the exit code (or signal name) once the process is gone. */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
+  /** Resolves with the exit code (or signal name) when the process ends by itself. */
+  exited(): Promise<number | string>;
 }
 
 export function spawnService(name: string, app: AppName, env: Record<string, string>): ServiceProcess {
@@ -77,6 +79,7 @@ function spawnProcess(name: string, args: string[], env: Record<string, string>)
         });
       });
     },
+    exited: () => exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

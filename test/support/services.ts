@@ -66,6 +66,8 @@ export async function freshSchema(): Promise<TestSchema> {
     },
     async drop() {
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      // The API keys of this schema's services live beside it (AUTH_DATABASE_SCHEMA's default).
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}_auth" CASCADE`);
       await client.end();
     },
   };

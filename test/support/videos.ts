@@ -46,6 +46,34 @@ export async function ffprobe(path: string): Promise<{
   return JSON.parse(stdout);
 }
 
+/** One ISO BMFF box: 32-bit size, 4-character type, payload. */
+export function isoBox(type: string, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const box = new Uint8Array(8 + payload.length);
+  new DataView(box.buffer).setUint32(0, box.length);
+  box.set(Buffer.from(type, 'latin1'), 4);
+  box.set(payload, 8);
+  return box;
+}
+
+/**
+ * A small file with a whole MP4 box structure (ftyp, moov, mdat) but no real media: it passes the
+ * gateway's upload checks, and ffprobe refuses it. `fill` varies the content (and so its hash).
+ */
+export function mp4Shell(fill = 7, mdatBytes = 48): Uint8Array<ArrayBuffer> {
+  const parts = [
+    isoBox('ftyp', Buffer.from('isom\0\0\x02\0isommp41', 'latin1')),
+    isoBox('moov', new Uint8Array(16).fill(fill)),
+    isoBox('mdat', new Uint8Array(mdatBytes).fill(fill)),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** Runs ffmpeg with `args` (quiet, overwriting), for making test media. */
 export async function ffmpeg(args: string[]): Promise<void> {
   await run('ffmpeg', ['-v', 'error', '-y', '-nostdin', ...args]);

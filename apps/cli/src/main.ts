@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError } from '@app/config';
 import { jobsCommand } from './jobs/jobs.command.js';
+import { registerKeysCommand } from './keys/keys.command.js';
 import { start } from './start/launcher.js';
 import { submitCommand } from './submit/submit.command.js';
 import { workersCommand } from './workers/workers.command.js';
@@ -27,8 +29,14 @@ program
   .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 
+registerKeysCommand(program);
 program.addCommand(submitCommand());
 program.addCommand(jobsCommand());
 program.addCommand(workersCommand());
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (error) {
+  process.stderr.write(`framewire: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof ConfigError ? 78 : 1);
+}

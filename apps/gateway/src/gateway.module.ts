@@ -1,53 +1,59 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import type { GatewayConfig } from '@app/config';
-import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsClientOptions, natsHealthCheck, type NatsConnection } from '@app/event-store';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, type PinoLogger } from '@app/observability';
 import { ToolCatalogModule } from '@app/tools';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
+import { ApiKeyAuthenticator } from './auth/api-key.authenticator.js';
+import { AuthGuard } from './auth/auth.guard.js';
+import { MediaLinks } from './auth/media-links.js';
+import { ROUTE_ACCESS_TABLE, routeAccessOf } from './auth/route-access.table.js';
 import { findDashboardDir } from './dashboard/dashboard-files.js';
-import { DashboardController } from './dashboard/dashboard.controller.js';
 import { DASHBOARD_DIR, DashboardStaticMiddleware } from './dashboard/dashboard.static.js';
-import { DocsController } from './docs/docs.controller.js';
 import { GATEWAY_CONFIG } from './gateway.config.js';
+import { GATEWAY_CONTROLLERS } from './gateway.controllers.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
-import { securityHeaders } from './http/security-headers.js';
-import { JobQueriesClient, JOBS_RPC } from './jobs/job-queries.client.js';
-import { JobsController } from './jobs/jobs.controller.js';
+import { SecurityHeadersMiddleware } from './http/security-headers.js';
+import { JobQueriesClient } from './jobs/job-queries.client.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
+import { RateLimitGuard } from './limits/rate-limit.guard.js';
+import { UploadSlots } from './limits/upload-slots.js';
 import { JobFeed } from './live/job-feed.service.js';
-import { LiveController } from './live/live.controller.js';
 import { GatewayMetrics } from './ops/gateway.metrics.js';
 import { HttpObservabilityMiddleware } from './ops/http-observability.middleware.js';
-import { OpsController } from './ops/ops.controller.js';
-import { SystemController } from './system/system.controller.js';
-import { JobFilesController } from './files/job-files.controller.js';
+import { JOBS_RPC, JobsRpcClient } from './rpc/jobs-rpc.client.js';
 import { JobFilesService } from './files/job-files.service.js';
-import { JobStreamController } from './live/job-stream.controller.js';
+import { JobMediaLinksService } from './files/job-media-links.service.js';
 import { JobUpdatesService } from './live/job-updates.service.js';
 import { JobUpdatesWebSocket } from './live/job-updates.ws.js';
-import { PipelinesController } from './pipelines/pipelines.controller.js';
-import { VideoCompatController } from './seeds/video-compat.controller.js';
 import { VideoCompatService } from './seeds/video-compat.service.js';
-import { WorkersController } from './workers/workers.controller.js';
 import { WorkersService } from './workers/workers.service.js';
 
 @Module({})
 export class GatewayModule implements NestModule {
   static forRoot(config: GatewayConfig, logger: PinoLogger): DynamicModule {
+    const identity = { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('gateway') };
     return {
       module: GatewayModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: 'framewire-gateway' }),
+        EventStoreModule.forRoot({
+          natsUrl: config.NATS_URL,
+          namespace: config.FRAMEWIRE_NAMESPACE,
+          connectionName: 'framewire-gateway',
+          identity,
+          // The gateway's NATS user may not create or change the stream: the jobs service owns it.
+          stream: 'await',
+        }),
         ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
         ClientsModule.register([
           {
             name: JOBS_RPC,
             transport: Transport.NATS,
             options: {
-              servers: config.NATS_URL.split(','),
+              ...natsClientOptions(config.NATS_URL, identity),
               name: 'framewire-gateway-rpc',
               maxReconnectAttempts: -1,
               reconnectTimeWait: 250,
@@ -55,25 +61,23 @@ export class GatewayModule implements NestModule {
           },
         ]),
       ],
-      controllers: [
-        JobsController,
-        JobFilesController,
-        JobStreamController,
-        PipelinesController,
-        WorkersController,
-        VideoCompatController,
-        LiveController,
-        SystemController,
-        OpsController,
-        DocsController,
-        // Last: it answers the dashboard's own client-side routes.
-        DashboardController,
-      ],
+      controllers: GATEWAY_CONTROLLERS,
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: ROUTE_ACCESS_TABLE, useFactory: () => routeAccessOf(GATEWAY_CONTROLLERS) },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        // Global guards run in this order: who is calling, then how often. A route is authenticated
+        // unless it is marked @Public() (see auth/route-access.decorator.ts).
+        { provide: APP_GUARD, useClass: AuthGuard },
+        // One rate limiter, shared with the WebSocket handshake (which guards never see).
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
+        RateLimitGuard,
         { provide: Clock, useClass: SystemClock },
         { provide: IdGenerator, useClass: UuidV7Generator },
+        JobsRpcClient,
+        ApiKeyAuthenticator,
+        MediaLinks,
+        UploadSlots,
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('gateway') },
         { provide: HEALTH_CHECKS, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => [natsHealthCheck(nc)] },
         { provide: DASHBOARD_DIR, useFactory: () => findDashboardDir(config.DASHBOARD_DIR) },
@@ -82,6 +86,7 @@ export class GatewayModule implements NestModule {
         SubmitJobService,
         JobFeed,
         JobFilesService,
+        JobMediaLinksService,
         JobUpdatesService,
         JobUpdatesWebSocket,
         WorkersService,
@@ -92,6 +97,6 @@ export class GatewayModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     // `{*path}` matches every path, `/` included.
-    consumer.apply(securityHeaders, HttpObservabilityMiddleware, DashboardStaticMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+    consumer.apply(SecurityHeadersMiddleware, HttpObservabilityMiddleware, DashboardStaticMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }

@@ -6,18 +6,19 @@ import { gatewayEnvSchema, loadConfig } from '@app/config';
 import { createLogger } from '@app/observability';
 import { closeOnSignals } from '@app/runtime';
 import { GatewayModule } from './gateway.module.js';
+import { configureHttp } from './http/http-setup.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(gatewayEnvSchema);
   const logger = createLogger('gateway', config.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config, logger), { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.disable('x-powered-by');
+  configureHttp(app, config);
   await app.listen(config.PORT, config.HOST);
   closeOnSignals(app, logger, 20_000);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
-  logger.info({ port, namespace: config.FRAMEWIRE_NAMESPACE }, `gateway listening on http://127.0.0.1:${port}`);
+  logger.info({ port, namespace: config.FRAMEWIRE_NAMESPACE, auth: config.AUTH_MODE }, `gateway listening on http://127.0.0.1:${port}`);
 }
 
 bootstrap().catch((error: unknown) => {

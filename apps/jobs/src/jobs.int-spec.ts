@@ -4,12 +4,13 @@ import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microse
 import { Test } from '@nestjs/testing';
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { firstValueFrom } from 'rxjs';
-import { JobQuery, type GetJobReply, type JobEventsReply, type ListJobsReply } from '@app/contracts';
+import { hashApiKey, JobQuery, KeyQuery, type GetJobReply, type JobEventsReply, type JobFilesReply, type JobScope, type ListJobsReply, type VerifyKeyReply } from '@app/contracts';
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore, NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
-import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema, IN_PROCESS_OPS } from '../../../test/support/services.js';
+import { testKeys } from '../../../test/support/keys.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
 import { JobsModule } from './jobs.module.js';
 import { PROJECTOR_CONSUMER } from './projection/job.projector.js';
 
@@ -46,8 +47,9 @@ describe('jobs service against NATS and PostgreSQL', () => {
   }
 
   const ask = <T>(pattern: string, payload: unknown) => firstValueFrom(client.send<T>(ns.subjects.rpc(pattern), payload));
-  const getJob = async (jobId: string) => {
-    const reply = await ask<GetJobReply>(JobQuery.Get, { job_id: jobId });
+  const ALL: JobScope = { kind: 'all' };
+  const getJob = async (jobId: string, scope: JobScope = ALL) => {
+    const reply = await ask<GetJobReply>(JobQuery.Get, { job_id: jobId, scope });
     if (!reply.ok) throw new Error(reply.error.message);
     return reply.value.job;
   };
@@ -99,27 +101,78 @@ describe('jobs service against NATS and PostgreSQL', () => {
     expect(await getJob(waiting.jobId)).toMatchObject({ status: 'queued', attempts: 0 });
     expect(await getJob(videoSubmitted().jobId)).toBeNull();
 
-    const failedOnly = await ask<ListJobsReply>(JobQuery.List, { status: 'failed' });
+    const failedOnly = await ask<ListJobsReply>(JobQuery.List, { status: 'failed', scope: ALL });
     expect(failedOnly.ok && failedOnly.value.jobs.map((j) => j.job_id)).toEqual([bad.jobId]);
 
     // Newest first, two pages of two and one.
-    const page1 = await ask<ListJobsReply>(JobQuery.List, { limit: 2 });
+    const page1 = await ask<ListJobsReply>(JobQuery.List, { limit: 2, scope: ALL });
     if (!page1.ok) throw new Error(page1.error.message);
     expect(page1.value.jobs.map((j) => j.job_id)).toEqual([waiting.jobId, bad.jobId]);
-    const page2 = await ask<ListJobsReply>(JobQuery.List, { limit: 2, cursor: page1.value.next_cursor });
+    const page2 = await ask<ListJobsReply>(JobQuery.List, { limit: 2, cursor: page1.value.next_cursor, scope: ALL });
     expect(page2.ok && page2.value.jobs.map((j) => j.job_id)).toEqual([done.jobId]);
     expect(page2.ok && page2.value.next_cursor).toBeNull();
 
-    const events = await ask<JobEventsReply>(JobQuery.Events, { job_id: done.jobId });
+    const events = await ask<JobEventsReply>(JobQuery.Events, { job_id: done.jobId, scope: ALL });
     expect(events.ok && events.value.events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
   });
 
   it('answers a malformed query or a foreign cursor with an error code, not a crash', async () => {
     app = await startJobs();
-    const bad = await ask<GetJobReply>(JobQuery.Get, { job_id: 'not-a-uuid' });
+    const bad = await ask<GetJobReply>(JobQuery.Get, { job_id: 'not-a-uuid', scope: ALL });
     expect(bad).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
-    const cursor = await ask<ListJobsReply>(JobQuery.List, { cursor: 'bm9wZQ' });
+    // A query without a scope is refused: no caller gets every tenant by leaving it out.
+    const unscoped = await ask<GetJobReply>(JobQuery.Get, { job_id: videoSubmitted().jobId });
+    expect(unscoped).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    const cursor = await ask<ListJobsReply>(JobQuery.List, { cursor: 'bm9wZQ', scope: ALL });
     expect(cursor).toMatchObject({ ok: false, error: { code: 'INVALID_CURSOR' } });
+  });
+
+  it("answers a job outside the caller's tenant exactly like a job that does not exist", async () => {
+    const mine = videoSubmitted(undefined, { tenant: 'acme' });
+    const theirs = videoSubmitted(undefined, { tenant: 'bravo' });
+    await store.append(mine, 0);
+    const { seq } = await store.append(theirs, 0);
+    app = await startJobs();
+    const acme: JobScope = { kind: 'tenant', tenant: 'acme' };
+
+    // Before and after the projector has the rows: read-your-writes folds from the stream, with the same rule.
+    for (const when of ['unprojected', 'projected']) {
+      if (when === 'projected') await eventually(() => projectedThrough(seq), 20_000, 'projection');
+      expect(await getJob(mine.jobId, acme)).toMatchObject({ job_id: mine.jobId, tenant: 'acme' });
+      expect(await getJob(theirs.jobId, acme)).toBeNull();
+      expect(await getJob(theirs.jobId)).toMatchObject({ tenant: 'bravo' });
+    }
+    const listed = await ask<ListJobsReply>(JobQuery.List, { scope: acme });
+    expect(listed.ok && listed.value.jobs.map((j) => j.job_id)).toEqual([mine.jobId]);
+    const foreign = await ask<JobEventsReply>(JobQuery.Events, { job_id: theirs.jobId, scope: acme });
+    const unknown = await ask<JobEventsReply>(JobQuery.Events, { job_id: videoSubmitted().jobId, scope: acme });
+    expect(foreign).toMatchObject({ ok: false, error: { code: 'JOB_NOT_FOUND' } });
+    expect(unknown).toMatchObject({ ok: false, error: { code: 'JOB_NOT_FOUND' } });
+    // Where a job's files are (upload, result, artifacts) is a job query like the others: scoped.
+    const files = (jobId: string, scope: JobScope) => ask<JobFilesReply>(JobQuery.Files, { job_id: jobId, scope });
+    expect(await files(mine.jobId, acme)).toMatchObject({ ok: true, value: { files: { job_id: mine.jobId, video: { objectName: mine.data.video.objectName } } } });
+    expect(await files(theirs.jobId, acme)).toEqual({ ok: true, value: { files: null } });
+    expect(await files(theirs.jobId, ALL)).toMatchObject({ ok: true, value: { files: { job_id: theirs.jobId } } });
+    expect(await ask<JobFilesReply>(JobQuery.Files, { job_id: theirs.jobId })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+  });
+
+  it('verifies API keys by hash: active keys give their principal, revoked and unknown ones null', async () => {
+    app = await startJobs();
+    const keys = await testKeys(db.schema);
+    try {
+      const key = await keys.create('acme', false, 'ci');
+      const verify = (hash: string) => ask<VerifyKeyReply>(KeyQuery.Verify, { key_hash: hash });
+      expect(await verify(hashApiKey(key.key))).toEqual({ ok: true, value: { principal: { key_id: key.keyId, tenant: 'acme', admin: false, name: 'ci' } } });
+      expect(await verify(hashApiKey(`fwk_${'B'.repeat(43)}`))).toEqual({ ok: true, value: { principal: null } });
+      expect(await verify('not-a-hash')).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+      await keys.repo.revoke(key.keyId);
+      expect(await verify(hashApiKey(key.key))).toEqual({ ok: true, value: { principal: null } });
+      // The plain key is stored nowhere; only its hash is.
+      const rows = await db.query(`SELECT * FROM "${db.schema}_auth".api_keys`);
+      expect(JSON.stringify(rows)).not.toContain(key.key);
+    } finally {
+      await keys.close();
+    }
   });
 
   it('reads a job that has no row yet from its events (read-your-writes)', async () => {

@@ -1,10 +1,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { JobsConfig } from '@app/config';
-import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { postgresHealthCheck } from '@app/read-model';
 import { JOBS_CONFIG } from './jobs.config.js';
+import { KeyStoreModule } from './keys/key-store.module.js';
+import { KeyVerificationController } from './keys/key-verification.controller.js';
+import { KeyVerificationService } from './keys/key-verification.service.js';
 import { JobsMetrics } from './ops/jobs.metrics.js';
 import { JobProjector } from './projection/job.projector.js';
 import { JobQueriesController } from './queries/job-queries.controller.js';
@@ -18,10 +21,16 @@ export class JobsModule {
       module: JobsModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: 'framewire-jobs' }),
+        EventStoreModule.forRoot({
+          natsUrl: config.NATS_URL,
+          namespace: config.FRAMEWIRE_NAMESPACE,
+          connectionName: 'framewire-jobs',
+          identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') },
+        }),
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }),
+        KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
       ],
-      controllers: [JobQueriesController],
+      controllers: [JobQueriesController, KeyVerificationController],
       providers: [
         { provide: JOBS_CONFIG, useValue: config },
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('jobs') },
@@ -35,6 +44,7 @@ export class JobsModule {
         JobsMetrics,
         JobProjector,
         JobQueriesService,
+        KeyVerificationService,
       ],
     };
   }

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { jobSubjects } from '@app/contracts';
 import { jobsEnvSchema, loadConfig } from '@app/config';
-import { NamespacedNatsServer } from '@app/event-store';
+import { inboxPrefixOf, NamespacedNatsServer, natsClientOptions } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { closeOnSignals } from '@app/runtime';
 import { JobsModule } from './jobs.module.js';
@@ -14,7 +14,7 @@ async function bootstrap(): Promise<void> {
   const subjects = jobSubjects(config.FRAMEWIRE_NAMESPACE);
   const app = await NestFactory.createMicroservice(JobsModule.forRoot(config, logger), {
     strategy: new NamespacedNatsServer(subjects.rpcPrefix, {
-      servers: config.NATS_URL.split(','),
+      ...natsClientOptions(config.NATS_URL, { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') }),
       name: 'framewire-jobs-rpc',
       queue: 'framewire-jobs',
       maxReconnectAttempts: -1,

@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { WorkerConfig } from '@app/config';
-import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { ToolCatalog, ToolCatalogModule } from '@app/tools';
@@ -21,7 +21,15 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: `framewire-worker-${config.WORKER_ID}` }),
+        EventStoreModule.forRoot({
+          natsUrl: config.NATS_URL,
+          namespace: config.FRAMEWIRE_NAMESPACE,
+          connectionName: `framewire-worker-${config.WORKER_ID}`,
+          identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('worker') },
+          stream: 'await',
+          // Workers announce themselves in the registry bucket, so they create it.
+          workerRegistry: 'create',
+        }),
         ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
       ],
       providers: [

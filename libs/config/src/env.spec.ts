@@ -27,6 +27,12 @@ describe('config', () => {
     [gatewayEnvSchema, { FRAMEWIRE_NAMESPACE: 'Bad.Name' }, 'FRAMEWIRE_NAMESPACE', 'a-z'],
     [jobsEnvSchema, {}, 'DATABASE_URL', 'required'],
     [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 'Drop Table' }, 'DATABASE_SCHEMA', 'SQL identifier'],
+    [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 'fw', AUTH_DATABASE_SCHEMA: 'fw' }, 'AUTH_DATABASE_SCHEMA', 'differ'],
+    [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 'a'.repeat(63) }, 'AUTH_DATABASE_SCHEMA', '63'],
+    [gatewayEnvSchema, { AUTH_MODE: 'none' }, 'AUTH_MODE', 'keys'],
+    [gatewayEnvSchema, { CORS_ORIGINS: '*' }, 'CORS_ORIGINS', 'origin'],
+    [gatewayEnvSchema, { CORS_ORIGINS: 'https://ok.example.com,https://app.example.com/path' }, 'CORS_ORIGINS', 'no path'],
+    [gatewayEnvSchema, { RATE_LIMIT_WINDOW_MS: '10' }, 'RATE_LIMIT_WINDOW_MS', 'at least 1000'],
   ])('rejects a bad value with one line naming the variable (%#)', (schema, env, name, detail) => {
     let error: unknown;
     try {
@@ -39,6 +45,13 @@ describe('config', () => {
     expect(message).toContain(name);
     expect(message).toContain(detail);
     expect(message).not.toContain('\n');
+  });
+
+  it('is secure by default: keys on, CORS off, limits set; keys live beside the read model in their own schema', () => {
+    expect(parseConfig(gatewayEnvSchema, {})).toMatchObject({ AUTH_MODE: 'keys', CORS_ORIGINS: [], RATE_LIMIT_REQUESTS: 600, MAX_CONCURRENT_UPLOADS_PER_KEY: 4 });
+    expect(parseConfig(gatewayEnvSchema, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
+    expect(parseConfig(jobsEnvSchema, { DATABASE_URL: 'postgres://x/y' }).AUTH_DATABASE_SCHEMA).toBe('public_auth');
+    expect(parseConfig(jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 't_1', AUTH_DATABASE_SCHEMA: 'keys' }).AUTH_DATABASE_SCHEMA).toBe('keys');
   });
 
   it('treats an empty variable as unset', () => {

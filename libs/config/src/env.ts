@@ -20,12 +20,17 @@ const url = (protocols: string[]) =>
 
 const common = {
   NATS_URL: z.string().default('nats://127.0.0.1:4222').pipe(url(['nats:', 'tls:', 'ws:', 'wss:'])),
+  /** The service's own NATS user when the server enforces permissions (see deploy/nats and the README). */
+  NATS_USER: z.string().min(1).max(128).optional(),
+  NATS_PASSWORD: z.string().min(1).max(1024).optional(),
   FRAMEWIRE_NAMESPACE: z
     .string()
     .default('framewire')
     .refine(isValidNamespace, 'must be 1-32 of a-z, 0-9, _ and -, starting with a letter'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
+
+const sqlIdentifier = () => z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier');
 
 /**
  * The ops listener (metrics and health) of a service without an HTTP API of its own. Several
@@ -46,11 +51,52 @@ const plugins = {
 
 const database = {
   DATABASE_URL: z.string({ error: 'is required (for example postgres://user@127.0.0.1:5432/framewire)' }).pipe(url(['postgres:', 'postgresql:'])),
-  DATABASE_SCHEMA: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
-    .default('public'),
+  DATABASE_SCHEMA: sqlIdentifier().default('public'),
+  /** Where the API keys live; by default `<DATABASE_SCHEMA>_auth` (see authSchemaFor). */
+  AUTH_DATABASE_SCHEMA: sqlIdentifier().optional(),
 };
+
+/**
+ * The schema that holds the API keys next to a read model in `readModelSchema`: `<schema>_auth`.
+ * Replay and projection versions rebuild and swap read-model tables and schemas; keys live in a schema
+ * of their own, with their own migrations, so none of that can ever reach them.
+ */
+export function authSchemaFor(readModelSchema: string): string {
+  return `${readModelSchema}_auth`;
+}
+
+/** Fills in AUTH_DATABASE_SCHEMA from DATABASE_SCHEMA when it is not set. */
+function withAuthSchema<T extends { DATABASE_SCHEMA: string; AUTH_DATABASE_SCHEMA?: string | undefined }>(config: T, ctx: z.RefinementCtx) {
+  const schema = config.AUTH_DATABASE_SCHEMA ?? authSchemaFor(config.DATABASE_SCHEMA);
+  if (schema.length > 63) {
+    ctx.addIssue({ code: 'custom', path: ['AUTH_DATABASE_SCHEMA'], message: `must be at most 63 characters (set it when DATABASE_SCHEMA is long)` });
+  }
+  if (schema === config.DATABASE_SCHEMA) {
+    ctx.addIssue({ code: 'custom', path: ['AUTH_DATABASE_SCHEMA'], message: 'must differ from DATABASE_SCHEMA: keys never share a schema with the read model' });
+  }
+  return { ...config, AUTH_DATABASE_SCHEMA: schema };
+}
+
+/** Comma-separated origins such as `https://app.example.com,http://localhost:5173`; empty means CORS is off. */
+const originList = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const origins = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    for (const origin of origins) {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        parsed = null;
+      }
+      if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+        ctx.addIssue({ code: 'custom', message: `"${origin.slice(0, 100)}" is not an origin like https://app.example.com (scheme, host, optional port; no path, no *)` });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  });
 
 export const gatewayEnvSchema = z.object({
   ...common,
@@ -58,6 +104,20 @@ export const gatewayEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 ** 3),
   RPC_TIMEOUT_MS: int(100, 120_000).default(5000),
+  /** `keys` (the default): every route but the public ones needs an API key. `off`: a dev setting, logged loudly. */
+  AUTH_MODE: z.enum(['keys', 'off']).default('keys'),
+  /** How long a verified key is trusted without asking the jobs service again; a revocation evicts it at once. */
+  AUTH_CACHE_TTL_MS: int(0, 600_000).default(30_000),
+  /** Requests per key per window; 0 turns the limit off. */
+  RATE_LIMIT_REQUESTS: int(0, 1_000_000).default(600),
+  RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
+  /** Uploads one key may stream at the same time. */
+  MAX_CONCURRENT_UPLOADS_PER_KEY: int(1, 10_000).default(4),
+  CORS_ORIGINS: originList,
+  /** How long a signed media link (a job's video and artifacts without a key) works. */
+  MEDIA_LINK_TTL_MS: int(10_000, 86_400_000).default(15 * 60_000),
+  /** The HMAC secret of media links; the same on every gateway behind one address. Unset: random per process. */
+  MEDIA_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').max(1024).optional(),
   /** The built dashboard (index.html and assets/); by default dist/dashboard of this installation. */
   DASHBOARD_DIR: z.string().min(1).optional(),
   /** How long POST /v1/video/process waits for its job before answering 504. */
@@ -65,12 +125,27 @@ export const gatewayEnvSchema = z.object({
   ...plugins,
 });
 
-export const jobsEnvSchema = z.object({
-  ...common,
-  ...database,
-  PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
-  ...ops(9464),
-});
+export const jobsEnvSchema = z
+  .object({
+    ...common,
+    ...database,
+    PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
+    ...ops(9464),
+  })
+  .transform(withAuthSchema);
+
+/**
+ * What the `framewire` CLI reads: the same NATS and database settings as the services (DATABASE_URL
+ * may be unset; the CLI then finds the database `framewire start` uses) and AUTH_MODE.
+ */
+export const cliEnvSchema = z
+  .object({
+    ...common,
+    ...database,
+    DATABASE_URL: database.DATABASE_URL.optional(),
+    AUTH_MODE: z.enum(['keys', 'off']).default('keys'),
+  })
+  .transform(withAuthSchema);
 
 export const workerEnvSchema = z.object({
   ...common,
@@ -94,6 +169,7 @@ export const workerEnvSchema = z.object({
 export type GatewayConfig = z.output<typeof gatewayEnvSchema>;
 export type JobsConfig = z.output<typeof jobsEnvSchema>;
 export type WorkerConfig = z.output<typeof workerEnvSchema>;
+export type CliConfig = z.output<typeof cliEnvSchema>;
 
 export class ConfigError extends Error {}
 

@@ -15,7 +15,17 @@ export const ErrorCode = {
   UnknownPipeline: 'UNKNOWN_PIPELINE',
   InvalidParams: 'INVALID_PARAMS',
   UnsupportedContentType: 'UNSUPPORTED_CONTENT_TYPE',
+  /** The upload's first bytes are not a video container Framewire accepts (MP4/MOV, WebM/Matroska, AVI, MPEG-TS). */
+  UnsupportedMedia: 'UNSUPPORTED_MEDIA',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  HeadersTooLarge: 'HEADERS_TOO_LARGE',
+  InvalidArtifactName: 'INVALID_ARTIFACT_NAME',
+  /** No API key, or one that is malformed, unknown or revoked. */
+  Unauthenticated: 'UNAUTHENTICATED',
+  /** A valid key that may not do this (an admin-only route). */
+  Forbidden: 'FORBIDDEN',
+  RateLimited: 'RATE_LIMITED',
+  TooManyUploads: 'TOO_MANY_UPLOADS',
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   JobNotFound: 'JOB_NOT_FOUND',
   RouteNotFound: 'NOT_FOUND',
@@ -28,7 +38,6 @@ export const ErrorCode = {
   ArtifactNotFound: 'ARTIFACT_NOT_FOUND',
   RangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
   InvalidMp4: 'INVALID_MP4',
-  InvalidArtifactName: 'INVALID_ARTIFACT_NAME',
   JobFailed: 'JOB_FAILED',
   GatewayTimeout: 'TIMEOUT',
   WorkerError: 'WORKER_ERROR',

@@ -7,5 +7,6 @@ export * from './events/event-codec.js';
 export * from './events/upcast.js';
 export * from './queries/job-view.js';
 export * from './queries/job-queries.js';
+export * from './auth/api-keys.js';
 export * from './queries/system-view.js';
 export * from './feeds/job-change.js';

@@ -14,6 +14,7 @@
  *
  * Workers filter `<ns>.job.*.submitted.<priority>` and see only work; the projector and replay read `<ns>.job.>`
  * in stream order. Request/reply queries live under `<ns>.rpc.` and never touch the stream.
+ * Security broadcasts (a revoked API key) go on core NATS under `<ns>.auth.`, outside the stream too.
  */
 import { JOB_PRIORITIES, type JobPriority } from './events/job-events.js';
 
@@ -44,6 +45,8 @@ export interface JobSubjects {
   /** The request/reply subject of a query pattern such as `jobs.get`. */
   rpc(pattern: string): string;
   rpcPrefix: string;
+  /** Core NATS broadcast: an API key was revoked; every gateway drops it from its cache. */
+  readonly keyRevoked: string;
   /** Parses an event subject back into its job id and role, or null if it is not one. */
   parse(subject: string): { jobId: string; role: SubjectRole; priority: JobPriority | null } | null;
 }
@@ -71,6 +74,7 @@ export function jobSubjects(namespace: string): JobSubjects {
     ofJob: (jobId) => `${prefix}.${token(jobId)}.>`,
     rpcPrefix: `${namespace}.rpc`,
     rpc: (pattern) => `${namespace}.rpc.${pattern}`,
+    keyRevoked: `${namespace}.auth.keys.revoked`,
     parse(subject) {
       const parts = subject.split('.');
       if (parts[0] !== namespace || parts[1] !== 'job' || !parts[2]) return null;

@@ -2,8 +2,8 @@ import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicat
 import { jobSubjects, type JobSubjects } from '@app/contracts';
 import { BlobStore } from './blob-store.js';
 import { EventStore } from './event-store.js';
-import { connectNats, type NatsConnection } from './nats-connection.js';
-import { ensureEventStream } from './stream-setup.js';
+import { connectNats, type NatsConnection, type NatsIdentity } from './nats-connection.js';
+import { awaitEventStream, ensureEventStream } from './stream-setup.js';
 import { WorkerRegistry } from './worker-registry.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -14,6 +14,18 @@ export interface EventStoreModuleOptions {
   namespace: string;
   /** Shown in the server's connection list, e.g. `framewire-worker`. */
   connectionName: string;
+  /** The service's NATS user and inbox prefix, when the server enforces permissions. */
+  identity?: NatsIdentity;
+  /**
+   * `ensure` (the default) creates or updates the event stream; `await` only waits for it to exist,
+   * for services whose NATS user may not manage streams (the gateway).
+   */
+  stream?: 'ensure' | 'await';
+  /**
+   * `bind` (the default) reads the workers' registry without touching the server until it is used;
+   * `create` creates its KV bucket, for the workers, whose NATS user is the one allowed to.
+   */
+  workerRegistry?: 'create' | 'bind';
 }
 
 /** Drains the connection last, after every consumer has stopped in its own shutdown hook. */
@@ -40,8 +52,9 @@ export class EventStoreModule {
         {
           provide: NATS_CONNECTION,
           useFactory: async () => {
-            const nc = await connectNats(options.natsUrl, options.connectionName);
-            await ensureEventStream(nc, subjects);
+            const nc = await connectNats(options.natsUrl, options.connectionName, options.identity);
+            if (options.stream === 'await') await awaitEventStream(nc, subjects);
+            else await ensureEventStream(nc, subjects);
             return nc;
           },
         },
@@ -58,7 +71,8 @@ export class EventStoreModule {
         {
           provide: WorkerRegistry,
           inject: [NATS_CONNECTION],
-          useFactory: (nc: NatsConnection) => WorkerRegistry.open(nc, subjects.workersBucket),
+          useFactory: (nc: NatsConnection) =>
+            options.workerRegistry === 'create' ? WorkerRegistry.open(nc, subjects.workersBucket) : WorkerRegistry.bind(nc, subjects.workersBucket),
         },
         NatsConnectionCloser,
       ],

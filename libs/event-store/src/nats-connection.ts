@@ -2,13 +2,31 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 export type { NatsConnection };
 
+/** A service's identity on NATS: its user (when the server enforces permissions) and its inbox prefix. */
+export interface NatsIdentity {
+  user?: string | undefined;
+  pass?: string | undefined;
+  /** Replies to this connection's requests arrive under this prefix (see inboxPrefixOf). */
+  inboxPrefix?: string | undefined;
+}
+
+/** The options every NATS client of a service shares (ours and Nest's transport): servers and identity. */
+export function natsClientOptions(url: string, identity: NatsIdentity = {}) {
+  return {
+    servers: url.split(',').map((server) => server.trim()),
+    ...(identity.user ? { user: identity.user } : {}),
+    ...(identity.pass ? { pass: identity.pass } : {}),
+    ...(identity.inboxPrefix ? { inboxPrefix: identity.inboxPrefix } : {}),
+  };
+}
+
 /**
  * A connection that never gives up reconnecting: a service outlives a NATS restart and resumes
  * by itself. Requests made while disconnected fail fast with their own timeouts.
  */
-export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+export async function connectNats(url: string, name: string, identity: NatsIdentity = {}): Promise<NatsConnection> {
   return connect({
-    servers: url.split(',').map((server) => server.trim()),
+    ...natsClientOptions(url, identity),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

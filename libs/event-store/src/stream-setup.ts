@@ -78,3 +78,18 @@ async function streamInfoOrNull(jsm: JetStreamManager, name: string): Promise<St
     throw error;
   }
 }
+
+/**
+ * Waits until the event stream exists, without creating or changing it: for services that may only
+ * read its configuration. Logs nothing; fails after `timeoutMs` with a message naming the stream.
+ */
+export async function awaitEventStream(nc: NatsConnection, subjects: JobSubjects, timeoutMs = 60_000): Promise<StreamInfo> {
+  const jsm = await jetstreamManager(nc);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await streamInfoOrNull(jsm, subjects.streamName);
+    if (info) return info;
+    if (Date.now() > deadline) throw new Error(`the event stream ${subjects.streamName} does not exist (is the jobs service running?)`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -31,6 +31,14 @@ export class WorkerRegistry {
     return new WorkerRegistry(kv);
   }
 
+  /**
+   * Reads an existing bucket without creating it (no request to the server until it is used), for
+   * services that only list workers. Listing a bucket no worker has created yet gives no workers.
+   */
+  static async bind(nc: NatsConnection, bucket: string): Promise<WorkerRegistry> {
+    return new WorkerRegistry(await new Kvm(nc).open(bucket));
+  }
+
   async announce(info: WorkerInfo): Promise<void> {
     await this.kv.put(keyOf(info.worker_id), JSON.stringify(info));
   }
@@ -42,7 +50,12 @@ export class WorkerRegistry {
   /** Workers whose last heartbeat is within the TTL, newest heartbeat first. */
   async list(): Promise<WorkerInfo[]> {
     const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
+    try {
+      for await (const key of await this.kv.keys()) keys.push(key);
+    } catch (error) {
+      if (isMissingStream(error)) return [];
+      throw error;
+    }
     const found: WorkerInfo[] = [];
     for (const key of keys) {
       const entry = await this.kv.get(key);
@@ -57,6 +70,10 @@ export class WorkerRegistry {
 /** KV keys allow only [-/_=.a-zA-Z0-9]; worker ids may also hold ':' and '@'. */
 function keyOf(workerId: string): string {
   return workerId.replace(/[^-/_=.a-zA-Z0-9]/g, (c) => `=${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function isMissingStream(error: unknown): boolean {
+  return error instanceof Error && /stream not found/i.test(error.message);
 }
 
 function safeJson(text: string): unknown {

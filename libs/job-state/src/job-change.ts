@@ -1,13 +1,15 @@
 import { assertNever, type JobChange, type JobEvent } from '@app/contracts';
 
 /**
- * What one stored event changes about its job, from the event alone (no prior state): the live
+ * What one stored event changes about its job, from the event alone (no prior state) and the job's
+ * tenant (which only its VideoSubmitted carries; the caller remembers or looks it up): the live
  * feed's message. Pure, with an exhaustive switch, so a new event type must say what it changes.
  */
-export function jobChangeOf(event: JobEvent, seq: number): JobChange {
+export function jobChangeOf(event: JobEvent, seq: number, tenant: string | null): JobChange {
   const base = {
     seq,
     job_id: event.jobId,
+    tenant: event.type === 'VideoSubmitted' ? event.data.tenant : tenant,
     type: event.type,
     occurred_at: new Date(event.occurredAt).toISOString(),
     correlation_id: event.correlationId,

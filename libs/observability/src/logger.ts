@@ -45,6 +45,14 @@ export function createLogger(service: string, level: LevelWithSilent): PinoLogge
   });
 }
 
+/** Query parameters that carry credentials (a media link's token, keys some clients put in URLs). */
+const SECRET_PARAMS = /([?&](?:token|access_token|api_key|apikey|key)=)[^&#]*/gi;
+
+/** A request URL fit for the logs: credential-bearing query parameters are replaced by `[redacted]`. */
+export function redactUrl(url: string): string {
+  return url.replace(SECRET_PARAMS, '$1[redacted]');
+}
+
 @Module({})
 export class LoggingModule {
   /** Nest's logger backed by `logger`; for an HTTP app it also logs every request with its correlation id. */
@@ -58,7 +66,7 @@ export class LoggingModule {
             genReqId: (req: IncomingMessage, res: ServerResponse) => requestCorrelationId(req, res),
             autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.has((req.url ?? '').split('?')[0]!) },
             serializers: {
-              req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+              req: (req: { method: string; url: string }) => ({ method: req.method, url: redactUrl(req.url ?? '') }),
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
             },
             quietReqLogger: true,

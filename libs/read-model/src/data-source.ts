@@ -1,4 +1,5 @@
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { createPostgresDataSource, openMigrated, type PostgresOptions } from '@app/database';
 import { JobRow, ProjectionCheckpoint } from './job.entity.js';
 import { CreateReadModel1764000000000 } from './migrations/1764000000000-create-read-model.js';
 import { ProgressAndArtifacts1764100000000 } from './migrations/1764100000000-progress-and-artifacts.js';
@@ -13,52 +14,27 @@ export interface ReadModelOptions {
   poolSize?: number;
 }
 
+function readModelOptions(options: ReadModelOptions): PostgresOptions {
+  return {
+    ...options,
+    entities: READ_MODEL_ENTITIES,
+    migrations: READ_MODEL_MIGRATIONS,
+    migrationsTableName: 'migrations',
+  };
+}
+
 /**
  * A TypeORM data source bound to one schema: every connection's search_path is that schema, so
  * raw SQL and migrations stay unqualified and several read models can share a database.
  */
 export function createReadModelDataSource(options: ReadModelOptions): DataSource {
-  return new DataSource({
-    type: 'postgres',
-    url: options.url,
-    schema: options.schema,
-    entities: READ_MODEL_ENTITIES,
-    migrations: READ_MODEL_MIGRATIONS,
-    migrationsTableName: 'migrations',
-    synchronize: false,
-    migrationsRun: false,
-    logging: false,
-    extra: {
-      options: `-c search_path=${options.schema}`,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 5000,
-      application_name: 'framewire',
-    },
-  });
+  return createPostgresDataSource(readModelOptions(options));
 }
 
 /**
  * Connects, creates the schema if needed and runs pending migrations under an advisory lock, so
  * several instances starting at once migrate one after the other.
  */
-export async function openReadModel(options: ReadModelOptions): Promise<DataSource> {
-  const ds = createReadModelDataSource(options);
-  await ds.initialize();
-  const runner = ds.createQueryRunner();
-  try {
-    await runner.connect();
-    await runner.query(`SELECT pg_advisory_lock(hashtext('framewire:migrate:' || $1))`, [options.schema]);
-    try {
-      await runner.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-      await ds.runMigrations({ transaction: 'each' });
-    } finally {
-      await runner.query(`SELECT pg_advisory_unlock(hashtext('framewire:migrate:' || $1))`, [options.schema]);
-    }
-  } catch (error) {
-    await runner.release();
-    await ds.destroy();
-    throw error;
-  }
-  await runner.release();
-  return ds;
+export function openReadModel(options: ReadModelOptions): Promise<DataSource> {
+  return openMigrated(readModelOptions(options));
 }

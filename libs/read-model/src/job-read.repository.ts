@@ -10,6 +10,8 @@ export interface JobRecord {
 }
 
 export interface ListJobsQuery {
+  /** Only this tenant's jobs; every tenant's when absent (an admin's view). */
+  tenant?: string;
   status?: JobStatus;
   pipeline?: string;
   limit: number;
@@ -39,6 +41,7 @@ export class JobReadRepository {
       .orderBy('j.created_at', 'DESC')
       .addOrderBy('j.job_id', 'DESC')
       .limit(query.limit + 1);
+    if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
     if (query.status) qb.andWhere('j.status = :status', { status: query.status });
     if (query.pipeline) qb.andWhere('j.pipeline = :pipeline', { pipeline: query.pipeline });
     if (query.cursor) {

@@ -1,7 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { forgetServices, recordServices, redact } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
+import { ensureFirstKey } from './first-admin-key.js';
+import { waitForJobsService } from './jobs-ready.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalNats, type LocalNats } from './local-nats.js';
 import { freePort, isListening } from './net-probe.js';
@@ -43,6 +46,7 @@ export async function start(options: StartOptions): Promise<void> {
     shuttingDown = true;
     say(`${signal}: stopping services`);
     await supervisor.stopAll();
+    forgetServices(dataDir);
     if (nats) await nats.stop();
     if (postgres) await postgres.stop().catch(() => undefined);
     say('stopped');
@@ -54,6 +58,9 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     const natsUrl = await resolveNats(dataDir, options.localServices, (started) => (nats = started));
     const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
+    await ensureFirstKey(databaseUrl, say);
+    mkdirSync(dataDir, { recursive: true });
+    recordServices(dataDir, { natsUrl, databaseUrl });
     const env = { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, PORT: String(options.port) };
     // Each process without an HTTP API of its own gets its own ops port (metrics, health).
     const opsPorts = await assignOpsPorts(['jobs', ...Array.from({ length: options.workers }, (_, i) => `worker-${i + 1}`)]);
@@ -62,9 +69,11 @@ export async function start(options: StartOptions): Promise<void> {
       const name = `worker-${i}`;
       supervisor.start({ name, entry: appEntry(root, 'worker'), env: { ...env, OPS_PORT: String(opsPorts.get(name)) } });
     }
+    await waitForJobsService(natsUrl);
+    if (shuttingDown) return;
     supervisor.start({ name: 'gateway', entry: appEntry(root, 'gateway'), env });
     say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsUrl}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
-    say(`dashboard: http://127.0.0.1:${options.port}/   API docs: http://127.0.0.1:${options.port}/docs   metrics: http://127.0.0.1:${options.port}/metrics`);
+    say(`dashboard: http://127.0.0.1:${options.port}/   API docs: http://127.0.0.1:${options.port}/docs   metrics (admin key): http://127.0.0.1:${options.port}/metrics`);
     say(`ops (/metrics, /health/ready): ${[...opsPorts].map(([name, port]) => `${name} http://127.0.0.1:${port}`).join(', ')}`);
   } catch (error) {
     say(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
@@ -122,12 +131,3 @@ async function assignOpsPorts(names: string[]): Promise<Map<string, number>> {
   return ports;
 }
 
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}

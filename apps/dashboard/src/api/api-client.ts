@@ -1,5 +1,5 @@
 import { authHeaders } from './api-key';
-import type { ArtifactInfo, DeadLetter, EventsPage, JobsPage, JobView, PipelineInfo, SystemView, WorkerInfo } from './types';
+import type { ArtifactInfo, DeadLetter, EventsPage, JobsPage, JobView, MediaLinks, PipelineInfo, SystemView, WorkerInfo } from './types';
 import { listOf } from './types';
 
 /** An error answer of the API, with its stable code; or a network failure (code NETWORK). */
@@ -62,6 +62,8 @@ export const api = {
   artifacts: async (id: string) => listOf<ArtifactInfo>(await json<unknown>(`${jobPath(id)}/artifacts`), 'artifacts'),
   artifactPath: (id: string, name: string) => `${jobPath(id)}/artifacts/${encodeURIComponent(name)}`,
   videoPath: (id: string) => `${jobPath(id)}/video`,
+  /** Signed URLs of the job's video and artifacts (a <video> cannot send the key). */
+  mediaLinks: (id: string) => json<MediaLinks>(`${jobPath(id)}/media-links`, { method: 'POST' }),
   cancel: (id: string) => json<unknown>(`${jobPath(id)}/cancel`, { method: 'POST' }),
   retry: (id: string) => json<unknown>(`${jobPath(id)}/retry`, { method: 'POST' }),
   pipelines: async () => listOf<PipelineInfo>(await json<unknown>('/v1/pipelines'), 'pipelines'),

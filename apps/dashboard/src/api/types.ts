@@ -22,6 +22,15 @@ export interface EventsPage {
   next_after_seq: number | null;
 }
 
+/** POST /v1/jobs/{id}/media-links: signed, short-lived URLs of a job's media, for what cannot send the key. */
+export interface MediaLinks {
+  job_id: string;
+  token: string;
+  expires_at: string;
+  video_url: string;
+  artifacts: Array<{ name: string; size: number; content_type: string; url: string }>;
+}
+
 /** GET /v1/pipelines (issue #4). */
 export interface PipelineInfo {
   name: string;

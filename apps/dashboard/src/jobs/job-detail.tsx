@@ -265,21 +265,49 @@ function ArtifactLink({ jobId, artifact }: { jobId: string; artifact: ArtifactIn
 
 /**
  * The uploaded video, streamed with Range requests by the browser itself. A <video> cannot send an
- * Authorization header; when the gateway refuses it, the reason is read from a 1-byte request that can.
+ * Authorization header, so it plays from the job's media link (a signed URL asked for with the key,
+ * valid for minutes). When the link has expired, a fresh one is asked for and playback resumes where
+ * it was; for any other failure the reason is read from a 1-byte request that sends the key.
  */
 function VideoPlayer({ jobId }: { jobId: string }) {
   const [error, setError] = useState<unknown>(null);
-  const src = api.videoPath(jobId);
+  const [link, setLink] = useState<{ src: string; expiresAt: number } | null>(null);
+  const resumeAt = useRef(0);
+  const video = useRef<HTMLVideoElement>(null);
+
+  const renew = useCallback(() => {
+    api.mediaLinks(jobId).then((links) => setLink({ src: links.video_url, expiresAt: Date.parse(links.expires_at) }), setError);
+  }, [jobId]);
+  useEffect(() => {
+    setLink(null);
+    setError(null);
+    resumeAt.current = 0;
+    renew();
+  }, [renew]);
+
+  const onError = () => {
+    if (link && Date.now() >= link.expiresAt - 5_000) {
+      resumeAt.current = video.current?.currentTime ?? 0;
+      renew();
+      return;
+    }
+    apiFetch(api.videoPath(jobId), { headers: { Range: 'bytes=0-0' } }).then(() => setError(new Error('the browser cannot play this video')), setError);
+  };
+
   return (
     <>
-      {error === null && (
+      {error === null && link && (
         <video
-          key={src}
+          key={link.src}
+          ref={video}
           controls
           preload="metadata"
-          src={src}
+          src={link.src}
           data-testid="video"
-          onError={() => apiFetch(src, { headers: { Range: 'bytes=0-0' } }).then(() => setError(new Error('the browser cannot play this video')), setError)}
+          onLoadedMetadata={(e) => {
+            if (resumeAt.current > 0) e.currentTarget.currentTime = resumeAt.current;
+          }}
+          onError={onError}
         />
       )}
       <ErrorNote error={error} what="Video" />

@@ -8,6 +8,7 @@ const OTHER = '0193a0b0-0000-7000-8000-000000000002';
 const change = (seq: number, over: Partial<JobChange>): JobChange => ({
   seq,
   job_id: ID,
+  tenant: 'acme',
   type: 'JobStarted',
   occurred_at: new Date(1_800_000_000_000 + seq * 1000).toISOString(),
   correlation_id: 'req-1',

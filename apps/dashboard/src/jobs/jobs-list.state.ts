@@ -51,7 +51,7 @@ function newRow(change: JobChange): JobView {
   return {
     job_id: change.job_id,
     status: change.status,
-    tenant: 'default',
+    tenant: change.tenant ?? '',
     priority: submitted.priority,
     pipeline: submitted.pipeline,
     params: {},

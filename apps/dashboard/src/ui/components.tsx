@@ -25,7 +25,8 @@ export function ErrorNote({ error, what }: { error: unknown; what?: string }) {
   const api = error instanceof ApiError ? error : null;
   const code = api?.code ?? 'ERROR';
   let hint = '';
-  if (code === 'UNAUTHORIZED' || api?.status === 403) hint = 'Enter an API key (top right).';
+  if (api?.status === 401) hint = 'Enter an API key (top right).';
+  else if (api?.status === 403) hint = 'This needs an admin key.';
   else if (code === 'NOT_FOUND' || code === 'HTTP_404') hint = 'This gateway does not serve that route (yet).';
   else if (code === 'SERVICE_UNAVAILABLE' || code === 'NETWORK') hint = 'Retrying.';
   return (

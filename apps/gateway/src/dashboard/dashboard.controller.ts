@@ -2,15 +2,18 @@ import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ErrorCode } from '@app/contracts';
 import { ApiError } from '../http/api-error.js';
-import { parseJobId } from '../http/query.js';
+import { parseJobId } from '../http/route-params.js';
+import { Public } from '../auth/route-access.decorator.js';
 import { DASHBOARD_DIR } from './dashboard.static.js';
 
 /**
  * The dashboard's pages: `/` and `/jobs/{id}` are the same single-page app, whose index.html is
  * never cached (it names the current hashed assets); the assets themselves are served by the
- * static middleware with a one-year immutable cache.
+ * static middleware with a one-year immutable cache. Public: the page holds no data; its API calls
+ * send the operator's key.
  */
 @Controller()
+@Public()
 export class DashboardController {
   constructor(@Inject(DASHBOARD_DIR) private readonly dir: string | null) {}
 

@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { Controller, Get, Header, Param, Res } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ErrorCode } from '@app/contracts';
 import { ApiError } from '../http/api-error.js';
+import { Public } from '../auth/route-access.decorator.js';
+import { ROUTE_ACCESS_TABLE, type RouteAccessEntry } from '../auth/route-access.table.js';
 import { buildOpenApiDocument } from './openapi.document.js';
 
 const require = createRequire(import.meta.url);
@@ -31,10 +33,13 @@ const PAGE = `<!doctype html>
 // A file, not an inline script, so the Content-Security-Policy can forbid inline scripts.
 const INIT = `window.ui = SwaggerUIBundle({ url: '/docs/openapi.json', dom_id: '#swagger-ui', deepLinking: true });\n`;
 
-/** `/docs`: Swagger UI (served from swagger-ui-dist, nothing from a CDN) over the OpenAPI document. */
+/** `/docs`: Swagger UI (served from swagger-ui-dist, nothing from a CDN) over the OpenAPI document. Public: it holds no data. */
 @Controller('docs')
+@Public()
 export class DocsController {
   private document: unknown = null;
+
+  constructor(@Inject(ROUTE_ACCESS_TABLE) private readonly access: RouteAccessEntry[]) {}
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
@@ -46,7 +51,7 @@ export class DocsController {
   @Get('openapi.json')
   @Header('Cache-Control', 'no-cache')
   openapi(): unknown {
-    this.document ??= buildOpenApiDocument(VERSION);
+    this.document ??= buildOpenApiDocument(VERSION, this.access);
     return this.document;
   }
 

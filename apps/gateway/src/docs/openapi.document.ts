@@ -10,6 +10,7 @@ import { registerPipelinesRoutes } from '../pipelines/pipelines.openapi.js';
 import { registerVideoCompatRoutes } from '../seeds/video-compat.openapi.js';
 import { registerSystemRoutes } from '../system/system.openapi.js';
 import { registerWorkersRoutes } from '../workers/workers.openapi.js';
+import type { RouteAccessEntry } from '../auth/route-access.table.js';
 import { createApiDocs, type ApiDocs } from './openapi.registry.js';
 
 /** Every feature's route documentation. A new controller adds its `register…Routes` here. */
@@ -59,20 +60,45 @@ function registerDocsRoutes({ registry, json }: ApiDocs): void {
   });
 }
 
-/** The OpenAPI 3.1 document of the gateway. */
-export function buildOpenApiDocument(version: string): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+export const BEARER_SCHEME = 'apiKey';
+export const MEDIA_LINK_SCHEME = 'mediaLink';
+
+/**
+ * The OpenAPI 3.1 document of the gateway. `access` (routeAccessOf the gateway's controllers, the
+ * same metadata the auth guard reads) decides each operation's `security`: none for public routes,
+ * the bearer API key for the rest (or a media link where a route takes one), with their 401 and 429
+ * answers, and 403 for admin routes.
+ */
+export function buildOpenApiDocument(version: string, access: RouteAccessEntry[]): OpenApiDocument {
   const api = createApiDocs();
   for (const register of ROUTE_DOCS) register(api);
+  api.registry.registerComponent('securitySchemes', BEARER_SCHEME, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key (`fwk_…`, made with `framewire keys create`), sent as `Authorization: Bearer <key>`. Admin keys see every tenant.',
+  });
+  api.registry.registerComponent('securitySchemes', MEDIA_LINK_SCHEME, {
+    type: 'apiKey',
+    in: 'query',
+    name: 'token',
+    description: 'A job\'s signed media link (POST /v1/jobs/{id}/media-links), for that job\'s video, artifacts and live streams only, until it expires.',
+  });
   const generator = new OpenApiGeneratorV31(api.registry.definitions);
-  return generator.generateDocument({
+  const document = generator.generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'Framewire API',
       version,
       description:
         'Event-sourced video jobs. Every error is `{"error":{"code","message"}}` with a 4xx or 5xx status; clients match on `code`. ' +
-        'Every response carries `X-Request-Id`, the correlation id found in every service\'s logs for the request.',
+        'Every response carries `X-Request-Id`, the correlation id found in every service\'s logs for the request. ' +
+        'Every route needs an API key (`Authorization: Bearer <key>`) unless its `security` is empty; each operation\'s ' +
+        '`x-framewire-access` says `public`, `key` or `admin`. A key sees its own tenant\'s jobs only (an admin key, every tenant\'s): ' +
+        'another tenant\'s job is 404, never 403.',
     },
+    security: [{ [BEARER_SCHEME]: [] }],
     tags: [
       { name: 'jobs', description: 'Submit and read jobs' },
       { name: 'live', description: 'Server-Sent Events' },
@@ -81,4 +107,44 @@ export function buildOpenApiDocument(version: string): ReturnType<OpenApiGenerat
       { name: 'seeds', description: 'The seeds\' video API, for their clients to work unchanged' },
     ],
   });
+  applySecurity(document, access, api);
+  return document;
+}
+
+type Operation = { security?: Array<Record<string, string[]>>; responses?: Record<string, unknown>; 'x-framewire-access'?: string };
+
+function applySecurity(document: OpenApiDocument, access: RouteAccessEntry[], api: ApiDocs): void {
+  const byRoute = new Map(access.map((entry) => [`${entry.method} ${entry.path}`, entry]));
+  // Added after generation, so in the generated form: the error component by reference (the seeds'
+  // routes answer theirs, which holds ours, from the guards too).
+  const errorResponse = (status: number, component: string) => ({
+    description: api.errors(status)[status]!.description,
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${component}` } } },
+  });
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const [method, value] of Object.entries(item as Record<string, Operation>)) {
+      if (typeof value !== 'object' || value === null || !('responses' in value)) continue;
+      const entry = byRoute.get(`${method} ${path}`);
+      const level = entry?.access ?? 'key';
+      value['x-framewire-access'] = level;
+      if (level === 'public') {
+        value.security = [];
+        continue;
+      }
+      value.security = entry?.mediaLink ? [{ [BEARER_SCHEME]: [] }, { [MEDIA_LINK_SCHEME]: [] }] : [{ [BEARER_SCHEME]: [] }];
+      const responses = (value.responses ??= {});
+      const component = JSON.stringify(responses).includes('#/components/schemas/SeedsError') ? 'SeedsError' : 'Error';
+      responses['401'] ??= { ...errorResponse(401, component), headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'Bearer realm="framewire", with the error' } } };
+      if (level === 'admin') responses['403'] ??= errorResponse(403, component);
+      responses['429'] ??= {
+        ...errorResponse(429, component),
+        headers: {
+          'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before the next request' },
+          'RateLimit-Limit': { schema: { type: 'integer' } },
+          'RateLimit-Remaining': { schema: { type: 'integer' } },
+          'RateLimit-Reset': { schema: { type: 'integer' } },
+        },
+      };
+    }
+  }
 }

@@ -1,27 +1,76 @@
 import { describe, expect, it } from '@jest/globals';
+import { routeAccessOf } from '../auth/route-access.table.js';
+import { GATEWAY_CONTROLLERS } from '../gateway.controllers.js';
 import { buildOpenApiDocument } from './openapi.document.js';
 
+type Operation = { responses: Record<string, { headers?: Record<string, unknown> }>; security?: Array<Record<string, string[]>>; 'x-framewire-access'?: string };
+
 describe('the OpenAPI document', () => {
-  const doc = buildOpenApiDocument('test') as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+  const access = routeAccessOf(GATEWAY_CONTROLLERS);
+  const doc = buildOpenApiDocument('test', access) as unknown as {
+    paths: Record<string, Record<string, Operation>>;
+    components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { type: string; scheme?: string; in?: string }> };
+    security: unknown;
+  };
+  const op = (method: string, path: string) => doc.paths[path]?.[method];
 
   it('names its component schemas and refers to them', () => {
-    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'Job', 'StoredEvent', 'JobChange', 'System']));
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'Job', 'StoredEvent', 'JobChange', 'System', 'MediaLinks']));
     expect(JSON.stringify(doc.paths['/v1/jobs/{id}'])).toContain('#/components/schemas/Job');
   });
 
-  it('documents the error body on every error response', () => {
+  it('documents the error body on every error response (the seeds\' routes: theirs, which holds ours)', () => {
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(methods)) {
         for (const [status, response] of Object.entries(operation.responses)) {
           if (Number(status) >= 400 && path.startsWith('/v1/')) {
-            expect([`${method} ${path} ${status}`, JSON.stringify(response)]).toEqual([`${method} ${path} ${status}`, expect.stringContaining('#/components/schemas/Error')]);
+            expect([`${method} ${path} ${status}`, JSON.stringify(response)]).toEqual([`${method} ${path} ${status}`, expect.stringMatching(/#\/components\/schemas\/(Seeds)?Error"/)]);
           }
         }
       }
     }
   });
 
+  it('documents every controller route, with the access its decorators give it', () => {
+    expect(access.length).toBeGreaterThanOrEqual(25);
+    for (const route of access) {
+      const operation = op(route.method, route.path);
+      expect([`${route.method} ${route.path}`, operation?.['x-framewire-access']]).toEqual([`${route.method} ${route.path}`, route.access]);
+    }
+  });
+
+  it('describes the bearer scheme, and which routes are public, need a key, need an admin key or take a media link', () => {
+    expect(doc.components.securitySchemes['apiKey']).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes['mediaLink']).toMatchObject({ type: 'apiKey', in: 'query' });
+    expect(doc.security).toEqual([{ apiKey: [] }]);
+    for (const path of ['/', '/jobs/{id}', '/docs', '/docs/openapi.json', '/docs/init.js', '/docs/assets/{file}', '/health/live', '/health/ready']) {
+      expect([path, op('get', path)?.security, op('get', path)?.responses['401']]).toEqual([path, [], undefined]);
+    }
+    for (const path of ['/metrics', '/v1/system', '/v1/workers']) {
+      expect([path, op('get', path)?.['x-framewire-access']]).toEqual([path, 'admin']);
+      expect(op('get', path)?.responses['403']).toBeDefined();
+    }
+    for (const [method, path] of [['get', '/v1/pipelines'], ['get', '/v1/worker/health'], ['post', '/v1/video/submit'], ['get', '/v1/stream/jobs']]) {
+      expect([path, op(method!, path!)?.['x-framewire-access'], op(method!, path!)?.security]).toEqual([path, 'key', [{ apiKey: [] }]]);
+    }
+    for (const path of ['/v1/jobs/{id}/video', '/v1/jobs/{id}/artifacts/{name}', '/v1/jobs/{id}/stream']) {
+      expect([path, op('get', path)?.security]).toEqual([path, [{ apiKey: [] }, { mediaLink: [] }]]);
+    }
+    expect(op('get', '/v1/jobs/{id}/result')?.security).toEqual([{ apiKey: [] }]);
+  });
+
+  it('gives every route behind a key its 401 and its 429 with Retry-After, and the upload its media errors', () => {
+    for (const route of access.filter((r) => r.access !== 'public')) {
+      const operation = op(route.method, route.path)!;
+      expect([route.path, Object.keys(operation.responses)]).toEqual([route.path, expect.arrayContaining(['401', '429'])]);
+      expect(operation.responses['429']!.headers).toHaveProperty('Retry-After');
+    }
+    const upload = JSON.stringify(op('post', '/v1/jobs')!.responses);
+    expect(upload).toContain('UNSUPPORTED_MEDIA');
+    expect(upload).toContain('INVALID_MEDIA');
+  });
+
   it('can be built twice (each build has its own registry)', () => {
-    expect(buildOpenApiDocument('again')).toMatchObject({ info: { version: 'again' } });
+    expect(buildOpenApiDocument('again', access)).toMatchObject({ info: { version: 'again' } });
   });
 });

@@ -1,17 +1,27 @@
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, Headers, Param, Res } from '@nestjs/common';
+import { Controller, Get, Header, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { parseJobId } from '../http/query.js';
+import { AcceptsMediaLink } from '../auth/route-access.decorator.js';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { parseArtifactName, parseJobId } from '../http/route-params.js';
 import { JobFilesService, type FileResponse } from './job-files.service.js';
+import { JobMediaLinksService } from './job-media-links.service.js';
 
-/** A job's result, artifacts and original upload. */
+/**
+ * A job's result, artifacts and original upload, for the principal that may see the job (anyone
+ * else gets 404, as for a job that does not exist). The video and the artifacts also open with a
+ * signed media link, for a <video> element or a plain download link, which cannot send a key.
+ */
 @Controller('v1/jobs')
 export class JobFilesController {
-  constructor(private readonly files: JobFilesService) {}
+  constructor(
+    private readonly files: JobFilesService,
+    private readonly links: JobMediaLinksService,
+  ) {}
 
   @Get(':id/result')
-  async result(@Param('id') id: string, @Res() res: Response) {
-    const result = await this.files.result(parseJobId(id));
+  async result(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res() res: Response) {
+    const result = await this.files.result(principal, parseJobId(id));
     if ('inline' in result) {
       res.status(200).json(result.inline);
       return;
@@ -20,18 +30,28 @@ export class JobFilesController {
   }
 
   @Get(':id/artifacts')
-  artifacts(@Param('id') id: string) {
-    return this.files.artifacts(parseJobId(id));
+  artifacts(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.files.artifacts(principal, parseJobId(id));
   }
 
   @Get(':id/artifacts/:name')
-  async artifact(@Param('id') id: string, @Param('name') name: string, @Res() res: Response) {
-    await send(res, await this.files.artifact(parseJobId(id), name));
+  @AcceptsMediaLink()
+  async artifact(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('name') name: string, @Res() res: Response) {
+    await send(res, await this.files.artifact(principal, parseJobId(id), parseArtifactName(name)));
   }
 
   @Get(':id/video')
-  async video(@Param('id') id: string, @Headers('range') range: string | undefined, @Res() res: Response) {
-    await send(res, await this.files.video(parseJobId(id), range));
+  @AcceptsMediaLink()
+  async video(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Headers('range') range: string | undefined, @Res() res: Response) {
+    await send(res, await this.files.video(principal, parseJobId(id), range));
+  }
+
+  /** Signed, short-lived links to the job's video and artifacts, for what cannot send a key. */
+  @Post(':id/media-links')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  mediaLinks(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.links.issue(principal, parseJobId(id));
   }
 }
 

@@ -66,4 +66,31 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
       ...errors(400, 404, 416, 503),
     },
   });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/jobs/{id}/media-links',
+    tags: ['jobs'],
+    summary: 'Signed, short-lived links to the job\'s video and artifacts',
+    description:
+      'For what cannot send an Authorization header (a `<video>` element, a download link, a browser\'s EventSource or WebSocket): ' +
+      'each URL carries `?token=`, which opens this job\'s video, artifacts and live streams, as the key that asked, until `expires_at` ' +
+      '(MEDIA_LINK_TTL_MS). It opens no other job; an altered or expired token is 401.',
+    request: { params: jobIdParams },
+    responses: {
+      200: json(
+        'The links',
+        component(
+          'MediaLinks',
+          z.object({
+            job_id: z.uuid(),
+            token: z.string().meta({ description: 'Append as `?token=` to the job\'s video, artifact or stream URL' }),
+            expires_at: z.string(),
+            video_url: z.string(),
+            artifacts: z.array(artifact.extend({ url: z.string() })),
+          }),
+        ),
+      ),
+      ...errors(400, 404, 503),
+    },
+  });
 }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import parseRange from 'range-parser';
-import { artifactNameSchema, ErrorCode, type JobFiles, type JobView } from '@app/contracts';
+import { ErrorCode, type JobFiles, type JobView, type Principal } from '@app/contracts';
 import { BlobStore } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
@@ -15,7 +15,8 @@ export interface FileResponse {
 
 /**
  * A job's outputs over HTTP: the result (inline, or read from the Object Store), the artifacts and the
- * original upload. Where each file is comes from the jobs service; the bytes come from the Object Store.
+ * original upload. Where each file is comes from the jobs service, asked with the caller's scope (so
+ * another tenant's job is 404 like a missing one); the bytes come from the Object Store.
  */
 @Injectable()
 export class JobFilesService {
@@ -25,30 +26,26 @@ export class JobFilesService {
   ) {}
 
   /** The job's result: inline, or a stream of the stored JSON. 409 until the job has completed. */
-  async result(jobId: string): Promise<{ inline: JobView['result'] } | { stream: Readable; size: number }> {
-    const job = await this.queries.get(jobId);
-    if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
+  async result(principal: Principal, jobId: string): Promise<{ inline: JobView['result'] } | { stream: Readable; size: number }> {
+    const job = await this.queries.requireVisible(principal, jobId);
     if (job.status !== 'completed') {
       throw new ApiError(ErrorCode.JobNotCompleted, `job ${jobId} is ${job.status}; its result exists once it has completed`);
     }
     if (job.result_location !== 'object_store') return { inline: job.result };
-    const files = await this.files(jobId);
+    const files = await this.files(principal, jobId);
     const opened = files.result_ref ? await this.blobs.open(files.result_ref.objectName) : null;
     if (!opened) throw new ApiError(ErrorCode.Internal, `the stored result of job ${jobId} is missing`);
     return { stream: opened.stream, size: opened.blob.size };
   }
 
-  async artifacts(jobId: string) {
-    const job = await this.queries.get(jobId);
-    if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
+  async artifacts(principal: Principal, jobId: string) {
+    const job = await this.queries.requireVisible(principal, jobId);
     return { job_id: job.job_id, status: job.status, artifacts: job.artifacts };
   }
 
-  async artifact(jobId: string, name: string): Promise<FileResponse> {
-    if (!artifactNameSchema.safeParse(name).success) {
-      throw new ApiError(ErrorCode.InvalidArtifactName, 'an artifact name is a plain file name (letters, digits, ".", "_", "-")');
-    }
-    const files = await this.files(jobId);
+  /** One artifact by name (already checked to be a plain file name: see parseArtifactName). */
+  async artifact(principal: Principal, jobId: string, name: string): Promise<FileResponse> {
+    const files = await this.files(principal, jobId);
     const ref = files.artifacts.find((a) => a.name === name);
     if (!ref) throw new ApiError(ErrorCode.ArtifactNotFound, `job ${jobId} has no artifact "${name}"`);
     const opened = await this.blobs.open(ref.objectName);
@@ -71,8 +68,8 @@ export class JobFilesService {
    * The original upload, whole (200) or one byte range of it (206). A range that starts beyond the
    * end is 416 with `Content-Range: bytes *\/size`; several ranges are served as the whole file.
    */
-  async video(jobId: string, rangeHeader: string | undefined): Promise<FileResponse> {
-    const { video } = await this.files(jobId);
+  async video(principal: Principal, jobId: string, rangeHeader: string | undefined): Promise<FileResponse> {
+    const { video } = await this.files(principal, jobId);
     const size = video.size;
     const headers: Record<string, string> = {
       'Content-Type': video.contentType,
@@ -99,8 +96,9 @@ export class JobFilesService {
     };
   }
 
-  private async files(jobId: string): Promise<JobFiles> {
-    const files = await this.queries.files(jobId);
+  /** Where the job's files are; 404 JOB_NOT_FOUND when it does not exist or the principal may not see it. */
+  private async files(principal: Principal, jobId: string): Promise<JobFiles> {
+    const files = await this.queries.files(principal, jobId);
     if (!files) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
     return files;
   }

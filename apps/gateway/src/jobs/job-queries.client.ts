@@ -1,7 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { ClientProxy } from '@nestjs/microservices';
-import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
-import type { z } from 'zod';
+import { Injectable } from '@nestjs/common';
 import {
   ErrorCode,
   getJobReplySchema,
@@ -10,79 +7,55 @@ import {
   JobQuery,
   listJobsReplySchema,
   projectionReplySchema,
+  scopeOf,
   type JobEventsRequest,
-  type JobSubjects,
+  type JobFiles,
+  type JobView,
   type ListJobsRequest,
+  type Principal,
 } from '@app/contracts';
-import type { GatewayConfig } from '@app/config';
-import { JOB_SUBJECTS, withCorrelation } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
-import { GATEWAY_CONFIG } from '../gateway.config.js';
-
-export const JOBS_RPC = Symbol('JOBS_RPC');
-
-/** Replies that the gateway passes on as client errors rather than as an outage. */
-const CLIENT_ERROR_CODES = new Set<string>([ErrorCode.BadRequest, ErrorCode.InvalidCursor, ErrorCode.JobNotFound]);
+import { JobsRpcClient } from '../rpc/jobs-rpc.client.js';
 
 /**
- * The gateway's side of the jobs service's request/reply API. Each request carries the HTTP
- * request's correlation id in its NATS headers, so the jobs service logs under the same id. A reply that does not come within
- * RPC_TIMEOUT_MS, or does not match its contract, is a 503: the caller learns quickly and can retry.
+ * Job reads for a principal. Each call sends the principal's scope (its tenant, or every tenant for
+ * an admin key), and the jobs service answers a job outside that scope as if it did not exist. This
+ * is the one way a gateway route reads jobs, so tenant isolation cannot be forgotten by a route.
  */
 @Injectable()
 export class JobQueriesClient {
-  private readonly logger = new Logger(JobQueriesClient.name);
+  constructor(private readonly rpc: JobsRpcClient) {}
 
-  constructor(
-    @Inject(JOBS_RPC) private readonly client: ClientProxy,
-    @Inject(JOB_SUBJECTS) private readonly subjects: JobSubjects,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
-
-  async get(jobId: string) {
-    return (await this.send(JobQuery.Get, { job_id: jobId }, getJobReplySchema)).job;
+  async get(principal: Principal, jobId: string): Promise<JobView | null> {
+    return (await this.rpc.send(JobQuery.Get, { job_id: jobId, scope: scopeOf(principal) }, getJobReplySchema)).job;
   }
 
-  async files(jobId: string) {
-    return (await this.send(JobQuery.Files, { job_id: jobId }, jobFilesReplySchema)).files;
+  /**
+   * The job, if this principal may see it; otherwise 404 JOB_NOT_FOUND, the same answer as for a job
+   * that does not exist. Routes that serve anything of a job (results, artifacts, the video, a live
+   * stream, cancel) call this first.
+   */
+  async requireVisible(principal: Principal, jobId: string): Promise<JobView> {
+    const job = await this.get(principal, jobId);
+    if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
+    return job;
   }
 
-  list(request: ListJobsRequest) {
-    return this.send(JobQuery.List, request, listJobsReplySchema);
+  /** Where the job's files are, or null when the job does not exist or is outside the principal's scope. */
+  async files(principal: Principal, jobId: string): Promise<JobFiles | null> {
+    return (await this.rpc.send(JobQuery.Files, { job_id: jobId, scope: scopeOf(principal) }, jobFilesReplySchema)).files;
   }
 
-  events(request: JobEventsRequest) {
-    return this.send(JobQuery.Events, request, jobEventsReplySchema);
+  list(principal: Principal, request: Omit<ListJobsRequest, 'scope'>) {
+    return this.rpc.send(JobQuery.List, { ...request, scope: scopeOf(principal) }, listJobsReplySchema);
   }
 
-  /** The projector's checkpoint, as the read model holds it. */
+  events(principal: Principal, request: Omit<JobEventsRequest, 'scope'>) {
+    return this.rpc.send(JobQuery.Events, { ...request, scope: scopeOf(principal) }, jobEventsReplySchema);
+  }
+
+  /** The projector's checkpoint, as the read model holds it: no job data, for the admin-only /v1/system. */
   projection() {
-    return this.send(JobQuery.Projection, {}, projectionReplySchema);
-  }
-
-  private async send<S extends z.ZodType<{ ok: true; value: unknown } | { ok: false; error: { code: string; message: string } }>>(
-    pattern: string,
-    payload: unknown,
-    schema: S,
-  ): Promise<Extract<z.output<S>, { ok: true }>['value']> {
-    let raw: unknown;
-    try {
-      raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), withCorrelation(payload)).pipe(timeout(this.config.RPC_TIMEOUT_MS)));
-    } catch (error) {
-      const reason = error instanceof TimeoutError ? `no reply within ${this.config.RPC_TIMEOUT_MS} ms` : String((error as Error)?.message ?? error);
-      this.logger.warn(`${pattern}: ${reason}`);
-      throw new ApiError(ErrorCode.ServiceUnavailable, 'the jobs service is not answering; try again shortly', { 'Retry-After': '1' });
-    }
-    const reply = schema.safeParse(raw);
-    if (!reply.success) {
-      this.logger.error(`${pattern}: reply does not match the contract`);
-      throw new ApiError(ErrorCode.ServiceUnavailable, 'the jobs service gave an unexpected reply');
-    }
-    const value = reply.data as { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
-    if (!value.ok) {
-      if (CLIENT_ERROR_CODES.has(value.error.code)) throw new ApiError(value.error.code, value.error.message);
-      throw new ApiError(ErrorCode.ServiceUnavailable, value.error.message, { 'Retry-After': '1' });
-    }
-    return value.value as Extract<z.output<S>, { ok: true }>['value'];
+    return this.rpc.send(JobQuery.Projection, {}, projectionReplySchema);
   }
 }

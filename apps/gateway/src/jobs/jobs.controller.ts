@@ -2,7 +2,6 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from 
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
-  DEFAULT_TENANT,
   ErrorCode,
   EVENTS_LIMIT_DEFAULT,
   EVENTS_LIMIT_MAX,
@@ -11,14 +10,18 @@ import {
   LIST_LIMIT_MAX,
 } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { ApiError } from '../http/api-error.js';
-import { parseJobId, parseQuery } from '../http/query.js';
+import { parseJobId, parseQuery } from '../http/route-params.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
+import { UploadSlots } from '../limits/upload-slots.js';
 import { readMultipart } from '../uploads/multipart-reader.js';
 import { JobQueriesClient } from './job-queries.client.js';
 import { SUBMIT_FIELDS, SubmitJobService, type SubmissionSource } from './submit-job.service.js';
 
 const FIELD_BYTES = 64 * 1024;
+/** Room for the multipart framing and the text fields around the file, when judging Content-Length. */
+const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export const listQuerySchema = z.strictObject({
@@ -33,54 +36,64 @@ export const eventsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_LIMIT_DEFAULT),
 });
 
-/** HTTP face of jobs: parse and validate, then hand over to the use case or the jobs service. */
+/**
+ * HTTP face of jobs: parse and validate, then hand over to the use case or the jobs service. Every
+ * route acts for the request's principal (set by the auth guard): it submits as the principal's
+ * tenant and reads through JobQueriesClient, which scopes every read to what the principal may see.
+ */
 @Controller('v1/jobs')
 export class JobsController {
   constructor(
     private readonly submitJob: SubmitJobService,
     private readonly queries: JobQueriesClient,
+    private readonly uploads: UploadSlots,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
   @Post()
   @HttpCode(202)
-  async submit(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async submit(@CurrentPrincipal() principal: Principal, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const key = req.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
       throw new ApiError(ErrorCode.InvalidIdempotencyKey, 'Idempotency-Key must be 1-255 visible ASCII characters');
     }
-    const source: SubmissionSource = (sink, discard) =>
-      readMultipart(req, 'file', SUBMIT_FIELDS, { fileBytes: this.config.MAX_UPLOAD_BYTES, fieldBytes: FIELD_BYTES }, sink, discard);
-    const { replayed, ...body } = await this.submitJob.submit({
-      source,
-      tenant: DEFAULT_TENANT,
-      idempotencyKey: key ?? null,
-      correlationId: String(req.id),
-    });
-    res.location(`/v1/jobs/${body.job_id}`);
-    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
-    return body;
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    if (declared > this.config.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES) {
+      throw new ApiError(ErrorCode.PayloadTooLarge, `the request is larger than the ${this.config.MAX_UPLOAD_BYTES}-byte upload limit`);
+    }
+    const release = this.uploads.acquire(principal.key_id);
+    try {
+      const source: SubmissionSource = (sink, discard) =>
+        readMultipart(req, 'file', SUBMIT_FIELDS, { fileBytes: this.config.MAX_UPLOAD_BYTES, fieldBytes: FIELD_BYTES }, sink, discard);
+      const { replayed, ...body } = await this.submitJob.submit({
+        source,
+        tenant: principal.tenant,
+        idempotencyKey: key ?? null,
+        correlationId: String(req.id),
+      });
+      res.location(`/v1/jobs/${body.job_id}`);
+      if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+      return body;
+    } finally {
+      release();
+    }
   }
 
   @Get()
-  async list(@Query() query: Record<string, unknown>) {
-    const parsed = parseQuery(listQuerySchema, query);
-    return this.queries.list(parsed);
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
+    return this.queries.list(principal, parseQuery(listQuerySchema, query));
   }
 
   @Get(':id')
-  async get(@Param('id') id: string) {
-    const job = await this.queries.get(parseJobId(id));
-    if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${id}`);
-    return job;
+  async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.queries.requireVisible(principal, parseJobId(id));
   }
 
   @Get(':id/events')
-  async events(@Param('id') id: string, @Query() query: Record<string, unknown>) {
+  async events(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: Record<string, unknown>) {
     const jobId = parseJobId(id);
     const { after_seq, limit } = parseQuery(eventsQuerySchema, query);
-    const page = await this.queries.events({ job_id: jobId, after_seq, limit });
-    if (page.events.length === 0 && after_seq === 0) throw new ApiError(ErrorCode.JobNotFound, `no job ${id}`);
-    return page;
+    // An unknown job and another tenant's job are the same 404 JOB_NOT_FOUND, answered by the jobs service.
+    return this.queries.events(principal, { job_id: jobId, after_seq, limit });
   }
 }

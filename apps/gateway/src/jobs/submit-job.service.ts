@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import {
@@ -16,6 +16,7 @@ import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/e
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
+import { guardUpload, type MediaCheck } from '../uploads/media-guard.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
 
 /** Where the submission's parts come from; the HTTP layer reads multipart, tests may read anything. */
@@ -31,8 +32,11 @@ export interface SubmitCommand {
    * when absent they come from the multipart fields.
    */
   fields?: SubmissionFields;
-  /** Checks the first bytes of the upload (at least HEAD_BYTES of them, fewer only for a shorter file). */
-  checkHead?: (head: Buffer) => void;
+  /**
+   * A stricter rule for what the upload may be (the seeds' routes take MP4/MOV only), run on the same
+   * first bytes the upload guard sniffs, before the guard's own checks.
+   */
+  checkMedia?: MediaCheck;
   /** Who submits: the job belongs to this tenant, and its Idempotency-Key is scoped to it. */
   tenant: string;
   idempotencyKey: string | null;
@@ -51,12 +55,10 @@ export interface SubmitResult {
 
 export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 
-/** How many leading bytes of an upload `checkHead` sees. */
-export const HEAD_BYTES = 12;
-
 /**
- * Submitting a job: store the upload, validate, publish `VideoSubmitted` as the job's first event
- * (expected last subject sequence 0). A rejected submission leaves no object and publishes nothing.
+ * Submitting a job: check what the upload is from its first bytes (guardUpload), store it, validate,
+ * publish `VideoSubmitted` as the job's first event (expected last subject sequence 0). A rejected
+ * submission leaves no object and publishes nothing.
  * With an Idempotency-Key the job id is derived from the key, so the stream itself keeps a key from
  * ever making a second job; a repeat with the same content gets the first answer back.
  */
@@ -82,7 +84,7 @@ export class SubmitJobService {
 
     const objectName = `uploads/${jobId}/${this.ids.next()}`;
     const received = await command.source(
-      (part) => this.storeUpload(objectName, part, command.checkHead),
+      (part) => this.storeUpload(objectName, part, command.checkMedia),
       (stored) => this.blobs.delete(stored.blob.name),
     );
     const upload = received.file;
@@ -130,11 +132,12 @@ export class SubmitJobService {
     }
   }
 
-  private async storeUpload(objectName: string, part: FilePart, checkHead?: (head: Buffer) => void) {
-    const stream = checkHead ? part.stream.pipe(headCheck(checkHead)) : part.stream;
-    if (checkHead) part.stream.on('error', (error) => stream.destroy(error));
-    const blob: StoredBlob = await this.blobs.put(objectName, stream, part.contentType);
-    return { blob, filename: part.filename, contentType: part.contentType };
+  private async storeUpload(objectName: string, part: FilePart, checkMedia?: MediaCheck) {
+    // Nothing is stored until the first bytes say this is a video container; the content type stored
+    // is the one sniffed, not the one the client claimed.
+    const { stream, media } = await guardUpload(part.stream, checkMedia);
+    const blob: StoredBlob = await this.blobs.put(objectName, stream, media.contentType);
+    return { blob, filename: part.filename, contentType: media.contentType };
   }
 
   private async priorSubmission(jobId: string): Promise<VideoSubmitted | null> {
@@ -221,32 +224,4 @@ export function validateParams(catalog: ToolCatalog, pipeline: string, raw: unkn
     throw new ApiError(ErrorCode.InvalidParams, `invalid params for ${pipeline}: ${summarizeIssues(parsed.error)}`);
   }
   return parsed.data as Record<string, unknown>;
-}
-
-/** A pass-through stream that hands the first HEAD_BYTES bytes to `check` before letting anything through. */
-function headCheck(check: (head: Buffer) => void): Transform {
-  let head: Buffer | null = Buffer.alloc(0);
-  /** Checks what was held back and lets it through; an error from `check` fails the stream. */
-  const release = (done: (error?: Error | null, data?: Buffer) => void) => {
-    const all = head!;
-    head = null;
-    try {
-      check(all);
-    } catch (error) {
-      return done(error as Error);
-    }
-    done(null, all);
-  };
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      if (head === null) return done(null, chunk);
-      head = Buffer.concat([head, chunk]);
-      if (head.length < HEAD_BYTES) return done();
-      release(done);
-    },
-    flush(done) {
-      if (head === null) return done();
-      release(done);
-    },
-  });
 }

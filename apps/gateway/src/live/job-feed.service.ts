@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
-import type { JobChange } from '@app/contracts';
+import { LRUCache } from 'lru-cache';
+import type { JobChange, JobEvent } from '@app/contracts';
 import { EventStore, readJsMsg } from '@app/event-store';
 import { jobChangeOf } from '@app/job-state';
 
@@ -14,6 +15,8 @@ const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
 /** With no one listening, the feed's consumer is closed after this long. */
 const IDLE_CLOSE_MS = 30_000;
+/** Jobs whose tenant the feed remembers; a job it has forgotten costs one direct get to look up again. */
+const TENANTS_REMEMBERED = 100_000;
 
 /**
  * Every job's changes as they are stored, fanned out to the gateway's live-feed clients. One ordered
@@ -22,6 +25,12 @@ const IDLE_CLOSE_MS = 30_000;
  * JetStream refused (a stale worker's late result) never reaches them. It opens with the first
  * client and closes a while after the last one leaves; after a failure it resumes after the last
  * sequence it delivered, so nothing in between is skipped.
+ *
+ * Every change carries its job's tenant, so that each client is sent only what its key may see. Only
+ * a job's VideoSubmitted names the tenant: the feed remembers it from there, and for a job submitted
+ * before the feed opened it reads the job's first event (a direct get) before passing the change on.
+ * If that read fails, the feed stops and resumes at the same event: a change is never sent with a
+ * guessed tenant.
  */
 @Injectable()
 export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -32,8 +41,11 @@ export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown
   private started: Promise<void> | null = null;
   private markStarted: (() => void) | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
-  private lastSeq = 0;
+  /** Where to resume after a failure: the first sequence not yet passed on (null: only new events). */
+  private resumeAt: number | null = null;
   private stopping = false;
+  /** jobId → tenant, or null when the job has no readable submission. */
+  private readonly tenants = new LRUCache<string, { tenant: string | null }>({ max: TENANTS_REMEMBERED });
 
   constructor(private readonly store: EventStore) {}
 
@@ -88,22 +100,29 @@ export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown
     while (!this.stopping && this.subscribers.size > 0) {
       try {
         const start =
-          this.lastSeq > 0
-            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 }
+          this.resumeAt !== null
+            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.resumeAt }
             : { deliver_policy: DeliverPolicy.New };
         const consumer = await this.store.js.consumers.get(this.store.streamName, { filter_subjects: this.store.subjects.all, ...start });
         const messages = await consumer.consume({ max_messages: 256 });
         this.messages = messages;
         this.markStarted?.();
         delay = RETRY_MIN_MS;
-        for await (const msg of messages) {
-          this.lastSeq = msg.seq;
-          const item = readJsMsg(msg);
-          if (!item.ok) continue;
-          const change = jobChangeOf(item.stored.event, item.stored.seq);
-          for (const subscriber of this.subscribers) subscriber.onChange(change);
+        try {
+          for await (const msg of messages) {
+            // Until it is passed on, a failure resumes at this very message.
+            this.resumeAt = msg.seq;
+            const item = readJsMsg(msg);
+            if (item.ok) {
+              const change = jobChangeOf(item.stored.event, item.stored.seq, await this.tenantOf(item.stored.event));
+              for (const subscriber of this.subscribers) subscriber.onChange(change);
+            }
+            this.resumeAt = msg.seq + 1;
+          }
+        } finally {
+          this.messages = null;
+          await messages.close().catch(() => undefined);
         }
-        this.messages = null;
         // A close with subscribers still here is a failure of the consumer, not an idle close.
         if (this.subscribers.size === 0) return;
       } catch (error) {
@@ -114,6 +133,21 @@ export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
+  }
+
+  /** The tenant of the event's job: from the event itself, from memory, or from the job's first event. */
+  private async tenantOf(event: JobEvent): Promise<string | null> {
+    if (event.type === 'VideoSubmitted') {
+      this.tenants.set(event.jobId, { tenant: event.data.tenant });
+      return event.data.tenant;
+    }
+    const known = this.tenants.get(event.jobId);
+    if (known) return known.tenant;
+    const first = await this.store.firstSubmission(event.jobId);
+    const tenant = first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
+    if (tenant === null) this.logger.warn(`job ${event.jobId} has no readable VideoSubmitted: its changes go to admin keys only`);
+    this.tenants.set(event.jobId, { tenant });
+    return tenant;
   }
 
   /** Ends every client's stream before the HTTP server closes, so shutdown does not wait on them. */

@@ -1,6 +1,8 @@
 import { Controller, Get, Headers, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { parseJobId } from '../http/query.js';
+import { AcceptsMediaLink } from '../auth/route-access.decorator.js';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { parseJobId } from '../http/route-params.js';
 import { JobUpdatesService } from './job-updates.service.js';
 
 const KEEPALIVE_MS = 15_000;
@@ -8,15 +10,23 @@ const KEEPALIVE_MS = 15_000;
 /**
  * Server-Sent Events of one job: `status` first (the snapshot), then `status`, `progress` and at last
  * `completed` or `failed`, after which the stream closes. Each event's id is the stream sequence it
- * reflects, so a client that reconnects with Last-Event-ID resumes without a gap.
+ * reflects, so a client that reconnects with Last-Event-ID resumes without a gap. Another tenant's
+ * job is 404. A browser's EventSource, which cannot send a key, may use the job's media link.
  */
 @Controller('v1/jobs')
 export class JobStreamController {
   constructor(private readonly updates: JobUpdatesService) {}
 
   @Get(':id/stream')
-  async stream(@Param('id') id: string, @Headers('last-event-id') lastEventId: string | undefined, @Req() req: Request, @Res() res: Response) {
-    const snapshot = await this.updates.snapshot(parseJobId(id));
+  @AcceptsMediaLink()
+  async stream(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    const snapshot = await this.updates.snapshot(principal, parseJobId(id));
     const resumeAfter = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
     const abort = new AbortController();
     res.on('close', () => abort.abort());

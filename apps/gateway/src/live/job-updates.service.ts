@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, type JobEvent, type JobView } from '@app/contracts';
+import type { JobEvent, JobView, Principal } from '@app/contracts';
 import { EventStore } from '@app/event-store';
-import { ApiError } from '../http/api-error.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
 /** One live update of a job, with the stream sequence it reflects. */
@@ -50,11 +49,12 @@ export class JobUpdatesService {
     private readonly store: EventStore,
   ) {}
 
-  /** The snapshot, or 404 for an unknown job: decided before any response starts. */
-  async snapshot(jobId: string): Promise<JobView> {
-    const job = await this.queries.get(jobId);
-    if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
-    return job;
+  /**
+   * The snapshot, or 404 for a job that does not exist or that the principal may not see: decided
+   * before any response starts. Following a job needs its snapshot, so it needs this check.
+   */
+  snapshot(principal: Principal, jobId: string): Promise<JobView> {
+    return this.queries.requireVisible(principal, jobId);
   }
 
   /**

@@ -4,8 +4,11 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { HttpAdapterHost } from '@nestjs/core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode, isJobId } from '@app/contracts';
+import { ApiKeyAuthenticator } from '../auth/api-key.authenticator.js';
+import { MEDIA_LINK_PARAM } from '../auth/media-links.js';
 import { ApiError, statusOf } from '../http/api-error.js';
-import { errorBody } from '../http/api-exception.filter.js';
+import { rawErrorResponse } from '../http/raw-error.js';
+import { RateLimitGuard } from '../limits/rate-limit.guard.js';
 import { JobUpdatesService, type JobUpdate } from './job-updates.service.js';
 import { seedsStatus } from '../seeds/seeds-status.js';
 
@@ -23,7 +26,13 @@ export interface SeedsProgressMessage {
 /**
  * `/v1/ws/jobs/{id}`: the same live updates as the SSE stream, as the seeds' messages
  * `{job_id, status, current_frame, total_frames, percent}`; closed (1000) after the terminal one.
- * A malformed or unknown id is refused before the upgrade with the usual JSON error.
+ *
+ * Nest's guards never see a raw upgrade, so this handshake does what they do, before it accepts:
+ * authenticate (`Authorization: Bearer <key>`, or the job's signed media link in `?token=` for a
+ * browser, which cannot set headers on a WebSocket), count the request against the key's rate limit,
+ * and check that the principal may see the job. A malformed id, a missing or bad key, too many
+ * requests and a job that does not exist or belongs to another tenant are refused with the usual JSON
+ * error (400, 401, 429, 404) and no upgrade.
  */
 @Injectable()
 export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,6 +42,8 @@ export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicatio
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly updates: JobUpdatesService,
+    private readonly authenticator: ApiKeyAuthenticator,
+    private readonly rateLimit: RateLimitGuard,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -40,7 +51,7 @@ export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicatio
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const match = PATH.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
       if (!match) return refuse(socket, new ApiError(ErrorCode.RouteNotFound, `no WebSocket at ${req.url ?? ''}`));
-      void this.accept(req, socket, head, decodeURIComponent(match[1]!));
+      void this.accept(req, socket, head, match[1]!);
     });
   }
 
@@ -49,12 +60,17 @@ export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicatio
     this.wss.close();
   }
 
-  private async accept(req: IncomingMessage, socket: Duplex, head: Buffer, id: string): Promise<void> {
+  private async accept(req: IncomingMessage, socket: Duplex, head: Buffer, rawId: string): Promise<void> {
     let snapshot;
     try {
+      const token = new URL(req.url ?? '/', 'http://localhost').searchParams.getAll(MEDIA_LINK_PARAM);
+      const principal = await this.authenticator.authenticateForJobMedia(req.headers.authorization, token.length > 1 ? token : token[0], safeDecode(rawId));
+      await this.rateLimit.take(principal, req.socket.remoteAddress);
+      const id = safeDecode(rawId);
       if (!isJobId(id)) throw new ApiError(ErrorCode.InvalidJobId, 'a job id is a UUID');
-      snapshot = await this.updates.snapshot(id.toLowerCase());
+      snapshot = await this.updates.snapshot(principal, id.toLowerCase());
     } catch (error) {
+      if (!(error instanceof ApiError)) this.logger.error(`WebSocket handshake failed: ${error instanceof Error ? error.message : String(error)}`);
       return refuse(socket, error instanceof ApiError ? error : new ApiError(ErrorCode.Internal, 'internal error'));
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => void this.serve(ws, snapshot));
@@ -97,9 +113,15 @@ export function toSeedsMessage(update: JobUpdate, previous: SeedsProgressMessage
   }
 }
 
-/** Answers an upgrade request with a plain HTTP error and closes the socket. */
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Answers an upgrade request with a plain HTTP error (and its headers: WWW-Authenticate, Retry-After) and closes the socket. */
 function refuse(socket: Duplex, error: ApiError): void {
-  const status = statusOf(error.code);
-  const body = JSON.stringify(errorBody(error.code, error.message));
-  socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 400 ? 'Bad Request' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(rawErrorResponse(statusOf(error.code), error.code, error.message, error.headers));
 }

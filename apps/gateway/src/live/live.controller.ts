@@ -1,10 +1,11 @@
 import { Controller, Get, Inject, Logger, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { ErrorCode, jobIdSchema, type JobChange } from '@app/contracts';
+import { ErrorCode, inScope, jobIdSchema, scopeOf, type JobChange } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { ApiError } from '../http/api-error.js';
-import { parseQuery } from '../http/query.js';
+import { parseQuery } from '../http/route-params.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import { JobFeed } from './job-feed.service.js';
@@ -23,6 +24,8 @@ export const liveQuerySchema = z.strictObject({
  * sequence, `data:` a JobChange). The first event, `ready`, says the feed is live: a client that
  * loads its snapshot (GET /v1/jobs) after `ready` misses nothing, and can drop a change whose `seq`
  * is not above the row's `last_seq`. A comment every 15 s keeps proxies from closing the stream.
+ * Each key sees the changes of its own tenant's jobs only (an admin key, every tenant's): the feed
+ * tags every change with its job's tenant, and this route drops what the key may not see.
  */
 @Controller('v1/stream')
 export class LiveController {
@@ -35,8 +38,10 @@ export class LiveController {
   ) {}
 
   @Get('jobs')
-  async jobs(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async jobs(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     const { job_id: only } = parseQuery(liveQuerySchema, query);
+    const scope = scopeOf(principal);
+    const visible = (change: JobChange) => (scope.kind === 'all' || (change.tenant !== null && inScope(scope, change.tenant))) && (!only || change.job_id === only);
     let closed = false;
     let keepalive: NodeJS.Timeout | undefined;
     let unsubscribe: (() => void) | null = null;
@@ -60,7 +65,7 @@ export class LiveController {
       unsubscribe = await this.feed.subscribe(
         {
           onChange: (change: JobChange) => {
-            if (!only || change.job_id === only) write(`id: ${change.seq}\nevent: job\ndata: ${JSON.stringify(change)}\n\n`);
+            if (visible(change)) write(`id: ${change.seq}\nevent: job\ndata: ${JSON.stringify(change)}\n\n`);
           },
           onClose: end,
         },

@@ -1,9 +1,10 @@
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { HEALTH_CHECKS, runHealthChecks, type HealthCheck } from '@app/observability';
+import { AdminOnly, Public } from '../auth/route-access.decorator.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 
-/** Prometheus metrics and the probes, on the gateway's own port. */
+/** Prometheus metrics (admin keys) and the probes (public: probes cannot send keys, and they reveal nothing), on the gateway's own port. */
 @Controller()
 export class OpsController {
   constructor(
@@ -11,7 +12,9 @@ export class OpsController {
     @Inject(HEALTH_CHECKS) private readonly checks: HealthCheck[],
   ) {}
 
+  /** Counts across every tenant: admin keys only (Prometheus sends one with `authorization: {credentials: …}`). */
   @Get('metrics')
+  @AdminOnly()
   @Header('Cache-Control', 'no-store')
   async prometheus(@Res() res: Response): Promise<void> {
     const text = await this.metrics.registry.metrics();
@@ -20,6 +23,7 @@ export class OpsController {
 
   /** The process answers: restart it if this fails. */
   @Get('health/live')
+  @Public()
   @Header('Cache-Control', 'no-store')
   live() {
     return { status: 'ok' };
@@ -27,6 +31,7 @@ export class OpsController {
 
   /** The gateway can serve: NATS answers. 503 with the failing check otherwise. */
   @Get('health/ready')
+  @Public()
   @Header('Cache-Control', 'no-store')
   async ready(@Res() res: Response): Promise<void> {
     const report = await runHealthChecks(this.checks);

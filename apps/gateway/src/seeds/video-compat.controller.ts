@@ -1,8 +1,9 @@
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, UseFilters } from '@nestjs/common';
 import type { Request } from 'express';
 import type { GatewayConfig } from '@app/config';
+import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
-import { parseJobId } from '../http/query.js';
+import { parseJobId } from '../http/route-params.js';
 import { readMultipart } from '../uploads/multipart-reader.js';
 import type { SubmissionSource } from '../jobs/submit-job.service.js';
 import { SeedsExceptionFilter } from './seeds-exception.filter.js';
@@ -10,7 +11,11 @@ import { VideoCompatService, type SeedsQuery } from './video-compat.service.js';
 
 const NO_FIELDS = new Set<string>();
 
-/** The seeds' routes, for their clients to work unchanged. Errors carry `detail` as well as `error`. */
+/**
+ * The seeds' routes, for their clients to work unchanged. Errors carry `detail` as well as `error`.
+ * Like every route they need an API key: jobs are submitted as the key's tenant, and another
+ * tenant's job is 404 here too.
+ */
 @Controller('v1')
 @UseFilters(SeedsExceptionFilter)
 export class VideoCompatController {
@@ -21,24 +26,24 @@ export class VideoCompatController {
 
   @Post('video/submit')
   @HttpCode(200)
-  submit(@Req() req: Request, @Query() query: SeedsQuery) {
-    return this.compat.submit(this.upload(req), query, String(req.id));
+  submit(@CurrentPrincipal() principal: Principal, @Req() req: Request, @Query() query: SeedsQuery) {
+    return this.compat.submit(principal, this.upload(req), query, String(req.id));
   }
 
   @Post('video/process')
   @HttpCode(200)
-  process(@Req() req: Request, @Query() query: SeedsQuery) {
-    return this.compat.process(this.upload(req), query, String(req.id));
+  process(@CurrentPrincipal() principal: Principal, @Req() req: Request, @Query() query: SeedsQuery) {
+    return this.compat.process(principal, this.upload(req), query, String(req.id));
   }
 
   @Get('video/status/:id')
-  status(@Param('id') id: string) {
-    return this.compat.status(parseJobId(id));
+  status(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.compat.status(principal, parseJobId(id));
   }
 
   @Get('video/results/:id')
-  results(@Param('id') id: string) {
-    return this.compat.results(parseJobId(id));
+  results(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.compat.results(principal, parseJobId(id));
   }
 
   @Get('worker/health')

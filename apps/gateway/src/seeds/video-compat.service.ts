@@ -1,15 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { ErrorCode, type JobView } from '@app/contracts';
+import { ErrorCode, type Principal } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
 import { ToolCatalog, type PipelineResult } from '@app/tools';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { ApiError } from '../http/api-error.js';
-import { parseQuery } from '../http/query.js';
+import { parseQuery } from '../http/route-params.js';
 import { JobFilesService } from '../files/job-files.service.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 import { SubmitJobService, validateParams, type SubmissionSource } from '../jobs/submit-job.service.js';
 import { JobUpdatesService } from '../live/job-updates.service.js';
+import type { MediaCheck } from '../uploads/media-guard.js';
 import { WorkersService } from '../workers/workers.service.js';
 import { seedsStatus } from './seeds-status.js';
 
@@ -33,6 +34,15 @@ export function isIsoBmff(head: Buffer): boolean {
 }
 
 /**
+ * The seeds' rule for an upload, run by the upload guard on the head it reads anyway: no `ftyp`
+ * box is `400 {"detail":"Invalid MP4 file"}` (an empty file too). What has one then gets the
+ * guard's own checks (a truncated MP4 is 422 INVALID_MEDIA).
+ */
+export const seedsMediaCheck: MediaCheck = (head) => {
+  if (!isIsoBmff(head)) throw new ApiError(ErrorCode.InvalidMp4, 'Invalid MP4 file');
+};
+
+/**
  * The seeds' video API on top of Framewire's own: the same queue, the same events. Jobs submitted
  * here are ordinary jobs (they show up in /v1/jobs too).
  */
@@ -48,7 +58,7 @@ export class VideoCompatService {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
-  async submit(source: SubmissionSource, query: SeedsQuery, correlationId: string): Promise<{ job_id: string }> {
+  async submit(principal: Principal, source: SubmissionSource, query: SeedsQuery, correlationId: string): Promise<{ job_id: string }> {
     const { pipeline_id, frame_stride, max_frames } = parseQuery(submitQuerySchema, query);
     const pipeline = pipeline_id ?? SEEDS_DEFAULT_PIPELINE;
     const entry = this.catalog.pipeline(pipeline);
@@ -61,38 +71,36 @@ export class VideoCompatService {
     const submitted = await this.submitJob.submit({
       source,
       fields: { pipeline, params, priority: 'normal' },
-      checkHead: (head) => {
-        if (!isIsoBmff(head)) throw new ApiError(ErrorCode.InvalidMp4, 'Invalid MP4 file');
-      },
-      tenant: 'default',
+      checkMedia: seedsMediaCheck,
+      tenant: principal.tenant,
       idempotencyKey: null,
       correlationId,
     });
     return { job_id: submitted.job_id };
   }
 
-  async status(jobId: string) {
-    const job = await this.job(jobId);
+  async status(principal: Principal, jobId: string) {
+    const job = await this.queries.requireVisible(principal, jobId);
     return { job_id: job.job_id, status: seedsStatus(job.status), progress: job.progress, created_at: job.created_at, updated_at: job.updated_at };
   }
 
   /** The results of a completed job; 404 until then, as the seeds answered. */
-  async results(jobId: string) {
-    const job = await this.job(jobId);
+  async results(principal: Principal, jobId: string) {
+    const job = await this.queries.requireVisible(principal, jobId);
     if (job.status !== 'completed') throw new ApiError(ErrorCode.JobNotFound, `no results for job ${jobId}: it is ${seedsStatus(job.status)}`);
-    const result = await this.readResult(jobId);
+    const result = await this.readResult(principal, jobId);
     return { job_id: job.job_id, ...seedsResults(result), created_at: job.created_at, updated_at: job.updated_at };
   }
 
   /** Submits, then waits for the job to end (through the same queue), up to PROCESS_WAIT_MS. */
-  async process(source: SubmissionSource, query: SeedsQuery, correlationId: string) {
-    const { job_id } = await this.submit(source, query, correlationId);
+  async process(principal: Principal, source: SubmissionSource, query: SeedsQuery, correlationId: string) {
+    const { job_id } = await this.submit(principal, source, query, correlationId);
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.config.PROCESS_WAIT_MS);
     try {
-      const snapshot = await this.updates.snapshot(job_id);
+      const snapshot = await this.updates.snapshot(principal, job_id);
       for await (const update of this.updates.follow(snapshot, abort.signal)) {
-        if (update.kind === 'completed') return { job_id, ...seedsResults(await this.readResult(job_id)) };
+        if (update.kind === 'completed') return { job_id, ...seedsResults(await this.readResult(principal, job_id)) };
         if (update.kind === 'failed') {
           throw new ApiError(ErrorCode.JobFailed, `job ${job_id} failed: ${update.data.error?.code ?? 'ERROR'}: ${update.data.error?.message ?? ''}`);
         }
@@ -107,14 +115,8 @@ export class VideoCompatService {
     return this.workers.health().then(({ alive, last_heartbeat }) => ({ alive, last_heartbeat }));
   }
 
-  private async job(jobId: string): Promise<JobView> {
-    const job = await this.queries.get(jobId);
-    if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
-    return job;
-  }
-
-  private async readResult(jobId: string): Promise<PipelineResult> {
-    const result = await this.files.result(jobId);
+  private async readResult(principal: Principal, jobId: string): Promise<PipelineResult> {
+    const result = await this.files.result(principal, jobId);
     if ('inline' in result) return result.inline as unknown as PipelineResult;
     const chunks: Buffer[] = [];
     for await (const chunk of result.stream) chunks.push(chunk as Buffer);

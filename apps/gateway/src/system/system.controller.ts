@@ -3,13 +3,16 @@ import { ErrorCode, type SystemView } from '@app/contracts';
 import { EventStore, readJetStreamFigures } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
+import { AdminOnly } from '../auth/route-access.decorator.js';
 
 /**
  * `GET /v1/system`: the event stream, its durable consumers (backlog, in progress, redeliveries)
  * and the projector's lag, read from JetStream and the jobs service now. The stream figures need
  * NATS (503 without it); when only the jobs service is silent, the projector's part says why.
+ * Admin keys only: the figures count every tenant's jobs.
  */
 @Controller('v1/system')
+@AdminOnly()
 export class SystemController {
   constructor(
     private readonly store: EventStore,

@@ -85,12 +85,23 @@ export function readMultipart<T>(
     };
 
     parser.on('file', (name, stream, info) => {
+      // The parser goes on with what it already has after a failure: a file part that comes after one
+      // (behind a duplicated or oversized field, say) must never reach the sink, or it would be stored
+      // after the request has been answered, with nobody left to delete it.
+      if (failure) {
+        stream.resume();
+        return;
+      }
       if (name !== fileField || filePromise) {
         stream.resume();
         fail(new ApiError('UNEXPECTED_FIELD', `unexpected file part "${name}": send one file, named "${fileField}"`));
         return;
       }
       fileStream = stream;
+      // The stream is destroyed with the request's failure (a limit, a refused upload, a client that went
+      // away); that failure is reported through `fail`, so the stream's own error event must not go
+      // unheard, or it would take the process down when the sink has already let go of the stream.
+      stream.on('error', () => undefined);
       stream.on('limit', () => {
         stream.destroy(new ApiError(ErrorCode.PayloadTooLarge, `the file is larger than ${limits.fileBytes} bytes`));
       });

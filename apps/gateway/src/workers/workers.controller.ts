@@ -1,7 +1,13 @@
 import { Controller, Get } from '@nestjs/common';
+import { AdminOnly } from '../auth/route-access.decorator.js';
 import { WorkersService } from './workers.service.js';
 
+/**
+ * `GET /v1/workers`: the live workers with their hosts, pids and the ids of the jobs they run, of every
+ * tenant. Admin keys only; any key may ask whether workers are alive at GET /v1/worker/health.
+ */
 @Controller('v1/workers')
+@AdminOnly()
 export class WorkersController {
   constructor(private readonly workers: WorkersService) {}
 

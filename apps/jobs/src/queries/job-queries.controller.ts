@@ -1,22 +1,13 @@
 import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import type { z } from 'zod';
-import {
-  ErrorCode,
-  getJobRequestSchema,
-  jobEventsRequestSchema,
-  JobQuery,
-  listJobsRequestSchema,
-  projectionRequestSchema,
-  summarizeIssues,
-  type RpcReply,
-} from '@app/contracts';
+import { getJobRequestSchema, jobEventsRequestSchema, jobFilesRequestSchema, JobQuery, listJobsRequestSchema, projectionRequestSchema } from '@app/contracts';
 import { RpcCorrelationInterceptor } from '@app/event-store';
-import { JobQueriesService, QueryError } from './job-queries.service.js';
+import { answer } from '../rpc/rpc-answer.js';
+import { JobQueriesService } from './job-queries.service.js';
 
 /**
- * The request/reply face of the jobs service. It validates what arrives, delegates, and always
- * answers with a result (`{ok,value}` or `{ok:false,error}`), never with a transport exception.
+ * The request/reply face of the jobs service's job queries. It validates what arrives (including the
+ * caller's required scope), delegates, and always answers with a result.
  */
 @Controller()
 @UseInterceptors(RpcCorrelationInterceptor)
@@ -27,44 +18,27 @@ export class JobQueriesController {
 
   @MessagePattern(JobQuery.Get)
   get(@Payload() payload: unknown) {
-    return this.handle(getJobRequestSchema, payload, async (req) => ({ job: await this.queries.get(req.job_id) }));
+    return answer(this.logger, getJobRequestSchema, payload, async (req) => ({ job: await this.queries.get(req.job_id, req.scope) }));
   }
 
   @MessagePattern(JobQuery.List)
   list(@Payload() payload: unknown) {
-    return this.handle(listJobsRequestSchema, payload, (req) => this.queries.list(req));
+    return answer(this.logger, listJobsRequestSchema, payload, ({ scope, ...query }) => this.queries.list(query, scope));
   }
 
   @MessagePattern(JobQuery.Files)
   files(@Payload() payload: unknown) {
-    return this.handle(getJobRequestSchema, payload, async (req) => ({ files: await this.queries.files(req.job_id) }));
+    return answer(this.logger, jobFilesRequestSchema, payload, async (req) => ({ files: await this.queries.files(req.job_id, req.scope) }));
   }
 
   @MessagePattern(JobQuery.Events)
   events(@Payload() payload: unknown) {
-    return this.handle(jobEventsRequestSchema, payload, (req) => this.queries.events(req.job_id, req.after_seq, req.limit));
+    return answer(this.logger, jobEventsRequestSchema, payload, (req) => this.queries.events(req.job_id, req.after_seq, req.limit, req.scope));
   }
 
+  /** Where the projector is; no job data, so no scope. */
   @MessagePattern(JobQuery.Projection)
   projection(@Payload() payload: unknown) {
-    return this.handle(projectionRequestSchema, payload, () => this.queries.projection());
-  }
-
-  private async handle<S extends z.ZodType, T>(
-    schema: S,
-    payload: unknown,
-    run: (request: z.output<S>) => Promise<T>,
-  ): Promise<RpcReply<T>> {
-    const parsed = schema.safeParse(payload);
-    if (!parsed.success) {
-      return { ok: false, error: { code: ErrorCode.BadRequest, message: summarizeIssues(parsed.error) } };
-    }
-    try {
-      return { ok: true, value: await run(parsed.data) };
-    } catch (error) {
-      if (error instanceof QueryError) return { ok: false, error: { code: error.code, message: error.message } };
-      this.logger.error(`query failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-      return { ok: false, error: { code: ErrorCode.ServiceUnavailable, message: 'the jobs service could not answer' } };
-    }
+    return answer(this.logger, projectionRequestSchema, payload, () => this.queries.projection());
   }
 }

@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
+  inScope,
   type JobFiles,
+  type JobScope,
   type JobView,
   type StoredEventView,
 } from '@app/contracts';
@@ -9,17 +11,13 @@ import { EventStore, type StoredJobEvent } from '@app/event-store';
 import { fold, toJobView, type JobState } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
 import { PROJECTION_NAME } from '../read-model/read-model.module.js';
+import { QueryError } from '../rpc/rpc-answer.js';
 
-export class QueryError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Answers the gateway's questions from the read model, or from the stream where it must. */
+/**
+ * Answers the gateway's questions from the read model, or from the stream where it must. Every
+ * question comes with the caller's scope, and a job outside it is answered exactly like a job that
+ * does not exist: one tenant can never tell another's job from no job at all.
+ */
 @Injectable()
 export class JobQueriesService {
   private readonly logger = new Logger(JobQueriesService.name);
@@ -33,17 +31,23 @@ export class JobQueriesService {
    * Read-your-writes: a job that the projector has not reached yet is folded straight from its events
    * in the stream, with the same `evolve`, so a GET right after the 202 never answers 404 (see state()).
    */
-  async get(jobId: string): Promise<JobView | null> {
-    const found = await this.state(jobId);
+  async get(jobId: string, scope: JobScope): Promise<JobView | null> {
+    const found = await this.visibleState(jobId, scope);
     return found ? toJobView(found.state, found.lastSeq) : null;
   }
 
-  /** Where the job's upload, stored result and artifacts are, for the gateway to serve them. */
-  async files(jobId: string): Promise<JobFiles | null> {
-    const found = await this.state(jobId);
+  /** Where the job's upload, stored result and artifacts are, for the gateway to serve them (null outside the scope). */
+  async files(jobId: string, scope: JobScope): Promise<JobFiles | null> {
+    const found = await this.visibleState(jobId, scope);
     if (!found) return null;
     const { state } = found;
     return { job_id: state.jobId, status: state.status, video: state.video, result_ref: state.resultRef, artifacts: state.artifacts };
+  }
+
+  /** The job's state, or null when it does not exist or its tenant is outside the scope (the same answer). */
+  private async visibleState(jobId: string, scope: JobScope): Promise<{ state: JobState; lastSeq: number } | null> {
+    const found = await this.state(jobId);
+    return found && inScope(scope, found.state.tenant) ? found : null;
   }
 
   /**
@@ -66,9 +70,9 @@ export class JobQueriesService {
     return state ? { state, lastSeq: events.at(-1)!.seq } : null;
   }
 
-  async list(query: ListJobsQuery): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
+  async list(query: Omit<ListJobsQuery, 'tenant'>, scope: JobScope): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
     try {
-      const page = await this.jobs.list(query);
+      const page = await this.jobs.list({ ...query, ...(scope.kind === 'tenant' ? { tenant: scope.tenant } : {}) });
       return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
     } catch (error) {
       if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
@@ -83,7 +87,8 @@ export class JobQueriesService {
   }
 
   /** The job's events in stream order, read from the stream (never the read model). */
-  async events(jobId: string, afterSeq: number, limit: number) {
+  async events(jobId: string, afterSeq: number, limit: number, scope: JobScope) {
+    await this.assertVisible(jobId, scope);
     const events = await this.readEvents(jobId, afterSeq, limit + 1);
     const page = events.slice(0, limit);
     return {
@@ -91,6 +96,16 @@ export class JobQueriesService {
       events: page.map(toEventView),
       next_after_seq: events.length > limit ? page.at(-1)!.seq : null,
     };
+  }
+
+  /**
+   * The owner of a job is in its first event, its `VideoSubmitted`, read by direct get: the answer
+   * holds even before the projector has seen the job. Unknown and foreign jobs get the same error.
+   */
+  private async assertVisible(jobId: string, scope: JobScope): Promise<void> {
+    const first = await this.store.firstSubmission(jobId);
+    const tenant = first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
+    if (tenant === null || !inScope(scope, tenant)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
   }
 
   private async readEvents(jobId: string, afterSeq: number, limit: number): Promise<StoredJobEvent[]> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { jobErrorSchema } from '../events/event-meta.js';
-import { jobPrioritySchema } from '../events/job-events.js';
+import { jobPrioritySchema, tenantIdSchema } from '../events/job-events.js';
 import { jobStatusSchema } from '../queries/job-view.js';
 
 /**
@@ -11,6 +11,12 @@ import { jobStatusSchema } from '../queries/job-view.js';
 export const jobChangeSchema = z.object({
   seq: z.number().int().positive(),
   job_id: z.uuid(),
+  /**
+   * The job's owner (from its VideoSubmitted), by which the feed keeps tenants apart: a key sees the
+   * changes of its own tenant's jobs only (an admin key, every tenant's). Null when the job's
+   * submission cannot be found (only admin keys see such a change).
+   */
+  tenant: tenantIdSchema.nullable(),
   /** The event that made the change (`VideoSubmitted`, `JobStarted`, `JobProgressed`, ...). */
   type: z.string(),
   occurred_at: z.string(),

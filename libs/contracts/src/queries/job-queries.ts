@@ -1,11 +1,17 @@
 import { z } from 'zod';
+import { jobScopeSchema } from '../auth/api-keys.js';
 import { objectRefSchema } from '../events/event-meta.js';
 import { artifactRefSchema, videoRefSchema } from '../events/job-events.js';
 import { jobStatusSchema, jobViewSchema } from './job-view.js';
+import { rpcReplySchema } from './rpc-reply.js';
+
+export { rpcReplySchema, type RpcReply } from './rpc-reply.js';
 
 /**
  * Request/reply contracts between the gateway and the jobs service. Patterns are relative; the
  * subject on the wire is `<ns>.rpc.<pattern>` (see subjects.ts). Both ends validate what they receive.
+ * Every job query carries the caller's `scope` (required): a job outside it is answered as if it did
+ * not exist, so one tenant can never learn that another's job exists.
  */
 export const JobQuery = {
   Get: 'jobs.get',
@@ -21,10 +27,11 @@ export const LIST_LIMIT_MAX = 100;
 export const EVENTS_LIMIT_DEFAULT = 100;
 export const EVENTS_LIMIT_MAX = 1000;
 
-export const getJobRequestSchema = z.object({ job_id: z.uuid() });
+export const getJobRequestSchema = z.object({ job_id: z.uuid(), scope: jobScopeSchema });
 export type GetJobRequest = z.infer<typeof getJobRequestSchema>;
 
 export const listJobsRequestSchema = z.object({
+  scope: jobScopeSchema,
   status: jobStatusSchema.optional(),
   pipeline: z.string().min(1).max(64).optional(),
   limit: z.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
@@ -34,6 +41,7 @@ export type ListJobsRequest = z.input<typeof listJobsRequestSchema>;
 
 export const jobEventsRequestSchema = z.object({
   job_id: z.uuid(),
+  scope: jobScopeSchema,
   after_seq: z.number().int().nonnegative().default(0),
   limit: z.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_LIMIT_DEFAULT),
 });
@@ -55,17 +63,6 @@ export const storedEventViewSchema = z
     data: z.record(z.string(), z.unknown()),
   });
 export type StoredEventView = z.infer<typeof storedEventViewSchema>;
-
-const rpcErrorSchema = z.object({ code: z.string(), message: z.string() });
-
-/** Replies are results, never thrown exceptions: `{ok:true,value}` or `{ok:false,error}`. */
-export function rpcReplySchema<T extends z.ZodType>(value: T) {
-  return z.discriminatedUnion('ok', [
-    z.object({ ok: z.literal(true), value }),
-    z.object({ ok: z.literal(false), error: rpcErrorSchema }),
-  ]);
-}
-export type RpcReply<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
 
 export const getJobReplySchema = rpcReplySchema(z.object({ job: jobViewSchema.nullable() }));
 export const listJobsReplySchema = rpcReplySchema(
@@ -99,6 +96,9 @@ export const jobFilesSchema = z.object({
   artifacts: z.array(artifactRefSchema),
 });
 export type JobFiles = z.infer<typeof jobFilesSchema>;
+/** Where a job's files are, asked with the caller's scope like every job query. */
+export const jobFilesRequestSchema = getJobRequestSchema;
+export type JobFilesRequest = z.infer<typeof jobFilesRequestSchema>;
 export const jobFilesReplySchema = rpcReplySchema(z.object({ files: jobFilesSchema.nullable() }));
 export type JobFilesReply = z.infer<typeof jobFilesReplySchema>;
 

@@ -1,0 +1,58 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+
+/** A local server as this OS user (as psql would connect), in the database `framewire start` creates. */
+export const DEFAULT_DATABASE_URL = `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/framewire`;
+
+const SERVICES_FILE = 'services.json';
+
+export interface RunningServices {
+  natsUrl: string;
+  databaseUrl: string;
+}
+
+/**
+ * `framewire start` writes where it found or started NATS and PostgreSQL into its data directory, so
+ * other commands (`framewire keys ...`) reach the same ones without being told; the file goes away
+ * when the system stops.
+ */
+export function recordServices(dataDir: string, services: RunningServices): void {
+  writeFileSync(join(dataDir, SERVICES_FILE), `${JSON.stringify(services, null, 2)}\n`, { mode: 0o600 });
+}
+
+export function forgetServices(dataDir: string): void {
+  rmSync(join(dataDir, SERVICES_FILE), { force: true });
+}
+
+export function runningServices(dataDir: string): RunningServices | null {
+  const path = join(dataDir, SERVICES_FILE);
+  if (!existsSync(path)) return null;
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunningServices>;
+    return typeof parsed.natsUrl === 'string' && typeof parsed.databaseUrl === 'string' ? (parsed as RunningServices) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** DATABASE_URL if set, else the database a running `framewire start` uses, else the local default. */
+export function resolveDatabaseUrl(configured: string | undefined, dataDir: string): string {
+  return configured ?? runningServices(dataDir)?.databaseUrl ?? DEFAULT_DATABASE_URL;
+}
+
+/** NATS_URL if set, else the server a running `framewire start` uses, else the local default. */
+export function resolveNatsUrl(configured: string | undefined, dataDir: string): string {
+  return configured ?? runningServices(dataDir)?.natsUrl ?? 'nats://127.0.0.1:4222';
+}
+
+/** A URL fit for printing: its password replaced by ***. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * What an upload is, from its first bytes, before anything is stored or published. Framewire takes
+ * the containers ffmpeg reads for video work: ISO BMFF (MP4, MOV, 3GP; `ftyp`, or a classic QuickTime
+ * atom first), Matroska/WebM (EBML), AVI (`RIFF....AVI `) and MPEG transport streams (0x47 sync bytes
+ * every 188 bytes, or every 192 for M2TS). The client's filename and Content-Type are not trusted.
+ *
+ * Where a container states its own length (MP4 boxes, the AVI RIFF chunk), a structure check follows
+ * the upload to its end, so a truncated file is refused too, not just a foreign one.
+ */
+
+export type ContainerKind = 'mp4' | 'quicktime' | 'matroska' | 'webm' | 'avi' | 'mpeg-ts';
+
+export interface Sniffed {
+  kind: ContainerKind;
+  /** The canonical media type, stored with the upload in place of what the client claimed. */
+  contentType: string;
+}
+
+/** How many leading bytes `sniffContainer` wants (it decides on fewer when the file is shorter). */
+export const SNIFF_BYTES = 1024;
+
+const CONTENT_TYPES: Record<ContainerKind, string> = {
+  mp4: 'video/mp4',
+  quicktime: 'video/quicktime',
+  matroska: 'video/x-matroska',
+  webm: 'video/webm',
+  avi: 'video/x-msvideo',
+  'mpeg-ts': 'video/mp2t',
+};
+
+/** Top-level atoms that may open a QuickTime file written before `ftyp` existed. */
+const QUICKTIME_FIRST_ATOMS = new Set(['moov', 'mdat', 'wide', 'free', 'skip', 'pnot']);
+const TS_PACKET = 188;
+const M2TS_PACKET = 192;
+
+const ascii = (bytes: Uint8Array, from: number, to: number) => Buffer.from(bytes.subarray(from, to)).toString('latin1');
+
+/** The container of a file that starts with `head`, or null when it is none Framewire accepts. */
+export function sniffContainer(head: Uint8Array): Sniffed | null {
+  const kind = detect(head);
+  return kind ? { kind, contentType: CONTENT_TYPES[kind] } : null;
+}
+
+function detect(head: Uint8Array): ContainerKind | null {
+  if (head.length >= 12) {
+    const view = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+    const size = view.readUInt32BE(0);
+    const type = ascii(head, 4, 8);
+    if (type === 'ftyp' && size >= 16) return ascii(head, 8, 12) === 'qt  ' ? 'quicktime' : 'mp4';
+    if (QUICKTIME_FIRST_ATOMS.has(type) && (size === 0 || size === 1 || size >= 8)) return 'quicktime';
+    if (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 12) === 'AVI ') return 'avi';
+  }
+  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) {
+    // The EBML header names its DocType within the first few dozen bytes.
+    return ascii(head, 0, Math.min(head.length, 64)).includes('webm') ? 'webm' : 'matroska';
+  }
+  if (hasSyncBytes(head, 0, TS_PACKET)) return 'mpeg-ts';
+  if (hasSyncBytes(head, 4, M2TS_PACKET)) return 'mpeg-ts';
+  return null;
+}
+
+/** 0x47 at `offset` and every `packet` bytes after it, for every packet start in `head` (two at least). */
+function hasSyncBytes(head: Uint8Array, offset: number, packet: number): boolean {
+  let seen = 0;
+  for (let at = offset; at < head.length; at += packet) {
+    if (head[at] !== 0x47) return false;
+    seen++;
+  }
+  return seen >= 2;
+}
+
+/** Why an upload that looked like a container is not a whole one. */
+export class MediaStructureError extends Error {
+  override readonly name = 'MediaStructureError';
+}
+
+/** Follows an upload chunk by chunk, in constant memory; `finish()` throws when the file is cut short. */
+export interface StructureCheck {
+  push(chunk: Uint8Array): void;
+  finish(): void;
+}
+
+export function structureCheckFor(kind: ContainerKind): StructureCheck {
+  switch (kind) {
+    case 'mp4':
+    case 'quicktime':
+      return new IsoBoxWalk();
+    case 'avi':
+      return new RiffLength();
+    case 'matroska':
+    case 'webm':
+    case 'mpeg-ts':
+      // Matroska may declare an unknown segment size (live recordings), and a transport stream has no
+      // length at all: neither can tell a cut-off file from a whole one, so the worker's probe decides.
+      return { push: () => undefined, finish: () => undefined };
+    default: {
+      const unreachable: never = kind;
+      throw new Error(`no structure check for ${String(unreachable)}`);
+    }
+  }
+}
+
+const isPrintableType = (bytes: Uint8Array) => bytes.every((b) => b >= 0x20 && b <= 0x7e);
+
+/**
+ * Walks the top-level boxes of an ISO BMFF file: each box header gives its size, so the boxes must
+ * tile the file exactly, and a file that ends inside a box was truncated. A playable file has a
+ * `moov` box (at the start for fast-start files, at the end for most others). Bytes after the last
+ * box that do not form a box header are tolerated as trailing padding.
+ */
+class IsoBoxWalk implements StructureCheck {
+  private total = 0;
+  private nextBoxAt = 0;
+  private header = Buffer.alloc(0);
+  private lastType = '';
+  private sawMoov = false;
+  /** The walk ended: a box that runs to the end of the file, or trailing bytes that are not a box. */
+  private stopped = false;
+
+  push(chunk: Uint8Array): void {
+    let i = 0;
+    while (i < chunk.length && !this.stopped) {
+      const at = this.total + i;
+      if (at < this.nextBoxAt) {
+        i += Math.min(chunk.length - i, this.nextBoxAt - at);
+        continue;
+      }
+      const want = this.header.length < 8 ? 8 : 16;
+      const take = Math.min(want - this.header.length, chunk.length - i);
+      this.header = Buffer.concat([this.header, chunk.subarray(i, i + take)]);
+      i += take;
+      if (this.header.length >= 8) this.readHeader();
+    }
+    this.total += chunk.length;
+  }
+
+  private readHeader(): void {
+    const size32 = this.header.readUInt32BE(0);
+    const typeBytes = this.header.subarray(4, 8);
+    if (!isPrintableType(typeBytes) || (size32 > 1 && size32 < 8)) {
+      if (this.nextBoxAt === 0) throw new MediaStructureError('the file does not start with a valid MP4/MOV box');
+      this.stopped = true; // trailing padding
+      return;
+    }
+    if (size32 === 1 && this.header.length < 16) return; // a 64-bit size follows
+    const type = typeBytes.toString('latin1');
+    this.lastType = type;
+    if (type === 'moov') this.sawMoov = true;
+    if (size32 === 0) {
+      this.stopped = true; // the box runs to the end of the file
+    } else {
+      const size = size32 === 1 ? Number(this.header.readBigUInt64BE(8)) : size32;
+      if (size < this.header.length) throw new MediaStructureError(`the MP4/MOV box "${type}" has an impossible size ${size}`);
+      this.nextBoxAt += size;
+    }
+    this.header = Buffer.alloc(0);
+  }
+
+  finish(): void {
+    // Fewer than 8 bytes after the last whole box cannot be a box: padding, like any other trailing bytes.
+    const partialHeader = this.header.length >= 8;
+    if (!this.stopped && (partialHeader || this.nextBoxAt > this.total)) {
+      throw new MediaStructureError(
+        `the MP4/MOV file is truncated: its "${this.lastType}" box needs ${Math.max(this.nextBoxAt, this.total + 1)} bytes but the upload ended after ${this.total}`,
+      );
+    }
+    if (!this.sawMoov) throw new MediaStructureError('the MP4/MOV file has no "moov" box: it is incomplete (an interrupted recording or upload)');
+  }
+}
+
+/** An AVI file's RIFF chunk states its length; a file shorter than that was truncated. */
+class RiffLength implements StructureCheck {
+  private total = 0;
+  private head = Buffer.alloc(0);
+
+  push(chunk: Uint8Array): void {
+    if (this.head.length < 8) this.head = Buffer.concat([this.head, chunk.subarray(0, 8 - this.head.length)]);
+    this.total += chunk.length;
+  }
+
+  finish(): void {
+    if (this.head.length < 8) throw new MediaStructureError('the AVI file is truncated');
+    const riffSize = this.head.readUInt32LE(4);
+    // 0 means "not filled in" (some streaming writers); OpenDML files continue past the first chunk.
+    if (riffSize > 0 && this.total < riffSize + 8) {
+      throw new MediaStructureError(`the AVI file is truncated: its RIFF chunk needs ${riffSize + 8} bytes but the upload ended after ${this.total}`);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { jobSubjects } from '@app/contracts';
+import { natsPermissions, renderNatsAuthorization } from './nats-permissions.js';
+
+const DEPLOY_FILE = new URL('../../../deploy/nats/permissions.conf', import.meta.url);
+const HEADER = [
+  '# Generated from libs/event-store/src/nats-permissions.ts for the namespace "framewire"; do not edit.',
+  '# Refresh: UPDATE_DEPLOY=1 npm run jest -- libs/event-store/src/nats-permissions.spec.ts',
+  '# Passwords come from the nats container\'s environment (see docker-compose.yml).',
+  '',
+].join('\n');
+
+function rendered(): string {
+  return (
+    HEADER +
+    renderNatsAuthorization(jobSubjects('framewire'), {
+      gateway: '$FRAMEWIRE_NATS_GATEWAY_PASSWORD',
+      jobs: '$FRAMEWIRE_NATS_JOBS_PASSWORD',
+      worker: '$FRAMEWIRE_NATS_WORKER_PASSWORD',
+      admin: '$FRAMEWIRE_NATS_ADMIN_PASSWORD',
+    })
+  );
+}
+
+describe('NATS permissions', () => {
+  const p = natsPermissions(jobSubjects('framewire'));
+
+  it('lets the gateway publish work requests but no lifecycle event, and never manage the event stream', () => {
+    expect(p.gateway.publish).toContain('framewire.job.*.submitted.*');
+    expect(p.gateway.publish.some((s) => s.includes('lifecycle') || s === 'framewire.job.>' || s === '>')).toBe(false);
+    expect(p.gateway.publish.some((s) => /STREAM\.(CREATE|UPDATE|DELETE|PURGE)\.FRAMEWIRE_EVENTS/.test(s))).toBe(false);
+    expect(p.gateway.publish.some((s) => s.startsWith('$JS.ACK.FRAMEWIRE_EVENTS') || s.includes('CONSUMER.DELETE.FRAMEWIRE_EVENTS'))).toBe(false);
+    expect(p.gateway.subscribe).not.toContain('framewire.rpc.>');
+  });
+
+  it("lets the gateway read the workers' registry but never write or create it", () => {
+    expect(p.gateway.publish).toContain('$JS.API.STREAM.INFO.KV_framewire_workers');
+    expect(p.gateway.publish.some((s) => s.startsWith('$KV.') || /STREAM\.(CREATE|UPDATE|DELETE|PURGE)\.KV_/.test(s))).toBe(false);
+    expect(p.worker.publish).toContain('$KV.framewire_workers.>');
+  });
+
+  it('lets workers append lifecycle events but not submit work; only the jobs service answers requests', () => {
+    expect(p.worker.publish).toContain('framewire.job.*.lifecycle');
+    expect(p.worker.publish.some((s) => s.includes('submitted'))).toBe(false);
+    expect(p.jobs.subscribe).toContain('framewire.rpc.>');
+    expect(p.jobs.allowResponses).toBe(true);
+    expect([p.gateway, p.worker].every((r) => !r.allowResponses && !r.subscribe.includes('framewire.rpc.>'))).toBe(true);
+  });
+
+  it('gives each service its own inbox, so none can read the replies meant for another', () => {
+    expect(p.gateway.subscribe).toContain('_INBOX_gateway.>');
+    expect(p.jobs.subscribe).toContain('_INBOX_jobs.>');
+    expect(p.worker.subscribe).toContain('_INBOX_worker.>');
+    expect(Object.values(p).some((r) => r.subscribe.includes('_INBOX.>') || r.subscribe.includes('>'))).toBe(false);
+  });
+
+  it('is what deploy/nats/permissions.conf (docker-compose) holds', () => {
+    if (process.env['UPDATE_DEPLOY'] === '1') writeFileSync(DEPLOY_FILE, rendered());
+    expect(readFileSync(DEPLOY_FILE, 'utf8')).toBe(rendered());
+  });
+});

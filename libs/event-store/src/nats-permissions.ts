@@ -1,0 +1,158 @@
+import type { JobSubjects } from '@app/contracts';
+
+/**
+ * Who may publish and subscribe to what on NATS. Each service connects as its own user and gets only
+ * the subjects it needs; everything else is denied by the server. The rules that make the log
+ * trustworthy:
+ * - the gateway publishes only work requests (`<ns>.job.<id>.submitted.<priority>`), Object Store
+ *   uploads and requests to the jobs service, and reads the stream and the workers' registry; it can
+ *   never append a lifecycle event such as `JobCompleted`, change the stream, or delete or purge events;
+ * - the jobs service owns the stream (creates and updates it), answers request/reply, appends the
+ *   lifecycle events an operator asks for (cancel, redrive) and broadcasts key revocations;
+ * - workers append lifecycle events, read uploads and write artifacts.
+ * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
+ * that the two agree; `framewire start` can render the same set for a nats-server it starts.
+ */
+export type ServiceRole = 'gateway' | 'jobs' | 'worker';
+export const SERVICE_ROLES: readonly ServiceRole[] = ['gateway', 'jobs', 'worker'];
+
+export interface RolePermissions {
+  publish: string[];
+  subscribe: string[];
+  /** May answer requests it received (publish once to their reply subject). */
+  allowResponses: boolean;
+}
+
+/** Each service's inbox lives under its own prefix, so no service can read another's replies. */
+export function inboxPrefixOf(role: ServiceRole): string {
+  return `_INBOX_${role}`;
+}
+
+const api = '$JS.API';
+
+/** JetStream API subjects for one stream, grouped by what they let a client do. */
+function streamApi(stream: string) {
+  return {
+    info: [`${api}.STREAM.INFO.${stream}`],
+    create: [`${api}.STREAM.CREATE.${stream}`],
+    update: [`${api}.STREAM.UPDATE.${stream}`],
+    purge: [`${api}.STREAM.PURGE.${stream}`],
+    /** Reading single messages: by sequence, last or next by subject. */
+    get: [`${api}.STREAM.MSG.GET.${stream}`, `${api}.DIRECT.GET.${stream}`, `${api}.DIRECT.GET.${stream}.>`],
+    /** Creating, reading and pulling from consumers (ordered ones for reads, durables for work). */
+    consume: [
+      `${api}.CONSUMER.CREATE.${stream}`,
+      `${api}.CONSUMER.CREATE.${stream}.*`,
+      `${api}.CONSUMER.CREATE.${stream}.*.>`,
+      `${api}.CONSUMER.DURABLE.CREATE.${stream}.*`,
+      `${api}.CONSUMER.INFO.${stream}.*`,
+      `${api}.CONSUMER.MSG.NEXT.${stream}.*`,
+      `$JS.ACK.${stream}.>`,
+    ],
+    deleteConsumer: [`${api}.CONSUMER.DELETE.${stream}.*`],
+  };
+}
+
+export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, RolePermissions> {
+  const ns = subjects.namespace;
+  const events = streamApi(subjects.streamName);
+  const objects = streamApi(`OBJ_${subjects.videoBucket}`);
+  const workersKv = streamApi(`KV_${subjects.workersBucket}`);
+  const objectWrites = [`$O.${subjects.videoBucket}.C.>`, `$O.${subjects.videoBucket}.M.>`];
+  const lifecycle = `${ns}.job.*.lifecycle`;
+  const rpc = `${ns}.rpc.>`;
+
+  return {
+    gateway: {
+      publish: [
+        subjects.allSubmitted,
+        `${rpc}`,
+        `${api}.INFO`,
+        ...events.info,
+        ...events.get,
+        // Following a job's events live (SSE and WebSocket): ordered consumers, read only.
+        ...events.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        ...objectWrites,
+        ...objects.info,
+        ...objects.create,
+        ...objects.get,
+        ...objects.purge,
+        ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        // Listing the workers (GET /v1/workers, /v1/worker/health): reads the registry bucket, never writes it.
+        ...workersKv.info,
+        ...workersKv.get,
+        ...workersKv.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        `$JS.FC.KV_${subjects.workersBucket}.>`,
+      ],
+      subscribe: [`${inboxPrefixOf('gateway')}.>`, subjects.keyRevoked],
+      allowResponses: false,
+    },
+    jobs: {
+      publish: [
+        lifecycle,
+        subjects.keyRevoked,
+        `${api}.INFO`,
+        ...events.info,
+        ...events.create,
+        ...events.update,
+        ...events.get,
+        ...events.consume,
+        ...events.deleteConsumer,
+        ...objects.info,
+        ...objects.create,
+        ...objects.get,
+      ],
+      subscribe: [`${inboxPrefixOf('jobs')}.>`, rpc],
+      allowResponses: true,
+    },
+    worker: {
+      publish: [
+        lifecycle,
+        `${api}.INFO`,
+        ...events.info,
+        ...events.get,
+        ...events.consume,
+        ...objectWrites,
+        ...objects.info,
+        ...objects.create,
+        ...objects.get,
+        ...objects.purge,
+        ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        // The workers' registry (heartbeats with a TTL) is a KV bucket.
+        `$KV.${subjects.workersBucket}.>`,
+        ...workersKv.info,
+        ...workersKv.create,
+        ...workersKv.get,
+      ],
+      subscribe: [`${inboxPrefixOf('worker')}.>`],
+      allowResponses: false,
+    },
+  };
+}
+
+/**
+ * The `authorization` block of a nats-server config: one user per service with its permissions, plus
+ * an operator user (`admin`) with no restrictions for the `framewire` CLI's replay and maintenance.
+ * `passwords` holds literal passwords or, as in deploy/nats, `$ENV_VAR` references that nats-server
+ * resolves from its environment.
+ */
+export function renderNatsAuthorization(subjects: JobSubjects, passwords: Record<ServiceRole | 'admin', string>): string {
+  const permissions = natsPermissions(subjects);
+  const list = (items: string[]) => `[${items.map((s) => JSON.stringify(s)).join(', ')}]`;
+  const value = (password: string) => (password.startsWith('$') ? password : JSON.stringify(password));
+  const users = SERVICE_ROLES.map((role) => {
+    const p = permissions[role];
+    return [
+      `    {`,
+      `      user: ${role}, password: ${value(passwords[role])}`,
+      `      permissions: {`,
+      `        publish: { allow: ${list(p.publish)} }`,
+      `        subscribe: { allow: ${list(p.subscribe)} }`,
+      ...(p.allowResponses ? ['        allow_responses: true'] : []),
+      `      }`,
+      `    }`,
+    ].join('\n');
+  });
+  users.push(`    { user: admin, password: ${value(passwords.admin)} }`);
+  return `authorization {\n  users: [\n${users.join('\n')}\n  ]\n}\n`;
+}

@@ -1,0 +1,201 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestMicroservice } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from '@app/config';
+import { encodeEvent, jobSubjects, type JobSubjects } from '@app/contracts';
+import { connectNats, EventStore, inboxPrefixOf, NamespacedNatsServer, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
+import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
+import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
+import { WorkerModule } from '../../apps/worker/src/worker.module.js';
+import { jobCompleted, jobStarted } from '../support/events.js';
+import { testKeys } from '../support/keys.js';
+import { freeTcpPort } from '../support/processes.js';
+import { eventually, freshName, freshSchema, IN_PROCESS_OPS, type TestSchema } from '../support/services.js';
+import { mp4Shell } from '../support/videos.js';
+
+/**
+ * The permission set of deploy/nats (natsPermissions), enforced by a nats-server 2.9 that this test
+ * starts: every service runs as its own user and still does its whole job (submit, run, project,
+ * read, verify keys, revoke), while the gateway's user cannot append a lifecycle event, touch the
+ * stream, or answer the jobs service's requests.
+ */
+describe('NATS permissions per service', () => {
+  let dir: string;
+  let server: ChildProcess;
+  let url = '';
+  let subjects: JobSubjects;
+  let db: TestSchema;
+  const passwords: Record<ServiceRole | 'admin', string> = {
+    gateway: randomBytes(12).toString('hex'),
+    jobs: randomBytes(12).toString('hex'),
+    worker: randomBytes(12).toString('hex'),
+    admin: randomBytes(12).toString('hex'),
+  };
+  const connections: NatsConnection[] = [];
+  let jobs: INestMicroservice;
+  let worker: TestingModule;
+  let gateway: NestExpressApplication;
+  let base = '';
+  let key = '';
+  let adminKey = '';
+
+  const connectAs = async (role: ServiceRole | 'admin') => {
+    const nc = await connectNats(url, `perm-test-${role}`, { user: role, pass: passwords[role], inboxPrefix: role === 'admin' ? undefined : inboxPrefixOf(role) });
+    connections.push(nc);
+    return nc;
+  };
+  const env = (role: ServiceRole) => ({ ...IN_PROCESS_OPS, NATS_URL: url, NATS_USER: role, NATS_PASSWORD: passwords[role], FRAMEWIRE_NAMESPACE: subjects.namespace, LOG_LEVEL: 'silent' });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'framewire-nats-perm-'));
+    const port = await freeTcpPort();
+    subjects = jobSubjects(freshName('p'));
+    const config = [`listen: 127.0.0.1:${port}`, `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))} }`, renderNatsAuthorization(subjects, passwords)].join('\n');
+    await writeFile(join(dir, 'nats.conf'), config);
+    server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { stdio: 'ignore' });
+    url = `nats://127.0.0.1:${port}`;
+    await eventually(async () => (await connectAs('admin').then(() => true).catch(() => undefined)), 10_000, 'nats-server');
+    db = await freshSchema();
+
+    // The jobs service first: it owns (creates) the stream; the others only wait for it.
+    const jobsConfig = parseConfig(jobsEnvSchema, { ...env('jobs'), DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
+    const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
+    jobs = jobsRef.createNestMicroservice({
+      strategy: new NamespacedNatsServer(subjects.rpcPrefix, {
+        ...natsClientOptions(url, { user: 'jobs', pass: passwords.jobs, inboxPrefix: inboxPrefixOf('jobs') }),
+        queue: 'framewire-jobs',
+      }),
+      logger: false,
+    });
+    await jobs.listen();
+
+    const workerConfig = parseConfig(workerEnvSchema, { ...env('worker'), WORKER_ID: 'perm-worker', WORKER_CONCURRENCY: '1' });
+    worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(workerConfig, createLogger('worker', 'silent'))] }).compile();
+    await worker.init();
+
+    const gatewayConfig = parseConfig(gatewayEnvSchema, { ...env('gateway'), PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '3000' });
+    const gatewayRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(gatewayConfig, createLogger('gateway', 'silent'))] }).compile();
+    gateway = gatewayRef.createNestApplication<NestExpressApplication>({ logger: false });
+    configureHttp(gateway, gatewayConfig);
+    await gateway.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(gateway.getHttpServer().address() as { port: number }).port}`;
+
+    const keys = await testKeys(db.schema);
+    key = (await keys.create('acme')).key;
+    adminKey = (await keys.create('ops', true)).key;
+    await keys.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    await gateway?.close();
+    await worker?.close();
+    await jobs?.close();
+    await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+    // The server flushes its store on SIGTERM: wait for it to be gone before removing the store.
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const gone = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      const killer = setTimeout(() => server.kill('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(killer);
+    }
+    await db?.drop();
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  });
+
+  const auth = () => ({ Authorization: `Bearer ${key}` });
+  const submit = async () => {
+    const form = new FormData();
+    form.set('file', new Blob([mp4Shell(3)], { type: 'video/mp4' }), 'clip.mp4');
+    form.set('pipeline', 'noop');
+    const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: auth() });
+    expect(res.status).toBe(202);
+    return ((await res.json()) as { job_id: string }).job_id;
+  };
+
+  it('runs a job end to end with every service as its own user', async () => {
+    const jobId = await submit();
+    const done = await eventually(async () => {
+      const res = await fetch(`${base}/v1/jobs/${jobId}`, { headers: auth() });
+      const view = (await res.json()) as { status: string };
+      return view.status === 'completed' ? view : undefined;
+    }, 30_000, 'the job to complete');
+    expect(done).toMatchObject({ status: 'completed', tenant: 'acme', worker_id: 'perm-worker' });
+    const events = (await (await fetch(`${base}/v1/jobs/${jobId}/events`, { headers: auth() })).json()) as {
+      events: Array<{ type: string }>;
+    };
+    expect(events.events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+    // The gateway reads the workers' registry as its own user (it may not create or write it).
+    const workers = (await (await fetch(`${base}/v1/workers`, { headers: { Authorization: `Bearer ${adminKey}` } })).json()) as { workers: Array<{ worker_id: string }> };
+    expect(workers.workers.map((w) => w.worker_id)).toEqual(['perm-worker']);
+    expect(await (await fetch(`${base}/v1/worker/health`, { headers: auth() })).json()).toMatchObject({ alive: true });
+  });
+
+  it('lets the gateway follow a job live (ordered consumers for SSE), read only', async () => {
+    const jobId = await submit();
+    const nc = await connectAs('gateway');
+    const store = new EventStore(nc, subjects);
+    const abort = new AbortController();
+    const seen: string[] = [];
+    for await (const item of store.followJob(jobId, 0, abort.signal)) {
+      if (item.ok) seen.push(item.stored.event.type);
+      if (seen.includes('JobCompleted')) abort.abort();
+    }
+    expect(seen).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('refuses the gateway a lifecycle append (JobCompleted), and any change to the stream', async () => {
+    const jobId = await submit();
+    const admin = await connectAs('admin');
+    const adminStore = new EventStore(admin, subjects);
+    // Let the worker finish, so the stream is quiet.
+    await eventually(async () => ((await adminStore.lastLifecycle(jobId))?.ok ? true : undefined), 30_000, 'the worker');
+    await eventually(async () => ((await adminStore.readJob(jobId)).length === 3 ? true : undefined), 30_000, 'the terminal event');
+    const lastSeq = await adminStore.lastSeq();
+
+    const nc = await connectAs('gateway');
+    const submitted = (await adminStore.firstSubmission(jobId))!;
+    if (!submitted.ok) throw new Error('unreadable submission');
+    const forged = jobCompleted(jobStarted(submitted.stored.event), 2, { forged: true });
+    const js = jetstream(nc, { timeout: 2000 });
+    await expect(js.publish(subjects.lifecycle(jobId), encodeEvent(forged), { msgID: forged.eventId })).rejects.toThrow(/permission|timeout|no responders/i);
+    // A core publish is dropped by the server too.
+    nc.publish(subjects.lifecycle(jobId), encodeEvent(forged));
+    await nc.flush().catch(() => undefined);
+
+    const jsm = await jetstreamManager(admin);
+    const gatewayJsm = await jetstreamManager(await connectAs('gateway'), { timeout: 2000 });
+    await expect(gatewayJsm.streams.purge(subjects.streamName)).rejects.toThrow();
+    await expect(gatewayJsm.streams.delete(subjects.streamName)).rejects.toThrow();
+    await expect(gatewayJsm.streams.update(subjects.streamName, { max_age: 1_000_000_000 })).rejects.toThrow();
+    await expect(gatewayJsm.consumers.delete(subjects.streamName, 'workers')).rejects.toThrow();
+
+    expect((await jsm.streams.info(subjects.streamName)).state.last_seq).toBe(lastSeq);
+    expect((await adminStore.readJob(jobId)).map((i) => (i.ok ? i.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it("refuses the gateway the jobs service's requests, and the worker a work request", async () => {
+    const gatewayNc = await connectAs('gateway');
+    // Subscribing to the jobs service's subjects would let it answer queries in its place.
+    const errors: string[] = [];
+    void (async () => {
+      for await (const s of gatewayNc.status()) if (s.type === 'error') errors.push(String((s as { error?: Error }).error?.message ?? s));
+    })();
+    gatewayNc.subscribe(`${subjects.rpcPrefix}.>`);
+    await gatewayNc.flush().catch(() => undefined);
+    await eventually(async () => (errors.some((e) => /permission/i.test(e)) ? true : undefined), 5_000, 'a permissions violation');
+
+    const workerNc = await connectAs('worker');
+    const js = jetstream(workerNc, { timeout: 2000 });
+    await expect(js.publish(subjects.submitted('00000000-0000-4000-8000-000000000001', 'high'), new TextEncoder().encode('{}'))).rejects.toThrow();
+  });
+});
