@@ -19,7 +19,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: `framewire-worker-${config.WORKER_ID}` }),
+        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: `framewire-worker-${config.WORKER_ID}`, replicas: config.NATS_STREAM_REPLICAS }),
       ],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
