@@ -22,6 +22,8 @@ export const ErrorCode = {
   InvalidMedia: 'INVALID_MEDIA',
   ToolFailed: 'TOOL_FAILED',
   WorkerError: 'WORKER_ERROR',
+  /** The job's work message was delivered max_deliver times without any attempt settling it. */
+  MaxDeliveries: 'MAX_DELIVERIES',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

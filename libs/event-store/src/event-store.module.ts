@@ -3,6 +3,7 @@ import { jobSubjects, type JobSubjects } from '@app/contracts';
 import { BlobStore } from './blob-store.js';
 import { EventStore } from './event-store.js';
 import { connectNats, type NatsConnection } from './nats-connection.js';
+import { NatsAvailability } from './nats-availability.js';
 import { ensureEventStream } from './stream-setup.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -13,6 +14,8 @@ export interface EventStoreModuleOptions {
   namespace: string;
   /** Shown in the server's connection list, e.g. `framewire-worker`. */
   connectionName: string;
+  /** NATS_STREAM_REPLICAS: how many cluster nodes keep the streams and the bucket. */
+  replicas?: number;
 }
 
 /** Drains the connection last, after every consumer has stopped in its own shutdown hook. */
@@ -40,7 +43,7 @@ export class EventStoreModule {
           provide: NATS_CONNECTION,
           useFactory: async () => {
             const nc = await connectNats(options.natsUrl, options.connectionName);
-            await ensureEventStream(nc, subjects);
+            await ensureEventStream(nc, subjects, { replicas: options.replicas });
             return nc;
           },
         },
@@ -52,11 +55,12 @@ export class EventStoreModule {
         {
           provide: BlobStore,
           inject: [NATS_CONNECTION],
-          useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket),
+          useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket, options.replicas),
         },
+        { provide: NatsAvailability, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new NatsAvailability(nc) },
         NatsConnectionCloser,
       ],
-      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore],
+      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, NatsAvailability],
     };
   }
 }

@@ -4,3 +4,4 @@ export * from './event-store.js';
 export * from './blob-store.js';
 export * from './event-store.module.js';
 export * from './rpc-server.js';
+export * from './nats-availability.js';

@@ -2,6 +2,7 @@ import { Controller, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { z } from 'zod';
 import {
+  deadLettersRequestSchema,
   ErrorCode,
   getJobRequestSchema,
   jobEventsRequestSchema,
@@ -35,6 +36,11 @@ export class JobQueriesController {
   @MessagePattern(JobQuery.Events)
   events(@Payload() payload: unknown) {
     return this.handle(jobEventsRequestSchema, payload, (req) => this.queries.events(req.job_id, req.after_seq, req.limit));
+  }
+
+  @MessagePattern(JobQuery.DeadLetters)
+  deadLetters(@Payload() payload: unknown) {
+    return this.handle(deadLettersRequestSchema, payload, (req) => this.queries.deadLetters(req));
   }
 
   private async handle<S extends z.ZodType, T>(

@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
+  type DeadLetterView,
   type JobView,
   type StoredEventView,
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
-import { fold, toJobView } from '@app/job-state';
+import { fold, toDeadLetterView, toJobView } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
 
 export class QueryError extends Error {
@@ -40,13 +41,15 @@ export class JobQueriesService {
   }
 
   async list(query: ListJobsQuery): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
-    try {
-      const page = await this.jobs.list(query);
-      return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
-    } catch (error) {
-      if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
-      throw error;
-    }
+    const page = await withCursor(() => this.jobs.list(query));
+    return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
+  }
+
+  /** The dead-letter list, from the read model (a projection of the JobFailed events that made them). */
+  async deadLetters(query: { limit: number; cursor?: string }): Promise<{ dead_letters: DeadLetterView[]; next_cursor: string | null }> {
+    const page = await withCursor(() => this.jobs.listDeadLetters(query));
+    const views = page.jobs.map((r) => toDeadLetterView(r.state)).filter((v): v is DeadLetterView => v !== null);
+    return { dead_letters: views, next_cursor: page.nextCursor };
   }
 
   /** The job's events in stream order, read from the stream (never the read model). */
@@ -68,6 +71,15 @@ export class JobQueriesService {
       else this.logger.warn(`job ${jobId}: malformed message at seq ${item.malformed.seq}: ${item.malformed.reason}`);
     }
     return events;
+  }
+}
+
+async function withCursor<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
+    throw error;
   }
 }
 

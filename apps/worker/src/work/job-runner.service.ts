@@ -87,6 +87,7 @@ export class JobRunner {
         attempt,
         final,
         error: { code: failure.code, message: failure.message },
+        deadLetter: null,
       });
       this.logger.warn({ jobId, attempt, code: failure.code, final, err: failure.message }, 'job attempt failed');
       if (final) return await this.finish(delivery, failed, seq, 'failed');
@@ -138,7 +139,7 @@ export class JobRunner {
       eventId: this.ids.next(),
       jobId: request.jobId,
       type,
-      version: (type === 'JobCompleted' ? 2 : 1) as E['version'],
+      version: (type === 'JobCompleted' || type === 'JobFailed' ? 2 : 1) as E['version'],
       occurredAt: this.clock.now().toISOString(),
       correlationId: request.correlationId,
       causationId: (cause ?? request).eventId,
