@@ -5,8 +5,10 @@ import type { GatewayConfig } from '@app/config';
 import { EventStoreModule } from '@app/event-store';
 import { LoggingModule, type PinoLogger } from '@app/observability';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
+import { DeadLettersController } from './dead-letters/dead-letters.controller.js';
 import { GATEWAY_CONFIG } from './gateway.config.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
+import { NatsAvailableGuard } from './http/nats-available.guard.js';
 import { JobQueriesClient, JOBS_RPC } from './jobs/job-queries.client.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
@@ -18,7 +20,7 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: 'framewire-gateway' }),
+        EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: 'framewire-gateway', replicas: config.NATS_STREAM_REPLICAS }),
         ClientsModule.register([
           {
             name: JOBS_RPC,
@@ -32,13 +34,14 @@ export class GatewayModule {
           },
         ]),
       ],
-      controllers: [JobsController],
+      controllers: [JobsController, DeadLettersController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
         { provide: Clock, useClass: SystemClock },
         { provide: IdGenerator, useClass: UuidV7Generator },
         JobQueriesClient,
+        NatsAvailableGuard,
         SubmitJobService,
       ],
     };

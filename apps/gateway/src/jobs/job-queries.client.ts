@@ -3,11 +3,13 @@ import type { ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import type { z } from 'zod';
 import {
+  deadLettersReplySchema,
   ErrorCode,
   getJobReplySchema,
   jobEventsReplySchema,
   JobQuery,
   listJobsReplySchema,
+  type DeadLettersRequest,
   type JobEventsRequest,
   type JobSubjects,
   type ListJobsRequest,
@@ -46,6 +48,10 @@ export class JobQueriesClient {
 
   events(request: JobEventsRequest) {
     return this.send(JobQuery.Events, request, jobEventsReplySchema);
+  }
+
+  deadLetters(request: DeadLettersRequest) {
+    return this.send(JobQuery.DeadLetters, request, deadLettersReplySchema);
   }
 
   private async send<S extends z.ZodType<{ ok: true; value: unknown } | { ok: false; error: { code: string; message: string } }>>(

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
@@ -15,6 +15,7 @@ import {
 import type { GatewayConfig } from '@app/config';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 import { readMultipart } from '../uploads/multipart-reader.js';
 import { JobQueriesClient } from './job-queries.client.js';
 import { SUBMIT_FIELDS, SubmitJobService, type SubmissionSource } from './submit-job.service.js';
@@ -22,10 +23,15 @@ import { SUBMIT_FIELDS, SubmitJobService, type SubmissionSource } from './submit
 const FIELD_BYTES = 64 * 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-const listQuerySchema = z.strictObject({
-  status: jobStatusSchema.optional(),
+/** `?limit=&cursor=`: keyset paging, as every list of the API does it. */
+export const pageQueryShape = {
   limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
   cursor: z.string().min(1).max(512).optional(),
+};
+
+const listQuerySchema = z.strictObject({
+  status: jobStatusSchema.optional(),
+  ...pageQueryShape,
 });
 
 const eventsQuerySchema = z.strictObject({
@@ -35,6 +41,7 @@ const eventsQuerySchema = z.strictObject({
 
 /** HTTP face of jobs: parse and validate, then hand over to the use case or the jobs service. */
 @Controller('v1/jobs')
+@UseGuards(NatsAvailableGuard)
 export class JobsController {
   constructor(
     private readonly submitJob: SubmitJobService,
@@ -90,7 +97,7 @@ function parseJobId(id: string): string {
   return id.toLowerCase();
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ApiError(ErrorCode.ValidationFailed, summarizeIssues(parsed.error));
   return parsed.data;

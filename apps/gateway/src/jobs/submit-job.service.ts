@@ -14,7 +14,7 @@ import {
   summarizeIssues,
   type VideoSubmitted,
 } from '@app/contracts';
-import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/event-store';
+import { BlobStore, ConcurrencyError, EventStore, isNatsUnavailableError, type StoredBlob } from '@app/event-store';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
@@ -75,6 +75,7 @@ export class SubmitJobService {
       (stored) => this.blobs.delete(stored.blob.name),
     );
     const upload = received.file;
+    let keepUpload = false;
     try {
       if (!upload) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
       if (upload.blob.size === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
@@ -104,11 +105,22 @@ export class SubmitJobService {
           },
         },
       };
-      const appended = await this.store.append(event, 0);
+      let appended;
+      try {
+        appended = await this.store.append(event, 0);
+      } catch (error) {
+        // NATS went away while the event was on its way: it may have been stored. Keep the upload, so
+        // that a job that exists never points at a deleted video (a retry with the same
+        // Idempotency-Key finds the job); at worst the object is an orphan.
+        if (isNatsUnavailableError(error)) keepUpload = true;
+        throw error;
+      }
       if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
       return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: event.occurredAt, replayed: false };
     } catch (error) {
-      if (upload) await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
+      if (upload && !keepUpload) {
+        await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
+      }
       if (error instanceof ConcurrencyError && command.idempotencyKey) {
         // A concurrent request with the same key won the race; answer as it did.
         const prior = await this.priorSubmission(jobId);
@@ -119,7 +131,15 @@ export class SubmitJobService {
   }
 
   private async storeUpload(objectName: string, part: FilePart) {
-    const blob: StoredBlob = await this.blobs.put(objectName, part.stream, part.contentType);
+    let blob: StoredBlob;
+    try {
+      blob = await this.blobs.put(objectName, part.stream, part.contentType);
+    } catch (error) {
+      if (isNatsUnavailableError(error)) {
+        throw new ApiError(ErrorCode.ServiceUnavailable, 'NATS became unreachable during the upload; try again shortly', { 'Retry-After': '1' });
+      }
+      throw error;
+    }
     return { blob, filename: part.filename, contentType: part.contentType };
   }
 
