@@ -156,16 +156,25 @@ export async function startPostgres(dataDir: string): Promise<PostgresServer> {
   await admin.query('CREATE DATABASE framewire');
   await admin.end();
   const postmasterPid = async () => Number((await readFile(join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  let running = true;
   return {
     url: `postgres://framewire:framewire@127.0.0.1:${port}/framewire`,
     port,
     async crash() {
       const pid = await postmasterPid();
+      running = false;
       process.kill(pid, 'SIGQUIT');
       await waitFor(async () => (isAlive(pid) ? undefined : true), 20_000, 'PostgreSQL to exit');
     },
-    start: () => server.start(),
-    stop: () => server.stop(),
+    async start() {
+      await server.start();
+      running = true;
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      await server.stop();
+    },
   };
 }
 

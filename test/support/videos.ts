@@ -45,3 +45,24 @@ export async function ffprobe(path: string): Promise<{
   const { stdout } = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path]);
   return JSON.parse(stdout);
 }
+
+/**
+ * An ffprobe that holds the job for `holdSeconds` before running the real one (FFPROBE_PATH is a
+ * real setting of the worker), so a test can kill or stop a worker while it is in the middle of a
+ * job. It exits as soon as the worker that started it is gone, leaving nothing behind.
+ */
+export async function slowFfprobe(dir: string, holdSeconds: number): Promise<string> {
+  const path = join(dir, `ffprobe-after-${holdSeconds}s.sh`);
+  const script = [
+    '#!/bin/sh',
+    `end=$(( $(date +%s) + ${Math.ceil(holdSeconds)} ))`,
+    'while [ "$(date +%s)" -lt "$end" ]; do',
+    '  kill -0 "$PPID" 2>/dev/null || exit 1',
+    '  sleep 0.1',
+    'done',
+    'exec ffprobe "$@"',
+    '',
+  ].join('\n');
+  await writeFile(path, script, { mode: 0o755 });
+  return path;
+}
