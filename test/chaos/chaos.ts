@@ -68,7 +68,10 @@ class Fleet {
     this.running.set(name, service);
     service.child.once('exit', (code, signal) => {
       if (this.stopping) return;
-      if (!this.killed.delete(service)) this.unexpectedExits.push(`${name} (${signal ?? `code ${code}`}): ${service.output().split('\n').slice(-3).join(' | ')}`);
+      if (!this.killed.delete(service)) {
+        const lastWords = service.output().split('\n').filter((line) => line.trim()).slice(-12).join('\n      ');
+        this.unexpectedExits.push(`${name} (${signal ?? `code ${code}`}):\n      ${lastWords}`);
+      }
       setTimeout(() => !this.stopping && this.start(name, app, extra), 200);
     });
   }
@@ -317,6 +320,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (live.rows.length !== accepted.size) violations.push(`${live.rows.length} rows for ${accepted.size} jobs`);
 
     const stops = Object.values(exits);
+    const unclean = Object.entries(exits).filter(([, code]) => code !== 0).map(([name, code]) => `${name}: ${code}`);
     return {
       jobs: options.jobs,
       accepted: accepted.size,
@@ -332,7 +336,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lost,
       readModelRows: live.rows.length,
       readModelDiffering: differing.length,
-      cleanStops: `${stops.filter((code) => code === 0).length}/${stops.length}`,
+      cleanStops: `${stops.filter((code) => code === 0).length}/${stops.length}${unclean.length ? ` (not clean: ${unclean.join(', ')})` : ''}`,
       submitSeconds,
       wallSeconds: (Date.now() - started) / 1000,
       violations,
@@ -364,6 +368,6 @@ export function formatReport(report: ChaosReport): string {
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   const lines = rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`);
-  const exits = report.unexpectedExits.slice(0, 5).map((exit) => `    ${exit.slice(0, 300)}`);
+  const exits = report.unexpectedExits.slice(0, 5).map((exit) => `    ${exit.slice(0, 3000)}`);
   return ['chaos run:', ...lines, ...(exits.length ? ['  unexpected exits (restarted):', ...exits] : [])].join('\n');
 }
