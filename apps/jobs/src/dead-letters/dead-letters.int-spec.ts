@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
@@ -35,6 +36,8 @@ describe('dead letters from MAX_DELIVERIES advisories', () => {
       logger: false,
     });
     await app.listen();
+    // listen() resolves before the server has seen the subscription; wait until a query gets a reply.
+    await eventually(() => ask<GetJobReply>(JobQuery.Get, { job_id: randomUUID() }).then(() => true, () => undefined), 10_000, 'the jobs service to answer');
   }
 
   async function stopJobs(): Promise<void> {
