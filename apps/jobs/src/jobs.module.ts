@@ -1,15 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import type { JobsConfig } from '@app/config';
-import { EventStoreModule } from '@app/event-store';
-import { LoggingModule, type PinoLogger } from '@app/observability';
+import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
+import { postgresHealthCheck } from '@app/read-model';
 import { Clock, SystemClock } from '@app/runtime';
 import { DeadLetterService } from './dead-letters/dead-letter.service.js';
 import { MaxDeliveriesConsumer } from './dead-letters/max-deliveries.consumer.js';
 import { JOBS_CONFIG } from './jobs.config.js';
+import { JobsMetrics } from './ops/jobs.metrics.js';
 import { JobProjector } from './projection/job.projector.js';
 import { JobQueriesController } from './queries/job-queries.controller.js';
 import { JobQueriesService } from './queries/job-queries.service.js';
-import { ReadModelModule } from './read-model/read-model.module.js';
+import { READ_MODEL, ReadModelModule } from './read-model/read-model.module.js';
 
 @Module({})
 export class JobsModule {
@@ -25,6 +28,15 @@ export class JobsModule {
       providers: [
         { provide: JOBS_CONFIG, useValue: config },
         { provide: Clock, useClass: SystemClock },
+        { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('jobs') },
+        {
+          provide: HEALTH_CHECKS,
+          inject: [NATS_CONNECTION, READ_MODEL],
+          useFactory: (nc: NatsConnection, ds: DataSource) => [natsHealthCheck(nc), postgresHealthCheck(ds)],
+        },
+        { provide: OPS_LISTEN, useValue: { host: config.OPS_HOST, port: config.OPS_PORT } },
+        OpsListener,
+        JobsMetrics,
         JobProjector,
         JobQueriesService,
         DeadLetterService,

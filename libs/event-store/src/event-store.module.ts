@@ -5,6 +5,7 @@ import { EventStore } from './event-store.js';
 import { connectNats, type NatsConnection } from './nats-connection.js';
 import { NatsAvailability } from './nats-availability.js';
 import { ensureEventStream } from './stream-setup.js';
+import { WorkerRegistry } from './worker-registry.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export const JOB_SUBJECTS = Symbol('JOB_SUBJECTS');
@@ -58,9 +59,14 @@ export class EventStoreModule {
           useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket, options.replicas),
         },
         { provide: NatsAvailability, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new NatsAvailability(nc) },
+        {
+          provide: WorkerRegistry,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) => WorkerRegistry.open(nc, subjects.workersBucket),
+        },
         NatsConnectionCloser,
       ],
-      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, NatsAvailability],
+      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, WorkerRegistry, NatsAvailability],
     };
   }
 }

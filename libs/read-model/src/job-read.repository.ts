@@ -11,6 +11,7 @@ export interface JobRecord {
 
 export interface ListJobsQuery {
   status?: JobStatus;
+  pipeline?: string;
   limit: number;
   cursor?: string;
 }
@@ -39,6 +40,7 @@ export class JobReadRepository {
   async list(query: ListJobsQuery): Promise<JobPage> {
     const qb = this.ds.getRepository(JobRow).createQueryBuilder('j');
     if (query.status) qb.andWhere('j.status = :status', { status: query.status });
+    if (query.pipeline) qb.andWhere('j.pipeline = :pipeline', { pipeline: query.pipeline });
     return this.keysetPage(qb, 'created_at', query);
   }
 
@@ -70,6 +72,12 @@ export class JobReadRepository {
   async checkpoint(name: string): Promise<number> {
     const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
     return row?.lastSeq ?? 0;
+  }
+
+  /** The projection's checkpoint with the time it last moved (null before the first batch). */
+  async checkpointState(name: string): Promise<{ lastSeq: number; updatedAt: Date | null }> {
+    const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
+    return { lastSeq: row?.lastSeq ?? 0, updatedAt: row?.updatedAt ?? null };
   }
 }
 

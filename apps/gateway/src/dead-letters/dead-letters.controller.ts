@@ -2,7 +2,8 @@ import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
-import { pageQueryShape, parse } from '../jobs/jobs.controller.js';
+import { parseQuery } from '../http/query.js';
+import { pageQueryShape } from '../jobs/jobs.controller.js';
 
 const deadLettersQuerySchema = z.strictObject(pageQueryShape);
 
@@ -14,6 +15,6 @@ export class DeadLettersController {
 
   @Get()
   list(@Query() query: Record<string, unknown>) {
-    return this.queries.deadLetters(parse(deadLettersQuerySchema, query));
+    return this.queries.deadLetters(parseQuery(deadLettersQuerySchema, query));
   }
 }
