@@ -5,7 +5,7 @@ import { JobQueriesClient } from '../jobs/job-queries.client.js';
 import { parseQuery } from '../http/query.js';
 import { pageQueryShape } from '../jobs/jobs.controller.js';
 
-const deadLettersQuerySchema = z.strictObject(pageQueryShape);
+export const deadLettersQuerySchema = z.strictObject(pageQueryShape);
 
 /** Jobs that failed because their deliveries ran out, most recent first (a projection of their JobFailed events). */
 @Controller('v1/dead-letters')
