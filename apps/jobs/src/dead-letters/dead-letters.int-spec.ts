@@ -10,7 +10,7 @@ import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore, NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
-import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
 import { JobsModule } from '../jobs.module.js';
 import { DEAD_LETTER_CONSUMER } from './max-deliveries.consumer.js';
 
@@ -29,7 +29,7 @@ describe('dead letters from MAX_DELIVERIES advisories', () => {
   let app: INestMicroservice | null = null;
 
   async function startJobs(): Promise<void> {
-    const config = parseConfig(jobsEnvSchema, { NATS_URL: TEST_NATS_URL, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace });
+    const config = parseConfig(jobsEnvSchema, { NATS_URL: TEST_NATS_URL, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace, ...IN_PROCESS_OPS });
     const moduleRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] }).compile();
     app = moduleRef.createNestMicroservice({
       strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
