@@ -53,8 +53,23 @@ export function jobFailed(cause: JobEvent, attempt = 1, final = true, code = 'IN
   return {
     ...meta(cause.jobId, cause),
     type: 'JobFailed',
-    version: 1,
-    data: { attempt, final, error: { code, message: `failed with ${code}` } },
+    version: 2,
+    data: { attempt, final, error: { code, message: `failed with ${code}` }, deadLetter: null },
+  };
+}
+
+/** The JobFailed that the jobs service appends when the work message's deliveries ran out. */
+export function jobDeadLettered(cause: JobEvent, attempt = 1, deliveries = 3, streamSeq = 1): JobFailed {
+  return {
+    ...meta(cause.jobId, cause),
+    type: 'JobFailed',
+    version: 2,
+    data: {
+      attempt,
+      final: true,
+      error: { code: 'MAX_DELIVERIES', message: `delivered ${deliveries} times without finishing` },
+      deadLetter: { reason: 'MAX_DELIVERIES', consumer: 'workers', deliveries, streamSeq },
+    },
   };
 }
 

@@ -42,6 +42,7 @@ export async function freshNamespace(): Promise<TestNamespace> {
 export async function deleteNamespace(nc: NatsConnection, subjects: JobSubjects): Promise<void> {
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete(subjects.streamName).catch(() => undefined);
+  await jsm.streams.delete(subjects.advisoryStreamName).catch(() => undefined);
   await jsm.streams.delete(`OBJ_${subjects.videoBucket}`).catch(() => undefined);
   await jsm.streams.delete(`KV_${subjects.workersBucket}`).catch(() => undefined);
 }

@@ -107,3 +107,24 @@ export async function dimensions(path: string): Promise<{ width: number; height:
   const stream = (JSON.parse(stdout) as { streams: Array<{ width: number; height: number }> }).streams[0]!;
   return { width: stream.width, height: stream.height };
 }
+
+/**
+ * An ffprobe that holds the job for `holdSeconds` before running the real one (FFPROBE_PATH is a
+ * real setting of the worker), so a test can kill or stop a worker while it is in the middle of a
+ * job. It exits as soon as the worker that started it is gone, leaving nothing behind.
+ */
+export async function slowFfprobe(dir: string, holdSeconds: number): Promise<string> {
+  const path = join(dir, `ffprobe-after-${holdSeconds}s.sh`);
+  const script = [
+    '#!/bin/sh',
+    `end=$(( $(date +%s) + ${Math.ceil(holdSeconds)} ))`,
+    'while [ "$(date +%s)" -lt "$end" ]; do',
+    '  kill -0 "$PPID" 2>/dev/null || exit 1',
+    '  sleep 0.1',
+    'done',
+    'exec ffprobe "$@"',
+    '',
+  ].join('\n');
+  await writeFile(path, script, { mode: 0o755 });
+  return path;
+}

@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import { DashboardController } from './dashboard/dashboard.controller.js';
+import { DeadLettersController } from './dead-letters/dead-letters.controller.js';
 import { DocsController } from './docs/docs.controller.js';
 import { JobFilesController } from './files/job-files.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
@@ -16,6 +17,7 @@ export const GATEWAY_CONTROLLERS: Type[] = [
   JobsController,
   JobFilesController,
   JobStreamController,
+  DeadLettersController,
   PipelinesController,
   WorkersController,
   VideoCompatController,

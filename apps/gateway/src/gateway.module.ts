@@ -15,6 +15,7 @@ import { DASHBOARD_DIR, DashboardStaticMiddleware } from './dashboard/dashboard.
 import { GATEWAY_CONFIG } from './gateway.config.js';
 import { GATEWAY_CONTROLLERS } from './gateway.controllers.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
+import { NatsAvailableGuard } from './http/nats-available.guard.js';
 import { SecurityHeadersMiddleware } from './http/security-headers.js';
 import { JobQueriesClient } from './jobs/job-queries.client.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
@@ -46,6 +47,7 @@ export class GatewayModule implements NestModule {
           identity,
           // The gateway's NATS user may not create or change the stream: the jobs service owns it.
           stream: 'await',
+          replicas: config.NATS_STREAM_REPLICAS,
         }),
         ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
         ClientsModule.register([
@@ -83,6 +85,7 @@ export class GatewayModule implements NestModule {
         { provide: DASHBOARD_DIR, useFactory: () => findDashboardDir(config.DASHBOARD_DIR) },
         GatewayMetrics,
         JobQueriesClient,
+        NatsAvailableGuard,
         SubmitJobService,
         JobFeed,
         JobFilesService,

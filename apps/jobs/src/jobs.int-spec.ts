@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
@@ -38,8 +39,13 @@ describe('jobs service against NATS and PostgreSQL', () => {
       logger: false,
     });
     await microservice.listen();
+    await answering();
     return microservice;
   }
+
+  /** listen() resolves before the server has seen the subscription; wait until a query gets a reply. */
+  const answering = () =>
+    eventually(() => ask<GetJobReply>(JobQuery.Get, { job_id: randomUUID() }).then(() => true, () => undefined), 10_000, 'the jobs service to answer');
 
   async function stopJobs(): Promise<void> {
     await app?.close();

@@ -4,6 +4,9 @@ import type { JobsConfig } from '@app/config';
 import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { postgresHealthCheck } from '@app/read-model';
+import { Clock, SystemClock } from '@app/runtime';
+import { DeadLetterService } from './dead-letters/dead-letter.service.js';
+import { MaxDeliveriesConsumer } from './dead-letters/max-deliveries.consumer.js';
 import { JOBS_CONFIG } from './jobs.config.js';
 import { KeyStoreModule } from './keys/key-store.module.js';
 import { KeyVerificationController } from './keys/key-verification.controller.js';
@@ -26,6 +29,7 @@ export class JobsModule {
           namespace: config.FRAMEWIRE_NAMESPACE,
           connectionName: 'framewire-jobs',
           identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') },
+          replicas: config.NATS_STREAM_REPLICAS,
         }),
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }),
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
@@ -33,6 +37,7 @@ export class JobsModule {
       controllers: [JobQueriesController, KeyVerificationController],
       providers: [
         { provide: JOBS_CONFIG, useValue: config },
+        { provide: Clock, useClass: SystemClock },
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('jobs') },
         {
           provide: HEALTH_CHECKS,
@@ -45,6 +50,8 @@ export class JobsModule {
         JobProjector,
         JobQueriesService,
         KeyVerificationService,
+        DeadLetterService,
+        MaxDeliveriesConsumer,
       ],
     };
   }

@@ -29,6 +29,7 @@ export class WorkerModule {
           stream: 'await',
           // Workers announce themselves in the registry bucket, so they create it.
           workerRegistry: 'create',
+          replicas: config.NATS_STREAM_REPLICAS,
         }),
         ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
       ],

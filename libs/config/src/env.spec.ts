@@ -17,10 +17,16 @@ describe('config', () => {
     expect(parseConfig(workerEnvSchema, { WORKER_CONCURRENCY: '4' }).WORKER_CONCURRENCY).toBe(4);
   });
 
+  it('keeps one replica of each stream unless told to replicate over a cluster', () => {
+    expect(parseConfig(workerEnvSchema, {}).NATS_STREAM_REPLICAS).toBe(1);
+    expect(parseConfig(jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', NATS_STREAM_REPLICAS: '3' }).NATS_STREAM_REPLICAS).toBe(3);
+  });
+
   it.each([
     [workerEnvSchema, { WORKER_CONCURRENCY: 'abc' }, 'WORKER_CONCURRENCY', '"abc"'],
     [workerEnvSchema, { WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY', 'at least 1'],
     [gatewayEnvSchema, { PORT: '70000' }, 'PORT', 'at most 65535'],
+    [gatewayEnvSchema, { NATS_STREAM_REPLICAS: '0' }, 'NATS_STREAM_REPLICAS', 'at least 1'],
     [workerEnvSchema, { OPS_PORT: '70000' }, 'OPS_PORT', 'at most 65535'],
     [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', OPS_PORT: 'nine' }, 'OPS_PORT', '"nine"'],
     [gatewayEnvSchema, { NATS_URL: 'http://x' }, 'NATS_URL', 'nats:'],

@@ -28,6 +28,8 @@ const common = {
     .default('framewire')
     .refine(isValidNamespace, 'must be 1-32 of a-z, 0-9, _ and -, starting with a letter'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Servers of a NATS cluster that keep each stream and bucket: 1 for a single server, 3 for a three-node cluster. */
+  NATS_STREAM_REPLICAS: int(1, 5).default(1),
 };
 
 const sqlIdentifier = () => z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier');

@@ -41,6 +41,8 @@ export const ErrorCode = {
   JobFailed: 'JOB_FAILED',
   GatewayTimeout: 'TIMEOUT',
   WorkerError: 'WORKER_ERROR',
+  /** The job's work message was delivered max_deliver times without any attempt settling it. */
+  MaxDeliveries: 'MAX_DELIVERIES',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

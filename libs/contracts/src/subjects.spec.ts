@@ -31,6 +31,8 @@ describe('subject scheme', () => {
     expect(s.streamName).toBe('FRAMEWIRE_EVENTS');
     expect(s.videoBucket).toBe('framewire_videos');
     expect(jobSubjects('t-1').streamName).toBe('T-1_EVENTS');
+    expect(s.advisoryStreamName).toBe('FRAMEWIRE_ADVISORIES');
+    expect(s.maxDeliveriesAdvisories).toBe('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.FRAMEWIRE_EVENTS.*');
   });
 
   it('parses an event subject back into job and role', () => {

@@ -15,6 +15,10 @@
  * Workers filter `<ns>.job.*.submitted.<priority>` and see only work; the projector and replay read `<ns>.job.>`
  * in stream order. Request/reply queries live under `<ns>.rpc.` and never touch the stream.
  * Security broadcasts (a revoked API key) go on core NATS under `<ns>.auth.`, outside the stream too.
+ *
+ * The server's MAX_DELIVERIES advisories about any consumer of the event stream,
+ * `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<NS>_EVENTS.<consumer>`, are captured by a second,
+ * small stream `<NS>_ADVISORIES`, so that none is missed while the jobs service is down.
  */
 import { JOB_PRIORITIES, type JobPriority } from './events/job-events.js';
 
@@ -32,6 +36,10 @@ export interface JobSubjects {
   readonly allSubmitted: string;
   /** The work requests of one priority: what that priority's worker consumer filters on. */
   submittedWith(priority: JobPriority): string;
+  /** The stream that captures the server's MAX_DELIVERIES advisories about the event stream. */
+  readonly advisoryStreamName: string;
+  /** The advisory subject for every consumer of the event stream. */
+  readonly maxDeliveriesAdvisories: string;
   /** The Object Store bucket for uploads and artifacts. */
   readonly videoBucket: string;
   /** The KV bucket where workers announce themselves with a TTL. */
@@ -65,6 +73,8 @@ export function jobSubjects(namespace: string): JobSubjects {
     streamName: `${namespace.toUpperCase()}_EVENTS`,
     all: `${prefix}.>`,
     allSubmitted: `${prefix}.*.submitted.*`,
+    advisoryStreamName: `${namespace.toUpperCase()}_ADVISORIES`,
+    maxDeliveriesAdvisories: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${namespace.toUpperCase()}_EVENTS.*`,
     submittedWith: (priority) => `${prefix}.*.submitted.${priorityToken(priority)}`,
     videoBucket: `${namespace}_videos`,
     workersBucket: `${namespace}_workers`,

@@ -34,8 +34,8 @@ export class BlobStore {
     private readonly store: ObjectStore,
   ) {}
 
-  static async open(nc: NatsConnection, bucket: string): Promise<BlobStore> {
-    const store = await new Objm(nc).create(bucket, { storage: StorageType.File });
+  static async open(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
+    const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
     return new BlobStore(bucket, store);
   }
 

@@ -3,6 +3,7 @@ import { jobSubjects, type JobSubjects } from '@app/contracts';
 import { BlobStore } from './blob-store.js';
 import { EventStore } from './event-store.js';
 import { connectNats, type NatsConnection, type NatsIdentity } from './nats-connection.js';
+import { NatsAvailability } from './nats-availability.js';
 import { awaitEventStream, ensureEventStream } from './stream-setup.js';
 import { WorkerRegistry } from './worker-registry.js';
 
@@ -26,6 +27,8 @@ export interface EventStoreModuleOptions {
    * `create` creates its KV bucket, for the workers, whose NATS user is the one allowed to.
    */
   workerRegistry?: 'create' | 'bind';
+  /** NATS_STREAM_REPLICAS: how many cluster nodes keep the streams and the bucket. */
+  replicas?: number;
 }
 
 /** Drains the connection last, after every consumer has stopped in its own shutdown hook. */
@@ -54,7 +57,7 @@ export class EventStoreModule {
           useFactory: async () => {
             const nc = await connectNats(options.natsUrl, options.connectionName, options.identity);
             if (options.stream === 'await') await awaitEventStream(nc, subjects);
-            else await ensureEventStream(nc, subjects);
+            else await ensureEventStream(nc, subjects, { replicas: options.replicas });
             return nc;
           },
         },
@@ -66,8 +69,9 @@ export class EventStoreModule {
         {
           provide: BlobStore,
           inject: [NATS_CONNECTION],
-          useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket),
+          useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket, options.replicas),
         },
+        { provide: NatsAvailability, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new NatsAvailability(nc) },
         {
           provide: WorkerRegistry,
           inject: [NATS_CONNECTION],
@@ -76,7 +80,7 @@ export class EventStoreModule {
         },
         NatsConnectionCloser,
       ],
-      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, WorkerRegistry],
+      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, WorkerRegistry, NatsAvailability],
     };
   }
 }

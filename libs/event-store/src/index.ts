@@ -8,3 +8,4 @@ export * from './nats-permissions.js';
 export * from './jetstream-figures.js';
 export * from './rpc-correlation.js';
 export * from './worker-registry.js';
+export * from './nats-availability.js';

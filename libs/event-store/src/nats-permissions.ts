@@ -7,7 +7,8 @@ import type { JobSubjects } from '@app/contracts';
  * - the gateway publishes only work requests (`<ns>.job.<id>.submitted.<priority>`), Object Store
  *   uploads and requests to the jobs service, and reads the stream and the workers' registry; it can
  *   never append a lifecycle event such as `JobCompleted`, change the stream, or delete or purge events;
- * - the jobs service owns the stream (creates and updates it), answers request/reply, appends the
+ * - the jobs service owns the stream and the advisory capture (creates and updates them, consumes the
+ *   advisories), answers request/reply, appends the
  *   lifecycle events an operator asks for (cancel, redrive) and broadcasts key revocations;
  * - workers append lifecycle events, read uploads and write artifacts.
  * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
@@ -56,6 +57,7 @@ function streamApi(stream: string) {
 export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, RolePermissions> {
   const ns = subjects.namespace;
   const events = streamApi(subjects.streamName);
+  const advisories = streamApi(subjects.advisoryStreamName);
   const objects = streamApi(`OBJ_${subjects.videoBucket}`);
   const workersKv = streamApi(`KV_${subjects.workersBucket}`);
   const objectWrites = [`$O.${subjects.videoBucket}.C.>`, `$O.${subjects.videoBucket}.M.>`];
@@ -98,6 +100,11 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...events.get,
         ...events.consume,
         ...events.deleteConsumer,
+        // The capture of MAX_DELIVERIES advisories, which the jobs service owns and consumes.
+        ...advisories.info,
+        ...advisories.create,
+        ...advisories.update,
+        ...advisories.consume,
         ...objects.info,
         ...objects.create,
         ...objects.get,

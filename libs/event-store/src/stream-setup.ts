@@ -13,9 +13,18 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JobSubjects } from '@app/contracts';
 
 const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
+const ADVISORY_MAX_AGE_NS = 30 * 24 * 3600 * 1_000_000_000;
+
+export interface StreamOptions {
+  /**
+   * How many servers of a cluster keep each stream (NATS_STREAM_REPLICAS): 1 on a single server,
+   * 3 on a three-node cluster, where an acknowledged event then survives the loss of one node.
+   */
+  replicas?: number;
+}
 
 /** The event log: file storage, Limits retention (kept after acks), direct gets for per-job reads. */
-export function eventStreamConfig(subjects: JobSubjects): Partial<StreamConfig> & { name: string } {
+export function eventStreamConfig(subjects: JobSubjects, options: StreamOptions = {}): Partial<StreamConfig> & { name: string } {
   return {
     name: subjects.streamName,
     description: 'Framewire job events: the source of truth',
@@ -27,7 +36,7 @@ export function eventStreamConfig(subjects: JobSubjects): Partial<StreamConfig> 
     max_bytes: -1,
     max_age: 0,
     max_msg_size: -1,
-    num_replicas: 1,
+    num_replicas: options.replicas ?? 1,
     duplicate_window: DUPLICATE_WINDOW_NS,
     allow_direct: true,
     allow_rollup_hdrs: false,
@@ -37,12 +46,40 @@ export function eventStreamConfig(subjects: JobSubjects): Partial<StreamConfig> 
 }
 
 /**
- * Creates the stream, or brings an existing one up to the expected configuration. Safe to call from
- * every service at every start, concurrently.
+ * Captures the server's MAX_DELIVERIES advisories about the event stream's consumers. Advisories are
+ * core NATS messages, lost if nobody listens when they fire; stored here, they wait for the jobs
+ * service's durable consumer, which turns each into a dead letter and acks it (work-queue retention:
+ * an acked advisory is removed). Advisories nobody consumes expire after 30 days.
  */
-export async function ensureEventStream(nc: NatsConnection, subjects: JobSubjects): Promise<StreamInfo> {
+export function advisoryStreamConfig(subjects: JobSubjects, options: StreamOptions = {}): Partial<StreamConfig> & { name: string } {
+  return {
+    name: subjects.advisoryStreamName,
+    description: 'Framewire: MAX_DELIVERIES advisories of the event stream, until they become dead letters',
+    subjects: [subjects.maxDeliveriesAdvisories],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Workqueue,
+    discard: DiscardPolicy.Old,
+    max_msgs: -1,
+    max_bytes: -1,
+    max_age: ADVISORY_MAX_AGE_NS,
+    num_replicas: options.replicas ?? 1,
+    duplicate_window: DUPLICATE_WINDOW_NS,
+  };
+}
+
+/**
+ * Creates the event stream and the advisory capture, or brings existing ones up to the expected
+ * configuration. Safe to call from every service at every start, concurrently. The capture exists
+ * before any consumer can run out of deliveries, because every service creates it at start.
+ */
+export async function ensureEventStream(nc: NatsConnection, subjects: JobSubjects, options: StreamOptions = {}): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
-  const config = eventStreamConfig(subjects);
+  const info = await ensureStream(jsm, eventStreamConfig(subjects, options));
+  await ensureStream(jsm, advisoryStreamConfig(subjects, options));
+  return info;
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {
   const existing = await streamInfoOrNull(jsm, config.name);
   if (!existing) {
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { jobCompleted, jobDeadLettered, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { evolve, fold, toJobView } from './job-state.js';
 
 describe('evolve', () => {
@@ -42,6 +42,21 @@ describe('evolve', () => {
     const failed = jobFailed(started, 1, true, 'INVALID_MEDIA');
     const state = fold([submitted, started, failed])!;
     expect(state).toMatchObject({ status: 'failed', error: { code: 'INVALID_MEDIA' }, completedAt: failed.occurredAt });
+  });
+
+  it('given a dead-lettering JobFailed, the job is failed and a dead letter; a new attempt takes it off the list', () => {
+    const submitted = videoSubmitted();
+    const started = jobStarted(submitted, 3);
+    const dead = jobDeadLettered(started, 3, 10, 42);
+    const state = fold([submitted, started, dead])!;
+    expect(state).toMatchObject({
+      status: 'failed',
+      error: { code: 'MAX_DELIVERIES' },
+      deadLetter: { reason: 'MAX_DELIVERIES', consumer: 'workers', deliveries: 10, streamSeq: 42, at: dead.occurredAt },
+    });
+    expect(toJobView(state, 9).dead_letter).toEqual({ reason: 'MAX_DELIVERIES', consumer: 'workers', deliveries: 10, stream_seq: 42, at: dead.occurredAt });
+    expect(evolve(state, jobStarted(dead, 4))).toMatchObject({ status: 'running', deadLetter: null });
+    expect(fold([submitted, started, jobFailed(started, 3, true, 'TOOL_FAILED')])).toMatchObject({ status: 'failed', deadLetter: null });
   });
 
   it('given a JobFailed that is not final, the job waits for its next attempt, keeping the error', () => {

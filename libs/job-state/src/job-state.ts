@@ -5,6 +5,8 @@ import {
   type JobEvent,
   type JobStatus,
   type ArtifactRef,
+  type DeadLetter,
+  type DeadLetterView,
   type JobView,
   type ObjectRef,
   type VideoRef,
@@ -36,6 +38,13 @@ export interface JobState {
   resultRef: ObjectRef | null;
   artifacts: ArtifactRef[];
   correlationId: string;
+  /** Set while the job is a dead letter: failed because its deliveries ran out. */
+  deadLetter: DeadLetterState | null;
+}
+
+export interface DeadLetterState extends DeadLetter {
+  /** When the job was dead-lettered (the JobFailed's time). */
+  at: string;
 }
 
 export interface ProgressDetail {
@@ -79,6 +88,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         resultRef: null,
         artifacts: [],
         correlationId: event.correlationId,
+        deadLetter: null,
       };
     case 'JobStarted':
       if (!state) return null;
@@ -92,6 +102,8 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         progress: 0,
         progressDetail: null,
         error: null,
+        // A new attempt (a redrive) takes the job off the dead-letter list.
+        deadLetter: null,
         updatedAt: at,
       };
     case 'JobProgressed': {
@@ -114,6 +126,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         durationMs: event.data.durationMs,
         completedAt: at,
         error: null,
+        deadLetter: null,
         updatedAt: at,
       };
     case 'JobFailed':
@@ -124,6 +137,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         error: event.data.error,
         completedAt: event.data.final ? at : null,
         progress: event.data.final ? state.progress : 0,
+        deadLetter: event.data.final && event.data.deadLetter ? { ...event.data.deadLetter, at } : null,
         updatedAt: at,
       };
     default:
@@ -180,6 +194,36 @@ export function toJobView(state: JobState, lastSeq: number): JobView {
       sha256: state.video.sha256,
     },
     correlation_id: state.correlationId,
+    dead_letter: state.deadLetter
+      ? {
+          reason: state.deadLetter.reason,
+          consumer: state.deadLetter.consumer,
+          deliveries: state.deadLetter.deliveries,
+          stream_seq: state.deadLetter.streamSeq,
+          at: state.deadLetter.at,
+        }
+      : null,
     last_seq: lastSeq,
+  };
+}
+
+/** The dead-letter list's view of a job; null when the job is not a dead letter. */
+export function toDeadLetterView(state: JobState): DeadLetterView | null {
+  const dead = state.deadLetter;
+  if (!dead) return null;
+  return {
+    job_id: state.jobId,
+    tenant: state.tenant,
+    pipeline: state.pipeline,
+    priority: state.priority,
+    reason: dead.reason,
+    error: state.error ?? { code: dead.reason, message: '' },
+    attempts: state.attempts,
+    deliveries: dead.deliveries,
+    consumer: dead.consumer,
+    stream_seq: dead.streamSeq,
+    last_worker_id: state.workerId,
+    created_at: state.createdAt,
+    dead_lettered_at: dead.at,
   };
 }

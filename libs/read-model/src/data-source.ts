@@ -4,9 +4,10 @@ import { JobRow, ProjectionCheckpoint } from './job.entity.js';
 import { CreateReadModel1764000000000 } from './migrations/1764000000000-create-read-model.js';
 import { ProgressAndArtifacts1764100000000 } from './migrations/1764100000000-progress-and-artifacts.js';
 import { TenantAndPriority1764200000000 } from './migrations/1764200000000-tenant-and-priority.js';
+import { DeadLetters1764300000000 } from './migrations/1764300000000-dead-letters.js';
 
 export const READ_MODEL_ENTITIES = [JobRow, ProjectionCheckpoint];
-export const READ_MODEL_MIGRATIONS = [CreateReadModel1764000000000, ProgressAndArtifacts1764100000000, TenantAndPriority1764200000000];
+export const READ_MODEL_MIGRATIONS = [CreateReadModel1764000000000, ProgressAndArtifacts1764100000000, TenantAndPriority1764200000000, DeadLetters1764300000000];
 
 export interface ReadModelOptions {
   url: string;

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, SelectQueryBuilder } from 'typeorm';
 import type { JobStatus } from '@app/contracts';
 import type { JobState } from '@app/job-state';
 import { JobRow, ProjectionCheckpoint } from './job.entity.js';
@@ -18,6 +18,11 @@ export interface ListJobsQuery {
   cursor?: string;
 }
 
+export interface JobPage {
+  jobs: JobRecord[];
+  nextCursor: string | null;
+}
+
 export class InvalidCursorError extends Error {
   constructor() {
     super('cursor is not one this API returned');
@@ -34,24 +39,37 @@ export class JobReadRepository {
     return row ? { state: rowToState(row), lastSeq: row.lastSeq } : null;
   }
 
-  async list(query: ListJobsQuery): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
-    const qb = this.ds
-      .getRepository(JobRow)
-      .createQueryBuilder('j')
-      .orderBy('j.created_at', 'DESC')
-      .addOrderBy('j.job_id', 'DESC')
-      .limit(query.limit + 1);
+  async list(query: ListJobsQuery): Promise<JobPage> {
+    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j');
     if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
     if (query.status) qb.andWhere('j.status = :status', { status: query.status });
     if (query.pipeline) qb.andWhere('j.pipeline = :pipeline', { pipeline: query.pipeline });
+    return this.keysetPage(qb, 'created_at', query);
+  }
+
+  /** Dead letters, most recently dead-lettered first (the final JobFailed's time), with keyset paging. */
+  async listDeadLetters(query: { limit: number; cursor?: string; tenant?: string }): Promise<JobPage> {
+    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.dead_letter IS NOT NULL');
+    if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
+    return this.keysetPage(qb, 'completed_at', query);
+  }
+
+  /** Newest first by `column`, then job id; the cursor is the position of the last row of a page. */
+  private async keysetPage(
+    qb: SelectQueryBuilder<JobRow>,
+    column: 'created_at' | 'completed_at',
+    query: { limit: number; cursor?: string },
+  ): Promise<JobPage> {
+    qb.addOrderBy(`j.${column}`, 'DESC').addOrderBy('j.job_id', 'DESC').limit(query.limit + 1);
     if (query.cursor) {
-      const { createdAt, jobId } = decodeCursor(query.cursor);
-      qb.andWhere('(j.created_at, j.job_id) < (:createdAt, :jobId)', { createdAt, jobId });
+      const { createdAt: at, jobId } = decodeCursor(query.cursor);
+      qb.andWhere(`(j.${column}, j.job_id) < (:at, :jobId)`, { at, jobId });
     }
     const rows = await qb.getMany();
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
-    const nextCursor = rows.length > query.limit && last ? encodeCursor(last.createdAt, last.jobId) : null;
+    const lastAt = last && (column === 'created_at' ? last.createdAt : last.completedAt);
+    const nextCursor = rows.length > query.limit && last && lastAt ? encodeCursor(lastAt, last.jobId) : null;
     return { jobs: page.map((row) => ({ state: rowToState(row), lastSeq: row.lastSeq })), nextCursor };
   }
 

@@ -26,6 +26,7 @@ export function rowToState(row: JobRow): JobState {
     resultRef: row.resultRef as ObjectRef | null,
     artifacts: row.artifacts as unknown as JobState['artifacts'],
     correlationId: row.correlationId,
+    deadLetter: row.deadLetter as JobState['deadLetter'],
   };
 }
 
@@ -53,6 +54,7 @@ export function stateToRecord(state: JobState, lastSeq: number): Record<string, 
     result_ref: state.resultRef,
     artifacts: state.artifacts,
     correlation_id: state.correlationId,
+    dead_letter: state.deadLetter,
     last_seq: lastSeq,
   };
 }

@@ -75,6 +75,9 @@ export class JobRow {
   @Column('text', { name: 'correlation_id' })
   correlationId!: string;
 
+  @Column('jsonb', { name: 'dead_letter', nullable: true })
+  deadLetter!: Record<string, unknown> | null;
+
   @Column('bigint', { name: 'last_seq', transformer: bigintToNumber })
   lastSeq!: number;
 }

@@ -30,7 +30,7 @@ export class ProjectionGapError extends Error {
 const UPSERT_COLUMNS = `job_id uuid, status text, tenant text, priority text, pipeline text, params jsonb, video jsonb, progress double precision,
   progress_detail jsonb, attempts integer, worker_id text, created_at timestamptz, updated_at timestamptz, started_at timestamptz,
   completed_at timestamptz, duration_ms integer, error jsonb, result jsonb, result_ref jsonb, artifacts jsonb, correlation_id text,
-  last_seq bigint`;
+  dead_letter jsonb, last_seq bigint`;
 const COLUMN_NAMES = UPSERT_COLUMNS.split(',').map((column) => column.trim().split(/\s+/)[0]!);
 
 /**

@@ -26,3 +26,11 @@ export function idempotentJobId(scope: string, key: string): string {
 export function idempotentEventId(jobId: string): string {
   return uuidv5(`VideoSubmitted\n${jobId}`, IDEMPOTENT_JOB_NAMESPACE);
 }
+
+/**
+ * The event id of the JobFailed that a MAX_DELIVERIES advisory turns into: derived from the
+ * advisory's own id, so a redelivered advisory publishes the same Nats-Msg-Id and is stored once.
+ */
+export function advisoryEventId(advisoryId: string): string {
+  return uuidv5(`MaxDeliveriesAdvisory\n${advisoryId}`, IDEMPOTENT_JOB_NAMESPACE);
+}

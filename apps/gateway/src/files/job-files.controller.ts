@@ -1,11 +1,12 @@
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, Header, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Controller, Get, Header, Headers, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
 import { AcceptsMediaLink } from '../auth/route-access.decorator.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { parseArtifactName, parseJobId } from '../http/route-params.js';
 import { JobFilesService, type FileResponse } from './job-files.service.js';
 import { JobMediaLinksService } from './job-media-links.service.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 
 /**
  * A job's result, artifacts and original upload, for the principal that may see the job (anyone
@@ -13,6 +14,7 @@ import { JobMediaLinksService } from './job-media-links.service.js';
  * signed media link, for a <video> element or a plain download link, which cannot send a key.
  */
 @Controller('v1/jobs')
+@UseGuards(NatsAvailableGuard)
 export class JobFilesController {
   constructor(
     private readonly files: JobFilesService,

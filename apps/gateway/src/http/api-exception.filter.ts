@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ErrorCode, type ErrorBody } from '@app/contracts';
+import { isNatsUnavailableError } from '@app/event-store';
 import { ApiError, statusOf } from './api-error.js';
 
 const CODE_BY_HTTP_STATUS: Record<number, string> = {
@@ -50,6 +51,11 @@ export function describeException(exception: unknown, req: Request, logger: Logg
     const code = CODE_BY_HTTP_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest);
     const message = status === 404 ? `no route ${req.method} ${req.path}` : exception.message;
     return { status, body: errorBody(code, message), headers: {} };
+  }
+  if (isNatsUnavailableError(exception)) {
+    // NATS went away during the request: the client may retry, nothing half-done is visible.
+    logger.warn({ err: exception instanceof Error ? exception.message : String(exception), path: req.path }, 'NATS unavailable');
+    return { status: 503, body: errorBody(ErrorCode.ServiceUnavailable, 'NATS is unreachable; try again shortly'), headers: { 'Retry-After': '1' } };
   }
   logger.error(
     { err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : String(exception), path: req.path },

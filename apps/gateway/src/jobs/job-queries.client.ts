@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import {
+  deadLettersReplySchema,
   ErrorCode,
   getJobReplySchema,
   jobEventsReplySchema,
   jobFilesReplySchema,
   JobQuery,
   listJobsReplySchema,
+  type DeadLettersRequest,
   projectionReplySchema,
   scopeOf,
   type JobEventsRequest,
@@ -52,6 +54,11 @@ export class JobQueriesClient {
 
   events(principal: Principal, request: Omit<JobEventsRequest, 'scope'>) {
     return this.rpc.send(JobQuery.Events, { ...request, scope: scopeOf(principal) }, jobEventsReplySchema);
+  }
+
+  /** Dead letters in the principal's scope. */
+  deadLetters(principal: Principal, request: Omit<DeadLettersRequest, 'scope'>) {
+    return this.rpc.send(JobQuery.DeadLetters, { ...request, scope: scopeOf(principal) }, deadLettersReplySchema);
   }
 
   /** The projector's checkpoint, as the read model holds it: no job data, for the admin-only /v1/system. */

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
@@ -15,6 +15,7 @@ import { ApiError } from '../http/api-error.js';
 import { parseJobId, parseQuery } from '../http/route-params.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { UploadSlots } from '../limits/upload-slots.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 import { readMultipart } from '../uploads/multipart-reader.js';
 import { JobQueriesClient } from './job-queries.client.js';
 import { SUBMIT_FIELDS, SubmitJobService, type SubmissionSource } from './submit-job.service.js';
@@ -24,11 +25,16 @@ const FIELD_BYTES = 64 * 1024;
 const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
+/** `?limit=&cursor=`: keyset paging, as every list of the API does it. */
+export const pageQueryShape = {
+  limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
+  cursor: z.string().min(1).max(512).optional(),
+};
+
 export const listQuerySchema = z.strictObject({
   status: jobStatusSchema.optional(),
   pipeline: z.string().trim().min(1).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
-  cursor: z.string().min(1).max(512).optional(),
+  ...pageQueryShape,
 });
 
 export const eventsQuerySchema = z.strictObject({
@@ -42,6 +48,7 @@ export const eventsQuerySchema = z.strictObject({
  * tenant and reads through JobQueriesClient, which scopes every read to what the principal may see.
  */
 @Controller('v1/jobs')
+@UseGuards(NatsAvailableGuard)
 export class JobsController {
   constructor(
     private readonly submitJob: SubmitJobService,

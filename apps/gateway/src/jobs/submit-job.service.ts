@@ -12,7 +12,7 @@ import {
   type VideoSubmitted,
 } from '@app/contracts';
 import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
-import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/event-store';
+import { BlobStore, ConcurrencyError, EventStore, isNatsUnavailableError, type StoredBlob } from '@app/event-store';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
@@ -88,6 +88,7 @@ export class SubmitJobService {
       (stored) => this.blobs.delete(stored.blob.name),
     );
     const upload = received.file;
+    let keepUpload = false;
     try {
       if (!upload) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
       if (upload.blob.size === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
@@ -117,12 +118,23 @@ export class SubmitJobService {
           },
         },
       };
-      const appended = await this.store.append(event, 0);
+      let appended;
+      try {
+        appended = await this.store.append(event, 0);
+      } catch (error) {
+        // NATS went away while the event was on its way: it may have been stored. Keep the upload, so
+        // that a job that exists never points at a deleted video (a retry with the same
+        // Idempotency-Key finds the job); at worst the object is an orphan.
+        if (isNatsUnavailableError(error)) keepUpload = true;
+        throw error;
+      }
       if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
       this.metrics.submitted.inc({ pipeline, priority });
       return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: event.occurredAt, replayed: false };
     } catch (error) {
-      if (upload) await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
+      if (upload && !keepUpload) {
+        await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
+      }
       if (error instanceof ConcurrencyError && command.idempotencyKey) {
         // A concurrent request with the same key won the race; answer as it did.
         const prior = await this.priorSubmission(jobId);
@@ -136,7 +148,15 @@ export class SubmitJobService {
     // Nothing is stored until the first bytes say this is a video container; the content type stored
     // is the one sniffed, not the one the client claimed.
     const { stream, media } = await guardUpload(part.stream, checkMedia);
-    const blob: StoredBlob = await this.blobs.put(objectName, stream, media.contentType);
+    let blob: StoredBlob;
+    try {
+      blob = await this.blobs.put(objectName, stream, media.contentType);
+    } catch (error) {
+      if (isNatsUnavailableError(error)) {
+        throw new ApiError(ErrorCode.ServiceUnavailable, 'NATS became unreachable during the upload; try again shortly', { 'Retry-After': '1' });
+      }
+      throw error;
+    }
     return { blob, filename: part.filename, contentType: media.contentType };
   }
 

@@ -1,9 +1,10 @@
-import { Controller, Get, Headers, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AcceptsMediaLink } from '../auth/route-access.decorator.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { parseJobId } from '../http/route-params.js';
 import { JobUpdatesService } from './job-updates.service.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 
 const KEEPALIVE_MS = 15_000;
 
@@ -14,6 +15,7 @@ const KEEPALIVE_MS = 15_000;
  * job is 404. A browser's EventSource, which cannot send a key, may use the job's media link.
  */
 @Controller('v1/jobs')
+@UseGuards(NatsAvailableGuard)
 export class JobStreamController {
   constructor(private readonly updates: JobUpdatesService) {}
 

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Logger, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { ErrorCode, inScope, jobIdSchema, scopeOf, type JobChange } from '@app/contracts';
@@ -9,6 +9,7 @@ import { parseQuery } from '../http/route-params.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import { JobFeed } from './job-feed.service.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 
 const KEEPALIVE_MS = 15_000;
 /** A client that reads slower than the feed writes is cut off past this much unsent data. */
@@ -28,6 +29,7 @@ export const liveQuerySchema = z.strictObject({
  * tags every change with its job's tenant, and this route drops what the key may not see.
  */
 @Controller('v1/stream')
+@UseGuards(NatsAvailableGuard)
 export class LiveController {
   private readonly logger = new Logger(LiveController.name);
 

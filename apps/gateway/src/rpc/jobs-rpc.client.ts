@@ -4,7 +4,7 @@ import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import type { z } from 'zod';
 import { ErrorCode, type JobSubjects } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
-import { JOB_SUBJECTS, withCorrelation } from '@app/event-store';
+import { JOB_SUBJECTS, NatsAvailability, withCorrelation } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 
@@ -19,6 +19,8 @@ type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; 
  * The gateway's side of the jobs service's request/reply API. Each request carries the HTTP
  * request's correlation id in its NATS headers, so the jobs service logs under the same id. A reply that does not come within
  * RPC_TIMEOUT_MS, or does not match its contract, is a 503: the caller learns quickly and can retry.
+ * While the gateway's NATS connection is down nothing is sent: the 503 comes at once, so a request
+ * that needs the jobs service (a key's first verification included) never waits out the timeout.
  */
 @Injectable()
 export class JobsRpcClient {
@@ -28,9 +30,13 @@ export class JobsRpcClient {
     @Inject(JOBS_RPC) private readonly client: ClientProxy,
     @Inject(JOB_SUBJECTS) private readonly subjects: JobSubjects,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly nats: NatsAvailability,
   ) {}
 
   async send<S extends z.ZodType<Reply>>(pattern: string, payload: unknown, schema: S): Promise<Extract<z.output<S>, { ok: true }>['value']> {
+    if (!this.nats.available) {
+      throw new ApiError(ErrorCode.ServiceUnavailable, 'NATS is unreachable; try again shortly', { 'Retry-After': '1' });
+    }
     let raw: unknown;
     try {
       raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), withCorrelation(payload)).pipe(timeout(this.config.RPC_TIMEOUT_MS)));

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, UseFilters } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import type { GatewayConfig } from '@app/config';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
@@ -8,6 +8,7 @@ import { readMultipart } from '../uploads/multipart-reader.js';
 import type { SubmissionSource } from '../jobs/submit-job.service.js';
 import { SeedsExceptionFilter } from './seeds-exception.filter.js';
 import { VideoCompatService, type SeedsQuery } from './video-compat.service.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 
 const NO_FIELDS = new Set<string>();
 
@@ -17,6 +18,7 @@ const NO_FIELDS = new Set<string>();
  * tenant's job is 404 here too.
  */
 @Controller('v1')
+@UseGuards(NatsAvailableGuard)
 @UseFilters(SeedsExceptionFilter)
 export class VideoCompatController {
   constructor(

@@ -1,9 +1,10 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, UseGuards } from '@nestjs/common';
 import { ErrorCode, type SystemView } from '@app/contracts';
 import { EventStore, readJetStreamFigures } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 import { AdminOnly } from '../auth/route-access.decorator.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 
 /**
  * `GET /v1/system`: the event stream, its durable consumers (backlog, in progress, redeliveries)
@@ -13,6 +14,7 @@ import { AdminOnly } from '../auth/route-access.decorator.js';
  */
 @Controller('v1/system')
 @AdminOnly()
+@UseGuards(NatsAvailableGuard)
 export class SystemController {
   constructor(
     private readonly store: EventStore,

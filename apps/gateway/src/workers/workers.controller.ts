@@ -1,6 +1,7 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, UseGuards } from '@nestjs/common';
 import { AdminOnly } from '../auth/route-access.decorator.js';
 import { WorkersService } from './workers.service.js';
+import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 
 /**
  * `GET /v1/workers`: the live workers with their hosts, pids and the ids of the jobs they run, of every
@@ -8,6 +9,7 @@ import { WorkersService } from './workers.service.js';
  */
 @Controller('v1/workers')
 @AdminOnly()
+@UseGuards(NatsAvailableGuard)
 export class WorkersController {
   constructor(private readonly workers: WorkersService) {}
 

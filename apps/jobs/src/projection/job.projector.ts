@@ -10,6 +10,7 @@ export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
+const FLUSH_IDLE_MS = 20;
 
 /**
  * Projects the event log into PostgreSQL. The checkpoint in PostgreSQL is the truth about what has
@@ -130,10 +131,20 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
     if (this.stopping) void messages.close();
     let batch: JsMsg[] = [];
+    const iterator = messages[Symbol.asyncIterator]();
+    let next = iterator.next();
     try {
-      for await (const msg of messages) {
-        batch.push(msg);
-        if (batch.length < this.config.PROJECTOR_BATCH_SIZE && messages.getPending() > 0) continue;
+      for (;;) {
+        // A batch is applied when it is full, when nothing more is buffered, or when no message has
+        // come for FLUSH_IDLE_MS: the client's pending count can stay above zero with nothing left
+        // to read (it counts its own bookkeeping entries), and a trickle must never wait for more.
+        const result = batch.length === 0 ? await next : await Promise.race([next, sleep(FLUSH_IDLE_MS).then(() => null)]);
+        if (result !== null) {
+          if (result.done) break;
+          next = iterator.next();
+          batch.push(result.value);
+          if (batch.length < this.config.PROJECTOR_BATCH_SIZE && messages.getPending() > 0) continue;
+        }
         const held = batch;
         batch = [];
         try {
@@ -146,7 +157,9 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     } finally {
       for (const m of batch) m.nak(RETRY_MIN_MS);
       this.messages = null;
-      await messages.close().catch(() => undefined);
+      // Not awaited: close() settles once the iterator is drained, and after a failed batch nobody reads it.
+      void messages.close().catch(() => undefined);
+      void iterator.return?.(undefined).catch(() => undefined);
     }
   }
 

@@ -1,6 +1,6 @@
 import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { getJobRequestSchema, jobEventsRequestSchema, jobFilesRequestSchema, JobQuery, listJobsRequestSchema, projectionRequestSchema } from '@app/contracts';
+import { deadLettersRequestSchema, getJobRequestSchema, jobEventsRequestSchema, jobFilesRequestSchema, JobQuery, listJobsRequestSchema, projectionRequestSchema } from '@app/contracts';
 import { RpcCorrelationInterceptor } from '@app/event-store';
 import { answer } from '../rpc/rpc-answer.js';
 import { JobQueriesService } from './job-queries.service.js';
@@ -34,6 +34,11 @@ export class JobQueriesController {
   @MessagePattern(JobQuery.Events)
   events(@Payload() payload: unknown) {
     return answer(this.logger, jobEventsRequestSchema, payload, (req) => this.queries.events(req.job_id, req.after_seq, req.limit, req.scope));
+  }
+
+  @MessagePattern(JobQuery.DeadLetters)
+  deadLetters(@Payload() payload: unknown) {
+    return answer(this.logger, deadLettersRequestSchema, payload, ({ scope, ...page }) => this.queries.deadLetters(page, scope));
   }
 
   /** Where the projector is; no job data, so no scope. */

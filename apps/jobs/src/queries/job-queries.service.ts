@@ -2,13 +2,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
   inScope,
+  type DeadLetterView,
   type JobFiles,
   type JobScope,
   type JobView,
   type StoredEventView,
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
-import { fold, toJobView, type JobState } from '@app/job-state';
+import { fold, toDeadLetterView, toJobView, type JobState } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
 import { PROJECTION_NAME } from '../read-model/read-model.module.js';
 import { QueryError } from '../rpc/rpc-answer.js';
@@ -71,13 +72,15 @@ export class JobQueriesService {
   }
 
   async list(query: Omit<ListJobsQuery, 'tenant'>, scope: JobScope): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
-    try {
-      const page = await this.jobs.list({ ...query, ...(scope.kind === 'tenant' ? { tenant: scope.tenant } : {}) });
-      return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
-    } catch (error) {
-      if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
-      throw error;
-    }
+    const page = await withCursor(() => this.jobs.list({ ...query, ...tenantOf(scope) }));
+    return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
+  }
+
+  /** The dead-letter list in the caller's scope, from the read model (a projection of the JobFailed events that made them). */
+  async deadLetters(query: { limit: number; cursor?: string }, scope: JobScope): Promise<{ dead_letters: DeadLetterView[]; next_cursor: string | null }> {
+    const page = await withCursor(() => this.jobs.listDeadLetters({ ...query, ...tenantOf(scope) }));
+    const views = page.jobs.map((r) => toDeadLetterView(r.state)).filter((v): v is DeadLetterView => v !== null);
+    return { dead_letters: views, next_cursor: page.nextCursor };
   }
 
   /** How far the read model is: the checkpoint PostgreSQL holds (the truth, shared by every instance). */
@@ -119,6 +122,15 @@ export class JobQueriesService {
   }
 }
 
+async function withCursor<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof InvalidCursorError) throw new QueryError(ErrorCode.InvalidCursor, error.message);
+    throw error;
+  }
+}
+
 function toEventView(stored: StoredJobEvent): StoredEventView {
   const { event } = stored;
   return {
@@ -134,4 +146,9 @@ function toEventView(stored: StoredJobEvent): StoredEventView {
     causationId: event.causationId,
     data: event.data as Record<string, unknown>,
   };
+}
+
+/** The read model's tenant filter for a scope: none for an admin's. */
+function tenantOf(scope: JobScope): { tenant?: string } {
+  return scope.kind === 'tenant' ? { tenant: scope.tenant } : {};
 }

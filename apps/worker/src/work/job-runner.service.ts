@@ -125,10 +125,11 @@ export class JobRunner {
   private async settleFailure(delivery: WorkDelivery, claim: ClaimedAttempt, error: unknown, startedAt: number): Promise<RunOutcome> {
     const failure = JobFailure.from(error);
     const final = failure.permanent || claim.attempt >= this.config.WORKER_MAX_DELIVER;
-    const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 1, {
+    const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 2, {
       attempt: claim.attempt,
       final,
       error: { code: failure.code, message: failure.message.slice(0, 4000) },
+      deadLetter: null,
     });
     this.logger.warn({ jobId: delivery.request.jobId, attempt: claim.attempt, code: failure.code, final, err: failure.message }, 'job attempt failed');
     return this.settle(delivery, claim, failed, final ? 'failed' : 'retry', startedAt);

@@ -137,13 +137,48 @@ export const jobFailedV1Schema = z.object({
   }),
 });
 
+/**
+ * Why a job was given up on by the system rather than by its pipeline: its work message was
+ * delivered `deliveries` times by `consumer` without any attempt settling it (the worker died or hung
+ * each time), so the server stopped delivering it and published a MAX_DELIVERIES advisory.
+ */
+export const deadLetterSchema = z.object({
+  reason: z.enum(['MAX_DELIVERIES']),
+  /** The durable consumer that gave up. */
+  consumer: z.string().min(1).max(256),
+  /** How many times the server delivered the work message. */
+  deliveries: z.number().int().positive(),
+  /** The stream sequence of the work message (the job's VideoSubmitted). */
+  streamSeq: z.number().int().positive(),
+});
+export type DeadLetter = z.infer<typeof deadLetterSchema>;
+
+/**
+ * v2 adds `deadLetter`: set when the job was failed because its deliveries ran out (code
+ * MAX_DELIVERIES), which makes it a dead-letter entry; null for every failure a worker reports.
+ * v1 events are read with `deadLetter: null`.
+ */
+export const jobFailedV2Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobFailed'),
+  version: z.literal(2),
+  data: z.object({
+    attempt: z.number().int().nonnegative(),
+    /** True when no further attempt will be made: the job is over. */
+    final: z.boolean(),
+    error: jobErrorSchema,
+    deadLetter: deadLetterSchema.nullable(),
+  }),
+});
+
 export type VideoSubmittedV1 = z.infer<typeof videoSubmittedV1Schema>;
 export type VideoSubmitted = z.infer<typeof videoSubmittedV2Schema>;
 export type JobStarted = z.infer<typeof jobStartedV1Schema>;
 export type JobCompletedV1 = z.infer<typeof jobCompletedV1Schema>;
 export type JobCompleted = z.infer<typeof jobCompletedV2Schema>;
 export type JobProgressed = z.infer<typeof jobProgressedV1Schema>;
-export type JobFailed = z.infer<typeof jobFailedV1Schema>;
+export type JobFailedV1 = z.infer<typeof jobFailedV1Schema>;
+export type JobFailed = z.infer<typeof jobFailedV2Schema>;
 
 /** The current version of every event: what code reads after upcasting. */
 export type JobEvent = VideoSubmitted | JobStarted | JobProgressed | JobCompleted | JobFailed;
@@ -158,7 +193,7 @@ export const storedEventSchemas = {
   JobStarted: { 1: jobStartedV1Schema },
   JobProgressed: { 1: jobProgressedV1Schema },
   JobCompleted: { 1: jobCompletedV1Schema, 2: jobCompletedV2Schema },
-  JobFailed: { 1: jobFailedV1Schema },
+  JobFailed: { 1: jobFailedV1Schema, 2: jobFailedV2Schema },
 } as const satisfies Record<JobEventType, Record<number, z.ZodType>>;
 
 export const JOB_EVENT_TYPES = Object.keys(storedEventSchemas) as JobEventType[];

@@ -55,4 +55,18 @@ describe('upcasting', () => {
     const climbing = { ...v1Completed, version: 2, data: { ...v1Completed.data, artifacts: [artifact] } };
     expect(decodeEvent(new TextEncoder().encode(JSON.stringify(climbing)))).toMatchObject({ ok: false, reason: expect.stringContaining('artifacts.0.name') });
   });
+
+  it('reads a JobFailed v1 as v2 that is not a dead letter', () => {
+    const v1Failed = { ...v1Completed, type: 'JobFailed', data: { attempt: 2, final: true, error: { code: 'TOOL_FAILED', message: 'boom' } } };
+    const decoded = decodeEvent(new TextEncoder().encode(JSON.stringify(v1Failed)));
+    expect(decoded).toEqual({ ok: true, event: { ...v1Failed, version: 2, data: { ...v1Failed.data, deadLetter: null } } });
+  });
+
+  it('reads a JobFailed v2 with its dead letter, and rejects one whose dead letter has no delivery count', () => {
+    const deadLetter = { reason: 'MAX_DELIVERIES', consumer: 'workers', deliveries: 10, streamSeq: 7 };
+    const v2Failed = { ...v1Completed, type: 'JobFailed', version: 2, data: { attempt: 3, final: true, error: { code: 'MAX_DELIVERIES', message: 'x' }, deadLetter } };
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(v2Failed)))).toEqual({ ok: true, event: v2Failed });
+    const incomplete = { ...v2Failed, data: { ...v2Failed.data, deadLetter: { ...deadLetter, deliveries: undefined } } };
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(incomplete)))).toMatchObject({ ok: false, reason: expect.stringContaining('data.deadLetter.deliveries') });
+  });
 });

@@ -8,6 +8,7 @@ import { DEFAULT_PRIORITY, DEFAULT_TENANT, type JobEvent } from './job-events.js
  * - VideoSubmitted v1 had no owner and no priority: v2 adds `tenant` (v1 jobs belong to the default
  *   tenant) and `priority` (normal).
  * - JobCompleted v1 had no artifacts: v2 adds `artifacts`, empty for v1.
+ * - JobFailed v1 could not say that a job was dead-lettered: v2 adds `deadLetter`, null for v1.
  */
 export function upcast(event: StoredEvent): JobEvent {
   if (event.type === 'VideoSubmitted' && event.version === 1) {
@@ -15,6 +16,9 @@ export function upcast(event: StoredEvent): JobEvent {
   }
   if (event.type === 'JobCompleted' && event.version === 1) {
     return { ...event, version: 2, data: { ...event.data, artifacts: [] } };
+  }
+  if (event.type === 'JobFailed' && event.version === 1) {
+    return { ...event, version: 2, data: { ...event.data, deadLetter: null } };
   }
   return event as JobEvent;
 }

@@ -17,6 +17,7 @@ export const JobQuery = {
   Get: 'jobs.get',
   List: 'jobs.list',
   Events: 'jobs.events',
+  DeadLetters: 'jobs.dead-letters',
   /** Where the projector is: the stream sequence the read model reflects. */
   Projection: 'jobs.projection',
   Files: 'jobs.files',
@@ -47,6 +48,36 @@ export const jobEventsRequestSchema = z.object({
 });
 export type JobEventsRequest = z.input<typeof jobEventsRequestSchema>;
 
+export const deadLettersRequestSchema = z.object({
+  scope: jobScopeSchema,
+  limit: z.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
+  cursor: z.string().max(512).optional(),
+});
+export type DeadLettersRequest = z.input<typeof deadLettersRequestSchema>;
+
+/**
+ * One dead letter: a job that failed because its work message ran out of deliveries (every attempt
+ * crashed or hung). It stays listed until a new attempt of the job starts.
+ */
+export const deadLetterViewSchema = z.object({
+  job_id: z.uuid(),
+  tenant: z.string(),
+  pipeline: z.string(),
+  priority: z.string(),
+  reason: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }),
+  /** Attempts that started (a crash before JobStarted leaves no attempt behind). */
+  attempts: z.number().int().nonnegative(),
+  /** Deliveries of the work message by the server, the last one included. */
+  deliveries: z.number().int().positive(),
+  consumer: z.string(),
+  stream_seq: z.number().int().positive(),
+  last_worker_id: z.string().nullable(),
+  created_at: z.string(),
+  dead_lettered_at: z.string(),
+});
+export type DeadLetterView = z.infer<typeof deadLetterViewSchema>;
+
 /** One event as read from the stream, with where and when the stream stored it. */
 export const storedEventViewSchema = z
   .object({
@@ -74,6 +105,9 @@ export const jobEventsReplySchema = rpcReplySchema(
     events: z.array(storedEventViewSchema),
     next_after_seq: z.number().int().nullable(),
   }),
+);
+export const deadLettersReplySchema = rpcReplySchema(
+  z.object({ dead_letters: z.array(deadLetterViewSchema), next_cursor: z.string().nullable() }),
 );
 export const projectionRequestSchema = z.object({}).loose();
 
@@ -105,3 +139,4 @@ export type JobFilesReply = z.infer<typeof jobFilesReplySchema>;
 export type GetJobReply = z.infer<typeof getJobReplySchema>;
 export type ListJobsReply = z.infer<typeof listJobsReplySchema>;
 export type JobEventsReply = z.infer<typeof jobEventsReplySchema>;
+export type DeadLettersReply = z.infer<typeof deadLettersReplySchema>;

@@ -45,6 +45,16 @@ export const jobViewSchema = z.object({
     sha256: z.string(),
   }),
   correlation_id: z.string(),
+  /** Set while the job is a dead letter (see GET /v1/dead-letters). */
+  dead_letter: z
+    .object({
+      reason: z.string(),
+      consumer: z.string(),
+      deliveries: z.number().int().positive(),
+      stream_seq: z.number().int().positive(),
+      at: z.string(),
+    })
+    .nullable(),
   /** Stream sequence of the last event folded into this view. */
   last_seq: z.number().int().nonnegative(),
 });

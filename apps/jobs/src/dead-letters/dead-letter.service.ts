@@ -1,0 +1,67 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, isTerminal, type JobFailed } from '@app/contracts';
+import { ConcurrencyError, EventStore } from '@app/event-store';
+import { advisoryEventId, Clock } from '@app/runtime';
+import type { MaxDeliveriesAdvisory } from './max-deliveries.advisory.js';
+
+export type DeadLetterOutcome = 'dead-lettered' | 'already-ended' | 'not-a-job';
+
+/** Appends race a worker that may still end the attempt; after this many refusals, something is wrong. */
+const MAX_RACES = 5;
+
+/**
+ * Turns a MAX_DELIVERIES advisory into the job's final `JobFailed` (code MAX_DELIVERIES, with its
+ * `deadLetter`), which is what puts the job on the dead-letter list. The append expects the job's
+ * last lifecycle sequence, like every worker append, so a redelivered advisory, a second jobs
+ * service, or a worker that finishes at the same moment can never give the job a second terminal
+ * event: whoever appends first wins, and the others find the job ended.
+ */
+@Injectable()
+export class DeadLetterService {
+  private readonly logger = new Logger(DeadLetterService.name);
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async record(advisory: MaxDeliveriesAdvisory): Promise<DeadLetterOutcome> {
+    const work = advisory.stream === this.store.streamName ? await this.store.bySeq(advisory.stream_seq) : null;
+    if (!work?.ok || work.stored.event.type !== 'VideoSubmitted') {
+      this.logger.warn({ stream: advisory.stream, seq: advisory.stream_seq, consumer: advisory.consumer }, 'MAX_DELIVERIES advisory for a message that is not a job submission; ignored');
+      return 'not-a-job';
+    }
+    const request = work.stored.event;
+    for (let race = 0; ; race++) {
+      const last = await this.store.lastLifecycle(request.jobId);
+      const previous = last?.ok ? last.stored.event : null;
+      if (previous && isTerminal(previous)) return 'already-ended';
+      const attempt = previous && previous.type !== 'VideoSubmitted' ? previous.data.attempt : 0;
+      const failed: JobFailed = {
+        eventId: advisoryEventId(advisory.id),
+        jobId: request.jobId,
+        type: 'JobFailed',
+        version: 2,
+        occurredAt: this.clock.now().toISOString(),
+        correlationId: request.correlationId,
+        causationId: (previous ?? request).eventId,
+        data: {
+          attempt,
+          final: true,
+          error: {
+            code: ErrorCode.MaxDeliveries,
+            message: `the job was delivered ${advisory.deliveries} times (consumer "${advisory.consumer}") and no attempt finished: the worker crashed or hung each time`,
+          },
+          deadLetter: { reason: 'MAX_DELIVERIES', consumer: advisory.consumer, deliveries: advisory.deliveries, streamSeq: advisory.stream_seq },
+        },
+      };
+      try {
+        await this.store.append(failed, last ? (last.ok ? last.stored.seq : last.malformed.seq) : 0);
+        this.logger.warn({ jobId: request.jobId, attempt, deliveries: advisory.deliveries, correlationId: request.correlationId }, 'job dead-lettered');
+        return 'dead-lettered';
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || race >= MAX_RACES) throw error;
+      }
+    }
+  }
+}

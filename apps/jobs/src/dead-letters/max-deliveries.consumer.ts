@@ -1,0 +1,99 @@
+import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { ensureDurableConsumer, EventStore } from '@app/event-store';
+import { DeadLetterService } from './dead-letter.service.js';
+import { maxDeliveriesAdvisorySchema } from './max-deliveries.advisory.js';
+
+/** The durable consumer of the advisory stream, shared by every jobs service instance. */
+export const DEAD_LETTER_CONSUMER = 'dead-letters';
+const ACK_WAIT_MS = 30_000;
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * The transport of dead letters: reads the captured MAX_DELIVERIES advisories (at least once, from
+ * the `<NS>_ADVISORIES` stream), hands each to the DeadLetterService and acks it only after the
+ * job's JobFailed is stored. An advisory that cannot be handled now is nak'ed and comes back; one
+ * that is not an advisory at all is terminated.
+ */
+@Injectable()
+export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(MaxDeliveriesConsumer.name);
+  private stopping = false;
+  private messages: ConsumerMessages | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly deadLetters: DeadLetterService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    while (!this.stopping) {
+      try {
+        const stream = this.store.subjects.advisoryStreamName;
+        await ensureDurableConsumer(
+          await this.store.jsm(),
+          stream,
+          {
+            durable_name: DEAD_LETTER_CONSUMER,
+            description: 'Turns MAX_DELIVERIES advisories into dead letters',
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            ack_wait: ACK_WAIT_MS * 1_000_000,
+            max_deliver: -1,
+            filter_subject: this.store.subjects.maxDeliveriesAdvisories,
+          },
+          ['description', 'ack_wait', 'max_deliver'],
+        );
+        const consumer = await this.store.js.consumers.get(stream, DEAD_LETTER_CONSUMER);
+        const messages = await consumer.consume({ max_messages: 64 });
+        this.messages = messages;
+        if (this.stopping) void messages.close();
+        delay = RETRY_MIN_MS;
+        for await (const msg of messages) await this.handle(msg);
+      } catch (error) {
+        if (this.stopping) break;
+        this.logger.error(`dead-letter consumer paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      } finally {
+        this.messages = null;
+      }
+    }
+  }
+
+  private async handle(msg: JsMsg): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = msg.json();
+    } catch {
+      raw = null;
+    }
+    const advisory = maxDeliveriesAdvisorySchema.safeParse(raw);
+    if (!advisory.success) {
+      this.logger.error({ seq: msg.seq, subject: msg.subject }, 'terminating a message on the advisory stream that is not a MAX_DELIVERIES advisory');
+      msg.term();
+      return;
+    }
+    try {
+      const outcome = await this.deadLetters.record(advisory.data);
+      this.logger.log({ seq: advisory.data.stream_seq, consumer: advisory.data.consumer, outcome }, 'MAX_DELIVERIES advisory handled');
+      msg.ack();
+    } catch (error) {
+      this.logger.error({ seq: advisory.data.stream_seq, err: error instanceof Error ? error.message : String(error) }, 'MAX_DELIVERIES advisory not handled now; it will come back');
+      msg.nak(RETRY_MIN_MS * 4);
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from '@jest/globals';
+import { formatReport, runChaos } from '../chaos/chaos.js';
+
+/**
+ * The chaos run (test/chaos/chaos.ts). In `npm test` it runs with 200 jobs; `npm run chaos` runs it
+ * with 2000 (CHAOS_JOBS). It fails on any violation: a lost job, a duplicate, or a read model that
+ * differs from a fresh replay of the stream.
+ */
+const jobs = Number(process.env['CHAOS_JOBS'] ?? 200);
+
+describe('chaos', () => {
+  it(`loses nothing and duplicates nothing with ${jobs} jobs while workers, NATS, PostgreSQL and the projector are killed`, async () => {
+    const report = await runChaos({ jobs, log: (line) => process.stdout.write(`${line}\n`) });
+    process.stdout.write(`${formatReport(report)}\n`);
+    expect(report.violations).toEqual([]);
+    expect({ lost: report.lost, duplicates: report.duplicates, accepted: report.accepted }).toEqual({ lost: 0, duplicates: 0, accepted: jobs });
+    expect(report.kills).toMatchObject({ nats: 1, postgres: 1, projector: 1 });
+    expect(report.kills.workers).toBeGreaterThan(0);
+  }, 120_000 + jobs * 600);
+});

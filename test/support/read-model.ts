@@ -1,0 +1,46 @@
+import pg from 'pg';
+import { EventStore } from '@app/event-store';
+import { openReadModel, ProjectionWriter } from '@app/read-model';
+
+/**
+ * A fresh replay of the whole stream into schema `schema`, with the projector's own writer: what the
+ * read model must equal once the projector has caught up, however often it was interrupted.
+ */
+export async function replayInto(store: EventStore, url: string, schema: string): Promise<number> {
+  const ds = await openReadModel({ url, schema });
+  try {
+    const writer = new ProjectionWriter(ds, 'replay');
+    const last = await store.lastSeq();
+    let next = 1;
+    await store.readRange(1, last, async (items) => {
+      const projection = items.map((i) => (i.ok ? { seq: i.stored.seq, event: i.stored.event } : { seq: i.malformed.seq, event: null }));
+      const through = projection.at(-1)!.seq;
+      await writer.apply(projection, next, through);
+      next = through + 1;
+    });
+    return last;
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/** Every row of a schema's jobs table in job order, and its projection checkpoint. */
+export async function readModel(url: string, schema: string): Promise<{ rows: Record<string, unknown>[]; checkpoint: number }> {
+  const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    const rows = (await client.query('SELECT * FROM jobs ORDER BY job_id')).rows;
+    const checkpoint = Number((await client.query('SELECT max(last_seq) AS seq FROM projection_checkpoints')).rows[0]?.seq ?? 0);
+    return { rows, checkpoint };
+  } finally {
+    await client.end();
+  }
+}
+
+/** The rows of `actual` that differ from `expected` (by job id), both in job order. */
+export function differingRows(actual: Record<string, unknown>[], expected: Record<string, unknown>[]): string[] {
+  const byId = new Map(expected.map((row) => [String(row['job_id']), JSON.stringify(row)]));
+  const differing = actual.filter((row) => byId.get(String(row['job_id'])) !== JSON.stringify(row)).map((row) => String(row['job_id']));
+  const missing = [...byId.keys()].filter((id) => !actual.some((row) => String(row['job_id']) === id));
+  return [...differing, ...missing];
+}

