@@ -9,6 +9,8 @@ export const JobQuery = {
   Get: 'jobs.get',
   List: 'jobs.list',
   Events: 'jobs.events',
+  /** A job as it was at a point of its history, folded from the stream (see as-of.ts). */
+  GetAsOf: 'jobs.get_as_of',
 } as const;
 
 export const LIST_LIMIT_DEFAULT = 20;
@@ -18,6 +20,20 @@ export const EVENTS_LIMIT_MAX = 1000;
 
 export const getJobRequestSchema = z.object({ job_id: z.uuid() });
 export type GetJobRequest = z.infer<typeof getJobRequestSchema>;
+
+export const getJobAsOfRequestSchema = z.object({ job_id: z.uuid(), as_of: z.string().min(1).max(64) });
+export type GetJobAsOfRequest = z.infer<typeof getJobAsOfRequestSchema>;
+
+/** Where an as-of view stands in the job's history: its event number, stream sequence and stored time. */
+export const asOfPositionSchema = z.object({
+  requested: z.string(),
+  event: z.number().int().positive(),
+  seq: z.number().int().positive(),
+  stored_at: z.string(),
+  /** How many events the job has now; `event` of `events_total`. */
+  events_total: z.number().int().positive(),
+});
+export type AsOfPosition = z.infer<typeof asOfPositionSchema>;
 
 export const listJobsRequestSchema = z.object({
   status: jobStatusSchema.optional(),
@@ -62,6 +78,7 @@ export function rpcReplySchema<T extends z.ZodType>(value: T) {
 export type RpcReply<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
 
 export const getJobReplySchema = rpcReplySchema(z.object({ job: jobViewSchema.nullable() }));
+export const getJobAsOfReplySchema = rpcReplySchema(z.object({ job: jobViewSchema, as_of: asOfPositionSchema }));
 export const listJobsReplySchema = rpcReplySchema(
   z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }),
 );
@@ -73,5 +90,6 @@ export const jobEventsReplySchema = rpcReplySchema(
   }),
 );
 export type GetJobReply = z.infer<typeof getJobReplySchema>;
+export type GetJobAsOfReply = z.infer<typeof getJobAsOfReplySchema>;
 export type ListJobsReply = z.infer<typeof listJobsReplySchema>;
 export type JobEventsReply = z.infer<typeof jobEventsReplySchema>;
