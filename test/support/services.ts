@@ -52,7 +52,10 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-/** A fresh PostgreSQL schema in the test database, dropped by `drop()`. */
+/**
+ * A fresh PostgreSQL schema in the test database. `drop()` drops it and every model schema named
+ * after it (`<schema>_v<version>_...`, see ProjectionRegistry).
+ */
 export async function freshSchema(): Promise<TestSchema> {
   const schema = freshName('t_');
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
@@ -64,7 +67,10 @@ export async function freshSchema(): Promise<TestSchema> {
       return (await client.query<T>(sql, params)).rows;
     },
     async drop() {
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      const models = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, [`${schema}\\_v%`]);
+      for (const name of [schema, ...models.rows.map((row) => row.nspname)]) {
+        await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+      }
       await client.end();
     },
   };

@@ -15,7 +15,8 @@ export interface ReadModelOptions {
 
 /**
  * A TypeORM data source bound to one schema: every connection's search_path is that schema, so
- * raw SQL and migrations stay unqualified and several read models can share a database.
+ * migrations stay unqualified and several read models can share a database. Bound to the home
+ * schema, entities read the views of the active model; bound to a model schema, it migrates it.
  */
 export function createReadModelDataSource(options: ReadModelOptions): DataSource {
   return new DataSource({
@@ -37,28 +38,3 @@ export function createReadModelDataSource(options: ReadModelOptions): DataSource
   });
 }
 
-/**
- * Connects, creates the schema if needed and runs pending migrations under an advisory lock, so
- * several instances starting at once migrate one after the other.
- */
-export async function openReadModel(options: ReadModelOptions): Promise<DataSource> {
-  const ds = createReadModelDataSource(options);
-  await ds.initialize();
-  const runner = ds.createQueryRunner();
-  try {
-    await runner.connect();
-    await runner.query(`SELECT pg_advisory_lock(hashtext('framewire:migrate:' || $1))`, [options.schema]);
-    try {
-      await runner.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-      await ds.runMigrations({ transaction: 'each' });
-    } finally {
-      await runner.query(`SELECT pg_advisory_unlock(hashtext('framewire:migrate:' || $1))`, [options.schema]);
-    }
-  } catch (error) {
-    await runner.release();
-    await ds.destroy();
-    throw error;
-  }
-  await runner.release();
-  return ds;
-}
