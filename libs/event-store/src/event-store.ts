@@ -34,6 +34,7 @@ export interface StoredJobEvent {
 export interface MalformedMessage {
   seq: number;
   subject: string;
+  storedAt: Date;
   reason: string;
 }
 
@@ -233,7 +234,7 @@ export function readJsMsg(msg: JsMsg): ReadItem {
 
 function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array): ReadItem {
   const decoded = decodeEvent(data);
-  if (!decoded.ok) return { ok: false, malformed: { seq, subject, reason: decoded.reason } };
+  if (!decoded.ok) return { ok: false, malformed: { seq, subject, storedAt, reason: decoded.reason } };
   return { ok: true, stored: { seq, subject, storedAt, event: decoded.event } };
 }
 

@@ -4,10 +4,12 @@ import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import type { z } from 'zod';
 import {
   ErrorCode,
+  getJobAsOfReplySchema,
   getJobReplySchema,
   jobEventsReplySchema,
   JobQuery,
   listJobsReplySchema,
+  type GetJobAsOfRequest,
   type JobEventsRequest,
   type JobSubjects,
   type ListJobsRequest,
@@ -20,7 +22,13 @@ import { GATEWAY_CONFIG } from '../gateway.config.js';
 export const JOBS_RPC = Symbol('JOBS_RPC');
 
 /** Replies that the gateway passes on as client errors rather than as an outage. */
-const CLIENT_ERROR_CODES = new Set<string>([ErrorCode.BadRequest, ErrorCode.InvalidCursor, ErrorCode.JobNotFound]);
+const CLIENT_ERROR_CODES = new Set<string>([
+  ErrorCode.BadRequest,
+  ErrorCode.InvalidCursor,
+  ErrorCode.JobNotFound,
+  ErrorCode.InvalidAsOf,
+  ErrorCode.EventNotFound,
+]);
 
 /**
  * The gateway's side of the jobs service's request/reply API. A reply that does not come within
@@ -38,6 +46,10 @@ export class JobQueriesClient {
 
   async get(jobId: string) {
     return (await this.send(JobQuery.Get, { job_id: jobId }, getJobReplySchema)).job;
+  }
+
+  getAsOf(request: GetJobAsOfRequest) {
+    return this.send(JobQuery.GetAsOf, request, getJobAsOfReplySchema);
   }
 
   list(request: ListJobsRequest) {

@@ -28,6 +28,11 @@ const listQuerySchema = z.strictObject({
   cursor: z.string().min(1).max(512).optional(),
 });
 
+const getQuerySchema = z.object({
+  /** A point of the job's history (N, seq:N or an ISO time): the job as it was then, folded from the stream. */
+  as_of: z.string().min(1).max(64).optional(),
+});
+
 const eventsQuerySchema = z.strictObject({
   after_seq: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_LIMIT_DEFAULT),
@@ -69,7 +74,12 @@ export class JobsController {
   }
 
   @Get(':id')
-  async get(@Param('id') id: string) {
+  async get(@Param('id') id: string, @Query() query: Record<string, unknown>) {
+    const { as_of } = parse(getQuerySchema, query);
+    if (as_of !== undefined) {
+      const { job, as_of: position } = await this.queries.getAsOf({ job_id: parseJobId(id), as_of });
+      return { ...job, as_of: position };
+    }
     const job = await this.queries.get(parseJobId(id));
     if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${id}`);
     return job;

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem } from '@app/event-store';
-import { ProjectionWriter, type ProjectionItem } from '@app/read-model';
+import { ProjectionSupersededError, ProjectionWriter, type ProjectionItem } from '@app/read-model';
+import { rebuildRange, seqOf } from '@app/replay';
 import { JOBS_CONFIG } from '../jobs.config.js';
 import type { JobsConfig } from '@app/config';
 
@@ -61,6 +62,13 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         await this.consumeLive();
       } catch (error) {
         if (this.stopping) break;
+        if (error instanceof ProjectionSupersededError) {
+          // A newer version of the jobs service has taken over the read model; this one only answers reads.
+          if (delay === RETRY_MIN_MS) this.logger.warn(`${error.message}; the live projection stays with the newer instances`);
+          delay = RETRY_MAX_MS;
+          await sleep(delay);
+          continue;
+        }
         this.logger.error(`projection paused, retrying in ${delay} ms: ${describe(error)}`);
         await sleep(delay);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
@@ -103,19 +111,18 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async readAndApply(from: number, to: number): Promise<void> {
-    let next = from;
-    await this.store.readRange(
-      from,
-      to,
-      async (items) => {
-        const through = seqOf(items.at(-1)!);
-        await this.apply(items, next, through);
-        next = through + 1;
+    await rebuildRange({
+      store: this.store,
+      apply: async (items, fromSeq, throughSeq) => {
+        const result = await this.writer.apply(items, fromSeq, throughSeq);
+        this.checkpoint = result.lastSeq;
+        return result;
       },
-      this.config.PROJECTOR_BATCH_SIZE,
-    );
-    // Sequences at the end that hold nothing (none, unless messages were removed) are covered too.
-    if (next <= to) await this.apply([], next, to);
+      fromSeq: from,
+      toSeq: to,
+      batchSize: this.config.PROJECTOR_BATCH_SIZE,
+      onMalformed: (m) => this.logger.warn(`skipping malformed message seq ${m.seq} on ${m.subject}: ${m.reason}`),
+    });
   }
 
   private async consumeLive(): Promise<void> {
@@ -170,10 +177,6 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     const result = await this.writer.apply(projection, fromSeq, throughSeq);
     this.checkpoint = result.lastSeq;
   }
-}
-
-function seqOf(item: ReadItem): number {
-  return item.ok ? item.stored.seq : item.malformed.seq;
 }
 
 function describe(error: unknown): string {

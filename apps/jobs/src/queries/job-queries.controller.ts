@@ -3,6 +3,7 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { z } from 'zod';
 import {
   ErrorCode,
+  getJobAsOfRequestSchema,
   getJobRequestSchema,
   jobEventsRequestSchema,
   JobQuery,
@@ -25,6 +26,11 @@ export class JobQueriesController {
   @MessagePattern(JobQuery.Get)
   get(@Payload() payload: unknown) {
     return this.handle(getJobRequestSchema, payload, async (req) => ({ job: await this.queries.get(req.job_id) }));
+  }
+
+  @MessagePattern(JobQuery.GetAsOf)
+  getAsOf(@Payload() payload: unknown) {
+    return this.handle(getJobAsOfRequestSchema, payload, (req) => this.queries.getAsOf(req.job_id, req.as_of));
   }
 
   @MessagePattern(JobQuery.List)

@@ -1,12 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
+  formatAsOf,
+  parseAsOf,
+  type AsOfPosition,
   type JobView,
   type StoredEventView,
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
 import { fold, toJobView } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
+import { jobAsOf } from '@app/replay';
 
 export class QueryError extends Error {
   constructor(
@@ -37,6 +41,32 @@ export class JobQueriesService {
     const events = await this.readEvents(jobId, 0, Number.MAX_SAFE_INTEGER);
     const state = fold(events.map((stored) => stored.event));
     return state ? toJobView(state, events.at(-1)!.seq) : null;
+  }
+
+  /**
+   * The job as it was at a point of its history (as-of.ts), folded from its events in the stream with
+   * the projector's `evolve`, whatever the read model says.
+   */
+  async getAsOf(jobId: string, asOf: string): Promise<{ job: JobView; as_of: AsOfPosition }> {
+    const parsed = parseAsOf(asOf);
+    if (!parsed.ok) throw new QueryError(ErrorCode.InvalidAsOf, parsed.reason);
+    const outcome = await jobAsOf(this.store, jobId, parsed.point);
+    if (!outcome.ok) {
+      const requested = formatAsOf(parsed.point);
+      switch (outcome.reason) {
+        case 'no_job':
+          throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
+        case 'before_job':
+          throw new QueryError(ErrorCode.JobNotFound, `job ${jobId} did not exist yet at ${requested}`);
+        case 'past_end':
+          throw new QueryError(ErrorCode.EventNotFound, `job ${jobId} has ${outcome.total} events; there is no event ${requested}`);
+      }
+    }
+    const { state, entry, total } = outcome;
+    return {
+      job: toJobView(state, entry.seq),
+      as_of: { requested: formatAsOf(parsed.point), event: entry.number, seq: entry.seq, stored_at: entry.storedAt.toISOString(), events_total: total },
+    };
   }
 
   async list(query: ListJobsQuery): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
