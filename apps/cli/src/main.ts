@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { registerEventsCommand } from './events/events.command.js';
+import { registerReplayCommand } from './replay/replay.command.js';
+import { EXIT_CODES_HELP, ExitCode } from './shared/exit-codes.js';
 import { start } from './start/launcher.js';
+import { registerStateCommand } from './state/state.command.js';
 
 function positiveInt(min: number, max: number) {
   return (value: string): number => {
@@ -13,7 +17,15 @@ function positiveInt(min: number, max: number) {
 const program = new Command()
   .name('framewire')
   .description('Framewire: event-sourced video jobs on NATS JetStream, PostgreSQL and ffmpeg')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors exit 2 (commander's own default is 1, which here means "a finding").
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Environment: NATS_URL, FRAMEWIRE_NAMESPACE, DATABASE_URL, DATABASE_SCHEMA, as for the services.
+${EXIT_CODES_HELP}`,
+  );
 
 program
   .command('start')
@@ -24,4 +36,15 @@ program
   .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 
-await program.parseAsync();
+// Debugging from the event log (one folder per command under apps/cli/src/).
+registerEventsCommand(program);
+registerStateCommand(program);
+registerReplayCommand(program);
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  // --help and --version exit 0; anything else commander refuses is a usage error.
+  process.exit(error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage);
+}

@@ -66,9 +66,17 @@ export const workerEnvSchema = z.object({
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
 });
 
+/** The `framewire` CLI: the same variables as the services; DATABASE_URL only for commands that need it. */
+export const cliEnvSchema = z.object({
+  ...common,
+  DATABASE_URL: database.DATABASE_URL.optional(),
+  DATABASE_SCHEMA: database.DATABASE_SCHEMA,
+});
+
 export type GatewayConfig = z.output<typeof gatewayEnvSchema>;
 export type JobsConfig = z.output<typeof jobsEnvSchema>;
 export type WorkerConfig = z.output<typeof workerEnvSchema>;
+export type CliConfig = z.output<typeof cliEnvSchema>;
 
 export class ConfigError extends Error {}
 

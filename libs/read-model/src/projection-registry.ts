@@ -143,8 +143,8 @@ export class ProjectionRegistry {
   }
 
   /** A new, empty, migrated model schema of `version`, recorded as a build of `purpose`. */
-  async createBuild(version: number, purpose: 'upgrade' | 'replay'): Promise<string> {
-    const schema = modelSchemaName(this.home, version);
+  async createBuild(version: number, purpose: 'upgrade' | 'replay', schema = modelSchemaName(this.home, version)): Promise<string> {
+    assertIdentifier(schema);
     await this.ds.query(`INSERT INTO ${this.table('projection_builds')} (schema_name, version, purpose, started_at) VALUES ($1, $2, $3, now())`, [
       schema,
       version,
@@ -228,6 +228,11 @@ export class ProjectionRegistry {
     } finally {
       await runner.release();
     }
+  }
+
+  /** A name for a new model schema of `version` of this home (see modelSchemaName). */
+  newModelSchemaName(version: number): string {
+    return modelSchemaName(this.home, version);
   }
 
   /** The advisory-lock key a build of `schema` holds while it runs. */
