@@ -18,7 +18,8 @@ const RETRY_MAX_MS = 10_000;
  *   with an ordered consumer (this is also what rebuilds a dropped read model);
  * - live messages are applied in micro-batches, in one transaction with the checkpoint, and acked
  *   only after the commit; messages at or below the checkpoint are acked as duplicates;
- * - if live messages skip ahead of the checkpoint, the missing range is read from the stream first;
+ * - if live messages skip ahead of the checkpoint or have holes (another instance holds those), the
+ *   range is read from the stream instead, so the checkpoint never passes an event not folded;
  * - when PostgreSQL or NATS fails, the held messages are nak'ed, nothing is acked, and it retries
  *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds.
  */
@@ -155,11 +156,16 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async applyLive(msgs: JsMsg[]): Promise<void> {
     const items = msgs.map((m) => readJsMsg(m)).sort((a, b) => seqOf(a) - seqOf(b));
-    const fresh = items.filter((item) => seqOf(item) > this.checkpoint);
+    const fresh = items.filter((item, i) => seqOf(item) > this.checkpoint && (i === 0 || seqOf(items[i - 1]!) !== seqOf(item)));
     if (fresh.length > 0) {
       const first = seqOf(fresh[0]!);
-      if (first > this.checkpoint + 1) await this.readAndApply(this.checkpoint + 1, first - 1);
-      await this.apply(fresh, first, seqOf(fresh.at(-1)!));
+      const last = seqOf(fresh.at(-1)!);
+      // With several instances on the durable consumer, a batch can have holes: messages another
+      // instance holds. Whatever is missing before or inside the batch is read from the stream, so
+      // the checkpoint never moves past an event that was not folded.
+      const contiguous = last - first + 1 === fresh.length;
+      if (first === this.checkpoint + 1 && contiguous) await this.apply(fresh, first, last);
+      else await this.readAndApply(this.checkpoint + 1, last);
     }
     for (const msg of msgs) {
       const item = items.find((i) => seqOf(i) === msg.seq);

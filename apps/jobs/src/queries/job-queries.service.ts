@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
-  formatAsOf,
   parseAsOf,
   type AsOfPosition,
   type JobView,
@@ -10,7 +9,7 @@ import {
 import { EventStore, type StoredJobEvent } from '@app/event-store';
 import { fold, toJobView } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
-import { jobAsOf } from '@app/replay';
+import { jobViewAsOf } from '@app/replay';
 
 export class QueryError extends Error {
   constructor(
@@ -50,23 +49,9 @@ export class JobQueriesService {
   async getAsOf(jobId: string, asOf: string): Promise<{ job: JobView; as_of: AsOfPosition }> {
     const parsed = parseAsOf(asOf);
     if (!parsed.ok) throw new QueryError(ErrorCode.InvalidAsOf, parsed.reason);
-    const outcome = await jobAsOf(this.store, jobId, parsed.point);
-    if (!outcome.ok) {
-      const requested = formatAsOf(parsed.point);
-      switch (outcome.reason) {
-        case 'no_job':
-          throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
-        case 'before_job':
-          throw new QueryError(ErrorCode.JobNotFound, `job ${jobId} did not exist yet at ${requested}`);
-        case 'past_end':
-          throw new QueryError(ErrorCode.EventNotFound, `job ${jobId} has ${outcome.total} events; there is no event ${requested}`);
-      }
-    }
-    const { state, entry, total } = outcome;
-    return {
-      job: toJobView(state, entry.seq),
-      as_of: { requested: formatAsOf(parsed.point), event: entry.number, seq: entry.seq, stored_at: entry.storedAt.toISOString(), events_total: total },
-    };
+    const found = await jobViewAsOf(this.store, jobId, parsed.point);
+    if (!found.ok) throw new QueryError(found.code, found.message);
+    return { job: found.job, as_of: found.as_of };
   }
 
   async list(query: ListJobsQuery): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
