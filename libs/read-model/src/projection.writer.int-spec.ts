@@ -67,6 +67,12 @@ describe('ProjectionWriter against PostgreSQL', () => {
     }
   });
 
+  it('writes a batch of more rows than one statement takes, and its checkpoint, in one transaction', async () => {
+    const items = Array.from({ length: 1201 }, (_, i) => ({ seq: i + 1, event: videoSubmitted() }));
+    expect(await writer().apply(items, 1, 1201)).toEqual({ lastSeq: 1201, applied: 1201, duplicates: 0, rows: 1201 });
+    expect(await db.query(`SELECT count(*)::int AS n, max(last_seq)::int AS last FROM jobs`)).toEqual([{ n: 1201, last: 1201 }]);
+  });
+
   it('refuses a batch that starts past the checkpoint, so no event is ever skipped', async () => {
     const w = writer();
     const items = history();

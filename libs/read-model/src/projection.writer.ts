@@ -66,6 +66,9 @@ export const UPSERT_COLUMNS = `job_id uuid, status text, tenant text, priority t
 /** Every column of the jobs table, in the order of UPSERT_COLUMNS. */
 export const JOB_COLUMNS = UPSERT_COLUMNS.split(',').map((column) => column.trim().split(/\s+/)[0]!);
 
+/** Rows per upsert statement: the size PostgreSQL takes fastest here (see the replay benchmark). */
+export const UPSERT_CHUNK = 500;
+
 type Changed = Map<string, { state: JobState; lastSeq: number }>;
 
 /**
@@ -139,11 +142,17 @@ export class ProjectionWriter {
       const after = evolve(before, event);
       if (after) changed.set(event.jobId, { state: after, lastSeq: seq });
     }
-    if (changed.size > 0) await upsertRows(tx, schema, [...changed.values()]);
-    await tx.query(`UPDATE ${qualified(schema, 'projection_checkpoints')} SET last_seq = $2, updated_at = now() WHERE name = $1`, [
-      PROJECTION_NAME,
-      throughSeq,
-    ]);
+    // Rows go in statements of at most UPSERT_CHUNK rows; the last one also moves the checkpoint
+    // (one round trip fewer per batch).
+    const moveCheckpoint = `UPDATE ${qualified(schema, 'projection_checkpoints')} SET last_seq = $2, updated_at = now() WHERE name = $1`;
+    const rows = [...changed.values()];
+    for (let i = 0; i + UPSERT_CHUNK < rows.length; i += UPSERT_CHUNK) await upsertRows(tx, schema, rows.slice(i, i + UPSERT_CHUNK));
+    const tail = rows.slice(Math.floor(Math.max(rows.length - 1, 0) / UPSERT_CHUNK) * UPSERT_CHUNK);
+    if (tail.length > 0) {
+      await tx.query(`WITH upserted AS (${UPSERT_SQL(schema, '$3')}) ${moveCheckpoint}`, [PROJECTION_NAME, throughSeq, recordsJson(tail)]);
+    } else {
+      await tx.query(moveCheckpoint, [PROJECTION_NAME, throughSeq]);
+    }
     return { result: { lastSeq: throughSeq, applied: events.length, duplicates, rows: changed.size }, changed };
   }
 
@@ -190,10 +199,13 @@ export async function readCheckpoint(q: Pick<DataSource, 'query'> | EntityManage
   return rows.length ? Number(rows[0]!.last_seq) : 0;
 }
 
+/** Creates the checkpoint row if needed and locks it for this transaction, in one statement; returns its position. */
 async function lockCheckpoint(tx: EntityManager, schema: string): Promise<number> {
-  const table = qualified(schema, 'projection_checkpoints');
-  await tx.query(`INSERT INTO ${table} (name, last_seq, updated_at) VALUES ($1, 0, now()) ON CONFLICT (name) DO NOTHING`, [PROJECTION_NAME]);
-  const rows: { last_seq: string }[] = await tx.query(`SELECT last_seq FROM ${table} WHERE name = $1 FOR UPDATE`, [PROJECTION_NAME]);
+  const rows: { last_seq: string }[] = await tx.query(
+    `INSERT INTO ${qualified(schema, 'projection_checkpoints')} AS c (name, last_seq, updated_at) VALUES ($1, 0, now())
+     ON CONFLICT (name) DO UPDATE SET name = c.name RETURNING c.last_seq`,
+    [PROJECTION_NAME],
+  );
   return Number(rows[0]!.last_seq);
 }
 
@@ -203,14 +215,17 @@ export async function upsertRows(
   schema: string,
   rows: { state: JobState; lastSeq: number }[],
 ): Promise<void> {
-  const records = rows.map(({ state, lastSeq }) => stateToRecord(state, lastSeq));
-  await q.query(UPSERT_SQL(schema), [JSON.stringify(records)]);
+  await q.query(UPSERT_SQL(schema, '$1'), [recordsJson(rows)]);
+}
+
+function recordsJson(rows: { state: JobState; lastSeq: number }[]): string {
+  return JSON.stringify(rows.map(({ state, lastSeq }) => stateToRecord(state, lastSeq)));
 }
 
 const UPDATES = JOB_COLUMNS.filter((column) => column !== 'job_id')
   .map((column) => `${column} = EXCLUDED.${column}`)
   .join(', ');
 
-const UPSERT_SQL = (schema: string) => `INSERT INTO ${qualified(schema, 'jobs')} (${JOB_COLUMNS.join(', ')})
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${UPSERT_COLUMNS})
+const UPSERT_SQL = (schema: string, param: string) => `INSERT INTO ${qualified(schema, 'jobs')} (${JOB_COLUMNS.join(', ')})
+  SELECT * FROM jsonb_to_recordset(${param}::jsonb) AS r(${UPSERT_COLUMNS})
   ON CONFLICT (job_id) DO UPDATE SET ${UPDATES}`;
