@@ -124,7 +124,7 @@ async function runReplay(context: {
     const report: Record<string, unknown> = { rebuild: rebuildJson(schema, stats, jobs) };
     if (!options.json) {
       out(
-        `rebuilt ${stats.messages} events (seq ${stats.fromSeq}..${stats.toSeq}, ${jobs} jobs) into ${schema} in ${(stats.elapsedMs / 1000).toFixed(2)} s: ${Math.round(stats.eventsPerSecond)} events/s`,
+        `rebuilt ${stats.messages} events (seq ${stats.fromSeq}..${stats.toSeq}, ${jobs} job${jobs === 1 ? '' : 's'}) into ${schema} in ${(stats.elapsedMs / 1000).toFixed(2)} s: ${Math.round(stats.eventsPerSecond)} events/s`,
       );
     }
     let code: ExitCode = ExitCode.Ok;
