@@ -5,6 +5,7 @@ import { cliEnvSchema, ConfigError, parseConfig, type CliConfig } from '@app/con
 import { connectNats, EventStore } from '@app/event-store';
 import { createReadModelDataSource, ProjectionRegistry, ProjectionSwitchError } from '@app/read-model';
 import { CliError, ExitCode } from './exit-codes.js';
+import { redact } from './redact.js';
 
 /** The environment, read like the services read it (libs/config); a bad variable is exit 78. */
 export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
@@ -84,14 +85,4 @@ export function toCliError(error: unknown): CliError {
 
 export function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-export function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }

@@ -6,6 +6,7 @@ import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } fr
 import { startLocalNats, type LocalNats } from './local-nats.js';
 import { isListening } from './net-probe.js';
 import { Supervisor } from './supervisor.js';
+import { redact } from '../shared/redact.js';
 
 export interface StartOptions {
   workers: number;
@@ -100,14 +101,4 @@ async function resolvePostgres(dataDir: string, local: boolean, started: (pg: Lo
   started(pg);
   say(`embedded PostgreSQL at ${redact(pg.url)} with its data in ${join(dataDir, 'pg')}`);
   return pg.url;
-}
-
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
