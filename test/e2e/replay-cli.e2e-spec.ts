@@ -112,16 +112,35 @@ describe('framewire events, state and replay, as processes', () => {
   });
 
   it('events: exit 3 for a job that does not exist, 2 for an id that is not one, 4 when NATS is unreachable', async () => {
-    const missing = await runCli(['events', videoSubmitted().jobId], env);
+    const port = await freeTcpPort();
+    const [missing, json, notId, badOption, down] = await Promise.all([
+      runCli(['events', videoSubmitted().jobId], env),
+      runCli(['events', videoSubmitted().jobId, '--json'], env),
+      runCli(['events', 'not-a-uuid'], env),
+      runCli(['events', jobId(), '--no-such-option'], env),
+      runCli(['events', jobId()], { ...env, NATS_URL: `nats://127.0.0.1:${port}` }),
+    ]);
     expect(missing).toMatchObject({ code: 3, stdout: '' });
     expect(missing.stderr).toMatch(/^framewire: no job /);
-    const json = await runCli(['events', videoSubmitted().jobId, '--json'], env);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'JOB_NOT_FOUND' } });
-    expect((await runCli(['events', 'not-a-uuid'], env)).code).toBe(2);
-    expect((await runCli(['events', jobId(), '--no-such-option'], env)).code).toBe(2);
-    const down = await runCli(['events', jobId()], { ...env, NATS_URL: `nats://127.0.0.1:${await freeTcpPort()}` });
+    expect(notId.code).toBe(2);
+    expect(badOption.code).toBe(2);
     expect(down.code).toBe(4);
     expect(down.stderr).toMatch(/cannot reach NATS/);
+  });
+
+  it('--help on every command: usage, the as-of syntax and the exit codes, exit 0', async () => {
+    const [top, events, state, replay] = await Promise.all([
+      runCli(['--help'], env),
+      runCli(['events', '--help'], env),
+      runCli(['state', '--help'], env),
+      runCli(['replay', '--help'], env),
+    ]);
+    for (const run of [top, events, state, replay]) expect(run.code).toBe(0);
+    expect(top.stdout).toMatch(/Exit codes:\n\s+0\s+done\n\s+1\s+a finding/);
+    expect(events.stdout).toMatch(/Usage: framewire events \[options\] <jobId>[\s\S]*--follow[\s\S]*--json/);
+    expect(state.stdout).toMatch(/--as-of <point>[\s\S]*seq:N[\s\S]*ISO/);
+    expect(replay.stdout).toMatch(/--verify[\s\S]*--swap[\s\S]*--json/);
   });
 
   it('events --follow: prints what is appended while it runs and ends with the job', async () => {
@@ -166,14 +185,17 @@ describe('framewire events, state and replay, as processes', () => {
   });
 
   it('state: exit 3 before the job existed or past its last event, 2 for a point it cannot read', async () => {
-    const before = await runCli(['state', jobId(), '--as-of', `seq:${done[0]!.seq - 1}`], env);
+    const [before, past, early, bad] = await Promise.all([
+      runCli(['state', jobId(), '--as-of', `seq:${done[0]!.seq - 1}`], env),
+      runCli(['state', jobId(), '--as-of', '7', '--json'], env),
+      runCli(['state', jobId(), '--as-of', '1999-01-01T00:00:00Z'], env),
+      runCli(['state', jobId(), '--as-of', 'last tuesday'], env),
+    ]);
     expect(before.code).toBe(3);
     expect(before.stderr).toMatch(/did not exist yet at seq:/);
-    const past = await runCli(['state', jobId(), '--as-of', '7', '--json'], env);
     expect(past.code).toBe(3);
     expect(JSON.parse(past.stderr)).toMatchObject({ error: { code: 'EVENT_NOT_FOUND' } });
-    expect((await runCli(['state', jobId(), '--as-of', '1999-01-01T00:00:00Z'], env)).code).toBe(3);
-    const bad = await runCli(['state', jobId(), '--as-of', 'last tuesday'], env);
+    expect(early.code).toBe(3);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/seq:N/);
   });

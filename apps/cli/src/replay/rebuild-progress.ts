@@ -8,6 +8,7 @@ import { note } from '../shared/output.js';
  */
 export class RebuildProgressView {
   private readonly bar: cliProgress.SingleBar | null;
+  private readonly quiet: boolean;
   private lastLine = 0;
   private started = false;
 
@@ -30,8 +31,6 @@ export class RebuildProgressView {
         : null;
     this.quiet = !enabled;
   }
-
-  private readonly quiet: boolean;
 
   update(progress: RebuildProgress): void {
     const done = progress.throughSeq - progress.fromSeq + 1;
