@@ -137,7 +137,7 @@ describe('framewire events, state and replay, as processes', () => {
       runCli(['replay', '--help'], env),
     ]);
     for (const run of [top, events, state, replay]) expect(run.code).toBe(0);
-    expect(top.stdout).toMatch(/Exit codes:\n\s+0\s+done\n\s+1\s+a finding/);
+    expect(top.stdout).toMatch(/Exit codes of events, state and replay:\n\s+0\s+done\n\s+1\s+a finding/);
     expect(events.stdout).toMatch(/Usage: framewire events \[options\] <jobId>[\s\S]*--follow[\s\S]*--json/);
     expect(state.stdout).toMatch(/--as-of <point>[\s\S]*seq:N[\s\S]*ISO/);
     expect(replay.stdout).toMatch(/--verify[\s\S]*--swap[\s\S]*--json/);

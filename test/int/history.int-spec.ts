@@ -9,7 +9,7 @@ import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { jobCompleted, jobFailed, jobProgressed, jobStarted, videoSubmitted } from '../support/events.js';
-import { freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 
 /** A job's history over HTTP: as-of views folded from the stream, and the event list with after_seq paging. */
 describe('job history over HTTP', () => {
@@ -26,7 +26,7 @@ describe('job history over HTTP', () => {
     db = await freshSchema();
     store = new EventStore(ns.nc, ns.subjects);
     const env = { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace };
-    const jobsConfig = parseConfig(jobsEnvSchema, { ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
+    const jobsConfig = parseConfig(jobsEnvSchema, { ...IN_PROCESS_OPS, ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
     const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
     jobs = jobsRef.createNestMicroservice({
       strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),

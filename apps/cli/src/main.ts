@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { registerEventsCommand } from './events/events.command.js';
+import { jobsCommand } from './jobs/jobs.command.js';
 import { registerReplayCommand } from './replay/replay.command.js';
 import { EXIT_CODES_HELP, ExitCode } from './shared/exit-codes.js';
 import { start } from './start/launcher.js';
 import { registerStateCommand } from './state/state.command.js';
+import { submitCommand } from './submit/submit.command.js';
+import { workersCommand } from './workers/workers.command.js';
 
 function positiveInt(min: number, max: number) {
   return (value: string): number => {
@@ -23,8 +26,11 @@ const program = new Command()
   .addHelpText(
     'after',
     `
-Environment: NATS_URL, FRAMEWIRE_NAMESPACE, DATABASE_URL, DATABASE_SCHEMA, as for the services.
-${EXIT_CODES_HELP}`,
+Environment: submit, jobs and workers talk to the gateway (FRAMEWIRE_URL, FRAMEWIRE_API_KEY); events,
+state and replay read NATS and PostgreSQL like the services (NATS_URL, FRAMEWIRE_NAMESPACE,
+DATABASE_URL, DATABASE_SCHEMA).
+
+Exit codes of events, state and replay:${EXIT_CODES_HELP.replace(/^\nExit codes:/, '')}`,
   );
 
 program
@@ -36,7 +42,11 @@ program
   .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 
-// Debugging from the event log (one folder per command under apps/cli/src/).
+program.addCommand(submitCommand());
+program.addCommand(jobsCommand());
+program.addCommand(workersCommand());
+
+// Debugging from the event log.
 registerEventsCommand(program);
 registerStateCommand(program);
 registerReplayCommand(program);

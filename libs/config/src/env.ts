@@ -27,6 +27,23 @@ const common = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * The ops listener (metrics and health) of a service without an HTTP API of its own. Several
+ * processes on one host each need their own port: `framewire start` hands them out; 0 takes any
+ * free port (the chosen one is logged).
+ */
+const ops = (defaultPort: number) => ({
+  OPS_HOST: z.string().min(1).default('0.0.0.0'),
+  OPS_PORT: int(0, 65535).default(defaultPort),
+});
+/** FRAMEWIRE_PLUGINS: module names (npm packages or paths) of tool plugins, comma-separated. */
+const plugins = {
+  FRAMEWIRE_PLUGINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+};
+
 const database = {
   DATABASE_URL: z.string({ error: 'is required (for example postgres://user@127.0.0.1:5432/framewire)' }).pipe(url(['postgres:', 'postgresql:'])),
   DATABASE_SCHEMA: z
@@ -41,6 +58,11 @@ export const gatewayEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 ** 3),
   RPC_TIMEOUT_MS: int(100, 120_000).default(5000),
+  /** The built dashboard (index.html and assets/); by default dist/dashboard of this installation. */
+  DASHBOARD_DIR: z.string().min(1).optional(),
+  /** How long POST /v1/video/process waits for its job before answering 504. */
+  PROCESS_WAIT_MS: int(1000, 3_600_000).default(300_000),
+  ...plugins,
 });
 
 export const jobsEnvSchema = z.object({
@@ -49,6 +71,7 @@ export const jobsEnvSchema = z.object({
   PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
   /** How often an instance waiting for another one's projection-version rebuild checks on it. */
   PROJECTION_UPGRADE_POLL_MS: int(100, 600_000).default(2000),
+  ...ops(9464),
 });
 
 export const workerEnvSchema = z.object({
@@ -64,6 +87,10 @@ export const workerEnvSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
+  ...ops(9465),
+  /** A job result larger than this (as JSON) goes to the Object Store; the event carries a reference. */
+  RESULT_INLINE_MAX_BYTES: int(0, 512 * 1024).default(64 * 1024),
+  ...plugins,
 });
 
 /** The `framewire` CLI: the same variables as the services; DATABASE_URL only for commands that need it. */

@@ -8,4 +8,5 @@ export * from './events/upcast.js';
 export * from './queries/as-of.js';
 export * from './queries/job-view.js';
 export * from './queries/job-queries.js';
-export * from './pipelines.js';
+export * from './queries/system-view.js';
+export * from './feeds/job-change.js';

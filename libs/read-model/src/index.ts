@@ -6,3 +6,4 @@ export * from './job-read.repository.js';
 export * from './projection.writer.js';
 export * from './model-schema.js';
 export * from './projection-registry.js';
+export * from './read-model.health.js';

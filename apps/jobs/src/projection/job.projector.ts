@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem } from '@app/event-store';
-import { ProjectionSupersededError, ProjectionWriter, type ProjectionItem } from '@app/read-model';
+import { ProjectionSupersededError, ProjectionWriter, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { rebuildRange, seqOf } from '@app/replay';
-import { JOBS_CONFIG } from '../jobs.config.js';
 import type { JobsConfig } from '@app/config';
+import { JOBS_CONFIG } from '../jobs.config.js';
+import { JobsMetrics } from '../ops/jobs.metrics.js';
 
 export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
@@ -27,6 +28,7 @@ const RETRY_MAX_MS = 10_000;
 export class JobProjector implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobProjector.name);
   private stopping = false;
+  private readonly stopped = new AbortController();
   private messages: ConsumerMessages | null = null;
   private loop: Promise<void> | null = null;
   private checkpoint = 0;
@@ -35,7 +37,10 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly store: EventStore,
     private readonly writer: ProjectionWriter,
     @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
-  ) {}
+    private readonly metrics: JobsMetrics,
+  ) {
+    metrics.trackPosition(() => this.checkpoint);
+  }
 
   onApplicationBootstrap(): void {
     this.loop = this.run();
@@ -43,6 +48,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     await this.messages?.close().catch(() => undefined);
     await this.loop;
   }
@@ -67,11 +73,11 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
           // A newer version of the jobs service has taken over the read model; this one only answers reads.
           if (delay === RETRY_MIN_MS) this.logger.warn(`${error.message}; the live projection stays with the newer instances`);
           delay = RETRY_MAX_MS;
-          await sleep(delay);
+          await sleep(delay, this.stopped.signal);
           continue;
         }
         this.logger.error(`projection paused, retrying in ${delay} ms: ${describe(error)}`);
-        await sleep(delay);
+        await sleep(delay, this.stopped.signal);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
@@ -114,11 +120,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   private async readAndApply(from: number, to: number): Promise<void> {
     await rebuildRange({
       store: this.store,
-      apply: async (items, fromSeq, throughSeq) => {
-        const result = await this.writer.apply(items, fromSeq, throughSeq);
-        this.checkpoint = result.lastSeq;
-        return result;
-      },
+      apply: (items, fromSeq, throughSeq) => this.write(items, fromSeq, throughSeq, false),
       fromSeq: from,
       toSeq: to,
       batchSize: this.config.PROJECTOR_BATCH_SIZE,
@@ -134,18 +136,21 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
     if (this.stopping) void messages.close();
     let batch: JsMsg[] = [];
+    const flush = async () => {
+      const held = batch;
+      batch = [];
+      try {
+        await this.applyLive(held);
+      } catch (error) {
+        for (const m of held) m.nak(RETRY_MIN_MS);
+        throw error;
+      }
+    };
     try {
       for await (const msg of messages) {
         batch.push(msg);
         if (batch.length < this.config.PROJECTOR_BATCH_SIZE && messages.getPending() > 0) continue;
-        const held = batch;
-        batch = [];
-        try {
-          await this.applyLive(held);
-        } catch (error) {
-          for (const m of held) m.nak(RETRY_MIN_MS);
-          throw error;
-        }
+        await flush();
       }
     } finally {
       for (const m of batch) m.nak(RETRY_MIN_MS);
@@ -164,7 +169,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       // instance holds. Whatever is missing before or inside the batch is read from the stream, so
       // the checkpoint never moves past an event that was not folded.
       const contiguous = last - first + 1 === fresh.length;
-      if (first === this.checkpoint + 1 && contiguous) await this.apply(fresh, first, last);
+      if (first === this.checkpoint + 1 && contiguous) await this.apply(fresh, first, last, true);
       else await this.readAndApply(this.checkpoint + 1, last);
     }
     for (const msg of msgs) {
@@ -174,14 +179,28 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async apply(items: ReadItem[], fromSeq: number, throughSeq: number): Promise<void> {
+  /** Writes a batch; `live` batches also log each job's milestones under the job's correlation id. */
+  private async apply(items: ReadItem[], fromSeq: number, throughSeq: number, live = false): Promise<void> {
     const projection: ProjectionItem[] = items.map((item) => {
       if (item.ok) return { seq: item.stored.seq, event: item.stored.event };
       this.logger.warn(`skipping malformed message seq ${item.malformed.seq} on ${item.malformed.subject}: ${item.malformed.reason}`);
       return { seq: item.malformed.seq, event: null };
     });
-    const result = await this.writer.apply(projection, fromSeq, throughSeq);
+    await this.write(projection, fromSeq, throughSeq, live);
+  }
+
+  private async write(items: ProjectionItem[], fromSeq: number, throughSeq: number, live: boolean): Promise<ApplyResult> {
+    const before = this.checkpoint;
+    const result = await this.writer.apply(items, fromSeq, throughSeq);
     this.checkpoint = result.lastSeq;
+    for (const { seq, event } of items) {
+      if (!event || seq <= before) continue;
+      this.metrics.projected.inc({ type: event.type });
+      if (live && event.type !== 'JobProgressed') {
+        this.logger.log({ jobId: event.jobId, correlationId: event.correlationId, seq, type: event.type }, `projected ${event.type}`);
+      }
+    }
+    return result;
   }
 }
 
@@ -189,6 +208,10 @@ function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less if `signal` aborts (shutdown does not wait for a retry delay). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
 }

@@ -11,7 +11,7 @@ import { createLogger } from '@app/observability';
 import { createReadModelDataSource } from '@app/read-model';
 import { diffModels, rebuildIntoSchema } from '@app/replay';
 import { jobCompleted, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
-import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
 import { JobsModule } from '../jobs.module.js';
 
 /**
@@ -30,6 +30,7 @@ describe('projection version upgrade', () => {
 
   async function startJobs(version: number): Promise<INestMicroservice> {
     const config = parseConfig(jobsEnvSchema, {
+      ...IN_PROCESS_OPS,
       NATS_URL: TEST_NATS_URL,
       DATABASE_URL: db.url,
       DATABASE_SCHEMA: db.schema,
