@@ -10,6 +10,9 @@ import { JobsMetrics } from '../ops/jobs.metrics.js';
 export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
 const RETRY_MIN_MS = 250;
+/** How long a partial live micro-batch waits for more messages before it is written. */
+const LIVE_FLUSH_MS = 20;
+const TIMED_OUT = Symbol('timed out');
 const RETRY_MAX_MS = 10_000;
 
 /**
@@ -17,8 +20,9 @@ const RETRY_MAX_MS = 10_000;
  * been projected; the durable consumer wakes the projector and gives at-least-once delivery:
  * - at start, and after any failure, it first catches up from checkpoint+1 to the end of the stream
  *   with an ordered consumer (this is also what rebuilds a dropped read model);
- * - live messages are applied in micro-batches, in one transaction with the checkpoint, and acked
- *   only after the commit; messages at or below the checkpoint are acked as duplicates;
+ * - live messages are applied in micro-batches (full, or the last pending, or after LIVE_FLUSH_MS of
+ *   quiet), in one transaction with the checkpoint, and acked only after the commit; messages at or
+ *   below the checkpoint are acked as duplicates;
  * - if live messages skip ahead of the checkpoint or have holes (another instance holds those), the
  *   range is read from the stream instead, so the checkpoint never passes an event not folded;
  * - when PostgreSQL or NATS fails, the held messages are nak'ed, nothing is acked, and it retries
@@ -146,16 +150,37 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         throw error;
       }
     };
+    // A micro-batch is written when it is full, when the server says nothing more is pending, or when
+    // no message has come for LIVE_FLUSH_MS (other instances may take what is pending). The
+    // iterator's own getPending() is not used: it can stay above 0 with nothing buffered.
+    const iterator = messages[Symbol.asyncIterator]();
+    const pull = () => {
+      const promise = iterator.next();
+      promise.catch(() => undefined); // awaited below; this only keeps one left behind on exit from going unhandled
+      return promise;
+    };
+    let next = pull();
     try {
-      for await (const msg of messages) {
+      for (;;) {
+        const result = batch.length === 0 ? await next : await raceTimeout(next, LIVE_FLUSH_MS);
+        if (result === TIMED_OUT) {
+          await flush();
+          continue;
+        }
+        if (result.done) break;
+        const msg = result.value;
+        next = pull();
         batch.push(msg);
-        if (batch.length < this.config.PROJECTOR_BATCH_SIZE && messages.getPending() > 0) continue;
-        await flush();
+        if (batch.length >= this.config.PROJECTOR_BATCH_SIZE || msg.info.pending === 0) await flush();
       }
     } finally {
       for (const m of batch) m.nak(RETRY_MIN_MS);
       this.messages = null;
-      await messages.close().catch(() => undefined);
+      // close() resolves only once the iterator is drained: start it, then drain what is left
+      // (handing it back), whether the loop ended at the iterator's end or on an error.
+      const closing = messages.close().catch(() => undefined);
+      for (let rest = await next.catch(() => null); rest && !rest.done; rest = await pull().catch(() => null)) rest.value.nak(RETRY_MIN_MS);
+      await closing;
     }
   }
 
@@ -202,6 +227,13 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     }
     return result;
   }
+}
+
+/** `promise`, or TIMED_OUT if it has not settled within `ms` (the promise itself is left running). */
+function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function describe(error: unknown): string {
