@@ -1,23 +1,18 @@
 import pg from 'pg';
 import { EventStore } from '@app/event-store';
-import { openReadModel, ProjectionWriter } from '@app/read-model';
+import { createReadModelDataSource } from '@app/read-model';
+import { rebuildIntoSchema } from '@app/replay';
 
 /**
- * A fresh replay of the whole stream into schema `schema`, with the projector's own writer: what the
- * read model must equal once the projector has caught up, however often it was interrupted.
+ * A fresh replay of the whole stream into schema `schema`, with the rebuild `framewire replay` runs
+ * (the projector's own writer): what the read model must equal once the projector has caught up,
+ * however often it was interrupted.
  */
 export async function replayInto(store: EventStore, url: string, schema: string): Promise<number> {
-  const ds = await openReadModel({ url, schema });
+  const ds = await createReadModelDataSource({ url, schema, poolSize: 2 }).initialize();
   try {
-    const writer = new ProjectionWriter(ds, 'replay');
     const last = await store.lastSeq();
-    let next = 1;
-    await store.readRange(1, last, async (items) => {
-      const projection = items.map((i) => (i.ok ? { seq: i.stored.seq, event: i.stored.event } : { seq: i.malformed.seq, event: null }));
-      const through = projection.at(-1)!.seq;
-      await writer.apply(projection, next, through);
-      next = through + 1;
-    });
+    await rebuildIntoSchema({ ds, schema, store, url, toSeq: last });
     return last;
   } finally {
     await ds.destroy();

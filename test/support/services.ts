@@ -54,7 +54,10 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-/** A fresh PostgreSQL schema in the test database, dropped by `drop()`. */
+/**
+ * A fresh PostgreSQL schema in the test database. `drop()` drops it and every model schema named
+ * after it (`<schema>_v<version>_...`, see ProjectionRegistry).
+ */
 export async function freshSchema(): Promise<TestSchema> {
   const schema = freshName('t_');
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
@@ -66,9 +69,11 @@ export async function freshSchema(): Promise<TestSchema> {
       return (await client.query<T>(sql, params)).rows;
     },
     async drop() {
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      // The API keys of this schema's services live beside it (AUTH_DATABASE_SCHEMA's default).
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}_auth" CASCADE`);
+      const models = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, [`${schema}\\_v%`]);
+      // The model schemas of this home schema, and the API keys of its services (AUTH_DATABASE_SCHEMA's default).
+      for (const name of [schema, ...models.rows.map((row) => row.nspname), `${schema}_auth`]) {
+        await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+      }
       await client.end();
     },
   };

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { projectRoot } from './project-root.js';
 
 /** A local server as this OS user (as psql would connect), in the database `framewire start` creates. */
 export const DEFAULT_DATABASE_URL = `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/framewire`;
@@ -46,13 +47,17 @@ export function resolveNatsUrl(configured: string | undefined, dataDir: string):
   return configured ?? runningServices(dataDir)?.natsUrl ?? 'nats://127.0.0.1:4222';
 }
 
-/** A URL fit for printing: its password replaced by ***. */
-export function redact(url: string): string {
+
+/**
+ * A data directory named on the command line (default `.data`), resolved against the project root;
+ * installed without the sources (a container image) there is none, and the working directory is used.
+ */
+export function dataDirOf(dataDir = '.data'): string {
+  let root = process.cwd();
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    root = projectRoot();
   } catch {
-    return url;
+    // keep the working directory
   }
+  return resolve(root, dataDir);
 }

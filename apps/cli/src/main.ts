@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@app/config';
+import { registerEventsCommand } from './events/events.command.js';
 import { jobsCommand } from './jobs/jobs.command.js';
 import { registerKeysCommand } from './keys/keys.command.js';
+import { registerReplayCommand } from './replay/replay.command.js';
+import { EXIT_CODES_HELP, ExitCode } from './shared/exit-codes.js';
 import { start } from './start/launcher.js';
+import { registerStateCommand } from './state/state.command.js';
 import { submitCommand } from './submit/submit.command.js';
 import { workersCommand } from './workers/workers.command.js';
 
@@ -18,7 +22,18 @@ function positiveInt(min: number, max: number) {
 const program = new Command()
   .name('framewire')
   .description('Framewire: event-sourced video jobs on NATS JetStream, PostgreSQL and ffmpeg')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors exit 2 (commander's own default is 1, which here means "a finding").
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Environment: submit, jobs and workers talk to the gateway (FRAMEWIRE_URL, FRAMEWIRE_API_KEY); events,
+state and replay read NATS and PostgreSQL like the services (NATS_URL, FRAMEWIRE_NAMESPACE,
+DATABASE_URL, DATABASE_SCHEMA).
+
+Exit codes of events, state and replay:${EXIT_CODES_HELP.replace(/^\nExit codes:/, '')}`,
+  );
 
 program
   .command('start')
@@ -34,9 +49,16 @@ program.addCommand(submitCommand());
 program.addCommand(jobsCommand());
 program.addCommand(workersCommand());
 
+// Debugging from the event log.
+registerEventsCommand(program);
+registerStateCommand(program);
+registerReplayCommand(program);
+
 try {
   await program.parseAsync();
 } catch (error) {
+  // --help and --version exit 0; anything else commander refuses is a usage error.
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage);
   process.stderr.write(`framewire: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(error instanceof ConfigError ? 78 : 1);
+  process.exit(error instanceof ConfigError ? ExitCode.Config : ExitCode.Internal);
 }

@@ -1,9 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
 import type { JobsConfig } from '@app/config';
 import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
-import { postgresHealthCheck } from '@app/read-model';
+import { postgresHealthCheck, type ReadModel } from '@app/read-model';
 import { Clock, SystemClock } from '@app/runtime';
 import { DeadLetterService } from './dead-letters/dead-letter.service.js';
 import { MaxDeliveriesConsumer } from './dead-letters/max-deliveries.consumer.js';
@@ -13,13 +12,15 @@ import { KeyVerificationController } from './keys/key-verification.controller.js
 import { KeyVerificationService } from './keys/key-verification.service.js';
 import { JobsMetrics } from './ops/jobs.metrics.js';
 import { JobProjector } from './projection/job.projector.js';
+import { ProjectionUpgradeService } from './projection/projection-upgrade.service.js';
 import { JobQueriesController } from './queries/job-queries.controller.js';
 import { JobQueriesService } from './queries/job-queries.service.js';
 import { READ_MODEL, ReadModelModule } from './read-model/read-model.module.js';
 
 @Module({})
 export class JobsModule {
-  static forRoot(config: JobsConfig, logger: PinoLogger): DynamicModule {
+  /** @param options.projectionVersion the projection version to run (tests simulate an upgrade with it) */
+  static forRoot(config: JobsConfig, logger: PinoLogger, options: { projectionVersion?: number } = {}): DynamicModule {
     return {
       module: JobsModule,
       imports: [
@@ -31,7 +32,7 @@ export class JobsModule {
           identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') },
           replicas: config.NATS_STREAM_REPLICAS,
         }),
-        ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }),
+        ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, version: options.projectionVersion }),
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
       ],
       controllers: [JobQueriesController, KeyVerificationController],
@@ -42,12 +43,13 @@ export class JobsModule {
         {
           provide: HEALTH_CHECKS,
           inject: [NATS_CONNECTION, READ_MODEL],
-          useFactory: (nc: NatsConnection, ds: DataSource) => [natsHealthCheck(nc), postgresHealthCheck(ds)],
+          useFactory: (nc: NatsConnection, model: ReadModel) => [natsHealthCheck(nc), postgresHealthCheck(model.ds)],
         },
         { provide: OPS_LISTEN, useValue: { host: config.OPS_HOST, port: config.OPS_PORT } },
         OpsListener,
         JobsMetrics,
         JobProjector,
+        ProjectionUpgradeService,
         JobQueriesService,
         KeyVerificationService,
         DeadLetterService,

@@ -132,6 +132,8 @@ export const jobsEnvSchema = z
     ...common,
     ...database,
     PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
+    /** How often an instance waiting for another one's projection-version rebuild checks on it. */
+    PROJECTION_UPGRADE_POLL_MS: int(100, 600_000).default(2000),
     ...ops(9464),
   })
   .transform(withAuthSchema);

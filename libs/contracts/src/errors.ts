@@ -28,6 +28,10 @@ export const ErrorCode = {
   TooManyUploads: 'TOO_MANY_UPLOADS',
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   JobNotFound: 'JOB_NOT_FOUND',
+  /** An as-of point that cannot be parsed. */
+  InvalidAsOf: 'INVALID_AS_OF',
+  /** An as-of event number past the job's last event. */
+  EventNotFound: 'EVENT_NOT_FOUND',
   RouteNotFound: 'NOT_FOUND',
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
   Internal: 'INTERNAL',

@@ -34,6 +34,7 @@ export interface StoredJobEvent {
 export interface MalformedMessage {
   seq: number;
   subject: string;
+  storedAt: Date;
   reason: string;
 }
 
@@ -154,8 +155,10 @@ export class EventStore {
 
   /**
    * Reads the stream from `fromSeq` up to and including `toSeq` with an ordered consumer (ephemeral,
-   * flow-controlled, in order), handing over batches of at most `batchSize`. The handler's promise is
-   * awaited before the next batch, so a slow handler applies back-pressure.
+   * flow-controlled, in order), handing over full batches of `batchSize` (the last may be shorter).
+   * Batches are handed over in order, one at a time: while the handler works on one (a database
+   * write), the next is read and decoded, so reading and writing overlap. A slow handler still
+   * applies back-pressure: at most one batch waits for it.
    */
   async readRange(
     fromSeq: number,
@@ -168,23 +171,28 @@ export class EventStore {
       filter_subjects: this.subjects.all,
       opt_start_seq: fromSeq,
     });
-    const messages = await consumer.consume({ max_messages: Math.max(batchSize * 2, 256) });
+    const messages = await consumer.consume({ max_messages: Math.max(batchSize * 4, 2048) });
     let batch: ReadItem[] = [];
+    let inFlight: Promise<void> | null = null;
+    const handOver = async (full: ReadItem[]) => {
+      if (inFlight) await inFlight;
+      inFlight = onBatch(full);
+      // Rethrown where it is awaited; this only keeps a failure from going unhandled meanwhile.
+      inFlight.catch(() => undefined);
+    };
     try {
       for await (const msg of messages) {
-        const item = readJsMsg(msg);
         const seq = msg.seq;
-        if (seq <= toSeq) batch.push(item);
+        if (seq <= toSeq) batch.push(readJsMsg(msg));
         const done = seq >= toSeq || msg.info.pending === 0;
-        if (batch.length >= batchSize || done || messages.getPending() === 0) {
-          if (batch.length > 0) {
-            const full = batch;
-            batch = [];
-            await onBatch(full);
-          }
+        if (batch.length >= batchSize || (done && batch.length > 0)) {
+          const full = batch;
+          batch = [];
+          await handOver(full);
         }
         if (done) break;
       }
+      if (inFlight) await inFlight;
     } finally {
       await messages.close().catch(() => undefined);
     }
@@ -233,7 +241,7 @@ export function readJsMsg(msg: JsMsg): ReadItem {
 
 function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array): ReadItem {
   const decoded = decodeEvent(data);
-  if (!decoded.ok) return { ok: false, malformed: { seq, subject, reason: decoded.reason } };
+  if (!decoded.ok) return { ok: false, malformed: { seq, subject, storedAt, reason: decoded.reason } };
   return { ok: true, stored: { seq, subject, storedAt, event: decoded.event } };
 }
 

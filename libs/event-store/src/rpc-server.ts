@@ -14,6 +14,21 @@ export class NamespacedNatsServer extends ServerNats {
     super(options);
   }
 
+  /**
+   * Reports the server as listening only once NATS has registered its subscriptions (a flush), so
+   * a query sent right after `listen()` resolves, or after "ready" is logged, finds a responder.
+   */
+  override start(callback: (error?: unknown) => void): void {
+    this.bindEvents(this.connection());
+    this.connection()
+      .flush()
+      .then(() => callback(), (error: unknown) => callback(error));
+  }
+
+  private connection(): NatsConnection {
+    return (this as unknown as { natsClient: NatsConnection }).natsClient;
+  }
+
   override bindEvents(client: NatsConnection): void {
     const prefix = this.subjectPrefix;
     const prefixed = new Proxy(client, {

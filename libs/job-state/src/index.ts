@@ -1,2 +1,3 @@
 export * from './job-state.js';
+export * from './history.js';
 export * from './job-change.js';

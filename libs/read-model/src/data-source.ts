@@ -26,16 +26,14 @@ function readModelOptions(options: ReadModelOptions): PostgresOptions {
 
 /**
  * A TypeORM data source bound to one schema: every connection's search_path is that schema, so
- * raw SQL and migrations stay unqualified and several read models can share a database.
+ * migrations stay unqualified and several read models can share a database. Bound to the home
+ * schema, entities read the views of the active model; bound to a model schema, it migrates it.
  */
 export function createReadModelDataSource(options: ReadModelOptions): DataSource {
   return createPostgresDataSource(readModelOptions(options));
 }
 
-/**
- * Connects, creates the schema if needed and runs pending migrations under an advisory lock, so
- * several instances starting at once migrate one after the other.
- */
-export function openReadModel(options: ReadModelOptions): Promise<DataSource> {
+/** Opens a data source on `schema` after creating it if needed and running pending migrations under a lock. */
+export function openMigratedReadModel(options: ReadModelOptions): Promise<DataSource> {
   return openMigrated(readModelOptions(options));
 }

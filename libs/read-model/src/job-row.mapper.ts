@@ -30,6 +30,61 @@ export function rowToState(row: JobRow): JobState {
   };
 }
 
+/** A row of the jobs table as `SELECT *` returns it through node-postgres. */
+export interface RawJobRow {
+  job_id: string;
+  status: string;
+  tenant: string;
+  priority: string;
+  pipeline: string;
+  params: Record<string, unknown>;
+  video: Record<string, unknown>;
+  progress: number;
+  progress_detail: Record<string, unknown> | null;
+  attempts: number;
+  worker_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  duration_ms: number | null;
+  error: { code: string; message: string } | null;
+  result: unknown;
+  result_ref: Record<string, unknown> | null;
+  artifacts: Array<Record<string, unknown>>;
+  correlation_id: string;
+  dead_letter: Record<string, unknown> | null;
+  last_seq: string;
+}
+
+export function rawRowToState(row: RawJobRow): JobState {
+  return rowToState({
+    jobId: row.job_id,
+    status: row.status,
+    tenant: row.tenant,
+    priority: row.priority,
+    pipeline: row.pipeline,
+    params: row.params,
+    video: row.video,
+    progress: row.progress,
+    progressDetail: row.progress_detail,
+    attempts: row.attempts,
+    workerId: row.worker_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    durationMs: row.duration_ms,
+    error: row.error,
+    result: row.result,
+    resultRef: row.result_ref,
+    artifacts: row.artifacts,
+    correlationId: row.correlation_id,
+    deadLetter: row.dead_letter,
+    lastSeq: Number(row.last_seq),
+  });
+}
+
 /** The JSON record that the batched upsert reads with jsonb_to_recordset. */
 export function stateToRecord(state: JobState, lastSeq: number): Record<string, unknown> {
   return {

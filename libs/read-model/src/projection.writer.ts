@@ -1,11 +1,14 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { evolve, type JobState } from '@app/job-state';
 import type { JobEvent } from '@app/contracts';
-import { JobRow } from './job.entity.js';
-import { rowToState, stateToRecord } from './job-row.mapper.js';
+import { rawRowToState, stateToRecord, type RawJobRow } from './job-row.mapper.js';
+import { qualified } from './model-schema.js';
 
 /** One position of the stream handed to the writer: an event, or a sequence to step over. */
 export type ProjectionItem = { seq: number; event: JobEvent | null };
+
+/** The name of the checkpoint row of the jobs projection in every model schema. */
+export const PROJECTION_NAME = 'jobs';
 
 export interface ApplyResult {
   /** The checkpoint after the commit. */
@@ -14,6 +17,8 @@ export interface ApplyResult {
   applied: number;
   /** Items at or below the checkpoint: already projected, so ignored. */
   duplicates: number;
+  /** Rows inserted or updated. */
+  rows: number;
 }
 
 /** The batch does not start where the checkpoint ends; the caller must read the missing range first. */
@@ -27,11 +32,44 @@ export class ProjectionGapError extends Error {
   }
 }
 
-const UPSERT_COLUMNS = `job_id uuid, status text, tenant text, priority text, pipeline text, params jsonb, video jsonb, progress double precision,
+/**
+ * Which model schema a writer folds into. `lock` is called first in every write transaction: the
+ * live target locks the projection registry there, so the model cannot be switched under a batch.
+ */
+export interface ProjectionTarget {
+  lock(tx: EntityManager): Promise<string>;
+  /** The schema as of now, for reads outside a write (the checkpoint). */
+  current(): Promise<string>;
+}
+
+/** A fixed model schema: a rebuild, a shadow, a test. */
+export function schemaTarget(schema: string): ProjectionTarget {
+  qualified(schema, 'jobs');
+  return { lock: async () => schema, current: async () => schema };
+}
+
+export interface ProjectionWriterOptions {
+  /**
+   * For a writer that is the only one writing its schema (a rebuild): keep job states in memory
+   * instead of reading them back, up to this many jobs. Beyond that the oldest are dropped and read
+   * from PostgreSQL again when needed.
+   */
+  cacheJobs?: number;
+  /** With cacheJobs: the schema was empty when this writer began, so a job not cached has no row yet. */
+  startsEmpty?: boolean;
+}
+
+export const UPSERT_COLUMNS = `job_id uuid, status text, tenant text, priority text, pipeline text, params jsonb, video jsonb, progress double precision,
   progress_detail jsonb, attempts integer, worker_id text, created_at timestamptz, updated_at timestamptz, started_at timestamptz,
   completed_at timestamptz, duration_ms integer, error jsonb, result jsonb, result_ref jsonb, artifacts jsonb, correlation_id text,
   dead_letter jsonb, last_seq bigint`;
-const COLUMN_NAMES = UPSERT_COLUMNS.split(',').map((column) => column.trim().split(/\s+/)[0]!);
+/** Every column of the jobs table, in the order of UPSERT_COLUMNS. */
+export const JOB_COLUMNS = UPSERT_COLUMNS.split(',').map((column) => column.trim().split(/\s+/)[0]!);
+
+/** Rows per upsert statement: the size PostgreSQL takes fastest here (see the replay benchmark). */
+export const UPSERT_CHUNK = 500;
+
+type Changed = Map<string, { state: JobState; lastSeq: number }>;
 
 /**
  * Folds a batch of events into the read model in one transaction, together with the checkpoint, so
@@ -39,80 +77,155 @@ const COLUMN_NAMES = UPSERT_COLUMNS.split(',').map((column) => column.trim().spl
  * or below the checkpoint change nothing. Events are applied with the same `evolve` as every other view.
  */
 export class ProjectionWriter {
+  private readonly cache: Changed | null;
+  private startsEmpty: boolean;
+
   constructor(
     private readonly ds: DataSource,
-    readonly name: string,
-  ) {}
+    readonly target: ProjectionTarget,
+    private readonly options: ProjectionWriterOptions = {},
+  ) {
+    this.cache = options.cacheJobs ? new Map() : null;
+    this.startsEmpty = Boolean(options.cacheJobs && options.startsEmpty);
+  }
 
   /**
    * @param fromSeq the first sequence this batch covers (items may skip sequences that hold no event)
    * @param throughSeq the last sequence this batch covers; the checkpoint moves here
    */
   async apply(items: ProjectionItem[], fromSeq: number, throughSeq: number): Promise<ApplyResult> {
-    return this.ds.transaction(async (tx) => {
-      const checkpoint = await this.lockCheckpoint(tx);
-      if (fromSeq > checkpoint + 1) throw new ProjectionGapError(checkpoint, fromSeq);
-      const fresh = items.filter((item) => item.seq > checkpoint).sort((a, b) => a.seq - b.seq);
-      const duplicates = items.length - fresh.length;
-      if (throughSeq <= checkpoint) return { lastSeq: checkpoint, applied: 0, duplicates };
+    let changed: Changed = new Map();
+    try {
+      const result = await this.ds.transaction(async (tx) => {
+        const outcome = await this.write(tx, items, fromSeq, throughSeq);
+        changed = outcome.changed;
+        return outcome.result;
+      });
+      this.remember(changed);
+      return result;
+    } catch (error) {
+      // What the cache holds may not have been committed: forget it and read rows back from now on.
+      this.cache?.clear();
+      this.startsEmpty = false;
+      throw error;
+    }
+  }
 
-      const events = fresh.filter((item): item is { seq: number; event: JobEvent } => item.event !== null);
-      const states = await this.loadStates(tx, [...new Set(events.map((item) => item.event.jobId))]);
-      const changed = new Map<string, { state: JobState; lastSeq: number }>();
-      for (const { seq, event } of events) {
-        const before = changed.get(event.jobId)?.state ?? states.get(event.jobId) ?? null;
-        const after = evolve(before, event);
-        if (after) changed.set(event.jobId, { state: after, lastSeq: seq });
-      }
-      if (changed.size > 0) await this.upsert(tx, [...changed.values()]);
-      await tx.query(`UPDATE projection_checkpoints SET last_seq = $2, updated_at = now() WHERE name = $1`, [
-        this.name,
-        throughSeq,
-      ]);
-      return { lastSeq: throughSeq, applied: events.length, duplicates };
-    });
+  /** The same as apply, inside a transaction the caller owns (the cache is not used). */
+  async applyIn(tx: EntityManager, items: ProjectionItem[], fromSeq: number, throughSeq: number): Promise<ApplyResult> {
+    return (await this.write(tx, items, fromSeq, throughSeq, false)).result;
   }
 
   async checkpoint(): Promise<number> {
-    const rows: { last_seq: string }[] = await this.ds.query(
-      `SELECT last_seq FROM projection_checkpoints WHERE name = $1`,
-      [this.name],
-    );
-    return rows.length ? Number(rows[0]!.last_seq) : 0;
+    return readCheckpoint(this.ds, await this.target.current());
   }
 
-  private async lockCheckpoint(tx: EntityManager): Promise<number> {
-    await tx.query(
-      `INSERT INTO projection_checkpoints (name, last_seq, updated_at) VALUES ($1, 0, now()) ON CONFLICT (name) DO NOTHING`,
-      [this.name],
-    );
-    const rows: { last_seq: string }[] = await tx.query(
-      `SELECT last_seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE`,
-      [this.name],
-    );
-    return Number(rows[0]!.last_seq);
+  private async write(
+    tx: EntityManager,
+    items: ProjectionItem[],
+    fromSeq: number,
+    throughSeq: number,
+    useCache = true,
+  ): Promise<{ result: ApplyResult; changed: Changed }> {
+    const schema = await this.target.lock(tx);
+    const checkpoint = await lockCheckpoint(tx, schema);
+    if (fromSeq > checkpoint + 1) throw new ProjectionGapError(checkpoint, fromSeq);
+    const fresh = items.filter((item) => item.seq > checkpoint).sort((a, b) => a.seq - b.seq);
+    const duplicates = items.length - fresh.length;
+    const changed: Changed = new Map();
+    if (throughSeq <= checkpoint) return { result: { lastSeq: checkpoint, applied: 0, duplicates, rows: 0 }, changed };
+
+    const events = fresh.filter((item): item is { seq: number; event: JobEvent } => item.event !== null);
+    const states = await this.loadStates(tx, schema, [...new Set(events.map((item) => item.event.jobId))], useCache);
+    for (const { seq, event } of events) {
+      const before = changed.get(event.jobId)?.state ?? states.get(event.jobId) ?? null;
+      const after = evolve(before, event);
+      if (after) changed.set(event.jobId, { state: after, lastSeq: seq });
+    }
+    // Rows go in statements of at most UPSERT_CHUNK rows; the last one also moves the checkpoint
+    // (one round trip fewer per batch).
+    const moveCheckpoint = `UPDATE ${qualified(schema, 'projection_checkpoints')} SET last_seq = $2, updated_at = now() WHERE name = $1`;
+    const rows = [...changed.values()];
+    for (let i = 0; i + UPSERT_CHUNK < rows.length; i += UPSERT_CHUNK) await upsertRows(tx, schema, rows.slice(i, i + UPSERT_CHUNK));
+    const tail = rows.slice(Math.floor(Math.max(rows.length - 1, 0) / UPSERT_CHUNK) * UPSERT_CHUNK);
+    if (tail.length > 0) {
+      await tx.query(`WITH upserted AS (${UPSERT_SQL(schema, '$3')}) ${moveCheckpoint}`, [PROJECTION_NAME, throughSeq, recordsJson(tail)]);
+    } else {
+      await tx.query(moveCheckpoint, [PROJECTION_NAME, throughSeq]);
+    }
+    return { result: { lastSeq: throughSeq, applied: events.length, duplicates, rows: changed.size }, changed };
   }
 
-  private async loadStates(tx: EntityManager, jobIds: string[]): Promise<Map<string, JobState>> {
-    if (jobIds.length === 0) return new Map();
-    const rows = await tx
-      .getRepository(JobRow)
-      .createQueryBuilder('j')
-      .where('j.job_id = ANY(:ids)', { ids: jobIds })
-      .getMany();
-    return new Map(rows.map((row) => [row.jobId, rowToState(row)]));
+  private async loadStates(tx: EntityManager, schema: string, jobIds: string[], useCache: boolean): Promise<Map<string, JobState>> {
+    const states = new Map<string, JobState>();
+    let missing = jobIds;
+    if (useCache && this.cache) {
+      missing = [];
+      for (const id of jobIds) {
+        const cached = this.cache.get(id);
+        if (cached) states.set(id, cached.state);
+        else missing.push(id);
+      }
+      if (this.startsEmpty) return states;
+    }
+    if (missing.length === 0) return states;
+    const rows: RawJobRow[] = await tx.query(`SELECT * FROM ${qualified(schema, 'jobs')} WHERE job_id = ANY($1::uuid[])`, [missing]);
+    for (const row of rows) states.set(row.job_id, rawRowToState(row));
+    return states;
   }
 
-  private async upsert(tx: EntityManager, rows: { state: JobState; lastSeq: number }[]): Promise<void> {
-    const records = rows.map(({ state, lastSeq }) => stateToRecord(state, lastSeq));
-    const updates = COLUMN_NAMES.filter((column) => column !== 'job_id')
-      .map((column) => `${column} = EXCLUDED.${column}`)
-      .join(', ');
-    await tx.query(
-      `INSERT INTO jobs (${COLUMN_NAMES.join(', ')})
-       SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${UPSERT_COLUMNS})
-       ON CONFLICT (job_id) DO UPDATE SET ${updates}`,
-      [JSON.stringify(records)],
-    );
+  private remember(changed: Changed): void {
+    if (!this.cache) return;
+    const limit = this.options.cacheJobs!;
+    for (const [id, value] of changed) {
+      this.cache.delete(id);
+      this.cache.set(id, value);
+    }
+    if (this.cache.size > limit) {
+      this.startsEmpty = false;
+      for (const id of this.cache.keys()) {
+        if (this.cache.size <= limit) break;
+        this.cache.delete(id);
+      }
+    }
   }
 }
+
+/** The checkpoint of the model in `schema` (0 when it has none yet). */
+export async function readCheckpoint(q: Pick<DataSource, 'query'> | EntityManager, schema: string): Promise<number> {
+  const rows: { last_seq: string }[] = await q.query(`SELECT last_seq FROM ${qualified(schema, 'projection_checkpoints')} WHERE name = $1`, [
+    PROJECTION_NAME,
+  ]);
+  return rows.length ? Number(rows[0]!.last_seq) : 0;
+}
+
+/** Creates the checkpoint row if needed and locks it for this transaction, in one statement; returns its position. */
+async function lockCheckpoint(tx: EntityManager, schema: string): Promise<number> {
+  const rows: { last_seq: string }[] = await tx.query(
+    `INSERT INTO ${qualified(schema, 'projection_checkpoints')} AS c (name, last_seq, updated_at) VALUES ($1, 0, now())
+     ON CONFLICT (name) DO UPDATE SET name = c.name RETURNING c.last_seq`,
+    [PROJECTION_NAME],
+  );
+  return Number(rows[0]!.last_seq);
+}
+
+/** The batched upsert of whole rows: one statement per batch, rows passed as one jsonb array. */
+export async function upsertRows(
+  q: Pick<EntityManager, 'query'>,
+  schema: string,
+  rows: { state: JobState; lastSeq: number }[],
+): Promise<void> {
+  await q.query(UPSERT_SQL(schema, '$1'), [recordsJson(rows)]);
+}
+
+function recordsJson(rows: { state: JobState; lastSeq: number }[]): string {
+  return JSON.stringify(rows.map(({ state, lastSeq }) => stateToRecord(state, lastSeq)));
+}
+
+const UPDATES = JOB_COLUMNS.filter((column) => column !== 'job_id')
+  .map((column) => `${column} = EXCLUDED.${column}`)
+  .join(', ');
+
+const UPSERT_SQL = (schema: string, param: string) => `INSERT INTO ${qualified(schema, 'jobs')} (${JOB_COLUMNS.join(', ')})
+  SELECT * FROM jsonb_to_recordset(${param}::jsonb) AS r(${UPSERT_COLUMNS})
+  ON CONFLICT (job_id) DO UPDATE SET ${UPDATES}`;

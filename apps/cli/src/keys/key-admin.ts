@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { jobSubjects, type KeyRevokedMessage } from '@app/contracts';
 import { ApiKeyRepository, openKeyStore } from '@app/api-keys';
 import { connectNats, inboxPrefixOf } from '@app/event-store';
-import { redact } from '../connection.js';
+import { redact } from '../shared/redact.js';
 
 export interface KeyAdminOptions {
   databaseUrl: string;

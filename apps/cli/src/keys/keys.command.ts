@@ -1,10 +1,8 @@
-import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { apiKeyIdSchema, apiKeyNameSchema, tenantIdSchema } from '@app/contracts';
 import { cliEnvSchema, parseConfig, type CliConfig } from '@app/config';
 import type { ApiKeyRecord } from '@app/api-keys';
-import { projectRoot } from '../project-root.js';
-import { resolveDatabaseUrl, resolveNatsUrl } from '../connection.js';
+import { dataDirOf, resolveDatabaseUrl, resolveNatsUrl } from '../connection.js';
 import { broadcastRevocation, withKeyStore } from './key-admin.js';
 
 function validated<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } }) {
@@ -23,15 +21,7 @@ interface Context {
 
 function context(dataDir: string): Context {
   const config = parseConfig(cliEnvSchema, process.env);
-  // Installed without the sources (a container image), there is no project root: then the data
-  // directory is taken from the working directory, and DATABASE_URL is normally set anyway.
-  let root = process.cwd();
-  try {
-    root = projectRoot();
-  } catch {
-    // keep the working directory
-  }
-  const dir = resolve(root, dataDir);
+  const dir = dataDirOf(dataDir);
   return { config, databaseUrl: resolveDatabaseUrl(config.DATABASE_URL, dir), natsUrl: resolveNatsUrl(process.env['NATS_URL'] || undefined, dir) };
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { forgetServices, recordServices, redact } from '../connection.js';
+import { forgetServices, recordServices } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { ensureFirstKey } from './first-admin-key.js';
 import { waitForJobsService } from './jobs-ready.js';
@@ -9,6 +9,7 @@ import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } fr
 import { startLocalNats, type LocalNats } from './local-nats.js';
 import { freePort, isListening } from './net-probe.js';
 import { Supervisor } from './supervisor.js';
+import { redact } from '../shared/redact.js';
 
 export interface StartOptions {
   workers: number;
@@ -130,4 +131,3 @@ async function assignOpsPorts(names: string[]): Promise<Map<string, number>> {
   }
   return ports;
 }
-

@@ -2,12 +2,14 @@ import { Injectable } from '@nestjs/common';
 import {
   deadLettersReplySchema,
   ErrorCode,
+  getJobAsOfReplySchema,
   getJobReplySchema,
   jobEventsReplySchema,
   jobFilesReplySchema,
   JobQuery,
   listJobsReplySchema,
   type DeadLettersRequest,
+  type GetJobAsOfRequest,
   projectionReplySchema,
   scopeOf,
   type JobEventsRequest,
@@ -41,6 +43,11 @@ export class JobQueriesClient {
     const job = await this.get(principal, jobId);
     if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
     return job;
+  }
+
+  /** The job as it was at a point of its history (`as_of`), if this principal may see it. */
+  getAsOf(principal: Principal, request: Omit<GetJobAsOfRequest, 'scope'>) {
+    return this.rpc.send(JobQuery.GetAsOf, { ...request, scope: scopeOf(principal) }, getJobAsOfReplySchema);
   }
 
   /** Where the job's files are, or null when the job does not exist or is outside the principal's scope. */

@@ -37,6 +37,11 @@ export const listQuerySchema = z.strictObject({
   ...pageQueryShape,
 });
 
+export const getQuerySchema = z.object({
+  /** A point of the job's history (N, seq:N or an ISO time): the job as it was then, folded from the stream. */
+  as_of: z.string().min(1).max(64).optional(),
+});
+
 export const eventsQuerySchema = z.strictObject({
   after_seq: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_LIMIT_DEFAULT),
@@ -92,7 +97,12 @@ export class JobsController {
   }
 
   @Get(':id')
-  async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+  async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: Record<string, unknown>) {
+    const { as_of } = parseQuery(getQuerySchema, query);
+    if (as_of !== undefined) {
+      const { job, as_of: position } = await this.queries.getAsOf(principal, { job_id: parseJobId(id), as_of });
+      return { ...job, as_of: position };
+    }
     return this.queries.requireVisible(principal, parseJobId(id));
   }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { JOB_PRIORITIES, jobPrioritySchema, jobViewSchema, storedEventViewSchema } from '@app/contracts';
+import { asOfPositionSchema, JOB_PRIORITIES, jobPrioritySchema, jobViewSchema, storedEventViewSchema } from '@app/contracts';
 import type { ApiDocs } from '../docs/openapi.registry.js';
-import { eventsQuerySchema, listQuerySchema } from './jobs.controller.js';
+import { eventsQuerySchema, getQuerySchema, listQuerySchema } from './jobs.controller.js';
 
 export const jobIdParams = z.object({ id: z.uuid().meta({ description: 'The job id (a UUID)' }) });
 
@@ -78,9 +78,20 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
     method: 'get',
     path: '/v1/jobs/{id}',
     tags: ['jobs'],
-    summary: 'One job',
-    request: { params: jobIdParams },
-    responses: { 200: json('The job', job), ...errors(400, 404, 503) },
+    summary: 'One job, now or as of a point of its history',
+    description:
+      'Without `as_of`, the job as the read model shows it. With `as_of`, the job folded from its events in the stream up to a point: ' +
+      '`N` (its N-th event), `seq:N` (its last event at or before stream sequence N) or an ISO-8601 time (its last event stored at or before it), ' +
+      'with `as_of` in the answer saying where that is. A point before the job existed is 404 JOB_NOT_FOUND, an event number past its last 404 EVENT_NOT_FOUND, ' +
+      'an unreadable point 400 INVALID_AS_OF.',
+    request: {
+      params: jobIdParams,
+      query: getQuerySchema.extend({ as_of: getQuerySchema.shape.as_of.meta({ description: 'N, seq:N or an ISO-8601 time' }) }),
+    },
+    responses: {
+      200: json('The job (with `as_of` when asked as of a point)', job.and(z.object({ as_of: asOfPositionSchema.optional() }))),
+      ...errors(400, 404, 503),
+    },
   });
 
   registry.registerPath({

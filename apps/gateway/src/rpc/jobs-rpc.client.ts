@@ -11,7 +11,13 @@ import { GATEWAY_CONFIG } from '../gateway.config.js';
 export const JOBS_RPC = Symbol('JOBS_RPC');
 
 /** Replies that the gateway passes on as client errors rather than as an outage. */
-const CLIENT_ERROR_CODES = new Set<string>([ErrorCode.BadRequest, ErrorCode.InvalidCursor, ErrorCode.JobNotFound]);
+const CLIENT_ERROR_CODES = new Set<string>([
+  ErrorCode.BadRequest,
+  ErrorCode.InvalidCursor,
+  ErrorCode.JobNotFound,
+  ErrorCode.InvalidAsOf,
+  ErrorCode.EventNotFound,
+]);
 
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
 

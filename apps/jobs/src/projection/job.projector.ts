@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem } from '@app/event-store';
-import { ProjectionWriter, type ProjectionItem } from '@app/read-model';
+import { ProjectionSupersededError, ProjectionWriter, type ApplyResult, type ProjectionItem } from '@app/read-model';
+import { rebuildRange, seqOf } from '@app/replay';
 import type { JobsConfig } from '@app/config';
 import { JOBS_CONFIG } from '../jobs.config.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
@@ -9,17 +10,21 @@ import { JobsMetrics } from '../ops/jobs.metrics.js';
 export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
 const RETRY_MIN_MS = 250;
+/** How long a partial live micro-batch waits for more messages before it is written. */
+const LIVE_FLUSH_MS = 20;
+const TIMED_OUT = Symbol('timed out');
 const RETRY_MAX_MS = 10_000;
-const FLUSH_IDLE_MS = 20;
 
 /**
  * Projects the event log into PostgreSQL. The checkpoint in PostgreSQL is the truth about what has
  * been projected; the durable consumer wakes the projector and gives at-least-once delivery:
  * - at start, and after any failure, it first catches up from checkpoint+1 to the end of the stream
  *   with an ordered consumer (this is also what rebuilds a dropped read model);
- * - live messages are applied in micro-batches, in one transaction with the checkpoint, and acked
- *   only after the commit; messages at or below the checkpoint are acked as duplicates;
- * - if live messages skip ahead of the checkpoint, the missing range is read from the stream first;
+ * - live messages are applied in micro-batches (full, or the last pending, or after LIVE_FLUSH_MS of
+ *   quiet), in one transaction with the checkpoint, and acked only after the commit; messages at or
+ *   below the checkpoint are acked as duplicates;
+ * - if live messages skip ahead of the checkpoint or have holes (another instance holds those), the
+ *   range is read from the stream instead, so the checkpoint never passes an event not folded;
  * - when PostgreSQL or NATS fails, the held messages are nak'ed, nothing is acked, and it retries
  *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds.
  */
@@ -27,6 +32,7 @@ const FLUSH_IDLE_MS = 20;
 export class JobProjector implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobProjector.name);
   private stopping = false;
+  private readonly stopped = new AbortController();
   private messages: ConsumerMessages | null = null;
   private loop: Promise<void> | null = null;
   private checkpoint = 0;
@@ -46,6 +52,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     await this.messages?.close().catch(() => undefined);
     await this.loop;
   }
@@ -66,8 +73,15 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         await this.consumeLive();
       } catch (error) {
         if (this.stopping) break;
+        if (error instanceof ProjectionSupersededError) {
+          // A newer version of the jobs service has taken over the read model; this one only answers reads.
+          if (delay === RETRY_MIN_MS) this.logger.warn(`${error.message}; the live projection stays with the newer instances`);
+          delay = RETRY_MAX_MS;
+          await sleep(delay, this.stopped.signal);
+          continue;
+        }
         this.logger.error(`projection paused, retrying in ${delay} ms: ${describe(error)}`);
-        await sleep(delay);
+        await sleep(delay, this.stopped.signal);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
@@ -108,19 +122,14 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async readAndApply(from: number, to: number): Promise<void> {
-    let next = from;
-    await this.store.readRange(
-      from,
-      to,
-      async (items) => {
-        const through = seqOf(items.at(-1)!);
-        await this.apply(items, next, through);
-        next = through + 1;
-      },
-      this.config.PROJECTOR_BATCH_SIZE,
-    );
-    // Sequences at the end that hold nothing (none, unless messages were removed) are covered too.
-    if (next <= to) await this.apply([], next, to);
+    await rebuildRange({
+      store: this.store,
+      apply: (items, fromSeq, throughSeq) => this.write(items, fromSeq, throughSeq, false),
+      fromSeq: from,
+      toSeq: to,
+      batchSize: this.config.PROJECTOR_BATCH_SIZE,
+      onMalformed: (m) => this.logger.warn(`skipping malformed message seq ${m.seq} on ${m.subject}: ${m.reason}`),
+    });
   }
 
   private async consumeLive(): Promise<void> {
@@ -131,45 +140,62 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
     if (this.stopping) void messages.close();
     let batch: JsMsg[] = [];
+    const flush = async () => {
+      const held = batch;
+      batch = [];
+      try {
+        await this.applyLive(held);
+      } catch (error) {
+        for (const m of held) m.nak(RETRY_MIN_MS);
+        throw error;
+      }
+    };
+    // A micro-batch is written when it is full, when the server says nothing more is pending, or when
+    // no message has come for LIVE_FLUSH_MS (other instances may take what is pending). The
+    // iterator's own getPending() is not used: it can stay above 0 with nothing buffered.
     const iterator = messages[Symbol.asyncIterator]();
-    let next = iterator.next();
+    const pull = () => {
+      const promise = iterator.next();
+      promise.catch(() => undefined); // awaited below; this only keeps one left behind on exit from going unhandled
+      return promise;
+    };
+    let next = pull();
     try {
       for (;;) {
-        // A batch is applied when it is full, when nothing more is buffered, or when no message has
-        // come for FLUSH_IDLE_MS: the client's pending count can stay above zero with nothing left
-        // to read (it counts its own bookkeeping entries), and a trickle must never wait for more.
-        const result = batch.length === 0 ? await next : await Promise.race([next, sleep(FLUSH_IDLE_MS).then(() => null)]);
-        if (result !== null) {
-          if (result.done) break;
-          next = iterator.next();
-          batch.push(result.value);
-          if (batch.length < this.config.PROJECTOR_BATCH_SIZE && messages.getPending() > 0) continue;
+        const result = batch.length === 0 ? await next : await raceTimeout(next, LIVE_FLUSH_MS);
+        if (result === TIMED_OUT) {
+          await flush();
+          continue;
         }
-        const held = batch;
-        batch = [];
-        try {
-          await this.applyLive(held);
-        } catch (error) {
-          for (const m of held) m.nak(RETRY_MIN_MS);
-          throw error;
-        }
+        if (result.done) break;
+        const msg = result.value;
+        next = pull();
+        batch.push(msg);
+        if (batch.length >= this.config.PROJECTOR_BATCH_SIZE || msg.info.pending === 0) await flush();
       }
     } finally {
       for (const m of batch) m.nak(RETRY_MIN_MS);
       this.messages = null;
-      // Not awaited: close() settles once the iterator is drained, and after a failed batch nobody reads it.
-      void messages.close().catch(() => undefined);
-      void iterator.return?.(undefined).catch(() => undefined);
+      // close() resolves only once the iterator is drained: start it, then drain what is left
+      // (handing it back), whether the loop ended at the iterator's end or on an error.
+      const closing = messages.close().catch(() => undefined);
+      for (let rest = await next.catch(() => null); rest && !rest.done; rest = await pull().catch(() => null)) rest.value.nak(RETRY_MIN_MS);
+      await closing;
     }
   }
 
   private async applyLive(msgs: JsMsg[]): Promise<void> {
     const items = msgs.map((m) => readJsMsg(m)).sort((a, b) => seqOf(a) - seqOf(b));
-    const fresh = items.filter((item) => seqOf(item) > this.checkpoint);
+    const fresh = items.filter((item, i) => seqOf(item) > this.checkpoint && (i === 0 || seqOf(items[i - 1]!) !== seqOf(item)));
     if (fresh.length > 0) {
       const first = seqOf(fresh[0]!);
-      if (first > this.checkpoint + 1) await this.readAndApply(this.checkpoint + 1, first - 1);
-      await this.apply(fresh, first, seqOf(fresh.at(-1)!), true);
+      const last = seqOf(fresh.at(-1)!);
+      // With several instances on the durable consumer, a batch can have holes: messages another
+      // instance holds. Whatever is missing before or inside the batch is read from the stream, so
+      // the checkpoint never moves past an event that was not folded.
+      const contiguous = last - first + 1 === fresh.length;
+      if (first === this.checkpoint + 1 && contiguous) await this.apply(fresh, first, last, true);
+      else await this.readAndApply(this.checkpoint + 1, last);
     }
     for (const msg of msgs) {
       const item = items.find((i) => seqOf(i) === msg.seq);
@@ -185,28 +211,39 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       this.logger.warn(`skipping malformed message seq ${item.malformed.seq} on ${item.malformed.subject}: ${item.malformed.reason}`);
       return { seq: item.malformed.seq, event: null };
     });
+    await this.write(projection, fromSeq, throughSeq, live);
+  }
+
+  private async write(items: ProjectionItem[], fromSeq: number, throughSeq: number, live: boolean): Promise<ApplyResult> {
     const before = this.checkpoint;
-    const result = await this.writer.apply(projection, fromSeq, throughSeq);
+    const result = await this.writer.apply(items, fromSeq, throughSeq);
     this.checkpoint = result.lastSeq;
-    for (const item of items) {
-      if (!item.ok || item.stored.seq <= before) continue;
-      const { event, seq } = item.stored;
+    for (const { seq, event } of items) {
+      if (!event || seq <= before) continue;
       this.metrics.projected.inc({ type: event.type });
       if (live && event.type !== 'JobProgressed') {
         this.logger.log({ jobId: event.jobId, correlationId: event.correlationId, seq, type: event.type }, `projected ${event.type}`);
       }
     }
+    return result;
   }
 }
 
-function seqOf(item: ReadItem): number {
-  return item.ok ? item.stored.seq : item.malformed.seq;
+/** `promise`, or TIMED_OUT if it has not settled within `ms` (the promise itself is left running). */
+function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less if `signal` aborts (shutdown does not wait for a retry delay). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
 }

@@ -1,6 +1,15 @@
 import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { deadLettersRequestSchema, getJobRequestSchema, jobEventsRequestSchema, jobFilesRequestSchema, JobQuery, listJobsRequestSchema, projectionRequestSchema } from '@app/contracts';
+import {
+  deadLettersRequestSchema,
+  getJobAsOfRequestSchema,
+  getJobRequestSchema,
+  jobEventsRequestSchema,
+  jobFilesRequestSchema,
+  JobQuery,
+  listJobsRequestSchema,
+  projectionRequestSchema,
+} from '@app/contracts';
 import { RpcCorrelationInterceptor } from '@app/event-store';
 import { answer } from '../rpc/rpc-answer.js';
 import { JobQueriesService } from './job-queries.service.js';
@@ -19,6 +28,11 @@ export class JobQueriesController {
   @MessagePattern(JobQuery.Get)
   get(@Payload() payload: unknown) {
     return answer(this.logger, getJobRequestSchema, payload, async (req) => ({ job: await this.queries.get(req.job_id, req.scope) }));
+  }
+
+  @MessagePattern(JobQuery.GetAsOf)
+  getAsOf(@Payload() payload: unknown) {
+    return answer(this.logger, getJobAsOfRequestSchema, payload, (req) => this.queries.getAsOf(req.job_id, req.as_of, req.scope));
   }
 
   @MessagePattern(JobQuery.List)

@@ -3,6 +3,8 @@ import {
   ErrorCode,
   inScope,
   type DeadLetterView,
+  parseAsOf,
+  type AsOfPosition,
   type JobFiles,
   type JobScope,
   type JobView,
@@ -10,8 +12,8 @@ import {
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
 import { fold, toDeadLetterView, toJobView, type JobState } from '@app/job-state';
-import { InvalidCursorError, JobReadRepository, type ListJobsQuery } from '@app/read-model';
-import { PROJECTION_NAME } from '../read-model/read-model.module.js';
+import { InvalidCursorError, JobReadRepository, PROJECTION_NAME, type ListJobsQuery } from '@app/read-model';
+import { jobViewAsOf } from '@app/replay';
 import { QueryError } from '../rpc/rpc-answer.js';
 
 /**
@@ -69,6 +71,20 @@ export class JobQueriesService {
     const events = await this.readEvents(jobId, 0, Number.MAX_SAFE_INTEGER);
     const state = fold(events.map((stored) => stored.event));
     return state ? { state, lastSeq: events.at(-1)!.seq } : null;
+  }
+
+  /**
+   * The job as it was at a point of its history (as-of.ts), folded from its events in the stream with
+   * the projector's `evolve`, whatever the read model says. A job outside the scope is not found.
+   */
+  async getAsOf(jobId: string, asOf: string, scope: JobScope): Promise<{ job: JobView; as_of: AsOfPosition }> {
+    const parsed = parseAsOf(asOf);
+    if (!parsed.ok) throw new QueryError(ErrorCode.InvalidAsOf, parsed.reason);
+    const found = await jobViewAsOf(this.store, jobId, parsed.point);
+    if (!found.ok) throw new QueryError(found.code, found.message);
+    // Ownership never changes: the tenant of any state of the job is the tenant of the job.
+    if (!inScope(scope, found.job.tenant)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
+    return { job: found.job, as_of: found.as_of };
   }
 
   async list(query: Omit<ListJobsQuery, 'tenant'>, scope: JobScope): Promise<{ jobs: JobView[]; next_cursor: string | null }> {

@@ -18,6 +18,8 @@ export const JobQuery = {
   List: 'jobs.list',
   Events: 'jobs.events',
   DeadLetters: 'jobs.dead-letters',
+  /** A job as it was at a point of its history, folded from the stream (see as-of.ts). */
+  GetAsOf: 'jobs.get_as_of',
   /** Where the projector is: the stream sequence the read model reflects. */
   Projection: 'jobs.projection',
   Files: 'jobs.files',
@@ -30,6 +32,20 @@ export const EVENTS_LIMIT_MAX = 1000;
 
 export const getJobRequestSchema = z.object({ job_id: z.uuid(), scope: jobScopeSchema });
 export type GetJobRequest = z.infer<typeof getJobRequestSchema>;
+
+export const getJobAsOfRequestSchema = z.object({ job_id: z.uuid(), scope: jobScopeSchema, as_of: z.string().min(1).max(64) });
+export type GetJobAsOfRequest = z.infer<typeof getJobAsOfRequestSchema>;
+
+/** Where an as-of view stands in the job's history: its event number, stream sequence and stored time. */
+export const asOfPositionSchema = z.object({
+  requested: z.string(),
+  event: z.number().int().positive(),
+  seq: z.number().int().positive(),
+  stored_at: z.string(),
+  /** How many events the job has now; `event` of `events_total`. */
+  events_total: z.number().int().positive(),
+});
+export type AsOfPosition = z.infer<typeof asOfPositionSchema>;
 
 export const listJobsRequestSchema = z.object({
   scope: jobScopeSchema,
@@ -96,6 +112,7 @@ export const storedEventViewSchema = z
 export type StoredEventView = z.infer<typeof storedEventViewSchema>;
 
 export const getJobReplySchema = rpcReplySchema(z.object({ job: jobViewSchema.nullable() }));
+export const getJobAsOfReplySchema = rpcReplySchema(z.object({ job: jobViewSchema, as_of: asOfPositionSchema }));
 export const listJobsReplySchema = rpcReplySchema(
   z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }),
 );
@@ -137,6 +154,7 @@ export const jobFilesReplySchema = rpcReplySchema(z.object({ files: jobFilesSche
 export type JobFilesReply = z.infer<typeof jobFilesReplySchema>;
 
 export type GetJobReply = z.infer<typeof getJobReplySchema>;
+export type GetJobAsOfReply = z.infer<typeof getJobAsOfReplySchema>;
 export type ListJobsReply = z.infer<typeof listJobsReplySchema>;
 export type JobEventsReply = z.infer<typeof jobEventsReplySchema>;
 export type DeadLettersReply = z.infer<typeof deadLettersReplySchema>;

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestMicroservice } from '@nestjs/common';
+import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import pg from 'pg';
+import { firstValueFrom } from 'rxjs';
+import { JobQuery, type GetJobReply } from '@app/contracts';
+import { jobsEnvSchema, parseConfig } from '@app/config';
+import { EventStore, NamespacedNatsServer } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import { createReadModelDataSource } from '@app/read-model';
+import { diffModels, rebuildIntoSchema } from '@app/replay';
+import { jobCompleted, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { JobsModule } from '../jobs.module.js';
+
+/**
+ * A new projection version takes over without downtime: jobs-service instances of version 2 start
+ * beside one of version 1; one of them rebuilds version 2 in the background while every read is
+ * answered from the complete version-1 model, then all switch at once. Readers poll throughout and
+ * must never see a half-built model.
+ */
+describe('projection version upgrade', () => {
+  let ns: TestNamespace;
+  let db: TestSchema;
+  let store: EventStore;
+  let client: ClientProxy;
+  let reader: pg.Client;
+  const apps: INestMicroservice[] = [];
+
+  async function startJobs(version: number): Promise<INestMicroservice> {
+    const config = parseConfig(jobsEnvSchema, {
+      ...IN_PROCESS_OPS,
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: db.url,
+      DATABASE_SCHEMA: db.schema,
+      FRAMEWIRE_NAMESPACE: ns.namespace,
+      PROJECTOR_BATCH_SIZE: '40',
+      PROJECTION_UPGRADE_POLL_MS: '200',
+    });
+    const moduleRef = await Test.createTestingModule({
+      imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'), { projectionVersion: version })],
+    }).compile();
+    const app = moduleRef.createNestMicroservice({
+      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
+      logger: false,
+    });
+    await app.listen();
+    apps.push(app);
+    return app;
+  }
+
+  /** A completed job: three events. */
+  async function completedJob(): Promise<string> {
+    const submitted = videoSubmitted();
+    await store.append(submitted, 0);
+    const started = jobStarted(submitted);
+    const { seq } = await store.append(started, 0);
+    await store.append(jobCompleted(started), seq);
+    return submitted.jobId;
+  }
+
+  const registry = async () => (await reader.query(`SELECT * FROM projection_registry`)).rows[0] as Record<string, any>;
+  const projectedThrough = async (seq: number) => {
+    await eventually(async () => {
+      const { rows } = await reader.query(`SELECT last_seq FROM projection_checkpoints`);
+      return Number(rows[0]?.last_seq ?? 0) >= seq ? true : undefined;
+    }, 30_000, `projection through ${seq}`);
+  };
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    db = await freshSchema();
+    store = new EventStore(ns.nc, ns.subjects);
+    client = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [TEST_NATS_URL] } });
+    await client.connect();
+    reader = new pg.Client({ connectionString: db.url, options: `-c search_path=${db.schema}` });
+    await reader.connect();
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await client.close();
+    await reader.end();
+    await ns.cleanup();
+    await db.drop();
+  });
+
+  it('rebuilds version 2 in the background and switches every instance at once, never showing a half-built model', async () => {
+    await startJobs(1);
+    const jobs: string[] = [];
+    for (let i = 0; i < 150; i++) jobs.push(await completedJob());
+    await projectedThrough(await store.lastSeq());
+    const v1 = await registry();
+    expect(v1).toMatchObject({ active_version: 1 });
+
+    // Readers, all along: the read model (what the gateway's queries see) always holds every
+    // completed job, and a job read over request/reply is always whole.
+    let polling = true;
+    const samples: Array<{ completed: number; version: number }> = [];
+    const poll = (async () => {
+      for (let i = 0; polling; i++) {
+        const { rows } = await reader.query(
+          `SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed, (SELECT active_version FROM projection_registry) AS version FROM jobs`,
+        );
+        samples.push(rows[0]);
+        const reply = await firstValueFrom(client.send<GetJobReply>(ns.subjects.rpc(JobQuery.Get), { job_id: jobs[i % jobs.length], scope: { kind: 'all' } }));
+        if (!reply.ok || reply.value.job?.status !== 'completed') throw new Error(`a read saw ${JSON.stringify(reply)}`);
+      }
+    })();
+
+    // Two instances of version 2 (only one builds), while new events keep coming.
+    await Promise.all([startJobs(2), startJobs(2)]);
+    for (let i = 0; i < 20; i++) jobs.push(await completedJob());
+    await eventually(async () => ((await registry()).active_version === 2 ? true : undefined), 60_000, 'the switch to version 2');
+    for (let i = 0; i < 5; i++) jobs.push(await completedJob());
+    const last = await store.lastSeq();
+    await projectedThrough(last);
+    polling = false;
+    await poll;
+
+    expect(samples.length).toBeGreaterThan(10);
+    expect(samples.filter((s) => s.completed < 150)).toEqual([]);
+    expect(new Set(samples.map((s) => s.version))).toEqual(new Set([1, 2]));
+    const v2 = await registry();
+    expect(v2).toMatchObject({ active_version: 2, previous_schema: v1['active_schema'] });
+    const models = await reader.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 ORDER BY nspname`, [`${db.schema}\\_v%`]);
+    expect(models.rows.map((r) => r.nspname).sort()).toEqual([v1['active_schema'], v2['active_schema']].sort());
+    expect((await reader.query(`SELECT count(*)::int AS n FROM jobs WHERE status = 'completed'`)).rows[0].n).toBe(175);
+
+    // The switched model is exactly what a rebuild from the stream makes.
+    const ds = await createReadModelDataSource({ url: db.url, schema: db.schema, poolSize: 2 }).initialize();
+    try {
+      const check = `${db.schema}_check`;
+      await rebuildIntoSchema({ store, ds, schema: check, url: db.url, toSeq: last });
+      expect(await diffModels(ds, v2['active_schema'], check)).toEqual([]);
+      await ds.query(`DROP SCHEMA "${check}" CASCADE`);
+    } finally {
+      await ds.destroy();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,151 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { EventStore, MalformedMessage, ReadItem } from '@app/event-store';
+import {
+  migrateModelSchema,
+  ProjectionWriter,
+  schemaTarget,
+  type ApplyResult,
+  type CatchUp,
+  type ProjectionItem,
+} from '@app/read-model';
+
+/** Folds one batch into a model: a ProjectionWriter's apply, or applyIn inside a transaction. */
+export type ApplyBatch = (items: ProjectionItem[], fromSeq: number, throughSeq: number) => Promise<ApplyResult>;
+
+export interface RebuildProgress {
+  fromSeq: number;
+  toSeq: number;
+  /** The last sequence applied so far. */
+  throughSeq: number;
+  /** Stream messages read and applied (events and malformed messages). */
+  messages: number;
+  /** Row upserts written (several events of one job in one batch make one). */
+  rows: number;
+  elapsedMs: number;
+}
+
+export interface RebuildStats extends RebuildProgress {
+  malformed: number;
+  /** Messages per second over the whole rebuild. */
+  eventsPerSecond: number;
+}
+
+export interface RebuildRangeOptions {
+  store: EventStore;
+  apply: ApplyBatch;
+  fromSeq: number;
+  toSeq: number;
+  /** Events per batch (one transaction each). */
+  batchSize?: number;
+  onProgress?: (progress: RebuildProgress) => void;
+  onMalformed?: (message: MalformedMessage) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Events per transaction of a rebuild. Larger than the live projector's micro-batches: a job's
+ * events more often fall in one batch, so fewer intermediate rows are written (rows still go to
+ * PostgreSQL in statements of UPSERT_CHUNK).
+ */
+export const DEFAULT_REBUILD_BATCH = 2000;
+
+/**
+ * Reads `fromSeq..toSeq` of the stream with an ordered consumer and folds it into a model batch by
+ * batch, each batch in one transaction with the checkpoint. Sequences that hold nothing are
+ * covered too, so the checkpoint ends at `toSeq`. The building block of the projector's catch-up,
+ * of `framewire replay`, of a version upgrade and of a switch's last catch-up.
+ */
+export async function rebuildRange(options: RebuildRangeOptions): Promise<RebuildStats> {
+  const { store, apply, fromSeq, toSeq, onProgress, signal } = options;
+  const started = performance.now();
+  const progress: RebuildProgress = { fromSeq, toSeq, throughSeq: fromSeq - 1, messages: 0, rows: 0, elapsedMs: 0 };
+  let malformed = 0;
+  const applyBatch = async (items: ProjectionItem[], through: number) => {
+    signal?.throwIfAborted();
+    const result = await apply(items, progress.throughSeq + 1, through);
+    progress.throughSeq = through;
+    progress.messages += items.length;
+    progress.rows += result.rows;
+    progress.elapsedMs = performance.now() - started;
+    onProgress?.({ ...progress });
+  };
+  if (toSeq >= fromSeq) {
+    await store.readRange(
+      fromSeq,
+      toSeq,
+      async (batch) => {
+        const items = batch.map((item) => {
+          if (item.ok) return { seq: item.stored.seq, event: item.stored.event };
+          malformed += 1;
+          options.onMalformed?.(item.malformed);
+          return { seq: item.malformed.seq, event: null };
+        });
+        await applyBatch(items, seqOf(batch.at(-1)!));
+      },
+      options.batchSize ?? DEFAULT_REBUILD_BATCH,
+    );
+    // Sequences at the end that hold nothing (none, unless messages were removed) are covered too.
+    if (progress.throughSeq < toSeq) await applyBatch([], toSeq);
+  }
+  progress.elapsedMs = performance.now() - started;
+  const seconds = progress.elapsedMs / 1000;
+  return { ...progress, malformed, eventsPerSecond: seconds > 0 ? progress.messages / seconds : 0 };
+}
+
+export function seqOf(item: ReadItem): number {
+  return item.ok ? item.stored.seq : item.malformed.seq;
+}
+
+export interface RebuildIntoSchemaOptions {
+  store: EventStore;
+  /** A data source on the same database (any schema: every statement names its schema). */
+  ds: DataSource;
+  /** The model schema to fill. */
+  schema: string;
+  /** When given, the schema is created and migrated through this URL first. */
+  url?: string;
+  /** Where the stream is read up to; the stream's last sequence when left out. */
+  toSeq?: number;
+  batchSize?: number;
+  /** Jobs whose state a rebuild keeps in memory instead of reading rows back (default 200 000). */
+  cacheJobs?: number;
+  onProgress?: (progress: RebuildProgress) => void;
+  onMalformed?: (message: MalformedMessage) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Rebuilds (or resumes building) the read model in `schema` from its checkpoint to `toSeq`: what
+ * `framewire replay`, a projection-version upgrade and the replay benchmark run.
+ */
+export async function rebuildIntoSchema(options: RebuildIntoSchemaOptions): Promise<RebuildStats> {
+  const { ds, schema, store } = options;
+  if (options.url) await migrateModelSchema(options.url, schema);
+  const empty = await isEmpty(ds, schema);
+  const writer = new ProjectionWriter(ds, schemaTarget(schema), { cacheJobs: options.cacheJobs ?? 200_000, startsEmpty: empty });
+  const from = (await writer.checkpoint()) + 1;
+  const to = options.toSeq ?? (await store.lastSeq());
+  return rebuildRange({
+    store,
+    apply: (items, f, t) => writer.apply(items, f, t),
+    fromSeq: from,
+    toSeq: to,
+    batchSize: options.batchSize,
+    onProgress: options.onProgress,
+    onMalformed: options.onMalformed,
+    signal: options.signal,
+  });
+}
+
+/** A switch's last catch-up: the missing range read from the stream and folded inside the switch's transaction. */
+export function catchUpFromStream(store: EventStore, ds: DataSource, batchSize = DEFAULT_REBUILD_BATCH): CatchUp {
+  return async (tx: EntityManager, schema: string, fromSeq: number, throughSeq: number) => {
+    const writer = new ProjectionWriter(ds, schemaTarget(schema));
+    await rebuildRange({ store, apply: (items, f, t) => writer.applyIn(tx, items, f, t), fromSeq, toSeq: throughSeq, batchSize });
+  };
+}
+
+async function isEmpty(ds: DataSource, schema: string): Promise<boolean> {
+  const rows: unknown[] = await ds.query(`SELECT 1 FROM "${schema}".jobs LIMIT 1`);
+  return rows.length === 0;
+}
