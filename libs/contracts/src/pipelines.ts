@@ -11,8 +11,9 @@ export const pipelineCatalog = {
     params: z.strictObject({}),
   },
   noop: {
-    description: 'does nothing and never reads the video: for smoke tests and for measuring the queue itself',
-    params: z.strictObject({}),
+    description:
+      'does nothing and never reads the video: for smoke tests and for measuring the queue itself; sleep_ms waits that long, standing for a call to an external service',
+    params: z.strictObject({ sleep_ms: z.number().int().min(0).max(10_000).optional() }),
   },
 } as const satisfies Record<string, { description: string; params: z.ZodType }>;
 
