@@ -9,6 +9,7 @@ import { PipelineRegistry } from './pipelines/pipeline.registry.js';
 import { NoopPipeline } from './pipelines/noop/noop.pipeline.js';
 import { ProbePipeline } from './pipelines/probe/probe.pipeline.js';
 import { JobRunner } from './work/job-runner.service.js';
+import { PipelineProbe } from './work/pipeline-probe.js';
 import { WorkConsumer } from './work/work.consumer.js';
 import { WORKER_CONFIG } from './worker.config.js';
 
@@ -30,6 +31,7 @@ export class WorkerModule {
         NoopPipeline,
         { provide: PIPELINES, inject: [ProbePipeline, NoopPipeline], useFactory: (...pipelines: Pipeline[]) => pipelines },
         PipelineRegistry,
+        PipelineProbe,
         JobRunner,
         WorkConsumer,
       ],

@@ -17,6 +17,7 @@ describe('config', () => {
     [gatewayEnvSchema, { PORT: '70000' }, 'PORT', 'at most 65535'],
     [gatewayEnvSchema, { NATS_URL: 'http://x' }, 'NATS_URL', 'nats:'],
     [gatewayEnvSchema, { FRAMEWIRE_NAMESPACE: 'Bad.Name' }, 'FRAMEWIRE_NAMESPACE', 'a-z'],
+    [workerEnvSchema, { WORKER_PROBE_SUBJECT: 'bench.probe.>' }, 'WORKER_PROBE_SUBJECT', 'no wildcards'],
     [jobsEnvSchema, {}, 'DATABASE_URL', 'required'],
     [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 'Drop Table' }, 'DATABASE_SCHEMA', 'SQL identifier'],
   ])('rejects a bad value with one line naming the variable (%#)', (schema, env, name, detail) => {

@@ -62,6 +62,11 @@ export const workerEnvSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
+  /**
+   * For benchmarks: when set, the worker publishes `{jobId, attempt, workerId, hrtimeNs}` on this core
+   * NATS subject the moment each pipeline begins (hrtimeNs is the system's monotonic clock).
+   */
+  WORKER_PROBE_SUBJECT: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a plain NATS subject (no wildcards)').optional(),
 });
 
 export type GatewayConfig = z.output<typeof gatewayEnvSchema>;

@@ -16,6 +16,7 @@ import { Clock, IdGenerator } from '@app/runtime';
 import { PipelineRegistry } from '../pipelines/pipeline.registry.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { JobFailure } from './job-failure.js';
+import { PipelineProbe } from './pipeline-probe.js';
 import type { WorkDelivery } from './work-delivery.js';
 
 export type RunOutcome = 'completed' | 'failed' | 'retry' | 'skipped' | 'lost' | 'interrupted';
@@ -36,6 +37,7 @@ export class JobRunner {
     private readonly pipelines: PipelineRegistry,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    private readonly probe: PipelineProbe,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
@@ -105,6 +107,7 @@ export class JobRunner {
     try {
       const inputPath = join(workDir, 'input');
       if (pipeline.needsInput) await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
+      this.probe.pipelineBegins(request.jobId, attempt);
       return await pipeline.run({ jobId: request.jobId, attempt, inputPath, workDir, params: request.data.params, signal });
     } finally {
       await rm(workDir, { recursive: true, force: true });
