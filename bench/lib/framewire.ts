@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { jobSubjects, type JobSubjects, type VideoSubmitted } from '@app/contracts';
+import { connectNats, ensureEventStream, EventStore, type NatsConnection } from '@app/event-store';
+import { videoSubmitted } from '../../test/support/events.js';
+import { spawnService, type AppName, type ServiceProcess } from '../../test/support/processes.js';
+import { deleteNamespace, freshName } from '../../test/support/services.js';
+import type { BenchContext } from './types.js';
+
+/**
+ * Framewire as a user runs it, for a benchmark: the built apps as separate OS processes in a fresh
+ * namespace (stream, bucket, consumers) and a fresh PostgreSQL schema, removed afterwards.
+ */
+export class FramewireUnderTest {
+  readonly namespace = freshName('bench');
+  readonly schema = freshName('bench_');
+  readonly subjects: JobSubjects = jobSubjects(this.namespace);
+  private readonly services = new Map<string, ServiceProcess>();
+  private pool: pg.Pool | null = null;
+  nc!: NatsConnection;
+  store!: EventStore;
+
+  constructor(private readonly ctx: BenchContext) {}
+
+  async open(): Promise<this> {
+    this.nc = await connectNats(this.ctx.natsUrl, `bench-${this.namespace}`);
+    await ensureEventStream(this.nc, this.subjects);
+    this.store = new EventStore(this.nc, this.subjects);
+    this.pool = new pg.Pool({ connectionString: this.ctx.databaseUrl, max: 2 });
+    return this;
+  }
+
+  /** Starts one app and waits until it says it is ready. Logs stay at `info`, as a user runs it. */
+  async start(name: string, app: AppName, env: Record<string, string> = {}): Promise<ServiceProcess> {
+    const service = spawnService(name, app, {
+      NATS_URL: this.ctx.natsUrl,
+      DATABASE_URL: this.ctx.databaseUrl,
+      DATABASE_SCHEMA: this.schema,
+      FRAMEWIRE_NAMESPACE: this.namespace,
+      ...env,
+    });
+    this.services.set(name, service);
+    const ready = { jobs: /jobs service ready/, worker: /worker pulling jobs/, gateway: /gateway listening/ }[app];
+    await service.waitForLine(ready, 60_000);
+    return service;
+  }
+
+  async startJobs(): Promise<ServiceProcess> {
+    const jobs = await this.start('jobs', 'jobs');
+    // The schema exists once the service has migrated it; the checkpoint row appears with the first batch.
+    await this.waitFor(async () => ((await this.query(`SELECT to_regclass('${this.schema}.projection_checkpoints') AS t`))[0]?.['t'] ? true : undefined), 'the read model schema');
+    return jobs;
+  }
+
+  service(name: string): ServiceProcess | undefined {
+    return this.services.get(name);
+  }
+
+  async stopService(name: string): Promise<void> {
+    await this.services.get(name)?.stop();
+    this.services.delete(name);
+  }
+
+  async query(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+    return (await this.pool!.query(sql, params)).rows;
+  }
+
+  /** The stream sequence the read model has reached. */
+  async checkpoint(): Promise<number> {
+    const rows = await this.query(`SELECT max(last_seq) AS seq FROM "${this.schema}".projection_checkpoints`);
+    return Number(rows[0]?.['seq'] ?? 0);
+  }
+
+  /** Resolves with the hrtime at which the read model first reached `seq`, polling every `everyMs`. */
+  async projectedThrough(seq: number, timeoutMs: number, everyMs = 5): Promise<bigint> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.checkpoint()) >= seq) return process.hrtime.bigint();
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+    throw new Error(`the read model did not reach sequence ${seq} within ${timeoutMs} ms (it is at ${await this.checkpoint()})`);
+  }
+
+  async waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      try {
+        const value = await probe();
+        if (value !== undefined) return value;
+      } catch (error) {
+        last = error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  }
+
+  /** A noop job's first event, as the gateway would publish it (the video reference is never read). */
+  noopJob(params: Record<string, unknown> = {}): VideoSubmitted {
+    const event = videoSubmitted(randomUUID(), { pipeline: 'noop', params });
+    event.occurredAt = new Date().toISOString();
+    event.data.video.bucket = this.subjects.videoBucket;
+    return event;
+  }
+
+  /** Appends `count` noop jobs through the event store, `window` appends in flight at a time. Returns the last sequence. */
+  async enqueueNoop(count: number, params: Record<string, unknown> = {}, window = 256): Promise<number> {
+    let last = 0;
+    for (let i = 0; i < count; i += window) {
+      const acks = await Promise.all(Array.from({ length: Math.min(window, count - i) }, () => this.store.append(this.noopJob(params), 0)));
+      last = Math.max(last, ...acks.map((ack) => ack.seq));
+    }
+    return last;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.services.values()].map((service) => service.stop()));
+    this.services.clear();
+    await this.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`).catch(() => undefined);
+    await this.pool?.end();
+    if (this.nc) {
+      await deleteNamespace(this.nc, this.subjects);
+      await this.nc.close();
+    }
+  }
+}
