@@ -126,18 +126,33 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
     if (this.stopping) void messages.close();
     let batch: JsMsg[] = [];
+    const flush = async () => {
+      const held = batch;
+      batch = [];
+      try {
+        await this.applyLive(held);
+      } catch (error) {
+        for (const m of held) m.nak(RETRY_MIN_MS);
+        throw error;
+      }
+    };
+    // A batch closes when it is full or when no further message is already buffered. That is told by
+    // racing the next message against the next turn of the event loop: buffered messages arrive as
+    // microtasks and win. (ConsumerMessages.getPending() can stay above 0 after a refill, which held
+    // the rest of a batch back until another event arrived: forever on an idle system.)
+    const iterator = messages[Symbol.asyncIterator]();
     try {
-      for await (const msg of messages) {
-        batch.push(msg);
-        if (batch.length < this.config.PROJECTOR_BATCH_SIZE && messages.getPending() > 0) continue;
-        const held = batch;
-        batch = [];
-        try {
-          await this.applyLive(held);
-        } catch (error) {
-          for (const m of held) m.nak(RETRY_MIN_MS);
-          throw error;
+      let next = iterator.next();
+      for (;;) {
+        const result = batch.length === 0 ? await next : await Promise.race([next, nextTurn()]);
+        if (result === IDLE) {
+          await flush();
+          continue;
         }
+        if (result.done) break;
+        batch.push(result.value);
+        next = iterator.next();
+        if (batch.length >= this.config.PROJECTOR_BATCH_SIZE) await flush();
       }
     } finally {
       for (const m of batch) m.nak(RETRY_MIN_MS);
@@ -178,6 +193,12 @@ function seqOf(item: ReadItem): number {
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+const IDLE = Symbol('idle');
+
+function nextTurn(): Promise<typeof IDLE> {
+  return new Promise((resolve) => setImmediate(() => resolve(IDLE)));
 }
 
 function sleep(ms: number): Promise<void> {
