@@ -124,12 +124,19 @@ export class JobRunner {
     if (!pipeline) {
       throw new JobFailure(ErrorCode.UnknownPipeline, `this worker has no pipeline "${request.data.pipeline}"`, false);
     }
+    const base = { jobId: request.jobId, attempt, params: request.data.params, signal };
+    if (!pipeline.needsInput) {
+      // Nothing to download, so no scratch directory either: making and removing one was a noop
+      // job's only file-system work, about a tenth of its CPU.
+      this.probe.pipelineBegins(request.jobId, attempt);
+      return await pipeline.run({ ...base, inputPath: null, workDir: null });
+    }
     const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`));
     try {
       const inputPath = join(workDir, 'input');
-      if (pipeline.needsInput) await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
+      await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
       this.probe.pipelineBegins(request.jobId, attempt);
-      return await pipeline.run({ jobId: request.jobId, attempt, inputPath, workDir, params: request.data.params, signal });
+      return await pipeline.run({ ...base, inputPath, workDir });
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
