@@ -107,17 +107,18 @@ describe('worker against JetStream and ffprobe', () => {
   it('continues the attempts of a job whose lifecycle began before this message was first delivered', async () => {
     // For example a job handed back after a failed attempt: the first delivery's cheap claim of
     // attempt 1 is refused, so the worker reads the lifecycle and claims attempt 2 instead.
+    // The work message goes in last, so that the running worker cannot take it before the history is there.
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
     const started = jobStarted(submitted, 1, 'gone-worker');
-    await store.append(submitted, 0);
     const first = await store.append(started, 0);
     await store.append(jobFailed(started, 1, false, 'WORKER_ERROR'), first.seq);
+    await store.append(submitted, 0);
     const ended = await eventually(async () => {
       const items = await store.readJob(submitted.jobId);
       return items.length === 5 ? items : undefined;
     }, 30_000, 'the second attempt to end');
     const events = ended.map((item) => (item.ok ? item.stored.event : null));
-    expect(events.map((e) => e?.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobFailed', 'JobStarted', 'JobCompleted']);
+    expect(events.map((e) => e?.type)).toEqual(['JobStarted', 'JobFailed', 'VideoSubmitted', 'JobStarted', 'JobCompleted']);
     expect(events[3]).toMatchObject({ data: { attempt: 2, workerId: 'int-worker' } });
     expect(events[4]).toMatchObject({ data: { attempt: 2 } });
   });
