@@ -53,7 +53,7 @@ export class JobRunner {
     const heartbeat = setInterval(() => delivery.heartbeat(), Math.max(1000, Math.floor(this.config.WORKER_ACK_WAIT_MS / 3)));
     const startedAt = performance.now();
     try {
-      const result = await this.execute(request, attempt, signal);
+      const result = await this.execute(request, attempt, signal).finally(() => delivery.release());
       const completed = this.event<JobCompleted>(request, started, 'JobCompleted', {
         attempt,
         durationMs: Math.round(performance.now() - startedAt),
