@@ -45,8 +45,8 @@ async function scaling(ctx: BenchContext, workers: number, count: number, sleepM
     await fw.startJobs();
     for (let i = 1; i <= workers; i++) await fw.start(`worker-${i}`, 'worker', { WORKER_CONCURRENCY: '1', WORKER_ID: `bench-worker-${i}` });
     const t0 = process.hrtime.bigint();
-    const last = await fw.enqueueNoop(count, { sleep_ms: sleepMs });
-    const end = await fw.projectedThrough(last + 2 * count, 240_000);
+    const { lastEvent } = await fw.enqueueNoop(count, { sleep_ms: sleepMs });
+    const end = await fw.projectedThrough(lastEvent, 240_000);
     return perSecond(count, t0, end);
   } finally {
     await fw.close();

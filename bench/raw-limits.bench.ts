@@ -40,8 +40,9 @@ const bench: Benchmark = {
       }
       for (const concurrency of [1, 4]) {
         const count = q ? 50 : concurrency === 1 ? 10_000 : 20_000;
-        const rate = await raw.throughput(count, concurrency);
-        measurements.push({ name: `raw job shape, concurrency ${concurrency}`, unit: 'jobs/s', value: round(rate, 0), extra: { jobs: count } });
+        const { jobsPerSecond, workerCpuMsPerJob } = await raw.throughput(count, concurrency);
+        measurements.push({ name: `raw job shape, concurrency ${concurrency}`, unit: 'jobs/s', value: round(jobsPerSecond, 0), extra: { jobs: count } });
+        measurements.push({ name: `raw job shape worker CPU per job, concurrency ${concurrency}`, unit: 'ms', value: round(workerCpuMsPerJob, 4), extra: { jobs: count } });
       }
     } finally {
       await raw.close();

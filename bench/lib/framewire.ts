@@ -32,13 +32,15 @@ export class FramewireUnderTest {
 
   /** Starts one app and waits until it says it is ready. Logs stay at `info`, as a user runs it. */
   async start(name: string, app: AppName, env: Record<string, string> = {}): Promise<ServiceProcess> {
+    const profileDir = process.env['BENCH_CPU_PROF_DIR'];
+    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${this.namespace}-${name}.cpuprofile`] : [];
     const service = spawnService(name, app, {
       NATS_URL: this.ctx.natsUrl,
       DATABASE_URL: this.ctx.databaseUrl,
       DATABASE_SCHEMA: this.schema,
       FRAMEWIRE_NAMESPACE: this.namespace,
       ...env,
-    });
+    }, profile);
     this.services.set(name, service);
     const ready = { jobs: /jobs service ready/, worker: /worker pulling jobs/, gateway: /gateway listening/ }[app];
     await service.waitForLine(ready, 60_000);
@@ -104,14 +106,19 @@ export class FramewireUnderTest {
     return event;
   }
 
-  /** Appends `count` noop jobs through the event store, `window` appends in flight at a time. Returns the last sequence. */
-  async enqueueNoop(count: number, params: Record<string, unknown> = {}, window = 256): Promise<number> {
-    let last = 0;
+  /**
+   * Appends `count` noop jobs through the event store, `window` appends in flight at a time. Returns
+   * the stream sequence at which every one of them will have ended (3 events per job), assuming that
+   * nothing else appends meanwhile.
+   */
+  async enqueueNoop(count: number, params: Record<string, unknown> = {}, window = 256): Promise<{ lastSubmitted: number; lastEvent: number }> {
+    const before = await this.store.lastSeq();
+    let lastSubmitted = 0;
     for (let i = 0; i < count; i += window) {
       const acks = await Promise.all(Array.from({ length: Math.min(window, count - i) }, () => this.store.append(this.noopJob(params), 0)));
-      last = Math.max(last, ...acks.map((ack) => ack.seq));
+      lastSubmitted = Math.max(lastSubmitted, ...acks.map((ack) => ack.seq));
     }
-    return last;
+    return { lastSubmitted, lastEvent: before + 3 * count };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Logger as GraphileLogger, makeWorkerUtils, runMigrations, type WorkerUtils } from 'graphile-worker';
 import { is, runScript, type ChildScript } from './child.js';
 import { enqueueToStart, StartWatch } from './measure.js';
+import { cpuMs } from './proc.js';
 import { OwnRedis } from './redis.js';
 import { perSecond } from './stats.js';
 import type { BenchContext } from './types.js';
@@ -14,8 +15,22 @@ export interface Peer {
   readonly name: string;
   open(): Promise<void>;
   latency(count: number, warmup: number, gapMs: number): Promise<number[]>;
-  throughput(count: number, concurrency: number): Promise<number>;
+  throughput(count: number, concurrency: number): Promise<Throughput>;
   close(): Promise<void>;
+}
+
+export interface Throughput {
+  jobsPerSecond: number;
+  /** CPU time of the worker process per job, from /proc: steadier than rates on a busy machine. */
+  workerCpuMsPerJob: number;
+}
+
+/** Runs a worker script in throughput mode until it reports `count` jobs done. */
+export async function scriptThroughput(worker: ChildScript<PeerMessage>, count: number): Promise<Throughput> {
+  const cpuBefore = await cpuMs(worker.child.pid!);
+  const done = await worker.next(is('done'), 180_000);
+  const cpuAfter = await cpuMs(worker.child.pid!);
+  return { jobsPerSecond: perSecond(done.count, BigInt(done.first), BigInt(done.last)), workerCpuMsPerJob: (cpuAfter - cpuBefore) / count };
 }
 
 abstract class ScriptPeer implements Peer {
@@ -59,12 +74,11 @@ abstract class ScriptPeer implements Peer {
     }
   }
 
-  async throughput(count: number, concurrency: number): Promise<number> {
+  async throughput(count: number, concurrency: number): Promise<Throughput> {
     await this.enqueueMany(count);
     const worker = await this.startWorker('throughput', concurrency, count);
     try {
-      const done = await worker.next(is('done'), 180_000);
-      return perSecond(done.count, BigInt(done.first), BigInt(done.last));
+      return await scriptThroughput(worker, count);
     } finally {
       await worker.stop();
       this.worker = null;

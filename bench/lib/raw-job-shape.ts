@@ -6,10 +6,9 @@ import { videoSubmitted } from '../../test/support/events.js';
 import { freshName } from '../../test/support/services.js';
 import { is, runScript, type ChildScript } from './child.js';
 import { enqueueToStart, StartWatch } from './measure.js';
-import { perSecond } from './stats.js';
 import type { BenchContext } from './types.js';
 import type { PeerMessage } from '../peers/protocol.js';
-import type { Peer } from './peers.js';
+import { scriptThroughput, type Peer, type Throughput } from './peers.js';
 
 const CONSUMER = 'workers';
 
@@ -87,12 +86,11 @@ export class RawJobShape implements Peer {
   }
 
   /** Jobs per second with `count` jobs already enqueued, from the first start to the last completion. */
-  async throughput(count: number, concurrency: number): Promise<number> {
+  async throughput(count: number, concurrency: number): Promise<Throughput> {
     for (let i = 0; i < count; i += 256) await Promise.all(Array.from({ length: Math.min(256, count - i) }, () => this.submit()));
     const worker = await this.startWorker('throughput', concurrency, count);
     try {
-      const done = await worker.next(is('done'), 120_000);
-      return perSecond(done.count, BigInt(done.first), BigInt(done.last));
+      return await scriptThroughput(worker, count);
     } finally {
       await worker.stop();
     }
