@@ -48,7 +48,9 @@ export class JobRunner {
     if (claim === 'skipped' || claim === 'lost') return claim;
     const { started, seq } = claim;
     const attempt = started.data.attempt;
-    this.logger.log({ jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
+    // At debug: the terminal line below says it all at info, and a log line here was a pipe write
+    // between the claim and the pipeline's start, on the path that P1 measures.
+    this.logger.debug({ jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
 
     const heartbeat = setInterval(() => delivery.heartbeat(), Math.max(1000, Math.floor(this.config.WORKER_ACK_WAIT_MS / 3)));
     const startedAt = performance.now();
@@ -155,7 +157,8 @@ export class JobRunner {
     }
     if (outcome === 'retry') delivery.nak(retryDelayMs(event.data.attempt));
     else delivery.ack();
-    this.logger.log({ jobId: event.jobId, outcome, correlationId: event.correlationId }, `job ${outcome}`);
+    const durationMs = event.type === 'JobCompleted' ? event.data.durationMs : undefined;
+    this.logger.log({ jobId: event.jobId, attempt: event.data.attempt, outcome, durationMs, correlationId: event.correlationId }, `job ${outcome}`);
     return outcome;
   }
 
