@@ -64,32 +64,36 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 
 /**
  * The latency distributions as an SVG, one panel per benchmark with samples: each series is a
- * cumulative distribution over a logarithmic latency axis, with its p50 and p99 in the legend.
+ * cumulative distribution over a logarithmic latency axis, with the fraction on a tail-stretching
+ * scale (0, 50, 90, 99, 99.9%: equal steps of -log10(1 - q)) so that p99s can be compared; the
+ * legend below gives each series' p50, p99 and max.
  */
 export function latencyChart(report: RunReport): string {
   const panels = report.benchmarks.filter((b) => !b.error && b.samples && Object.values(b.samples).some((s) => s.length > 0));
   const width = 760;
-  const panelHeight = 300;
-  const margin = { left: 60, right: 20, top: 36, bottom: 44 };
-  const height = Math.max(1, panels.length) * panelHeight;
+  const margin = { left: 60, right: 20, top: 36, bottom: 50 };
+  const plotH = 230;
+  const heights = panels.map((b) => margin.top + plotH + margin.bottom + 18 * Object.values(b.samples!).filter((s) => s.length > 0).length + 14);
+  const height = Math.max(60, heights.reduce((a, b) => a + b, 0));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
   ];
   if (panels.length === 0) parts.push(`<text x="20" y="30">No latency samples in this run.</text>`);
+  let offset = 0;
   panels.forEach((bench, index) => {
     const series = Object.entries(bench.samples!).filter(([, s]) => s.length > 0);
     const all = series.flatMap(([, s]) => s).filter((v) => v > 0);
     const lo = Math.log10(Math.max(0.01, Math.min(...all, 1)));
-    const hi = Math.log10(Math.max(...all) * 1.05);
+    const hi = Math.log10(Math.max(...all, 1) * 1.05);
     const x0 = Math.floor(lo);
     const x1 = Math.max(x0 + 1, Math.ceil(hi));
-    const top = index * panelHeight + margin.top;
+    const top = offset + margin.top;
+    offset += heights[index]!;
     const plotW = width - margin.left - margin.right;
-    const plotH = panelHeight - margin.top - margin.bottom;
     const x = (ms: number) => margin.left + ((Math.log10(Math.max(ms, 10 ** x0)) - x0) / (x1 - x0)) * plotW;
-    const y = (fraction: number) => top + (1 - fraction) * plotH;
-    parts.push(`<text x="${margin.left}" y="${top - 14}" font-weight="bold">${xml(`${bench.id} ${bench.title}: cumulative distribution of latency`)}</text>`);
+    const y = (q: number) => top + (1 - -Math.log10(1 - Math.min(q, 0.999)) / 3) * plotH;
+    parts.push(`<text x="${margin.left}" y="${top - 14}" font-weight="bold">${xml(`${bench.id} ${bench.title}: latency distribution`)}</text>`);
     parts.push(`<rect x="${margin.left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
     for (let decade = x0; decade <= x1; decade++) {
       for (const step of [1, 2, 5]) {
@@ -100,22 +104,22 @@ export function latencyChart(report: RunReport): string {
         parts.push(`<text x="${px}" y="${top + plotH + 16}" text-anchor="middle" fill="#444">${value >= 1 ? value : value.toPrecision(1)}</text>`);
       }
     }
-    for (const fraction of [0, 0.5, 0.9, 0.99, 1]) {
-      const py = y(fraction).toFixed(1);
+    for (const [q, label] of [[0, '0%'], [0.5, 'p50'], [0.9, 'p90'], [0.99, 'p99'], [0.999, 'p99.9']] as const) {
+      const py = y(q).toFixed(1);
       parts.push(`<line x1="${margin.left}" y1="${py}" x2="${margin.left + plotW}" y2="${py}" stroke="#eee"/>`);
-      parts.push(`<text x="${margin.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#444">${fraction * 100}%</text>`);
+      parts.push(`<text x="${margin.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#444">${label}</text>`);
     }
     const floor = 10 ** x0;
-    parts.push(`<text x="${margin.left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${xml(`milliseconds (log scale; values below ${floor} ms, including negative ones, are drawn at ${floor} ms)`)}</text>`);
+    parts.push(`<text x="${margin.left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${xml(`milliseconds, log scale (values below ${floor} ms, negative ones included, are drawn at ${floor} ms)`)}</text>`);
     series.forEach(([name, samples], i) => {
       const sorted = [...samples].sort((a, b) => a - b);
       const points = sorted.map((v, k) => `${x(v).toFixed(1)},${y((k + 1) / sorted.length).toFixed(1)}`);
       const color = COLORS[i % COLORS.length]!;
       parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8" points="${x(sorted[0]!).toFixed(1)},${y(0).toFixed(1)} ${points.join(' ')}"/>`);
       const d = distribution(samples);
-      const ly = top + 14 + i * 16;
-      parts.push(`<line x1="${margin.left + 10}" y1="${ly}" x2="${margin.left + 30}" y2="${ly}" stroke="${color}" stroke-width="3"/>`);
-      parts.push(`<text x="${margin.left + 36}" y="${ly + 4}">${xml(`${name}: p50 ${fmt(d.p50)} ms, p99 ${fmt(d.p99)} ms, max ${fmt(d.max)} ms (n=${d.n})`)}</text>`);
+      const ly = top + plotH + margin.bottom + 4 + i * 18;
+      parts.push(`<line x1="${margin.left}" y1="${ly}" x2="${margin.left + 20}" y2="${ly}" stroke="${color}" stroke-width="3"/>`);
+      parts.push(`<text x="${margin.left + 26}" y="${ly + 4}">${xml(`${name}: p50 ${fmt(d.p50)} ms, p99 ${fmt(d.p99)} ms, max ${fmt(d.max)} ms (n=${d.n})`)}</text>`);
     });
   });
   parts.push('</svg>');
