@@ -2,7 +2,7 @@ import { FramewireUnderTest } from './lib/framewire.js';
 import { enqueueToStart, StartWatch } from './lib/measure.js';
 import { BullmqPeer } from './lib/peers.js';
 import { distribution, round } from './lib/stats.js';
-import type { Benchmark, Measurement } from './lib/types.js';
+import type { BenchContext, Benchmark, Measurement } from './lib/types.js';
 
 /**
  * P1: from the moment the `VideoSubmitted` append is acknowledged to the moment the worker's
@@ -22,36 +22,8 @@ const bench: Benchmark = {
     const warmup = ctx.quick ? 5 : 50;
     const gapMs = ctx.quick ? 2 : 5;
 
-    const fw = await new FramewireUnderTest(ctx).open();
-    let framewire: number[];
-    try {
-      const probe = `${fw.namespace}.bench.probe`;
-      const watch = new StartWatch();
-      const sub = fw.nc.subscribe(probe, {
-        callback: (_err, msg) => {
-          const { jobId, hrtimeNs } = msg.json<{ jobId: string; hrtimeNs: string }>();
-          watch.record(jobId, BigInt(hrtimeNs));
-        },
-      });
-      await fw.nc.flush();
-      await fw.startJobs();
-      await fw.start('worker', 'worker', { WORKER_CONCURRENCY: '1', WORKER_PROBE_SUBJECT: probe });
-      framewire = await enqueueToStart({
-        enqueue: async () => {
-          const event = fw.noopJob();
-          await fw.store.append(event, 0);
-          return { id: event.jobId, acked: process.hrtime.bigint() };
-        },
-        watch,
-        count,
-        warmup,
-        gapMs,
-        signal: ctx.signal,
-      });
-      sub.unsubscribe();
-    } finally {
-      await fw.close();
-    }
+    const framewire = await framewireLatency(ctx, { jobsService: true, count, warmup, gapMs });
+    const workerAlone = await framewireLatency(ctx, { jobsService: false, count, warmup, gapMs });
 
     const bullmq = new BullmqPeer(ctx);
     let bull: number[];
@@ -81,6 +53,16 @@ const bench: Benchmark = {
         extra: { n: f.n },
       });
     }
+    const alone = distribution(workerAlone);
+    for (const key of ['p50', 'p99'] as const) {
+      measurements.push({
+        name: `Framewire worker alone (no jobs service) ${key}`,
+        unit: 'ms',
+        value: round(alone[key]),
+        ...(r ? { baseline: { name: `raw job shape ${key}`, value: round(r[key]) } } : {}),
+        extra: { n: alone.n },
+      });
+    }
     for (const key of ['p50', 'p99'] as const) {
       measurements.push({
         name: `Framewire enqueue→start ${key}, beside BullMQ`,
@@ -91,15 +73,52 @@ const bench: Benchmark = {
       });
     }
     const notes = [
-      `${count} jobs after ${warmup} warm-up jobs, each submitted ${gapMs} ms after the previous one started; noop pipeline, WORKER_CONCURRENCY=1, jobs service running.`,
+      `${count} jobs after ${warmup} warm-up jobs, each submitted ${gapMs} ms after the previous one started; noop pipeline, WORKER_CONCURRENCY=1, jobs service running (it projects each event as it arrives, on the same cores).`,
+      'Framewire worker alone: the same without the jobs service, to tell the worker\'s own path from the projector\'s competition for the CPU.',
       'BullMQ: redis-server started by the benchmark with appendonly yes, appendfsync everysec; Queue.add awaited, then the processor start in a separate worker process.',
     ];
-    for (const [name, samples] of [['Framewire', framewire], ['raw job shape', raw], ['BullMQ', bull]] as const) {
+    for (const [name, samples] of [['Framewire', framewire], ['Framewire worker alone', workerAlone], ['raw job shape', raw], ['BullMQ', bull]] as const) {
       const early = samples.filter((v) => v < 0).length;
       if (early) notes.push(`${name}: in ${early} of ${samples.length} jobs the handler began before the enqueuer had read its ack (a negative sample; both clocks are the same monotonic clock).`);
     }
     if (!r) notes.push('the raw limits of this run are missing, so there is no raw job shape baseline');
-    return { id: 'p1', title: 'Enqueue to start, idle, 1 worker', measurements, samples: { Framewire: framewire, 'raw job shape': raw, BullMQ: bull }, notes };
+    return { id: 'p1', title: 'Enqueue to start, idle, 1 worker', measurements, samples: { Framewire: framewire, 'Framewire worker alone': workerAlone, 'raw job shape': raw, BullMQ: bull }, notes };
   },
 };
 export default bench;
+
+async function framewireLatency(
+  ctx: BenchContext,
+  options: { jobsService: boolean; count: number; warmup: number; gapMs: number },
+): Promise<number[]> {
+  const fw = await new FramewireUnderTest(ctx).open();
+  try {
+    const probe = `${fw.namespace}.bench.probe`;
+    const watch = new StartWatch();
+    const sub = fw.nc.subscribe(probe, {
+      callback: (_err, msg) => {
+        const { jobId, hrtimeNs } = msg.json<{ jobId: string; hrtimeNs: string }>();
+        watch.record(jobId, BigInt(hrtimeNs));
+      },
+    });
+    await fw.nc.flush();
+    if (options.jobsService) await fw.startJobs();
+    await fw.start('worker', 'worker', { WORKER_CONCURRENCY: '1', WORKER_PROBE_SUBJECT: probe });
+    const samples = await enqueueToStart({
+      enqueue: async () => {
+        const event = fw.noopJob();
+        await fw.store.append(event, 0);
+        return { id: event.jobId, acked: process.hrtime.bigint() };
+      },
+      watch,
+      count: options.count,
+      warmup: options.warmup,
+      gapMs: options.gapMs,
+      signal: ctx.signal,
+    });
+    sub.unsubscribe();
+    return samples;
+  } finally {
+    await fw.close();
+  }
+}

@@ -16,7 +16,7 @@ const bench: Benchmark = {
   timeoutMs: 5 * 60_000,
   async run(ctx) {
     const sleepMs = ctx.quick ? 5 : 50;
-    const perWorker = ctx.quick ? 5 : 100;
+    const perWorker = ctx.quick ? 5 : 150;
     const rates: Record<number, number> = {};
     for (const workers of WORKERS) {
       rates[workers] = await scaling(ctx, workers, workers * perWorker, sleepMs);
