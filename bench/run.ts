@@ -190,21 +190,22 @@ async function main(): Promise<number> {
   await writeFile(`${base}.svg`, latencyChart(report));
   process.stdout.write(table);
   log(`wrote ${base}.json, .md and .svg`);
-  if (values.readme) await updateReadme(table, `${base}.json`);
+  if (values.readme) await updateReadme(table, base);
   const problems = problemsOf(report);
   for (const problem of problems) log(`problem: ${problem.split('\n')[0]}`);
   return results.some((r) => r.error) ? 1 : 0;
 }
 
-async function updateReadme(table: string, jsonPath: string): Promise<void> {
+async function updateReadme(table: string, base: string): Promise<void> {
   const readme = join(root, 'README.md');
   const text = await readFile(readme, 'utf8');
   const start = text.indexOf(README_START);
   const end = text.indexOf(README_END);
   if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
-  const source = `The run behind this table: [\`${jsonPath.slice(root.length)}\`](${jsonPath.slice(root.length)}).\n\n`;
+  const relative = base.startsWith(root) ? base.slice(root.length) : base;
+  const source = `The run behind this table: [\`${relative}.json\`](${relative}.json); its latency distributions: [\`${relative}.svg\`](${relative}.svg).\n\n`;
   await writeFile(readme, `${text.slice(0, start + README_START.length)}\n${source}${table}${text.slice(end)}`);
-  log('updated the table in README.md');
+  log(`updated the table in README.md: commit it with ${relative}.json and ${relative}.svg`);
 }
 
 main().then(
