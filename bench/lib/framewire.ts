@@ -47,8 +47,8 @@ export class FramewireUnderTest {
     return service;
   }
 
-  async startJobs(): Promise<ServiceProcess> {
-    const jobs = await this.start('jobs', 'jobs');
+  async startJobs(env: Record<string, string> = {}): Promise<ServiceProcess> {
+    const jobs = await this.start('jobs', 'jobs', env);
     // The schema exists once the service has migrated it; the checkpoint row appears with the first batch.
     await this.waitFor(async () => ((await this.query(`SELECT to_regclass('${this.schema}.projection_checkpoints') AS t`))[0]?.['t'] ? true : undefined), 'the read model schema');
     return jobs;

@@ -47,6 +47,8 @@ export const jobsEnvSchema = z.object({
   ...common,
   ...database,
   PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
+  /** How long a live batch waits for more events after its first before it is written; 0 writes as soon as none is buffered. */
+  PROJECTOR_LINGER_MS: int(0, 1000).default(2),
 });
 
 export const workerEnvSchema = z.object({

@@ -136,23 +136,32 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         throw error;
       }
     };
-    // A batch closes when it is full or when no further message is already buffered. That is told by
-    // racing the next message against the next turn of the event loop: buffered messages arrive as
-    // microtasks and win. (ConsumerMessages.getPending() can stay above 0 after a refill, which held
-    // the rest of a batch back until another event arrived: forever on an idle system.)
+    // A batch closes when it is full, or PROJECTOR_LINGER_MS after its first message (with 0: as soon
+    // as no further message is already buffered, which racing the next message against the next turn
+    // of the event loop tells, since buffered messages arrive as microtasks). Lingering a little lets
+    // one transaction carry several events when they trickle in, and keeps the projector's commit
+    // out of the way of the worker that is starting the same job. (Not getPending(): it can stay above
+    // 0 after a refill, which held a batch's tail back until another event arrived.)
+    const linger = this.config.PROJECTOR_LINGER_MS;
+    let closes: Promise<typeof IDLE> | null = null;
+    const closing = () => (linger > 0 ? (closes ??= after(linger)) : nextTurn());
     const iterator = messages[Symbol.asyncIterator]();
     try {
       let next = iterator.next();
       for (;;) {
-        const result = batch.length === 0 ? await next : await Promise.race([next, nextTurn()]);
+        const result = batch.length === 0 ? await next : await Promise.race([next, closing()]);
         if (result === IDLE) {
+          closes = null;
           await flush();
           continue;
         }
         if (result.done) break;
         batch.push(result.value);
         next = iterator.next();
-        if (batch.length >= this.config.PROJECTOR_BATCH_SIZE) await flush();
+        if (batch.length >= this.config.PROJECTOR_BATCH_SIZE) {
+          closes = null;
+          await flush();
+        }
       }
     } finally {
       for (const m of batch) m.nak(RETRY_MIN_MS);
@@ -199,6 +208,10 @@ const IDLE = Symbol('idle');
 
 function nextTurn(): Promise<typeof IDLE> {
   return new Promise((resolve) => setImmediate(() => resolve(IDLE)));
+}
+
+function after(ms: number): Promise<typeof IDLE> {
+  return new Promise((resolve) => setTimeout(() => resolve(IDLE), ms).unref());
 }
 
 function sleep(ms: number): Promise<void> {
