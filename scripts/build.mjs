@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds every app with `nest build --all`. With --if-stale it does nothing when dist/ is newer than
+// Builds every app with `nest build --all`, then the dashboard with Vite (into dist/dashboard, which the
+// gateway serves). With --if-stale it does nothing when dist/ is newer than
 // every source and config file, so `npm start` only pays for a build when something changed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -29,4 +30,9 @@ const result = spawnSync(process.execPath, [join(root, 'node_modules', '@nestjs'
   stdio: 'inherit',
 });
 if (result.status !== 0) process.exit(result.status ?? 1);
+const dashboard = spawnSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(root, 'apps', 'dashboard', 'vite.config.ts'), '--logLevel', 'warn'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (dashboard.status !== 0) process.exit(dashboard.status ?? 1);
 writeFileSync(stamp, new Date().toISOString());

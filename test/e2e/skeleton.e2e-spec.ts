@@ -108,7 +108,7 @@ describe('walking skeleton, end to end', () => {
       const stream = probe.streams.find((s) => s.codec_type === 'video')!;
       expect(view).toMatchObject({ status: 'completed', attempts: 1, progress: 100, error: null });
       expect(view['video']).toMatchObject({ sha256: videos[video]!.sha256, size: Number(probe.format.size) });
-      const result = view['result'] as Record<string, unknown>;
+      const result = (view['result'] as { tools: { probe: { data: Record<string, unknown> } } }).tools.probe.data;
       expect(result).toMatchObject({
         width: stream.width,
         height: stream.height,

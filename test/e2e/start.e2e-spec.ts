@@ -42,6 +42,11 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     const first = await startSystem();
     expect(first.output()).toMatch(/starting nats-server from PATH/);
     expect(first.output()).toMatch(/embedded PostgreSQL at postgres:\/\/framewire:\*\*\*@127\.0\.0\.1/);
+    // Every process has its own ops listener, printed at start, that answers.
+    const opsLine = /ops \(\/metrics, \/health\/ready\): (.+)/.exec(first.output())![1]!;
+    const opsUrls = [...opsLine.matchAll(/(jobs|worker-\d+) (http:\/\/\S+?)(?:,|$)/g)].map((m) => m[2]!);
+    expect(opsUrls).toHaveLength(2);
+    for (const url of opsUrls) expect((await eventually(async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200 || undefined, 30_000, url))).toBe(true);
 
     const video = await makeVideo(join(media.dir, 'clip.mp4'), { seconds: 1 });
     const form = new FormData();
@@ -50,10 +55,10 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     expect(res.status).toBe(202);
     const { job_id: jobId } = (await res.json()) as { job_id: string };
     const done = await eventually(async () => {
-      const view = (await (await fetch(`${base()}/v1/jobs/${jobId}`)).json()) as { status: string; result: { width: number } };
+      const view = (await (await fetch(`${base()}/v1/jobs/${jobId}`)).json()) as { status: string; result: { tools: { probe: { data: { width: number } } } } };
       return view.status === 'completed' ? view : undefined;
     }, 60_000, 'the job to complete');
-    expect(done.result.width).toBe(320);
+    expect(done.result.tools.probe.data.width).toBe(320);
 
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.output()).toMatch(/\[framewire\] stopped/);

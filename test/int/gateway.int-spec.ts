@@ -6,7 +6,7 @@ import { EventStore, NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
-import { freshNamespace, freshSchema, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { freshNamespace, freshSchema, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema, IN_PROCESS_OPS } from '../support/services.js';
 
 /**
  * The gateway over real HTTP, against real NATS (stream and Object Store) and a jobs service on
@@ -46,7 +46,7 @@ describe('gateway over HTTP', () => {
     db = await freshSchema();
     store = new EventStore(ns.nc, ns.subjects);
     const env = { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace };
-    const jobsConfig = parseConfig(jobsEnvSchema, { ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
+    const jobsConfig = parseConfig(jobsEnvSchema, { ...IN_PROCESS_OPS, ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
     const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
     jobs = jobsRef.createNestMicroservice({
       strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),

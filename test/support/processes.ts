@@ -32,7 +32,8 @@ export function spawnService(name: string, app: AppName, env: Record<string, str
 
 function spawnProcess(name: string, args: string[], env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, args, {
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', LOG_LEVEL: 'info', ...env },
+    // Each service's ops listener takes any free port unless a test asks for one, so parallel tests never collide.
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', LOG_LEVEL: 'info', OPS_HOST: '127.0.0.1', OPS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -43,6 +43,7 @@ export async function deleteNamespace(nc: NatsConnection, subjects: JobSubjects)
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete(subjects.streamName).catch(() => undefined);
   await jsm.streams.delete(`OBJ_${subjects.videoBucket}`).catch(() => undefined);
+  await jsm.streams.delete(`KV_${subjects.workersBucket}`).catch(() => undefined);
 }
 
 export interface TestSchema {
@@ -98,3 +99,9 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
+
+/**
+ * Config for a service built in-process by a test: its ops listener (metrics, health) takes any free
+ * port on loopback, so tests running in parallel never clash on the default ports.
+ */
+export const IN_PROCESS_OPS = { OPS_HOST: '127.0.0.1', OPS_PORT: '0' } as const;

@@ -45,3 +45,37 @@ export async function ffprobe(path: string): Promise<{
   const { stdout } = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path]);
   return JSON.parse(stdout);
 }
+
+/** Runs ffmpeg with `args` (quiet, overwriting), for making test media. */
+export async function ffmpeg(args: string[]): Promise<void> {
+  await run('ffmpeg', ['-v', 'error', '-y', '-nostdin', ...args]);
+}
+
+/**
+ * A video of solid-colour segments followed by the test pattern: a scene cut at the first frame of
+ * every segment after the first. Returns the path and the frame index of each cut.
+ */
+export async function makeCutsVideo(path: string, colors: string[], secondsEach: number, fps: number, size = '160x120'): Promise<{ path: string; cuts: number[] }> {
+  const inputs = colors.flatMap((color) => ['-f', 'lavfi', '-i', `color=${color}:s=${size}:r=${fps}:d=${secondsEach}`]);
+  const concat = `${colors.map((_, i) => `[${i}]`).join('')}concat=n=${colors.length}:v=1,format=yuv420p[v]`;
+  await ffmpeg([...inputs, '-filter_complex', concat, '-map', '[v]', '-c:v', 'libx264', '-preset', 'ultrafast', path]);
+  return { path, cuts: colors.slice(1).map((_, i) => (i + 1) * secondsEach * fps) };
+}
+
+/** Presentation timestamps of every video frame, in order, as ffprobe reads them. */
+export async function frameTimes(path: string): Promise<number[]> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', path], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout
+    .split('\n')
+    .map((line) => line.replace(/,+$/, '').trim())
+    .filter((line) => line !== '')
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** Width and height of an image or video, by ffprobe. */
+export async function dimensions(path: string): Promise<{ width: number; height: number }> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'json', path]);
+  const stream = (JSON.parse(stdout) as { streams: Array<{ width: number; height: number }> }).streams[0]!;
+  return { width: stream.width, height: stream.height };
+}

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { jobsCommand } from './jobs/jobs.command.js';
 import { start } from './start/launcher.js';
+import { submitCommand } from './submit/submit.command.js';
+import { workersCommand } from './workers/workers.command.js';
 
 function positiveInt(min: number, max: number) {
   return (value: string): number => {
@@ -23,5 +26,9 @@ program
   .option('--data-dir <dir>', 'where a started NATS or PostgreSQL keeps its data', '.data')
   .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
+
+program.addCommand(submitCommand());
+program.addCommand(jobsCommand());
+program.addCommand(workersCommand());
 
 await program.parseAsync();

@@ -9,7 +9,7 @@ import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore, NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
-import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
+import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema, IN_PROCESS_OPS } from '../../../test/support/services.js';
 import { JobsModule } from './jobs.module.js';
 import { PROJECTOR_CONSUMER } from './projection/job.projector.js';
 
@@ -22,11 +22,14 @@ describe('jobs service against NATS and PostgreSQL', () => {
 
   async function startJobs(): Promise<INestMicroservice> {
     const config = parseConfig(jobsEnvSchema, {
+      ...IN_PROCESS_OPS,
       NATS_URL: TEST_NATS_URL,
       DATABASE_URL: db.url,
       DATABASE_SCHEMA: db.schema,
       FRAMEWIRE_NAMESPACE: ns.namespace,
       PROJECTOR_BATCH_SIZE: '50',
+      OPS_HOST: '127.0.0.1',
+      OPS_PORT: '0',
     });
     const moduleRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] }).compile();
     const microservice = moduleRef.createNestMicroservice({

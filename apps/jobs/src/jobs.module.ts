@@ -1,12 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import type { JobsConfig } from '@app/config';
-import { EventStoreModule } from '@app/event-store';
-import { LoggingModule, type PinoLogger } from '@app/observability';
+import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
+import { postgresHealthCheck } from '@app/read-model';
 import { JOBS_CONFIG } from './jobs.config.js';
+import { JobsMetrics } from './ops/jobs.metrics.js';
 import { JobProjector } from './projection/job.projector.js';
 import { JobQueriesController } from './queries/job-queries.controller.js';
 import { JobQueriesService } from './queries/job-queries.service.js';
-import { ReadModelModule } from './read-model/read-model.module.js';
+import { READ_MODEL, ReadModelModule } from './read-model/read-model.module.js';
 
 @Module({})
 export class JobsModule {
@@ -19,7 +22,20 @@ export class JobsModule {
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }),
       ],
       controllers: [JobQueriesController],
-      providers: [{ provide: JOBS_CONFIG, useValue: config }, JobProjector, JobQueriesService],
+      providers: [
+        { provide: JOBS_CONFIG, useValue: config },
+        { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('jobs') },
+        {
+          provide: HEALTH_CHECKS,
+          inject: [NATS_CONNECTION, READ_MODEL],
+          useFactory: (nc: NatsConnection, ds: DataSource) => [natsHealthCheck(nc), postgresHealthCheck(ds)],
+        },
+        { provide: OPS_LISTEN, useValue: { host: config.OPS_HOST, port: config.OPS_PORT } },
+        OpsListener,
+        JobsMetrics,
+        JobProjector,
+        JobQueriesService,
+      ],
     };
   }
 }

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { BlobStore, EventStore } from '@app/event-store';
+import { BlobStore, EventStore, WorkerRegistry } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
-import { eventually, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
+import { eventually, freshNamespace, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
 import { ffprobe, makeTextFile, makeVideo, mediaDir } from '../../../test/support/videos.js';
 import { WORK_CONSUMER } from './work/work.consumer.js';
 import { WorkerModule } from './worker.module.js';
@@ -53,12 +53,20 @@ describe('worker against JetStream and ffprobe', () => {
     const { seq } = await store.append(started, 0);
     await store.append(jobCompleted(started), seq);
 
-    const config = parseConfig(workerEnvSchema, { FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
     await eventually(settled, 20_000, 'the work consumer to settle');
     expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('announces itself in the worker registry with its concurrency and pipelines', async () => {
+    const registry = await WorkerRegistry.open(ns.nc, ns.subjects.workersBucket);
+    const [entry] = await registry.list();
+    expect(entry).toMatchObject({ worker_id: 'int-worker', pid: process.pid, concurrency: 2, in_flight: [] });
+    expect(entry!.pipelines).toEqual(expect.arrayContaining(['probe', 'noop']));
+    expect(Date.parse(entry!.last_heartbeat)).toBeGreaterThanOrEqual(Date.parse(entry!.started_at));
   });
 
   it('probes a real MP4 and records what ffprobe says, then acks', async () => {
@@ -75,9 +83,10 @@ describe('worker against JetStream and ffprobe', () => {
       type: 'JobCompleted',
       causationId: started!.eventId,
       correlationId: submitted.correlationId,
-      data: { attempt: 1, result: { width: 320, height: 240, codec: 'h264', fps: 25, size: Number(truth.format.size) } },
+      data: { attempt: 1, result: { tools: { probe: { data: { width: 320, height: 240, codec: 'h264', fps: 25, size: Number(truth.format.size), frame_count: 25 } } } } },
     });
-    expect(completed?.type === 'JobCompleted' && (completed.data.result as { audio: unknown }).audio).toMatchObject({ codec: 'aac' });
+    const probe = completed?.type === 'JobCompleted' ? (completed.data.result as { tools: { probe: { data: { audio: unknown } } } }).tools.probe.data : null;
+    expect(probe?.audio).toMatchObject({ codec: 'aac' });
     expect(await eventually(settled, 10_000, 'the ack')).toBeTruthy();
   });
 
@@ -101,7 +110,7 @@ describe('worker against JetStream and ffprobe', () => {
       return items.length === 3 ? items : undefined;
     }, 30_000, 'the noop job to end');
     expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
-    expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: {} });
+    expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: { total_frames: null, frames: [], summary: { frame_count: 0 }, tools: { noop: { summary: {} } } }, artifacts: [] });
   });
 
   it('continues the attempts of a job whose lifecycle began before this message was first delivered', async () => {

@@ -1,15 +1,17 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { WorkerConfig } from '@app/config';
-import { EventStoreModule } from '@app/event-store';
-import { LoggingModule, type PinoLogger } from '@app/observability';
+import { EventStoreModule, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
+import { ToolCatalog, ToolCatalogModule } from '@app/tools';
+import { FfmpegRunner } from './media/ffmpeg.runner.js';
 import { FfprobeRunner } from './media/ffprobe.runner.js';
-import { PIPELINES, type Pipeline } from './pipelines/pipeline.js';
-import { PipelineRegistry } from './pipelines/pipeline.registry.js';
-import { NoopPipeline } from './pipelines/noop/noop.pipeline.js';
-import { ProbePipeline } from './pipelines/probe/probe.pipeline.js';
+import { WorkerMetrics } from './ops/worker.metrics.js';
+import { WORKER_PIPELINES, WorkerHeartbeat } from './registry/worker-heartbeat.service.js';
+import { InFlightJobs } from './work/in-flight-jobs.js';
 import { JobRunner } from './work/job-runner.service.js';
 import { PipelineProbe } from './work/pipeline-probe.js';
+import { PipelineExecutor } from './work/pipeline-executor.service.js';
 import { WorkConsumer } from './work/work.consumer.js';
 import { WORKER_CONFIG } from './worker.config.js';
 
@@ -21,19 +23,26 @@ export class WorkerModule {
       imports: [
         LoggingModule.forRoot(logger),
         EventStoreModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: `framewire-worker-${config.WORKER_ID}` }),
+        ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
       ],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
         { provide: Clock, useClass: SystemClock },
         { provide: IdGenerator, useClass: UuidV7Generator },
+        { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('worker') },
+        { provide: HEALTH_CHECKS, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => [natsHealthCheck(nc)] },
+        { provide: OPS_LISTEN, useValue: { host: config.OPS_HOST, port: config.OPS_PORT } },
+        OpsListener,
+        WorkerMetrics,
         FfprobeRunner,
-        ProbePipeline,
-        NoopPipeline,
-        { provide: PIPELINES, inject: [ProbePipeline, NoopPipeline], useFactory: (...pipelines: Pipeline[]) => pipelines },
-        PipelineRegistry,
+        FfmpegRunner,
+        { provide: WORKER_PIPELINES, inject: [ToolCatalog], useFactory: (catalog: ToolCatalog) => () => catalog.pipelineNames() },
+        InFlightJobs,
+        PipelineExecutor,
         PipelineProbe,
         JobRunner,
         WorkConsumer,
+        WorkerHeartbeat,
       ],
     };
   }

@@ -27,6 +27,23 @@ const common = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * The ops listener (metrics and health) of a service without an HTTP API of its own. Several
+ * processes on one host each need their own port: `framewire start` hands them out; 0 takes any
+ * free port (the chosen one is logged).
+ */
+const ops = (defaultPort: number) => ({
+  OPS_HOST: z.string().min(1).default('0.0.0.0'),
+  OPS_PORT: int(0, 65535).default(defaultPort),
+});
+/** FRAMEWIRE_PLUGINS: module names (npm packages or paths) of tool plugins, comma-separated. */
+const plugins = {
+  FRAMEWIRE_PLUGINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+};
+
 const database = {
   DATABASE_URL: z.string({ error: 'is required (for example postgres://user@127.0.0.1:5432/framewire)' }).pipe(url(['postgres:', 'postgresql:'])),
   DATABASE_SCHEMA: z
@@ -41,6 +58,11 @@ export const gatewayEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   MAX_UPLOAD_BYTES: int(1).default(10 * 1024 ** 3),
   RPC_TIMEOUT_MS: int(100, 120_000).default(5000),
+  /** The built dashboard (index.html and assets/); by default dist/dashboard of this installation. */
+  DASHBOARD_DIR: z.string().min(1).optional(),
+  /** How long POST /v1/video/process waits for its job before answering 504. */
+  PROCESS_WAIT_MS: int(1000, 3_600_000).default(300_000),
+  ...plugins,
 });
 
 export const jobsEnvSchema = z.object({
@@ -49,6 +71,7 @@ export const jobsEnvSchema = z.object({
   PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
   /** How long a live batch waits for more events after its first before it is written; 0 writes as soon as none is buffered. */
   PROJECTOR_LINGER_MS: int(0, 1000).default(2),
+  ...ops(9464),
 });
 
 export const workerEnvSchema = z.object({
@@ -69,6 +92,10 @@ export const workerEnvSchema = z.object({
    * NATS subject the moment each pipeline begins (hrtimeNs is the system's monotonic clock).
    */
   WORKER_PROBE_SUBJECT: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a plain NATS subject (no wildcards)').optional(),
+  ...ops(9465),
+  /** A job result larger than this (as JSON) goes to the Object Store; the event carries a reference. */
+  RESULT_INLINE_MAX_BYTES: int(0, 512 * 1024).default(64 * 1024),
+  ...plugins,
 });
 
 export type GatewayConfig = z.output<typeof gatewayEnvSchema>;

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Stable error codes shared by every service. Clients match on the code, never on the message.
  * The HTTP status for each code is decided in one place, the gateway's exception filter.
@@ -21,6 +23,14 @@ export const ErrorCode = {
   Internal: 'INTERNAL',
   InvalidMedia: 'INVALID_MEDIA',
   ToolFailed: 'TOOL_FAILED',
+  ToolTimeout: 'TOOL_TIMEOUT',
+  JobNotCompleted: 'JOB_NOT_COMPLETED',
+  ArtifactNotFound: 'ARTIFACT_NOT_FOUND',
+  RangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
+  InvalidMp4: 'INVALID_MP4',
+  InvalidArtifactName: 'INVALID_ARTIFACT_NAME',
+  JobFailed: 'JOB_FAILED',
+  GatewayTimeout: 'TIMEOUT',
   WorkerError: 'WORKER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -29,3 +39,11 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface ErrorBody {
   error: { code: string; message: string };
 }
+
+/** The runtime schema of ErrorBody, for API documentation and clients that validate. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.string().meta({ description: 'Stable error code; match on this, never on the message', example: 'JOB_NOT_FOUND' }),
+    message: z.string().meta({ description: 'What went wrong, for a person', example: 'no job 0193…' }),
+  }),
+});

@@ -7,4 +7,5 @@ export * from './events/event-codec.js';
 export * from './events/upcast.js';
 export * from './queries/job-view.js';
 export * from './queries/job-queries.js';
-export * from './pipelines.js';
+export * from './queries/system-view.js';
+export * from './feeds/job-change.js';

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { StorageType } from '@nats-io/jetstream';
@@ -73,12 +73,18 @@ export class BlobStore {
     return this.describe(result.info);
   }
 
-  async open(name: string): Promise<{ blob: StoredBlob; stream: Readable } | null> {
+  /**
+   * Streams an object, or only bytes `range.start` to `range.end` (inclusive) of it. The Object Store
+   * has no range reads: the chunks before the range are read and dropped as they pass (never held),
+   * and the read stops once the range is complete.
+   */
+  async open(name: string, range?: { start: number; end: number }): Promise<{ blob: StoredBlob; stream: Readable } | null> {
     const result = await this.store.get(name);
     if (!result || result.info.deleted) return null;
-    const stream = Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>);
-    void result.error.then((error) => error && stream.destroy(error));
-    return { blob: this.describe(result.info), stream };
+    const source = Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>);
+    void result.error.then((error) => error && source.destroy(error));
+    if (!range) return { blob: this.describe(result.info), stream: source };
+    return { blob: this.describe(result.info), stream: sliceStream(source, range.start, range.end) };
   }
 
   /** Deletes an object; deleting one that is not there is not an error. */
@@ -97,6 +103,29 @@ export class BlobStore {
   private describe(info: ObjectInfo): StoredBlob {
     return { bucket: this.bucket, name: info.name, size: info.size, sha256: digestToHex(info.digest) };
   }
+}
+
+/** Bytes start..end (inclusive) of `source`, read in order; the source is closed once they are through. */
+function sliceStream(source: Readable, start: number, end: number): Readable {
+  let offset = 0;
+  const out = new PassThrough();
+  source.on('data', (chunk: Buffer) => {
+    const from = Math.max(0, start - offset);
+    const to = Math.min(chunk.length, end + 1 - offset);
+    offset += chunk.length;
+    if (to > from && !out.write(chunk.subarray(from, to))) {
+      source.pause();
+      out.once('drain', () => source.resume());
+    }
+    if (offset > end) {
+      out.end();
+      source.destroy();
+    }
+  });
+  source.on('end', () => out.end());
+  source.on('error', (error) => out.destroy(error));
+  out.on('close', () => source.destroy());
+  return out;
 }
 
 /** `SHA-256=<base64url>` as the Object Store writes it, to lower-case hex. */

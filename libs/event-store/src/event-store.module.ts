@@ -4,6 +4,7 @@ import { BlobStore } from './blob-store.js';
 import { EventStore } from './event-store.js';
 import { connectNats, type NatsConnection } from './nats-connection.js';
 import { ensureEventStream } from './stream-setup.js';
+import { WorkerRegistry } from './worker-registry.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export const JOB_SUBJECTS = Symbol('JOB_SUBJECTS');
@@ -54,9 +55,14 @@ export class EventStoreModule {
           inject: [NATS_CONNECTION],
           useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket),
         },
+        {
+          provide: WorkerRegistry,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) => WorkerRegistry.open(nc, subjects.workersBucket),
+        },
         NatsConnectionCloser,
       ],
-      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore],
+      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, WorkerRegistry],
     };
   }
 }

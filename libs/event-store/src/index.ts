@@ -4,3 +4,6 @@ export * from './event-store.js';
 export * from './blob-store.js';
 export * from './event-store.module.js';
 export * from './rpc-server.js';
+export * from './jetstream-figures.js';
+export * from './rpc-correlation.js';
+export * from './worker-registry.js';

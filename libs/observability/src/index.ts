@@ -1,1 +1,6 @@
 export * from './logger.js';
+export * from './correlation.js';
+export * from './metrics.js';
+export * from './health.js';
+export * from './ops-server.js';
+export * from './ops-listener.js';

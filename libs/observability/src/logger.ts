@@ -3,25 +3,45 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+import { currentCorrelation } from './correlation.js';
 
 export type { PinoLogger };
 
-/** The header that carries a correlation id across HTTP and NATS. */
+/** The HTTP header that carries a correlation id into the gateway and back out. */
 export const CORRELATION_HEADER = 'x-request-id';
 const CORRELATION_ID_PATTERN = /^[\w.:@-]{1,128}$/;
+
+/** Paths that probes and scrapers hit every few seconds: not worth a log line each. */
+const QUIET_PATHS = new Set(['/health/live', '/health/ready', '/metrics']);
 
 /** A caller's request id if it is sane, else a fresh one. */
 export function correlationIdFrom(value: unknown): string {
   return typeof value === 'string' && CORRELATION_ID_PATTERN.test(value) ? value : randomUUID();
 }
 
-/** JSON logs on stdout, one line per record, with the service's name on every line. */
+/**
+ * The correlation id of an HTTP request: the one already given to it in this process, else the
+ * caller's `X-Request-Id` when sane, else a fresh one. Echoed back in the response's X-Request-Id.
+ */
+export function requestCorrelationId(req: IncomingMessage & { id?: unknown }, res?: ServerResponse): string {
+  const id = typeof req.id === 'string' && req.id ? req.id : correlationIdFrom(req.headers[CORRELATION_HEADER]);
+  req.id = id;
+  if (res && !res.headersSent) res.setHeader(CORRELATION_HEADER, id);
+  return id;
+}
+
+/**
+ * JSON logs on stdout, one line per record, with the service's name on every line. A line written
+ * inside runWithCorrelation() also carries that context's correlationId (and jobId), so one grep
+ * for a request id finds every line of every service that worked on it.
+ */
 export function createLogger(service: string, level: LevelWithSilent): PinoLogger {
   return pino({
     level,
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    mixin: () => currentCorrelation() ?? {},
   });
 }
 
@@ -35,13 +55,8 @@ export class LoggingModule {
         LoggerModule.forRoot({
           pinoHttp: {
             logger,
-            genReqId: (req: IncomingMessage, res: ServerResponse) => {
-              const id = correlationIdFrom(req.headers[CORRELATION_HEADER]);
-              res.setHeader(CORRELATION_HEADER, id);
-              return id;
-            },
-            customProps: (req: IncomingMessage) => ({ correlationId: (req as IncomingMessage & { id?: string }).id }),
-            autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health/live' },
+            genReqId: (req: IncomingMessage, res: ServerResponse) => requestCorrelationId(req, res),
+            autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.has((req.url ?? '').split('?')[0]!) },
             serializers: {
               req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

@@ -11,6 +11,7 @@ export interface JobRecord {
 
 export interface ListJobsQuery {
   status?: JobStatus;
+  pipeline?: string;
   limit: number;
   cursor?: string;
 }
@@ -39,6 +40,7 @@ export class JobReadRepository {
       .addOrderBy('j.job_id', 'DESC')
       .limit(query.limit + 1);
     if (query.status) qb.andWhere('j.status = :status', { status: query.status });
+    if (query.pipeline) qb.andWhere('j.pipeline = :pipeline', { pipeline: query.pipeline });
     if (query.cursor) {
       const { createdAt, jobId } = decodeCursor(query.cursor);
       qb.andWhere('(j.created_at, j.job_id) < (:createdAt, :jobId)', { createdAt, jobId });
@@ -53,6 +55,12 @@ export class JobReadRepository {
   async checkpoint(name: string): Promise<number> {
     const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
     return row?.lastSeq ?? 0;
+  }
+
+  /** The projection's checkpoint with the time it last moved (null before the first batch). */
+  async checkpointState(name: string): Promise<{ lastSeq: number; updatedAt: Date | null }> {
+    const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
+    return { lastSeq: row?.lastSeq ?? 0, updatedAt: row?.updatedAt ?? null };
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { builtinPlugin } from './builtin/builtin.plugin.js';
 import type { FramewirePlugin, PipelineDefinition, Tool } from './tool.js';
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
@@ -11,6 +12,8 @@ export interface PipelineEntry {
   params: z.ZodObject;
   /** Where it came from: `builtin` or a plugin's package name. */
   source: string;
+  /** False when no tool reads the video: the worker then neither downloads nor probes it. */
+  readsInput: boolean;
 }
 
 /** Thrown while building a catalog: a bad plugin or a clash of names stops the service at startup. */
@@ -23,6 +26,7 @@ export class CatalogError extends Error {}
  */
 export class ToolCatalog {
   private readonly tools = new Map<string, Tool>();
+  private readonly toolSources = new Map<string, string>();
   private readonly pipelines = new Map<string, PipelineEntry>();
 
   constructor(sources: Array<{ source: string; tools: readonly Tool[]; pipelines: readonly PipelineDefinition[] }>) {
@@ -31,6 +35,7 @@ export class ToolCatalog {
         if (!NAME.test(tool.name)) throw new CatalogError(`${source}: tool name "${tool.name}" must match ${NAME}`);
         if (this.tools.has(tool.name)) throw new CatalogError(`${source}: a tool named "${tool.name}" is already loaded`);
         this.tools.set(tool.name, tool);
+        this.toolSources.set(tool.name, source);
       }
     }
     for (const { source, pipelines } of sources) {
@@ -60,6 +65,7 @@ export class ToolCatalog {
       tools,
       params: z.strictObject(shape),
       source,
+      readsInput: tools.some((tool) => tool.readsInput !== false),
     });
   }
 
@@ -78,6 +84,22 @@ export class ToolCatalog {
   tool(name: string): Tool | undefined {
     return this.tools.get(name);
   }
+
+  listTools(): Array<{ tool: Tool; source: string }> {
+    return [...this.tools.values()].map((tool) => ({ tool, source: this.toolSources.get(tool.name)! }));
+  }
+}
+
+/** A tool as `GET /v1/pipelines` shows it. */
+export function describeTool(tool: Tool, source: string) {
+  return {
+    name: tool.name,
+    version: tool.version,
+    description: tool.description,
+    source,
+    reads_input: tool.readsInput !== false,
+    params_schema: z.toJSONSchema(tool.params, { io: 'input', unrepresentable: 'any' }),
+  };
 }
 
 /** A pipeline as `GET /v1/pipelines` shows it. */
@@ -89,6 +111,15 @@ export function describePipeline(entry: PipelineEntry) {
     tools: entry.tools.map((tool) => ({ name: tool.name, version: tool.version, description: tool.description })),
     params_schema: z.toJSONSchema(entry.params, { io: 'input', unrepresentable: 'any' }),
   };
+}
+
+/**
+ * The catalog of an installation: the built-in tools and pipelines plus those of the plugins named in
+ * FRAMEWIRE_PLUGINS. The gateway and the worker both build it this way, from the same config.
+ */
+export async function buildCatalog(pluginSpecifiers: readonly string[], importer?: (specifier: string) => Promise<unknown>): Promise<ToolCatalog> {
+  const plugins = await loadPlugins(pluginSpecifiers, importer);
+  return new ToolCatalog([builtinPlugin, ...plugins].map((plugin) => ({ source: plugin.name, tools: plugin.tools, pipelines: plugin.pipelines })));
 }
 
 /**

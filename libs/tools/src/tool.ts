@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ArtifactRef } from '@app/contracts';
+import type { ProbeResult } from './media/probe-result.js';
 
 /**
  * The tool interface: what a built-in tool or a third-party plugin implements. A tool is one step
@@ -15,6 +16,11 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
   readonly params: S;
   /** Wall-clock limit of one run; the run's AbortSignal fires when it passes. Default: TOOL_TIMEOUT_MS. */
   readonly timeoutMs?: number;
+  /**
+   * False for a tool that never reads the video. When no tool of a pipeline reads it, the worker
+   * neither downloads nor probes the upload, and `ctx.media` is null. Default: true.
+   */
+  readonly readsInput?: boolean;
   run(ctx: ToolContext<z.output<S>>): Promise<ToolOutput>;
 }
 
@@ -45,13 +51,18 @@ export interface MediaInfo {
   frameCount: number | null;
   hasAudio: boolean;
   codec: string | null;
+  /** Everything ffprobe said, in the API's shape (what the `probe` tool reports). */
+  details: ProbeResult;
 }
 
 /** How far the current tool is. Calls are cheap: the runner throttles what reaches the log. */
 export interface ProgressReporter {
-  /** `current` frames of `total` done (total null when unknown). */
-  frames(current: number, total: number | null): void;
-  /** A fraction from 0 to 1 of this tool's work. */
+  /**
+   * The tool is at frame `current` of `total` (total null when unknown). `done`, from 0 to 1, is the
+   * share of this tool's work that is finished; by default current / total.
+   */
+  frames(current: number, total: number | null, done?: number): void;
+  /** A fraction from 0 to 1 of this tool's work, for tools that do not count frames. */
   fraction(done: number): void;
 }
 
@@ -89,7 +100,8 @@ export interface ToolContext<P = Record<string, unknown>> {
   workDir: string;
   /** This pipeline's params, already validated and defaulted. */
   params: P;
-  media: MediaInfo;
+  /** What ffprobe found in the video; null only when no tool of the pipeline reads the input. */
+  media: MediaInfo | null;
   progress: ProgressReporter;
   /** Fires on cancel, shutdown, lost ownership of the job, or the tool's timeout. */
   signal: AbortSignal;
@@ -129,6 +141,12 @@ export class ToolError extends Error {
 
 export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
   return tool;
+}
+
+/** The media of a tool that reads its input (the runner always probes it for such a tool). */
+export function mediaOf(ctx: ToolContext<unknown>): MediaInfo {
+  if (!ctx.media) throw new ToolError('TOOL_FAILED', 'this tool reads the video, but the pipeline was run without it', false);
+  return ctx.media;
 }
 
 export function definePlugin(plugin: FramewirePlugin): FramewirePlugin {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalNats, type LocalNats } from './local-nats.js';
-import { isListening } from './net-probe.js';
+import { freePort, isListening } from './net-probe.js';
 import { Supervisor } from './supervisor.js';
 
 export interface StartOptions {
@@ -55,12 +55,17 @@ export async function start(options: StartOptions): Promise<void> {
     const natsUrl = await resolveNats(dataDir, options.localServices, (started) => (nats = started));
     const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
     const env = { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, PORT: String(options.port) };
-    supervisor.start({ name: 'jobs', entry: appEntry(root, 'jobs'), env });
+    // Each process without an HTTP API of its own gets its own ops port (metrics, health).
+    const opsPorts = await assignOpsPorts(['jobs', ...Array.from({ length: options.workers }, (_, i) => `worker-${i + 1}`)]);
+    supervisor.start({ name: 'jobs', entry: appEntry(root, 'jobs'), env: { ...env, OPS_PORT: String(opsPorts.get('jobs')) } });
     for (let i = 1; i <= options.workers; i++) {
-      supervisor.start({ name: `worker-${i}`, entry: appEntry(root, 'worker'), env });
+      const name = `worker-${i}`;
+      supervisor.start({ name, entry: appEntry(root, 'worker'), env: { ...env, OPS_PORT: String(opsPorts.get(name)) } });
     }
     supervisor.start({ name: 'gateway', entry: appEntry(root, 'gateway'), env });
     say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsUrl}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
+    say(`dashboard: http://127.0.0.1:${options.port}/   API docs: http://127.0.0.1:${options.port}/docs   metrics: http://127.0.0.1:${options.port}/metrics`);
+    say(`ops (/metrics, /health/ready): ${[...opsPorts].map(([name, port]) => `${name} http://127.0.0.1:${port}`).join(', ')}`);
   } catch (error) {
     say(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown('error', 1);
@@ -100,6 +105,21 @@ async function resolvePostgres(dataDir: string, local: boolean, started: (pg: Lo
   started(pg);
   say(`embedded PostgreSQL at ${redact(pg.url)} with its data in ${join(dataDir, 'pg')}`);
   return pg.url;
+}
+
+/** Free ports from 9464 up (Prometheus exporters' customary range), one per process, never the same twice. */
+async function assignOpsPorts(names: string[]): Promise<Map<string, number>> {
+  const ports = new Map<string, number>();
+  const taken = new Set<number>();
+  let preferred = 9464;
+  for (const name of names) {
+    let port = await freePort(preferred);
+    while (taken.has(port)) port = await freePort();
+    taken.add(port);
+    ports.set(name, port);
+    preferred = Math.max(preferred, port) + 1;
+  }
+  return ports;
 }
 
 function redact(url: string): string {

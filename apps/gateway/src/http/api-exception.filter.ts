@@ -17,13 +17,13 @@ const CODE_BY_HTTP_STATUS: Record<number, string> = {
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Http');
+  protected readonly logger = new Logger('Http');
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, body, headers } = this.describe(exception, req);
+    const { status, body, headers } = describeException(exception, req, this.logger);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -31,28 +31,34 @@ export class ApiExceptionFilter implements ExceptionFilter {
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     // A body we did not read to the end (a rejected upload) cannot be left on the connection.
     if (!req.complete && hasBody(req)) res.setHeader('Connection', 'close');
-    res.status(status).json(body);
+    res.status(status).json(this.shape(body));
   }
 
-  private describe(exception: unknown, req: Request): { status: number; body: ErrorBody; headers: Record<string, string> } {
-    if (exception instanceof ApiError) {
-      return { status: statusOf(exception.code), body: errorBody(exception.code, exception.message), headers: exception.headers };
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const code = CODE_BY_HTTP_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest);
-      const message = status === 404 ? `no route ${req.method} ${req.path}` : exception.message;
-      return { status, body: errorBody(code, message), headers: {} };
-    }
-    this.logger.error(
-      { err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : String(exception), path: req.path },
-      'unhandled error',
-    );
-    return { status: 500, body: errorBody(ErrorCode.Internal, 'internal error'), headers: {} };
+  /** The JSON sent for an error; routes with another documented error shape override it. */
+  protected shape(body: ErrorBody): unknown {
+    return body;
   }
 }
 
-function hasBody(req: Request): boolean {
+/** The status, body and headers of the error response for `exception`. */
+export function describeException(exception: unknown, req: Request, logger: Logger): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  if (exception instanceof ApiError) {
+    return { status: statusOf(exception.code), body: errorBody(exception.code, exception.message), headers: exception.headers };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = CODE_BY_HTTP_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest);
+    const message = status === 404 ? `no route ${req.method} ${req.path}` : exception.message;
+    return { status, body: errorBody(code, message), headers: {} };
+  }
+  logger.error(
+    { err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : String(exception), path: req.path },
+    'unhandled error',
+  );
+  return { status: 500, body: errorBody(ErrorCode.Internal, 'internal error'), headers: {} };
+}
+
+export function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

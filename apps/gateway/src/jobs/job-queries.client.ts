@@ -6,14 +6,16 @@ import {
   ErrorCode,
   getJobReplySchema,
   jobEventsReplySchema,
+  jobFilesReplySchema,
   JobQuery,
   listJobsReplySchema,
+  projectionReplySchema,
   type JobEventsRequest,
   type JobSubjects,
   type ListJobsRequest,
 } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
-import { JOB_SUBJECTS } from '@app/event-store';
+import { JOB_SUBJECTS, withCorrelation } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 
@@ -23,7 +25,8 @@ export const JOBS_RPC = Symbol('JOBS_RPC');
 const CLIENT_ERROR_CODES = new Set<string>([ErrorCode.BadRequest, ErrorCode.InvalidCursor, ErrorCode.JobNotFound]);
 
 /**
- * The gateway's side of the jobs service's request/reply API. A reply that does not come within
+ * The gateway's side of the jobs service's request/reply API. Each request carries the HTTP
+ * request's correlation id in its NATS headers, so the jobs service logs under the same id. A reply that does not come within
  * RPC_TIMEOUT_MS, or does not match its contract, is a 503: the caller learns quickly and can retry.
  */
 @Injectable()
@@ -40,12 +43,21 @@ export class JobQueriesClient {
     return (await this.send(JobQuery.Get, { job_id: jobId }, getJobReplySchema)).job;
   }
 
+  async files(jobId: string) {
+    return (await this.send(JobQuery.Files, { job_id: jobId }, jobFilesReplySchema)).files;
+  }
+
   list(request: ListJobsRequest) {
     return this.send(JobQuery.List, request, listJobsReplySchema);
   }
 
   events(request: JobEventsRequest) {
     return this.send(JobQuery.Events, request, jobEventsReplySchema);
+  }
+
+  /** The projector's checkpoint, as the read model holds it. */
+  projection() {
+    return this.send(JobQuery.Projection, {}, projectionReplySchema);
   }
 
   private async send<S extends z.ZodType<{ ok: true; value: unknown } | { ok: false; error: { code: string; message: string } }>>(
@@ -55,7 +67,7 @@ export class JobQueriesClient {
   ): Promise<Extract<z.output<S>, { ok: true }>['value']> {
     let raw: unknown;
     try {
-      raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), payload).pipe(timeout(this.config.RPC_TIMEOUT_MS)));
+      raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), withCorrelation(payload)).pipe(timeout(this.config.RPC_TIMEOUT_MS)));
     } catch (error) {
       const reason = error instanceof TimeoutError ? `no reply within ${this.config.RPC_TIMEOUT_MS} ms` : String((error as Error)?.message ?? error);
       this.logger.warn(`${pattern}: ${reason}`);

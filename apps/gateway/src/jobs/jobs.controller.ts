@@ -6,14 +6,13 @@ import {
   ErrorCode,
   EVENTS_LIMIT_DEFAULT,
   EVENTS_LIMIT_MAX,
-  jobIdSchema,
   jobStatusSchema,
   LIST_LIMIT_DEFAULT,
   LIST_LIMIT_MAX,
-  summarizeIssues,
 } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
 import { ApiError } from '../http/api-error.js';
+import { parseJobId, parseQuery } from '../http/query.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { readMultipart } from '../uploads/multipart-reader.js';
 import { JobQueriesClient } from './job-queries.client.js';
@@ -22,13 +21,14 @@ import { SUBMIT_FIELDS, SubmitJobService, type SubmissionSource } from './submit
 const FIELD_BYTES = 64 * 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-const listQuerySchema = z.strictObject({
+export const listQuerySchema = z.strictObject({
   status: jobStatusSchema.optional(),
+  pipeline: z.string().trim().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
   cursor: z.string().min(1).max(512).optional(),
 });
 
-const eventsQuerySchema = z.strictObject({
+export const eventsQuerySchema = z.strictObject({
   after_seq: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(EVENTS_LIMIT_MAX).default(EVENTS_LIMIT_DEFAULT),
 });
@@ -64,7 +64,7 @@ export class JobsController {
 
   @Get()
   async list(@Query() query: Record<string, unknown>) {
-    const parsed = parse(listQuerySchema, query);
+    const parsed = parseQuery(listQuerySchema, query);
     return this.queries.list(parsed);
   }
 
@@ -78,20 +78,9 @@ export class JobsController {
   @Get(':id/events')
   async events(@Param('id') id: string, @Query() query: Record<string, unknown>) {
     const jobId = parseJobId(id);
-    const { after_seq, limit } = parse(eventsQuerySchema, query);
+    const { after_seq, limit } = parseQuery(eventsQuerySchema, query);
     const page = await this.queries.events({ job_id: jobId, after_seq, limit });
     if (page.events.length === 0 && after_seq === 0) throw new ApiError(ErrorCode.JobNotFound, `no job ${id}`);
     return page;
   }
-}
-
-function parseJobId(id: string): string {
-  if (!jobIdSchema.safeParse(id).success) throw new ApiError(ErrorCode.InvalidJobId, 'a job id is a UUID');
-  return id.toLowerCase();
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ApiError(ErrorCode.ValidationFailed, summarizeIssues(parsed.error));
-  return parsed.data;
 }

@@ -1,6 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { sanitizeFilename } from '../uploads/multipart-reader.js';
-import { parseSubmissionFields } from './submit-job.service.js';
+import { builtinPlugin, ToolCatalog } from '@app/tools';
+import { parseSubmissionFields as parseWith } from './submit-job.service.js';
+
+const catalog = new ToolCatalog([{ source: 'builtin', tools: builtinPlugin.tools, pipelines: builtinPlugin.pipelines }]);
+const parseSubmissionFields = (f: Map<string, string>) => parseWith(f, catalog);
 
 const fields = (entries: Record<string, string>) => new Map(Object.entries(entries));
 const codeOf = (fn: () => unknown): string | undefined => {
@@ -27,6 +31,21 @@ describe('submission fields', () => {
     expect(codeOf(() => parseSubmissionFields(fields({ params: '{oops' })))).toBe('INVALID_PARAMS');
     expect(codeOf(() => parseSubmissionFields(fields({ params: '[1,2]' })))).toBe('INVALID_PARAMS');
     expect(codeOf(() => parseSubmissionFields(fields({ params: '{"frame_stride":-1}' })))).toBe('INVALID_PARAMS');
+    expect(codeOf(() => parseSubmissionFields(fields({ pipeline: 'thumbnails', params: '{"frame_stride":0}' })))).toBe('INVALID_PARAMS');
+    expect(codeOf(() => parseSubmissionFields(fields({ pipeline: 'thumbnails', params: '{"frame_strde":5}' })))).toBe('INVALID_PARAMS');
+  });
+
+  it('fills in the defaults of every tool of the pipeline, so the event carries the params that run', () => {
+    expect(parseSubmissionFields(fields({ pipeline: 'analyze', params: '{"frame_stride":5}' })).params).toEqual({
+      frame_stride: 5,
+      max_frames: 100,
+      thumbnail_width: 320,
+      sprite_width: 160,
+      scene_threshold: 0.3,
+      max_scenes: 200,
+      black_luma: 24,
+      freeze_diff: 0.5,
+    });
   });
 
   it('takes a noop sleep_ms of 0 to 10000 whole milliseconds and nothing else', () => {

@@ -1,22 +1,21 @@
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import {
-  DEFAULT_PIPELINE,
   DEFAULT_PRIORITY,
   ErrorCode,
   JOB_PRIORITIES,
   jobPrioritySchema,
   type JobPriority,
-  isPipelineName,
-  pipelineCatalog,
   summarizeIssues,
   type VideoSubmitted,
 } from '@app/contracts';
+import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
 import { BlobStore, ConcurrencyError, EventStore, type StoredBlob } from '@app/event-store';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
+import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
 
 /** Where the submission's parts come from; the HTTP layer reads multipart, tests may read anything. */
@@ -27,6 +26,13 @@ export type SubmissionSource = <T>(
 
 export interface SubmitCommand {
   source: SubmissionSource;
+  /**
+   * Pipeline, params and priority decided by the caller (the seeds' routes take them from the query);
+   * when absent they come from the multipart fields.
+   */
+  fields?: SubmissionFields;
+  /** Checks the first bytes of the upload (at least HEAD_BYTES of them, fewer only for a shorter file). */
+  checkHead?: (head: Buffer) => void;
   /** Who submits: the job belongs to this tenant, and its Idempotency-Key is scoped to it. */
   tenant: string;
   idempotencyKey: string | null;
@@ -45,6 +51,9 @@ export interface SubmitResult {
 
 export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 
+/** How many leading bytes of an upload `checkHead` sees. */
+export const HEAD_BYTES = 12;
+
 /**
  * Submitting a job: store the upload, validate, publish `VideoSubmitted` as the job's first event
  * (expected last subject sequence 0). A rejected submission leaves no object and publishes nothing.
@@ -60,25 +69,27 @@ export class SubmitJobService {
     private readonly blobs: BlobStore,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    private readonly metrics: GatewayMetrics,
+    private readonly catalog: ToolCatalog,
   ) {}
 
   async submit(command: SubmitCommand): Promise<SubmitResult> {
     const jobId = command.idempotencyKey ? idempotentJobId(command.tenant, command.idempotencyKey) : this.ids.next();
     if (command.idempotencyKey) {
       const prior = await this.priorSubmission(jobId);
-      if (prior) return this.replay(prior, command.source);
+      if (prior) return this.replay(prior, command.source, command.fields);
     }
 
     const objectName = `uploads/${jobId}/${this.ids.next()}`;
     const received = await command.source(
-      (part) => this.storeUpload(objectName, part),
+      (part) => this.storeUpload(objectName, part, command.checkHead),
       (stored) => this.blobs.delete(stored.blob.name),
     );
     const upload = received.file;
     try {
       if (!upload) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
       if (upload.blob.size === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
-      const { pipeline, params, priority } = parseSubmissionFields(received.fields);
+      const { pipeline, params, priority } = command.fields ?? parseSubmissionFields(received.fields, this.catalog);
       const event: VideoSubmitted = {
         // With a key, the event id is derived from the job id: two racing requests with the same key
         // publish the same Nats-Msg-Id, so the stream stores one even if they chose different priorities.
@@ -106,20 +117,23 @@ export class SubmitJobService {
       };
       const appended = await this.store.append(event, 0);
       if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
+      this.metrics.submitted.inc({ pipeline, priority });
       return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: event.occurredAt, replayed: false };
     } catch (error) {
       if (upload) await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
       if (error instanceof ConcurrencyError && command.idempotencyKey) {
         // A concurrent request with the same key won the race; answer as it did.
         const prior = await this.priorSubmission(jobId);
-        if (prior) return this.compare(prior, upload!.blob.sha256, received.fields);
+        if (prior) return this.compare(prior, upload!.blob.sha256, received.fields, command.fields);
       }
       throw error;
     }
   }
 
-  private async storeUpload(objectName: string, part: FilePart) {
-    const blob: StoredBlob = await this.blobs.put(objectName, part.stream, part.contentType);
+  private async storeUpload(objectName: string, part: FilePart, checkHead?: (head: Buffer) => void) {
+    const stream = checkHead ? part.stream.pipe(headCheck(checkHead)) : part.stream;
+    if (checkHead) part.stream.on('error', (error) => stream.destroy(error));
+    const blob: StoredBlob = await this.blobs.put(objectName, stream, part.contentType);
     return { blob, filename: part.filename, contentType: part.contentType };
   }
 
@@ -133,7 +147,7 @@ export class SubmitJobService {
   }
 
   /** A repeated key: read the body through a hash only (nothing is stored), then compare. */
-  private async replay(prior: VideoSubmitted, source: SubmissionSource): Promise<SubmitResult> {
+  private async replay(prior: VideoSubmitted, source: SubmissionSource, preset?: SubmissionFields): Promise<SubmitResult> {
     const received = await source(
       async (part) => {
         const hash = createHash('sha256');
@@ -143,11 +157,11 @@ export class SubmitJobService {
       async () => undefined,
     );
     if (received.file === null) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
-    return this.compare(prior, received.file, received.fields);
+    return this.compare(prior, received.file, received.fields, preset);
   }
 
-  private compare(prior: VideoSubmitted, sha256: string, fields: Map<string, string>): SubmitResult {
-    const { pipeline, params, priority } = parseSubmissionFields(fields);
+  private compare(prior: VideoSubmitted, sha256: string, fields: Map<string, string>, preset?: SubmissionFields): SubmitResult {
+    const { pipeline, params, priority } = preset ?? parseSubmissionFields(fields, this.catalog);
     const same =
       prior.data.video.sha256 === sha256 &&
       prior.data.pipeline === pipeline &&
@@ -174,17 +188,13 @@ export interface SubmissionFields {
 }
 
 /** `pipeline` (default probe), `params` (a JSON object valid for that pipeline) and `priority` (default normal). */
-export function parseSubmissionFields(fields: Map<string, string>): SubmissionFields {
+export function parseSubmissionFields(fields: Map<string, string>, catalog: ToolCatalog): SubmissionFields {
   const priorityText = fields.get('priority')?.trim() || DEFAULT_PRIORITY;
   const priority = jobPrioritySchema.safeParse(priorityText);
   if (!priority.success) {
     throw new ApiError(ErrorCode.ValidationFailed, `"priority" must be one of ${JOB_PRIORITIES.join(', ')}`);
   }
   const pipeline = fields.get('pipeline')?.trim() || DEFAULT_PIPELINE;
-  if (!isPipelineName(pipeline)) {
-    const known = Object.keys(pipelineCatalog).join(', ');
-    throw new ApiError(ErrorCode.UnknownPipeline, `unknown pipeline "${pipeline.slice(0, 64)}"; known: ${known}`);
-  }
   let raw: unknown = {};
   const text = fields.get('params');
   if (text !== undefined && text.trim() !== '') {
@@ -194,9 +204,49 @@ export function parseSubmissionFields(fields: Map<string, string>): SubmissionFi
       throw new ApiError(ErrorCode.InvalidParams, '"params" is not valid JSON');
     }
   }
-  const parsed = pipelineCatalog[pipeline].params.safeParse(raw);
+  return { pipeline, params: validateParams(catalog, pipeline, raw), priority: priority.data };
+}
+
+/**
+ * Checks params against the pipeline's merged schema (unknown keys rejected) and returns them with
+ * their defaults filled in, as the event will carry them.
+ */
+export function validateParams(catalog: ToolCatalog, pipeline: string, raw: unknown): Record<string, unknown> {
+  const entry = catalog.pipeline(pipeline);
+  if (!entry) {
+    throw new ApiError(ErrorCode.UnknownPipeline, `unknown pipeline "${pipeline.slice(0, 64)}"; known: ${catalog.pipelineNames().join(', ')}`);
+  }
+  const parsed = entry.params.safeParse(raw);
   if (!parsed.success) {
     throw new ApiError(ErrorCode.InvalidParams, `invalid params for ${pipeline}: ${summarizeIssues(parsed.error)}`);
   }
-  return { pipeline, params: parsed.data as Record<string, unknown>, priority: priority.data };
+  return parsed.data as Record<string, unknown>;
+}
+
+/** A pass-through stream that hands the first HEAD_BYTES bytes to `check` before letting anything through. */
+function headCheck(check: (head: Buffer) => void): Transform {
+  let head: Buffer | null = Buffer.alloc(0);
+  /** Checks what was held back and lets it through; an error from `check` fails the stream. */
+  const release = (done: (error?: Error | null, data?: Buffer) => void) => {
+    const all = head!;
+    head = null;
+    try {
+      check(all);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done(null, all);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (head === null) return done(null, chunk);
+      head = Buffer.concat([head, chunk]);
+      if (head.length < HEAD_BYTES) return done();
+      release(done);
+    },
+    flush(done) {
+      if (head === null) return done();
+      release(done);
+    },
+  });
 }

@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApp
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem } from '@app/event-store';
 import { ProjectionWriter, type ProjectionItem } from '@app/read-model';
-import { JOBS_CONFIG } from '../jobs.config.js';
 import type { JobsConfig } from '@app/config';
+import { JOBS_CONFIG } from '../jobs.config.js';
+import { JobsMetrics } from '../ops/jobs.metrics.js';
 
 export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
@@ -33,7 +34,10 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly store: EventStore,
     private readonly writer: ProjectionWriter,
     @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
-  ) {}
+    private readonly metrics: JobsMetrics,
+  ) {
+    metrics.trackPosition(() => this.checkpoint);
+  }
 
   onApplicationBootstrap(): void {
     this.loop = this.run();
@@ -176,7 +180,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     if (fresh.length > 0) {
       const first = seqOf(fresh[0]!);
       if (first > this.checkpoint + 1) await this.readAndApply(this.checkpoint + 1, first - 1);
-      await this.apply(fresh, first, seqOf(fresh.at(-1)!));
+      await this.apply(fresh, first, seqOf(fresh.at(-1)!), true);
     }
     for (const msg of msgs) {
       const item = items.find((i) => seqOf(i) === msg.seq);
@@ -185,14 +189,24 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async apply(items: ReadItem[], fromSeq: number, throughSeq: number): Promise<void> {
+  /** Writes a batch; `live` batches also log each job's milestones under the job's correlation id. */
+  private async apply(items: ReadItem[], fromSeq: number, throughSeq: number, live = false): Promise<void> {
     const projection: ProjectionItem[] = items.map((item) => {
       if (item.ok) return { seq: item.stored.seq, event: item.stored.event };
       this.logger.warn(`skipping malformed message seq ${item.malformed.seq} on ${item.malformed.subject}: ${item.malformed.reason}`);
       return { seq: item.malformed.seq, event: null };
     });
+    const before = this.checkpoint;
     const result = await this.writer.apply(projection, fromSeq, throughSeq);
     this.checkpoint = result.lastSeq;
+    for (const item of items) {
+      if (!item.ok || item.stored.seq <= before) continue;
+      const { event, seq } = item.stored;
+      this.metrics.projected.inc({ type: event.type });
+      if (live && event.type !== 'JobProgressed') {
+        this.logger.log({ jobId: event.jobId, correlationId: event.correlationId, seq, type: event.type }, `projected ${event.type}`);
+      }
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { Controller, Logger } from '@nestjs/common';
+import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { z } from 'zod';
 import {
@@ -7,9 +7,11 @@ import {
   jobEventsRequestSchema,
   JobQuery,
   listJobsRequestSchema,
+  projectionRequestSchema,
   summarizeIssues,
   type RpcReply,
 } from '@app/contracts';
+import { RpcCorrelationInterceptor } from '@app/event-store';
 import { JobQueriesService, QueryError } from './job-queries.service.js';
 
 /**
@@ -17,6 +19,7 @@ import { JobQueriesService, QueryError } from './job-queries.service.js';
  * answers with a result (`{ok,value}` or `{ok:false,error}`), never with a transport exception.
  */
 @Controller()
+@UseInterceptors(RpcCorrelationInterceptor)
 export class JobQueriesController {
   private readonly logger = new Logger(JobQueriesController.name);
 
@@ -32,9 +35,19 @@ export class JobQueriesController {
     return this.handle(listJobsRequestSchema, payload, (req) => this.queries.list(req));
   }
 
+  @MessagePattern(JobQuery.Files)
+  files(@Payload() payload: unknown) {
+    return this.handle(getJobRequestSchema, payload, async (req) => ({ files: await this.queries.files(req.job_id) }));
+  }
+
   @MessagePattern(JobQuery.Events)
   events(@Payload() payload: unknown) {
     return this.handle(jobEventsRequestSchema, payload, (req) => this.queries.events(req.job_id, req.after_seq, req.limit));
+  }
+
+  @MessagePattern(JobQuery.Projection)
+  projection(@Payload() payload: unknown) {
+    return this.handle(projectionRequestSchema, payload, () => this.queries.projection());
   }
 
   private async handle<S extends z.ZodType, T>(

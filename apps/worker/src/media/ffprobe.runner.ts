@@ -1,37 +1,9 @@
 import { spawn } from 'node:child_process';
 import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
-import { JobFailure } from '../work/job-failure.js';
+import { ToolError, type FfprobeOutput } from '@app/tools';
 import { WORKER_CONFIG } from '../worker.config.js';
-
-/** The parts of ffprobe's JSON output that Framewire reads. */
-export interface FfprobeOutput {
-  format?: {
-    format_name?: string;
-    duration?: string;
-    size?: string;
-    bit_rate?: string;
-    nb_streams?: number;
-  };
-  streams?: Array<{
-    index: number;
-    codec_type?: string;
-    codec_name?: string;
-    width?: number;
-    height?: number;
-    avg_frame_rate?: string;
-    r_frame_rate?: string;
-    nb_frames?: string;
-    nb_read_packets?: string;
-    duration?: string;
-    bit_rate?: string;
-    channels?: number;
-    sample_rate?: string;
-    pix_fmt?: string;
-    tags?: Record<string, string>;
-    side_data_list?: Array<{ rotation?: number }>;
-  }>;
-}
 
 const STDERR_LIMIT = 4000;
 
@@ -40,8 +12,20 @@ const STDERR_LIMIT = 4000;
 export class FfprobeRunner {
   constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
 
-  probe(path: string, signal?: AbortSignal): Promise<FfprobeOutput> {
-    const args = ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', '-count_packets', path];
+  /**
+   * Format and streams. The frame count comes from the container when it states one (MP4 and MOV
+   * do); only when it does not are the packets counted, which reads the whole file.
+   */
+  async probe(path: string, signal?: AbortSignal): Promise<FfprobeOutput> {
+    const output = await this.run(path, false, signal);
+    const video = output.streams?.find((s) => s.codec_type === 'video');
+    const stated = Number(video?.nb_frames);
+    if (!video || (Number.isFinite(stated) && stated > 0)) return output;
+    return this.run(path, true, signal);
+  }
+
+  private run(path: string, countPackets: boolean, signal?: AbortSignal): Promise<FfprobeOutput> {
+    const args = ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...(countPackets ? ['-count_packets'] : []), path];
     return new Promise((resolve, reject) => {
       const child = spawn(this.config.FFPROBE_PATH, args, {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,18 +41,18 @@ export class FfprobeRunner {
       });
       child.on('error', (error: NodeJS.ErrnoException) => {
         if (error.name === 'AbortError') reject(error);
-        else reject(new JobFailure('TOOL_FAILED', `ffprobe could not run: ${error.message}`, false, { cause: error }));
+        else reject(new ToolError(ErrorCode.ToolFailed, `ffprobe could not run: ${error.message}`, false, { cause: error }));
       });
       child.on('close', (code, signalName) => {
         if (signalName) {
-          reject(new JobFailure('TOOL_FAILED', `ffprobe was killed by ${signalName}`, false));
+          reject(new ToolError(ErrorCode.ToolFailed, `ffprobe was killed by ${signalName}`, false));
         } else if (code !== 0) {
-          reject(JobFailure.invalidMedia(`ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${path}: `, '')) || `exit code ${code}`}`));
+          reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${path}: `, '')) || `exit code ${code}`}`, true));
         } else {
           try {
             resolve(JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput);
           } catch {
-            reject(new JobFailure('TOOL_FAILED', 'ffprobe printed output that is not JSON', false));
+            reject(new ToolError(ErrorCode.ToolFailed, 'ffprobe printed output that is not JSON', false));
           }
         }
       });

@@ -1,4 +1,5 @@
 import { ErrorCode } from '@app/contracts';
+import { ToolError } from '@app/tools';
 
 /**
  * A failure with a stable code. Permanent failures (the input is bad) end the job at once;
@@ -22,6 +23,7 @@ export class JobFailure extends Error {
   /** Anything that is not a JobFailure is a transient worker error. */
   static from(error: unknown): JobFailure {
     if (error instanceof JobFailure) return error;
+    if (error instanceof ToolError) return new JobFailure(error.code, error.message, error.permanent, { cause: error });
     const message = error instanceof Error ? error.message : String(error);
     return new JobFailure(ErrorCode.WorkerError, message, false, { cause: error });
   }

@@ -1,31 +1,41 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
-  ErrorCode,
   isTerminal,
   type JobCompleted,
   type JobEvent,
   type JobFailed,
+  type JobProgressed,
   type JobStarted,
+  type VideoSubmitted,
 } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
-import { BlobStore, ConcurrencyError, EventStore, type ReadItem } from '@app/event-store';
+import { ConcurrencyError, EventStore, type ReadItem } from '@app/event-store';
 import { Clock, IdGenerator } from '@app/runtime';
-import { PipelineRegistry } from '../pipelines/pipeline.registry.js';
+import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
+import { AttemptLog } from './attempt-log.js';
 import { JobFailure } from './job-failure.js';
-import { PipelineProbe } from './pipeline-probe.js';
+import { PipelineExecutor, type PipelineOutcome } from './pipeline-executor.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
 export type RunOutcome = 'completed' | 'failed' | 'retry' | 'skipped' | 'lost' | 'interrupted';
 
+/** An attempt this worker has claimed: its JobStarted is stored. */
+interface ClaimedAttempt {
+  attempt: number;
+  started: JobStarted;
+  log: AttemptLog;
+}
+
 /**
- * Runs one delivery of a job: claims the attempt with `JobStarted`, runs the pipeline, and ends the
- * attempt with exactly one terminal event. Every lifecycle append expects the sequence of the one
- * before, so when the job was handed to another worker meanwhile, this worker's append is refused
- * and it walks away without touching the message.
+ * Runs one delivery of a job in three steps, each in one place:
+ * - **claim**: append `JobStarted` (attempt = previous + 1) expecting the last lifecycle sequence;
+ * - **run**: the pipeline's tools, through the PipelineExecutor, with progress appended on the way;
+ * - **settle**: append exactly one terminal event (or a retryable JobFailed) after the last
+ *   progress, then ack or nak the message.
+ * Every lifecycle append expects the sequence of the one before, so when the job was handed to
+ * another worker meanwhile, this worker's append is refused and it walks away without touching the
+ * message (and deletes what it stored).
  */
 @Injectable()
 export class JobRunner {
@@ -33,146 +43,156 @@ export class JobRunner {
 
   constructor(
     private readonly store: EventStore,
-    private readonly blobs: BlobStore,
-    private readonly pipelines: PipelineRegistry,
+    private readonly executor: PipelineExecutor,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
-    private readonly probe: PipelineProbe,
+    private readonly metrics: WorkerMetrics,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
   async run(delivery: WorkDelivery, signal: AbortSignal): Promise<RunOutcome> {
-    const { request } = delivery;
-    const jobId = request.jobId;
     const claim = await this.claim(delivery);
     if (claim === 'skipped' || claim === 'lost') return claim;
-    const { started, seq } = claim;
-    const attempt = started.data.attempt;
-    // At debug: the terminal line below says it all at info, and a log line here was a pipe write
-    // between the claim and the pipeline's start, on the path that P1 measures.
-    this.logger.debug({ jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
-
+    const { request } = delivery;
+    const pipeline = request.data.pipeline;
+    if (claim.attempt === 1) {
+      const waited = (Date.parse(claim.started.occurredAt) - Date.parse(request.occurredAt)) / 1000;
+      if (Number.isFinite(waited)) this.metrics.queueWait.observe({ pipeline }, Math.max(0, waited));
+    }
+    this.metrics.inFlight.inc();
     const heartbeat = setInterval(() => delivery.heartbeat(), Math.max(1000, Math.floor(this.config.WORKER_ACK_WAIT_MS / 3)));
     const startedAt = performance.now();
+    let outcome: PipelineOutcome;
     try {
-      const result = await this.execute(request, attempt, signal).finally(() => delivery.release());
-      const completed = this.event<JobCompleted>(request, started, 'JobCompleted', {
-        attempt,
-        durationMs: Math.round(performance.now() - startedAt),
-        result: result as JobCompleted['data']['result'],
-        resultRef: null,
-        artifacts: [],
-      });
-      return await this.finish(delivery, completed, seq, 'completed');
-    } catch (error) {
-      if (signal.aborted) {
-        // Shutdown: hand the job back; the next worker starts a new attempt.
-        delivery.nak(0);
-        return 'interrupted';
+      try {
+        outcome = await this.executor.run(request, claim.attempt, claim.log, signal).finally(() => delivery.release());
+      } catch (error) {
+        claim.log.close();
+        if (claim.log.isLost) return this.walkAway(request.jobId);
+        if (signal.aborted) {
+          // Shutdown: hand the job back; the next worker starts a new attempt.
+          delivery.nak(0);
+          return 'interrupted';
+        }
+        return await this.settleFailure(delivery, claim, error, startedAt);
+      } finally {
+        clearInterval(heartbeat);
       }
-      const failure = JobFailure.from(error);
-      const final = failure.permanent || attempt >= this.config.WORKER_MAX_DELIVER;
-      const failed = this.event<JobFailed>(request, started, 'JobFailed', {
-        attempt,
-        final,
-        error: { code: failure.code, message: failure.message },
+      const completed = this.event<JobCompleted>(request, claim.started, 'JobCompleted', 2, {
+        attempt: claim.attempt,
+        durationMs: Math.round(performance.now() - startedAt),
+        result: outcome.result,
+        resultRef: outcome.resultRef,
+        artifacts: outcome.artifacts,
       });
-      this.logger.warn({ jobId, attempt, code: failure.code, final, err: failure.message }, 'job attempt failed');
-      if (final) return await this.finish(delivery, failed, seq, 'failed');
-      return await this.finish(delivery, failed, seq, 'retry');
+      const settled = await this.settle(delivery, claim, completed, 'completed', startedAt);
+      if (settled === 'lost') await outcome.discard();
+      return settled;
     } finally {
-      clearInterval(heartbeat);
+      this.metrics.inFlight.dec();
     }
   }
 
   /**
-   * Appends `JobStarted` for the next attempt, expecting the job's last lifecycle sequence. A first
-   * delivery almost always meets a job with no lifecycle yet, so it claims attempt 1 expecting none
-   * and reads the lifecycle only when that append is refused (a redriven job, a lost ack): one round
-   * trip instead of two on the common path, and the same outcome on every other.
+   * Appends JobStarted for the next attempt; 'skipped' when the job already ended, 'lost' when another
+   * worker claimed it. A first delivery almost always meets a job with no lifecycle yet, so it claims
+   * attempt 1 expecting none and reads the lifecycle only when that append is refused (a redriven
+   * job, a lost ack): one round trip instead of two before the pipeline begins, and the same outcome
+   * on every other path.
    */
-  private async claim(delivery: WorkDelivery): Promise<{ started: JobStarted; seq: number } | 'skipped' | 'lost'> {
+  private async claim(delivery: WorkDelivery): Promise<ClaimedAttempt | 'skipped' | 'lost'> {
     const { request } = delivery;
+    let claimed: { started: JobStarted; seq: number } | null = null;
     if (delivery.deliveryCount === 1) {
-      const started = this.event<JobStarted>(request, null, 'JobStarted', { workerId: this.config.WORKER_ID, attempt: 1 });
+      const started = this.event<JobStarted>(request, null, 'JobStarted', 1, { workerId: this.config.WORKER_ID, attempt: 1 });
       try {
-        return { started, seq: (await this.store.append(started, 0)).seq };
+        claimed = { started, seq: (await this.store.append(started, 0)).seq };
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
       }
     }
-    const last = await this.store.lastLifecycle(request.jobId);
-    const previous = last?.ok ? last.stored.event : null;
-    if (previous && isTerminal(previous)) {
-      // The job ended before this (re)delivery; its ack was lost. Nothing to do.
-      delivery.ack();
-      return 'skipped';
-    }
-    const attempt = attemptOf(previous) + 1;
-    const started = this.event<JobStarted>(request, previous, 'JobStarted', { workerId: this.config.WORKER_ID, attempt });
-    try {
-      return { started, seq: (await this.store.append(started, seqOf(last))).seq };
-    } catch (error) {
-      if (error instanceof ConcurrencyError) {
-        this.logger.warn({ jobId: request.jobId, attempt }, 'another worker claimed this job first; leaving it');
-        return 'lost';
+    if (!claimed) {
+      const last = await this.store.lastLifecycle(request.jobId);
+      const previous = last?.ok ? last.stored.event : null;
+      if (previous && isTerminal(previous)) {
+        // The job ended before this (re)delivery; its ack was lost. Nothing to do.
+        delivery.ack();
+        return 'skipped';
       }
-      throw error;
+      const attempt = attemptOf(previous) + 1;
+      const started = this.event<JobStarted>(request, previous, 'JobStarted', 1, { workerId: this.config.WORKER_ID, attempt });
+      try {
+        claimed = { started, seq: (await this.store.append(started, seqOf(last))).seq };
+      } catch (error) {
+        if (error instanceof ConcurrencyError) {
+          this.logger.warn({ jobId: request.jobId, attempt }, 'another worker claimed this job first; leaving it');
+          return 'lost';
+        }
+        throw error;
+      }
     }
+    const { started, seq } = claimed;
+    const attempt = started.data.attempt;
+    // At debug: the terminal line says it all at info, and a log line here was a pipe write between
+    // the claim and the pipeline's start, on the path that P1 measures.
+    this.logger.debug({ jobId: request.jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
+    const log = new AttemptLog(this.store, request.jobId, started.eventId, seq, (snapshot) =>
+      this.event<JobProgressed>(request, started, 'JobProgressed', 1, { attempt, ...snapshot }),
+    );
+    return { attempt, started, log };
   }
 
-  private async execute(request: JobEvent & { type: 'VideoSubmitted' }, attempt: number, signal: AbortSignal) {
-    const pipeline = this.pipelines.get(request.data.pipeline);
-    if (!pipeline) {
-      throw new JobFailure(ErrorCode.UnknownPipeline, `this worker has no pipeline "${request.data.pipeline}"`, false);
-    }
-    const base = { jobId: request.jobId, attempt, params: request.data.params, signal };
-    if (!pipeline.needsInput) {
-      // Nothing to download, so no scratch directory either: making and removing one was a noop
-      // job's only file-system work, about a tenth of its CPU.
-      this.probe.pipelineBegins(request.jobId, attempt);
-      return await pipeline.run({ ...base, inputPath: null, workDir: null });
-    }
-    const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`));
-    try {
-      const inputPath = join(workDir, 'input');
-      await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
-      this.probe.pipelineBegins(request.jobId, attempt);
-      return await pipeline.run({ ...base, inputPath, workDir });
-    } finally {
-      await rm(workDir, { recursive: true, force: true });
-    }
+  private async settleFailure(delivery: WorkDelivery, claim: ClaimedAttempt, error: unknown, startedAt: number): Promise<RunOutcome> {
+    const failure = JobFailure.from(error);
+    const final = failure.permanent || claim.attempt >= this.config.WORKER_MAX_DELIVER;
+    const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 1, {
+      attempt: claim.attempt,
+      final,
+      error: { code: failure.code, message: failure.message.slice(0, 4000) },
+    });
+    this.logger.warn({ jobId: delivery.request.jobId, attempt: claim.attempt, code: failure.code, final, err: failure.message }, 'job attempt failed');
+    return this.settle(delivery, claim, failed, final ? 'failed' : 'retry', startedAt);
   }
 
-  /** Appends the attempt's terminal (or retry) event, then settles the message. */
-  private async finish(delivery: WorkDelivery, event: JobCompleted | JobFailed, expectedSeq: number, outcome: RunOutcome) {
+  /** Appends the attempt's terminal (or retry) event after its last progress, then settles the message. */
+  private async settle(
+    delivery: WorkDelivery,
+    claim: ClaimedAttempt,
+    event: JobCompleted | JobFailed,
+    outcome: RunOutcome,
+    startedAt: number,
+  ): Promise<RunOutcome> {
     try {
-      await this.store.append(event, expectedSeq);
+      await claim.log.settle(event);
     } catch (error) {
-      if (error instanceof ConcurrencyError) {
-        this.logger.warn({ jobId: event.jobId }, 'job was taken over by another attempt; discarding this result');
-        return 'lost' as const;
-      }
+      if (error instanceof ConcurrencyError) return this.walkAway(event.jobId);
       throw error;
     }
     if (outcome === 'retry') delivery.nak(retryDelayMs(event.data.attempt));
     else delivery.ack();
+    this.record(delivery.request.data.pipeline, event, outcome, startedAt);
     const durationMs = event.type === 'JobCompleted' ? event.data.durationMs : undefined;
     this.logger.log({ jobId: event.jobId, attempt: event.data.attempt, outcome, durationMs, correlationId: event.correlationId }, `job ${outcome}`);
     return outcome;
   }
 
-  private event<E extends JobEvent>(
-    request: JobEvent,
-    cause: JobEvent | null,
-    type: E['type'],
-    data: E['data'],
-  ): E {
+  private record(pipeline: string, event: JobCompleted | JobFailed, outcome: RunOutcome, startedAt: number): void {
+    this.metrics.runTime.observe({ pipeline, outcome }, (performance.now() - startedAt) / 1000);
+    if (event.type === 'JobCompleted') this.metrics.completed.inc({ pipeline });
+    else this.metrics.failed.inc({ pipeline, code: event.data.error.code, final: String(event.data.final) });
+  }
+
+  private walkAway(jobId: string): 'lost' {
+    this.logger.warn({ jobId }, 'job was taken over by another attempt; discarding this result');
+    return 'lost';
+  }
+
+  private event<E extends JobEvent>(request: VideoSubmitted, cause: JobEvent | null, type: E['type'], version: E['version'], data: E['data']): E {
     return {
       eventId: this.ids.next(),
       jobId: request.jobId,
       type,
-      version: (type === 'JobCompleted' ? 2 : 1) as E['version'],
+      version,
       occurredAt: this.clock.now().toISOString(),
       correlationId: request.correlationId,
       causationId: (cause ?? request).eventId,

@@ -3,7 +3,9 @@ import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type Js
 import { decodeEvent } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { ensureDurableConsumer, EventStore } from '@app/event-store';
+import { runWithCorrelation } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
+import { InFlightJobs } from './in-flight-jobs.js';
 import { JobRunner } from './job-runner.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
@@ -30,6 +32,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly store: EventStore,
     private readonly runner: JobRunner,
+    private readonly inFlight: InFlightJobs,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
@@ -141,14 +144,18 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     };
     const controller = new AbortController();
     this.running.set(slot, controller);
+    const context = { correlationId: decoded.event.correlationId, jobId: decoded.event.jobId };
+    this.inFlight.add(decoded.event.jobId);
     try {
-      await this.runner.run(delivery, controller.signal);
+      // Every line logged while this job runs carries its correlation id and job id.
+      await runWithCorrelation(context, () => this.runner.run(delivery, controller.signal));
     } catch (error) {
       // The event store or the object store failed before the attempt could be settled: try later.
       this.logger.error({ jobId: decoded.event.jobId, err: error instanceof Error ? error.message : String(error) }, 'job could not be run now; it will be redelivered');
       msg.nak(ERROR_RETRY_MS);
     } finally {
       this.running.delete(slot);
+      this.inFlight.delete(decoded.event.jobId);
     }
   }
 }

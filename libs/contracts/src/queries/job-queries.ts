@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { objectRefSchema } from '../events/event-meta.js';
+import { artifactRefSchema, videoRefSchema } from '../events/job-events.js';
 import { jobStatusSchema, jobViewSchema } from './job-view.js';
 
 /**
@@ -9,6 +11,9 @@ export const JobQuery = {
   Get: 'jobs.get',
   List: 'jobs.list',
   Events: 'jobs.events',
+  /** Where the projector is: the stream sequence the read model reflects. */
+  Projection: 'jobs.projection',
+  Files: 'jobs.files',
 } as const;
 
 export const LIST_LIMIT_DEFAULT = 20;
@@ -21,6 +26,7 @@ export type GetJobRequest = z.infer<typeof getJobRequestSchema>;
 
 export const listJobsRequestSchema = z.object({
   status: jobStatusSchema.optional(),
+  pipeline: z.string().min(1).max(64).optional(),
   limit: z.number().int().min(1).max(LIST_LIMIT_MAX).default(LIST_LIMIT_DEFAULT),
   cursor: z.string().max(512).optional(),
 });
@@ -72,6 +78,30 @@ export const jobEventsReplySchema = rpcReplySchema(
     next_after_seq: z.number().int().nullable(),
   }),
 );
+export const projectionRequestSchema = z.object({}).loose();
+
+/** The projector's position: the last stream sequence the read model reflects. */
+export const projectionStateSchema = z.object({
+  checkpoint: z.number().int().nonnegative(),
+  updated_at: z.string().nullable(),
+});
+export type ProjectionState = z.infer<typeof projectionStateSchema>;
+export const projectionReplySchema = rpcReplySchema(projectionStateSchema);
+/**
+ * Where a job's files are in the Object Store: the upload, the stored result (when too large for
+ * the event) and the artifacts. For the gateway to serve them; never shown to clients as such.
+ */
+export const jobFilesSchema = z.object({
+  job_id: z.uuid(),
+  status: jobStatusSchema,
+  video: videoRefSchema,
+  result_ref: objectRefSchema.nullable(),
+  artifacts: z.array(artifactRefSchema),
+});
+export type JobFiles = z.infer<typeof jobFilesSchema>;
+export const jobFilesReplySchema = rpcReplySchema(z.object({ files: jobFilesSchema.nullable() }));
+export type JobFilesReply = z.infer<typeof jobFilesReplySchema>;
+
 export type GetJobReply = z.infer<typeof getJobReplySchema>;
 export type ListJobsReply = z.infer<typeof listJobsReplySchema>;
 export type JobEventsReply = z.infer<typeof jobEventsReplySchema>;

@@ -1,0 +1,93 @@
+import { Option, type Command } from 'commander';
+
+/** Where the CLI finds the gateway and how it authenticates (FRAMEWIRE_API_KEY is ready for API keys). */
+export interface GatewayOptions {
+  url: string;
+  apiKey?: string;
+  json: boolean;
+}
+
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:3000';
+
+/** Adds --url, --api-key and --json to a command that talks to the gateway. */
+export function withGatewayOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--url <url>', 'the gateway').env('FRAMEWIRE_URL').default(DEFAULT_GATEWAY_URL))
+    .addOption(new Option('--api-key <key>', 'API key, sent as Authorization: Bearer').env('FRAMEWIRE_API_KEY'))
+    .option('--json', 'print JSON for scripts instead of text', false);
+}
+
+/** An error answer of the API (`{"error":{"code","message"}}`) or a gateway that did not answer. */
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+export function authHeaders(options: Pick<GatewayOptions, 'apiKey'>): Record<string, string> {
+  return options.apiKey ? { Authorization: `Bearer ${options.apiKey}` } : {};
+}
+
+export function gatewayUrl(options: Pick<GatewayOptions, 'url'>, path: string): URL {
+  return new URL(path, options.url.endsWith('/') ? options.url : `${options.url}/`);
+}
+
+/** Reads an error body, whatever the gateway sent. */
+export async function errorFromResponse(res: Response): Promise<GatewayError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    if (body.error?.code) return new GatewayError(res.status, body.error.code, body.error.message ?? '');
+  } catch {
+    // not JSON
+  }
+  return new GatewayError(res.status, res.status === 401 ? 'UNAUTHORIZED' : `HTTP_${res.status}`, text.slice(0, 200) || res.statusText);
+}
+
+export async function getJson<T>(options: GatewayOptions, path: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(gatewayUrl(options, path), { headers: { Accept: 'application/json', ...authHeaders(options) } });
+  } catch (error) {
+    throw unreachable(options, error);
+  }
+  if (!res.ok) throw await errorFromResponse(res);
+  return (await res.json()) as T;
+}
+
+export function unreachable(options: GatewayOptions, error: unknown): GatewayError {
+  const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+  return new GatewayError(0, 'UNREACHABLE', `no gateway at ${options.url} (${cause}); set --url or FRAMEWIRE_URL`);
+}
+
+/**
+ * Runs a command's action: a GatewayError becomes one line on stderr (or a JSON error with --json)
+ * and exit code 1; anything else is a bug and shows its stack.
+ */
+export function runAction<A extends unknown[]>(action: (...args: A) => Promise<number | void>) {
+  return async (...args: A): Promise<void> => {
+    const command = args.at(-1) as Command;
+    const json = Boolean((command.opts() as { json?: boolean }).json);
+    try {
+      const code = await action(...args);
+      process.exitCode = code ?? 0;
+    } catch (error) {
+      if (!(error instanceof GatewayError)) throw error;
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+      else process.stderr.write(`framewire: ${error.code}: ${error.message}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+/** Columns padded to their widest cell. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,288 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, apiFetch, fetchObjectUrl } from '../api/api-client';
+import { useFeed } from '../api/feed-context';
+import type { ArtifactInfo, JobView, StoredEventView } from '../api/types';
+import { linkProps } from '../router';
+import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
+import { ago, bytes, duration, time } from '../ui/format';
+
+/**
+ * One job: its state, its timeline (the events, read from the stream), its error or result, its
+ * thumbnails and its video; cancel while it runs, redrive when it failed. Live: every change the
+ * feed reports for this job reloads the state and appends the new events.
+ */
+export function JobDetail({ id }: { id: string }) {
+  const feed = useFeed();
+  const [job, setJob] = useState<JobView | null>(null);
+  const [events, setEvents] = useState<StoredEventView[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const lastSeq = useRef(0);
+
+  const refresh = useCallback(async () => {
+    try {
+      const [view, page] = await Promise.all([api.getJob(id), api.jobEvents(id, lastSeq.current)]);
+      setJob(view);
+      if (page.events.length > 0) {
+        lastSeq.current = page.events.at(-1)!.seq;
+        setEvents((current) => [...current, ...page.events.filter((e) => !current.some((c) => c.seq === e.seq))]);
+      }
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, [id]);
+
+  useEffect(() => {
+    lastSeq.current = 0;
+    setEvents([]);
+    setJob(null);
+  }, [id]);
+  useEffect(() => void refresh(), [refresh, feed.generation]);
+  useEffect(() => feed.subscribe((change) => change.job_id === id && void refresh()), [feed, id, refresh]);
+
+  return (
+    <>
+      <p>
+        <a {...linkProps('/')}>← All jobs</a>
+      </p>
+      <Panel
+        title={`Job ${id}`}
+        testId="job-detail"
+        actions={
+          job && (
+            <div className="actions">
+              {(job.status === 'running' || job.status === 'queued') && <ActionButton label="Cancel job" kind="danger" run={() => api.cancel(id).then(refresh)} testId="detail-cancel" />}
+              {(job.status === 'failed' || (job.status as string) === 'cancelled') && <ActionButton label="Retry (redrive)" run={() => api.retry(id).then(refresh)} testId="detail-retry" />}
+            </div>
+          )
+        }
+      >
+        <ErrorNote error={error} what="Job" />
+        {job && <JobSummary job={job} />}
+      </Panel>
+      {job?.error && (
+        <Panel title="Error" testId="job-error">
+          <p>
+            <code>{job.error.code}</code> {job.error.message}
+          </p>
+        </Panel>
+      )}
+      <Panel title="Timeline" testId="timeline">
+        <Timeline events={events} />
+      </Panel>
+      {job?.status === 'completed' && <ResultPanel job={job} />}
+      {job && <MediaPanel job={job} />}
+    </>
+  );
+}
+
+function JobSummary({ job }: { job: JobView }) {
+  const detail = job.progress_detail;
+  return (
+    <div className="summary">
+      <dl>
+        <dt>Status</dt>
+        <dd data-testid="detail-status">
+          <StatusBadge status={job.status} />
+        </dd>
+        <dt>Progress</dt>
+        <dd>
+          <ProgressBar value={job.progress} testId="detail-progress" />
+          {detail && (
+            <span className="muted">
+              {detail.current_tool ? `${detail.current_tool}: ` : ''}frame {detail.current_frame}
+              {detail.total_frames !== null ? ` of ${detail.total_frames}` : ''}, tool {detail.tools_completed + (job.status === 'running' ? 1 : 0)} of {detail.tools_total}
+            </span>
+          )}
+        </dd>
+        <dt>Pipeline</dt>
+        <dd>
+          {job.pipeline} <span className="muted">({job.priority} priority)</span>
+        </dd>
+        <dt>Params</dt>
+        <dd>
+          <code>{JSON.stringify(job.params)}</code>
+        </dd>
+        <dt>Video</dt>
+        <dd>
+          {job.video.filename} <span className="muted">({bytes(job.video.size)}, {job.video.content_type || 'unknown type'})</span>
+        </dd>
+        <dt>Attempts</dt>
+        <dd>{job.attempts}</dd>
+        <dt>Worker</dt>
+        <dd>{job.worker_id ?? '–'}</dd>
+        <dt>Submitted</dt>
+        <dd title={job.created_at}>{ago(job.created_at)}</dd>
+        <dt>Run time</dt>
+        <dd>{duration(job.duration_ms)}</dd>
+        <dt>Correlation id</dt>
+        <dd>
+          <code>{job.correlation_id}</code>
+        </dd>
+      </dl>
+    </div>
+  );
+}
+
+function Timeline({ events }: { events: StoredEventView[] }) {
+  if (events.length === 0) return <p className="muted">No events yet.</p>;
+  return (
+    <ol className="timeline" data-testid="timeline-list">
+      {events.map((event) => (
+        <li key={event.seq} className={`tl tl-${event.type}`} data-testid="timeline-event" data-type={event.type}>
+          <span className="tl-time" title={event.occurredAt}>
+            {time(event.occurredAt)}
+          </span>
+          <strong className="tl-type">{event.type}</strong>
+          <span className="muted">
+            v{event.version} · seq {event.seq}
+          </span>
+          <EventSummary event={event} />
+          <details>
+            <summary>data</summary>
+            <pre>{JSON.stringify(event.data, null, 2)}</pre>
+          </details>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function EventSummary({ event }: { event: StoredEventView }) {
+  const d = event.data as Record<string, any>;
+  switch (event.type) {
+    case 'VideoSubmitted':
+      return <span>{`${d['pipeline']} · ${d['video']?.filename ?? ''} · ${d['priority'] ?? 'normal'}`}</span>;
+    case 'JobStarted':
+      return <span>{`attempt ${d['attempt']} on ${d['workerId']}`}</span>;
+    case 'JobProgressed':
+      return <span>{`${Math.round(d['percent'])}%${d['currentTool'] ? ` · ${d['currentTool']}` : ''}`}</span>;
+    case 'JobCompleted':
+      return <span>{`attempt ${d['attempt']} in ${duration(d['durationMs'])}`}</span>;
+    case 'JobFailed':
+      return <span className="fail">{`attempt ${d['attempt']}${d['final'] ? ' (final)' : ''}: ${d['error']?.code} ${d['error']?.message ?? ''}`}</span>;
+    default:
+      return null;
+  }
+}
+
+function ResultPanel({ job }: { job: JobView }) {
+  const [result, setResult] = useState<unknown>(job.result);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (job.result_location !== 'object_store') return setResult(job.result);
+    api.jobResult(job.job_id).then(setResult, setError);
+  }, [job.job_id, job.result, job.result_location]);
+  return (
+    <Panel title="Result" testId="result">
+      <ErrorNote error={error} what="Result" />
+      <pre className="result">{JSON.stringify(result, null, 2)}</pre>
+    </Panel>
+  );
+}
+
+/** Thumbnails (image artifacts, fetched with the key) and the uploaded video. */
+function MediaPanel({ job }: { job: JobView }) {
+  const [artifacts, setArtifacts] = useState<ArtifactInfo[]>(job.artifacts);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (job.status !== 'completed') return;
+    api.artifacts(job.job_id).then(setArtifacts, (e: unknown) => {
+      setArtifacts(job.artifacts);
+      setError(e);
+    });
+  }, [job.job_id, job.status, job.artifacts]);
+  const images = artifacts.filter((a) => a.content_type.startsWith('image/'));
+  const others = artifacts.filter((a) => !a.content_type.startsWith('image/'));
+  return (
+    <Panel title="Media" testId="media">
+      <h3>Thumbnails</h3>
+      {error !== null && <ErrorNote error={error} what="Artifacts" />}
+      {images.length === 0 ? (
+        <p className="muted">No thumbnails{job.status === 'completed' ? ' for this pipeline' : ' yet'}.</p>
+      ) : (
+        <div className="gallery" data-testid="gallery">
+          {images.map((a) => (
+            <Thumbnail key={a.name} jobId={job.job_id} artifact={a} />
+          ))}
+        </div>
+      )}
+      {others.length > 0 && (
+        <ul className="artifacts">
+          {others.map((a) => (
+            <li key={a.name}>
+              <ArtifactLink jobId={job.job_id} artifact={a} />
+            </li>
+          ))}
+        </ul>
+      )}
+      <h3>Video</h3>
+      <VideoPlayer jobId={job.job_id} />
+    </Panel>
+  );
+}
+
+function Thumbnail({ jobId, artifact }: { jobId: string; artifact: ArtifactInfo }) {
+  const [url, setUrl] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let objectUrl: string | null = null;
+    fetchObjectUrl(api.artifactPath(jobId, artifact.name)).then((u) => setUrl((objectUrl = u)), setError);
+    return () => {
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+    };
+  }, [jobId, artifact.name]);
+  if (error) return <ErrorNote error={error} what={artifact.name} />;
+  return <figure>{url ? <img src={url} alt={artifact.name} loading="lazy" /> : <div className="thumb-placeholder" />}<figcaption>{artifact.name}</figcaption></figure>;
+}
+
+function ArtifactLink({ jobId, artifact }: { jobId: string; artifact: ArtifactInfo }) {
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <>
+      <button
+        type="button"
+        className="link"
+        onClick={() =>
+          fetchObjectUrl(api.artifactPath(jobId, artifact.name)).then((url) => {
+            const a = document.createElement('a');
+            a.href = url;
+            a.download = artifact.name;
+            a.click();
+            setTimeout(() => URL.revokeObjectURL(url), 10_000);
+          }, setError)
+        }
+      >
+        {artifact.name}
+      </button>{' '}
+      <span className="muted">
+        {artifact.content_type}, {bytes(artifact.size)}
+      </span>
+      <ErrorNote error={error} />
+    </>
+  );
+}
+
+/**
+ * The uploaded video, streamed with Range requests by the browser itself. A <video> cannot send an
+ * Authorization header; when the gateway refuses it, the reason is read from a 1-byte request that can.
+ */
+function VideoPlayer({ jobId }: { jobId: string }) {
+  const [error, setError] = useState<unknown>(null);
+  const src = api.videoPath(jobId);
+  return (
+    <>
+      {error === null && (
+        <video
+          key={src}
+          controls
+          preload="metadata"
+          src={src}
+          data-testid="video"
+          onError={() => apiFetch(src, { headers: { Range: 'bytes=0-0' } }).then(() => setError(new Error('the browser cannot play this video')), setError)}
+        />
+      )}
+      <ErrorNote error={error} what="Video" />
+    </>
+  );
+}

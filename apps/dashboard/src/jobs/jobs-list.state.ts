@@ -1,0 +1,75 @@
+import type { JobChange, JobView } from '../api/types';
+
+export interface ListFilter {
+  status?: string;
+  pipeline?: string;
+}
+
+/**
+ * Applies one live change to the rows on screen. A change the row already reflects (its `seq` is
+ * not above the row's `last_seq`) changes nothing, so a snapshot and the feed can overlap freely.
+ * A new job appears at the top of the first page when it matches the filter; a job that is not on
+ * screen is otherwise ignored (its page shows it when loaded).
+ */
+export function applyChange(rows: JobView[], change: JobChange, filter: ListFilter, options: { firstPage: boolean; limit: number }): JobView[] {
+  const index = rows.findIndex((row) => row.job_id === change.job_id);
+  if (index >= 0) {
+    const row = rows[index]!;
+    if (change.seq <= row.last_seq) return rows;
+    const next = rows.slice();
+    next[index] = evolveRow(row, change);
+    return next;
+  }
+  if (!change.submitted || !options.firstPage) return rows;
+  if (filter.status && filter.status !== change.status) return rows;
+  if (filter.pipeline && filter.pipeline !== change.submitted.pipeline) return rows;
+  return [newRow(change), ...rows].slice(0, options.limit);
+}
+
+/** A row after one change; progress never goes backwards within an attempt. */
+export function evolveRow(row: JobView, change: JobChange): JobView {
+  const newAttempt = change.attempt !== null && change.attempt > row.attempts;
+  const terminal = change.status === 'completed' || change.status === 'failed' || (change.status as string) === 'cancelled';
+  let progress = row.progress;
+  if (change.progress !== null) progress = newAttempt || change.type === 'JobStarted' || change.status === 'queued' ? change.progress : Math.max(row.progress, change.progress);
+  return {
+    ...row,
+    status: change.status,
+    progress,
+    attempts: change.attempt !== null ? Math.max(row.attempts, change.attempt) : row.attempts,
+    worker_id: change.worker_id ?? row.worker_id,
+    error: change.error ?? (change.type === 'JobStarted' || change.status === 'completed' ? null : row.error),
+    started_at: change.type === 'JobStarted' ? change.occurred_at : row.started_at,
+    completed_at: terminal ? change.occurred_at : change.type === 'JobStarted' ? null : row.completed_at,
+    updated_at: change.occurred_at,
+    last_seq: change.seq,
+  };
+}
+
+function newRow(change: JobChange): JobView {
+  const submitted = change.submitted!;
+  return {
+    job_id: change.job_id,
+    status: change.status,
+    tenant: 'default',
+    priority: submitted.priority,
+    pipeline: submitted.pipeline,
+    params: {},
+    progress: change.progress ?? 0,
+    attempts: 0,
+    worker_id: null,
+    created_at: change.occurred_at,
+    updated_at: change.occurred_at,
+    started_at: null,
+    completed_at: null,
+    duration_ms: null,
+    error: null,
+    result: null,
+    result_location: null,
+    artifacts: [],
+    progress_detail: null,
+    video: { filename: submitted.filename, size: submitted.size, content_type: '', sha256: '' },
+    correlation_id: change.correlation_id,
+    last_seq: change.seq,
+  };
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import type { ApiDocs } from '../docs/openapi.registry.js';
+import { jobIdParams } from '../jobs/jobs.openapi.js';
+
+/** The documentation of one job's live updates (SSE; the WebSocket is described in words). */
+export function registerJobStreamRoutes({ registry, errors }: ApiDocs): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/jobs/{id}/stream',
+    tags: ['live'],
+    summary: 'One job\'s live updates (Server-Sent Events)',
+    description:
+      '`status` (the snapshot) first, then `status` and `progress` events, and at last `completed` or `failed`, after which the stream closes. ' +
+      'Each event\'s `id` is the stream sequence it reflects; reconnect with `Last-Event-ID` to resume without a gap. ' +
+      'The same updates, in the seeds\' message shape `{job_id, status, current_frame, total_frames, percent}`, are sent over a WebSocket at `/v1/ws/jobs/{id}`.',
+    request: { params: jobIdParams, headers: z.object({ 'Last-Event-ID': z.string().optional() }) },
+    responses: {
+      200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+      ...errors(400, 404, 503),
+    },
+  });
+}

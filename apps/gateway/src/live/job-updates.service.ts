@@ -1,0 +1,138 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, type JobEvent, type JobView } from '@app/contracts';
+import { EventStore } from '@app/event-store';
+import { ApiError } from '../http/api-error.js';
+import { JobQueriesClient } from '../jobs/job-queries.client.js';
+
+/** One live update of a job, with the stream sequence it reflects. */
+export type JobUpdate =
+  | { kind: 'status'; seq: number; data: StatusData }
+  | { kind: 'progress'; seq: number; data: ProgressData }
+  | { kind: 'completed'; seq: number; data: StatusData & { duration_ms: number | null; result_location: JobView['result_location']; artifacts: JobView['artifacts'] } }
+  | { kind: 'failed'; seq: number; data: StatusData };
+
+export interface StatusData {
+  job_id: string;
+  status: JobView['status'];
+  attempt: number;
+  worker_id: string | null;
+  error: JobView['error'];
+  progress: ProgressData | null;
+}
+
+export interface ProgressData {
+  job_id: string;
+  status: 'running';
+  attempt: number;
+  percent: number;
+  current_frame: number;
+  total_frames: number | null;
+  current_tool: string | null;
+  tools_completed: number;
+  tools_total: number;
+}
+
+export function isTerminalUpdate(update: JobUpdate): boolean {
+  return update.kind === 'completed' || update.kind === 'failed';
+}
+
+/**
+ * A job's live updates: first a snapshot (from the jobs service, at the stream sequence it folded),
+ * then every later event of the job as it is appended, read from the stream in order from the
+ * snapshot's sequence on, so nothing falls between the two. Ends after the terminal event.
+ */
+@Injectable()
+export class JobUpdatesService {
+  private readonly logger = new Logger(JobUpdatesService.name);
+
+  constructor(
+    private readonly queries: JobQueriesClient,
+    private readonly store: EventStore,
+  ) {}
+
+  /** The snapshot, or 404 for an unknown job: decided before any response starts. */
+  async snapshot(jobId: string): Promise<JobView> {
+    const job = await this.queries.get(jobId);
+    if (!job) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
+    return job;
+  }
+
+  /**
+   * The updates after `snapshot` (or, when resuming, after stream sequence `afterSeq`), until the
+   * terminal one or until `signal` aborts.
+   */
+  async *follow(snapshot: JobView, signal: AbortSignal, afterSeq?: number): AsyncGenerator<JobUpdate> {
+    const first = snapshotUpdates(snapshot);
+    if (afterSeq === undefined) {
+      yield* first;
+      if (first.some(isTerminalUpdate)) return;
+    }
+    let attempt = snapshot.attempts;
+    let workerId = snapshot.worker_id;
+    for await (const item of this.store.followJob(snapshot.job_id, afterSeq ?? snapshot.last_seq, signal)) {
+      if (!item.ok) {
+        this.logger.warn(`job ${snapshot.job_id}: skipping malformed event at seq ${item.malformed.seq}`);
+        continue;
+      }
+      const update = toUpdate(item.stored.event, item.stored.seq, { attempt, workerId });
+      if (item.stored.event.type === 'JobStarted') {
+        attempt = item.stored.event.data.attempt;
+        workerId = item.stored.event.data.workerId;
+      }
+      if (!update) continue;
+      yield update;
+      if (isTerminalUpdate(update)) return;
+    }
+  }
+}
+
+/** What a client first sees: the job's status (with its latest progress), and its end if it has ended. */
+export function snapshotUpdates(job: JobView): JobUpdate[] {
+  const progress: ProgressData | null = job.progress_detail && job.status === 'running' ? { job_id: job.job_id, status: 'running', attempt: job.attempts, ...job.progress_detail } : null;
+  const status: StatusData = { job_id: job.job_id, status: job.status, attempt: job.attempts, worker_id: job.worker_id, error: job.error, progress };
+  const updates: JobUpdate[] = [{ kind: 'status', seq: job.last_seq, data: status }];
+  if (job.status === 'completed') {
+    updates.push({ kind: 'completed', seq: job.last_seq, data: { ...status, duration_ms: job.duration_ms, result_location: job.result_location, artifacts: job.artifacts } });
+  } else if (job.status === 'failed') {
+    updates.push({ kind: 'failed', seq: job.last_seq, data: status });
+  }
+  return updates;
+}
+
+function toUpdate(event: JobEvent, seq: number, current: { attempt: number; workerId: string | null }): JobUpdate | null {
+  const base = { job_id: event.jobId, error: null, progress: null };
+  switch (event.type) {
+    case 'VideoSubmitted':
+      return null;
+    case 'JobStarted':
+      return { kind: 'status', seq, data: { ...base, status: 'running', attempt: event.data.attempt, worker_id: event.data.workerId } };
+    case 'JobProgressed': {
+      const d = event.data;
+      return {
+        kind: 'progress',
+        seq,
+        data: { job_id: event.jobId, status: 'running', attempt: d.attempt, percent: d.percent, current_frame: d.currentFrame, total_frames: d.totalFrames, current_tool: d.currentTool, tools_completed: d.toolsCompleted, tools_total: d.toolsTotal },
+      };
+    }
+    case 'JobCompleted':
+      return {
+        kind: 'completed',
+        seq,
+        data: {
+          ...base,
+          status: 'completed',
+          attempt: event.data.attempt,
+          worker_id: current.workerId,
+          duration_ms: event.data.durationMs,
+          result_location: event.data.resultRef ? 'object_store' : 'inline',
+          artifacts: event.data.artifacts.map((a) => ({ name: a.name, size: a.size, content_type: a.contentType })),
+        },
+      };
+    case 'JobFailed':
+      return {
+        kind: event.data.final ? 'failed' : 'status',
+        seq,
+        data: { ...base, status: event.data.final ? 'failed' : 'queued', attempt: event.data.attempt, worker_id: current.workerId, error: event.data.error },
+      };
+  }
+}

@@ -1,0 +1,34 @@
+import { Injectable, type NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { requestCorrelationId, runWithCorrelation } from '@app/observability';
+import { GatewayMetrics } from './gateway.metrics.js';
+
+/**
+ * Every request runs in its correlation context (the id pino-http logs and X-Request-Id echoes),
+ * so what the gateway logs or sends over NATS on its behalf carries the same id. When the response
+ * is done, it is counted and timed under its route pattern (`/v1/jobs/:id`, never the raw path, so
+ * ids do not explode the label set).
+ */
+@Injectable()
+export class HttpObservabilityMiddleware implements NestMiddleware {
+  constructor(private readonly metrics: GatewayMetrics) {}
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    const started = process.hrtime.bigint();
+    const correlationId = requestCorrelationId(req as Request & { id?: unknown }, res);
+    res.once('close', () => {
+      const labels = { method: req.method, route: routeOf(req, res), status: String(res.statusCode) };
+      this.metrics.httpRequests.inc(labels);
+      this.metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    runWithCorrelation({ correlationId }, next);
+  }
+}
+
+function routeOf(req: Request, res: Response): string {
+  const route = (req as Request & { route?: { path?: unknown } }).route?.path;
+  if (typeof route === 'string') return `${req.baseUrl ?? ''}${route}`;
+  if (res.statusCode === 404) return 'unmatched';
+  if (res.locals['route']) return String(res.locals['route']);
+  return 'static';
+}

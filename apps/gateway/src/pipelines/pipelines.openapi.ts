@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import type { ApiDocs } from '../docs/openapi.registry.js';
+
+/** The documentation of GET /v1/pipelines. */
+export function registerPipelinesRoutes({ registry, component, json }: ApiDocs): void {
+  const jsonSchema = z.record(z.string(), z.unknown()).meta({ description: 'A JSON Schema' });
+  const tool = component(
+    'Tool',
+    z.object({ name: z.string(), version: z.string(), description: z.string(), source: z.string(), reads_input: z.boolean(), params_schema: jsonSchema }),
+  );
+  const pipeline = component(
+    'Pipeline',
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      source: z.string().meta({ description: '`builtin` or the plugin package that brought it' }),
+      tools: z.array(z.object({ name: z.string(), version: z.string(), description: z.string() })),
+      params_schema: jsonSchema,
+    }),
+  );
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/pipelines',
+    tags: ['jobs'],
+    summary: 'The pipelines and tools this installation runs, with their params schemas',
+    responses: { 200: json('Pipelines and tools', z.object({ pipelines: z.array(pipeline), tools: z.array(tool) })) },
+  });
+}

@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode } from '@app/contracts';
+import type { WorkerConfig } from '@app/config';
+import { FfmpegProgressParser, ToolError, type FfmpegProgress } from '@app/tools';
+import { WORKER_CONFIG } from '../worker.config.js';
+
+/** How much of stderr is kept for the error message: its tail, where ffmpeg says what went wrong. */
+const STDERR_TAIL = 16 * 1024;
+
+/** Lines of ffmpeg's stderr that mean the input itself is broken, not the tool. */
+const INVALID_INPUT = /Invalid data found when processing input|moov atom not found|could not find codec parameters|Invalid NAL unit size/i;
+
+/**
+ * Runs the real ffmpeg binary for the tools: no stdin, `-progress pipe:1` on stdout when the caller
+ * wants progress, stderr kept as a bounded tail. The signal kills it at once (SIGKILL).
+ */
+@Injectable()
+export class FfmpegRunner {
+  constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
+
+  run(args: string[], signal: AbortSignal, onProgress?: (progress: FfmpegProgress) => void): Promise<{ stdout: string; stderr: string }> {
+    const full = ['-hide_banner', '-nostdin', '-y', '-v', 'error', ...(onProgress ? ['-progress', 'pipe:1', '-nostats'] : []), ...args];
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const child = spawn(this.config.FFMPEG_PATH, full, { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' });
+      const parser = onProgress ? new FfmpegProgressParser(onProgress) : null;
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        if (parser) parser.push(chunk);
+        else if (stdout.length < STDERR_TAIL) stdout += chunk;
+      });
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr = (stderr + chunk).slice(-STDERR_TAIL);
+      });
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.name === 'AbortError') reject(signal.reason ?? error);
+        else reject(new ToolError(ErrorCode.ToolFailed, `ffmpeg could not run: ${error.message}`, false, { cause: error }));
+      });
+      child.on('close', (code, signalName) => {
+        if (signal.aborted) return reject(signal.reason);
+        if (signalName) return reject(new ToolError(ErrorCode.ToolFailed, `ffmpeg was killed by ${signalName}`, false));
+        if (code !== 0) {
+          const message = lastLines(stderr) || `exit code ${code}`;
+          return reject(INVALID_INPUT.test(stderr) ? new ToolError(ErrorCode.InvalidMedia, `ffmpeg could not read the video: ${message}`, true) : new ToolError(ErrorCode.ToolFailed, `ffmpeg failed: ${message}`, false));
+        }
+        resolve({ stdout, stderr });
+      });
+    });
+  }
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' | ').slice(0, 1000);
+}

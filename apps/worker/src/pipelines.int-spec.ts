@@ -1,0 +1,236 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Test, type TestingModule } from '@nestjs/testing';
+import type { ArtifactRef, JobCompleted, JobEvent, JobProgressed } from '@app/contracts';
+import { parseConfig, workerEnvSchema } from '@app/config';
+import { BlobStore, EventStore } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import type { PipelineResult } from '@app/tools';
+import { videoSubmitted } from '../../../test/support/events.js';
+import { eventually, freshNamespace, TEST_NATS_URL, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
+import { dimensions, ffmpeg, ffprobe, frameTimes, makeCutsVideo, makeVideo, mediaDir } from '../../../test/support/videos.js';
+import { WorkerModule } from './worker.module.js';
+
+type Frame = PipelineResult['frames'][number];
+
+/**
+ * Each built-in tool on real videos made by ffmpeg, run by a worker in this process against a real
+ * stream and Object Store; outputs are checked against what is really in each video.
+ */
+describe('built-in tools on real videos', () => {
+  let ns: TestNamespace;
+  let store: EventStore;
+  let blobs: BlobStore;
+  let worker: TestingModule;
+  let media: Awaited<ReturnType<typeof mediaDir>>;
+  const v: Record<string, string> = {};
+  let cuts: number[] = [];
+
+  async function runJob(video: string, pipeline: string, params: Record<string, unknown> = {}) {
+    const submitted = videoSubmitted(undefined, { pipeline, params });
+    const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(video), 'video/mp4');
+    submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
+    await store.append(submitted, 0);
+    const events = await eventually(async () => {
+      const items = await store.readJob(submitted.jobId);
+      const all = items.map((item) => (item.ok ? item.stored.event : null)).filter((e): e is JobEvent => e !== null);
+      return all.some((e) => e.type === 'JobCompleted' || (e.type === 'JobFailed' && e.data.final)) ? all : undefined;
+    }, 60_000, `${pipeline} job to end`);
+    const last = events.at(-1)!;
+    if (last.type !== 'JobCompleted') throw new Error(`job failed: ${JSON.stringify(last.data)}`);
+    const result = (last.data.result ?? JSON.parse(new TextDecoder().decode(await download(last.data.resultRef!.objectName)))) as PipelineResult;
+    return { events, completed: last as JobCompleted, result, artifacts: new Map(last.data.artifacts.map((a) => [a.name, a])) };
+  }
+
+  async function download(objectName: string): Promise<Buffer> {
+    const opened = await blobs.open(objectName);
+    if (!opened) throw new Error(`no object ${objectName}`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of opened.stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** Saves an artifact to disk and checks it is a JPEG; returns its size in pixels. */
+  async function jpegSize(ref: ArtifactRef | undefined): Promise<{ width: number; height: number }> {
+    expect(ref).toBeDefined();
+    expect(ref!.contentType).toBe('image/jpeg');
+    const bytes = await download(ref!.objectName);
+    expect(bytes.length).toBe(ref!.size);
+    expect([...bytes.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    const path = join(media.dir, `${ref!.sha256}.jpg`);
+    await writeFile(path, bytes);
+    return dimensions(path);
+  }
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    store = new EventStore(ns.nc, ns.subjects);
+    blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+    media = await mediaDir();
+    const d = media.dir;
+    v['clip'] = await makeVideo(join(d, 'clip.mp4'), { seconds: 4, width: 320, height: 240, fps: 25, audio: true });
+    v['silent'] = await makeVideo(join(d, 'silent.mp4'), { seconds: 2, width: 320, height: 240, fps: 25 });
+    v['portrait'] = await makeVideo(join(d, 'portrait.mp4'), { seconds: 2, width: 180, height: 320, fps: 15 });
+    v['one'] = join(d, 'one.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-frames:v', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', v['one']]);
+    // Variable frame rate: 30 fps with frames 10 to 29 dropped, so timestamps jump from 0.3 s to 1.0 s.
+    v['vfr'] = join(d, 'vfr.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=30', '-t', '2', '-vf', "select='not(between(n,10,29))'", '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', v['vfr']]);
+    // Ten minutes, tiny: 64x36 at 2 fps (1200 frames).
+    v['long'] = await makeVideo(join(d, 'long.mp4'), { seconds: 600, width: 64, height: 36, fps: 2 });
+    const made = await makeCutsVideo(join(d, 'cuts.mp4'), ['red', 'blue', 'green', 'white'], 1, 10);
+    v['cuts'] = made.path;
+    cuts = made.cuts;
+    // One second each of black, moving test pattern and a still grey frame, at 10 fps.
+    v['bfs'] = join(d, 'bfs.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'color=black:s=160x120:r=10:d=1', '-f', 'lavfi', '-i', 'testsrc=s=160x120:r=10:d=1', '-f', 'lavfi', '-i', 'color=gray:s=160x120:r=10:d=1',
+      '-filter_complex', '[0][1][2]concat=n=3:v=1,format=yuv420p[v]', '-map', '[v]', '-c:v', 'libx264', '-preset', 'ultrafast', v['bfs']]);
+
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'tools-worker', WORKER_CONCURRENCY: '2', RESULT_INLINE_MAX_BYTES: '16384' });
+    worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
+    await worker.init();
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.close();
+    await ns?.cleanup();
+    await media?.cleanup();
+  });
+
+  it('thumbnails: every frame_stride-th frame up to max_frames, as JPEGs of the asked width, at the frames\' real timestamps, plus a sprite', async () => {
+    const { result, artifacts } = await runJob(v['clip']!, 'thumbnails', { frame_stride: 10, max_frames: 7, thumbnail_width: 160 });
+    const times = await frameTimes(v['clip']!);
+    expect(result.total_frames).toBe(100);
+    expect(result.frames.map((f) => f.frame_index)).toEqual([0, 10, 20, 30, 40, 50, 60]);
+    for (const frame of result.frames) {
+      expect(frame.timestamp).toBeCloseTo(times[frame.frame_index]!, 3);
+      expect(frame['thumbnail']).toBe(`thumb-${String(frame.frame_index).padStart(6, '0')}.jpg`);
+      expect(await jpegSize(artifacts.get(frame['thumbnail'] as string))).toEqual({ width: 160, height: 120 });
+    }
+    expect(result.summary).toMatchObject({ frame_count: 7, thumbnail_count: 7, sprite_count: 1 });
+    // Seven cells of 160x120 in one row.
+    expect(await jpegSize(artifacts.get('sprite-001.jpg'))).toEqual({ width: 7 * 160, height: 120 });
+    expect([...artifacts.keys()]).toHaveLength(8);
+  });
+
+  it('thumbnails: stops at the end of the video when max_frames asks for more, and keeps a portrait video upright', async () => {
+    const { result } = await runJob(v['clip']!, 'thumbnails', { frame_stride: 30, max_frames: 50 });
+    expect(result.frames.map((f) => f.frame_index)).toEqual([0, 30, 60, 90]);
+    const portrait = await runJob(v['portrait']!, 'thumbnails', { frame_stride: 15, thumbnail_width: 90 });
+    expect(portrait.result.frames.map((f) => f.frame_index)).toEqual([0, 15]);
+    expect(await jpegSize(portrait.artifacts.get('thumb-000015.jpg'))).toEqual({ width: 90, height: 160 });
+  });
+
+  it('thumbnails on a variable-frame-rate video report each sampled frame\'s own timestamp', async () => {
+    const times = await frameTimes(v['vfr']!);
+    expect(times).toHaveLength(40);
+    const { result } = await runJob(v['vfr']!, 'thumbnails', { frame_stride: 5 });
+    expect(result.frames.map((f) => f.frame_index)).toEqual([0, 5, 10, 15, 20, 25, 30, 35]);
+    for (const frame of result.frames) expect(frame.timestamp).toBeCloseTo(times[frame.frame_index]!, 3);
+    // Frame 10 comes after the gap: a second after frame 0, not a third.
+    expect(result.frames[2]!.timestamp).toBeCloseTo(1.0, 2);
+  });
+
+  it('scenes: finds exactly the cuts the video was made with, at their timestamps, each with a keyframe JPEG', async () => {
+    const { result, artifacts } = await runJob(v['cuts']!, 'scenes', { thumbnail_width: 80 });
+    const data = result.tools['scenes']!.data as { cuts: Array<{ frame_index: number; timestamp: number; score: number; keyframe: string }> };
+    expect(data.cuts.map((c) => c.frame_index)).toEqual(cuts);
+    expect(data.cuts.map((c) => c.timestamp)).toEqual([1, 2, 3]);
+    for (const cut of data.cuts) {
+      expect(cut.score).toBeGreaterThan(0.3);
+      expect(await jpegSize(artifacts.get(cut.keyframe))).toEqual({ width: 80, height: 60 });
+    }
+    expect(result.summary).toMatchObject({ scene_cut_count: 3 });
+    // A higher threshold keeps only the cuts whose score is above it.
+    const strong = await runJob(v['cuts']!, 'scenes', { scene_threshold: 0.5 });
+    const kept = (strong.result.tools['scenes']!.data as { cuts: Array<{ frame_index: number }> }).cuts.map((c) => c.frame_index);
+    expect(kept).toEqual(data.cuts.filter((c) => c.score > 0.5).map((c) => c.frame_index));
+    expect(kept.length).toBeLessThan(data.cuts.length);
+    expect(strong.completed.data.artifacts.map((a) => a.name)).toEqual(kept.map((i) => `scene-${String(i).padStart(6, '0')}.jpg`));
+    // The moving test pattern has no cut at all.
+    const none = await runJob(v['clip']!, 'scenes');
+    expect((none.result.tools['scenes']!.data as { cuts: unknown[] }).cuts).toEqual([]);
+    expect(none.completed.data.artifacts).toEqual([]);
+  });
+
+  it('frame-stats: black frames, frozen frames and motion where the video has them', async () => {
+    const { result } = await runJob(v['bfs']!, 'frame-stats', { frame_stride: 2, max_frames: 15 });
+    const frames = result.frames as Array<Frame & { mean_luma: number; black: boolean; frozen: boolean; motion: number | null }>;
+    expect(frames.map((f) => f.frame_index)).toEqual([0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]);
+    const black = frames.filter((f) => f.frame_index < 10);
+    const pattern = frames.filter((f) => f.frame_index >= 10 && f.frame_index < 20);
+    const grey = frames.filter((f) => f.frame_index > 20);
+    expect(black.every((f) => f.black && f.mean_luma <= 17)).toBe(true);
+    expect(pattern.every((f) => !f.black && !f.frozen && (f.motion ?? 0) > 0)).toBe(true);
+    expect(grey.every((f) => !f.black && f.frozen && f.motion === 0)).toBe(true);
+    expect(frames[0]!.motion).toBeNull();
+    expect(result.summary).toMatchObject({ frame_count: 15, black_frame_count: 5, frozen_frame_count: 4 + 4 });
+  });
+
+  it('transcode: an H.264/AAC MP4 at the asked height with its index first, and no audio track for a silent video', async () => {
+    const { artifacts } = await runJob(v['clip']!, 'transcode', { height: 120 });
+    const ref = artifacts.get('rendition-120p.mp4')!;
+    expect(ref.contentType).toBe('video/mp4');
+    const bytes = await download(ref.objectName);
+    const path = join(media.dir, 'rendition.mp4');
+    await writeFile(path, bytes);
+    const probe = await ffprobe(path);
+    expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    expect(probe.streams.find((s) => s.codec_type === 'video')).toMatchObject({ width: 160, height: 120 });
+    expect(Number(probe.format.duration)).toBeCloseTo(4, 0);
+    // faststart: the moov box comes before the media data.
+    expect(bytes.indexOf('moov')).toBeLessThan(bytes.indexOf('mdat'));
+
+    const silent = await runJob(v['silent']!, 'transcode', { height: 60 });
+    const silentPath = join(media.dir, 'silent-rendition.mp4');
+    await writeFile(silentPath, await download(silent.artifacts.get('rendition-60p.mp4')!.objectName));
+    expect((await ffprobe(silentPath)).streams.map((s) => s.codec_type)).toEqual(['video']);
+  });
+
+  it('runs every tool on a one-frame video', async () => {
+    const { result, artifacts } = await runJob(v['one']!, 'analyze', { frame_stride: 5 });
+    expect(result.total_frames).toBe(1);
+    expect(result.frames).toEqual([expect.objectContaining({ frame_index: 0, timestamp: 0, thumbnail: 'thumb-000000.jpg', motion: null })]);
+    expect((result.tools['scenes']!.data as { cuts: unknown[] }).cuts).toEqual([]);
+    expect(result.tools['probe']!.data).toMatchObject({ width: 160, height: 120, frame_count: 1 });
+    expect([...artifacts.keys()].sort()).toEqual(['sprite-001.jpg', 'thumb-000000.jpg']);
+    const rendition = await runJob(v['one']!, 'transcode', { height: 60 });
+    expect(rendition.artifacts.has('rendition-60p.mp4')).toBe(true);
+  });
+
+  it('analyzes a ten-minute video: frames merged by index across tools, progress at every tool boundary that never goes back', async () => {
+    const { result, events } = await runJob(v['long']!, 'analyze', { frame_stride: 100, max_frames: 20 });
+    expect(result.total_frames).toBe(1200);
+    expect(result.frames.map((f) => f.frame_index)).toEqual(Array.from({ length: 12 }, (_, i) => i * 100));
+    for (const frame of result.frames) {
+      expect(frame.timestamp).toBeCloseTo(frame.frame_index / 2, 3);
+      expect(frame).toEqual(expect.objectContaining({ thumbnail: expect.any(String), mean_luma: expect.any(Number), black: false }));
+    }
+    expect(Object.keys(result.tools)).toEqual(['probe', 'thumbnails', 'scenes', 'frame-stats']);
+    expect(result.tools['probe']!.data).toMatchObject({ width: 64, height: 36, duration: 600 });
+
+    const progress = events.filter((e): e is JobProgressed => e.type === 'JobProgressed');
+    const boundaries = progress.filter((e) => e.data.currentFrame === 0 && e.data.percent === (e.data.toolsCompleted / 4) * 100);
+    expect(boundaries.map((e) => [e.data.toolsCompleted, e.data.currentTool])).toEqual([[1, 'thumbnails'], [2, 'scenes'], [3, 'frame-stats']]);
+    const percents = progress.map((e) => e.data.percent);
+    expect([...percents].sort((a, b) => a - b)).toEqual(percents);
+    expect(progress.every((e) => e.data.toolsTotal === 4 && e.data.totalFrames === 1200 && e.data.attempt === 1)).toBe(true);
+    expect(events.map((e) => e.type).filter((t) => t !== 'JobProgressed')).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('puts a result too large for an event in the Object Store, and the event carries a reference to it', async () => {
+    const { completed, result } = await runJob(v['long']!, 'frame-stats', { frame_stride: 1, max_frames: 400 });
+    expect(completed.data.result).toBeNull();
+    expect(completed.data.resultRef).toMatchObject({ objectName: `results/${completed.jobId}/1.json`, contentType: 'application/json' });
+    expect(completed.data.resultRef!.size).toBeGreaterThan(16384);
+    expect(result.frames).toHaveLength(400);
+    expect(result.summary.frame_count).toBe(400);
+  });
+
+  it('keeps the probe and noop paths at exactly three events', async () => {
+    const probe = await runJob(v['clip']!, 'probe');
+    expect(probe.events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+    expect(probe.result.tools['probe']!.summary).toMatchObject({ width: 320, height: 240, duration: 4, fps: 25, codec: 'h264' });
+  });
+});

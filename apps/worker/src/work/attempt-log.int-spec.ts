@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConcurrencyError, EventStore } from '@app/event-store';
+import { jobCompleted, jobProgressed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { freshNamespace, type TestNamespace } from '../../../../test/support/services.js';
+import { AttemptLog } from './attempt-log.js';
+import type { ProgressSnapshot } from './progress-tracker.js';
+
+const snapshot = (percent: number, extra: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({
+  percent,
+  currentFrame: Math.round(percent),
+  totalFrames: 100,
+  currentTool: 'thumbnails',
+  toolsCompleted: 0,
+  toolsTotal: 1,
+  ...extra,
+});
+
+/** The progress of one attempt, appended to a real stream. */
+describe('attempt log against JetStream', () => {
+  let ns: TestNamespace;
+  let store: EventStore;
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    store = new EventStore(ns.nc, ns.subjects);
+  });
+  afterAll(() => ns.cleanup());
+
+  async function startedJob() {
+    const submitted = videoSubmitted();
+    await store.append(submitted, 0);
+    const started = jobStarted(submitted);
+    const { seq } = await store.append(started, 0);
+    const log = new AttemptLog(store, submitted.jobId, started.eventId, seq, (s) => ({ ...jobProgressed(started, s.percent), data: { attempt: 1, ...s } }), 200);
+    return { submitted, started, seq, log };
+  }
+
+  const stored = async (jobId: string) =>
+    (await store.readJob(jobId)).flatMap((item) => (item.ok ? [{ type: item.stored.event.type, at: item.stored.storedAt.getTime(), data: item.stored.event.data as Record<string, unknown> }] : []));
+
+  it('appends at most one report per interval, the latest one, then the terminal event after the last report', async () => {
+    const { started, log } = await startedJob();
+    const began = Date.now();
+    for (let i = 1; i <= 60; i++) {
+      log.progress(snapshot(i));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const elapsed = Date.now() - began;
+    await log.settle(jobCompleted(started));
+    const events = await stored(started.jobId);
+    const progress = events.filter((e) => e.type === 'JobProgressed');
+    expect(events.at(-1)!.type).toBe('JobCompleted');
+    // ~600 ms of reports at a 200 ms interval: a handful of events, never two within the interval.
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.length).toBeLessThanOrEqual(Math.ceil(elapsed / 200) + 1);
+    const lifecycle = events.filter((e) => e.type !== 'VideoSubmitted');
+    for (let i = 1; i < lifecycle.length - 1; i++) expect(lifecycle[i]!.at - lifecycle[i - 1]!.at).toBeGreaterThanOrEqual(150);
+    const percents = progress.map((e) => e.data['percent'] as number);
+    expect([...percents].sort((a, b) => a - b)).toEqual(percents);
+    expect(log.progressAppends).toBe(progress.length);
+  });
+
+  it('appends tool boundaries at once, and drops a report that waits when the job ends', async () => {
+    const { started, log } = await startedJob();
+    log.boundary(snapshot(50, { toolsCompleted: 1, toolsTotal: 2, currentFrame: 0 }));
+    log.progress(snapshot(60, { toolsCompleted: 1, toolsTotal: 2 }));
+    await log.settle(jobCompleted(started));
+    const events = await stored(started.jobId);
+    expect(events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobProgressed', 'JobCompleted']);
+    expect(events[2]!.data).toMatchObject({ percent: 50, toolsCompleted: 1 });
+  });
+
+  it('lets a worker that lost the job report nothing more: the first refused append aborts the attempt', async () => {
+    const { started, seq, log } = await startedJob();
+    // Another worker takes the job over with a new attempt.
+    await store.append(jobStarted(started, 2, 'worker-2'), seq);
+    log.boundary(snapshot(50));
+    await new Promise<void>((resolve) => (log.lostSignal.aborted ? resolve() : log.lostSignal.addEventListener('abort', () => resolve())));
+    expect(log.isLost).toBe(true);
+    log.progress(snapshot(70));
+    await expect(log.settle(jobCompleted(started))).rejects.toBeInstanceOf(ConcurrencyError);
+    expect((await stored(started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobStarted']);
+  });
+});

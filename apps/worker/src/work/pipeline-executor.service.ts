@@ -1,0 +1,147 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type VideoSubmitted } from '@app/contracts';
+import type { WorkerConfig } from '@app/config';
+import { BlobStore } from '@app/event-store';
+import { assembleResult, toMediaInfo, ToolCatalog, ToolError, type MediaInfo, type ToolContext, type ToolOutput, type ToolRun } from '@app/tools';
+import { FfmpegRunner } from '../media/ffmpeg.runner.js';
+import { FfprobeRunner } from '../media/ffprobe.runner.js';
+import { WORKER_CONFIG } from '../worker.config.js';
+import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
+import type { AttemptLog } from './attempt-log.js';
+import { JobFailure } from './job-failure.js';
+import { PipelineProbe } from './pipeline-probe.js';
+import { ProgressTracker } from './progress-tracker.js';
+
+export interface PipelineOutcome {
+  result: JobCompleted['data']['result'];
+  resultRef: ObjectRef | null;
+  artifacts: ArtifactRef[];
+  /** Deletes what the attempt stored, for when its terminal event is refused. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Runs a pipeline's tools for one attempt: downloads the upload (only when a tool reads it), probes
+ * it, runs each tool in order with its context (params, progress, signal with the tool's timeout,
+ * artifact writer, earlier results), and assembles the result. A result larger than
+ * RESULT_INLINE_MAX_BYTES goes to the Object Store and the event carries a reference to it.
+ * On failure the attempt's artifacts are deleted.
+ */
+@Injectable()
+export class PipelineExecutor {
+  private readonly logger = new Logger(PipelineExecutor.name);
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly ffprobe: FfprobeRunner,
+    private readonly ffmpeg: FfmpegRunner,
+    private readonly catalog: ToolCatalog,
+    private readonly probe: PipelineProbe,
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+  ) {}
+
+  async run(request: VideoSubmitted, attempt: number, log: AttemptLog, signal: AbortSignal): Promise<PipelineOutcome> {
+    const pipeline = this.catalog.pipeline(request.data.pipeline);
+    if (!pipeline) {
+      // Transient: in a fleet being redeployed, another worker may have the plugin this one lacks.
+      throw new JobFailure(ErrorCode.UnknownPipeline, `this worker has no pipeline "${request.data.pipeline}"`, false);
+    }
+    const parsed = pipeline.params.safeParse(request.data.params);
+    if (!parsed.success) throw new JobFailure(ErrorCode.InvalidParams, `params do not fit pipeline "${pipeline.name}" here: ${parsed.error.issues[0]?.message}`, true);
+    const params = parsed.data as Record<string, unknown>;
+    const attemptSignal = AbortSignal.any([signal, log.lostSignal]);
+    const writer = new ObjectStoreArtifactWriter(this.blobs, artifactPrefix(request.jobId, attempt));
+    const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`));
+    try {
+      const inputPath = join(workDir, 'input');
+      let media: MediaInfo | null = null;
+      if (pipeline.readsInput) {
+        const t0 = performance.now();
+        await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
+        const t1 = performance.now();
+        media = toMediaInfo(await this.ffprobe.probe(inputPath, attemptSignal));
+        this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(t1 - t0), probeMs: Math.round(performance.now() - t1), bytes: request.data.video.size }, 'input downloaded and probed');
+      }
+      this.probe.pipelineBegins(request.jobId, attempt);
+      const tracker = new ProgressTracker(pipeline.tools.length, media?.frameCount ?? null);
+      const runs: ToolRun[] = [];
+      const results: Record<string, ToolOutput> = {};
+      for (const [index, tool] of pipeline.tools.entries()) {
+        if (index > 0) {
+          // A boundary between two tools: the one before is done, the next begins.
+          tracker.finishTool(index - 1);
+          tracker.startTool(index, tool.name);
+          log.boundary(tracker.snapshot());
+        } else {
+          tracker.startTool(index, tool.name);
+        }
+        const toolDir = join(workDir, `${index}-${tool.name}`);
+        await mkdir(toolDir);
+        const timeout = AbortSignal.timeout(tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS);
+        const toolSignal = AbortSignal.any([attemptSignal, timeout]);
+        const ctx: ToolContext = {
+          jobId: request.jobId,
+          attempt,
+          inputPath,
+          workDir: toolDir,
+          params,
+          media,
+          signal: toolSignal,
+          artifacts: writer,
+          results,
+          progress: {
+            frames: (current, total, done) => {
+              tracker.report(done ?? (total ? current / total : 0), current, total);
+              log.progress(tracker.snapshot());
+            },
+            fraction: (done) => {
+              tracker.report(done);
+              log.progress(tracker.snapshot());
+            },
+          },
+          tools: { ffmpeg: (args, options) => this.ffmpeg.run(args, toolSignal, options?.onProgress) },
+        };
+        const startedAt = performance.now();
+        let output: ToolOutput;
+        try {
+          output = await tool.run(ctx);
+        } catch (error) {
+          if (timeout.aborted && !attemptSignal.aborted) {
+            throw new JobFailure(ErrorCode.ToolTimeout, `tool "${tool.name}" ran longer than ${tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS} ms`, false, { cause: error });
+          }
+          throw error;
+        }
+        if (attemptSignal.aborted) throw attemptSignal.reason;
+        results[tool.name] = output;
+        runs.push({ tool, output, durationMs: performance.now() - startedAt });
+      }
+      log.close();
+      const result = assembleResult(media, runs);
+      const placed = await this.place(request.jobId, attempt, result);
+      return {
+        ...placed,
+        artifacts: writer.artifacts(),
+        discard: async () => {
+          await writer.discard();
+          if (placed.resultRef) await this.blobs.delete(placed.resultRef.objectName).catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      await writer.discard();
+      throw error instanceof ToolError ? JobFailure.from(error) : error;
+    } finally {
+      await rm(workDir, { recursive: true, force: true }).catch((e: unknown) => this.logger.warn(`could not remove ${workDir}: ${String(e)}`));
+    }
+  }
+
+  /** Small results travel in the event; large ones are stored and referenced. */
+  private async place(jobId: string, attempt: number, result: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
+    const json = JSON.stringify(result);
+    if (Buffer.byteLength(json) <= this.config.RESULT_INLINE_MAX_BYTES) return { result: result as PipelineOutcome['result'], resultRef: null };
+    const blob = await this.blobs.putBytes(`results/${jobId}/${attempt}.json`, new TextEncoder().encode(json), 'application/json');
+    return { result: null, resultRef: { bucket: blob.bucket, objectName: blob.name, size: blob.size, contentType: 'application/json', sha256: blob.sha256 } };
+  }
+}

@@ -1,0 +1,68 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+
+/** What a worker announces about itself; the same shape is listed by the gateway. */
+export const workerInfoSchema = z.object({
+  worker_id: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  concurrency: z.number().int().positive(),
+  in_flight: z.array(z.string()),
+  pipelines: z.array(z.string()),
+  started_at: z.string(),
+  last_heartbeat: z.string(),
+});
+export type WorkerInfo = z.infer<typeof workerInfoSchema>;
+
+/** How long an announcement lives without a refresh; a worker refreshes every third of it. */
+export const WORKER_TTL_MS = 15_000;
+
+/**
+ * The live workers, in a KV bucket whose entries expire (max_age) when a worker stops refreshing
+ * them: a SIGKILLed worker disappears by itself within WORKER_TTL_MS. Keys are worker ids.
+ */
+export class WorkerRegistry {
+  private constructor(private readonly kv: KV) {}
+
+  /** Opens (or creates) the bucket. `ttlMs` applies only when this call creates it. */
+  static async open(nc: NatsConnection, bucket: string, ttlMs = WORKER_TTL_MS): Promise<WorkerRegistry> {
+    const kv = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1, description: 'Framewire workers (heartbeats)' });
+    return new WorkerRegistry(kv);
+  }
+
+  async announce(info: WorkerInfo): Promise<void> {
+    await this.kv.put(keyOf(info.worker_id), JSON.stringify(info));
+  }
+
+  async remove(workerId: string): Promise<void> {
+    await this.kv.delete(keyOf(workerId)).catch(() => undefined);
+  }
+
+  /** Workers whose last heartbeat is within the TTL, newest heartbeat first. */
+  async list(): Promise<WorkerInfo[]> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    const found: WorkerInfo[] = [];
+    for (const key of keys) {
+      const entry = await this.kv.get(key);
+      if (!entry || entry.operation !== 'PUT') continue;
+      const parsed = workerInfoSchema.safeParse(safeJson(entry.string()));
+      if (parsed.success) found.push(parsed.data);
+    }
+    return found.sort((a, b) => b.last_heartbeat.localeCompare(a.last_heartbeat));
+  }
+}
+
+/** KV keys allow only [-/_=.a-zA-Z0-9]; worker ids may also hold ':' and '@'. */
+function keyOf(workerId: string): string {
+  return workerId.replace(/[^-/_=.a-zA-Z0-9]/g, (c) => `=${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,86 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseMetadataPrint } from '../media/ffmpeg-progress.js';
+import { defineTool, mediaOf, type FrameOutput } from '../tool.js';
+import { frameName, inParallel, sampledProgress, samplingFilter, samplingParams, seconds } from './sampling.js';
+
+/** How many artifact uploads run at once. */
+const UPLOADS_AT_ONCE = 8;
+
+/** Thumbnails per sprite sheet, at most (10 × 10). */
+const SHEET_SIDE = 10;
+
+export const thumbnailsParams = z.strictObject({
+  ...samplingParams,
+  thumbnail_width: z.number().int().min(16).max(3840).default(320).describe('width of each thumbnail in pixels; the height keeps the aspect ratio'),
+  sprite_width: z.number().int().min(16).max(1024).default(160).describe('width of each cell of the sprite sheet'),
+});
+
+/** The grid of a sprite sheet for `count` thumbnails: at most 10 × 10, no empty rows. */
+export function spriteGrid(count: number | null): { columns: number; rows: number } {
+  const n = Math.max(1, count ?? SHEET_SIDE * SHEET_SIDE);
+  const columns = Math.min(SHEET_SIDE, n);
+  return { columns, rows: Math.min(SHEET_SIDE, Math.ceil(n / columns)) };
+}
+
+/**
+ * `thumbnails`: every frame_stride-th frame, up to max_frames, as JPEG artifacts, plus sprite sheets
+ * (contact sheets) of up to 100 thumbnails each. One ffmpeg pass decodes the video once and writes
+ * both; `trim` stops decoding after the last frame that can be sampled.
+ */
+export const thumbnailsTool = defineTool({
+  name: 'thumbnails',
+  version: '1.0.0',
+  description: 'JPEG thumbnails of every frame_stride-th frame (up to max_frames) and sprite sheets of them',
+  params: thumbnailsParams,
+  async run(ctx) {
+    const media = mediaOf(ctx);
+    const sampling = { stride: ctx.params.frame_stride, maxFrames: ctx.params.max_frames };
+    const { args, grid, printed } = thumbnailsCommand(ctx.inputPath, ctx.workDir, ctx.params, media.frameCount);
+    await ctx.tools.ffmpeg(args, { onProgress: sampledProgress(ctx, media, sampling) });
+    const samples = parseMetadataPrint(await readFile(printed, 'utf8'));
+    // Uploads overlap (the artifact list keeps the order they were started in).
+    const frames: FrameOutput[] = await inParallel(samples, UPLOADS_AT_ONCE, async (sample) => {
+      const index = sample.frame * sampling.stride;
+      const name = frameName('thumb', index, 'jpg');
+      // ffmpeg numbers its files 1, 2, 3 ...; the artifact is named after the frame index.
+      await ctx.artifacts.putFile(name, join(ctx.workDir, `thumb-${String(sample.frame + 1).padStart(6, '0')}.jpg`), 'image/jpeg');
+      return { frame_index: index, timestamp: seconds(sample.ptsTime), thumbnail: name };
+    });
+    const sheets = Array.from({ length: Math.ceil(samples.length / (grid.columns * grid.rows)) }, (_, i) => `sprite-${String(i + 1).padStart(3, '0')}.jpg`);
+    await inParallel(sheets, UPLOADS_AT_ONCE, (name) => ctx.artifacts.putFile(name, join(ctx.workDir, name), 'image/jpeg'));
+    return {
+      summary: { thumbnail_count: frames.length, sprite_count: sheets.length },
+      frames,
+      data: {
+        thumbnails: frames.map((f) => f.thumbnail),
+        sprites: sheets,
+        sprite_grid: { columns: grid.columns, rows: grid.rows, cell_width: ctx.params.sprite_width, per_sheet: grid.columns * grid.rows },
+      },
+    };
+  },
+});
+
+/**
+ * The one ffmpeg command of the tool (without the binary and the logging options): thumbnails and
+ * sprite sheets from a single decode. Exported so a benchmark can run the very same command raw.
+ */
+export function thumbnailsCommand(inputPath: string, workDir: string, params: z.output<typeof thumbnailsParams>, frameCount: number | null) {
+  const sampling = { stride: params.frame_stride, maxFrames: params.max_frames };
+  const grid = spriteGrid(Math.min(params.max_frames, frameCount === null ? params.max_frames : Math.ceil(frameCount / sampling.stride)));
+  const printed = join(workDir, 'thumbnails.txt');
+  const graph =
+    `[0:v]${samplingFilter(sampling)},metadata=mode=add:key=fw.sample:value=1,metadata=mode=print:file=${filterPath(printed)},` +
+    `scale=${params.thumbnail_width}:-2,split=2[thumbs][cells];` +
+    `[cells]scale=${params.sprite_width}:-2,tile=${grid.columns}x${grid.rows}[sheets]`;
+  const args = ['-i', inputPath, '-filter_complex', graph,
+    '-map', '[thumbs]', '-fps_mode', 'passthrough', '-q:v', '3', join(workDir, 'thumb-%06d.jpg'),
+    '-map', '[sheets]', '-fps_mode', 'passthrough', '-q:v', '4', join(workDir, 'sprite-%03d.jpg')];
+  return { args, grid, printed };
+}
+
+/** A path inside a filter graph: ':' and '\' and quotes must be escaped. */
+export function filterPath(path: string): string {
+  return `'${path.replace(/\\/g, '/').replace(/'/g, "'\\''").replace(/:/g, '\\:')}'`;
+}

@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS_DIR, launchChromium } from '../support/browser.js';
+import { spawnService, type ServiceProcess } from '../support/processes.js';
+import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { makeVideo, mediaDir } from '../support/videos.js';
+
+/**
+ * The dashboard in a real browser (Debian's Chromium driven by playwright-core) against the built
+ * gateway, jobs service and a worker running as processes. One browser and one page for the file:
+ * the steps follow one operator's session.
+ */
+describe('the dashboard in a browser', () => {
+  let ns: TestNamespace;
+  let db: TestSchema;
+  let media: Awaited<ReturnType<typeof mediaDir>>;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  let page: Page;
+  let base = '';
+  let video = '';
+  let jobId = '';
+  const services = new Map<string, ServiceProcess>();
+
+  function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
+    const service = spawnService(name, app, {
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: db.schema,
+      FRAMEWIRE_NAMESPACE: ns.namespace,
+      ...extra,
+    });
+    services.set(name, service);
+    return service;
+  }
+
+  const row = (id: string) => page.locator(`[data-testid=job-row][data-job-id="${id}"]`);
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    db = await freshSchema();
+    media = await mediaDir();
+    video = await makeVideo(join(media.dir, 'dashboard-clip.mp4'), { seconds: 2, width: 320, height: 240 });
+    const jobs = start('jobs', 'jobs');
+    const worker = start('worker', 'worker', { WORKER_ID: 'browser-worker', WORKER_CONCURRENCY: '1' });
+    const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '1500' });
+    const [listening] = await Promise.all([
+      gateway.waitForLine(/gateway listening/),
+      jobs.waitForLine(/jobs service ready/),
+      worker.waitForLine(/worker pulling jobs/),
+    ]);
+    base = `http://127.0.0.1:${JSON.parse(listening).port}`;
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([...services.values()].map((s) => s.stop()));
+    await ns?.cleanup();
+    await db?.drop();
+    await media?.cleanup();
+  });
+
+  it('uploads a video through the page and shows it reach completed live, without a reload', async () => {
+    await page.goto(base);
+    await page.locator('[data-testid=feed-state]', { hasText: 'live' }).waitFor();
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+
+    await page.locator('[data-testid=upload-file]').setInputFiles(video);
+    await page.locator('[data-testid=upload-submit]').click();
+    const result = page.locator('[data-testid=upload-result]');
+    await result.waitFor();
+    expect(await page.locator('[data-testid=upload-progress]').getAttribute('aria-valuenow')).toBe('100');
+    jobId = (await result.locator('a').getAttribute('href'))!.replace('/jobs/', '');
+    expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
+
+    // The row appears and turns completed through the live feed alone.
+    await row(jobId).and(page.locator('[data-status=completed]')).waitFor({ timeout: 30_000 });
+    expect(await row(jobId).locator('[data-testid=status]').textContent()).toBe('completed');
+    expect(await row(jobId).locator('[data-testid=row-progress]').getAttribute('aria-valuenow')).toBe('100');
+    expect(await row(jobId).textContent()).toContain('dashboard-clip.mp4');
+    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+
+    // The stream and consumer figures show both durable consumers and a projector that caught up.
+    await page.locator('[data-testid=consumers] tr[data-consumer=projector]').waitFor();
+    await page.locator('[data-testid=consumers] tr[data-consumer=workers]').waitFor();
+    await page.locator('[data-testid=stream-messages]', { hasText: /^3 / }).waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid=projector-lag]', { hasText: '0 events (checkpoint 3)' }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-jobs.png'), fullPage: true });
+  });
+
+  it('opens the job and shows its timeline and result', async () => {
+    await row(jobId).locator('a').first().click();
+    await page.waitForURL(`${base}/jobs/${jobId}`);
+    const timeline = page.locator('[data-testid=timeline-event]');
+    await timeline.nth(2).waitFor();
+    expect(await timeline.evaluateAll((items) => items.map((li) => li.getAttribute('data-type')))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+    expect(await page.locator('[data-testid=detail-status]').textContent()).toBe('completed');
+    expect(await page.locator('[data-testid=timeline]').textContent()).toContain('attempt 1 on browser-worker');
+    const resultText = await page.locator('[data-testid=result] pre').textContent();
+    expect(JSON.parse(resultText!)).toMatchObject({ tools: { probe: { data: { width: 320, height: 240, codec: 'h264' } } } });
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-job.png'), fullPage: true });
+
+    // A deep link opens the same job (the gateway serves the app at /jobs/{id}).
+    await page.goto(`${base}/jobs/${jobId}`);
+    await page.locator('[data-testid=timeline-event]').nth(2).waitFor();
+  });
+
+  it('filters the list by status and pipeline', async () => {
+    await page.goto(base);
+    await row(jobId).waitFor();
+    await page.locator('[data-testid=filter-status]').selectOption('failed');
+    await page.locator('[data-testid=jobs-table] td.empty').waitFor();
+    expect(await row(jobId).count()).toBe(0);
+    await page.locator('[data-testid=filter-status]').selectOption('completed');
+    await row(jobId).waitFor();
+    await page.locator('[data-testid=filter-pipeline]').selectOption('probe');
+    await row(jobId).waitFor();
+    await page.locator('[data-testid=filter-status]').selectOption('');
+  });
+
+  it('sends the operator\'s API key on every request, the live feed included', async () => {
+    const seen: Array<{ url: string; auth: string | undefined }> = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname.startsWith('/v1/')) seen.push({ url: request.url(), auth: request.headers()['authorization'] });
+    });
+    await page.locator('[data-testid=api-key]').click();
+    await page.locator('input[aria-label="API key"]').fill('fw_test_key');
+    await page.locator('.key-form button[type=submit]').click();
+    await page.locator('[data-testid=api-key]', { hasText: '✓' }).waitFor();
+    await page.reload();
+    await page.locator('[data-testid=feed-state]', { hasText: 'live' }).waitFor();
+    await row(jobId).waitFor();
+    const paths = new Set(seen.map((s) => new URL(s.url).pathname));
+    expect([...paths]).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/stream/jobs', '/v1/system']));
+    expect(seen.filter((s) => s.auth !== 'Bearer fw_test_key')).toEqual([]);
+  });
+
+  it('says clearly when a route answers an error, and when the jobs service is gone', async () => {
+    // Routes of issues #4 and #5 (workers, dead letters) are not served by every gateway: the panels
+    // show either their data or the error, never nothing.
+    for (const panel of ['workers-panel', 'dead-letters-panel']) {
+      await page.locator(`[data-testid=${panel}]`).locator('[data-testid=error-note], [data-testid=worker-row], p.muted').first().waitFor();
+    }
+    const deadLetters = page.locator('[data-testid=dead-letters-panel] [data-testid=error-note]');
+    if (await deadLetters.count()) expect(await deadLetters.textContent()).toMatch(/NOT_FOUND|HTTP_404/);
+
+    expect(await services.get('jobs')!.stop('SIGTERM')).toBe(0);
+    await page.reload();
+    const jobsError = page.locator('[data-testid=jobs-panel] [data-testid=error-note]');
+    await jobsError.waitFor({ timeout: 15_000 });
+    expect(await jobsError.textContent()).toContain('SERVICE_UNAVAILABLE');
+    await page.locator('[data-testid=projector-lag]', { hasText: 'unknown' }).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-jobs-service-down.png'), fullPage: true });
+  });
+});

@@ -1,0 +1,219 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnService, type ServiceProcess } from '../support/processes.js';
+import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { makeVideo, mediaDir } from '../support/videos.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Runs the built `framewire` CLI and collects its stdout and stderr apart. */
+function framewire(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(root, 'bin', 'framewire.js'), ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** The JSON log lines a service wrote. */
+function logLines(service: ServiceProcess): Array<Record<string, unknown>> {
+  return service
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Sums a Prometheus sample over the series whose labels include `labels`. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    found = true;
+  }
+  return found ? sum : Number.NaN;
+}
+
+/**
+ * What an operator uses around the API, against the built services as processes: the CLI, the
+ * correlation id in every service's logs, metrics and health on each service, and the OpenAPI
+ * document covering every route the gateway serves.
+ */
+describe('operating Framewire', () => {
+  let ns: TestNamespace;
+  let db: TestSchema;
+  let media: Awaited<ReturnType<typeof mediaDir>>;
+  let base = '';
+  let video = '';
+  const services = new Map<string, ServiceProcess>();
+  const ops = new Map<string, string>();
+
+  function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
+    const service = spawnService(name, app, {
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: db.schema,
+      FRAMEWIRE_NAMESPACE: ns.namespace,
+      ...extra,
+    });
+    services.set(name, service);
+    return service;
+  }
+
+  const cli = (args: string[]) => framewire(args, { FRAMEWIRE_URL: base });
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    db = await freshSchema();
+    media = await mediaDir();
+    video = await makeVideo(join(media.dir, 'ops-clip.mp4'), { seconds: 1 });
+    const jobs = start('jobs', 'jobs');
+    const worker = start('worker', 'worker', { WORKER_ID: 'ops-worker' });
+    const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1' });
+    const [listening] = await Promise.all([gateway.waitForLine(/gateway listening/), jobs.waitForLine(/jobs service ready/), worker.waitForLine(/worker pulling jobs/)]);
+    base = `http://127.0.0.1:${JSON.parse(listening).port}`;
+    for (const [name, service] of [['jobs', jobs], ['worker', worker]] as const) {
+      const line = JSON.parse(await service.waitForLine(/ops listening/)) as { opsPort: number };
+      ops.set(name, `http://127.0.0.1:${line.opsPort}`);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([...services.values()].map((s) => s.stop()));
+    await ns?.cleanup();
+    await db?.drop();
+    await media?.cleanup();
+  });
+
+  it('submits with the CLI, follows the job to the end, and lists it', async () => {
+    const submitted = await cli(['submit', video, '--wait', '--json']);
+    expect(submitted.stderr).toBe('');
+    expect(submitted.code).toBe(0);
+    const job = JSON.parse(submitted.stdout) as { job_id: string; status: string; result: { tools: { probe: { data: { width: number } } } } };
+    expect(job).toMatchObject({ status: 'completed', result: { tools: { probe: { data: { width: 320 } } } } });
+
+    const human = await cli(['submit', video, '--wait', '--priority', 'high']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^[0-9a-f-]{36} completed\n$/);
+    expect(human.stderr).toMatch(/upload \|.*\| 100%/);
+    expect(human.stderr).toMatch(/job +\|.*\| 100% completed/);
+
+    const listed = await cli(['jobs', '--json', '--limit', '5']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { jobs: Array<{ job_id: string }> }).jobs.map((j) => j.job_id)).toContain(job.job_id);
+    const table = await cli(['jobs', '--status', 'completed']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^JOB +STATUS +PROGRESS +PIPELINE/);
+    expect(table.stdout).toContain(job.job_id);
+  });
+
+  it('reports a rejected request or a failed job with its code and a non-zero exit', async () => {
+    const badParams = await cli(['submit', video, '--params', '[1,2]']);
+    expect(badParams.code).toBe(1);
+    expect(badParams.stderr).toContain('INVALID_PARAMS');
+
+    const unknown = await cli(['submit', video, '--pipeline', 'nope', '--json']);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { code: 'UNKNOWN_PIPELINE' } });
+
+    const notVideo = join(media.dir, 'notes.mp4');
+    await import('node:fs/promises').then((fs) => fs.writeFile(notVideo, 'not a video\n'));
+    const failed = await cli(['submit', notVideo, '--wait']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/failed: INVALID_MEDIA/);
+
+    const nowhere = await framewire(['jobs'], { FRAMEWIRE_URL: 'http://127.0.0.1:9' });
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toContain('UNREACHABLE');
+
+    // `workers` answers with the registry, or says why it cannot: JSON either way.
+    const workers = await cli(['workers', '--json']);
+    const body = JSON.parse(workers.stdout) as { workers?: unknown[]; error?: { code: string } };
+    expect(workers.code === 0 ? Array.isArray(body.workers) : typeof body.error?.code === 'string').toBe(true);
+
+    for (const command of ['submit', 'jobs', 'workers']) {
+      const help = await framewire([command, '--help'], {});
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('FRAMEWIRE_URL');
+    }
+  });
+
+  it('logs one request id in the gateway, the jobs service and the worker', async () => {
+    const requestId = `e2e-${randomUUID()}`;
+    const form = new FormData();
+    form.set('file', new Blob([await readFile(video)], { type: 'video/mp4' }), 'traced.mp4');
+    const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: { 'X-Request-Id': requestId } });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('x-request-id')).toBe(requestId);
+    const { job_id: jobId } = (await res.json()) as { job_id: string };
+    const view = await eventually(async () => {
+      const job = (await (await fetch(`${base}/v1/jobs/${jobId}`)).json()) as { status: string; correlation_id: string };
+      return job.status === 'completed' ? job : undefined;
+    }, 30_000, 'the traced job');
+    expect(view.correlation_id).toBe(requestId);
+
+    const tagged = (name: string) => logLines(services.get(name)!).filter((line) => line['correlationId'] === requestId);
+    await eventually(async () => (tagged('jobs').some((l) => l['msg'] === 'projected JobCompleted') ? true : undefined), 10_000, 'the jobs service log');
+    expect(tagged('gateway').map((l) => l['msg'])).toContain('request completed');
+    expect(tagged('worker').map((l) => l['msg'])).toEqual(expect.arrayContaining(['job started', 'job completed']));
+    expect(tagged('worker').every((l) => l['jobId'] === jobId)).toBe(true);
+    expect(tagged('jobs').map((l) => l['msg'])).toEqual(['projected VideoSubmitted', 'projected JobStarted', 'projected JobCompleted']);
+  });
+
+  it('exposes metrics and health on every service', async () => {
+    const gateway = await (await fetch(`${base}/metrics`)).text();
+    expect(sample(gateway, 'framewire_jobs_submitted_total', { pipeline: 'probe' })).toBeGreaterThanOrEqual(3);
+    expect(sample(gateway, 'framewire_http_requests_total', { route: '/v1/jobs', method: 'POST', status: '202' })).toBeGreaterThanOrEqual(3);
+    expect(sample(gateway, 'framewire_http_request_duration_seconds_count', { route: '/v1/jobs/:id' })).toBeGreaterThan(0);
+
+    const worker = await (await fetch(`${ops.get('worker')}/metrics`)).text();
+    expect(sample(worker, 'framewire_jobs_completed_total', { pipeline: 'probe' })).toBeGreaterThanOrEqual(3);
+    expect(sample(worker, 'framewire_jobs_failed_total', { code: 'INVALID_MEDIA', final: 'true' })).toBe(1);
+    expect(sample(worker, 'framewire_job_queue_wait_seconds_count', { pipeline: 'probe' })).toBeGreaterThanOrEqual(3);
+    expect(sample(worker, 'framewire_job_run_seconds_count', { outcome: 'completed' })).toBeGreaterThanOrEqual(3);
+
+    const jobs = await (await fetch(`${ops.get('jobs')}/metrics`)).text();
+    expect(sample(jobs, 'framewire_consumer_pending', { consumer: 'workers' })).toBe(0);
+    expect(sample(jobs, 'framewire_consumer_ack_pending', { consumer: 'projector' })).toBe(0);
+    const last = sample(jobs, 'framewire_stream_last_seq');
+    expect(last).toBeGreaterThanOrEqual(12);
+    await eventually(async () => {
+      const text = await (await fetch(`${ops.get('jobs')}/metrics`)).text();
+      return sample(text, 'framewire_projector_lag') === 0 ? true : undefined;
+    }, 10_000, 'projector lag 0');
+
+    for (const url of [base, ops.get('jobs')!, ops.get('worker')!]) {
+      expect((await fetch(`${url}/health/live`)).status).toBe(200);
+      const ready = await fetch(`${url}/health/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ok', checks: { nats: { status: 'up' } } });
+    }
+    expect(await (await fetch(`${ops.get('jobs')}/health/ready`)).json()).toMatchObject({ checks: { postgres: { status: 'up' } } });
+
+    const system = (await (await fetch(`${base}/v1/system`)).json()) as { stream: { last_seq: number }; consumers: Array<{ name: string }>; projector: { lag: number } };
+    expect(system.consumers.map((c) => c.name)).toEqual(['projector', 'workers']);
+    expect(system.projector.lag).toBe(0);
+  });
+
+  it('documents every route the gateway serves, with its error shapes, at /docs', async () => {
+    const page = await fetch(`${base}/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/docs/assets/swagger-ui-bundle.js');
+    expect((await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
+    const doc = (await (await fetch(`${base}/docs/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe('3.1.0');
+    // Nest logs each route it maps: every one of them must be in the document.
+    const mapped = logLines(services.get('gateway')!)
+      .map((line) => /^Mapped \{(.+), (\w+)\} route$/.exec(String(line['msg'])))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ path: m[1]!.replace(/:(\w+)/g, '{$1}'), method: m[2]!.toLowerCase() }));
+    expect(mapped.length).toBeGreaterThanOrEqual(10);
+    const missing = mapped.filter(({ path, method }) => !doc.paths[path]?.[method]).map(({ path, method }) => `${method} ${path}`);
+    expect(missing).toEqual([]);
+  });
+});
