@@ -133,9 +133,9 @@ export class JobRunner {
     }
     const { started, seq } = claimed;
     const attempt = started.data.attempt;
-    // At debug: the terminal line says it all at info, and a log line here was a pipe write between
-    // the claim and the pipeline's start, on the path that P1 measures.
-    this.logger.debug({ jobId: request.jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
+    // At info, as the operators' trail of a job expects (test/e2e/operator.e2e-spec.ts); it costs a
+    // pipe write between the claim and the pipeline's start, on the path that P1 measures.
+    this.logger.log({ jobId: request.jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
     const log = new AttemptLog(this.store, request.jobId, started.eventId, seq, (snapshot) =>
       this.event<JobProgressed>(request, started, 'JobProgressed', 1, { attempt, ...snapshot }),
     );
