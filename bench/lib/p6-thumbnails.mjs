@@ -49,7 +49,9 @@ function startWorker(repoRoot, env) {
  */
 export async function runThumbnailsBench(ctx) {
   const { thumbnailsCommand, thumbnailsParams } = await import(join(ctx.repoRoot, 'dist/apps/worker/libs/tools/src/index.js'));
-  const spec = ctx.quick ? { seconds: 10, size: '640x360' } : { seconds: 30, size: '1280x720' };
+  const { ensureEventStream } = await import(join(ctx.repoRoot, 'dist/apps/worker/libs/event-store/src/index.js'));
+  const { jobSubjects } = await import(join(ctx.repoRoot, 'dist/apps/worker/libs/contracts/src/index.js'));
+  const spec = ctx.quick ? { seconds: 4, size: '320x240' } : { seconds: 30, size: '1280x720' };
   const fps = 30;
   const rounds = ctx.quick ? 2 : 5;
   const video = join(ctx.workDir, 'p6.mp4');
@@ -63,6 +65,8 @@ export async function runThumbnailsBench(ctx) {
   const nc = await connect({ servers: ctx.natsUrl });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
+  // The jobs service creates the streams in a running system; workers only wait for them.
+  await ensureEventStream(nc, jobSubjects(namespace));
   const worker = startWorker(ctx.repoRoot, { NATS_URL: ctx.natsUrl, FRAMEWIRE_NAMESPACE: namespace, WORKER_ID: 'bench-p6', WORKER_CONCURRENCY: '1', WORK_DIR: ctx.workDir });
   const raw = [];
   const pipeline = [];
@@ -113,7 +117,7 @@ export async function runThumbnailsBench(ctx) {
     for (const line of worker.output().split('\n').filter((l) => l.includes('input downloaded'))) ctx.log(`p6 worker: ${line}`);
     worker.child.kill('SIGTERM');
     await new Promise((resolve) => worker.child.once('exit', resolve));
-    for (const name of [`${namespace.toUpperCase()}_EVENTS`, `OBJ_${namespace}_videos`, `KV_${namespace}_workers`]) await jsm.streams.delete(name).catch(() => undefined);
+    for (const name of [`${namespace.toUpperCase()}_EVENTS`, `${namespace.toUpperCase()}_ADVISORIES`, `OBJ_${namespace}_videos`, `KV_${namespace}_workers`]) await jsm.streams.delete(name).catch(() => undefined);
     await nc.close();
   }
   const rawMs = median(raw);

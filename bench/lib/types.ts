@@ -4,6 +4,10 @@
  * (loopback services, a scratch directory, bounds), collects what it returns, and writes
  * `bench/results/<timestamp>.json` plus a markdown table. Every figure is reported beside a baseline
  * measured in the same run, because absolute numbers drift between machines.
+ *
+ * The runner imports TypeScript directly (bench/lib/ts-hooks.mjs): `@app/<lib>` imports and
+ * relative `./x.js` imports of `.ts` files work as they do in the tests. The apps are built before
+ * any benchmark runs, so `dist/apps/<app>/apps/<app>/src/main.js` exists.
  */
 export interface BenchContext {
   /** NATS with JetStream, on loopback. Use a fresh namespace or stream of your own. */
@@ -17,6 +21,16 @@ export interface BenchContext {
   /** True for a short smoke run (CI): fewer iterations, same code paths. */
   quick: boolean;
   log(message: string): void;
+  /**
+   * Added later; optional so that older benchmarks and hand-made contexts still type-check.
+   * Aborted when the benchmark has used up its time budget (`Benchmark.timeoutMs`): stop and return.
+   */
+  signal?: AbortSignal;
+  /**
+   * Results of the benchmarks that ran earlier in this run, the raw limits first. A benchmark may take
+   * its baseline from here (for example `ctx.earlier?.('raw')`) instead of measuring it again.
+   */
+  earlier?(id: string): BenchResult | undefined;
 }
 
 export interface Measurement {
@@ -44,5 +58,7 @@ export interface BenchResult {
 export interface Benchmark {
   id: string;
   title: string;
+  /** Wall-time budget of one run (full mode); the runner aborts `ctx.signal`, then gives up. Default 5 min. */
+  timeoutMs?: number;
   run(ctx: BenchContext): Promise<BenchResult>;
 }

@@ -27,8 +27,9 @@ export interface ServiceProcess {
   exited(): Promise<number | string>;
 }
 
-export function spawnService(name: string, app: AppName, env: Record<string, string>): ServiceProcess {
-  return spawnProcess(name, ['--enable-source-maps', builtEntry(app)], env);
+/** `nodeArgs` go to node before the entry point (for example `--cpu-prof`). */
+export function spawnService(name: string, app: AppName, env: Record<string, string>, nodeArgs: string[] = []): ServiceProcess {
+  return spawnProcess(name, ['--enable-source-maps', ...nodeArgs, builtEntry(app)], env);
 }
 
 function spawnProcess(name: string, args: string[], env: Record<string, string>): ServiceProcess {

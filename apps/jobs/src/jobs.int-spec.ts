@@ -241,4 +241,17 @@ describe('jobs service against NATS and PostgreSQL', () => {
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_redelivered).toBe(0);
   });
+
+  it('projects a burst of live events to the very last one, holding no partial batch back', async () => {
+    app = await startJobs();
+    await eventually(async () => ((await db.query(`SELECT to_regclass('projection_checkpoints') AS t`))[0]?.['t'] ? true : undefined), 10_000, 'the schema');
+    let last = 0;
+    for (let i = 0; i < 10; i++) {
+      const acks = await Promise.all(Array.from({ length: 100 }, () => store.append(videoSubmitted(), 0)));
+      last = Math.max(last, ...acks.map((ack) => ack.seq));
+    }
+    // Nothing else is appended: the projector must close its last batch on its own.
+    await eventually(() => projectedThrough(last), 10_000, `the checkpoint to reach ${last}`);
+    expect(Number((await db.query(`SELECT count(*) AS n FROM jobs`))[0]!['n'])).toBe(1000);
+  });
 });

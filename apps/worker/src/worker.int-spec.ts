@@ -5,7 +5,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { BlobStore, EventStore, WorkerRegistry } from '@app/event-store';
 import { createLogger } from '@app/observability';
-import { jobCompleted, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { eventually, freshNamespace, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
 import { ffprobe, makeTextFile, makeVideo, mediaDir } from '../../../test/support/videos.js';
 import { WORK_CONSUMER } from './work/work.consumer.js';
@@ -111,5 +111,24 @@ describe('worker against JetStream and ffprobe', () => {
     }, 30_000, 'the noop job to end');
     expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
     expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: { total_frames: null, frames: [], summary: { frame_count: 0 }, tools: { noop: { summary: {} } } }, artifacts: [] });
+  });
+
+  it('continues the attempts of a job whose lifecycle began before this message was first delivered', async () => {
+    // For example a job handed back after a failed attempt: the first delivery's cheap claim of
+    // attempt 1 is refused, so the worker reads the lifecycle and claims attempt 2 instead.
+    // The work message goes in last, so that the running worker cannot take it before the history is there.
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
+    const started = jobStarted(submitted, 1, 'gone-worker');
+    const first = await store.append(started, 0);
+    await store.append(jobFailed(started, 1, false, 'WORKER_ERROR'), first.seq);
+    await store.append(submitted, 0);
+    const ended = await eventually(async () => {
+      const items = await store.readJob(submitted.jobId);
+      return items.length === 5 ? items : undefined;
+    }, 30_000, 'the second attempt to end');
+    const events = ended.map((item) => (item.ok ? item.stored.event : null));
+    expect(events.map((e) => e?.type)).toEqual(['JobStarted', 'JobFailed', 'VideoSubmitted', 'JobStarted', 'JobCompleted']);
+    expect(events[3]).toMatchObject({ data: { attempt: 2, workerId: 'int-worker' } });
+    expect(events[4]).toMatchObject({ data: { attempt: 2 } });
   });
 });

@@ -10,6 +10,7 @@ import { WorkerMetrics } from './ops/worker.metrics.js';
 import { WORKER_PIPELINES, WorkerHeartbeat } from './registry/worker-heartbeat.service.js';
 import { InFlightJobs } from './work/in-flight-jobs.js';
 import { JobRunner } from './work/job-runner.service.js';
+import { PipelineProbe } from './work/pipeline-probe.js';
 import { PipelineExecutor } from './work/pipeline-executor.service.js';
 import { WorkConsumer } from './work/work.consumer.js';
 import { WORKER_CONFIG } from './worker.config.js';
@@ -47,6 +48,7 @@ export class WorkerModule {
         { provide: WORKER_PIPELINES, inject: [ToolCatalog], useFactory: (catalog: ToolCatalog) => () => catalog.pipelineNames() },
         InFlightJobs,
         PipelineExecutor,
+        PipelineProbe,
         JobRunner,
         WorkConsumer,
         WorkerHeartbeat,

@@ -31,6 +31,7 @@ describe('config', () => {
     [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', OPS_PORT: 'nine' }, 'OPS_PORT', '"nine"'],
     [gatewayEnvSchema, { NATS_URL: 'http://x' }, 'NATS_URL', 'nats:'],
     [gatewayEnvSchema, { FRAMEWIRE_NAMESPACE: 'Bad.Name' }, 'FRAMEWIRE_NAMESPACE', 'a-z'],
+    [workerEnvSchema, { WORKER_PROBE_SUBJECT: 'bench.probe.>' }, 'WORKER_PROBE_SUBJECT', 'no wildcards'],
     [jobsEnvSchema, {}, 'DATABASE_URL', 'required'],
     [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 'Drop Table' }, 'DATABASE_SCHEMA', 'SQL identifier'],
     [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 'fw', AUTH_DATABASE_SCHEMA: 'fw' }, 'AUTH_DATABASE_SCHEMA', 'differ'],

@@ -134,6 +134,8 @@ export const jobsEnvSchema = z
     PROJECTOR_BATCH_SIZE: int(1, 5000).default(500),
     /** How often an instance waiting for another one's projection-version rebuild checks on it. */
     PROJECTION_UPGRADE_POLL_MS: int(100, 600_000).default(2000),
+    /** How long a live batch waits for more events after its first before it is written; 0 writes as soon as none is buffered. */
+    PROJECTOR_LINGER_MS: int(0, 1000).default(2),
     ...ops(9464),
   })
   .transform(withAuthSchema);
@@ -164,6 +166,11 @@ export const workerEnvSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
+  /**
+   * For benchmarks: when set, the worker publishes `{jobId, attempt, workerId, hrtimeNs}` on this core
+   * NATS subject the moment each pipeline begins (hrtimeNs is the system's monotonic clock).
+   */
+  WORKER_PROBE_SUBJECT: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a plain NATS subject (no wildcards)').optional(),
   ...ops(9465),
   /** A job result larger than this (as JSON) goes to the Object Store; the event carries a reference. */
   RESULT_INLINE_MAX_BYTES: int(0, 512 * 1024).default(64 * 1024),

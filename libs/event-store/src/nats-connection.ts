@@ -23,6 +23,10 @@ export function natsClientOptions(url: string, identity: NatsIdentity = {}) {
 /**
  * A connection that never gives up reconnecting: a service outlives a NATS restart and resumes
  * by itself. Requests made while disconnected fail fast with their own timeouts.
+ *
+ * `noAsyncTraces`: nats.js otherwise builds an Error (with its stack) for every request and publish
+ * ack it awaits, to name the caller if it times out; in a worker's profile that was about 6% of the
+ * CPU per job. Timeouts still fail with a TimeoutError; only the extra frames are gone.
  */
 export async function connectNats(url: string, name: string, identity: NatsIdentity = {}): Promise<NatsConnection> {
   return connect({
@@ -33,5 +37,6 @@ export async function connectNats(url: string, name: string, identity: NatsIdent
     reconnectJitter: 250,
     pingInterval: 10_000,
     waitOnFirstConnect: false,
+    noAsyncTraces: true,
   });
 }

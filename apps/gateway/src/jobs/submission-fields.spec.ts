@@ -47,6 +47,13 @@ describe('submission fields', () => {
       freeze_diff: 0.5,
     });
   });
+
+  it('takes a noop sleep_ms of 0 to 10000 whole milliseconds and nothing else', () => {
+    expect(parseSubmissionFields(fields({ pipeline: 'noop', params: '{"sleep_ms":25}' })).params).toEqual({ sleep_ms: 25 });
+    for (const params of ['{"sleep_ms":-1}', '{"sleep_ms":10001}', '{"sleep_ms":1.5}', '{"sleep_ms":"5"}', '{"sleep_ms":5,"x":1}']) {
+      expect(codeOf(() => parseSubmissionFields(fields({ pipeline: 'noop', params })))).toBe('INVALID_PARAMS');
+    }
+  });
 });
 
 describe('sanitizeFilename', () => {

@@ -10,9 +10,6 @@ import { JobsMetrics } from '../ops/jobs.metrics.js';
 export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
 const RETRY_MIN_MS = 250;
-/** How long a partial live micro-batch waits for more messages before it is written. */
-const LIVE_FLUSH_MS = 20;
-const TIMED_OUT = Symbol('timed out');
 const RETRY_MAX_MS = 10_000;
 
 /**
@@ -20,8 +17,8 @@ const RETRY_MAX_MS = 10_000;
  * been projected; the durable consumer wakes the projector and gives at-least-once delivery:
  * - at start, and after any failure, it first catches up from checkpoint+1 to the end of the stream
  *   with an ordered consumer (this is also what rebuilds a dropped read model);
- * - live messages are applied in micro-batches (full, or the last pending, or after LIVE_FLUSH_MS of
- *   quiet), in one transaction with the checkpoint, and acked only after the commit; messages at or
+ * - live messages are applied in micro-batches (full, or PROJECTOR_LINGER_MS after their first
+ *   message), in one transaction with the checkpoint, and acked only after the commit; messages at or
  *   below the checkpoint are acked as duplicates;
  * - if live messages skip ahead of the checkpoint or have holes (another instance holds those), the
  *   range is read from the stream instead, so the checkpoint never passes an event not folded;
@@ -150,9 +147,15 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         throw error;
       }
     };
-    // A micro-batch is written when it is full, when the server says nothing more is pending, or when
-    // no message has come for LIVE_FLUSH_MS (other instances may take what is pending). The
-    // iterator's own getPending() is not used: it can stay above 0 with nothing buffered.
+    // A batch closes when it is full, or PROJECTOR_LINGER_MS after its first message (with 0: as soon
+    // as no further message is already buffered, which racing the next message against the next turn
+    // of the event loop tells, since buffered messages arrive as microtasks). Lingering a little lets
+    // one transaction carry several events when they trickle in, and keeps the projector's commit
+    // out of the way of the worker that is starting the same job. (Not getPending(): it can stay above
+    // 0 after a refill, which held a batch's tail back until another event arrived.)
+    const linger = this.config.PROJECTOR_LINGER_MS;
+    let closes: Promise<typeof IDLE> | null = null;
+    const closing = () => (linger > 0 ? (closes ??= after(linger)) : nextTurn());
     const iterator = messages[Symbol.asyncIterator]();
     const pull = () => {
       const promise = iterator.next();
@@ -162,16 +165,19 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     let next = pull();
     try {
       for (;;) {
-        const result = batch.length === 0 ? await next : await raceTimeout(next, LIVE_FLUSH_MS);
-        if (result === TIMED_OUT) {
+        const result = batch.length === 0 ? await next : await Promise.race([next, closing()]);
+        if (result === IDLE) {
+          closes = null;
           await flush();
           continue;
         }
         if (result.done) break;
-        const msg = result.value;
+        batch.push(result.value);
         next = pull();
-        batch.push(msg);
-        if (batch.length >= this.config.PROJECTOR_BATCH_SIZE || msg.info.pending === 0) await flush();
+        if (batch.length >= this.config.PROJECTOR_BATCH_SIZE) {
+          closes = null;
+          await flush();
+        }
       }
     } finally {
       for (const m of batch) m.nak(RETRY_MIN_MS);
@@ -229,15 +235,18 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   }
 }
 
-/** `promise`, or TIMED_OUT if it has not settled within `ms` (the promise itself is left running). */
-function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+const IDLE = Symbol('idle');
+
+function nextTurn(): Promise<typeof IDLE> {
+  return new Promise((resolve) => setImmediate(() => resolve(IDLE)));
+}
+
+function after(ms: number): Promise<typeof IDLE> {
+  return new Promise((resolve) => setTimeout(() => resolve(IDLE), ms).unref());
 }
 
 /** Waits `ms`, or less if `signal` aborts (shutdown does not wait for a retry delay). */

@@ -12,6 +12,7 @@ import { WORKER_CONFIG } from '../worker.config.js';
 import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
 import type { AttemptLog } from './attempt-log.js';
 import { JobFailure } from './job-failure.js';
+import { PipelineProbe } from './pipeline-probe.js';
 import { ProgressTracker } from './progress-tracker.js';
 
 export interface PipelineOutcome {
@@ -38,6 +39,7 @@ export class PipelineExecutor {
     private readonly ffprobe: FfprobeRunner,
     private readonly ffmpeg: FfmpegRunner,
     private readonly catalog: ToolCatalog,
+    private readonly probe: PipelineProbe,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
@@ -63,6 +65,7 @@ export class PipelineExecutor {
         media = toMediaInfo(await this.ffprobe.probe(inputPath, attemptSignal));
         this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(t1 - t0), probeMs: Math.round(performance.now() - t1), bytes: request.data.video.size }, 'input downloaded and probed');
       }
+      this.probe.pipelineBegins(request.jobId, attempt);
       const tracker = new ProgressTracker(pipeline.tools.length, media?.frameCount ?? null);
       const runs: ToolRun[] = [];
       const results: Record<string, ToolOutput> = {};

@@ -12,4 +12,9 @@ export interface WorkDelivery {
   heartbeat(): void;
   ack(): void;
   nak(delayMs: number): void;
+  /**
+   * The pipeline has finished (whatever its outcome): the transport may start fetching the next job
+   * while this one's terminal event is appended. Calling it again does nothing.
+   */
+  release(): void;
 }

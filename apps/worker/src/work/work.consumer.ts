@@ -73,26 +73,60 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     this.logger.log('worker drained');
   }
 
+  /**
+   * One slot: pull a job, run it, pull the next. The next pull is sent as soon as the pipeline has
+   * finished (`released`), so that it travels while the job's terminal event is being appended: the
+   * slot never holds a job it could not start within one append's round trip.
+   */
   private async slot(index: number): Promise<void> {
+    let next = this.pullOne();
     while (!this.stopping) {
-      try {
-        const pull = await this.consumer!.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
-        this.pulls.add(pull);
-        if (this.stopping) void pull.close().catch(() => undefined);
-        try {
-          for await (const msg of pull) await this.dispatch(index, msg);
-        } finally {
-          this.pulls.delete(pull);
-        }
-      } catch (error) {
-        if (this.stopping) break;
-        this.logger.error(`pull failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, ERROR_RETRY_MS));
+      const msg = await next;
+      if (!msg) {
+        if (!this.stopping) next = this.pullOne();
+        continue;
       }
+      if (this.stopping) {
+        msg.nak();
+        return;
+      }
+      let pulled = false;
+      const release = () => {
+        if (pulled || this.stopping) return;
+        pulled = true;
+        next = this.pullOne();
+      };
+      await this.dispatch(index, msg, release);
+      release();
+    }
+    // A job pulled while this slot was stopping goes straight back to the queue.
+    void next.then((msg) => msg?.nak());
+  }
+
+  /** Pulls at most one message; null when the pull expired or was closed. */
+  private async pullOne(): Promise<JsMsg | null> {
+    try {
+      const pull = await this.consumer!.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
+      this.pulls.add(pull);
+      if (this.stopping) void pull.close().catch(() => undefined);
+      try {
+        const first = await pull[Symbol.asyncIterator]().next();
+        // The fetch is ended at once (its subscription need not outlive the delivery), but not awaited:
+        // that took a few hundred microseconds between a job's arrival and its start.
+        void pull.close().catch(() => undefined);
+        return first.done ? null : first.value;
+      } finally {
+        this.pulls.delete(pull);
+      }
+    } catch (error) {
+      if (this.stopping) return null;
+      this.logger.error(`pull failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, ERROR_RETRY_MS));
+      return null;
     }
   }
 
-  private async dispatch(slot: number, msg: JsMsg): Promise<void> {
+  private async dispatch(slot: number, msg: JsMsg, release: () => void): Promise<void> {
     const decoded = decodeEvent(msg.data);
     if (!decoded.ok || decoded.event.type !== 'VideoSubmitted') {
       const reason = decoded.ok ? `unexpected ${decoded.event.type} on the work subject` : decoded.reason;
@@ -106,6 +140,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       heartbeat: () => msg.working(),
       ack: () => msg.ack(),
       nak: (delayMs) => msg.nak(delayMs),
+      release,
     };
     const controller = new AbortController();
     this.running.set(slot, controller);

@@ -1,0 +1,217 @@
+/**
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --readme] [-- ids...]`
+ *
+ * Builds the apps if they are stale, then runs every bench/<id>-<name>.bench.ts in one process, the
+ * raw limits first, each with a bounded count and time against loopback services only. Writes
+ * <out>/<timestamp>.json, .md (the table) and .svg (latency distributions), prints the table, and
+ * with --readme puts the table into README.md between its bench markers. Exits non-zero if a
+ * benchmark failed (a missed goal is a result, not a failure).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { latencyChart, markdownTable, problemsOf, type RunEntry, type RunReport } from './lib/report.js';
+import type { BenchContext, Benchmark, BenchResult } from './lib/types.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const benchDir = join(root, 'bench');
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+const QUICK_TIMEOUT_MS = 90_000;
+const ABORT_GRACE_MS = 15_000;
+const README_START = '<!-- bench:table:start -->';
+const README_END = '<!-- bench:table:end -->';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: join(benchDir, 'results') },
+    readme: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+  },
+});
+
+const natsUrl = process.env['BENCH_NATS_URL'] ?? process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+const databaseUrl = process.env['BENCH_DATABASE_URL'] ?? process.env['TEST_DATABASE_URL'] ?? 'postgres://root@127.0.0.1:5432/test';
+for (const url of [natsUrl, databaseUrl]) {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host)) {
+    throw new Error(`benchmarks run on loopback only, but ${url} is not a loopback address`);
+  }
+}
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+/** `raw` first (the physical limits every other figure is compared with), then p1, p2 ... in order. */
+export function benchOrder(a: string, b: string): number {
+  const key = (id: string) => (id === 'raw' ? -1 : Number(/^p(\d+)$/.exec(id)?.[1] ?? 1e6));
+  return key(a) - key(b) || a.localeCompare(b);
+}
+
+async function discover(): Promise<{ id: string; file: string }[]> {
+  const files = (await readdir(benchDir)).filter((f) => f.endsWith('.bench.ts'));
+  return files.map((file) => ({ id: file.split('-')[0]!, file })).sort((a, b) => benchOrder(a.id, b.id) || a.file.localeCompare(b.file));
+}
+
+function isBenchmark(value: unknown): value is Benchmark {
+  const b = value as Benchmark | undefined;
+  return !!b && typeof b.id === 'string' && typeof b.title === 'string' && typeof b.run === 'function';
+}
+
+async function machine(): Promise<Record<string, unknown>> {
+  const version = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0]!;
+    } catch {
+      return 'not found';
+    }
+  };
+  let natsServer = 'unknown';
+  try {
+    const nc = await connect({ servers: natsUrl, timeout: 3000 });
+    natsServer = nc.info?.version ?? 'unknown';
+    await nc.close();
+  } catch (error) {
+    throw new Error(`NATS at ${natsUrl} does not answer: ${String(error)}`);
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const postgres = String((await client.query('SHOW server_version')).rows[0]?.server_version ?? 'unknown');
+  await client.end();
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    natsServer,
+    postgres: `PostgreSQL ${postgres}`,
+    redisServer: version(process.env['REDIS_SERVER'] ?? 'redis-server', ['--version']).replace(/ sha=.*$/, ''),
+    ffmpeg: version('ffmpeg', ['-version']).replace(/ Copyright.*$/, ''),
+    loadBefore: loadavg().map((l) => l.toFixed(2)).join(' '),
+  };
+}
+
+function gitState(): RunReport['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'libs', 'bench', 'package.json'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return null;
+  }
+}
+
+async function runOne(benchmark: Benchmark, file: string, results: RunEntry[]): Promise<RunEntry> {
+  const workDir = await mkdtemp(join(tmpdir(), `framewire-bench-${benchmark.id}-`));
+  const controller = new AbortController();
+  const budget = values.quick ? Math.min(QUICK_TIMEOUT_MS, benchmark.timeoutMs ?? QUICK_TIMEOUT_MS) : (benchmark.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const ctx: BenchContext = {
+    natsUrl,
+    databaseUrl,
+    workDir,
+    repoRoot: root,
+    quick: values.quick,
+    log: (message) => log(`${benchmark.id}: ${message}`),
+    signal: controller.signal,
+    earlier: (id) => results.find((r) => r.id === id && !r.error),
+  };
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        timer = setTimeout(() => reject(new Error(`did not finish within its budget of ${budget / 1000} s`)), ABORT_GRACE_MS);
+      }, budget);
+    });
+    const result: BenchResult = await Promise.race([benchmark.run(ctx), expired]);
+    return { ...result, id: result.id ?? benchmark.id, durationMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    log(`${benchmark.id} (${file}) failed: ${message}`);
+    return { id: benchmark.id, title: benchmark.title, measurements: [], durationMs: Math.round(performance.now() - started), error: message };
+  } finally {
+    clearTimeout(timer);
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  if (!values['no-build']) {
+    log('building the apps (if stale)');
+    const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, stdio: ['ignore', 2, 2] });
+    if (build.status !== 0) throw new Error('the build failed');
+  }
+  const info = await machine();
+  const wanted = new Set(positionals);
+  const found = await discover();
+  const selected = found.filter(({ id }) => wanted.size === 0 || wanted.has(id) || id === 'raw');
+  const unknown = [...wanted].filter((id) => !found.some((f) => f.id === id));
+  if (unknown.length) throw new Error(`no benchmark ${unknown.join(', ')}; found ${found.map((f) => f.id).join(', ')}`);
+
+  const results: RunEntry[] = [];
+  for (const { id, file } of selected) {
+    let benchmark: unknown;
+    try {
+      benchmark = ((await import(join(benchDir, file))) as { default?: unknown }).default;
+    } catch (error) {
+      results.push({ id, title: file, measurements: [], durationMs: 0, error: `could not load ${file}: ${String(error)}` });
+      continue;
+    }
+    if (!isBenchmark(benchmark)) {
+      results.push({ id, title: file, measurements: [], durationMs: 0, error: `${file} does not default-export a Benchmark` });
+      continue;
+    }
+    log(`${benchmark.id}: ${benchmark.title}${values.quick ? ' (quick)' : ''}`);
+    const entry = await runOne(benchmark, file, results);
+    log(`${benchmark.id}: done in ${(entry.durationMs / 1000).toFixed(1)} s${entry.error ? ' (FAILED)' : ''}`);
+    results.push(entry);
+  }
+
+  const report: RunReport = {
+    schema: 1,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    quick: values.quick,
+    machine: { ...info, loadAfter: loadavg().map((l) => l.toFixed(2)).join(' ') },
+    git: gitState(),
+    benchmarks: results,
+  };
+  const stamp = report.startedAt.replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  await mkdir(values.out!, { recursive: true });
+  const table = markdownTable(report);
+  const base = join(values.out!, `${stamp}${values.quick ? '-quick' : ''}`);
+  await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+  await writeFile(`${base}.md`, table);
+  await writeFile(`${base}.svg`, latencyChart(report));
+  process.stdout.write(table);
+  log(`wrote ${base}.json, .md and .svg`);
+  if (values.readme) await updateReadme(table, base);
+  const problems = problemsOf(report);
+  for (const problem of problems) log(`problem: ${problem.split('\n')[0]}`);
+  return results.some((r) => r.error) ? 1 : 0;
+}
+
+async function updateReadme(table: string, base: string): Promise<void> {
+  const readme = join(root, 'README.md');
+  const text = await readFile(readme, 'utf8');
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
+  const relative = base.startsWith(root) ? base.slice(root.length) : base;
+  const source = `The run behind this table: [\`${relative}.json\`](${relative}.json); its latency distributions: [\`${relative}.svg\`](${relative}.svg).\n\n`;
+  await writeFile(readme, `${text.slice(0, start + README_START.length)}\n${source}${table}${text.slice(end)}`);
+  log(`updated the table in README.md: commit it with ${relative}.json and ${relative}.svg`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

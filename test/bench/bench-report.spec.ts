@@ -1,0 +1,58 @@
+import { describe, expect, it } from '@jest/globals';
+import { latencyChart, markdownTable, problemsOf, type RunReport } from '../../bench/lib/report.js';
+import { distribution, percentile } from '../../bench/lib/stats.js';
+
+const report = (benchmarks: RunReport['benchmarks']): RunReport => ({
+  schema: 1,
+  startedAt: '2026-11-25T00:00:00.000Z',
+  finishedAt: '2026-11-25T00:01:00.000Z',
+  quick: false,
+  machine: { cpus: 2, cpuModel: 'test cpu', node: 'v20', natsServer: '2.9.10', postgres: 'PostgreSQL 15', redisServer: 'Redis 7', loadBefore: '0', loadAfter: '0' },
+  git: null,
+  benchmarks,
+});
+
+describe('benchmark statistics', () => {
+  it('takes nearest-rank percentiles', () => {
+    const values = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect([percentile(values, 50), percentile(values, 90), percentile(values, 99), percentile(values, 100)]).toEqual([50, 90, 99, 100]);
+    expect(distribution([3, 1, 2])).toMatchObject({ n: 3, p50: 2, max: 3, mean: 2 });
+    expect(Number.isNaN(distribution([]).p50)).toBe(true);
+  });
+});
+
+describe('benchmark report', () => {
+  const good = report([
+    {
+      id: 'p1',
+      title: 'Enqueue to start',
+      durationMs: 10,
+      measurements: [{ name: 'Framewire p50', unit: 'ms', value: 0.8, baseline: { name: 'raw p50', value: 0.5 }, goal: '≤ 1 ms', met: true }],
+      samples: { Framewire: [0.5, 0.8, 1.2, -0.01], raw: [0.3, 0.5] },
+      notes: ['a note with a | pipe'],
+    },
+    { id: 'p9', title: 'Broken', durationMs: 5, measurements: [], error: 'boom\nstack' },
+  ]);
+
+  it('puts each figure beside its baseline with the ratio and whether the goal was met', () => {
+    const table = markdownTable(good);
+    expect(table).toContain('| p1 Enqueue to start | Framewire p50 | 0.8 ms | raw p50: 0.5 ms | 1.6× | ≤ 1 ms | yes |');
+    expect(table).toContain('| p9 Broken | **failed** |');
+    expect(table).toContain('- p1: a note with a | pipe');
+  });
+
+  it('draws one chart panel per benchmark with samples, as well-formed SVG', () => {
+    const svg = latencyChart(good);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.trim().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+    expect(svg).toContain('Framewire: p50 0.5 ms');
+    expect(svg).not.toMatch(/NaN|Infinity/);
+  });
+
+  it('finds the problems the smoke test fails on', () => {
+    expect(problemsOf(good)).toEqual(['p9 failed: boom\nstack']);
+    const bad = report([{ id: 'p2', title: 'x', durationMs: 1, measurements: [{ name: 'rate', unit: '', value: Number.NaN }] }]);
+    expect(problemsOf(bad)).toEqual(['p2 "rate" is NaN', 'p2 "rate" has no unit']);
+  });
+});

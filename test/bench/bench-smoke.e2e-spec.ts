@@ -1,0 +1,59 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { problemsOf, type RunReport } from '../../bench/lib/report.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/**
+ * `npm run bench -- --quick`: the harness and every benchmark still run end to end (tiny counts,
+ * the built apps as processes, peers included) and write a valid JSON, table and chart. The figures
+ * themselves are not asserted: speed lives in the benchmarks, never in tests.
+ */
+describe('npm run bench, quick mode', () => {
+  let out: string;
+  let exit: { code: number | null; output: string };
+
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'framewire-bench-smoke-'));
+    exit = await new Promise((resolve) => {
+      const child = spawn(process.execPath, ['--import', './bench/lib/register.mjs', 'bench/run.ts', '--quick', '--no-build', '--out', out], {
+        cwd: root,
+        env: { ...process.env, BENCH_CPU_PROF_DIR: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, output }));
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it('runs every benchmark, the raw limits first, and writes JSON, a table and a chart', async () => {
+    expect({ code: exit.code, tail: exit.code === 0 ? '' : exit.output.slice(-4000) }).toEqual({ code: 0, tail: '' });
+    const files = (await readdir(out)).sort();
+    const base = files.find((f) => f.endsWith('-quick.json'))!.replace(/\.json$/, '');
+    expect(files).toEqual([`${base}.json`, `${base}.md`, `${base}.svg`]);
+
+    const report = JSON.parse(await readFile(join(out, `${base}.json`), 'utf8')) as RunReport;
+    expect(report.quick).toBe(true);
+    expect(problemsOf(report)).toEqual([]);
+    const ids = report.benchmarks.map((b) => b.id);
+    expect(ids[0]).toBe('raw');
+    const modules = (await readdir(join(root, 'bench'))).filter((f) => f.endsWith('.bench.ts'));
+    expect(ids).toHaveLength(modules.length);
+    expect(report.benchmarks.find((b) => b.id === 'p1')?.samples?.['Framewire']?.length).toBeGreaterThan(0);
+
+    const table = await readFile(join(out, `${base}.md`), 'utf8');
+    expect(table).toContain('| Benchmark | Measurement | Value | Baseline (same run) | Ratio | Goal | Met |');
+    const svg = await readFile(join(out, `${base}.svg`), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.trim().endsWith('</svg>')).toBe(true);
+  });
+});
