@@ -7,7 +7,7 @@ import { WORK_CONSUMER } from '../../apps/worker/src/work/work.consumer.js';
 import { spawnService, type AppName, type ServiceProcess } from '../support/processes.js';
 import { freeTcpPort } from '../support/processes.js';
 import { testKeys } from '../support/keys.js';
-import { differingRows, readModel, replayInto } from '../support/read-model.js';
+import { describeDifferences, differingRows, readModel, replayInto } from '../support/read-model.js';
 import { scratchDir, startNatsServer, startPostgres, type NatsServer, type PostgresServer } from '../support/servers.js';
 import { makeVideo } from '../support/videos.js';
 
@@ -320,7 +320,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const replay = await readModel(postgres.url, 'replay');
     const differing = differingRows(live.rows, replay.rows);
     if (live.checkpoint !== lastSeq) violations.push(`read model at ${live.checkpoint}, stream at ${lastSeq}`);
-    if (differing.length > 0) violations.push(`${differing.length} read-model rows differ from a fresh replay (e.g. ${differing.slice(0, 3).join(', ')})`);
+    if (differing.length > 0) {
+      violations.push(`${differing.length} read-model rows differ from a fresh replay (e.g. ${differing.slice(0, 3).join(', ')})`);
+      for (const line of describeDifferences(live.rows, replay.rows)) log(`chaos: differs: ${line}`);
+    }
     if (live.rows.length !== accepted.size) violations.push(`${live.rows.length} rows for ${accepted.size} jobs`);
 
     const stops = Object.values(exits);

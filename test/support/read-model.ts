@@ -39,3 +39,17 @@ export function differingRows(actual: Record<string, unknown>[], expected: Recor
   const missing = [...byId.keys()].filter((id) => !actual.some((row) => String(row['job_id']) === id));
   return [...differing, ...missing];
 }
+
+/** For each row of `actual` that differs from `expected` (by job id), the columns that differ, as `job: col, col`. */
+export function describeDifferences(actual: Record<string, unknown>[], expected: Record<string, unknown>[], limit = 3): string[] {
+  const byId = new Map(expected.map((row) => [String(row['job_id']), row]));
+  const out: string[] = [];
+  for (const row of actual) {
+    const other = byId.get(String(row['job_id']));
+    if (!other) continue;
+    const columns = Object.keys(row).filter((column) => JSON.stringify(row[column]) !== JSON.stringify(other[column]));
+    if (columns.length > 0) out.push(`${String(row['job_id'])}: ${columns.map((c) => `${c} live=${JSON.stringify(row[c])?.slice(0, 120)} replay=${JSON.stringify(other[c])?.slice(0, 120)}`).join('; ')}`);
+    if (out.length >= limit) break;
+  }
+  return out;
+}

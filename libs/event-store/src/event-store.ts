@@ -184,7 +184,9 @@ export class EventStore {
       for await (const msg of messages) {
         const seq = msg.seq;
         if (seq <= toSeq) batch.push(readJsMsg(msg));
-        const done = seq >= toSeq || msg.info.pending === 0;
+        // The consumer's pending count can read 0 while messages up to toSeq are still to come (seen
+        // after a NATS restart): before the range is taken as ended early, the stream is asked.
+        const done = seq >= toSeq || (msg.info.pending === 0 && !(await this.holdsBetween(seq + 1, toSeq)));
         if (batch.length >= batchSize || (done && batch.length > 0)) {
           const full = batch;
           batch = [];
@@ -197,6 +199,14 @@ export class EventStore {
       await messages.close().catch(() => undefined);
     }
   }
+  /** True when the stream holds a message with a sequence from `fromSeq` to `toSeq`. */
+  private async holdsBetween(fromSeq: number, toSeq: number): Promise<boolean> {
+    if (fromSeq > toSeq) return false;
+    const jsm = await this.jsm();
+    const next = await jsm.direct.getMessage(this.streamName, { seq: fromSeq, next_by_subj: this.subjects.all });
+    return next !== null && next.seq <= toSeq;
+  }
+
   /**
    * Follows one job live: its events after `afterSeq`, in order, as they are appended, until
    * `signal` aborts (or the caller stops iterating). An ordered consumer filtered to the job's
