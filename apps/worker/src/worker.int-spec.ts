@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { AckPolicy } from '@nats-io/jetstream';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { BlobStore, EventStore, WorkerRegistry } from '@app/event-store';
 import { createLogger } from '@app/observability';
@@ -130,5 +131,37 @@ describe('worker against JetStream and ffprobe', () => {
     expect(events.map((e) => e?.type)).toEqual(['JobStarted', 'JobFailed', 'VideoSubmitted', 'JobStarted', 'JobCompleted']);
     expect(events[3]).toMatchObject({ data: { attempt: 2, workerId: 'int-worker' } });
     expect(events[4]).toMatchObject({ data: { attempt: 2 } });
+  });
+});
+
+describe('a work consumer left by an older version', () => {
+  let ns: TestNamespace;
+  let worker: TestingModule | null = null;
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+  });
+  afterAll(async () => {
+    await worker?.close();
+    await ns.cleanup();
+  });
+
+  it('gets the current filter when the worker starts, so new jobs reach it', async () => {
+    // The work subject used to end at `.submitted`; a durable made then would never see a job now.
+    const jsm = await new EventStore(ns.nc, ns.subjects).jsm();
+    await jsm.consumers.add(ns.subjects.streamName, { durable_name: WORK_CONSUMER, ack_policy: AckPolicy.Explicit, filter_subject: `${ns.namespace}.job.*.submitted` });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'upgraded-worker' });
+    worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
+    await worker.init();
+
+    expect((await jsm.consumers.info(ns.subjects.streamName, WORK_CONSUMER)).config.filter_subject).toBe(ns.subjects.allSubmitted);
+    const store = new EventStore(ns.nc, ns.subjects);
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
+    await store.append(submitted, 0);
+    const ended = await eventually(async () => {
+      const items = await store.readJob(submitted.jobId);
+      return items.length === 3 ? items : undefined;
+    }, 20_000, 'the job to be worked on');
+    expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
   });
 });
