@@ -257,7 +257,10 @@ function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array):
 
 /**
  * Creates a durable consumer, or updates the fields of an existing one that may change. Safe to call
- * from every instance at every start.
+ * from every instance at every start. A consumer whose filter differs (one made by an older version
+ * for an older subject scheme) is deleted and made again: nats-server 2.9 accepts a filter update but
+ * goes on waking the consumer for the old filter, so waiting pulls would only see new messages when
+ * they are renewed.
  */
 export async function ensureDurableConsumer(
   jsm: JetStreamManager,
@@ -268,6 +271,10 @@ export async function ensureDurableConsumer(
   try {
     const info = await jsm.consumers.info(stream, config.durable_name);
     const current = info.config as unknown as Record<string, unknown>;
+    if (config.filter_subject !== undefined && current['filter_subject'] !== config.filter_subject) {
+      await jsm.consumers.delete(stream, config.durable_name).catch(() => undefined);
+      return await addOrFind(jsm, stream, config);
+    }
     const changed = mutable.filter((key) => JSON.stringify(current[key]) !== JSON.stringify(config[key]));
     if (changed.length === 0) return info;
     return await jsm.consumers.update(
@@ -277,11 +284,15 @@ export async function ensureDurableConsumer(
     );
   } catch (error) {
     if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
-    try {
-      return await jsm.consumers.add(stream, config);
-    } catch (addError) {
-      // Another instance created it meanwhile.
-      return jsm.consumers.info(stream, config.durable_name).catch(() => Promise.reject(addError));
-    }
+    return addOrFind(jsm, stream, config);
+  }
+}
+
+async function addOrFind(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<ConsumerInfo> {
+  try {
+    return await jsm.consumers.add(stream, config);
+  } catch (addError) {
+    // Another instance created it meanwhile.
+    return jsm.consumers.info(stream, config.durable_name).catch(() => Promise.reject(addError));
   }
 }

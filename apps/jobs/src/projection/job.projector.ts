@@ -103,7 +103,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         filter_subject: this.store.subjects.all,
         ...start,
       },
-      ['description', 'ack_wait', 'max_ack_pending', 'max_deliver', 'filter_subject'],
+      ['description', 'ack_wait', 'max_ack_pending', 'max_deliver'],
     );
   }
 

@@ -51,8 +51,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         max_ack_pending: 10_000,
         max_waiting: 512,
       },
-      // The filter too: an installation upgraded from an older subject scheme gets the current one.
-      ['description', 'ack_wait', 'max_deliver', 'max_ack_pending', 'filter_subject'],
+      ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
     );
     this.consumer = await this.store.js.consumers.get(this.store.streamName, WORK_CONSUMER);
     this.slots = Array.from({ length: this.config.WORKER_CONCURRENCY }, (_, i) => this.slot(i));
