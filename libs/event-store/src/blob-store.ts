@@ -1,8 +1,8 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { StorageType } from '@nats-io/jetstream';
+import { jetstream, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
 
@@ -32,11 +32,12 @@ export class BlobStore {
   private constructor(
     readonly bucket: string,
     private readonly store: ObjectStore,
+    private readonly js: JetStreamClient,
   ) {}
 
   static async open(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
     const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
-    return new BlobStore(bucket, store);
+    return new BlobStore(bucket, store, jetstream(nc));
   }
 
   /**
@@ -65,12 +66,10 @@ export class BlobStore {
 
   /** Streams an object into a file and checks its digest on the way. */
   async downloadToFile(name: string, path: string): Promise<StoredBlob> {
-    const result = await this.store.get(name);
-    if (!result || result.info.deleted) throw new BlobNotFoundError(this.bucket, name);
-    await pipeline(Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>), createWriteStream(path));
-    const error = await result.error;
-    if (error) throw error;
-    return this.describe(result.info);
+    const info = await this.store.info(name);
+    if (!info || info.deleted) throw new BlobNotFoundError(this.bucket, name);
+    await pipeline(this.read(info), createWriteStream(path));
+    return this.describe(info);
   }
 
   /**
@@ -79,12 +78,48 @@ export class BlobStore {
    * and the read stops once the range is complete.
    */
   async open(name: string, range?: { start: number; end: number }): Promise<{ blob: StoredBlob; stream: Readable } | null> {
-    const result = await this.store.get(name);
-    if (!result || result.info.deleted) return null;
-    const source = Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>);
-    void result.error.then((error) => error && source.destroy(error));
-    if (!range) return { blob: this.describe(result.info), stream: source };
-    return { blob: this.describe(result.info), stream: sliceStream(source, range.start, range.end) };
+    const info = await this.store.info(name);
+    if (!info || info.deleted) return null;
+    const source = this.read(info);
+    if (!range) return { blob: this.describe(info), stream: source };
+    return { blob: this.describe(info), stream: sliceStream(source, range.start, range.end) };
+  }
+
+  /**
+   * An object's content, read with an ordered consumer on its chunk subject, a window of chunks in
+   * flight: several times faster than the client's own get, which asks for them with little
+   * flow-control room. The chunk count, the size and the SHA-256 digest are checked as it streams:
+   * a mismatch fails the stream instead of ending it.
+   */
+  private read(info: ObjectInfo): Readable {
+    const js = this.js;
+    const stream = `OBJ_${this.bucket}`;
+    const subject = `$O.${this.bucket}.C.${info.nuid}`;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      if (info.chunks === 0) {
+        if (info.size !== 0) throw new Error(`object ${info.name} has no chunks but ${info.size} bytes`);
+        return;
+      }
+      const consumer = await js.consumers.get(stream, { filter_subjects: subject });
+      const messages = await consumer.consume({ max_messages: 256 });
+      const hash = createHash('sha256');
+      let count = 0;
+      let size = 0;
+      try {
+        for await (const msg of messages) {
+          count += 1;
+          size += msg.data.length;
+          hash.update(msg.data);
+          yield msg.data;
+          if (count === info.chunks) break;
+        }
+      } finally {
+        await messages.close().catch(() => undefined);
+      }
+      if (count !== info.chunks || size !== info.size) throw new Error(`object ${info.name}: read ${count} chunks, ${size} bytes; expected ${info.chunks}, ${info.size}`);
+      if (hash.digest('hex') !== digestToHex(info.digest)) throw new Error(`object ${info.name}: its content does not match its SHA-256 digest`);
+    }
+    return Readable.from(chunks(), { objectMode: false });
   }
 
   /** Deletes an object; deleting one that is not there is not an error. */
