@@ -107,6 +107,10 @@ describe('the dashboard in a browser', () => {
     await page.locator('[data-testid=consumers] tr[data-consumer=workers]').waitFor();
     await page.locator('[data-testid=stream-messages]', { hasText: /^3 / }).waitFor({ timeout: 10_000 });
     await page.locator('[data-testid=projector-lag]', { hasText: '0 events (checkpoint 3)' }).waitFor({ timeout: 10_000 });
+    // Every panel that refused before the key was entered answers now: the workers, the dead letters, the pipelines.
+    await page.locator('[data-testid=worker-row]', { hasText: 'browser-worker' }).waitFor();
+    await page.locator('[data-testid=dead-letters-panel]', { hasText: 'None.' }).waitFor();
+    expect(await page.locator('[data-testid=error-note]').count()).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-jobs.png'), fullPage: true });
   });
 

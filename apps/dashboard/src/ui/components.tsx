@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { ApiError } from '../api/api-client';
+import { onApiKeyChange } from '../api/api-key';
 
 export function StatusBadge({ status }: { status: string }) {
   return (
@@ -67,7 +68,12 @@ export function usePolling<T>(load: () => Promise<T>, intervalMs: number, deps: 
   useEffect(() => {
     void reload();
     const timer = setInterval(() => void reload(), intervalMs);
-    return () => clearInterval(timer);
+    // A new key answers differently (a panel that said UNAUTHENTICATED, or another tenant's view): at once.
+    const forget = onApiKeyChange(() => void reload());
+    return () => {
+      clearInterval(timer);
+      forget();
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [reload, intervalMs, ...deps]);
   return { data, error, reload };
