@@ -48,6 +48,9 @@ describe('framewire events, state and replay, as processes', () => {
     done.push({ event: retry, seq: await append(retry, done.at(-1)!.seq) });
     const restarted = jobStarted(retry, 2, 'w-2');
     done.push({ event: restarted, seq: await append(restarted, done.at(-1)!.seq) });
+    // Stored times have millisecond resolution, and a time names every event stored in its
+    // millisecond: keep event 4 alone in its own so that the as-of-time test can name it.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const progressed = jobProgressed(restarted, 50, 2);
     done.push({ event: progressed, seq: await append(progressed, done.at(-1)!.seq) });
     const completed = jobCompleted(progressed, 2, { width: 640 });
