@@ -13,9 +13,9 @@ import { makeVideo, mediaDir } from '../support/videos.js';
  * Routes of other issues. Their cases are written against the route shapes of the issues that add
  * them and are skipped until those land: set the flag when merging.
  * - i4 (#4): /v1/jobs/{id}/result, /artifacts, /artifacts/{name}, /video, /stream, /v1/ws/jobs/{id} (merged)
- * - #5 part B: POST /v1/jobs/{id}/cancel (not built yet)
+ * - #5 part B: POST /v1/jobs/{id}/cancel and /retry (merged)
  */
-const MERGED = { i4: true, cancel: false };
+const MERGED = { i4: true, cancel: true };
 
 /** The gateway's limits in this suite: small, so that hitting them is cheap. */
 const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
@@ -215,6 +215,11 @@ describe('hostile input against the running gateway', () => {
     { category: 'tenants', what: "another tenant's job events", send: () => request(`/v1/jobs/${job()}/events`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND' },
     { category: 'tenants', what: "another tenant's job events after a sequence", send: () => request(`/v1/jobs/${job()}/events?after_seq=1`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND' },
     { category: 'tenants', what: "cancelling another tenant's job", send: () => request(`/v1/jobs/${job()}/cancel`, { method: 'POST', key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'cancel' },
+    { category: 'tenants', what: "redriving another tenant's job", send: () => request(`/v1/jobs/${job()}/retry`, { method: 'POST', key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'cancel' },
+    // Commands that the job's state refuses: nothing is appended
+    { category: 'http', what: 'cancelling a job that has completed', send: () => request(`/v1/jobs/${job()}/cancel`, { method: 'POST' }), status: 409, code: 'JOB_ALREADY_ENDED', needs: 'cancel' },
+    { category: 'http', what: 'redriving a job that has completed', send: () => request(`/v1/jobs/${job()}/retry`, { method: 'POST' }), status: 409, code: 'JOB_NOT_RETRYABLE', needs: 'cancel' },
+    { category: 'http', what: 'cancelling a malformed id', send: () => request('/v1/jobs/not-a-uuid/cancel', { method: 'POST' }), status: 400, code: 'INVALID_JOB_ID', needs: 'cancel' },
     { category: 'tenants', what: "another tenant's result", send: () => request(`/v1/jobs/${job()}/result`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },
     { category: 'tenants', what: "another tenant's artifact list", send: () => request(`/v1/jobs/${job()}/artifacts`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },
     { category: 'tenants', what: "downloading another tenant's artifact", send: () => request(`/v1/jobs/${job()}/artifacts/sprite.jpg`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND', needs: 'i4' },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JobCompleted, JobEvent, JobFailed, JobProgressed, JobStarted, VideoSubmitted } from '@app/contracts';
+import type { JobCancelled, JobCancelRequested, JobCompleted, JobEvent, JobFailed, JobProgressed, JobRedriven, JobStarted, VideoSubmitted } from '@app/contracts';
 
 /** Builders for events in tests: a valid event, with only what the test cares about given. */
 let clock = Date.parse('2026-01-01T00:00:00.000Z');
@@ -79,5 +79,24 @@ export function jobProgressed(cause: JobEvent, percent: number, attempt = 1, pro
     type: 'JobProgressed',
     version: 1,
     data: { attempt, percent, currentFrame: 0, totalFrames: null, currentTool: 'probe', toolsCompleted: 0, toolsTotal: 1, ...progress },
+  };
+}
+
+export function jobCancelRequested(cause: JobEvent, attempt = 0, requestedBy: string | null = 'key_test'): JobCancelRequested {
+  return { ...meta(cause.jobId, cause), type: 'JobCancelRequested', version: 1, data: { attempt, reason: null, requestedBy } };
+}
+
+export function jobCancelled(cause: JobEvent, attempt = 0, cancelledBy = 'jobs-service'): JobCancelled {
+  return { ...meta(cause.jobId, cause), type: 'JobCancelled', version: 1, data: { attempt, cancelledBy } };
+}
+
+/** A redrive of `submitted`'s job, caused by the event that ended it. */
+export function jobRedriven(submitted: VideoSubmitted, cause: JobEvent, firstAttempt = 2): JobRedriven {
+  const { pipeline, params, video, tenant, priority } = submitted.data;
+  return {
+    ...meta(submitted.jobId, cause),
+    type: 'JobRedriven',
+    version: 1,
+    data: { pipeline, params, video, tenant, priority, firstAttempt, requestedBy: 'key_test' },
   };
 }

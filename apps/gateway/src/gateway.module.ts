@@ -17,6 +17,7 @@ import { GATEWAY_CONTROLLERS } from './gateway.controllers.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { NatsAvailableGuard } from './http/nats-available.guard.js';
 import { SecurityHeadersMiddleware } from './http/security-headers.js';
+import { JobCommandsClient } from './jobs/job-commands.client.js';
 import { JobQueriesClient } from './jobs/job-queries.client.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
 import { RateLimitGuard } from './limits/rate-limit.guard.js';
@@ -85,6 +86,7 @@ export class GatewayModule implements NestModule {
         { provide: DASHBOARD_DIR, useFactory: () => findDashboardDir(config.DASHBOARD_DIR) },
         GatewayMetrics,
         JobQueriesClient,
+        JobCommandsClient,
         NatsAvailableGuard,
         SubmitJobService,
         JobFeed,

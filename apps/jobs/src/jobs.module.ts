@@ -3,7 +3,9 @@ import type { JobsConfig } from '@app/config';
 import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { postgresHealthCheck, type ReadModel } from '@app/read-model';
-import { Clock, SystemClock } from '@app/runtime';
+import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
+import { JobCommandsController } from './commands/job-commands.controller.js';
+import { JobCommandsService } from './commands/job-commands.service.js';
 import { DeadLetterService } from './dead-letters/dead-letter.service.js';
 import { MaxDeliveriesConsumer } from './dead-letters/max-deliveries.consumer.js';
 import { JOBS_CONFIG } from './jobs.config.js';
@@ -35,10 +37,11 @@ export class JobsModule {
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, version: options.projectionVersion }),
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
       ],
-      controllers: [JobQueriesController, KeyVerificationController],
+      controllers: [JobQueriesController, JobCommandsController, KeyVerificationController],
       providers: [
         { provide: JOBS_CONFIG, useValue: config },
         { provide: Clock, useClass: SystemClock },
+        { provide: IdGenerator, useClass: UuidV7Generator },
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('jobs') },
         {
           provide: HEALTH_CHECKS,
@@ -51,6 +54,7 @@ export class JobsModule {
         JobProjector,
         ProjectionUpgradeService,
         JobQueriesService,
+        JobCommandsService,
         KeyVerificationService,
         DeadLetterService,
         MaxDeliveriesConsumer,

@@ -45,6 +45,12 @@ export const ErrorCode = {
   JobFailed: 'JOB_FAILED',
   GatewayTimeout: 'TIMEOUT',
   WorkerError: 'WORKER_ERROR',
+  /** Cancel of a job that has already ended (completed, failed or cancelled). */
+  JobAlreadyEnded: 'JOB_ALREADY_ENDED',
+  /** Redrive of a job that has not ended, or that completed: only failed and cancelled jobs run again. */
+  JobNotRetryable: 'JOB_NOT_RETRYABLE',
+  /** The attempt was stopped on request. */
+  Cancelled: 'CANCELLED',
   /** The job's work message was delivered max_deliver times without any attempt settling it. */
   MaxDeliveries: 'MAX_DELIVERIES',
 } as const;

@@ -11,3 +11,4 @@ export * from './queries/job-queries.js';
 export * from './auth/api-keys.js';
 export * from './queries/system-view.js';
 export * from './feeds/job-change.js';
+export * from './queries/job-commands.js';

@@ -14,7 +14,8 @@
  *
  * Workers filter `<ns>.job.*.submitted.<priority>` and see only work; the projector and replay read `<ns>.job.>`
  * in stream order. Request/reply queries live under `<ns>.rpc.` and never touch the stream.
- * Security broadcasts (a revoked API key) go on core NATS under `<ns>.auth.`, outside the stream too.
+ * Security broadcasts (a revoked API key) go on core NATS under `<ns>.auth.`, outside the stream too,
+ * and so do nudges to the workers (a cancel of a running job) under `<ns>.control.`.
  *
  * The server's MAX_DELIVERIES advisories about any consumer of the event stream,
  * `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<NS>_EVENTS.<consumer>`, are captured by a second,
@@ -55,6 +56,12 @@ export interface JobSubjects {
   rpcPrefix: string;
   /** Core NATS broadcast: an API key was revoked; every gateway drops it from its cache. */
   readonly keyRevoked: string;
+  /**
+   * Core NATS broadcast: a cancel of a running job was stored (JobCancelRequested); the worker that
+   * runs it stops it at once. Only a nudge: the stored event is what counts, and a worker that missed
+   * the nudge finds the request at its next append or heartbeat.
+   */
+  readonly cancelRequested: string;
   /** Parses an event subject back into its job id and role, or null if it is not one. */
   parse(subject: string): { jobId: string; role: SubjectRole; priority: JobPriority | null } | null;
 }
@@ -85,6 +92,7 @@ export function jobSubjects(namespace: string): JobSubjects {
     rpcPrefix: `${namespace}.rpc`,
     rpc: (pattern) => `${namespace}.rpc.${pattern}`,
     keyRevoked: `${namespace}.auth.keys.revoked`,
+    cancelRequested: `${namespace}.control.cancel`,
     parse(subject) {
       const parts = subject.split('.');
       if (parts[0] !== namespace || parts[1] !== 'job' || !parts[2]) return null;

@@ -12,7 +12,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { decodeEvent, encodeEvent, type JobEvent, type JobSubjects } from '@app/contracts';
+import { decodeEvent, encodeEvent, isWorkRequest, type JobEvent, type JobSubjects } from '@app/contracts';
 
 /** Headers every event carries besides `Nats-Msg-Id`, so tools can route and trace without parsing. */
 export const EventHeader = {
@@ -84,7 +84,7 @@ export class EventStore {
   }
 
   subjectOf(event: JobEvent): string {
-    return event.type === 'VideoSubmitted'
+    return isWorkRequest(event)
       ? this.subjects.submitted(event.jobId, event.data.priority)
       : this.subjects.lifecycle(event.jobId);
   }
@@ -116,6 +116,16 @@ export class EventStore {
   /** The last event of a job's lifecycle (everything after its submission); null when there is none. */
   lastLifecycle(jobId: string): Promise<ReadItem | null> {
     return this.lastOn(this.subjects.lifecycle(jobId));
+  }
+
+  /**
+   * The last message of a job's lifecycle as its sequence and event (null for a message that is not
+   * a valid event), or null when the lifecycle is empty: what an append after it must expect.
+   */
+  async lastLifecycleEntry(jobId: string): Promise<{ seq: number; event: JobEvent | null } | null> {
+    const last = await this.lastLifecycle(jobId);
+    if (!last) return null;
+    return last.ok ? { seq: last.stored.seq, event: last.stored.event } : { seq: last.malformed.seq, event: null };
   }
 
   /** The job's first work request, whatever its priority: its `VideoSubmitted`. Null for an unknown job. */

@@ -9,8 +9,9 @@ import type { JobSubjects } from '@app/contracts';
  *   never append a lifecycle event such as `JobCompleted`, change the stream, or delete or purge events;
  * - the jobs service owns the stream and the advisory capture (creates and updates them, consumes the
  *   advisories), answers request/reply, appends the
- *   lifecycle events an operator asks for (cancel, redrive) and broadcasts key revocations;
- * - workers append lifecycle events, read uploads and write artifacts.
+ *   lifecycle events an operator asks for (cancel, and redrive's new work request), broadcasts key
+ *   revocations and nudges workers to stop a cancelled job;
+ * - workers append lifecycle events, read uploads, write artifacts and hear cancel nudges.
  * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
  * that the two agree; `framewire start` can render the same set for a nats-server it starts.
  */
@@ -92,7 +93,10 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
     jobs: {
       publish: [
         lifecycle,
+        // Redrives: a failed or cancelled job's new work request.
+        subjects.allSubmitted,
         subjects.keyRevoked,
+        subjects.cancelRequested,
         `${api}.INFO`,
         ...events.info,
         ...events.create,
@@ -131,7 +135,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.create,
         ...workersKv.get,
       ],
-      subscribe: [`${inboxPrefixOf('worker')}.>`],
+      subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.cancelRequested],
       allowResponses: false,
     },
   };

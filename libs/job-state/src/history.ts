@@ -103,7 +103,7 @@ export function timeline(history: readonly HistoryEntry[]): TimelineEntry[] {
     }
     numberById.set(event.eventId, entry.number);
     state = evolve(state, event);
-    const attempt = event.type === 'VideoSubmitted' ? null : event.data.attempt;
+    const attempt = event.type === 'VideoSubmitted' ? null : event.type === 'JobRedriven' ? event.data.firstAttempt : event.data.attempt;
     const workerId =
       event.type === 'JobStarted' ? event.data.workerId : attempt !== null && state && attempt === state.attempts ? state.workerId : null;
     return {
@@ -138,5 +138,11 @@ function summarize(event: JobEvent): string {
       return `in ${event.data.durationMs} ms${event.data.artifacts.length ? `, ${event.data.artifacts.length} artifact(s)` : ''}`;
     case 'JobFailed':
       return `${event.data.error.code}${event.data.final ? ' (final)' : ' (will retry)'}: ${event.data.error.message}`;
+    case 'JobRedriven':
+      return `redriven as attempt ${event.data.firstAttempt}${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}`;
+    case 'JobCancelRequested':
+      return `cancel asked${event.data.attempt ? ` during attempt ${event.data.attempt}` : ' before any attempt'}${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}${event.data.reason ? `: ${event.data.reason}` : ''}`;
+    case 'JobCancelled':
+      return `cancelled by ${event.data.cancelledBy}`;
   }
 }

@@ -47,6 +47,12 @@ export function jobChangeOf(event: JobEvent, seq: number, tenant: string | null)
         attempt: event.data.attempt,
         error: event.data.error,
       };
+    case 'JobRedriven':
+      return { ...base, status: 'queued', progress: 0, attempt: event.data.firstAttempt - 1 };
+    case 'JobCancelRequested':
+      return { ...base, status: null, attempt: event.data.attempt };
+    case 'JobCancelled':
+      return { ...base, status: 'cancelled', attempt: event.data.attempt };
     default:
       return assertNever(event);
   }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { jobCompleted, jobDeadLettered, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import type { JobEvent } from '@app/contracts';
+import { jobCancelled, jobCancelRequested, jobCompleted, jobDeadLettered, jobFailed, jobRedriven, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { evolve, fold, toJobView } from './job-state.js';
+import { workPhase } from './work-phase.js';
 
 describe('evolve', () => {
   it('given VideoSubmitted, the job is queued with its pipeline, params and video', () => {
@@ -113,5 +115,65 @@ describe('toJobView', () => {
     expect(Object.keys(view)).toEqual(
       expect.arrayContaining(['job_id', 'status', 'pipeline', 'progress', 'attempts', 'worker_id', 'created_at', 'updated_at', 'started_at', 'completed_at', 'error', 'result', 'video']),
     );
+  });
+});
+
+describe('cancel and redrive', () => {
+  it('given JobCancelRequested, a running job keeps running, with when the cancel was asked', () => {
+    const submitted = videoSubmitted();
+    const started = jobStarted(submitted, 1, 'w-1');
+    const asked = jobCancelRequested(started, 1);
+    const state = fold([submitted, started, asked])!;
+    expect(state).toMatchObject({ status: 'running', workerId: 'w-1', cancelRequestedAt: asked.occurredAt, completedAt: null });
+    expect(toJobView(state, 3)).toMatchObject({ status: 'running', cancel_requested_at: asked.occurredAt });
+  });
+
+  it('given JobCancelled, the job is cancelled, ended, with no error', () => {
+    const submitted = videoSubmitted();
+    const asked = jobCancelRequested(submitted, 0);
+    const cancelled = jobCancelled(asked, 0);
+    const state = fold([submitted, asked, cancelled])!;
+    expect(state).toMatchObject({ status: 'cancelled', attempts: 0, completedAt: cancelled.occurredAt, cancelRequestedAt: asked.occurredAt, error: null });
+  });
+
+  it('given JobRedriven after a dead letter, the job is queued again, off the dead-letter list, with nothing of the run that ended', () => {
+    const submitted = videoSubmitted();
+    const started = jobStarted(submitted);
+    const dead = jobDeadLettered(started, 1);
+    const redriven = jobRedriven(submitted, dead, 2);
+    const state = fold([submitted, started, dead, redriven])!;
+    expect(state).toMatchObject({ status: 'queued', attempts: 1, error: null, deadLetter: null, completedAt: null, progress: 0, cancelRequestedAt: null, updatedAt: redriven.occurredAt });
+    const restarted = jobStarted(redriven, 2, 'w-2');
+    expect(evolve(state, restarted)).toMatchObject({ status: 'running', attempts: 2, workerId: 'w-2' });
+  });
+});
+
+describe('workPhase', () => {
+  const submitted = videoSubmitted();
+  const started = jobStarted(submitted, 1);
+  const at = (seq: number, event: JobEvent | null) => ({ seq, event });
+
+  it('is waiting with attempt 0 before any lifecycle event', () => {
+    expect(workPhase(null, 1)).toEqual({ kind: 'waiting', attempt: 0 });
+  });
+
+  it('is running after a start or progress, and waiting after a failure that will be retried', () => {
+    expect(workPhase(at(2, started), 1)).toEqual({ kind: 'running', attempt: 1 });
+    expect(workPhase(at(3, jobFailed(started, 1, false, 'WORKER_ERROR')), 1)).toEqual({ kind: 'waiting', attempt: 1 });
+  });
+
+  it('is ended by a terminal event after the work request, and waiting when a redrive came after it', () => {
+    const failed = jobFailed(started, 1, true);
+    expect(workPhase(at(3, failed), 1)).toEqual({ kind: 'ended', attempt: 1 });
+    expect(workPhase(at(3, failed), 4)).toEqual({ kind: 'waiting', attempt: 1 });
+    expect(workPhase(at(3, jobCancelled(started, 1)), 1)).toEqual({ kind: 'ended', attempt: 1 });
+  });
+
+  it('is cancel-requested while a JobCancelRequested waits to be settled', () => {
+    expect(workPhase(at(3, jobCancelRequested(started, 1)), 1)).toEqual({ kind: 'cancel-requested', attempt: 1 });
+  });
+
+  it('treats a malformed last message as no attempt yet', () => {
+    expect(workPhase(at(2, null), 1)).toEqual({ kind: 'waiting', attempt: 0 });
   });
 });

@@ -40,6 +40,8 @@ export interface JobState {
   correlationId: string;
   /** Set while the job is a dead letter: failed because its deliveries ran out. */
   deadLetter: DeadLetterState | null;
+  /** When a cancel was asked for (kept once the job is cancelled); null when none was. */
+  cancelRequestedAt: string | null;
 }
 
 export interface DeadLetterState extends DeadLetter {
@@ -89,6 +91,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         artifacts: [],
         correlationId: event.correlationId,
         deadLetter: null,
+        cancelRequestedAt: null,
       };
     case 'JobStarted':
       if (!state) return null;
@@ -138,6 +141,36 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         completedAt: event.data.final ? at : null,
         progress: event.data.final ? state.progress : 0,
         deadLetter: event.data.final && event.data.deadLetter ? { ...event.data.deadLetter, at } : null,
+        updatedAt: at,
+      };
+    case 'JobRedriven':
+      // A new run of a failed or cancelled job: queued again, with nothing of the run that ended.
+      if (!state) return null;
+      return {
+        ...state,
+        status: 'queued',
+        priority: event.data.priority,
+        progress: 0,
+        progressDetail: null,
+        completedAt: null,
+        durationMs: null,
+        error: null,
+        deadLetter: null,
+        cancelRequestedAt: null,
+        updatedAt: at,
+      };
+    case 'JobCancelRequested':
+      if (!state) return null;
+      return { ...state, cancelRequestedAt: state.cancelRequestedAt ?? at, updatedAt: at };
+    case 'JobCancelled':
+      if (!state) return null;
+      return {
+        ...state,
+        status: 'cancelled',
+        completedAt: at,
+        error: null,
+        deadLetter: null,
+        cancelRequestedAt: state.cancelRequestedAt ?? at,
         updatedAt: at,
       };
     default:
@@ -194,6 +227,7 @@ export function toJobView(state: JobState, lastSeq: number): JobView {
       sha256: state.video.sha256,
     },
     correlation_id: state.correlationId,
+    cancel_requested_at: state.cancelRequestedAt,
     dead_letter: state.deadLetter
       ? {
           reason: state.deadLetter.reason,

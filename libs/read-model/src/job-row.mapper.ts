@@ -27,6 +27,7 @@ export function rowToState(row: JobRow): JobState {
     artifacts: row.artifacts as unknown as JobState['artifacts'],
     correlationId: row.correlationId,
     deadLetter: row.deadLetter as JobState['deadLetter'],
+    cancelRequestedAt: row.cancelRequestedAt ? iso(row.cancelRequestedAt) : null,
   };
 }
 
@@ -54,6 +55,7 @@ export interface RawJobRow {
   artifacts: Array<Record<string, unknown>>;
   correlation_id: string;
   dead_letter: Record<string, unknown> | null;
+  cancel_requested_at: Date | null;
   last_seq: string;
 }
 
@@ -81,6 +83,7 @@ export function rawRowToState(row: RawJobRow): JobState {
     artifacts: row.artifacts,
     correlationId: row.correlation_id,
     deadLetter: row.dead_letter,
+    cancelRequestedAt: row.cancel_requested_at,
     lastSeq: Number(row.last_seq),
   });
 }
@@ -110,6 +113,7 @@ export function stateToRecord(state: JobState, lastSeq: number): Record<string, 
     artifacts: state.artifacts,
     correlation_id: state.correlationId,
     dead_letter: state.deadLetter,
+    cancel_requested_at: state.cancelRequestedAt,
     last_seq: lastSeq,
   };
 }

@@ -75,6 +75,9 @@ export class JobRow {
   @Column('text', { name: 'correlation_id' })
   correlationId!: string;
 
+  @Column('timestamptz', { name: 'cancel_requested_at', nullable: true })
+  cancelRequestedAt!: Date | null;
+
   @Column('jsonb', { name: 'dead_letter', nullable: true })
   deadLetter!: Record<string, unknown> | null;
 

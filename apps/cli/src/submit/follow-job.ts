@@ -50,6 +50,7 @@ export function followJob(options: GatewayOptions, jobId: string, onUpdate: (job
       const change = JSON.parse(event.data) as JobChange;
       if (change.seq <= lastSeq) return;
       lastSeq = change.seq;
+      if (!change.status) return;
       onUpdate({ status: change.status, progress: change.progress ?? 0, detail: change.error ? change.error.code : change.type });
       void settleIfOver(change.status).catch((error: unknown) => finish(error instanceof Error ? error : new Error(String(error))));
     });

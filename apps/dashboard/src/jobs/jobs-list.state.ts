@@ -29,21 +29,23 @@ export function applyChange(rows: JobView[], change: JobChange, filter: ListFilt
 /** A row after one change; progress never goes backwards within an attempt. */
 export function evolveRow(row: JobView, change: JobChange): JobView {
   const newAttempt = change.attempt !== null && change.attempt > row.attempts;
-  const terminal = change.status === 'completed' || change.status === 'failed' || (change.status as string) === 'cancelled';
+  const terminal = change.status === 'completed' || change.status === 'failed' || change.status === 'cancelled';
+  const redriven = change.type === 'JobRedriven';
   let progress = row.progress;
   if (change.progress !== null) progress = newAttempt || change.type === 'JobStarted' || change.status === 'queued' ? change.progress : Math.max(row.progress, change.progress);
   return {
     ...row,
-    status: change.status,
+    status: change.status ?? row.status,
     progress,
     attempts: change.attempt !== null ? Math.max(row.attempts, change.attempt) : row.attempts,
     worker_id: change.worker_id ?? row.worker_id,
-    error: change.error ?? (change.type === 'JobStarted' || change.status === 'completed' ? null : row.error),
+    error: change.error ?? (change.type === 'JobStarted' || redriven || change.status === 'completed' || change.status === 'cancelled' ? null : row.error),
     started_at: change.type === 'JobStarted' ? change.occurred_at : row.started_at,
-    completed_at: terminal ? change.occurred_at : change.type === 'JobStarted' ? null : row.completed_at,
+    completed_at: terminal ? change.occurred_at : change.type === 'JobStarted' || redriven ? null : row.completed_at,
     updated_at: change.occurred_at,
-    // A new attempt takes a job off the dead-letter list.
-    dead_letter: change.type === 'JobStarted' ? null : row.dead_letter,
+    cancel_requested_at: change.type === 'JobCancelRequested' ? (row.cancel_requested_at ?? change.occurred_at) : redriven ? null : row.cancel_requested_at,
+    // A new attempt (or a redrive) takes a job off the dead-letter list.
+    dead_letter: change.type === 'JobStarted' || redriven ? null : row.dead_letter,
     last_seq: change.seq,
   };
 }
@@ -52,7 +54,7 @@ function newRow(change: JobChange): JobView {
   const submitted = change.submitted!;
   return {
     job_id: change.job_id,
-    status: change.status,
+    status: change.status ?? 'queued',
     tenant: change.tenant ?? '',
     priority: submitted.priority,
     pipeline: submitted.pipeline,
@@ -72,6 +74,7 @@ function newRow(change: JobChange): JobView {
     progress_detail: null,
     video: { filename: submitted.filename, size: submitted.size, content_type: '', sha256: '' },
     correlation_id: change.correlation_id,
+    cancel_requested_at: null,
     dead_letter: null,
     last_seq: change.seq,
   };

@@ -38,6 +38,8 @@ export const STATUS_BY_CODE: Record<string, number> = {
   [ErrorCode.EventNotFound]: 404,
   [ErrorCode.ArtifactNotFound]: 404,
   [ErrorCode.JobNotCompleted]: 409,
+  [ErrorCode.JobAlreadyEnded]: 409,
+  [ErrorCode.JobNotRetryable]: 409,
   [ErrorCode.RangeNotSatisfiable]: 416,
   [ErrorCode.GatewayTimeout]: 504,
   METHOD_NOT_ALLOWED: 405,

@@ -17,6 +17,7 @@ import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { UploadSlots } from '../limits/upload-slots.js';
 import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 import { readMultipart } from '../uploads/multipart-reader.js';
+import { JobCommandsClient } from './job-commands.client.js';
 import { JobQueriesClient } from './job-queries.client.js';
 import { SUBMIT_FIELDS, SubmitJobService, type SubmissionSource } from './submit-job.service.js';
 
@@ -58,6 +59,7 @@ export class JobsController {
   constructor(
     private readonly submitJob: SubmitJobService,
     private readonly queries: JobQueriesClient,
+    private readonly commands: JobCommandsClient,
     private readonly uploads: UploadSlots,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
@@ -112,5 +114,24 @@ export class JobsController {
     const { after_seq, limit } = parseQuery(eventsQuerySchema, query);
     // An unknown job and another tenant's job are the same 404 JOB_NOT_FOUND, answered by the jobs service.
     return this.queries.events(principal, { job_id: jobId, after_seq, limit });
+  }
+
+  /**
+   * Stops a job: a queued one at once (it never starts), a running one by its worker, which kills its
+   * tools and appends JobCancelled. 409 JOB_ALREADY_ENDED once the job has ended.
+   */
+  @Post(':id/cancel')
+  @HttpCode(202)
+  cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    return this.commands.cancel(principal, parseJobId(id));
+  }
+
+  /** Runs a failed or cancelled job again as a new attempt (a redrive). 409 JOB_NOT_RETRYABLE otherwise. */
+  @Post(':id/retry')
+  @HttpCode(202)
+  retry(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res({ passthrough: true }) res: Response) {
+    const jobId = parseJobId(id);
+    res.location(`/v1/jobs/${jobId}`);
+    return this.commands.redrive(principal, jobId);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { asOfPositionSchema, JOB_PRIORITIES, jobPrioritySchema, jobViewSchema, storedEventViewSchema } from '@app/contracts';
+import { asOfPositionSchema, cancelOutcomeSchema, JOB_PRIORITIES, jobPrioritySchema, jobViewSchema, redriveOutcomeSchema, storedEventViewSchema } from '@app/contracts';
 import type { ApiDocs } from '../docs/openapi.registry.js';
 import { eventsQuerySchema, getQuerySchema, listQuerySchema } from './jobs.controller.js';
 
@@ -104,6 +104,37 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
     responses: {
       200: json('The events', z.object({ job_id: z.uuid(), events: z.array(storedEvent), next_after_seq: z.number().int().nullable() })),
       ...errors(400, 404, 503),
+    },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/jobs/{id}/cancel',
+    tags: ['jobs'],
+    summary: 'Cancel a job',
+    description:
+      'Appends `JobCancelRequested`. A job that is not running (queued, or waiting for a retry) is cancelled at once with `JobCancelled` and never starts (`status: cancelled`). ' +
+      'A running job\'s worker is told to stop: it kills the running tool (ffmpeg) and appends `JobCancelled` (`status: cancelling` until then; follow it on `GET /v1/jobs/{id}/stream`). ' +
+      'Asking again while it stops gives the same answer. A job that has ended gets 409 JOB_ALREADY_ENDED.',
+    request: { params: jobIdParams },
+    responses: {
+      202: json('The cancel is stored', component('CancelOutcome', cancelOutcomeSchema)),
+      ...errors(400, 404, 409, 503),
+    },
+  });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/jobs/{id}/retry',
+    tags: ['jobs'],
+    summary: 'Retry (redrive) a failed or cancelled job',
+    description:
+      'Appends a `JobRedriven` work request, caused by the event that ended the job (its causation id): the job is queued again and runs as a new attempt, ' +
+      'with a fresh attempt budget, and leaves the dead-letter list. A job that has not ended, or that completed, gets 409 JOB_NOT_RETRYABLE.',
+    request: { params: jobIdParams },
+    responses: {
+      202: { ...json('The job is queued again', component('RedriveOutcome', redriveOutcomeSchema)), headers: z.object({ Location: z.string() }) },
+      ...errors(400, 404, 409, 503),
     },
   });
 }

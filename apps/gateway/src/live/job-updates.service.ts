@@ -8,7 +8,8 @@ export type JobUpdate =
   | { kind: 'status'; seq: number; data: StatusData }
   | { kind: 'progress'; seq: number; data: ProgressData }
   | { kind: 'completed'; seq: number; data: StatusData & { duration_ms: number | null; result_location: JobView['result_location']; artifacts: JobView['artifacts'] } }
-  | { kind: 'failed'; seq: number; data: StatusData };
+  | { kind: 'failed'; seq: number; data: StatusData }
+  | { kind: 'cancelled'; seq: number; data: StatusData };
 
 export interface StatusData {
   job_id: string;
@@ -32,7 +33,7 @@ export interface ProgressData {
 }
 
 export function isTerminalUpdate(update: JobUpdate): boolean {
-  return update.kind === 'completed' || update.kind === 'failed';
+  return update.kind === 'completed' || update.kind === 'failed' || update.kind === 'cancelled';
 }
 
 /**
@@ -93,8 +94,8 @@ export function snapshotUpdates(job: JobView): JobUpdate[] {
   const updates: JobUpdate[] = [{ kind: 'status', seq: job.last_seq, data: status }];
   if (job.status === 'completed') {
     updates.push({ kind: 'completed', seq: job.last_seq, data: { ...status, duration_ms: job.duration_ms, result_location: job.result_location, artifacts: job.artifacts } });
-  } else if (job.status === 'failed') {
-    updates.push({ kind: 'failed', seq: job.last_seq, data: status });
+  } else if (job.status === 'failed' || job.status === 'cancelled') {
+    updates.push({ kind: job.status, seq: job.last_seq, data: status });
   }
   return updates;
 }
@@ -134,5 +135,12 @@ function toUpdate(event: JobEvent, seq: number, current: { attempt: number; work
         seq,
         data: { ...base, status: event.data.final ? 'failed' : 'queued', attempt: event.data.attempt, worker_id: current.workerId, error: event.data.error },
       };
+    case 'JobCancelled':
+      return { kind: 'cancelled', seq, data: { ...base, status: 'cancelled', attempt: event.data.attempt, worker_id: current.workerId } };
+    case 'JobRedriven':
+      return { kind: 'status', seq, data: { ...base, status: 'queued', attempt: event.data.firstAttempt - 1, worker_id: null } };
+    case 'JobCancelRequested':
+      // Changes no status: the job goes on until its JobCancelled.
+      return null;
   }
 }

@@ -109,6 +109,7 @@ export function toSeedsMessage(update: JobUpdate, previous: SeedsProgressMessage
     case 'completed':
       return { ...previous, status: 'completed', current_frame: previous.total_frames ?? previous.current_frame, percent: 100 };
     case 'failed':
+    case 'cancelled':
       return { ...previous, status: 'failed' };
   }
 }

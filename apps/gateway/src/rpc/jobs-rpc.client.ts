@@ -17,6 +17,8 @@ const CLIENT_ERROR_CODES = new Set<string>([
   ErrorCode.JobNotFound,
   ErrorCode.InvalidAsOf,
   ErrorCode.EventNotFound,
+  ErrorCode.JobAlreadyEnded,
+  ErrorCode.JobNotRetryable,
 ]);
 
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };

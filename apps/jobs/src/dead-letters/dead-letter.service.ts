@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, isTerminal, type JobFailed } from '@app/contracts';
+import { ErrorCode, isWorkRequest, type JobFailed } from '@app/contracts';
+import { workPhase } from '@app/job-state';
 import { ConcurrencyError, EventStore } from '@app/event-store';
 import { advisoryEventId, Clock } from '@app/runtime';
 import type { MaxDeliveriesAdvisory } from './max-deliveries.advisory.js';
@@ -27,16 +28,18 @@ export class DeadLetterService {
 
   async record(advisory: MaxDeliveriesAdvisory): Promise<DeadLetterOutcome> {
     const work = advisory.stream === this.store.streamName ? await this.store.bySeq(advisory.stream_seq) : null;
-    if (!work?.ok || work.stored.event.type !== 'VideoSubmitted') {
+    if (!work?.ok || !isWorkRequest(work.stored.event)) {
       this.logger.warn({ stream: advisory.stream, seq: advisory.stream_seq, consumer: advisory.consumer }, 'MAX_DELIVERIES advisory for a message that is not a job submission; ignored');
       return 'not-a-job';
     }
     const request = work.stored.event;
     for (let race = 0; ; race++) {
-      const last = await this.store.lastLifecycle(request.jobId);
-      const previous = last?.ok ? last.stored.event : null;
-      if (previous && isTerminal(previous)) return 'already-ended';
-      const attempt = previous && previous.type !== 'VideoSubmitted' ? previous.data.attempt : 0;
+      const last = await this.store.lastLifecycleEntry(request.jobId);
+      const previous = last?.event ?? null;
+      // Ended after this work request (a terminal event before it is what a redrive reopened).
+      const phase = workPhase(last, work.stored.seq);
+      if (phase.kind === 'ended') return 'already-ended';
+      const attempt = phase.attempt;
       const failed: JobFailed = {
         eventId: advisoryEventId(advisory.id),
         jobId: request.jobId,
@@ -56,7 +59,7 @@ export class DeadLetterService {
         },
       };
       try {
-        await this.store.append(failed, last ? (last.ok ? last.stored.seq : last.malformed.seq) : 0);
+        await this.store.append(failed, last?.seq ?? 0);
         this.logger.warn({ jobId: request.jobId, attempt, deliveries: advisory.deliveries, correlationId: request.correlationId }, 'job dead-lettered');
         return 'dead-lettered';
       } catch (error) {

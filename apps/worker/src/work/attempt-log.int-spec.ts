@@ -75,7 +75,7 @@ describe('attempt log against JetStream', () => {
     // Another worker takes the job over with a new attempt.
     await store.append(jobStarted(started, 2, 'worker-2'), seq);
     log.boundary(snapshot(50));
-    await new Promise<void>((resolve) => (log.lostSignal.aborted ? resolve() : log.lostSignal.addEventListener('abort', () => resolve())));
+    await new Promise<void>((resolve) => (log.stopSignal.aborted ? resolve() : log.stopSignal.addEventListener('abort', () => resolve())));
     expect(log.isLost).toBe(true);
     log.progress(snapshot(70));
     await expect(log.settle(jobCompleted(started))).rejects.toBeInstanceOf(ConcurrencyError);

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { JobCompleted, JobFailed, JobProgressed } from '@app/contracts';
+import { ErrorCode, type JobCancelled, type JobCompleted, type JobFailed, type JobProgressed } from '@app/contracts';
 import { ConcurrencyError, type EventStore } from '@app/event-store';
+import { JobFailure } from './job-failure.js';
 import type { ProgressSnapshot } from './progress-tracker.js';
 
 /** At most one throttled progress event per this many ms (≤ 2 per second per job). */
@@ -9,8 +10,9 @@ export const PROGRESS_INTERVAL_MS = 500;
 /**
  * The lifecycle subject of one attempt, from its `JobStarted` on. Every append (progress or the
  * terminal event) expects the sequence of the one before, one at a time, so a worker that has lost
- * the job can append nothing more: the first refused append marks the attempt lost and aborts
- * `lostSignal`, which stops its tools.
+ * the job can append nothing more. The first refused append stops the attempt (`stopSignal`, which
+ * stops its tools): it was cancelled when the subject's last event is a `JobCancelRequested`, and
+ * lost to another attempt otherwise. A cancel nudge or a heartbeat asks the same (`checkCancel`).
  *
  * Progress is throttled: a report is appended at once when the last append is at least
  * PROGRESS_INTERVAL_MS old, else the latest report waits for that moment. Tool boundaries are
@@ -19,7 +21,9 @@ export const PROGRESS_INTERVAL_MS = 500;
  */
 export class AttemptLog {
   private readonly logger = new Logger(AttemptLog.name);
-  private readonly lost = new AbortController();
+  private readonly stop = new AbortController();
+  /** The sequence of the JobCancelRequested that stopped this attempt; null while none did. */
+  private cancelSeq: number | null = null;
   private readonly mine = new Set<string>();
   private chain: Promise<void> = Promise.resolve();
   private lastAppendAt: number;
@@ -42,13 +46,30 @@ export class AttemptLog {
     this.lastAppendAt = performance.now();
   }
 
-  /** Aborted when another worker has taken the job over. */
-  get lostSignal(): AbortSignal {
-    return this.lost.signal;
+  /** Aborted when the attempt must stop: cancelled, or taken over by another attempt. */
+  get stopSignal(): AbortSignal {
+    return this.stop.signal;
   }
 
+  /** Stopped because another attempt took the job over. */
   get isLost(): boolean {
-    return this.lost.signal.aborted;
+    return this.stop.signal.aborted && this.cancelSeq === null;
+  }
+
+  /** Stopped because a cancel was requested: settle with `settleCancelled`. */
+  get isCancelled(): boolean {
+    return this.cancelSeq !== null;
+  }
+
+  /**
+   * Looks at the subject for a cancel request stored after this attempt's last append, and stops the
+   * attempt if there is one. For a cancel nudge and the heartbeat; errors are left for the next append.
+   */
+  async checkCancel(): Promise<boolean> {
+    if (this.stop.signal.aborted) return this.isCancelled;
+    const last = await this.store.lastLifecycleEntry(this.jobId).catch(() => null);
+    if (last?.event?.type === 'JobCancelRequested' && last.seq > this.seq) this.cancelAt(last.seq);
+    return this.isCancelled;
   }
 
   /** A throttled progress report. */
@@ -75,13 +96,24 @@ export class AttemptLog {
   async settle(event: JobCompleted | JobFailed): Promise<void> {
     this.close();
     await this.chain;
-    if (this.isLost) throw new ConcurrencyError(this.store.subjectOf(event), this.seq);
+    if (this.stop.signal.aborted) throw new ConcurrencyError(this.store.subjectOf(event), this.seq);
     try {
       this.seq = (await this.store.append(event, this.seq)).seq;
     } catch (error) {
-      if (error instanceof ConcurrencyError) this.lost.abort(error);
+      if (error instanceof ConcurrencyError) await this.refused(error);
       throw error;
     }
+  }
+
+  /**
+   * Ends a cancelled attempt: `JobCancelled` right after the request that stopped it. Throws
+   * ConcurrencyError when someone else ended the job meanwhile.
+   */
+  async settleCancelled(event: JobCancelled): Promise<void> {
+    this.close();
+    await this.chain;
+    if (this.cancelSeq === null) throw new Error('settleCancelled on an attempt that was not cancelled');
+    this.seq = (await this.store.append(event, this.cancelSeq)).seq;
   }
 
   /** Stops progress; a report that waits is dropped. */
@@ -119,8 +151,7 @@ export class AttemptLog {
       this.progressAppends++;
     } catch (error) {
       if (error instanceof ConcurrencyError) {
-        this.logger.warn({ jobId: this.jobId }, 'the job was taken over by another attempt; stopping this one');
-        this.lost.abort(error);
+        await this.refused(error);
         return;
       }
       // The append may or may not have been stored: find out from the subject itself.
@@ -131,15 +162,39 @@ export class AttemptLog {
     }
   }
 
+  /** An append was refused: by a cancel request (the attempt is cancelled) or by another attempt (lost). */
+  private async refused(error: ConcurrencyError): Promise<void> {
+    if (this.stop.signal.aborted) return;
+    const last = await this.store.lastLifecycleEntry(this.jobId).catch(() => null);
+    if (last?.event?.type === 'JobCancelRequested') {
+      this.cancelAt(last.seq);
+      return;
+    }
+    this.logger.warn({ jobId: this.jobId }, 'the job was taken over by another attempt; stopping this one');
+    this.stop.abort(error);
+  }
+
+  private cancelAt(seq: number): void {
+    if (this.stop.signal.aborted) return;
+    this.logger.log({ jobId: this.jobId }, 'cancel requested; stopping the attempt');
+    this.cancelSeq = seq;
+    this.stop.abort(cancelledFailure());
+  }
+
   private async resync(): Promise<void> {
     try {
       const last = await this.store.lastLifecycle(this.jobId);
       if (last?.ok && this.mine.has(last.stored.event.eventId)) this.seq = last.stored.seq;
-      else this.lost.abort(new ConcurrencyError(this.store.subjects.lifecycle(this.jobId), this.seq));
+      else await this.refused(new ConcurrencyError(this.store.subjects.lifecycle(this.jobId), this.seq));
     } catch {
       // Still unreachable: the terminal append will fail or succeed on its own terms.
     }
   }
+}
+
+/** The reason a cancelled attempt's tools are stopped with. */
+export function cancelledFailure(): JobFailure {
+  return new JobFailure(ErrorCode.Cancelled, 'the job was cancelled', true);
 }
 
 function sameProgress(a: ProgressSnapshot, b: ProgressSnapshot | null): boolean {

@@ -1,15 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
-  isTerminal,
+  type JobCancelled,
   type JobCompleted,
   type JobEvent,
   type JobFailed,
   type JobProgressed,
   type JobStarted,
-  type VideoSubmitted,
+  type WorkRequest,
 } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
-import { ConcurrencyError, EventStore, type ReadItem } from '@app/event-store';
+import { ConcurrencyError, EventStore } from '@app/event-store';
+import { workPhase } from '@app/job-state';
 import { Clock, IdGenerator } from '@app/runtime';
 import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
@@ -18,7 +19,7 @@ import { JobFailure } from './job-failure.js';
 import { PipelineExecutor, type PipelineOutcome } from './pipeline-executor.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
-export type RunOutcome = 'completed' | 'failed' | 'retry' | 'skipped' | 'lost' | 'interrupted';
+export type RunOutcome = 'completed' | 'failed' | 'retry' | 'cancelled' | 'skipped' | 'lost' | 'interrupted';
 
 /** An attempt this worker has claimed: its JobStarted is stored. */
 interface ClaimedAttempt {
@@ -35,11 +36,14 @@ interface ClaimedAttempt {
  *   progress, then ack or nak the message.
  * Every lifecycle append expects the sequence of the one before, so when the job was handed to
  * another worker meanwhile, this worker's append is refused and it walks away without touching the
- * message (and deletes what it stored).
+ * message (and deletes what it stored). When a cancel was requested instead, the attempt is stopped
+ * (its tools killed), what it stored is deleted, and it ends with `JobCancelled`.
  */
 @Injectable()
 export class JobRunner {
   private readonly logger = new Logger(JobRunner.name);
+  /** The attempts running here, by job id, for cancel nudges. */
+  private readonly attempts = new Map<string, AttemptLog>();
 
   constructor(
     private readonly store: EventStore,
@@ -60,7 +64,12 @@ export class JobRunner {
       if (Number.isFinite(waited)) this.metrics.queueWait.observe({ pipeline }, Math.max(0, waited));
     }
     this.metrics.inFlight.inc();
-    const heartbeat = setInterval(() => delivery.heartbeat(), Math.max(1000, Math.floor(this.config.WORKER_ACK_WAIT_MS / 3)));
+    this.attempts.set(request.jobId, claim.log);
+    const heartbeat = setInterval(() => {
+      delivery.heartbeat();
+      // A cancel whose nudge this worker missed (it was disconnected) is found here at the latest.
+      void claim.log.checkCancel();
+    }, Math.max(1000, Math.floor(this.config.WORKER_ACK_WAIT_MS / 3)));
     const startedAt = performance.now();
     let outcome: PipelineOutcome;
     try {
@@ -68,6 +77,7 @@ export class JobRunner {
         outcome = await this.executor.run(request, claim.attempt, claim.log, signal).finally(() => delivery.release());
       } catch (error) {
         claim.log.close();
+        if (claim.log.isCancelled) return await this.settleCancelled(delivery, claim, startedAt);
         if (claim.log.isLost) return this.walkAway(request.jobId);
         if (signal.aborted) {
           // Shutdown: hand the job back; the next worker starts a new attempt.
@@ -86,24 +96,31 @@ export class JobRunner {
         artifacts: outcome.artifacts,
       });
       const settled = await this.settle(delivery, claim, completed, 'completed', startedAt);
-      if (settled === 'lost') await outcome.discard();
+      if (settled === 'lost' || settled === 'cancelled') await outcome.discard();
       return settled;
     } finally {
+      this.attempts.delete(request.jobId);
       this.metrics.inFlight.dec();
     }
   }
 
+  /** A cancel of `jobId` was requested: if it runs here, its attempt looks at its lifecycle and stops. */
+  async cancelRequested(jobId: string): Promise<void> {
+    await this.attempts.get(jobId)?.checkCancel();
+  }
+
   /**
-   * Appends JobStarted for the next attempt; 'skipped' when the job already ended, 'lost' when another
-   * worker claimed it. A first delivery almost always meets a job with no lifecycle yet, so it claims
-   * attempt 1 expecting none and reads the lifecycle only when that append is refused (a redriven
-   * job, a lost ack): one round trip instead of two before the pipeline begins, and the same outcome
-   * on every other path.
+   * Appends JobStarted for the next attempt; 'skipped' when there is nothing to run (the job ended
+   * after this work request, or it was cancelled before it started), 'lost' when another worker
+   * claimed it. A first delivery of a submission almost always meets a job with no lifecycle yet, so
+   * it claims attempt 1 expecting none and reads the lifecycle only when that append is refused (a
+   * lost ack, a cancel): one round trip instead of two before the pipeline begins, and the same
+   * outcome on every other path.
    */
   private async claim(delivery: WorkDelivery): Promise<ClaimedAttempt | 'skipped' | 'lost'> {
     const { request } = delivery;
     let claimed: { started: JobStarted; seq: number } | null = null;
-    if (delivery.deliveryCount === 1) {
+    if (delivery.deliveryCount === 1 && request.type === 'VideoSubmitted') {
       const started = this.event<JobStarted>(request, null, 'JobStarted', 1, { workerId: this.config.WORKER_ID, attempt: 1 });
       try {
         claimed = { started, seq: (await this.store.append(started, 0)).seq };
@@ -112,17 +129,23 @@ export class JobRunner {
       }
     }
     if (!claimed) {
-      const last = await this.store.lastLifecycle(request.jobId);
-      const previous = last?.ok ? last.stored.event : null;
-      if (previous && isTerminal(previous)) {
-        // The job ended before this (re)delivery; its ack was lost. Nothing to do.
+      const last = await this.store.lastLifecycleEntry(request.jobId);
+      const phase = workPhase(last, delivery.seq);
+      if (phase.kind === 'ended') {
+        // The job ended after this work request; its ack was lost. Nothing to do.
         delivery.ack();
         return 'skipped';
       }
-      const attempt = attemptOf(previous) + 1;
+      // Events before this work request belong to the run that a redrive reopened: it causes the start.
+      const previous = last && last.seq > delivery.seq ? last.event : null;
+      if (phase.kind === 'cancel-requested') {
+        await this.cancelBeforeStart(delivery, previous, last!.seq, phase.attempt);
+        return 'skipped';
+      }
+      const attempt = phase.attempt + 1;
       const started = this.event<JobStarted>(request, previous, 'JobStarted', 1, { workerId: this.config.WORKER_ID, attempt });
       try {
-        claimed = { started, seq: (await this.store.append(started, seqOf(last))).seq };
+        claimed = { started, seq: (await this.store.append(started, last?.seq ?? 0)).seq };
       } catch (error) {
         if (error instanceof ConcurrencyError) {
           this.logger.warn({ jobId: request.jobId, attempt }, 'another worker claimed this job first; leaving it');
@@ -142,9 +165,39 @@ export class JobRunner {
     return { attempt, started, log };
   }
 
+  /** A cancel was requested while no attempt ran: settle it, so the job never starts. */
+  private async cancelBeforeStart(delivery: WorkDelivery, cause: JobEvent | null, requestSeq: number, attempt: number): Promise<void> {
+    const cancelled = this.event<JobCancelled>(delivery.request, cause, 'JobCancelled', 1, { attempt, cancelledBy: this.config.WORKER_ID });
+    try {
+      await this.store.append(cancelled, requestSeq);
+      this.logger.log({ jobId: delivery.request.jobId, attempt }, 'job cancelled before it started');
+    } catch (error) {
+      // The jobs service settled the request first: cancelled all the same.
+      if (!(error instanceof ConcurrencyError)) throw error;
+    }
+    delivery.ack();
+  }
+
+  /** Ends an attempt that a cancel request stopped, then acks: the job is over. */
+  private async settleCancelled(delivery: WorkDelivery, claim: ClaimedAttempt, startedAt: number): Promise<RunOutcome> {
+    const cancelled = this.event<JobCancelled>(delivery.request, claim.started, 'JobCancelled', 1, { attempt: claim.attempt, cancelledBy: this.config.WORKER_ID });
+    try {
+      await claim.log.settleCancelled(cancelled);
+    } catch (error) {
+      if (error instanceof ConcurrencyError) return this.walkAway(cancelled.jobId);
+      throw error;
+    }
+    delivery.ack();
+    this.metrics.runTime.observe({ pipeline: delivery.request.data.pipeline, outcome: 'cancelled' }, (performance.now() - startedAt) / 1000);
+    this.logger.log({ jobId: cancelled.jobId, attempt: claim.attempt, outcome: 'cancelled', correlationId: cancelled.correlationId }, 'job cancelled');
+    return 'cancelled';
+  }
+
   private async settleFailure(delivery: WorkDelivery, claim: ClaimedAttempt, error: unknown, startedAt: number): Promise<RunOutcome> {
     const failure = JobFailure.from(error);
-    const final = failure.permanent || claim.attempt >= this.config.WORKER_MAX_DELIVER;
+    // A redrive's attempts count again from the first one it started.
+    const firstAttempt = delivery.request.type === 'JobRedriven' ? delivery.request.data.firstAttempt : 1;
+    const final = failure.permanent || claim.attempt - firstAttempt + 1 >= this.config.WORKER_MAX_DELIVER;
     const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 2, {
       attempt: claim.attempt,
       final,
@@ -166,8 +219,10 @@ export class JobRunner {
     try {
       await claim.log.settle(event);
     } catch (error) {
-      if (error instanceof ConcurrencyError) return this.walkAway(event.jobId);
-      throw error;
+      if (!(error instanceof ConcurrencyError)) throw error;
+      // A cancel stored before the attempt's end wins over it.
+      if (claim.log.isCancelled) return this.settleCancelled(delivery, claim, startedAt);
+      return this.walkAway(event.jobId);
     }
     if (outcome === 'retry') delivery.nak(retryDelayMs(event.data.attempt));
     else delivery.ack();
@@ -188,7 +243,7 @@ export class JobRunner {
     return 'lost';
   }
 
-  private event<E extends JobEvent>(request: VideoSubmitted, cause: JobEvent | null, type: E['type'], version: E['version'], data: E['data']): E {
+  private event<E extends JobEvent>(request: WorkRequest, cause: JobEvent | null, type: E['type'], version: E['version'], data: E['data']): E {
     return {
       eventId: this.ids.next(),
       jobId: request.jobId,
@@ -200,24 +255,6 @@ export class JobRunner {
       data,
     } as E;
   }
-}
-
-function attemptOf(event: JobEvent | null): number {
-  if (!event) return 0;
-  switch (event.type) {
-    case 'JobStarted':
-    case 'JobProgressed':
-    case 'JobCompleted':
-    case 'JobFailed':
-      return event.data.attempt;
-    case 'VideoSubmitted':
-      return 0;
-  }
-}
-
-function seqOf(item: ReadItem | null): number {
-  if (!item) return 0;
-  return item.ok ? item.stored.seq : item.malformed.seq;
 }
 
 /** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s ... capped at 60 s. */

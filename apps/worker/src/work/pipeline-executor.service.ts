@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type VideoSubmitted } from '@app/contracts';
+import { ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { BlobStore } from '@app/event-store';
 import { assembleResult, toMediaInfo, ToolCatalog, ToolError, type MediaInfo, type ToolContext, type ToolOutput, type ToolRun } from '@app/tools';
@@ -43,7 +43,7 @@ export class PipelineExecutor {
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
-  async run(request: VideoSubmitted, attempt: number, log: AttemptLog, signal: AbortSignal): Promise<PipelineOutcome> {
+  async run(request: WorkRequest, attempt: number, log: AttemptLog, signal: AbortSignal): Promise<PipelineOutcome> {
     const pipeline = this.catalog.pipeline(request.data.pipeline);
     if (!pipeline) {
       // Transient: in a fleet being redeployed, another worker may have the plugin this one lacks.
@@ -52,7 +52,7 @@ export class PipelineExecutor {
     const parsed = pipeline.params.safeParse(request.data.params);
     if (!parsed.success) throw new JobFailure(ErrorCode.InvalidParams, `params do not fit pipeline "${pipeline.name}" here: ${parsed.error.issues[0]?.message}`, true);
     const params = parsed.data as Record<string, unknown>;
-    const attemptSignal = AbortSignal.any([signal, log.lostSignal]);
+    const attemptSignal = AbortSignal.any([signal, log.stopSignal]);
     const writer = new ObjectStoreArtifactWriter(this.blobs, artifactPrefix(request.jobId, attempt));
     const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`));
     try {

@@ -1,11 +1,14 @@
-import type { VideoSubmitted } from '@app/contracts';
+import type { WorkRequest } from '@app/contracts';
 
 /**
  * One delivery of a work request, independent of the transport. The runner decides; the transport
  * carries out ack, nak or term on the message it came from.
  */
 export interface WorkDelivery {
-  readonly request: VideoSubmitted;
+  /** The job's submission, or a redrive of it. */
+  readonly request: WorkRequest;
+  /** The work message's stream sequence: lifecycle events before it belong to an earlier run. */
+  readonly seq: number;
   /** How many times the server has delivered this message, this time included. */
   readonly deliveryCount: number;
   /** Tells the server the job is alive, resetting its ack deadline. */

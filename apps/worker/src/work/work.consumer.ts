@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { decodeEvent } from '@app/contracts';
+import type { Subscription } from '@nats-io/transport-node';
+import { decodeEvent, isWorkRequest, jobIdSchema } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { ensureDurableConsumer, EventStore } from '@app/event-store';
 import { runWithCorrelation } from '@app/observability';
@@ -28,6 +29,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly running = new Map<number, AbortController>();
   private slots: Promise<void>[] = [];
   private consumer: Consumer | null = null;
+  private nudges: Subscription | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -54,12 +56,21 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
     );
     this.consumer = await this.store.js.consumers.get(this.store.streamName, WORK_CONSUMER);
+    // Cancel nudges: the job, if it runs here, is stopped at once rather than at its next append.
+    this.nudges = this.store.nc.subscribe(this.store.subjects.cancelRequested, {
+      callback: (error, msg) => {
+        if (error) return;
+        const jobId = cancelNudgeJobId(msg.string());
+        if (jobId) void this.runner.cancelRequested(jobId);
+      },
+    });
     this.slots = Array.from({ length: this.config.WORKER_CONCURRENCY }, (_, i) => this.slot(i));
     this.logger.log({ workerId: this.config.WORKER_ID, concurrency: this.config.WORKER_CONCURRENCY }, 'worker pulling jobs');
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.nudges?.unsubscribe();
     // close() settles only when the slot's loop has drained the fetch, which a running job holds
     // open; so the pulls are told to stop and the slots are awaited below, under the grace period.
     for (const pull of this.pulls) void pull.close().catch(() => undefined);
@@ -128,7 +139,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async dispatch(slot: number, msg: JsMsg, release: () => void): Promise<void> {
     const decoded = decodeEvent(msg.data);
-    if (!decoded.ok || decoded.event.type !== 'VideoSubmitted') {
+    if (!decoded.ok || !isWorkRequest(decoded.event)) {
       const reason = decoded.ok ? `unexpected ${decoded.event.type} on the work subject` : decoded.reason;
       this.logger.error({ seq: msg.seq, subject: msg.subject }, `terminating malformed work message: ${reason}`);
       msg.term();
@@ -136,6 +147,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
     const delivery: WorkDelivery = {
       request: decoded.event,
+      seq: msg.seq,
       deliveryCount: msg.info.deliveryCount,
       heartbeat: () => msg.working(),
       ack: () => msg.ack(),
@@ -157,5 +169,15 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       this.running.delete(slot);
       this.inFlight.delete(decoded.event.jobId);
     }
+  }
+}
+
+/** The job id of a cancel nudge (`{"job_id": ...}`), or null for anything else. */
+function cancelNudgeJobId(body: string): string | null {
+  try {
+    const parsed = jobIdSchema.safeParse((JSON.parse(body) as { job_id?: unknown }).job_id);
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
   }
 }

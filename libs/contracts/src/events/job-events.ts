@@ -171,6 +171,57 @@ export const jobFailedV2Schema = z.object({
   }),
 });
 
+/**
+ * A redrive: a failed or cancelled job asked to run again, as a new attempt. It is a work request like
+ * `VideoSubmitted` and goes on the job's submitted subject, so the workers' consumer delivers it; it
+ * carries everything a worker needs to run the job. `firstAttempt` is the number of the attempt it
+ * starts, from which the attempt budget counts again. Its causation id is the event that ended the job.
+ */
+export const jobRedrivenV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobRedriven'),
+  version: z.literal(1),
+  data: z.object({
+    pipeline: z.string().min(1).max(64),
+    params: jobParamsSchema,
+    video: videoRefSchema,
+    tenant: tenantIdSchema,
+    priority: jobPrioritySchema,
+    firstAttempt: z.number().int().positive(),
+    /** Who asked: the API key's id, or null when not known (auth off). */
+    requestedBy: z.string().max(200).nullable(),
+  }),
+});
+
+/**
+ * Someone asked to stop the job. `attempt` is the attempt that was running (0 when none had started).
+ * It ends nothing by itself: the job ends with `JobCancelled`, appended by whoever holds the job (the
+ * worker running it, or the gateway at once for a job that is not running).
+ */
+export const jobCancelRequestedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobCancelRequested'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().nonnegative(),
+    reason: z.string().max(500).nullable(),
+    requestedBy: z.string().max(200).nullable(),
+  }),
+});
+
+/** The job was stopped on request: a terminal event, appended right after its `JobCancelRequested`. */
+export const jobCancelledV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobCancelled'),
+  version: z.literal(1),
+  data: z.object({
+    /** The attempt that was stopped; 0 when the job was cancelled before any attempt started. */
+    attempt: z.number().int().nonnegative(),
+    /** Who appended it: a worker's id for a running attempt, `gateway` for a job that was waiting. */
+    cancelledBy: z.string().min(1).max(200),
+  }),
+});
+
 export type VideoSubmittedV1 = z.infer<typeof videoSubmittedV1Schema>;
 export type VideoSubmitted = z.infer<typeof videoSubmittedV2Schema>;
 export type JobStarted = z.infer<typeof jobStartedV1Schema>;
@@ -179,13 +230,23 @@ export type JobCompleted = z.infer<typeof jobCompletedV2Schema>;
 export type JobProgressed = z.infer<typeof jobProgressedV1Schema>;
 export type JobFailedV1 = z.infer<typeof jobFailedV1Schema>;
 export type JobFailed = z.infer<typeof jobFailedV2Schema>;
+export type JobRedriven = z.infer<typeof jobRedrivenV1Schema>;
+export type JobCancelRequested = z.infer<typeof jobCancelRequestedV1Schema>;
+export type JobCancelled = z.infer<typeof jobCancelledV1Schema>;
 
 /** The current version of every event: what code reads after upcasting. */
-export type JobEvent = VideoSubmitted | JobStarted | JobProgressed | JobCompleted | JobFailed;
+export type JobEvent = VideoSubmitted | JobStarted | JobProgressed | JobCompleted | JobFailed | JobRedriven | JobCancelRequested | JobCancelled;
 export type JobEventType = JobEvent['type'];
 
-/** Events that end an attempt for good; each job has at most one of them per attempt. */
-export type TerminalJobEvent = JobCompleted | Extract<JobFailed, { data: { final: true } }>;
+/** What the workers' consumer delivers: a job to run, first submitted or redriven. */
+export type WorkRequest = VideoSubmitted | JobRedriven;
+
+export function isWorkRequest(event: JobEvent): event is WorkRequest {
+  return event.type === 'VideoSubmitted' || event.type === 'JobRedriven';
+}
+
+/** Events that end a job for good; each job has at most one of them per attempt. */
+export type TerminalJobEvent = JobCompleted | Extract<JobFailed, { data: { final: true } }> | JobCancelled;
 
 /** The schema of every (type, version) pair that may be found in the stream. */
 export const storedEventSchemas = {
@@ -194,6 +255,9 @@ export const storedEventSchemas = {
   JobProgressed: { 1: jobProgressedV1Schema },
   JobCompleted: { 1: jobCompletedV1Schema, 2: jobCompletedV2Schema },
   JobFailed: { 1: jobFailedV1Schema, 2: jobFailedV2Schema },
+  JobRedriven: { 1: jobRedrivenV1Schema },
+  JobCancelRequested: { 1: jobCancelRequestedV1Schema },
+  JobCancelled: { 1: jobCancelledV1Schema },
 } as const satisfies Record<JobEventType, Record<number, z.ZodType>>;
 
 export const JOB_EVENT_TYPES = Object.keys(storedEventSchemas) as JobEventType[];
@@ -201,13 +265,38 @@ export const JOB_EVENT_TYPES = Object.keys(storedEventSchemas) as JobEventType[]
 export function isTerminal(event: JobEvent): boolean {
   switch (event.type) {
     case 'JobCompleted':
+    case 'JobCancelled':
       return true;
     case 'JobFailed':
       return event.data.final;
     case 'VideoSubmitted':
     case 'JobStarted':
     case 'JobProgressed':
+    case 'JobRedriven':
+    case 'JobCancelRequested':
       return false;
+    default:
+      return assertNever(event);
+  }
+}
+
+/**
+ * The attempt an event belongs to: 0 for a submission (no attempt yet), and for a redrive the
+ * attempt before the one it starts, so that "the next attempt" is always `attemptOf(last) + 1`.
+ */
+export function attemptOf(event: JobEvent): number {
+  switch (event.type) {
+    case 'VideoSubmitted':
+      return 0;
+    case 'JobRedriven':
+      return event.data.firstAttempt - 1;
+    case 'JobStarted':
+    case 'JobProgressed':
+    case 'JobCompleted':
+    case 'JobFailed':
+    case 'JobCancelRequested':
+    case 'JobCancelled':
+      return event.data.attempt;
     default:
       return assertNever(event);
   }

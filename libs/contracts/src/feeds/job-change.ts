@@ -21,8 +21,8 @@ export const jobChangeSchema = z.object({
   type: z.string(),
   occurred_at: z.string(),
   correlation_id: z.string(),
-  /** The job's status after this event. */
-  status: jobStatusSchema,
+  /** The job's status after this event; null when the event leaves it as it was (a cancel request). */
+  status: jobStatusSchema.nullable(),
   /** Percent done after this event, when the event says (progress and terminal events). */
   progress: z.number().min(0).max(100).nullable(),
   attempt: z.number().int().nonnegative().nullable(),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { jobErrorSchema } from '../events/event-meta.js';
 import { jobPrioritySchema } from '../events/job-events.js';
 
-export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export const jobStatusSchema = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
@@ -45,6 +45,8 @@ export const jobViewSchema = z.object({
     sha256: z.string(),
   }),
   correlation_id: z.string(),
+  /** When a cancel was asked for, while the running attempt has not stopped yet, or once it has. */
+  cancel_requested_at: z.string().nullable(),
   /** Set while the job is a dead letter (see GET /v1/dead-letters). */
   dead_letter: z
     .object({

@@ -1,0 +1,21 @@
+import { Injectable } from '@nestjs/common';
+import { cancelJobReplySchema, JobCommand, redriveJobReplySchema, scopeOf, type CancelOutcome, type Principal, type RedriveOutcome } from '@app/contracts';
+import { JobsRpcClient } from '../rpc/jobs-rpc.client.js';
+
+/**
+ * Cancel and redrive for a principal: commands to the jobs service, which appends their events (the
+ * gateway's NATS user may not append lifecycle events). Scoped like every read: another tenant's job
+ * is 404 JOB_NOT_FOUND.
+ */
+@Injectable()
+export class JobCommandsClient {
+  constructor(private readonly rpc: JobsRpcClient) {}
+
+  cancel(principal: Principal, jobId: string): Promise<CancelOutcome> {
+    return this.rpc.send(JobCommand.Cancel, { job_id: jobId, scope: scopeOf(principal), requested_by: principal.key_id, reason: null }, cancelJobReplySchema);
+  }
+
+  redrive(principal: Principal, jobId: string): Promise<RedriveOutcome> {
+    return this.rpc.send(JobCommand.Redrive, { job_id: jobId, scope: scopeOf(principal), requested_by: principal.key_id }, redriveJobReplySchema);
+  }
+}
