@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
+import { runCli } from '../support/cli.js';
 import { differingRows, readModel, replayInto } from '../support/read-model.js';
 import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { TestSystem } from '../support/system.js';
@@ -195,5 +196,56 @@ describe('dead letters from workers that crash on a job', () => {
     expect(job).toMatchObject({ status: 'failed', error: { code: 'MAX_DELIVERIES' }, dead_letter: { deliveries: MAX_DELIVER } });
     const bad = await system.fetch(`${base}/v1/dead-letters?limit=0`);
     expect({ status: bad.status, body: await bad.json() }).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
+
+    // The operator's side, with the CLI as a process: list the dead letters, then redrive the job.
+    const cli = { FRAMEWIRE_URL: base, FRAMEWIRE_API_KEY: system.authHeaders['Authorization']!.replace(/^Bearer /, '') };
+    const dlq = await runCli(['dlq', 'list'], cli);
+    expect(dlq.code).toBe(0);
+    expect(dlq.stdout.split('\n')[0]).toMatch(/^JOB +TENANT +PIPELINE +ATTEMPTS +DELIVERIES +LAST WORKER +DEAD-LETTERED AT +ERROR$/);
+    expect(dlq.stdout).toContain(jobId);
+    const redrive = await runCli(['redrive', jobId, '--json'], cli);
+    expect(redrive.code).toBe(0);
+    expect(JSON.parse(redrive.stdout)).toMatchObject({ job_id: jobId, status: 'queued', attempt: MAX_DELIVER + 1, caused_by: failed.eventId });
+    // The healthy worker runs it as a new attempt, and the job leaves the dead-letter list.
+    const history = await eventually(async () => {
+      const events = await eventsOf(store, jobId);
+      return events.at(-1)?.type === 'JobCompleted' ? events : undefined;
+    }, 30_000, 'the redriven job to complete');
+    expect(history.slice(-3)).toMatchObject([
+      { type: 'JobRedriven', causationId: failed.eventId, data: { firstAttempt: MAX_DELIVER + 1 } },
+      { type: 'JobStarted', data: { attempt: MAX_DELIVER + 1, workerId: 'healthy' } },
+      { type: 'JobCompleted', data: { attempt: MAX_DELIVER + 1 } },
+    ]);
+    expect(history[history.length - 2]!.causationId).toBe(history[history.length - 3]!.eventId);
+    await eventually(async () => ((await runCli(['dlq', 'list', '--json'], cli)).stdout.includes('"dead_letters":[]') ? true : undefined), 20_000, 'the dead-letter list to empty');
+    const again = await runCli(['redrive', jobId], cli);
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('JOB_NOT_RETRYABLE') });
+  });
+
+  it('cancels a running job with the CLI: its worker kills the tool and the job ends cancelled', async () => {
+    const { system, store, base, clip } = ctx;
+    // The healthy worker runs it, with an ffprobe that holds the job for 120 s.
+    await system.get('healthy').stop();
+    system.start('slow', 'worker', { WORKER_ID: 'slow', FFPROBE_PATH: holdLong });
+    const jobId = await submitted(system, base, clip);
+    await startedAttempt(store, jobId, 1);
+    const cli = { FRAMEWIRE_URL: base, FRAMEWIRE_API_KEY: system.authHeaders['Authorization']!.replace(/^Bearer /, '') };
+    const cancel = await runCli(['cancel', jobId], cli);
+    expect({ code: cancel.code, stdout: cancel.stdout }).toEqual({ code: 0, stdout: `job ${jobId} is being cancelled: its worker stops it\n` });
+    const history = await eventually(async () => {
+      const events = await eventsOf(store, jobId);
+      return events.at(-1)?.type === 'JobCancelled' ? events : undefined;
+    }, 20_000, 'the worker to cancel the job');
+    expect(history.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested', 'JobCancelled']);
+    expect(history[3]).toMatchObject({ data: { attempt: 1, cancelledBy: 'slow' } });
+    const job = await eventually(async () => {
+      const view = (await (await system.fetch(`${base}/v1/jobs/${jobId}`)).json()) as { status: string; cancel_requested_at: string | null };
+      return view.status === 'cancelled' ? view : undefined;
+    }, 20_000, 'the read model to show the job cancelled');
+    expect(job.cancel_requested_at).toEqual(expect.any(String));
+    // The attempt was stopped, not the worker.
+    expect(system.alive('slow')).toBe(true);
+    const ended = await runCli(['cancel', jobId], cli);
+    expect({ code: ended.code, stderr: ended.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('JOB_ALREADY_ENDED') });
   });
 });

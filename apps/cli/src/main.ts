@@ -2,6 +2,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@app/config';
 import { registerEventsCommand } from './events/events.command.js';
+import { dlqCommand } from './dead-letters/dlq.command.js';
+import { cancelCommand, redriveCommand } from './jobs/job-commands.command.js';
 import { jobsCommand } from './jobs/jobs.command.js';
 import { registerKeysCommand } from './keys/keys.command.js';
 import { registerReplayCommand } from './replay/replay.command.js';
@@ -28,9 +30,9 @@ const program = new Command()
   .addHelpText(
     'after',
     `
-Environment: submit, jobs and workers talk to the gateway (FRAMEWIRE_URL, FRAMEWIRE_API_KEY); events,
-state and replay read NATS and PostgreSQL like the services (NATS_URL, FRAMEWIRE_NAMESPACE,
-DATABASE_URL, DATABASE_SCHEMA).
+Environment: submit, jobs, workers, cancel, dlq and redrive talk to the gateway (FRAMEWIRE_URL,
+FRAMEWIRE_API_KEY); events, state and replay read NATS and PostgreSQL like the services (NATS_URL,
+FRAMEWIRE_NAMESPACE, DATABASE_URL, DATABASE_SCHEMA).
 
 Exit codes of events, state and replay:${EXIT_CODES_HELP.replace(/^\nExit codes:/, '')}`,
   );
@@ -48,11 +50,21 @@ registerKeysCommand(program);
 program.addCommand(submitCommand());
 program.addCommand(jobsCommand());
 program.addCommand(workersCommand());
+program.addCommand(cancelCommand());
+program.addCommand(dlqCommand());
+program.addCommand(redriveCommand());
 
 // Debugging from the event log.
 registerEventsCommand(program);
 registerStateCommand(program);
 registerReplayCommand(program);
+
+// addCommand() passes no settings down: every command's usage errors go to the handler below (exit 2).
+const exitThroughHandler = (command: Command): void => {
+  command.exitOverride().showHelpAfterError();
+  command.commands.forEach(exitThroughHandler);
+};
+exitThroughHandler(program);
 
 try {
   await program.parseAsync();

@@ -60,6 +60,18 @@ export async function getJson<T>(options: GatewayOptions, path: string): Promise
   return (await res.json()) as T;
 }
 
+/** A POST without a body (a command on a job), answered with JSON. */
+export async function postJson<T>(options: GatewayOptions, path: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(gatewayUrl(options, path), { method: 'POST', headers: { Accept: 'application/json', ...authHeaders(options) } });
+  } catch (error) {
+    throw unreachable(options, error);
+  }
+  if (!res.ok) throw await errorFromResponse(res);
+  return (await res.json()) as T;
+}
+
 export function unreachable(options: GatewayOptions, error: unknown): GatewayError {
   const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
   return new GatewayError(0, 'UNREACHABLE', `no gateway at ${options.url} (${cause}); set --url or FRAMEWIRE_URL`);
