@@ -5,6 +5,7 @@ import type { ArtifactInfo, JobView, StoredEventView } from '../api/types';
 import { linkProps } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, duration, time } from '../ui/format';
+import { cancellable, shownStatus } from './jobs-list.state';
 
 /**
  * One job: its state, its timeline (the events, read from the stream), its error or result, its
@@ -51,8 +52,8 @@ export function JobDetail({ id }: { id: string }) {
         actions={
           job && (
             <div className="actions">
-              {(job.status === 'running' || job.status === 'queued') && <ActionButton label="Cancel job" kind="danger" run={() => api.cancel(id).then(refresh)} testId="detail-cancel" />}
-              {(job.status === 'failed' || (job.status as string) === 'cancelled') && <ActionButton label="Retry (redrive)" run={() => api.retry(id).then(refresh)} testId="detail-retry" />}
+              {cancellable(job) && <ActionButton label="Cancel job" kind="danger" run={() => api.cancel(id).then(refresh)} testId="detail-cancel" />}
+              {(job.status === 'failed' || job.status === 'cancelled') && <ActionButton label="Retry (redrive)" run={() => api.retry(id).then(refresh)} testId="detail-retry" />}
             </div>
           )
         }
@@ -83,7 +84,7 @@ function JobSummary({ job }: { job: JobView }) {
       <dl>
         <dt>Status</dt>
         <dd data-testid="detail-status">
-          <StatusBadge status={job.status} />
+          <StatusBadge status={shownStatus(job)} />
         </dd>
         <dt>Progress</dt>
         <dd>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { JobChange, JobView } from '../api/types';
-import { applyChange } from './jobs-list.state';
+import { applyChange, cancellable, shownStatus } from './jobs-list.state';
 
 const ID = '0193a0b0-0000-7000-8000-000000000001';
 const OTHER = '0193a0b0-0000-7000-8000-000000000002';
@@ -37,6 +37,21 @@ describe('the jobs list under live changes', () => {
     expect(rows[0]).toMatchObject({ status: 'running', progress: 40, attempts: 1, worker_id: 'w1' });
     rows = applyChange(rows, change(4, { type: 'JobCompleted', status: 'completed', progress: 100, worker_id: null }), {}, opts);
     expect(rows[0]).toMatchObject({ status: 'completed', progress: 100, worker_id: 'w1', last_seq: 4 });
+  });
+
+  it('shows a running job as cancelling once a cancel is asked for, then cancelled; a redrive queues it again', () => {
+    let rows = applyChange([], submitted(1), {}, opts);
+    rows = applyChange(rows, change(2, {}), {}, opts);
+    expect(cancellable(rows[0]!)).toBe(true);
+    rows = applyChange(rows, change(3, { type: 'JobCancelRequested', status: null, progress: null }), {}, opts);
+    expect(rows[0]).toMatchObject({ status: 'running', cancel_requested_at: change(3, {}).occurred_at });
+    expect([shownStatus(rows[0]!), cancellable(rows[0]!)]).toEqual(['cancelling', false]);
+    rows = applyChange(rows, change(4, { type: 'JobCancelled', status: 'cancelled', progress: null }), {}, opts);
+    expect(rows[0]).toMatchObject({ status: 'cancelled', completed_at: change(4, {}).occurred_at });
+    expect(shownStatus(rows[0]!)).toBe('cancelled');
+    rows = applyChange(rows, change(5, { type: 'JobRedriven', status: 'queued', progress: 0, attempt: 1, worker_id: null }), {}, opts);
+    expect(rows[0]).toMatchObject({ status: 'queued', completed_at: null, cancel_requested_at: null, error: null });
+    expect(cancellable(rows[0]!)).toBe(true);
   });
 
   it('ignores a change the row already reflects (snapshot and feed overlap)', () => {

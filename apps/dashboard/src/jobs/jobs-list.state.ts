@@ -79,3 +79,13 @@ function newRow(change: JobChange): JobView {
     last_seq: change.seq,
   };
 }
+
+/** The status to show: a running job whose cancel was asked for is `cancelling` until it ends. */
+export function shownStatus(job: Pick<JobView, 'status' | 'cancel_requested_at'>): string {
+  return job.status === 'running' && job.cancel_requested_at ? 'cancelling' : job.status;
+}
+
+/** Whether a Cancel button makes sense: the job has not ended and no cancel was asked for yet. */
+export function cancellable(job: Pick<JobView, 'status' | 'cancel_requested_at'>): boolean {
+  return (job.status === 'running' || job.status === 'queued') && !job.cancel_requested_at;
+}

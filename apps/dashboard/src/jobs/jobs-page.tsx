@@ -6,7 +6,7 @@ import { linkProps } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, shortId } from '../ui/format';
 import { usePipelines } from '../upload/use-pipelines';
-import { applyChange, type ListFilter } from './jobs-list.state';
+import { applyChange, cancellable, shownStatus, type ListFilter } from './jobs-list.state';
 
 const PAGE_SIZE = 20;
 
@@ -127,7 +127,7 @@ export function JobsPage() {
                 {job.priority !== 'normal' && <span className={`prio prio-${job.priority}`}>{job.priority}</span>}
               </td>
               <td>
-                <StatusBadge status={job.status} />
+                <StatusBadge status={shownStatus(job)} />
                 {job.error && <div className="row-error" title={job.error.message}>{job.error.code}</div>}
               </td>
               <td className="wide">
@@ -136,7 +136,7 @@ export function JobsPage() {
               <td>{job.attempts}</td>
               <td>{job.worker_id ?? '–'}</td>
               <td title={job.created_at}>{ago(job.created_at)}</td>
-              <td>{job.status === 'running' || job.status === 'queued' ? <ActionButton label="Cancel" kind="danger" run={() => api.cancel(job.job_id)} testId="cancel" /> : null}</td>
+              <td>{cancellable(job) ? <ActionButton label="Cancel" kind="danger" run={() => api.cancel(job.job_id)} testId="cancel" /> : null}</td>
             </tr>
           ))}
           {rows.length === 0 && !loading && (
