@@ -92,7 +92,7 @@ describe('framewire events, state and replay, as processes', () => {
     expect(rows[1]![3]).toMatch(/^\+\d+(ms|\.\d\ds)$/);
     expect(rows[1]![8]).toBe(done[0]!.event.correlationId);
     expect(rows[1]![9]).toBe('#1');
-    expect(rows[2]![10]).toContain('WORKER_ERROR (will retry)');
+    expect(rows[2]![10]).toContain('WORKER_ERROR (retry in 1.0 s)');
   });
 
   it('events --json: the same timeline for scripts', async () => {

@@ -53,8 +53,8 @@ export function jobFailed(cause: JobEvent, attempt = 1, final = true, code = 'IN
   return {
     ...meta(cause.jobId, cause),
     type: 'JobFailed',
-    version: 2,
-    data: { attempt, final, error: { code, message: `failed with ${code}` }, deadLetter: null },
+    version: 3,
+    data: { attempt, final, error: { code, message: `failed with ${code}` }, deadLetter: null, retryDelayMs: final ? null : 1000 },
   };
 }
 
@@ -63,12 +63,13 @@ export function jobDeadLettered(cause: JobEvent, attempt = 1, deliveries = 3, st
   return {
     ...meta(cause.jobId, cause),
     type: 'JobFailed',
-    version: 2,
+    version: 3,
     data: {
       attempt,
       final: true,
       error: { code: 'MAX_DELIVERIES', message: `delivered ${deliveries} times without finishing` },
       deadLetter: { reason: 'MAX_DELIVERIES', consumer: 'workers', deliveries, streamSeq },
+      retryDelayMs: null,
     },
   };
 }

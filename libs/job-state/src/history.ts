@@ -137,7 +137,7 @@ function summarize(event: JobEvent): string {
     case 'JobCompleted':
       return `in ${event.data.durationMs} ms${event.data.artifacts.length ? `, ${event.data.artifacts.length} artifact(s)` : ''}`;
     case 'JobFailed':
-      return `${event.data.error.code}${event.data.final ? ' (final)' : ' (will retry)'}: ${event.data.error.message}`;
+      return `${event.data.error.code}${event.data.final ? ' (final)' : event.data.retryDelayMs !== null ? ` (retry in ${(event.data.retryDelayMs / 1000).toFixed(1)} s)` : ' (will retry)'}: ${event.data.error.message}`;
     case 'JobRedriven':
       return `redriven as attempt ${event.data.firstAttempt}${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}`;
     case 'JobCancelRequested':

@@ -14,6 +14,8 @@ export interface PipelineEntry {
   source: string;
   /** False when no tool reads the video: the worker then neither downloads nor probes it. */
   readsInput: boolean;
+  /** Its own attempt limit, or null for the workers' default (WORKER_MAX_DELIVER). */
+  maxAttempts: number | null;
 }
 
 /** Thrown while building a catalog: a bad plugin or a clash of names stops the service at startup. */
@@ -47,6 +49,9 @@ export class ToolCatalog {
     if (!NAME.test(definition.name)) throw new CatalogError(`${source}: pipeline name "${definition.name}" must match ${NAME}`);
     if (this.pipelines.has(definition.name)) throw new CatalogError(`${source}: a pipeline named "${definition.name}" is already loaded`);
     if (definition.tools.length === 0) throw new CatalogError(`${source}: pipeline "${definition.name}" has no tools`);
+    if (definition.maxAttempts !== undefined && !(Number.isInteger(definition.maxAttempts) && definition.maxAttempts >= 1 && definition.maxAttempts <= 1000)) {
+      throw new CatalogError(`${source}: pipeline "${definition.name}" has maxAttempts ${definition.maxAttempts}; use an integer from 1 to 1000`);
+    }
     const tools = definition.tools.map((name) => {
       const tool = this.tools.get(name);
       if (!tool) throw new CatalogError(`${source}: pipeline "${definition.name}" uses unknown tool "${name}"`);
@@ -66,6 +71,7 @@ export class ToolCatalog {
       params: z.strictObject(shape),
       source,
       readsInput: tools.some((tool) => tool.readsInput !== false),
+      maxAttempts: definition.maxAttempts ?? null,
     });
   }
 
@@ -109,6 +115,7 @@ export function describePipeline(entry: PipelineEntry) {
     description: entry.description,
     source: entry.source,
     tools: entry.tools.map((tool) => ({ name: tool.name, version: tool.version, description: tool.description })),
+    max_attempts: entry.maxAttempts,
     params_schema: z.toJSONSchema(entry.params, { io: 'input', unrepresentable: 'any' }),
   };
 }

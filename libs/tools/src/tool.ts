@@ -116,6 +116,11 @@ export interface PipelineDefinition {
   readonly name: string;
   readonly description: string;
   readonly tools: readonly string[];
+  /**
+   * How many attempts a job of this pipeline gets before a transient failure is final. Default and
+   * ceiling: the workers' WORKER_MAX_DELIVER (their consumer's max_deliver).
+   */
+  readonly maxAttempts?: number;
 }
 
 /** What a plugin package exports as its default export. */

@@ -15,6 +15,7 @@ export function registerPipelinesRoutes({ registry, component, json }: ApiDocs):
       description: z.string(),
       source: z.string().meta({ description: '`builtin` or the plugin package that brought it' }),
       tools: z.array(z.object({ name: z.string(), version: z.string(), description: z.string() })),
+      max_attempts: z.number().int().positive().nullable().meta({ description: 'Attempts a job gets before a transient failure is final; null: the workers\' default (WORKER_MAX_DELIVER), which also caps it' }),
       params_schema: jsonSchema,
     }),
   );

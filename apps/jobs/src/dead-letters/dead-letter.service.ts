@@ -44,7 +44,7 @@ export class DeadLetterService {
         eventId: advisoryEventId(advisory.id),
         jobId: request.jobId,
         type: 'JobFailed',
-        version: 2,
+        version: 3,
         occurredAt: this.clock.now().toISOString(),
         correlationId: request.correlationId,
         causationId: (previous ?? request).eventId,
@@ -56,6 +56,7 @@ export class DeadLetterService {
             message: `the job was delivered ${advisory.deliveries} times (consumer "${advisory.consumer}") and no attempt finished: the worker crashed or hung each time`,
           },
           deadLetter: { reason: 'MAX_DELIVERIES', consumer: advisory.consumer, deliveries: advisory.deliveries, streamSeq: advisory.stream_seq },
+          retryDelayMs: null,
         },
       };
       try {

@@ -107,7 +107,7 @@ describe('dead letters from MAX_DELIVERIES advisories', () => {
       return last?.type === 'JobFailed' ? last : undefined;
     }, 20_000, 'the dead-letter JobFailed');
     expect(failed).toMatchObject({
-      version: 2,
+      version: 3,
       causationId: started.eventId,
       correlationId: submitted.correlationId,
       data: {

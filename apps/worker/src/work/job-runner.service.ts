@@ -12,6 +12,7 @@ import type { WorkerConfig } from '@app/config';
 import { ConcurrencyError, EventStore } from '@app/event-store';
 import { workPhase } from '@app/job-state';
 import { Clock, IdGenerator } from '@app/runtime';
+import { ToolCatalog } from '@app/tools';
 import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { AttemptLog } from './attempt-log.js';
@@ -48,6 +49,7 @@ export class JobRunner {
   constructor(
     private readonly store: EventStore,
     private readonly executor: PipelineExecutor,
+    private readonly catalog: ToolCatalog,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
     private readonly metrics: WorkerMetrics,
@@ -197,12 +199,13 @@ export class JobRunner {
     const failure = JobFailure.from(error);
     // A redrive's attempts count again from the first one it started.
     const firstAttempt = delivery.request.type === 'JobRedriven' ? delivery.request.data.firstAttempt : 1;
-    const final = failure.permanent || claim.attempt - firstAttempt + 1 >= this.config.WORKER_MAX_DELIVER;
-    const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 2, {
+    const final = failure.permanent || claim.attempt - firstAttempt + 1 >= this.maxAttempts(delivery.request.data.pipeline);
+    const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 3, {
       attempt: claim.attempt,
       final,
       error: { code: failure.code, message: failure.message.slice(0, 4000) },
       deadLetter: null,
+      retryDelayMs: final ? null : retryDelayMs(claim.attempt - firstAttempt + 1),
     });
     this.logger.warn({ jobId: delivery.request.jobId, attempt: claim.attempt, code: failure.code, final, err: failure.message }, 'job attempt failed');
     return this.settle(delivery, claim, failed, final ? 'failed' : 'retry', startedAt);
@@ -224,12 +227,17 @@ export class JobRunner {
       if (claim.log.isCancelled) return this.settleCancelled(delivery, claim, startedAt);
       return this.walkAway(event.jobId);
     }
-    if (outcome === 'retry') delivery.nak(retryDelayMs(event.data.attempt));
+    if (outcome === 'retry' && event.type === 'JobFailed') delivery.nak(event.data.retryDelayMs ?? 0);
     else delivery.ack();
     this.record(delivery.request.data.pipeline, event, outcome, startedAt);
     const durationMs = event.type === 'JobCompleted' ? event.data.durationMs : undefined;
     this.logger.log({ jobId: event.jobId, attempt: event.data.attempt, outcome, durationMs, correlationId: event.correlationId }, `job ${outcome}`);
     return outcome;
+  }
+
+  /** The pipeline's own attempt limit, never above the consumer's max_deliver. */
+  private maxAttempts(pipeline: string): number {
+    return Math.min(this.catalog.pipeline(pipeline)?.maxAttempts ?? this.config.WORKER_MAX_DELIVER, this.config.WORKER_MAX_DELIVER);
   }
 
   private record(pipeline: string, event: JobCompleted | JobFailed, outcome: RunOutcome, startedAt: number): void {

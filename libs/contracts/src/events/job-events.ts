@@ -222,6 +222,25 @@ export const jobCancelledV1Schema = z.object({
   }),
 });
 
+/**
+ * v3 adds `retryDelayMs`: for a failure that will be retried, how long the work message waits before
+ * it is delivered again (exponential backoff with jitter), so each retry and its delay are visible in
+ * the log; null when the failure is final. v1 and v2 events are read with null.
+ */
+export const jobFailedV3Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobFailed'),
+  version: z.literal(3),
+  data: z.object({
+    attempt: z.number().int().nonnegative(),
+    /** True when no further attempt will be made: the job is over. */
+    final: z.boolean(),
+    error: jobErrorSchema,
+    deadLetter: deadLetterSchema.nullable(),
+    retryDelayMs: z.number().int().nonnegative().nullable(),
+  }),
+});
+
 export type VideoSubmittedV1 = z.infer<typeof videoSubmittedV1Schema>;
 export type VideoSubmitted = z.infer<typeof videoSubmittedV2Schema>;
 export type JobStarted = z.infer<typeof jobStartedV1Schema>;
@@ -229,7 +248,8 @@ export type JobCompletedV1 = z.infer<typeof jobCompletedV1Schema>;
 export type JobCompleted = z.infer<typeof jobCompletedV2Schema>;
 export type JobProgressed = z.infer<typeof jobProgressedV1Schema>;
 export type JobFailedV1 = z.infer<typeof jobFailedV1Schema>;
-export type JobFailed = z.infer<typeof jobFailedV2Schema>;
+export type JobFailedV2 = z.infer<typeof jobFailedV2Schema>;
+export type JobFailed = z.infer<typeof jobFailedV3Schema>;
 export type JobRedriven = z.infer<typeof jobRedrivenV1Schema>;
 export type JobCancelRequested = z.infer<typeof jobCancelRequestedV1Schema>;
 export type JobCancelled = z.infer<typeof jobCancelledV1Schema>;
@@ -254,7 +274,7 @@ export const storedEventSchemas = {
   JobStarted: { 1: jobStartedV1Schema },
   JobProgressed: { 1: jobProgressedV1Schema },
   JobCompleted: { 1: jobCompletedV1Schema, 2: jobCompletedV2Schema },
-  JobFailed: { 1: jobFailedV1Schema, 2: jobFailedV2Schema },
+  JobFailed: { 1: jobFailedV1Schema, 2: jobFailedV2Schema, 3: jobFailedV3Schema },
   JobRedriven: { 1: jobRedrivenV1Schema },
   JobCancelRequested: { 1: jobCancelRequestedV1Schema },
   JobCancelled: { 1: jobCancelledV1Schema },

@@ -56,16 +56,23 @@ describe('upcasting', () => {
     expect(decodeEvent(new TextEncoder().encode(JSON.stringify(climbing)))).toMatchObject({ ok: false, reason: expect.stringContaining('artifacts.0.name') });
   });
 
-  it('reads a JobFailed v1 as v2 that is not a dead letter', () => {
+  it('reads a JobFailed v1 as v3 that is not a dead letter and names no retry delay', () => {
     const v1Failed = { ...v1Completed, type: 'JobFailed', data: { attempt: 2, final: true, error: { code: 'TOOL_FAILED', message: 'boom' } } };
     const decoded = decodeEvent(new TextEncoder().encode(JSON.stringify(v1Failed)));
-    expect(decoded).toEqual({ ok: true, event: { ...v1Failed, version: 2, data: { ...v1Failed.data, deadLetter: null } } });
+    expect(decoded).toEqual({ ok: true, event: { ...v1Failed, version: 3, data: { ...v1Failed.data, deadLetter: null, retryDelayMs: null } } });
+  });
+
+  it('reads a JobFailed v3 with its retry delay, and rejects a negative one', () => {
+    const v3Failed = { ...v1Completed, type: 'JobFailed', version: 3, data: { attempt: 1, final: false, error: { code: 'TOOL_FAILED', message: 'x' }, deadLetter: null, retryDelayMs: 1200 } };
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(v3Failed)))).toEqual({ ok: true, event: v3Failed });
+    const negative = { ...v3Failed, data: { ...v3Failed.data, retryDelayMs: -1 } };
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(negative)))).toMatchObject({ ok: false, reason: expect.stringContaining('data.retryDelayMs') });
   });
 
   it('reads a JobFailed v2 with its dead letter, and rejects one whose dead letter has no delivery count', () => {
     const deadLetter = { reason: 'MAX_DELIVERIES', consumer: 'workers', deliveries: 10, streamSeq: 7 };
     const v2Failed = { ...v1Completed, type: 'JobFailed', version: 2, data: { attempt: 3, final: true, error: { code: 'MAX_DELIVERIES', message: 'x' }, deadLetter } };
-    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(v2Failed)))).toEqual({ ok: true, event: v2Failed });
+    expect(decodeEvent(new TextEncoder().encode(JSON.stringify(v2Failed)))).toEqual({ ok: true, event: { ...v2Failed, version: 3, data: { ...v2Failed.data, retryDelayMs: null } } });
     const incomplete = { ...v2Failed, data: { ...v2Failed.data, deadLetter: { ...deadLetter, deliveries: undefined } } };
     expect(decodeEvent(new TextEncoder().encode(JSON.stringify(incomplete)))).toMatchObject({ ok: false, reason: expect.stringContaining('data.deadLetter.deliveries') });
   });

@@ -9,6 +9,7 @@ import { DEFAULT_PRIORITY, DEFAULT_TENANT, type JobEvent } from './job-events.js
  *   tenant) and `priority` (normal).
  * - JobCompleted v1 had no artifacts: v2 adds `artifacts`, empty for v1.
  * - JobFailed v1 could not say that a job was dead-lettered: v2 adds `deadLetter`, null for v1.
+ * - JobFailed v2 did not say when a retry would come: v3 adds `retryDelayMs`, null for v1 and v2.
  */
 export function upcast(event: StoredEvent): JobEvent {
   if (event.type === 'VideoSubmitted' && event.version === 1) {
@@ -18,7 +19,10 @@ export function upcast(event: StoredEvent): JobEvent {
     return { ...event, version: 2, data: { ...event.data, artifacts: [] } };
   }
   if (event.type === 'JobFailed' && event.version === 1) {
-    return { ...event, version: 2, data: { ...event.data, deadLetter: null } };
+    return { ...event, version: 3, data: { ...event.data, deadLetter: null, retryDelayMs: null } };
+  }
+  if (event.type === 'JobFailed' && event.version === 2) {
+    return { ...event, version: 3, data: { ...event.data, retryDelayMs: null } };
   }
   return event as JobEvent;
 }

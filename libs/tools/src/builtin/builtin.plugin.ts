@@ -20,7 +20,8 @@ export const builtinPlugin = definePlugin({
     { name: 'thumbnails', description: thumbnailsTool.description, tools: ['thumbnails'] },
     { name: 'scenes', description: scenesTool.description, tools: ['scenes'] },
     { name: 'frame-stats', description: frameStatsTool.description, tools: ['frame-stats'] },
-    { name: 'transcode', description: transcodeTool.description, tools: ['transcode'] },
+    // A rendition is the costliest work here: a job that keeps failing gives up sooner.
+    { name: 'transcode', description: transcodeTool.description, tools: ['transcode'], maxAttempts: 3 },
     {
       name: 'analyze',
       description: 'probe, thumbnails, scene cuts and frame statistics in one job: the per-frame report of the seeds',
