@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { JobEvent, JobScope, VideoSubmitted } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
@@ -60,6 +61,8 @@ describe('cancel and redrive', () => {
   };
 
   beforeAll(async () => {
+    // The service is made by hand here, outside a Nest app with the services' JSON logger.
+    Logger.overrideLogger(false);
     ns = await freshNamespace();
     store = new EventStore(ns.nc, ns.subjects);
     commands = new JobCommandsService(store, new SystemClock(), new UuidV7Generator());

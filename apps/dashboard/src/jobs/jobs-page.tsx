@@ -29,17 +29,22 @@ export function JobsPage() {
   const view = useRef({ filter, firstPage });
   view.current = { filter, firstPage };
 
+  // Only the latest load may fill the table: an earlier one (another filter, say) that answers late
+  // would otherwise put back rows that the current filter excludes.
+  const latestLoad = useRef(0);
   const load = useCallback(async () => {
+    const id = ++latestLoad.current;
     setLoading(true);
     try {
       const page = await api.listJobs({ ...filter, limit: PAGE_SIZE, cursor });
+      if (id !== latestLoad.current) return;
       setRows(page.jobs);
       setNext(page.next_cursor);
       setError(null);
     } catch (e) {
-      setError(e);
+      if (id === latestLoad.current) setError(e);
     } finally {
-      setLoading(false);
+      if (id === latestLoad.current) setLoading(false);
     }
   }, [filter, cursor]);
 
