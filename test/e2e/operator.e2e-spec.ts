@@ -221,7 +221,7 @@ describe('operating Framewire', () => {
     expect(await (await fetch(`${ops.get('jobs')}/health/ready`)).json()).toMatchObject({ checks: { postgres: { status: 'up' } } });
 
     const system = (await (await fetch(`${base}/v1/system`, { headers: admin.headers })).json()) as { stream: { last_seq: number }; consumers: Array<{ name: string }>; projector: { lag: number } };
-    expect(system.consumers.map((c) => c.name)).toEqual(['projector', 'workers']);
+    expect(system.consumers.map((c) => c.name).sort()).toEqual(['projector', 'workers', 'workers-high', 'workers-low']);
     expect(system.projector.lag).toBe(0);
   });
 

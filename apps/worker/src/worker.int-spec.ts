@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { AckPolicy } from '@nats-io/jetstream';
+import type { JobPriority } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { BlobStore, EventStore, WorkerRegistry } from '@app/event-store';
 import { createLogger } from '@app/observability';
@@ -156,7 +157,7 @@ describe('a work consumer left by an older version', () => {
 
     // Made again, not updated in place: nats-server 2.9 would keep waking it for the old filter.
     const now = await jsm.consumers.info(ns.subjects.streamName, WORK_CONSUMER);
-    expect(now.config.filter_subject).toBe(ns.subjects.allSubmitted);
+    expect(now.config.filter_subject).toBe(ns.subjects.submittedWith('normal'));
     expect(now.created).not.toBe(old.created);
     const store = new EventStore(ns.nc, ns.subjects);
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
@@ -166,5 +167,60 @@ describe('a work consumer left by an older version', () => {
       return items.length === 3 ? items : undefined;
     }, 20_000, 'the job to be worked on');
     expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+});
+
+describe('priorities', () => {
+  let ns: TestNamespace;
+  let worker: TestingModule | undefined;
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+  });
+  afterAll(async () => {
+    await worker?.close();
+    await ns.cleanup();
+  });
+
+  it('starts a backlog high first, then shares turns so that normal and low still progress', async () => {
+    // A backlog of each priority, appended before any worker runs, low first so that stream order alone would start it first.
+    const store = new EventStore(ns.nc, ns.subjects);
+    const jobs = new Map<string, JobPriority>();
+    for (const priority of ['low', 'normal', 'high'] as const) {
+      for (let i = 0; i < 7; i++) {
+        const submitted = videoSubmitted(undefined, { pipeline: 'noop', priority });
+        await store.append(submitted, 0);
+        jobs.set(submitted.jobId, priority);
+      }
+    }
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'priority-worker', WORKER_CONCURRENCY: '1' });
+    worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
+    await worker.init();
+
+    // The order in which the one slot started them: the stream order of their JobStarted events.
+    const started = await eventually(async () => {
+      const order: JobPriority[] = [];
+      await store.readRange(1, await store.lastSeq(), async (items) => {
+        for (const item of items) if (item.ok && item.stored.event.type === 'JobStarted') order.push(jobs.get(item.stored.event.jobId)!);
+      });
+      return order.length === jobs.size ? order : undefined;
+    }, 30_000, 'every job to start');
+    expect(started.slice(0, 7)).toEqual(['high', 'normal', 'high', 'low', 'high', 'normal', 'high']);
+    // No starvation: low started long before high ran dry.
+    expect(started.indexOf('low')).toBeLessThan(started.lastIndexOf('high'));
+    expect(started.filter((p) => p === 'high')).toHaveLength(7);
+  });
+
+  it('starts a new job of any priority at once on an idle worker', async () => {
+    const store = new EventStore(ns.nc, ns.subjects);
+    for (const priority of ['low', 'high', 'normal'] as const) {
+      const submitted = videoSubmitted(undefined, { pipeline: 'noop', priority });
+      await store.append(submitted, 0);
+      const ended = await eventually(async () => {
+        const items = await store.readJob(submitted.jobId);
+        return items.length === 3 ? items : undefined;
+      }, 5_000, `the ${priority} job to be worked on`);
+      expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+    }
   });
 });

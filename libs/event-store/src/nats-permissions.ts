@@ -11,7 +11,8 @@ import type { JobSubjects } from '@app/contracts';
  *   advisories), answers request/reply, appends the
  *   lifecycle events an operator asks for (cancel, and redrive's new work request), broadcasts key
  *   revocations and nudges workers to stop a cancelled job;
- * - workers append lifecycle events, read uploads, write artifacts and hear cancel nudges.
+ * - workers append lifecycle events, read uploads, write artifacts, hear new work (the doorbell) and
+ *   cancel nudges.
  * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
  * that the two agree; `framewire start` can render the same set for a nats-server it starts.
  */
@@ -135,7 +136,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.create,
         ...workersKv.get,
       ],
-      subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.cancelRequested],
+      // The work subjects are the doorbell: a new job wakes an idle worker, which then pulls it.
+      subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.allSubmitted, subjects.cancelRequested],
       allowResponses: false,
     },
   };

@@ -64,7 +64,7 @@ export class JobsMetrics {
     perConsumer('framewire_consumer_pending', 'Messages not yet delivered to the consumer (backlog)', (c) => c.pending);
     perConsumer('framewire_consumer_ack_pending', 'Messages delivered to the consumer and not yet acknowledged', (c) => c.ack_pending);
     perConsumer('framewire_consumer_redelivered', 'Messages the consumer has had redelivered', (c) => c.redelivered);
-    perConsumer('framewire_consumer_waiting', 'Pull requests waiting on the consumer (idle pullers)', (c) => c.waiting);
+    perConsumer('framewire_consumer_waiting', 'Pull requests waiting on the consumer (workers pull without waiting, so mostly 0)', (c) => c.waiting);
     const position = () => this.position();
     new Gauge({
       name: 'framewire_projector_checkpoint',

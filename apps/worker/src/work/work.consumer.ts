@@ -1,35 +1,58 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/transport-node';
-import { decodeEvent, isWorkRequest, jobIdSchema } from '@app/contracts';
+import { decodeEvent, isWorkRequest, JOB_PRIORITIES, jobIdSchema, type JobPriority } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
-import { ensureDurableConsumer, EventStore } from '@app/event-store';
+import { ensureDurableConsumer, EventStore, inboxPrefixOf } from '@app/event-store';
 import { runWithCorrelation } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { InFlightJobs } from './in-flight-jobs.js';
 import { JobRunner } from './job-runner.service.js';
+import { PrioritySchedule } from './priority-schedule.js';
 import type { WorkDelivery } from './work-delivery.js';
+import { WorkPuller, type PulledMessage } from './work-puller.js';
 
-/** The durable pull consumer shared by every worker process: JetStream's work-queue group. */
-export const WORK_CONSUMER = 'workers';
-const PULL_EXPIRES_MS = 5000;
+/**
+ * The durable pull consumers shared by every worker process, one per priority (JetStream's work-queue
+ * group, three times): each filters the work subjects of its priority. Normal keeps the name the single
+ * consumer had before priorities.
+ */
+export const WORK_CONSUMERS: Readonly<Record<JobPriority, string>> = { high: 'workers-high', normal: 'workers', low: 'workers-low' };
+/** The consumer of normal-priority work, the default priority. */
+export const WORK_CONSUMER = WORK_CONSUMERS.normal;
+/** An idle slot asks every consumer again this often, for work no doorbell announced (a retry after its delay, a redelivery). */
+const IDLE_RECHECK_MS = 1000;
 const ERROR_RETRY_MS = 1000;
 
 /**
  * The worker's transport. Each of WORKER_CONCURRENCY slots pulls one message only when it is free,
- * so a busy worker never hoards jobs that an idle one could run. Messages are validated here; a
- * malformed one is logged and terminated. On shutdown the slots stop pulling, running jobs get
- * WORKER_SHUTDOWN_GRACE_MS to finish, and whatever is still running is handed back with a nak.
+ * so a busy worker never hoards jobs that an idle one could run, and it pulls by priority (see
+ * PrioritySchedule): a no-wait pull of the priority owed a turn, then of the others.
+ *
+ * A free slot with nothing to pull waits for a doorbell: the worker hears the work subjects on core
+ * NATS (every append to the stream is also a core message), so a new job wakes one idle slot at once,
+ * which pulls it from its priority's consumer. An idle slot also asks again every IDLE_RECHECK_MS, and
+ * after a retry's delay, for work that no append announced. Which priorities may have work is known
+ * from the doorbell and from what each pull says is left (`pending`).
+ *
+ * Messages are validated here; a malformed one is logged and terminated. On shutdown the slots stop
+ * pulling, running jobs get WORKER_SHUTDOWN_GRACE_MS to finish, and whatever is still running is
+ * handed back with a nak.
  */
 @Injectable()
 export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WorkConsumer.name);
   private stopping = false;
-  private readonly pulls = new Set<ConsumerMessages>();
   private readonly running = new Map<number, AbortController>();
   private slots: Promise<void>[] = [];
-  private consumer: Consumer | null = null;
+  private readonly pullers: WorkPuller[] = [];
   private nudges: Subscription | null = null;
+  private doorbell: Subscription | null = null;
+  private readonly schedule = new PrioritySchedule();
+  /** Priorities that may have work to deliver. */
+  private readonly mayHaveWork = new Set<JobPriority>(JOB_PRIORITIES);
+  /** Idle slots waiting for work, first come first woken. */
+  private readonly idle: Array<() => void> = [];
 
   constructor(
     private readonly store: EventStore,
@@ -39,41 +62,57 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await ensureDurableConsumer(
-      await this.store.jsm(),
-      this.store.streamName,
-      {
-        durable_name: WORK_CONSUMER,
-        description: 'Framewire workers: each job to one worker at a time',
-        filter_subject: this.store.subjects.allSubmitted,
-        deliver_policy: DeliverPolicy.All,
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: this.config.WORKER_ACK_WAIT_MS * 1_000_000,
-        max_deliver: this.config.WORKER_MAX_DELIVER,
-        max_ack_pending: 10_000,
-        max_waiting: 512,
+    const jsm = await this.store.jsm();
+    for (const priority of JOB_PRIORITIES) {
+      await ensureDurableConsumer(
+        jsm,
+        this.store.streamName,
+        {
+          durable_name: WORK_CONSUMERS[priority],
+          description: `Framewire workers, ${priority} priority: each job to one worker at a time`,
+          filter_subject: this.store.subjects.submittedWith(priority),
+          deliver_policy: DeliverPolicy.All,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: this.config.WORKER_ACK_WAIT_MS * 1_000_000,
+          max_deliver: this.config.WORKER_MAX_DELIVER,
+          max_ack_pending: 10_000,
+          max_waiting: 512,
+        },
+        ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
+      );
+    }
+    const nc = this.store.nc;
+    // New work: wake an idle slot for it.
+    this.doorbell = nc.subscribe(this.store.subjects.allSubmitted, {
+      callback: (error, msg) => {
+        if (error) return;
+        const priority = this.store.subjects.parse(msg.subject)?.priority;
+        if (priority) this.workArrived(priority);
       },
-      ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
-    );
-    this.consumer = await this.store.js.consumers.get(this.store.streamName, WORK_CONSUMER);
+    });
     // Cancel nudges: the job, if it runs here, is stopped at once rather than at its next append.
-    this.nudges = this.store.nc.subscribe(this.store.subjects.cancelRequested, {
+    this.nudges = nc.subscribe(this.store.subjects.cancelRequested, {
       callback: (error, msg) => {
         if (error) return;
         const jobId = cancelNudgeJobId(msg.string());
         if (jobId) void this.runner.cancelRequested(jobId);
       },
     });
-    this.slots = Array.from({ length: this.config.WORKER_CONCURRENCY }, (_, i) => this.slot(i));
+    // The subscriptions are known to the server before the first pull, so no append falls between.
+    await nc.flush();
+    this.slots = Array.from({ length: this.config.WORKER_CONCURRENCY }, (_, i) => {
+      const puller = new WorkPuller(nc, this.store.streamName, inboxPrefixOf('worker'));
+      this.pullers.push(puller);
+      return this.slot(i, puller);
+    });
     this.logger.log({ workerId: this.config.WORKER_ID, concurrency: this.config.WORKER_CONCURRENCY }, 'worker pulling jobs');
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.nudges?.unsubscribe();
-    // close() settles only when the slot's loop has drained the fetch, which a running job holds
-    // open; so the pulls are told to stop and the slots are awaited below, under the grace period.
-    for (const pull of this.pulls) void pull.close().catch(() => undefined);
+    this.doorbell?.unsubscribe();
+    for (const wake of this.idle.splice(0)) wake();
     const finished = Promise.all(this.slots);
     const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.WORKER_SHUTDOWN_GRACE_MS).unref());
     if ((await Promise.race([finished, grace])) === 'timeout') {
@@ -81,6 +120,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       for (const controller of this.running.values()) controller.abort();
       await finished;
     }
+    for (const puller of this.pullers) puller.close();
     this.logger.log('worker drained');
   }
 
@@ -89,55 +129,80 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
    * finished (`released`), so that it travels while the job's terminal event is being appended: the
    * slot never holds a job it could not start within one append's round trip.
    */
-  private async slot(index: number): Promise<void> {
-    let next = this.pullOne();
+  private async slot(index: number, puller: WorkPuller): Promise<void> {
+    let next = this.pullNext(puller);
     while (!this.stopping) {
-      const msg = await next;
-      if (!msg) {
-        if (!this.stopping) next = this.pullOne();
-        continue;
-      }
+      const pulled = await next;
+      if (!pulled) continue;
       if (this.stopping) {
-        msg.nak();
+        pulled.msg.nak();
         return;
       }
-      let pulled = false;
+      let released = false;
       const release = () => {
-        if (pulled || this.stopping) return;
-        pulled = true;
-        next = this.pullOne();
+        if (released || this.stopping) return;
+        released = true;
+        next = this.pullNext(puller);
       };
-      await this.dispatch(index, msg, release);
+      await this.dispatch(index, pulled.msg, pulled.priority, release);
       release();
     }
     // A job pulled while this slot was stopping goes straight back to the queue.
-    void next.then((msg) => msg?.nak());
+    void next.then((pulled) => pulled?.msg.nak());
   }
 
-  /** Pulls at most one message; null when the pull expired or was closed. */
-  private async pullOne(): Promise<JsMsg | null> {
-    try {
-      const pull = await this.consumer!.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS });
-      this.pulls.add(pull);
-      if (this.stopping) void pull.close().catch(() => undefined);
-      try {
-        const first = await pull[Symbol.asyncIterator]().next();
-        // The fetch is ended at once (its subscription need not outlive the delivery), but not awaited:
-        // that took a few hundred microseconds between a job's arrival and its start.
-        void pull.close().catch(() => undefined);
-        return first.done ? null : first.value;
-      } finally {
-        this.pulls.delete(pull);
+  /** The next job for a slot, by priority; waits while there is none. Null once stopping. */
+  private async pullNext(puller: WorkPuller): Promise<{ msg: PulledMessage; priority: JobPriority } | null> {
+    while (!this.stopping) {
+      const candidates = JOB_PRIORITIES.filter((p) => this.mayHaveWork.has(p));
+      for (const priority of this.schedule.order(candidates)) {
+        let msg: PulledMessage | null;
+        try {
+          msg = await puller.pull(WORK_CONSUMERS[priority]);
+        } catch (error) {
+          if (this.stopping) return null;
+          this.logger.error(`pull failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+          await new Promise((resolve) => setTimeout(resolve, ERROR_RETRY_MS));
+          break;
+        }
+        if (!msg) {
+          this.mayHaveWork.delete(priority);
+          this.schedule.empty(priority);
+          continue;
+        }
+        this.schedule.took(priority, candidates);
+        if (msg.pending === 0) this.mayHaveWork.delete(priority);
+        return { msg, priority };
       }
-    } catch (error) {
-      if (this.stopping) return null;
-      this.logger.error(`pull failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
-      await new Promise((resolve) => setTimeout(resolve, ERROR_RETRY_MS));
-      return null;
+      if (this.mayHaveWork.size === 0) await this.waitForWork();
     }
+    return null;
   }
 
-  private async dispatch(slot: number, msg: JsMsg, release: () => void): Promise<void> {
+  /** Until a doorbell rings for this slot, or IDLE_RECHECK_MS has passed (then every priority is asked again). */
+  private waitForWork(): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        const at = this.idle.indexOf(wake);
+        if (at >= 0) this.idle.splice(at, 1);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        for (const p of JOB_PRIORITIES) this.mayHaveWork.add(p);
+        wake();
+      }, IDLE_RECHECK_MS);
+      this.idle.push(wake);
+    });
+  }
+
+  /** Work of `priority` may be waiting: note it, and wake the slot that has waited longest. */
+  private workArrived(priority: JobPriority): void {
+    this.mayHaveWork.add(priority);
+    this.idle[0]?.();
+  }
+
+  private async dispatch(slot: number, msg: PulledMessage, priority: JobPriority, release: () => void): Promise<void> {
     const decoded = decodeEvent(msg.data);
     if (!decoded.ok || !isWorkRequest(decoded.event)) {
       const reason = decoded.ok ? `unexpected ${decoded.event.type} on the work subject` : decoded.reason;
@@ -148,10 +213,15 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     const delivery: WorkDelivery = {
       request: decoded.event,
       seq: msg.seq,
-      deliveryCount: msg.info.deliveryCount,
+      deliveryCount: msg.deliveryCount,
       heartbeat: () => msg.working(),
       ack: () => msg.ack(),
-      nak: (delayMs) => msg.nak(delayMs),
+      nak: (delayMs) => {
+        msg.nak(delayMs);
+        // The retry is announced by no append: look for it again when its delay is over.
+        if (delayMs > 0) setTimeout(() => this.workArrived(priority), delayMs).unref();
+        else this.workArrived(priority);
+      },
       release,
     };
     const controller = new AbortController();
@@ -164,7 +234,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     } catch (error) {
       // The event store or the object store failed before the attempt could be settled: try later.
       this.logger.error({ jobId: decoded.event.jobId, err: error instanceof Error ? error.message : String(error) }, 'job could not be run now; it will be redelivered');
-      msg.nak(ERROR_RETRY_MS);
+      delivery.nak(ERROR_RETRY_MS);
     } finally {
       this.running.delete(slot);
       this.inFlight.delete(decoded.event.jobId);

@@ -1,0 +1,117 @@
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+
+/** A work message pulled from a durable consumer, with what its ack subject says about it. */
+export interface PulledMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** Its stream sequence. */
+  readonly seq: number;
+  /** How many times the server has delivered it, this time included. */
+  readonly deliveryCount: number;
+  /** How many messages the consumer still had to deliver after this one. */
+  readonly pending: number;
+  ack(): void;
+  /** Hands it back; the server delivers it again after `delayMs` (at once for 0). */
+  nak(delayMs?: number): void;
+  /** In progress: resets its ack deadline. */
+  working(): void;
+  term(): void;
+}
+
+/** How long a pull waits for the server's answer; it answers at once unless it is unreachable. */
+const ANSWER_TIMEOUT_MS = 5000;
+
+/**
+ * Pulls one message at a time from any of several durable consumers of a stream, without waiting for
+ * one to arrive: a `no_wait` pull request, which the server answers at once with a message or with
+ * 404 "No Messages". The nats.js client (v3) has no such pull (its fetch waits at least a second), and
+ * a worker that drains consumers in priority order has to learn at once that one is empty.
+ *
+ * One puller serves one slot, so it has one request out at a time, on an inbox of its own. A message
+ * that arrives after its request gave up waiting (NATS was slow) is kept and handed out by the next
+ * pull, never dropped: it is delivered, and dropping it would hold the job until its ack deadline.
+ */
+export class WorkPuller {
+  private readonly inbox: string;
+  private readonly sub: Subscription;
+  private waiting: ((msg: Msg) => void) | null = null;
+  private readonly early: Msg[] = [];
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly stream: string,
+    inboxPrefix: string,
+  ) {
+    this.inbox = createInbox(inboxPrefix);
+    this.sub = nc.subscribe(this.inbox, {
+      callback: (error, msg) => {
+        if (error) return;
+        if (this.waiting) this.waiting(msg);
+        // A late answer: a status means nothing any more, a message is kept for the next pull.
+        else if (!isStatus(msg)) this.early.push(msg);
+      },
+    });
+  }
+
+  /** The next message of `consumer`, or null when it has none to deliver now. */
+  async pull(consumer: string): Promise<PulledMessage | null> {
+    const kept = this.early.shift();
+    if (kept) return toPulled(kept);
+    const answer = new Promise<Msg | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = null;
+        resolve(null);
+      }, ANSWER_TIMEOUT_MS);
+      this.waiting = (msg) => {
+        clearTimeout(timer);
+        this.waiting = null;
+        resolve(msg);
+      };
+    });
+    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify({ batch: 1, no_wait: true }), { reply: this.inbox });
+    const msg = await answer;
+    if (!msg) throw new Error(`no answer from ${consumer} within ${ANSWER_TIMEOUT_MS} ms`);
+    if (!isStatus(msg)) return toPulled(msg);
+    const code = msg.headers?.code ?? 0;
+    // 404 No Messages, 408 Request Timeout: nothing to deliver now.
+    if (code === 404 || code === 408) return null;
+    throw new Error(`pull from ${consumer} answered ${code} ${msg.headers?.description ?? ''}`.trim());
+  }
+
+  close(): void {
+    this.sub.unsubscribe();
+    // Messages that nobody will run: straight back to the queue.
+    for (const msg of this.early.splice(0)) msg.respond('-NAK');
+  }
+}
+
+function isStatus(msg: Msg): boolean {
+  return msg.data.length === 0 && (msg.headers?.code ?? 0) !== 0;
+}
+
+/**
+ * The ack subject names the message: `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer
+ * seq>.<time>.<pending>` (nats-server 2.9), or with a domain and an account hash after `$JS.ACK` and a
+ * token at the end (later servers).
+ */
+export function parseAckSubject(reply: string): { deliveryCount: number; seq: number; pending: number } {
+  const tokens = reply.split('.');
+  const at = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
+  if (tokens[0] !== '$JS' || tokens[1] !== 'ACK' || at < 0) throw new Error(`not a JetStream ack subject: ${reply}`);
+  return { deliveryCount: Number(tokens[at + 2]), seq: Number(tokens[at + 3]), pending: Number(tokens[at + 6]) };
+}
+
+function toPulled(msg: Msg): PulledMessage {
+  const { deliveryCount, seq, pending } = parseAckSubject(msg.reply ?? '');
+  return {
+    subject: msg.subject,
+    data: msg.data,
+    seq,
+    deliveryCount,
+    pending,
+    ack: () => msg.respond('+ACK'),
+    nak: (delayMs = 0) => msg.respond(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs * 1_000_000) })}` : '-NAK'),
+    working: () => msg.respond('+WPI'),
+    term: () => msg.respond('+TERM'),
+  };
+}
