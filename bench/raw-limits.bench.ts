@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
@@ -51,6 +53,10 @@ const bench: Benchmark = {
 
     measurements.push(await postgresUpserts(ctx, q ? 2000 : 100_000));
     measurements.push(await objectStorePut(ctx, q ? 8 * MiB : 2 * GiB));
+    measurements.push(fsyncedAppends(ctx, q ? 50 : 3000));
+    notes.push(
+      'fsynced append: what `sync_interval: always` (nats-server 2.10+) adds to each acknowledged write, measured on this disk; the 2.9 server here fsyncs on a timer and cannot be set to always.',
+    );
     return { id: 'raw', title: 'Raw limits', measurements, samples: { 'raw job shape': latency }, notes };
   },
 };
@@ -153,6 +159,30 @@ async function postgresUpserts(ctx: BenchContext, rows: number): Promise<Measure
   } finally {
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
     await client.end();
+  }
+}
+
+/**
+ * The disk's cost of a durable write: append a record as large as a submission to a file in the
+ * scratch directory and fsync it, one at a time. With `sync_interval: always` every acknowledged
+ * JetStream write waits for one such fsync (the server batches them under concurrency), so this
+ * bounds what `always` costs a publisher that waits for each ack.
+ */
+function fsyncedAppends(ctx: BenchContext, count: number): Measurement {
+  const path = join(ctx.workDir, 'fsync-probe.bin');
+  const fd = openSync(path, 'w');
+  const record = Buffer.alloc(encodeEvent(videoSubmitted()).length, 0x2a);
+  try {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) {
+      writeSync(fd, record);
+      fsyncSync(fd);
+    }
+    const ms = performance.now() - started;
+    return { name: `fsynced ${record.length}-byte append, one at a time`, unit: 'ms', value: round(ms / count, 4), extra: { appends: count, per_second: round((count / ms) * 1000, 0) } };
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
   }
 }
 

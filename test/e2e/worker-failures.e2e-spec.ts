@@ -222,13 +222,16 @@ describe('dead letters from workers that crash on a job', () => {
     expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('JOB_NOT_RETRYABLE') });
   });
 
-  it('cancels a running job with the CLI: its worker kills the tool and the job ends cancelled', async () => {
+  it('keeps a long job alive with heartbeats, then cancels it with the CLI: its worker kills the tool and the job ends cancelled', async () => {
     const { system, store, base, clip } = ctx;
     // The healthy worker runs it, with an ffprobe that holds the job for 120 s.
     await system.get('healthy').stop();
     system.start('slow', 'worker', { WORKER_ID: 'slow', FFPROBE_PATH: holdLong });
     const jobId = await submitted(system, base, clip);
     await startedAttempt(store, jobId, 1);
+    // Alive past three ack deadlines (WORKER_ACK_WAIT_MS 1000): its heartbeats keep the job from being redelivered.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect((await eventsOf(store, jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted']);
     const cli = { FRAMEWIRE_URL: base, FRAMEWIRE_API_KEY: system.authHeaders['Authorization']!.replace(/^Bearer /, '') };
     const cancel = await runCli(['cancel', jobId], cli);
     expect({ code: cancel.code, stdout: cancel.stdout }).toEqual({ code: 0, stdout: `job ${jobId} is being cancelled: its worker stops it\n` });

@@ -1,9 +1,13 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { JobEvent, JobScope, VideoSubmitted } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { EventStore } from '@app/event-store';
+import { BlobStore, EventStore } from '@app/event-store';
 import { fold } from '@app/job-state';
 import { createLogger } from '@app/observability';
 import { SystemClock, UuidV7Generator } from '@app/runtime';
@@ -11,6 +15,7 @@ import { WORK_CONSUMER } from '../../apps/worker/src/work/work.consumer.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../support/events.js';
 import { eventually, freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace } from '../support/services.js';
+import { makeVideo, mediaDir } from '../support/videos.js';
 import { QueryError } from '../../apps/jobs/src/rpc/rpc-answer.js';
 import { JobCommandsService } from '../../apps/jobs/src/commands/job-commands.service.js';
 
@@ -106,6 +111,33 @@ describe('cancel and redrive', () => {
     expect(await refusal(commands.cancel(running.jobId, ALL, null, null))).toBe('JOB_ALREADY_ENDED');
   });
 
+  it('kills a running ffmpeg when its job is cancelled, and leaves no ffmpeg behind', async () => {
+    // A transcode far bigger than its input (30 s upscaled to 1080p at the medium preset) runs long enough to be cancelled mid-encode.
+    const media = await mediaDir();
+    try {
+      const path = await makeVideo(join(media.dir, 'long.mp4'), { seconds: 30, width: 320, height: 240 });
+      const blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+      const submitted = videoSubmitted(undefined, { pipeline: 'transcode', params: { height: 1080, preset: 'medium' } });
+      const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(path), 'video/mp4');
+      submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
+      await store.append(submitted, 0);
+      // ffmpeg is encoding once the transcode reports progress.
+      await eventually(async () => ((await events(submitted.jobId)).some((e) => e.type === 'JobProgressed' && e.data.currentTool === 'transcode' && e.data.currentFrame > 0) ? true : undefined), 30_000, 'the transcode to report progress');
+      expect(await ffmpegChildren()).not.toEqual([]);
+      await commands.cancel(submitted.jobId, ALL, null, null);
+      const stored = await eventually(async () => {
+        const items = (await store.readJob(submitted.jobId)).flatMap((item) => (item.ok ? [item.stored] : []));
+        return items.at(-1)?.event.type === 'JobCancelled' ? items : undefined;
+      }, 20_000, 'the transcode to be cancelled');
+      expect(stored.map((s) => s.event.type)).not.toContain('JobCompleted');
+      expect(await ffmpegChildren()).toEqual([]);
+      const asked = stored.find((s) => s.event.type === 'JobCancelRequested')!;
+      process.stdout.write(`cancel of a running transcode: JobCancelled ${stored.at(-1)!.storedAt.getTime() - asked.storedAt.getTime()} ms after JobCancelRequested\n`);
+    } finally {
+      await media.cleanup();
+    }
+  });
+
   it('redrives a failed job as a new attempt, linked by causation id, which then completes', async () => {
     // Its first run failed for good (the worker takes the work message and finds it ended).
     const { submitted, ending: failed } = await submitEnded('failed');
@@ -166,3 +198,9 @@ describe('cancel and redrive', () => {
     expect(await refusal(commands.redrive('00000000-0000-4000-8000-000000000000', ALL, null))).toBe('JOB_NOT_FOUND');
   });
 });
+
+/** The ffmpeg processes this test process started (the in-process worker's), as `ps` lists them. */
+async function ffmpegChildren(): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)]).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').filter((line) => /\bffmpeg\b/.test(line));
+}

@@ -71,7 +71,7 @@ export class JobRunner {
       delivery.heartbeat();
       // A cancel whose nudge this worker missed (it was disconnected) is found here at the latest.
       void claim.log.checkCancel();
-    }, Math.max(1000, Math.floor(this.config.WORKER_ACK_WAIT_MS / 3)));
+    }, heartbeatIntervalMs(this.config.WORKER_ACK_WAIT_MS));
     const startedAt = performance.now();
     let outcome: PipelineOutcome;
     try {
@@ -269,4 +269,9 @@ export class JobRunner {
 export function retryDelayMs(attempt: number, random = Math.random): number {
   const ceiling = Math.min(60_000, 1000 * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** Three heartbeats per ack deadline, so that one lost on the way never lets the deadline pass. */
+export function heartbeatIntervalMs(ackWaitMs: number): number {
+  return Math.max(100, Math.floor(ackWaitMs / 3));
 }

@@ -24,8 +24,9 @@ const ANSWER_TIMEOUT_MS = 5000;
 /**
  * Pulls one message at a time from any of several durable consumers of a stream, without waiting for
  * one to arrive: a `no_wait` pull request, which the server answers at once with a message or with
- * 404 "No Messages". The nats.js client (v3) has no such pull (its fetch waits at least a second), and
- * a worker that drains consumers in priority order has to learn at once that one is empty.
+ * 404 "No Messages" (or, for a message announced but perhaps not stored yet, a pull that waits a few
+ * milliseconds). The nats.js client (v3) has no such pull (its fetch waits at least a second), and a
+ * worker that drains consumers in priority order has to learn at once that one is empty.
  *
  * One puller serves one slot, so it has one request out at a time, on an inbox of its own. A message
  * that arrives after its request gave up waiting (NATS was slow) is kept and handed out by the next
@@ -53,24 +54,28 @@ export class WorkPuller {
     });
   }
 
-  /** The next message of `consumer`, or null when it has none to deliver now. */
-  async pull(consumer: string): Promise<PulledMessage | null> {
+  /**
+   * The next message of `consumer`, or null when it has none to deliver now, or (with `waitMs`)
+   * none within that time: for a message that was announced and may not be stored yet.
+   */
+  async pull(consumer: string, waitMs = 0): Promise<PulledMessage | null> {
     const kept = this.early.shift();
     if (kept) return toPulled(kept);
     const answer = new Promise<Msg | null>((resolve) => {
       const timer = setTimeout(() => {
         this.waiting = null;
         resolve(null);
-      }, ANSWER_TIMEOUT_MS);
+      }, ANSWER_TIMEOUT_MS + waitMs);
       this.waiting = (msg) => {
         clearTimeout(timer);
         this.waiting = null;
         resolve(msg);
       };
     });
-    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify({ batch: 1, no_wait: true }), { reply: this.inbox });
+    const request = waitMs > 0 ? { batch: 1, expires: waitMs * 1_000_000 } : { batch: 1, no_wait: true };
+    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify(request), { reply: this.inbox });
     const msg = await answer;
-    if (!msg) throw new Error(`no answer from ${consumer} within ${ANSWER_TIMEOUT_MS} ms`);
+    if (!msg) throw new Error(`no answer from ${consumer} within ${ANSWER_TIMEOUT_MS + waitMs} ms`);
     if (!isStatus(msg)) return toPulled(msg);
     const code = msg.headers?.code ?? 0;
     // 404 No Messages, 408 Request Timeout: nothing to deliver now.

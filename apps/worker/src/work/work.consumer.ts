@@ -22,6 +22,11 @@ export const WORK_CONSUMERS: Readonly<Record<JobPriority, string>> = { high: 'wo
 export const WORK_CONSUMER = WORK_CONSUMERS.normal;
 /** An idle slot asks every consumer again this often, for work no doorbell announced (a retry after its delay, a redelivery). */
 const IDLE_RECHECK_MS = 1000;
+/**
+ * How long a pull waits for a job that the doorbell announced: the core message can reach the worker
+ * before the stream has stored it, and a no-wait pull would then find nothing.
+ */
+const ANNOUNCED_WAIT_MS = 200;
 const ERROR_RETRY_MS = 1000;
 
 /**
@@ -51,6 +56,10 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly schedule = new PrioritySchedule();
   /** Priorities that may have work to deliver. */
   private readonly mayHaveWork = new Set<JobPriority>(JOB_PRIORITIES);
+  /** Priorities whose work the doorbell announced and no pull has looked for since. */
+  private readonly announced = new Set<JobPriority>();
+  /** Counts the doorbell's rings per priority, so that a pull that found nothing cannot erase a ring that came meanwhile. */
+  private readonly rings: Record<JobPriority, number> = { high: 0, normal: 0, low: 0 };
   /** Idle slots waiting for work, first come first woken. */
   private readonly idle: Array<() => void> = [];
 
@@ -157,21 +166,26 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       const candidates = JOB_PRIORITIES.filter((p) => this.mayHaveWork.has(p));
       for (const priority of this.schedule.order(candidates)) {
         let msg: PulledMessage | null;
+        const ringsBefore = this.rings[priority];
+        const waitMs = this.announced.delete(priority) ? ANNOUNCED_WAIT_MS : 0;
         try {
-          msg = await puller.pull(WORK_CONSUMERS[priority]);
+          msg = await puller.pull(WORK_CONSUMERS[priority], waitMs);
         } catch (error) {
           if (this.stopping) return null;
           this.logger.error(`pull failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
           await new Promise((resolve) => setTimeout(resolve, ERROR_RETRY_MS));
           break;
         }
+        const rangMeanwhile = this.rings[priority] !== ringsBefore;
         if (!msg) {
-          this.mayHaveWork.delete(priority);
-          this.schedule.empty(priority);
+          if (!rangMeanwhile) {
+            this.mayHaveWork.delete(priority);
+            this.schedule.empty(priority);
+          }
           continue;
         }
         this.schedule.took(priority, candidates);
-        if (msg.pending === 0) this.mayHaveWork.delete(priority);
+        if (msg.pending === 0 && !rangMeanwhile) this.mayHaveWork.delete(priority);
         return { msg, priority };
       }
       if (this.mayHaveWork.size === 0) await this.waitForWork();
@@ -196,8 +210,17 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     });
   }
 
-  /** Work of `priority` may be waiting: note it, and wake the slot that has waited longest. */
+  /** Work of `priority` was appended: note it, and wake the slot that has waited longest. */
   private workArrived(priority: JobPriority): void {
+    this.rings[priority]++;
+    this.announced.add(priority);
+    this.mayHaveWork.add(priority);
+    this.idle[0]?.();
+  }
+
+  /** Work of `priority` may be deliverable again (a retry whose delay is over). */
+  private workMayBeBack(priority: JobPriority): void {
+    this.rings[priority]++;
     this.mayHaveWork.add(priority);
     this.idle[0]?.();
   }
@@ -219,8 +242,8 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       nak: (delayMs) => {
         msg.nak(delayMs);
         // The retry is announced by no append: look for it again when its delay is over.
-        if (delayMs > 0) setTimeout(() => this.workArrived(priority), delayMs).unref();
-        else this.workArrived(priority);
+        if (delayMs > 0) setTimeout(() => this.workMayBeBack(priority), delayMs).unref();
+        else this.workMayBeBack(priority);
       },
       release,
     };
