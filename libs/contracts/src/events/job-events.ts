@@ -194,9 +194,9 @@ export const jobRedrivenV1Schema = z.object({
 });
 
 /**
- * Someone asked to stop the job. `attempt` is the attempt that was running (0 when none had started).
+ * Someone asked to stop the job. `attempt` is the job's latest attempt (0 when none had started).
  * It ends nothing by itself: the job ends with `JobCancelled`, appended by whoever holds the job (the
- * worker running it, or the gateway at once for a job that is not running).
+ * worker running it, or the jobs service at once for a job that is not running).
  */
 export const jobCancelRequestedV1Schema = z.object({
   ...eventMetaShape,
@@ -217,7 +217,7 @@ export const jobCancelledV1Schema = z.object({
   data: z.object({
     /** The attempt that was stopped; 0 when the job was cancelled before any attempt started. */
     attempt: z.number().int().nonnegative(),
-    /** Who appended it: a worker's id for a running attempt, `gateway` for a job that was waiting. */
+    /** Who appended it: a worker's id for a running attempt, `jobs-service` for a job that was waiting. */
     cancelledBy: z.string().min(1).max(200),
   }),
 });
@@ -227,16 +227,9 @@ export const jobCancelledV1Schema = z.object({
  * it is delivered again (exponential backoff with jitter), so each retry and its delay are visible in
  * the log; null when the failure is final. v1 and v2 events are read with null.
  */
-export const jobFailedV3Schema = z.object({
-  ...eventMetaShape,
-  type: z.literal('JobFailed'),
+export const jobFailedV3Schema = jobFailedV2Schema.extend({
   version: z.literal(3),
-  data: z.object({
-    attempt: z.number().int().nonnegative(),
-    /** True when no further attempt will be made: the job is over. */
-    final: z.boolean(),
-    error: jobErrorSchema,
-    deadLetter: deadLetterSchema.nullable(),
+  data: jobFailedV2Schema.shape.data.extend({
     retryDelayMs: z.number().int().nonnegative().nullable(),
   }),
 });
