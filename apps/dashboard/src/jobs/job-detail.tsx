@@ -18,18 +18,22 @@ export function JobDetail({ id }: { id: string }) {
   const [events, setEvents] = useState<StoredEventView[]>([]);
   const [error, setError] = useState<unknown>(null);
   const lastSeq = useRef(0);
+  const shownId = useRef(id);
+  shownId.current = id;
 
   const refresh = useCallback(async () => {
     try {
       const [view, page] = await Promise.all([api.getJob(id), api.jobEvents(id, lastSeq.current)]);
-      setJob(view);
+      // An answer for a job no longer shown, or older than what is shown (two refreshes crossed), is dropped.
+      if (shownId.current !== id) return;
+      setJob((current) => (current && current.job_id === id && current.last_seq > view.last_seq ? current : view));
       if (page.events.length > 0) {
-        lastSeq.current = page.events.at(-1)!.seq;
-        setEvents((current) => [...current, ...page.events.filter((e) => !current.some((c) => c.seq === e.seq))]);
+        lastSeq.current = Math.max(lastSeq.current, page.events.at(-1)!.seq);
+        setEvents((current) => [...current, ...page.events.filter((e) => !current.some((c) => c.seq === e.seq))].sort((a, b) => a.seq - b.seq));
       }
       setError(null);
     } catch (e) {
-      setError(e);
+      if (shownId.current === id) setError(e);
     }
   }, [id]);
 
