@@ -25,7 +25,9 @@ describe('retries, timeouts and a stale worker', () => {
   beforeAll(async () => {
     ns = await freshNamespace();
     store = new EventStore(ns.nc, ns.subjects);
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'retry-worker', WORKER_MAX_DELIVER: String(MAX_ATTEMPTS), TOOL_TIMEOUT_MS: '1000', WORKER_CONCURRENCY: '2' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'retry-worker', WORKER_MAX_DELIVER: String(MAX_ATTEMPTS), TOOL_TIMEOUT_MS: '1000', WORKER_CONCURRENCY: '2',
+      // noop writes no files, so its attempts need no scratch directory: one that cannot be made changes nothing.
+      WORK_DIR: '/nonexistent/framewire-scratch' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
   });

@@ -21,6 +21,12 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
    * neither downloads nor probes the upload, and `ctx.media` is null. Default: true.
    */
   readonly readsInput?: boolean;
+  /**
+   * False for a tool that writes no files: it gets no scratch directory (`ctx.workDir` is empty), and
+   * a pipeline of such tools that reads no input creates none, saving the directory's creation and
+   * removal on every job. Default: true.
+   */
+  readonly usesWorkDir?: boolean;
   run(ctx: ToolContext<z.output<S>>): Promise<ToolOutput>;
 }
 
@@ -96,7 +102,7 @@ export interface ToolContext<P = Record<string, unknown>> {
   attempt: number;
   /** The uploaded video as a local file. */
   inputPath: string;
-  /** A scratch directory for this tool, removed after the attempt. */
+  /** A scratch directory for this tool, removed after the attempt; empty for a tool with `usesWorkDir: false`. */
   workDir: string;
   /** This pipeline's params, already validated and defaulted. */
   params: P;

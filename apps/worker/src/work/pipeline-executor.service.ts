@@ -54,9 +54,11 @@ export class PipelineExecutor {
     const params = parsed.data as Record<string, unknown>;
     const attemptSignal = AbortSignal.any([signal, log.stopSignal]);
     const writer = new ObjectStoreArtifactWriter(this.blobs, artifactPrefix(request.jobId, attempt));
-    const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`));
+    // The attempt's scratch directory, only when the input or a tool needs one (not for noop).
+    const needsDir = pipeline.readsInput || pipeline.tools.some((tool) => tool.usesWorkDir !== false);
+    const workDir = needsDir ? await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`)) : null;
     try {
-      const inputPath = join(workDir, 'input');
+      const inputPath = workDir ? join(workDir, 'input') : '';
       let media: MediaInfo | null = null;
       if (pipeline.readsInput) {
         const t0 = performance.now();
@@ -78,8 +80,8 @@ export class PipelineExecutor {
         } else {
           tracker.startTool(index, tool.name);
         }
-        const toolDir = join(workDir, `${index}-${tool.name}`);
-        await mkdir(toolDir);
+        const toolDir = workDir && tool.usesWorkDir !== false ? join(workDir, `${index}-${tool.name}`) : '';
+        if (toolDir) await mkdir(toolDir);
         const timeout = AbortSignal.timeout(tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS);
         const toolSignal = AbortSignal.any([attemptSignal, timeout]);
         const ctx: ToolContext = {
@@ -133,7 +135,7 @@ export class PipelineExecutor {
       await writer.discard();
       throw error instanceof ToolError ? JobFailure.from(error) : error;
     } finally {
-      await rm(workDir, { recursive: true, force: true }).catch((e: unknown) => this.logger.warn(`could not remove ${workDir}: ${String(e)}`));
+      if (workDir) await rm(workDir, { recursive: true, force: true }).catch((e: unknown) => this.logger.warn(`could not remove ${workDir}: ${String(e)}`));
     }
   }
 

@@ -13,6 +13,7 @@ export const noopTool = defineTool({
   description: 'does nothing and never reads the video: for smoke tests and for measuring the queue itself; sleep_ms waits that long, standing for a call to an external service',
   params: z.strictObject({ sleep_ms: z.number().int().min(0).max(10_000).optional() }),
   readsInput: false,
+  usesWorkDir: false,
   async run(ctx) {
     if (ctx.params.sleep_ms) await sleep(ctx.params.sleep_ms, undefined, { signal: ctx.signal });
     return { summary: {} };
