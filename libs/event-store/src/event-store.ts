@@ -119,13 +119,18 @@ export class EventStore {
   }
 
   /**
-   * The last message of a job's lifecycle as its sequence and event (null for a message that is not
-   * a valid event), or null when the lifecycle is empty: what an append after it must expect.
+   * The last message on an exact subject as its sequence and event (null for a message that is not a
+   * valid event), or null when the subject is empty: what an append after it must expect.
    */
-  async lastLifecycleEntry(jobId: string): Promise<{ seq: number; event: JobEvent | null } | null> {
-    const last = await this.lastLifecycle(jobId);
+  async lastEntryOn(subject: string): Promise<{ seq: number; event: JobEvent | null } | null> {
+    const last = await this.lastOn(subject);
     if (!last) return null;
     return last.ok ? { seq: last.stored.seq, event: last.stored.event } : { seq: last.malformed.seq, event: null };
+  }
+
+  /** The last message of a job's lifecycle, as lastEntryOn gives it. */
+  lastLifecycleEntry(jobId: string): Promise<{ seq: number; event: JobEvent | null } | null> {
+    return this.lastEntryOn(this.subjects.lifecycle(jobId));
   }
 
   /** The job's first work request, whatever its priority: its `VideoSubmitted`. Null for an unknown job. */

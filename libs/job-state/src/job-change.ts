@@ -1,4 +1,4 @@
-import { assertNever, type JobChange, type JobEvent } from '@app/contracts';
+import { assertNever, attemptOf, type JobChange, type JobEvent } from '@app/contracts';
 
 /**
  * What one stored event changes about its job, from the event alone (no prior state) and the job's
@@ -48,7 +48,7 @@ export function jobChangeOf(event: JobEvent, seq: number, tenant: string | null)
         error: event.data.error,
       };
     case 'JobRedriven':
-      return { ...base, status: 'queued', progress: 0, attempt: event.data.firstAttempt - 1 };
+      return { ...base, status: 'queued', progress: 0, attempt: attemptOf(event) };
     case 'JobCancelRequested':
       return { ...base, status: null, attempt: event.data.attempt };
     case 'JobCancelled':

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { JobEvent, JobView, Principal } from '@app/contracts';
+import { attemptOf, type JobEvent, type JobView, type Principal } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
@@ -138,7 +138,7 @@ function toUpdate(event: JobEvent, seq: number, current: { attempt: number; work
     case 'JobCancelled':
       return { kind: 'cancelled', seq, data: { ...base, status: 'cancelled', attempt: event.data.attempt, worker_id: current.workerId } };
     case 'JobRedriven':
-      return { kind: 'status', seq, data: { ...base, status: 'queued', attempt: event.data.firstAttempt - 1, worker_id: null } };
+      return { kind: 'status', seq, data: { ...base, status: 'queued', attempt: attemptOf(event), worker_id: null } };
     case 'JobCancelRequested':
       // Changes no status: the job goes on until its JobCancelled.
       return null;

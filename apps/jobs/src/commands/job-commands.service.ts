@@ -126,10 +126,9 @@ export class JobCommandsService {
     const [last, latestWork] = await Promise.all([
       this.store.lastLifecycleEntry(jobId),
       // Redrives keep the job's priority, so they share the submission's exact subject.
-      this.store.lastOn(this.store.subjects.submitted(jobId, request.data.priority)),
+      this.store.lastEntryOn(this.store.subjects.submitted(jobId, request.data.priority)),
     ]);
-    const workSeq = latestWork ? (latestWork.ok ? latestWork.stored.seq : latestWork.malformed.seq) : first.stored.seq;
-    return { request, last, workSeq };
+    return { request, last, workSeq: latestWork?.seq ?? first.stored.seq };
   }
 
   /** Tells the workers that a running job is to stop. Only a nudge: the stored request is what counts. */

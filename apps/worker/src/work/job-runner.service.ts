@@ -199,13 +199,14 @@ export class JobRunner {
     const failure = JobFailure.from(error);
     // A redrive's attempts count again from the first one it started.
     const firstAttempt = delivery.request.type === 'JobRedriven' ? delivery.request.data.firstAttempt : 1;
-    const final = failure.permanent || claim.attempt - firstAttempt + 1 >= this.maxAttempts(delivery.request.data.pipeline);
+    const attemptsThisRun = claim.attempt - firstAttempt + 1;
+    const final = failure.permanent || attemptsThisRun >= this.maxAttempts(delivery.request.data.pipeline);
     const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 3, {
       attempt: claim.attempt,
       final,
       error: { code: failure.code, message: failure.message.slice(0, 4000) },
       deadLetter: null,
-      retryDelayMs: final ? null : retryDelayMs(claim.attempt - firstAttempt + 1),
+      retryDelayMs: final ? null : retryDelayMs(attemptsThisRun),
     });
     this.logger.warn({ jobId: delivery.request.jobId, attempt: claim.attempt, code: failure.code, final, err: failure.message }, 'job attempt failed');
     return this.settle(delivery, claim, failed, final ? 'failed' : 'retry', startedAt);

@@ -212,10 +212,8 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** Work of `priority` was appended: note it, and wake the slot that has waited longest. */
   private workArrived(priority: JobPriority): void {
-    this.rings[priority]++;
     this.announced.add(priority);
-    this.mayHaveWork.add(priority);
-    this.idle[0]?.();
+    this.workMayBeBack(priority);
   }
 
   /** Work of `priority` may be deliverable again (a retry whose delay is over). */
