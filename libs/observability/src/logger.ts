@@ -34,15 +34,23 @@ export function requestCorrelationId(req: IncomingMessage & { id?: unknown }, re
  * JSON logs on stdout, one line per record, with the service's name on every line. A line written
  * inside runWithCorrelation() also carries that context's correlationId (and jobId), so one grep
  * for a request id finds every line of every service that worked on it.
+ *
+ * Lines are written asynchronously: a record is formatted at once, but the write to stdout happens
+ * off the caller's path (as soon as the previous write has finished), so a job's log lines never hold
+ * up the job. Whatever is still buffered is flushed synchronously when the process exits, by any
+ * path other than SIGKILL.
  */
 export function createLogger(service: string, level: LevelWithSilent): PinoLogger {
-  return pino({
-    level,
-    base: { service, pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    mixin: () => currentCorrelation() ?? {},
-  });
+  return pino(
+    {
+      level,
+      base: { service, pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: () => currentCorrelation() ?? {},
+    },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 /** Query parameters that carry credentials (a media link's token, keys some clients put in URLs). */
