@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
+import { abortLink } from '@app/runtime';
 import { BlobStore } from '@app/event-store';
 import { assembleResult, toMediaInfo, ToolCatalog, ToolError, type MediaInfo, type ToolContext, type ToolOutput, type ToolRun } from '@app/tools';
 import { FfmpegRunner } from '../media/ffmpeg.runner.js';
@@ -52,7 +53,8 @@ export class PipelineExecutor {
     const parsed = pipeline.params.safeParse(request.data.params);
     if (!parsed.success) throw new JobFailure(ErrorCode.InvalidParams, `params do not fit pipeline "${pipeline.name}" here: ${parsed.error.issues[0]?.message}`, true);
     const params = parsed.data as Record<string, unknown>;
-    const attemptSignal = AbortSignal.any([signal, log.stopSignal]);
+    const attemptLink = abortLink([signal, log.stopSignal]);
+    const attemptSignal = attemptLink.signal;
     const writer = new ObjectStoreArtifactWriter(this.blobs, artifactPrefix(request.jobId, attempt));
     // The attempt's scratch directory, only when the input or a tool needs one (not for noop).
     const needsDir = pipeline.readsInput || pipeline.tools.some((tool) => tool.usesWorkDir !== false);
@@ -82,8 +84,8 @@ export class PipelineExecutor {
         }
         const toolDir = workDir && tool.usesWorkDir !== false ? join(workDir, `${index}-${tool.name}`) : '';
         if (toolDir) await mkdir(toolDir);
-        const timeout = AbortSignal.timeout(tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS);
-        const toolSignal = AbortSignal.any([attemptSignal, timeout]);
+        const toolLink = abortLink([attemptSignal], tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS);
+        const toolSignal = toolLink.signal;
         const ctx: ToolContext = {
           jobId: request.jobId,
           attempt,
@@ -111,10 +113,12 @@ export class PipelineExecutor {
         try {
           output = await tool.run(ctx);
         } catch (error) {
-          if (timeout.aborted && !attemptSignal.aborted) {
+          if (toolLink.timedOut && !attemptSignal.aborted) {
             throw new JobFailure(ErrorCode.ToolTimeout, `tool "${tool.name}" ran longer than ${tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS} ms`, false, { cause: error });
           }
           throw error;
+        } finally {
+          toolLink.dispose();
         }
         if (attemptSignal.aborted) throw attemptSignal.reason;
         results[tool.name] = output;
@@ -135,6 +139,7 @@ export class PipelineExecutor {
       await writer.discard();
       throw error instanceof ToolError ? JobFailure.from(error) : error;
     } finally {
+      attemptLink.dispose();
       if (workDir) await rm(workDir, { recursive: true, force: true }).catch((e: unknown) => this.logger.warn(`could not remove ${workDir}: ${String(e)}`));
     }
   }
