@@ -21,4 +21,14 @@ describe('ids', () => {
     expect([...made].sort()).toEqual(made);
     expect(made[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
   });
+
+  it('keeps them unique, ordered and random across refills of its random pool', () => {
+    const ids = new UuidV7Generator();
+    const made = Array.from({ length: 2000 }, () => ids.next());
+    expect(new Set(made).size).toBe(2000);
+    expect([...made].sort()).toEqual(made);
+    for (const id of made) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // The last 48 bits are random: ids made in one millisecond never share them.
+    expect(new Set(made.map((id) => id.slice(-12))).size).toBe(2000);
+  });
 });
