@@ -3,6 +3,7 @@ import {
   jetstreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
+  PubHeaders,
   type ConsumerConfig,
   type ConsumerInfo,
   type ConsumerUpdateConfig,
@@ -13,6 +14,7 @@ import {
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, isWorkRequest, type JobEvent, type JobSubjects } from '@app/contracts';
+import { JetStreamPublisher } from './jetstream-publisher.js';
 
 /** Headers every event carries besides `Nats-Msg-Id`, so tools can route and trace without parsing. */
 export const EventHeader = {
@@ -65,6 +67,7 @@ export class ConcurrencyError extends Error {
 export class EventStore {
   readonly js: JetStreamClient;
   private jsmPromise: Promise<JetStreamManager> | undefined;
+  private readonly publisher: JetStreamPublisher;
 
   constructor(
     readonly nc: NatsConnection,
@@ -72,6 +75,7 @@ export class EventStore {
     private readonly timeoutMs = 5000,
   ) {
     this.js = jetstream(nc, { timeout: timeoutMs });
+    this.publisher = new JetStreamPublisher(nc, timeoutMs);
   }
 
   get streamName(): string {
@@ -92,11 +96,11 @@ export class EventStore {
   async append(event: JobEvent, expectedLastSubjectSeq: number): Promise<AppendResult> {
     const subject = this.subjectOf(event);
     try {
-      const ack = await this.js.publish(subject, encodeEvent(event), {
-        msgID: event.eventId,
-        expect: { lastSubjectSequence: expectedLastSubjectSeq, streamName: this.streamName },
-        headers: eventHeaders(event),
-      });
+      const headers = eventHeaders(event);
+      headers.set(PubHeaders.MsgIdHdr, event.eventId);
+      headers.set(PubHeaders.ExpectedStreamHdr, this.streamName);
+      headers.set(PubHeaders.ExpectedLastSubjectSequenceHdr, String(expectedLastSubjectSeq));
+      const ack = await this.publisher.publish(subject, encodeEvent(event), headers);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
