@@ -91,14 +91,18 @@ export class AttemptLog {
 
   /**
    * Appends the attempt's terminal (or retry) event after everything already queued, and stops
-   * progress. Throws ConcurrencyError when the job was lost to another attempt.
+   * progress. Throws ConcurrencyError when the job was lost to another attempt. `sending` is called
+   * right after the append is handed to the connection, in the same turn, so that whatever it
+   * publishes (the slot's next pull) leaves in the same socket write.
    */
-  async settle(event: JobCompleted | JobFailed): Promise<void> {
+  async settle(event: JobCompleted | JobFailed, sending?: () => void): Promise<void> {
     this.close();
     await this.chain;
     if (this.stop.signal.aborted) throw new ConcurrencyError(this.store.subjectOf(event), this.seq);
     try {
-      this.seq = (await this.store.append(event, this.seq)).seq;
+      const appending = this.store.append(event, this.seq);
+      sending?.();
+      this.seq = (await appending).seq;
     } catch (error) {
       if (error instanceof ConcurrencyError) await this.refused(error);
       throw error;

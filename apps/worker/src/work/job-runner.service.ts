@@ -76,7 +76,7 @@ export class JobRunner {
     let outcome: PipelineOutcome;
     try {
       try {
-        outcome = await this.executor.run(request, claim.attempt, claim.log, signal).finally(() => delivery.release());
+        outcome = await this.executor.run(request, claim.attempt, claim.log, signal);
       } catch (error) {
         claim.log.close();
         if (claim.log.isCancelled) return await this.settleCancelled(delivery, claim, startedAt);
@@ -221,7 +221,8 @@ export class JobRunner {
     startedAt: number,
   ): Promise<RunOutcome> {
     try {
-      await claim.log.settle(event);
+      // The slot's next pull goes out with the terminal append, in one write, and travels while it is stored.
+      await claim.log.settle(event, () => delivery.release());
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
       // A cancel stored before the attempt's end wins over it.

@@ -16,8 +16,9 @@ export interface WorkDelivery {
   ack(): void;
   nak(delayMs: number): void;
   /**
-   * The pipeline has finished (whatever its outcome): the transport may start fetching the next job
-   * while this one's terminal event is appended. Calling it again does nothing.
+   * The pipeline has finished and its terminal event is being appended: the transport may start
+   * fetching the next job, in the same turn (so its pull leaves in the same write as the append).
+   * Calling it again does nothing.
    */
   release(): void;
 }

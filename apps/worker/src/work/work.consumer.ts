@@ -134,9 +134,9 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /**
-   * One slot: pull a job, run it, pull the next. The next pull is sent as soon as the pipeline has
-   * finished (`released`), so that it travels while the job's terminal event is being appended: the
-   * slot never holds a job it could not start within one append's round trip.
+   * One slot: pull a job, run it, pull the next. The next pull is sent together with the job's
+   * terminal append (`released`, one socket write for both), so that it travels while that event is
+   * stored: the slot never holds a job it could not start within one append's round trip.
    */
   private async slot(index: number, puller: WorkPuller): Promise<void> {
     let next = this.pullNext(puller);
