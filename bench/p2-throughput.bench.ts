@@ -32,7 +32,9 @@ const bench: Benchmark = {
       ctx.log(`Framewire, concurrency ${c}: ${round(framewire[c]!.jobsPerSecond, 0)} jobs/s`);
     }
     const peers: Record<string, Record<number, Throughput>> = {};
-    for (const peer of [new BullmqPeer(ctx), new GraphilePeer(ctx)] as Peer[]) {
+    // BENCH_SKIP_PEERS=1 measures Framewire alone, for profiling it (the peers take most of the time).
+    const peerList: Peer[] = process.env['BENCH_SKIP_PEERS'] === '1' ? [] : [new BullmqPeer(ctx), new GraphilePeer(ctx)];
+    for (const peer of peerList) {
       peers[peer.name] = {};
       try {
         await peer.open();
