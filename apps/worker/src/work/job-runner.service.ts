@@ -158,8 +158,8 @@ export class JobRunner {
     }
     const { started, seq } = claimed;
     const attempt = started.data.attempt;
-    // At info, as the operators' trail of a job expects (test/e2e/operator.e2e-spec.ts); it costs a
-    // pipe write between the claim and the pipeline's start, on the path that P1 measures.
+    // At info, as the operators' trail of a job expects (test/e2e/operator.e2e-spec.ts); the line is
+    // formatted here, between the claim and the pipeline's start (the path P1 measures), and written later.
     this.logger.log({ jobId: request.jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId }, 'job started');
     const log = new AttemptLog(this.store, request.jobId, started.eventId, seq, (snapshot) =>
       this.event<JobProgressed>(request, started, 'JobProgressed', 1, { attempt, ...snapshot }),

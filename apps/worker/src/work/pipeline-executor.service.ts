@@ -53,12 +53,13 @@ export class PipelineExecutor {
     const parsed = pipeline.params.safeParse(request.data.params);
     if (!parsed.success) throw new JobFailure(ErrorCode.InvalidParams, `params do not fit pipeline "${pipeline.name}" here: ${parsed.error.issues[0]?.message}`, true);
     const params = parsed.data as Record<string, unknown>;
-    const attemptLink = abortLink([signal, log.stopSignal]);
-    const attemptSignal = attemptLink.signal;
     const writer = new ObjectStoreArtifactWriter(this.blobs, artifactPrefix(request.jobId, attempt));
     // The attempt's scratch directory, only when the input or a tool needs one (not for noop).
     const needsDir = pipeline.readsInput || pipeline.tools.some((tool) => tool.usesWorkDir !== false);
     const workDir = needsDir ? await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${request.jobId.slice(0, 8)}-`)) : null;
+    // Made right before the try whose finally disposes it, so no path leaves it attached to its parents.
+    const attemptLink = abortLink([signal, log.stopSignal]);
+    const attemptSignal = attemptLink.signal;
     try {
       const inputPath = workDir ? join(workDir, 'input') : '';
       let media: MediaInfo | null = null;
