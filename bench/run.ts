@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR] [-- --readme] [-- ids...]`
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --docs] [-- ids...]`
  *
  * Builds the apps if they are stale, then runs every bench/<id>-<name>.bench.ts in one process, the
  * raw limits first, each with a bounded count and time against loopback services only. Writes
  * <out>/<timestamp>.json, .md (the table) and .svg (latency distributions), prints the table, and
- * with --readme puts the table into README.md between its bench markers. Exits non-zero if a
- * benchmark failed (a missed goal is a result, not a failure).
+ * with --docs puts the table into docs/performance.md between its bench markers (--readme, its
+ * name from when the table was in the README, does the same). Exits non-zero if a benchmark failed
+ * (a missed goal is a result, not a failure).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { latencyChart, markdownTable, problemsOf, type RunEntry, type RunReport } from './lib/report.js';
+import { latencyChart, markdownTable, problemsOf, TABLE_PAGE, withBenchTable, type RunEntry, type RunReport } from './lib/report.js';
 import type { BenchContext, Benchmark, BenchResult } from './lib/types.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -22,14 +23,14 @@ const benchDir = join(root, 'bench');
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const QUICK_TIMEOUT_MS = 90_000;
 const ABORT_GRACE_MS = 15_000;
-const README_START = '<!-- bench:table:start -->';
-const README_END = '<!-- bench:table:end -->';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: join(benchDir, 'results') },
+    docs: { type: 'boolean', default: false },
+    /** The old name of --docs. */
     readme: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
   },
@@ -190,22 +191,17 @@ async function main(): Promise<number> {
   await writeFile(`${base}.svg`, latencyChart(report));
   process.stdout.write(table);
   log(`wrote ${base}.json, .md and .svg`);
-  if (values.readme) await updateReadme(table, base);
+  if (values.docs || values.readme) await publishTable(table, base);
   const problems = problemsOf(report);
   for (const problem of problems) log(`problem: ${problem.split('\n')[0]}`);
   return results.some((r) => r.error) ? 1 : 0;
 }
 
-async function updateReadme(table: string, base: string): Promise<void> {
-  const readme = join(root, 'README.md');
-  const text = await readFile(readme, 'utf8');
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
-  const relative = base.startsWith(root) ? base.slice(root.length) : base;
-  const source = `The run behind this table: [\`${relative}.json\`](${relative}.json); its latency distributions: [\`${relative}.svg\`](${relative}.svg).\n\n`;
-  await writeFile(readme, `${text.slice(0, start + README_START.length)}\n${source}${table}${text.slice(end)}`);
-  log(`updated the table in README.md: commit it with ${relative}.json and ${relative}.svg`);
+async function publishTable(table: string, base: string): Promise<void> {
+  const page = join(root, TABLE_PAGE);
+  await writeFile(page, withBenchTable(await readFile(page, 'utf8'), table, { root, page: TABLE_PAGE, base }));
+  const run = base.startsWith(root) ? base.slice(root.length) : base;
+  log(`updated the table in ${TABLE_PAGE}: commit it with ${run}.json and ${run}.svg`);
 }
 
 main().then(

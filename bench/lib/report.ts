@@ -1,3 +1,4 @@
+import { dirname, join, relative } from 'node:path';
 import type { BenchResult, Measurement } from './types.js';
 import { distribution } from './stats.js';
 
@@ -149,4 +150,24 @@ export function problemsOf(report: RunReport): string[] {
     }
   }
   return problems;
+}
+
+/** The page, relative to the repository root, whose table `npm run bench -- --docs` replaces. */
+export const TABLE_PAGE = 'docs/performance.md';
+const TABLE_START = '<!-- bench:table:start -->';
+const TABLE_END = '<!-- bench:table:end -->';
+
+/**
+ * `text` (the page `run.page`, relative to `run.root`) with `table` between its bench markers, headed by
+ * links to the run's .json and .svg (`run.base` without its extension), relative to the page's folder.
+ */
+export function withBenchTable(text: string, table: string, run: { root: string; page: string; base: string }): string {
+  const start = text.indexOf(TABLE_START);
+  const end = text.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`${run.page} has no ${TABLE_START} ... ${TABLE_END} section`);
+  const inside = !relative(run.root, run.base).startsWith('..');
+  const name = inside ? relative(run.root, run.base) : run.base;
+  const link = relative(dirname(join(run.root, run.page)), run.base);
+  const source = `The run behind this table: [\`${name}.json\`](${link}.json); its latency distributions: [\`${name}.svg\`](${link}.svg).\n\n`;
+  return `${text.slice(0, start + TABLE_START.length)}\n${source}${table}${text.slice(end)}`;
 }

@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { latencyChart, markdownTable, problemsOf, type RunReport } from '../../bench/lib/report.js';
+import { latencyChart, markdownTable, problemsOf, TABLE_PAGE, withBenchTable, type RunReport } from '../../bench/lib/report.js';
 import { distribution, percentile } from '../../bench/lib/stats.js';
 
 const report = (benchmarks: RunReport['benchmarks']): RunReport => ({
@@ -54,5 +56,34 @@ describe('benchmark report', () => {
     expect(problemsOf(good)).toEqual(['p9 failed: boom\nstack']);
     const bad = report([{ id: 'p2', title: 'x', durationMs: 1, measurements: [{ name: 'rate', unit: '', value: Number.NaN }] }]);
     expect(problemsOf(bad)).toEqual(['p2 "rate" is NaN', 'p2 "rate" has no unit']);
+  });
+});
+
+describe('the published benchmark table (npm run bench -- --docs)', () => {
+  const root = '/repo';
+  const page = (between: string) => `# Performance\n\nintro\n\n<!-- bench:table:start -->\n${between}<!-- bench:table:end -->\n\nafter\n`;
+
+  it('replaces what is between the markers, and links the run\'s files relative to the page', () => {
+    const run = { root, page: 'docs/performance.md', base: join(root, 'bench/results/2026-12-03T12-06-57Z') };
+    const text = withBenchTable(page('old table\n'), '| new |\n', run);
+    expect(text).toBe(
+      page(
+        'The run behind this table: [`bench/results/2026-12-03T12-06-57Z.json`](../bench/results/2026-12-03T12-06-57Z.json); ' +
+          'its latency distributions: [`bench/results/2026-12-03T12-06-57Z.svg`](../bench/results/2026-12-03T12-06-57Z.svg).\n\n| new |\n',
+      ),
+    );
+  });
+
+  it('refuses a page without its markers', () => {
+    expect(() => withBenchTable('# Framewire\n', '| t |\n', { root, page: 'README.md', base: join(root, 'bench/results/x') })).toThrow(
+      'README.md has no <!-- bench:table:start --> ... <!-- bench:table:end --> section',
+    );
+  });
+
+  it('writes into docs/performance.md, which has the markers', async () => {
+    expect(TABLE_PAGE).toBe('docs/performance.md');
+    const text = await readFile(new URL(`../../${TABLE_PAGE}`, import.meta.url), 'utf8');
+    expect(text.indexOf('<!-- bench:table:start -->')).toBeGreaterThan(-1);
+    expect(text.indexOf('<!-- bench:table:end -->')).toBeGreaterThan(text.indexOf('<!-- bench:table:start -->'));
   });
 });
