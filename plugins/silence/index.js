@@ -3,7 +3,7 @@
  * A Framewire tool plugin: `silence` finds the silent stretches of a video's audio track with
  * ffmpeg's `silencedetect` filter. It is a separate package on purpose: it shows everything a team
  * needs to write its own tools (see README.md beside this file and "Writing a plugin" in the
- * project's README).
+ * project's docs/pipelines.md).
  *
  * A plugin is an ES module whose default export is `{ name, version, tools, pipelines }`. Each tool
  * has a name, a version, a description, a params schema (a zod strict object; the gateway validates

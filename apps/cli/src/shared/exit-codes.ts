@@ -1,6 +1,6 @@
 /**
  * What `framewire` exits with, so scripts can tell a finding from a failure. The same table is in
- * the README and in `framewire --help`.
+ * docs/debugging.md and in `framewire --help`.
  */
 export const ExitCode = {
   /** Done, nothing to report. */

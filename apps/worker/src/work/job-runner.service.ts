@@ -267,7 +267,10 @@ export class JobRunner {
   }
 }
 
-/** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s ... capped at 60 s. */
+/**
+ * Exponential backoff with equal jitter: the ceiling doubles from 1 s (1 s, 2 s, 4 s ... capped at 60 s)
+ * and the delay is half of it plus a random share of the other half: 0.5-1 s, 1-2 s, ... 30-60 s.
+ */
 export function retryDelayMs(attempt: number, random = Math.random): number {
   const ceiling = Math.min(60_000, 1000 * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
