@@ -7,6 +7,7 @@ import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { JobCommandsController } from './commands/job-commands.controller.js';
 import { JobCommandsService } from './commands/job-commands.service.js';
 import { DeadLetterService } from './dead-letters/dead-letter.service.js';
+import { JobObjectsService } from './deletion/job-objects.service.js';
 import { MaxDeliveriesConsumer } from './dead-letters/max-deliveries.consumer.js';
 import { JOBS_CONFIG } from './jobs.config.js';
 import { KeyStoreModule } from './keys/key-store.module.js';
@@ -55,6 +56,7 @@ export class JobsModule {
         ProjectionUpgradeService,
         JobQueriesService,
         JobCommandsService,
+        JobObjectsService,
         KeyVerificationService,
         DeadLetterService,
         MaxDeliveriesConsumer,

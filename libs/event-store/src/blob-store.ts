@@ -122,11 +122,12 @@ export class BlobStore {
     return Readable.from(chunks(), { objectMode: false });
   }
 
-  /** Deletes an object; deleting one that is not there is not an error. */
-  async delete(name: string): Promise<void> {
+  /** Deletes an object; deleting one that is not there is not an error. True when there was one to delete. */
+  async delete(name: string): Promise<boolean> {
     const info = await this.store.info(name);
-    if (!info || info.deleted) return;
+    if (!info || info.deleted) return false;
     await this.store.delete(name);
+    return true;
   }
 
   /** Names of the objects that exist now (for tests and orphan checks). */

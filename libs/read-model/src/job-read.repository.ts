@@ -40,7 +40,8 @@ export class JobReadRepository {
   }
 
   async list(query: ListJobsQuery): Promise<JobPage> {
-    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j');
+    // A deleted job's row stays as a tombstone, never listed.
+    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.deleted_at IS NULL');
     if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
     if (query.status) qb.andWhere('j.status = :status', { status: query.status });
     if (query.pipeline) qb.andWhere('j.pipeline = :pipeline', { pipeline: query.pipeline });
@@ -49,7 +50,7 @@ export class JobReadRepository {
 
   /** Dead letters, most recently dead-lettered first (the final JobFailed's time), with keyset paging. */
   async listDeadLetters(query: { limit: number; cursor?: string; tenant?: string }): Promise<JobPage> {
-    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.dead_letter IS NOT NULL');
+    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.dead_letter IS NOT NULL').andWhere('j.deleted_at IS NULL');
     if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
     return this.keysetPage(qb, 'completed_at', query);
   }

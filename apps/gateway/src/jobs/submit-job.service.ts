@@ -85,7 +85,7 @@ export class SubmitJobService {
     const objectName = `uploads/${jobId}/${this.ids.next()}`;
     const received = await command.source(
       (part) => this.storeUpload(objectName, part, command.checkMedia),
-      (stored) => this.blobs.delete(stored.blob.name),
+      async (stored) => void (await this.blobs.delete(stored.blob.name)),
     );
     const upload = received.file;
     let keepUpload = false;
