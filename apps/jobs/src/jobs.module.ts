@@ -8,6 +8,7 @@ import { JobCommandsController } from './commands/job-commands.controller.js';
 import { JobCommandsService } from './commands/job-commands.service.js';
 import { DeadLetterService } from './dead-letters/dead-letter.service.js';
 import { JobObjectsService } from './deletion/job-objects.service.js';
+import { StorageSweepService } from './deletion/storage-sweep.service.js';
 import { MaxDeliveriesConsumer } from './dead-letters/max-deliveries.consumer.js';
 import { JOBS_CONFIG } from './jobs.config.js';
 import { KeyStoreModule } from './keys/key-store.module.js';
@@ -57,6 +58,7 @@ export class JobsModule {
         JobQueriesService,
         JobCommandsService,
         JobObjectsService,
+        StorageSweepService,
         KeyVerificationService,
         DeadLetterService,
         MaxDeliveriesConsumer,

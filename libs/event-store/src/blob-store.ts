@@ -14,6 +14,23 @@ export interface StoredBlob {
   sha256: string;
 }
 
+/** An object as the bucket lists it, for the storage sweep. */
+export interface BlobEntry {
+  name: string;
+  size: number;
+  /** When the object was stored (its metadata's mtime). */
+  storedAt: Date;
+}
+
+/** Chunks in the bucket that no object refers to: an upload cut off before its metadata was written. */
+export interface OrphanChunks {
+  /** The chunk set's id (`$O.<bucket>.C.<nuid>`). */
+  nuid: string;
+  chunks: number;
+  /** When its last chunk was stored. */
+  lastAt: Date;
+}
+
 export class BlobNotFoundError extends Error {
   constructor(
     readonly bucket: string,
@@ -134,6 +151,43 @@ export class BlobStore {
   async names(): Promise<string[]> {
     const list = await this.store.list();
     return list.filter((info) => !info.deleted).map((info) => info.name);
+  }
+
+  /** Every object that exists now, with when it was stored. */
+  async entries(): Promise<BlobEntry[]> {
+    const list = await this.store.list();
+    return list.filter((info) => !info.deleted).map((info) => ({ name: info.name, size: info.size, storedAt: new Date(info.mtime) }));
+  }
+
+  /**
+   * Chunk sets that no object's metadata refers to, whose last chunk is older than `before`. An
+   * Object Store put writes the chunks first and the metadata last, so a writer killed midway (a
+   * gateway that crashed during an upload) leaves chunks without metadata that nothing will ever
+   * read or remove. An upload in progress keeps adding chunks, so its last chunk is always recent.
+   */
+  async orphanChunks(before: Date): Promise<OrphanChunks[]> {
+    const jsm = await this.js.jetstreamManager();
+    const stream = `OBJ_${this.bucket}`;
+    const chunkPrefix = `$O.${this.bucket}.C.`;
+    // Chunk subjects first, then the metadata: a put that completes in between has its metadata seen.
+    const info = await jsm.streams.info(stream, { subjects_filter: `${chunkPrefix}>` });
+    const referenced = new Set((await this.store.list()).filter((o) => !o.deleted).map((o) => o.nuid));
+    const orphans: OrphanChunks[] = [];
+    for (const [subject, chunks] of Object.entries(info.state.subjects ?? {})) {
+      const nuid = subject.slice(chunkPrefix.length);
+      if (referenced.has(nuid)) continue;
+      const last = await jsm.direct.getMessage(stream, { last_by_subj: subject });
+      if (!last || last.time >= before) continue;
+      orphans.push({ nuid, chunks, lastAt: last.time });
+    }
+    return orphans;
+  }
+
+  /** Removes one chunk set by its subject (the storage sweep's repair of an upload cut off midway). */
+  async purgeChunks(nuid: string): Promise<number> {
+    const jsm = await this.js.jetstreamManager();
+    const { purged } = await jsm.streams.purge(`OBJ_${this.bucket}`, { filter: `$O.${this.bucket}.C.${nuid}` });
+    return purged;
   }
 
   private describe(info: ObjectInfo): StoredBlob {
