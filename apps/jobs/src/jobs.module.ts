@@ -35,6 +35,9 @@ export class JobsModule {
           connectionName: 'framewire-jobs',
           identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') },
           replicas: config.NATS_STREAM_REPLICAS,
+          // The jobs service owns the storage limits: unset means none, and is applied as such.
+          streamMaxBytes: config.NATS_STREAM_MAX_BYTES ?? -1,
+          bucketMaxBytes: config.NATS_BUCKET_MAX_BYTES ?? -1,
         }),
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, version: options.projectionVersion }),
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),

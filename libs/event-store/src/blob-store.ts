@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jetstream, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
 
@@ -31,6 +31,11 @@ export interface OrphanChunks {
   lastAt: Date;
 }
 
+/** A stream or bucket refused a write because it is at its size limit (it discards new data when full). */
+export function isStorageFullError(error: unknown): boolean {
+  return error instanceof JetStreamApiError && /maximum (bytes|messages) exceeded/i.test(error.message);
+}
+
 export class BlobNotFoundError extends Error {
   constructor(
     readonly bucket: string,
@@ -52,9 +57,32 @@ export class BlobStore {
     private readonly js: JetStreamClient,
   ) {}
 
-  static async open(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
-    const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
-    return new BlobStore(bucket, store, jetstream(nc));
+  /**
+   * Opens the bucket, creating it if needed. `maxBytes` (NATS_BUCKET_MAX_BYTES; -1: none) is its size
+   * limit, applied to an existing bucket too; left out, the bucket keeps the limit it has (only the
+   * jobs service, which owns the storage settings, sets it). The bucket discards new data when full,
+   * so a put over the limit fails (and purges what it wrote) instead of removing older objects.
+   */
+  static async open(nc: NatsConnection, bucket: string, replicas = 1, maxBytes?: number): Promise<BlobStore> {
+    const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas, ...(maxBytes !== undefined ? { max_bytes: maxBytes } : {}) });
+    const blobs = new BlobStore(bucket, store, jetstream(nc));
+    if (maxBytes !== undefined) {
+      const jsm = await blobs.js.jetstreamManager();
+      const info = await jsm.streams.info(blobs.streamName);
+      if (info.config.max_bytes !== maxBytes) await jsm.streams.update(blobs.streamName, { max_bytes: maxBytes });
+    }
+    return blobs;
+  }
+
+  private get streamName(): string {
+    return `OBJ_${this.bucket}`;
+  }
+
+  /** Bytes the bucket can still take before its size limit (Infinity without one). */
+  async room(): Promise<number> {
+    const jsm = await this.js.jetstreamManager();
+    const info = await jsm.streams.info(this.streamName);
+    return info.config.max_bytes > 0 ? Math.max(0, info.config.max_bytes - info.state.bytes) : Number.POSITIVE_INFINITY;
   }
 
   /**

@@ -75,6 +75,7 @@ export class JobsController {
     if (declared > this.config.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES) {
       throw new ApiError(ErrorCode.PayloadTooLarge, `the request is larger than the ${this.config.MAX_UPLOAD_BYTES}-byte upload limit`);
     }
+    await this.submitJob.assertRoomFor(declared, FIELD_BYTES);
     const release = this.uploads.acquire(principal.key_id);
     try {
       const source: SubmissionSource = (sink, discard) =>

@@ -57,7 +57,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
         ...json('Accepted: the job is queued', submitted),
         headers: z.object({ Location: z.string(), 'Idempotent-Replayed': z.literal('true').optional() }),
       },
-      ...errors(400, 413, 415, 422, 499, 503),
+      ...errors(400, 413, 415, 422, 499, 503, 507),
     },
   });
 
