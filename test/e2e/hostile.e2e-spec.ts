@@ -326,7 +326,7 @@ describe('hostile input against the running gateway', () => {
     { category: 'http', what: 'an unknown query parameter', send: () => request('/v1/jobs?tenant=bravo'), status: 400, code: 'VALIDATION_FAILED' },
     { category: 'http', what: 'a duplicated query parameter', send: () => request('/v1/jobs?limit=1&limit=2'), status: 400, code: 'VALIDATION_FAILED' },
     { category: 'http', what: 'an unknown route', send: () => request('/v1/admin/keys'), status: 404, code: 'NOT_FOUND' },
-    { category: 'http', what: 'a method the route does not have', send: () => request(`/v1/jobs/${job()}`, { method: 'DELETE' }), status: 404, code: 'NOT_FOUND' },
+    { category: 'http', what: 'a method the route does not have', send: () => request(`/v1/jobs/${job()}`, { method: 'PUT' }), status: 404, code: 'NOT_FOUND' },
 
     // Limits
     {
