@@ -15,7 +15,7 @@ const RATE_LIMIT = 120;
 const UPLOADS_PER_KEY = 2;
 
 interface Case {
-  category: 'auth' | 'tenants' | 'uploads' | 'http' | 'limits';
+  category: 'auth' | 'tenants' | 'uploads' | 'http' | 'limits' | 'deletion';
   what: string;
   send: () => Promise<RawReply | null>;
   status: number;
@@ -326,7 +326,7 @@ describe('hostile input against the running gateway', () => {
     { category: 'http', what: 'an unknown query parameter', send: () => request('/v1/jobs?tenant=bravo'), status: 400, code: 'VALIDATION_FAILED' },
     { category: 'http', what: 'a duplicated query parameter', send: () => request('/v1/jobs?limit=1&limit=2'), status: 400, code: 'VALIDATION_FAILED' },
     { category: 'http', what: 'an unknown route', send: () => request('/v1/admin/keys'), status: 404, code: 'NOT_FOUND' },
-    { category: 'http', what: 'a method the route does not have', send: () => request(`/v1/jobs/${job()}`, { method: 'DELETE' }), status: 404, code: 'NOT_FOUND' },
+    { category: 'http', what: 'a method the route does not have', send: () => request(`/v1/jobs/${job()}`, { method: 'PUT' }), status: 404, code: 'NOT_FOUND' },
 
     // Limits
     {
@@ -365,6 +365,23 @@ describe('hostile input against the running gateway', () => {
       status: 429,
       code: 'RATE_LIMITED',
     },
+
+    // Deletion (issue #14, part 5): DELETE /v1/jobs/{id}
+    {
+      category: 'deletion',
+      what: "deleting another tenant's job (it stays, with all its files)",
+      send: async () => {
+        const reply = await request(`/v1/jobs/${job()}`, { method: 'DELETE', key: bravo });
+        expect((await request(`/v1/jobs/${job()}`)).status).toBe(200);
+        expect((await objectNames(ns.nc, ns.subjects)).sort()).toEqual(before.objects);
+        return reply;
+      },
+      status: 404,
+      code: 'JOB_NOT_FOUND',
+    },
+    { category: 'deletion', what: 'deleting with a malformed job id', send: () => request('/v1/jobs/not-a-uuid', { method: 'DELETE' }), status: 400, code: 'INVALID_JOB_ID' },
+    { category: 'deletion', what: 'deleting a job that does not exist', send: () => request(`/v1/jobs/${randomUUID()}`, { method: 'DELETE' }), status: 404, code: 'JOB_NOT_FOUND' },
+    { category: 'deletion', what: 'deleting without a key', send: () => request(`/v1/jobs/${job()}`, { method: 'DELETE', key: null }), status: 401, code: 'UNAUTHENTICATED' },
   ];
 
   it('has at least 50 cases', () => {

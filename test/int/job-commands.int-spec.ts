@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { Registry } from 'prom-client';
 import type { JobEvent, JobScope, VideoSubmitted } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { BlobStore, EventStore } from '@app/event-store';
@@ -18,6 +19,8 @@ import { eventually, freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNam
 import { makeVideo, mediaDir } from '../support/videos.js';
 import { QueryError } from '../../apps/jobs/src/rpc/rpc-answer.js';
 import { JobCommandsService } from '../../apps/jobs/src/commands/job-commands.service.js';
+import { JobObjectsService } from '../../apps/jobs/src/deletion/job-objects.service.js';
+import { JobsMetrics } from '../../apps/jobs/src/ops/jobs.metrics.js';
 
 const ALL: JobScope = { kind: 'all' };
 
@@ -70,7 +73,8 @@ describe('cancel and redrive', () => {
     Logger.overrideLogger(false);
     ns = await freshNamespace();
     store = new EventStore(ns.nc, ns.subjects);
-    commands = new JobCommandsService(store, new SystemClock(), new UuidV7Generator());
+    const blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+    commands = new JobCommandsService(store, new SystemClock(), new UuidV7Generator(), new JobObjectsService(blobs), new JobsMetrics(new Registry(), store));
   });
 
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JobCancelled, JobCancelRequested, JobCompleted, JobEvent, JobFailed, JobProgressed, JobRedriven, JobStarted, VideoSubmitted } from '@app/contracts';
+import type { JobCancelled, JobCancelRequested, JobCompleted, JobDeleted, JobEvent, JobFailed, JobProgressed, JobRedriven, JobStarted, VideoSubmitted } from '@app/contracts';
 
 /** Builders for events in tests: a valid event, with only what the test cares about given. */
 let clock = Date.parse('2026-01-01T00:00:00.000Z');
@@ -83,8 +83,12 @@ export function jobProgressed(cause: JobEvent, percent: number, attempt = 1, pro
   };
 }
 
-export function jobCancelRequested(cause: JobEvent, attempt = 0, requestedBy: string | null = 'key_test'): JobCancelRequested {
-  return { ...meta(cause.jobId, cause), type: 'JobCancelRequested', version: 1, data: { attempt, reason: null, requestedBy } };
+export function jobCancelRequested(cause: JobEvent, attempt = 0, requestedBy: string | null = 'key_test', deletion = false): JobCancelRequested {
+  return { ...meta(cause.jobId, cause), type: 'JobCancelRequested', version: 2, data: { attempt, reason: null, requestedBy, deletion } };
+}
+
+export function jobDeleted(cause: JobEvent, attempt = 0, reason: JobDeleted['data']['reason'] = 'request', requestedBy: string | null = 'key_test'): JobDeleted {
+  return { ...meta(cause.jobId, cause), type: 'JobDeleted', version: 1, data: { attempt, reason, requestedBy } };
 }
 
 export function jobCancelled(cause: JobEvent, attempt = 0, cancelledBy = 'jobs-service'): JobCancelled {

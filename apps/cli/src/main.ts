@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@app/config';
 import { registerEventsCommand } from './events/events.command.js';
 import { dlqCommand } from './dead-letters/dlq.command.js';
-import { cancelCommand, redriveCommand } from './jobs/job-commands.command.js';
+import { cancelCommand, deleteCommand, redriveCommand } from './jobs/job-commands.command.js';
 import { jobsCommand } from './jobs/jobs.command.js';
 import { registerKeysCommand } from './keys/keys.command.js';
 import { registerReplayCommand } from './replay/replay.command.js';
@@ -53,6 +53,7 @@ program.addCommand(workersCommand());
 program.addCommand(cancelCommand());
 program.addCommand(dlqCommand());
 program.addCommand(redriveCommand());
+program.addCommand(deleteCommand());
 
 // Debugging from the event log.
 registerEventsCommand(program);

@@ -7,6 +7,8 @@ import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { JobCommandsController } from './commands/job-commands.controller.js';
 import { JobCommandsService } from './commands/job-commands.service.js';
 import { DeadLetterService } from './dead-letters/dead-letter.service.js';
+import { JobObjectsService } from './deletion/job-objects.service.js';
+import { StorageSweepService } from './deletion/storage-sweep.service.js';
 import { MaxDeliveriesConsumer } from './dead-letters/max-deliveries.consumer.js';
 import { JOBS_CONFIG } from './jobs.config.js';
 import { KeyStoreModule } from './keys/key-store.module.js';
@@ -33,6 +35,9 @@ export class JobsModule {
           connectionName: 'framewire-jobs',
           identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') },
           replicas: config.NATS_STREAM_REPLICAS,
+          // The jobs service owns the storage limits: unset means none, and is applied as such.
+          streamMaxBytes: config.NATS_STREAM_MAX_BYTES ?? -1,
+          bucketMaxBytes: config.NATS_BUCKET_MAX_BYTES ?? -1,
         }),
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, version: options.projectionVersion }),
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
@@ -55,6 +60,8 @@ export class JobsModule {
         ProjectionUpgradeService,
         JobQueriesService,
         JobCommandsService,
+        JobObjectsService,
+        StorageSweepService,
         KeyVerificationService,
         DeadLetterService,
         MaxDeliveriesConsumer,

@@ -137,6 +137,16 @@ export const jobsEnvSchema = z
     /** How long a live batch waits for more events after its first before it is written; 0 writes as soon as none is buffered. */
     PROJECTOR_LINGER_MS: int(0, 1000).default(2),
     ...ops(9464),
+    /** The event stream's size limit in bytes; at it, new events are refused (507 STORAGE_FULL), old ones never dropped. Unset: none. */
+    NATS_STREAM_MAX_BYTES: int(1024).optional(),
+    /** The video bucket's (uploads, results, artifacts) size limit in bytes; at it, uploads are refused with 507 STORAGE_FULL. Unset: none. */
+    NATS_BUCKET_MAX_BYTES: int(1024).optional(),
+    /** Ended jobs (completed, failed, cancelled) are deleted this many days after their end; unset keeps them forever. */
+    JOB_RETENTION_DAYS: int(1, 36_500).optional(),
+    /** How often the storage sweep runs: pending deletions, retention, and garbage in the Object Store. */
+    STORAGE_SWEEP_INTERVAL_MS: int(1000, 86_400_000).default(60_000),
+    /** How old garbage must be before the sweep removes it, so an upload or attempt in progress is never touched. */
+    STORAGE_GC_GRACE_MS: int(0, 30 * 86_400_000).default(3_600_000),
   })
   .transform(withAuthSchema);
 

@@ -53,6 +53,8 @@ export const ErrorCode = {
   Cancelled: 'CANCELLED',
   /** The job's work message was delivered max_deliver times without any attempt settling it. */
   MaxDeliveries: 'MAX_DELIVERIES',
+  /** The Object Store or the event stream is at its size limit (NATS_BUCKET_MAX_BYTES, NATS_STREAM_MAX_BYTES): nothing was stored. */
+  StorageFull: 'STORAGE_FULL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jetstream, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
 
@@ -12,6 +12,28 @@ export interface StoredBlob {
   size: number;
   /** Hex SHA-256 of the content, as computed by the Object Store while it stored the chunks. */
   sha256: string;
+}
+
+/** An object as the bucket lists it, for the storage sweep. */
+export interface BlobEntry {
+  name: string;
+  size: number;
+  /** When the object was stored (its metadata's mtime). */
+  storedAt: Date;
+}
+
+/** Chunks in the bucket that no object refers to: an upload cut off before its metadata was written. */
+export interface OrphanChunks {
+  /** The chunk set's id (`$O.<bucket>.C.<nuid>`). */
+  nuid: string;
+  chunks: number;
+  /** When its last chunk was stored. */
+  lastAt: Date;
+}
+
+/** A stream or bucket refused a write because it is at its size limit (it discards new data when full). */
+export function isStorageFullError(error: unknown): boolean {
+  return error instanceof JetStreamApiError && /maximum (bytes|messages) exceeded/i.test(error.message);
 }
 
 export class BlobNotFoundError extends Error {
@@ -35,9 +57,32 @@ export class BlobStore {
     private readonly js: JetStreamClient,
   ) {}
 
-  static async open(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
-    const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
-    return new BlobStore(bucket, store, jetstream(nc));
+  /**
+   * Opens the bucket, creating it if needed. `maxBytes` (NATS_BUCKET_MAX_BYTES; -1: none) is its size
+   * limit, applied to an existing bucket too; left out, the bucket keeps the limit it has (only the
+   * jobs service, which owns the storage settings, sets it). The bucket discards new data when full,
+   * so a put over the limit fails (and purges what it wrote) instead of removing older objects.
+   */
+  static async open(nc: NatsConnection, bucket: string, replicas = 1, maxBytes?: number): Promise<BlobStore> {
+    const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas, ...(maxBytes !== undefined ? { max_bytes: maxBytes } : {}) });
+    const blobs = new BlobStore(bucket, store, jetstream(nc));
+    if (maxBytes !== undefined) {
+      const jsm = await blobs.js.jetstreamManager();
+      const info = await jsm.streams.info(blobs.streamName);
+      if (info.config.max_bytes !== maxBytes) await jsm.streams.update(blobs.streamName, { max_bytes: maxBytes });
+    }
+    return blobs;
+  }
+
+  private get streamName(): string {
+    return `OBJ_${this.bucket}`;
+  }
+
+  /** Bytes the bucket can still take before its size limit (Infinity without one). */
+  async room(): Promise<number> {
+    const jsm = await this.js.jetstreamManager();
+    const info = await jsm.streams.info(this.streamName);
+    return info.config.max_bytes > 0 ? Math.max(0, info.config.max_bytes - info.state.bytes) : Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -122,17 +167,55 @@ export class BlobStore {
     return Readable.from(chunks(), { objectMode: false });
   }
 
-  /** Deletes an object; deleting one that is not there is not an error. */
-  async delete(name: string): Promise<void> {
+  /** Deletes an object; deleting one that is not there is not an error. True when there was one to delete. */
+  async delete(name: string): Promise<boolean> {
     const info = await this.store.info(name);
-    if (!info || info.deleted) return;
+    if (!info || info.deleted) return false;
     await this.store.delete(name);
+    return true;
   }
 
   /** Names of the objects that exist now (for tests and orphan checks). */
   async names(): Promise<string[]> {
     const list = await this.store.list();
     return list.filter((info) => !info.deleted).map((info) => info.name);
+  }
+
+  /** Every object that exists now, with when it was stored. */
+  async entries(): Promise<BlobEntry[]> {
+    const list = await this.store.list();
+    return list.filter((info) => !info.deleted).map((info) => ({ name: info.name, size: info.size, storedAt: new Date(info.mtime) }));
+  }
+
+  /**
+   * Chunk sets that no object's metadata refers to, whose last chunk is older than `before`. An
+   * Object Store put writes the chunks first and the metadata last, so a writer killed midway (a
+   * gateway that crashed during an upload) leaves chunks without metadata that nothing will ever
+   * read or remove. An upload in progress keeps adding chunks, so its last chunk is always recent.
+   */
+  async orphanChunks(before: Date): Promise<OrphanChunks[]> {
+    const jsm = await this.js.jetstreamManager();
+    const stream = `OBJ_${this.bucket}`;
+    const chunkPrefix = `$O.${this.bucket}.C.`;
+    // Chunk subjects first, then the metadata: a put that completes in between has its metadata seen.
+    const info = await jsm.streams.info(stream, { subjects_filter: `${chunkPrefix}>` });
+    const referenced = new Set((await this.store.list()).filter((o) => !o.deleted).map((o) => o.nuid));
+    const orphans: OrphanChunks[] = [];
+    for (const [subject, chunks] of Object.entries(info.state.subjects ?? {})) {
+      const nuid = subject.slice(chunkPrefix.length);
+      if (referenced.has(nuid)) continue;
+      const last = await jsm.direct.getMessage(stream, { last_by_subj: subject });
+      if (!last || last.time >= before) continue;
+      orphans.push({ nuid, chunks, lastAt: last.time });
+    }
+    return orphans;
+  }
+
+  /** Removes one chunk set by its subject (the storage sweep's repair of an upload cut off midway). */
+  async purgeChunks(nuid: string): Promise<number> {
+    const jsm = await this.js.jetstreamManager();
+    const { purged } = await jsm.streams.purge(`OBJ_${this.bucket}`, { filter: `$O.${this.bucket}.C.${nuid}` });
+    return purged;
   }
 
   private describe(info: ObjectInfo): StoredBlob {

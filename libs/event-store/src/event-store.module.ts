@@ -29,6 +29,12 @@ export interface EventStoreModuleOptions {
   workerRegistry?: 'create' | 'bind';
   /** NATS_STREAM_REPLICAS: how many cluster nodes keep the streams and the bucket. */
   replicas?: number;
+  /**
+   * Size limits of the event stream and the video bucket in bytes, -1 for none (NATS_STREAM_MAX_BYTES,
+   * NATS_BUCKET_MAX_BYTES): set by the jobs service, which owns them; left out, they are left as they are.
+   */
+  streamMaxBytes?: number;
+  bucketMaxBytes?: number;
 }
 
 /** Drains the connection last, after every consumer has stopped in its own shutdown hook. */
@@ -57,7 +63,7 @@ export class EventStoreModule {
           useFactory: async () => {
             const nc = await connectNats(options.natsUrl, options.connectionName, options.identity);
             if (options.stream === 'await') await awaitEventStream(nc, subjects);
-            else await ensureEventStream(nc, subjects, { replicas: options.replicas });
+            else await ensureEventStream(nc, subjects, { replicas: options.replicas, maxBytes: options.streamMaxBytes });
             return nc;
           },
         },
@@ -69,7 +75,7 @@ export class EventStoreModule {
         {
           provide: BlobStore,
           inject: [NATS_CONNECTION],
-          useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket, options.replicas),
+          useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket, options.replicas, options.bucketMaxBytes),
         },
         { provide: NatsAvailability, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new NatsAvailability(nc) },
         {

@@ -51,7 +51,8 @@ const UNAVAILABLE = [
  */
 export function isNatsUnavailableError(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof JetStreamApiError) return e.status === 503;
+    // A stream at its size limit also answers 503 ("maximum bytes exceeded"), but NATS is there: not an outage.
+    if (e instanceof JetStreamApiError) return e.status === 503 && !/maximum (bytes|messages) exceeded/i.test(e.message);
     if (UNAVAILABLE.some((kind) => e instanceof kind)) return true;
   }
   return false;

@@ -9,8 +9,10 @@ import type { JobSubjects } from '@app/contracts';
  *   never append a lifecycle event such as `JobCompleted`, change the stream, or delete or purge events;
  * - the jobs service owns the stream and the advisory capture (creates and updates them, consumes the
  *   advisories), answers request/reply, appends the
- *   lifecycle events an operator asks for (cancel, and redrive's new work request), broadcasts key
- *   revocations and nudges workers to stop a cancelled job;
+ *   lifecycle events an operator asks for (cancel, delete, and redrive's new work request), broadcasts key
+ *   revocations and nudges workers to stop a cancelled job; it deletes objects (a deleted job's, and
+ *   the storage sweep's garbage: delete markers and purges by subject, never a chunk written) and sets
+ *   the bucket's size limit;
  * - workers append lifecycle events, read uploads, write artifacts, hear new work (the doorbell) and
  *   cancel nudges.
  * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
@@ -113,6 +115,12 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...objects.info,
         ...objects.create,
         ...objects.get,
+        // Deletion and the storage sweep: delete markers (metadata), purges of chunks by subject,
+        // listing the objects (ordered consumers), and the bucket's size limit (NATS_BUCKET_MAX_BYTES).
+        `$O.${subjects.videoBucket}.M.>`,
+        ...objects.purge,
+        ...objects.update,
+        ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
       ],
       subscribe: [`${inboxPrefixOf('jobs')}.>`, rpc],
       allowResponses: true,

@@ -21,9 +21,18 @@ export interface StreamOptions {
    * 3 on a three-node cluster, where an acknowledged event then survives the loss of one node.
    */
   replicas?: number;
+  /**
+   * The event stream's size limit in bytes (NATS_STREAM_MAX_BYTES; -1: none). Left out, an existing
+   * stream keeps the limit it has: only the jobs service, which owns the storage settings, sets it.
+   */
+  maxBytes?: number;
 }
 
-/** The event log: file storage, Limits retention (kept after acks), direct gets for per-job reads. */
+/**
+ * The event log: file storage, Limits retention (kept after acks), direct gets for per-job reads,
+ * and DiscardNew: when a size limit is set and reached, appends are refused (the gateway answers 507
+ * STORAGE_FULL), never old events deleted.
+ */
 export function eventStreamConfig(subjects: JobSubjects, options: StreamOptions = {}): Partial<StreamConfig> & { name: string } {
   return {
     name: subjects.streamName,
@@ -31,9 +40,10 @@ export function eventStreamConfig(subjects: JobSubjects, options: StreamOptions 
     subjects: [subjects.all],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
+    // The source of truth never drops an event to make room: at its size limit, new appends are refused.
+    discard: DiscardPolicy.New,
     max_msgs: -1,
-    max_bytes: -1,
+    ...(options.maxBytes !== undefined ? { max_bytes: options.maxBytes } : {}),
     max_age: 0,
     max_msg_size: -1,
     num_replicas: options.replicas ?? 1,

@@ -141,8 +141,10 @@ function summarize(event: JobEvent): string {
     case 'JobRedriven':
       return `redriven as attempt ${event.data.firstAttempt}${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}`;
     case 'JobCancelRequested':
-      return `cancel asked${event.data.attempt ? ` during attempt ${event.data.attempt}` : ' before any attempt'}${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}${event.data.reason ? `: ${event.data.reason}` : ''}`;
+      return `${event.data.deletion ? 'cancel (to delete)' : 'cancel'} asked${event.data.attempt ? ` during attempt ${event.data.attempt}` : ' before any attempt'}${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}${event.data.reason ? `: ${event.data.reason}` : ''}`;
     case 'JobCancelled':
       return `cancelled by ${event.data.cancelledBy}`;
+    case 'JobDeleted':
+      return `deleted (${event.data.reason})${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}`;
   }
 }

@@ -53,6 +53,9 @@ export function jobChangeOf(event: JobEvent, seq: number, tenant: string | null)
       return { ...base, status: null, attempt: event.data.attempt };
     case 'JobCancelled':
       return { ...base, status: 'cancelled', attempt: event.data.attempt };
+    case 'JobDeleted':
+      // The status it had stays; the type tells a list to drop the row.
+      return { ...base, status: null, attempt: event.data.attempt };
     default:
       return assertNever(event);
   }

@@ -42,6 +42,16 @@ export interface JobState {
   deadLetter: DeadLetterState | null;
   /** When a cancel was asked for (kept once the job is cancelled); null when none was. */
   cancelRequestedAt: string | null;
+  /** A deletion asked for while the job ran (a DELETE cancels it first), or the JobDeleted itself; null when none was. */
+  deleteRequest: DeleteRequest | null;
+  /** When the job was deleted (its JobDeleted): it is no longer served, listed or run. Null while it is not. */
+  deletedAt: string | null;
+}
+
+export interface DeleteRequest {
+  at: string;
+  /** Who asked (an API key's id); null for retention or when auth is off. */
+  by: string | null;
 }
 
 export interface DeadLetterState extends DeadLetter {
@@ -65,6 +75,8 @@ export interface ProgressDetail {
  */
 export function evolve(state: JobState | null, event: JobEvent): JobState | null {
   const at = normalizeTime(event.occurredAt);
+  // A deleted job is frozen: nothing after its JobDeleted (a redrive that raced the deletion) changes it.
+  if (state?.deletedAt) return state;
   switch (event.type) {
     case 'VideoSubmitted':
       if (state) return state;
@@ -92,6 +104,8 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         correlationId: event.correlationId,
         deadLetter: null,
         cancelRequestedAt: null,
+        deleteRequest: null,
+        deletedAt: null,
       };
     case 'JobStarted':
       if (!state) return null;
@@ -161,7 +175,12 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
       };
     case 'JobCancelRequested':
       if (!state) return null;
-      return { ...state, cancelRequestedAt: state.cancelRequestedAt ?? at, updatedAt: at };
+      return {
+        ...state,
+        cancelRequestedAt: state.cancelRequestedAt ?? at,
+        deleteRequest: event.data.deletion ? (state.deleteRequest ?? { at, by: event.data.requestedBy }) : state.deleteRequest,
+        updatedAt: at,
+      };
     case 'JobCancelled':
       if (!state) return null;
       return {
@@ -171,6 +190,18 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         error: null,
         deadLetter: null,
         cancelRequestedAt: state.cancelRequestedAt ?? at,
+        updatedAt: at,
+      };
+    case 'JobDeleted':
+      // Its objects are gone: nothing left points at them. What it was (status, times) stays for the record.
+      if (!state) return null;
+      return {
+        ...state,
+        result: null,
+        resultRef: null,
+        artifacts: [],
+        deleteRequest: state.deleteRequest ?? { at, by: event.data.requestedBy },
+        deletedAt: at,
         updatedAt: at,
       };
     default:

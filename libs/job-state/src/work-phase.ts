@@ -14,9 +14,12 @@ export interface LastLifecycle {
  * - `cancel-requested`: a cancel waits to be settled with `JobCancelled` by whoever holds the job.
  * - `running`: an attempt has started and not ended.
  * - `waiting`: no attempt runs (never started, waiting for a retry, or redriven after its end).
+ * - `deleted`: the job is deleted (its last event is JobDeleted); nothing may run or change it again,
+ *   whatever work request comes after (a redrive that raced the deletion).
  * `attempt` is the attempt the last event belongs to; the next one to start is `attempt + 1`.
  */
 export type WorkPhase =
+  | { kind: 'deleted'; attempt: number }
   | { kind: 'ended'; attempt: number }
   | { kind: 'cancel-requested'; attempt: number }
   | { kind: 'running'; attempt: number }
@@ -26,6 +29,7 @@ export function workPhase(last: LastLifecycle | null, workSeq: number): WorkPhas
   const event = last?.event ?? null;
   if (!last || !event) return { kind: 'waiting', attempt: 0 };
   const attempt = attemptOf(event);
+  if (event.type === 'JobDeleted') return { kind: 'deleted', attempt };
   if (isTerminal(event)) return last.seq > workSeq ? { kind: 'ended', attempt } : { kind: 'waiting', attempt };
   switch (event.type) {
     case 'JobCancelRequested':

@@ -40,7 +40,8 @@ export class JobReadRepository {
   }
 
   async list(query: ListJobsQuery): Promise<JobPage> {
-    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j');
+    // A deleted job's row stays as a tombstone, never listed.
+    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.deleted_at IS NULL');
     if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
     if (query.status) qb.andWhere('j.status = :status', { status: query.status });
     if (query.pipeline) qb.andWhere('j.pipeline = :pipeline', { pipeline: query.pipeline });
@@ -49,7 +50,7 @@ export class JobReadRepository {
 
   /** Dead letters, most recently dead-lettered first (the final JobFailed's time), with keyset paging. */
   async listDeadLetters(query: { limit: number; cursor?: string; tenant?: string }): Promise<JobPage> {
-    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.dead_letter IS NOT NULL');
+    const qb = this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.dead_letter IS NOT NULL').andWhere('j.deleted_at IS NULL');
     if (query.tenant !== undefined) qb.andWhere('j.tenant = :tenant', { tenant: query.tenant });
     return this.keysetPage(qb, 'completed_at', query);
   }
@@ -71,6 +72,44 @@ export class JobReadRepository {
     const lastAt = last && (column === 'created_at' ? last.createdAt : last.completedAt);
     const nextCursor = rows.length > query.limit && last && lastAt ? encodeCursor(lastAt, last.jobId) : null;
     return { jobs: page.map((row) => ({ state: rowToState(row), lastSeq: row.lastSeq })), nextCursor };
+  }
+
+  /** Jobs whose deletion was asked for (a running job that was stopped first) and is not done yet. */
+  async pendingDeletions(limit: number): Promise<string[]> {
+    const rows = await this.ds
+      .getRepository(JobRow)
+      .createQueryBuilder('j')
+      .select('j.job_id', 'job_id')
+      .where('j.delete_request IS NOT NULL')
+      .andWhere('j.deleted_at IS NULL')
+      .orderBy('j.job_id')
+      .limit(limit)
+      .getRawMany<{ job_id: string }>();
+    return rows.map((row) => row.job_id);
+  }
+
+  /** Jobs that ended (completed, failed for good, cancelled) before `cutoff` and are not deleted, oldest first. */
+  async endedBefore(cutoff: Date, limit: number): Promise<string[]> {
+    const rows = await this.ds
+      .getRepository(JobRow)
+      .createQueryBuilder('j')
+      .select('j.job_id', 'job_id')
+      .where('j.deleted_at IS NULL')
+      .andWhere('j.status IN (:...ended)', { ended: ['completed', 'failed', 'cancelled'] })
+      .andWhere('j.completed_at < :cutoff', { cutoff })
+      .orderBy('j.completed_at')
+      .limit(limit)
+      .getRawMany<{ job_id: string }>();
+    return rows.map((row) => row.job_id);
+  }
+
+  /** The records of these jobs that the read model has (deleted ones included). */
+  async getMany(jobIds: string[]): Promise<Map<string, JobRecord>> {
+    const found = new Map<string, JobRecord>();
+    if (jobIds.length === 0) return found;
+    const rows = await this.ds.getRepository(JobRow).createQueryBuilder('j').where('j.job_id IN (:...ids)', { ids: jobIds }).getMany();
+    for (const row of rows) found.set(row.jobId, { state: rowToState(row), lastSeq: row.lastSeq });
+    return found;
   }
 
   async checkpoint(name: string): Promise<number> {

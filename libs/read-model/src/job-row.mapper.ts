@@ -28,6 +28,8 @@ export function rowToState(row: JobRow): JobState {
     correlationId: row.correlationId,
     deadLetter: row.deadLetter as JobState['deadLetter'],
     cancelRequestedAt: row.cancelRequestedAt ? iso(row.cancelRequestedAt) : null,
+    deleteRequest: row.deleteRequest as JobState['deleteRequest'],
+    deletedAt: row.deletedAt ? iso(row.deletedAt) : null,
   };
 }
 
@@ -56,6 +58,8 @@ export interface RawJobRow {
   correlation_id: string;
   dead_letter: Record<string, unknown> | null;
   cancel_requested_at: Date | null;
+  delete_request: Record<string, unknown> | null;
+  deleted_at: Date | null;
   last_seq: string;
 }
 
@@ -84,6 +88,8 @@ export function rawRowToState(row: RawJobRow): JobState {
     correlationId: row.correlation_id,
     deadLetter: row.dead_letter,
     cancelRequestedAt: row.cancel_requested_at,
+    deleteRequest: row.delete_request,
+    deletedAt: row.deleted_at,
     lastSeq: Number(row.last_seq),
   });
 }
@@ -114,6 +120,8 @@ export function stateToRecord(state: JobState, lastSeq: number): Record<string, 
     correlation_id: state.correlationId,
     dead_letter: state.deadLetter,
     cancel_requested_at: state.cancelRequestedAt,
+    delete_request: state.deleteRequest,
+    deleted_at: state.deletedAt,
     last_seq: lastSeq,
   };
 }

@@ -78,6 +78,12 @@ export class JobRow {
   @Column('timestamptz', { name: 'cancel_requested_at', nullable: true })
   cancelRequestedAt!: Date | null;
 
+  @Column('jsonb', { name: 'delete_request', nullable: true })
+  deleteRequest!: Record<string, unknown> | null;
+
+  @Column('timestamptz', { name: 'deleted_at', nullable: true })
+  deletedAt!: Date | null;
+
   @Column('jsonb', { name: 'dead_letter', nullable: true })
   deadLetter!: Record<string, unknown> | null;
 

@@ -7,7 +7,7 @@ import { PROJECTION_NAME, readCheckpoint, type ProjectionTarget } from './projec
  * either changes in a way that changes rows; every jobs service then rebuilds the read model under
  * the new version in the background and switches to it once it has caught up (docs/adr/0001).
  */
-export const PROJECTION_VERSION = 1;
+export const PROJECTION_VERSION = 2;
 
 /** The version the read model had before versions existed (tables directly in the home schema). */
 const LEGACY_VERSION = 1;

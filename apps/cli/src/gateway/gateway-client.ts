@@ -60,11 +60,11 @@ export async function getJson<T>(options: GatewayOptions, path: string): Promise
   return (await res.json()) as T;
 }
 
-/** A POST without a body (a command on a job), answered with JSON. */
-export async function postJson<T>(options: GatewayOptions, path: string): Promise<T> {
+/** A POST (or, with `method`, a DELETE) without a body: a command on a job, answered with JSON. */
+export async function postJson<T>(options: GatewayOptions, path: string, method: 'POST' | 'DELETE' = 'POST'): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(gatewayUrl(options, path), { method: 'POST', headers: { Accept: 'application/json', ...authHeaders(options) } });
+    res = await fetch(gatewayUrl(options, path), { method, headers: { Accept: 'application/json', ...authHeaders(options) } });
   } catch (error) {
     throw unreachable(options, error);
   }

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { jobIdSchema, type CancelOutcome, type RedriveOutcome } from '@app/contracts';
+import { jobIdSchema, type CancelOutcome, type DeleteOutcome, type RedriveOutcome } from '@app/contracts';
 import { postJson, runAction, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
 
 /** A bad job id is a usage error (exit 2), found before anything is sent. */
@@ -31,6 +31,22 @@ export function cancelCommand(): Command {
       if (options.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
       else if (outcome.status === 'cancelled') process.stdout.write(`job ${outcome.job_id} cancelled\n`);
       else process.stdout.write(`job ${outcome.job_id} is being cancelled: its worker stops it\n`);
+    }),
+  );
+}
+
+/** `framewire delete <jobId>`: delete a job and its media (a running job is stopped first). */
+export function deleteCommand(): Command {
+  return withGatewayOptions(
+    new Command('delete')
+      .description('delete a job: its upload, result and artifacts leave the Object Store, JobDeleted is appended (DELETE /v1/jobs/{id}); a running job is stopped first')
+      .argument('<jobId>', 'the job', jobIdArgument),
+  ).action(
+    runAction(async (jobId: string, options: GatewayOptions) => {
+      const outcome = await postJson<DeleteOutcome>(options, `v1/jobs/${jobId}`, 'DELETE');
+      if (options.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      else if (outcome.status === 'deleted') process.stdout.write(`job ${outcome.job_id} deleted (seq ${outcome.deleted_seq}, ${outcome.objects_deleted} object(s) removed)\n`);
+      else process.stdout.write(`job ${outcome.job_id} is being deleted: its worker stops it first\n`);
     }),
   );
 }

@@ -54,6 +54,14 @@ describe('the jobs list under live changes', () => {
     expect(cancellable(rows[0]!)).toBe(true);
   });
 
+  it('removes a deleted job from the list', () => {
+    let rows = applyChange([], submitted(1), {}, opts);
+    rows = applyChange(rows, change(2, { type: 'JobCompleted', status: 'completed', progress: 100 }), {}, opts);
+    expect(rows).toHaveLength(1);
+    rows = applyChange(rows, change(3, { type: 'JobDeleted', status: null, progress: null }), {}, opts);
+    expect(rows).toEqual([]);
+  });
+
   it('ignores a change the row already reflects (snapshot and feed overlap)', () => {
     let rows = applyChange([], submitted(1), {}, opts);
     rows = applyChange(rows, change(5, { type: 'JobCompleted', status: 'completed', progress: 100 }), {}, opts);

@@ -9,13 +9,15 @@ export interface ListFilter {
  * Applies one live change to the rows on screen. A change the row already reflects (its `seq` is
  * not above the row's `last_seq`) changes nothing, so a snapshot and the feed can overlap freely.
  * A new job appears at the top of the first page when it matches the filter; a job that is not on
- * screen is otherwise ignored (its page shows it when loaded).
+ * screen is otherwise ignored (its page shows it when loaded). A deleted job's row is removed.
  */
 export function applyChange(rows: JobView[], change: JobChange, filter: ListFilter, options: { firstPage: boolean; limit: number }): JobView[] {
   const index = rows.findIndex((row) => row.job_id === change.job_id);
   if (index >= 0) {
     const row = rows[index]!;
     if (change.seq <= row.last_seq) return rows;
+    // A deleted job leaves the list (the API no longer lists or serves it).
+    if (change.type === 'JobDeleted') return rows.filter((_, i) => i !== index);
     const next = rows.slice();
     next[index] = evolveRow(row, change);
     return next;

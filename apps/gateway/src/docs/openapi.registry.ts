@@ -39,6 +39,7 @@ const DESCRIPTION_BY_STATUS: Record<number, string> = {
   499: 'The client closed the request',
   500: 'Internal error (logged in full; the body says no more)',
   503: 'A dependency (NATS, the jobs service) is not answering; retry after the Retry-After seconds',
+  507: 'Insufficient storage: the Object Store or the event stream is at its size limit; nothing was stored',
 };
 
 export function createApiDocs(): ApiDocs {

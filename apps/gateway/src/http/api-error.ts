@@ -54,6 +54,7 @@ export const STATUS_BY_CODE: Record<string, number> = {
   CLIENT_CLOSED_REQUEST: 499,
   [ErrorCode.Internal]: 500,
   [ErrorCode.ServiceUnavailable]: 503,
+  [ErrorCode.StorageFull]: 507,
 };
 
 export function statusOf(code: string): number {

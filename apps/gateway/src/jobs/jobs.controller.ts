@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import {
@@ -75,6 +75,7 @@ export class JobsController {
     if (declared > this.config.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES) {
       throw new ApiError(ErrorCode.PayloadTooLarge, `the request is larger than the ${this.config.MAX_UPLOAD_BYTES}-byte upload limit`);
     }
+    await this.submitJob.assertRoomFor(declared, FIELD_BYTES);
     const release = this.uploads.acquire(principal.key_id);
     try {
       const source: SubmissionSource = (sink, discard) =>
@@ -124,6 +125,19 @@ export class JobsController {
   @HttpCode(202)
   cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     return this.commands.cancel(principal, parseJobId(id));
+  }
+
+  /**
+   * Deletes a job: its upload, result and artifacts leave the Object Store and JobDeleted is appended;
+   * from then on every route of the job answers 404 JOB_NOT_FOUND (an admin still reads its events).
+   * 200 `deleted` when done; 202 `deleting` for a running job, which is stopped first and deleted as
+   * soon as it has ended. A job already deleted is 404, like every other route of it.
+   */
+  @Delete(':id')
+  async delete(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Res({ passthrough: true }) res: Response) {
+    const outcome = await this.commands.delete(principal, parseJobId(id));
+    res.status(outcome.status === 'deleted' ? 200 : 202);
+    return outcome;
   }
 
   /** Runs a failed or cancelled job again as a new attempt (a redrive). 409 JOB_NOT_RETRYABLE otherwise. */

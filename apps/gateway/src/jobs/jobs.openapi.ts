@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { asOfPositionSchema, cancelOutcomeSchema, JOB_PRIORITIES, jobPrioritySchema, jobViewSchema, redriveOutcomeSchema, storedEventViewSchema } from '@app/contracts';
+import { asOfPositionSchema, cancelOutcomeSchema, deleteOutcomeSchema, JOB_PRIORITIES, jobPrioritySchema, jobViewSchema, redriveOutcomeSchema, storedEventViewSchema } from '@app/contracts';
 import type { ApiDocs } from '../docs/openapi.registry.js';
 import { eventsQuerySchema, getQuerySchema, listQuerySchema } from './jobs.controller.js';
 
@@ -57,7 +57,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
         ...json('Accepted: the job is queued', submitted),
         headers: z.object({ Location: z.string(), 'Idempotent-Replayed': z.literal('true').optional() }),
       },
-      ...errors(400, 413, 415, 422, 499, 503),
+      ...errors(400, 413, 415, 422, 499, 503, 507),
     },
   });
 
@@ -120,6 +120,27 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
     responses: {
       202: json('The cancel is stored', component('CancelOutcome', cancelOutcomeSchema)),
       ...errors(400, 404, 409, 503),
+    },
+  });
+
+  const deleted = component('DeleteOutcome', deleteOutcomeSchema);
+  registry.registerPath({
+    method: 'delete',
+    path: '/v1/jobs/{id}',
+    tags: ['jobs'],
+    summary: 'Delete a job and its media',
+    description:
+      'Removes the job\'s upload, stored result and artifacts from the Object Store and appends `JobDeleted`. From then on every route of the job ' +
+      '(`GET`, `?as_of=`, result, artifacts, video, media links, live updates) answers 404 JOB_NOT_FOUND, and it is no longer listed, run or redriven; ' +
+      'its events stay readable for an admin key (`GET /v1/jobs/{id}/events`). A job that is not running is deleted at once (200, `status: deleted`). ' +
+      'A running job is cancelled first (`JobCancelRequested` with `deletion: true`): 202 `status: deleting`, and the jobs service deletes it as soon as it has ended, ' +
+      'after a restart too. Deleting again while it stops gives the same 202; once deleted, the job is 404 like any unknown job (the effect a repeated DELETE asks for is there). ' +
+      'A key deletes its own tenant\'s jobs; an admin key any job. Another tenant\'s job is 404.',
+    request: { params: jobIdParams },
+    responses: {
+      200: json('The job is deleted', deleted),
+      202: json('The job is being stopped; it is deleted once it has ended', deleted),
+      ...errors(400, 404, 503),
     },
   });
 

@@ -12,7 +12,7 @@ import {
   type VideoSubmitted,
 } from '@app/contracts';
 import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
-import { BlobStore, ConcurrencyError, EventStore, isNatsUnavailableError, type StoredBlob } from '@app/event-store';
+import { BlobStore, ConcurrencyError, EventStore, isNatsUnavailableError, isStorageFullError, type StoredBlob } from '@app/event-store';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
@@ -65,6 +65,7 @@ export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 @Injectable()
 export class SubmitJobService {
   private readonly logger = new Logger(SubmitJobService.name);
+  private roomCache: { at: number; room: Promise<number> } | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -85,7 +86,7 @@ export class SubmitJobService {
     const objectName = `uploads/${jobId}/${this.ids.next()}`;
     const received = await command.source(
       (part) => this.storeUpload(objectName, part, command.checkMedia),
-      (stored) => this.blobs.delete(stored.blob.name),
+      async (stored) => void (await this.blobs.delete(stored.blob.name)),
     );
     const upload = received.file;
     let keepUpload = false;
@@ -126,6 +127,8 @@ export class SubmitJobService {
         // that a job that exists never points at a deleted video (a retry with the same
         // Idempotency-Key finds the job); at worst the object is an orphan.
         if (isNatsUnavailableError(error)) keepUpload = true;
+        // The event log is at its size limit: nothing was appended, and the upload goes (below).
+        if (isStorageFullError(error)) throw new ApiError(ErrorCode.StorageFull, 'the event log is full: no new job can be stored now; try again later');
         throw error;
       }
       if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
@@ -144,6 +147,26 @@ export class SubmitJobService {
     }
   }
 
+  /**
+   * Refuses, before the body is read, an upload that cannot fit in what the bucket has left under its
+   * size limit (NATS_BUCKET_MAX_BYTES). `bytes` is the request's Content-Length, which also counts
+   * the multipart framing and fields: `slack` of it is given the benefit of the doubt.
+   */
+  async assertRoomFor(bytes: number, slack: number): Promise<void> {
+    if (!Number.isFinite(bytes)) return;
+    const room = await this.room();
+    if (bytes > room + slack) throw new ApiError(ErrorCode.StorageFull, `the video store is full: it has room for ${Math.floor(room)} more bytes, and this request has ${bytes}`);
+  }
+
+  /** What the bucket has left, read at most once a second (a burst of uploads asks JetStream once). */
+  private async room(): Promise<number> {
+    const now = Date.now();
+    if (!this.roomCache || now - this.roomCache.at > 1000) {
+      this.roomCache = { at: now, room: this.blobs.room().catch(() => Number.POSITIVE_INFINITY) };
+    }
+    return this.roomCache.room;
+  }
+
   private async storeUpload(objectName: string, part: FilePart, checkMedia?: MediaCheck) {
     // Nothing is stored until the first bytes say this is a video container; the content type stored
     // is the one sniffed, not the one the client claimed.
@@ -155,6 +178,8 @@ export class SubmitJobService {
       if (isNatsUnavailableError(error)) {
         throw new ApiError(ErrorCode.ServiceUnavailable, 'NATS became unreachable during the upload; try again shortly', { 'Retry-After': '1' });
       }
+      // The bucket is at its size limit: the put has purged the chunks it had written.
+      if (isStorageFullError(error)) throw new ApiError(ErrorCode.StorageFull, 'the video store is full: the upload was not stored; try again later');
       throw error;
     }
     return { blob, filename: part.filename, contentType: media.contentType };

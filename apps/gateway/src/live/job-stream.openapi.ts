@@ -10,7 +10,7 @@ export function registerJobStreamRoutes({ registry, errors }: ApiDocs): void {
     tags: ['live'],
     summary: 'One job\'s live updates (Server-Sent Events)',
     description:
-      '`status` (the snapshot) first, then `status` and `progress` events, and at last `completed` or `failed`, after which the stream closes. ' +
+      '`status` (the snapshot) first, then `status` and `progress` events, and at last `completed`, `failed`, `cancelled` or `deleted` (the job was deleted meanwhile), after which the stream closes. ' +
       'Each event\'s `id` is the stream sequence it reflects; reconnect with `Last-Event-ID` to resume without a gap. ' +
       'The same updates, in the seeds\' message shape `{job_id, status, current_frame, total_frames, percent}`, are sent over a WebSocket at `/v1/ws/jobs/{id}`, ' +
       'which authenticates its handshake the same way (`Authorization`, or the job\'s media link in `?token=`) and refuses a bad key, a bad id or another tenant\'s job with the JSON error and no upgrade.',

@@ -9,7 +9,9 @@ export type JobUpdate =
   | { kind: 'progress'; seq: number; data: ProgressData }
   | { kind: 'completed'; seq: number; data: StatusData & { duration_ms: number | null; result_location: JobView['result_location']; artifacts: JobView['artifacts'] } }
   | { kind: 'failed'; seq: number; data: StatusData }
-  | { kind: 'cancelled'; seq: number; data: StatusData };
+  | { kind: 'cancelled'; seq: number; data: StatusData }
+  /** The job was deleted while followed: the last update, after which it is not found. */
+  | { kind: 'deleted'; seq: number; data: { job_id: string } };
 
 export interface StatusData {
   job_id: string;
@@ -33,7 +35,7 @@ export interface ProgressData {
 }
 
 export function isTerminalUpdate(update: JobUpdate): boolean {
-  return update.kind === 'completed' || update.kind === 'failed' || update.kind === 'cancelled';
+  return update.kind === 'completed' || update.kind === 'failed' || update.kind === 'cancelled' || update.kind === 'deleted';
 }
 
 /**
@@ -142,5 +144,7 @@ function toUpdate(event: JobEvent, seq: number, current: { attempt: number; work
     case 'JobCancelRequested':
       // Changes no status: the job goes on until its JobCancelled.
       return null;
+    case 'JobDeleted':
+      return { kind: 'deleted', seq, data: { job_id: event.jobId } };
   }
 }

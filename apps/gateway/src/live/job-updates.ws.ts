@@ -110,6 +110,7 @@ export function toSeedsMessage(update: JobUpdate, previous: SeedsProgressMessage
       return { ...previous, status: 'completed', current_frame: previous.total_frames ?? previous.current_frame, percent: 100 };
     case 'failed':
     case 'cancelled':
+    case 'deleted':
       return { ...previous, status: 'failed' };
   }
 }

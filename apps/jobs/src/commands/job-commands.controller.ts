@@ -5,7 +5,7 @@ import { RpcCorrelationInterceptor } from '@app/event-store';
 import { answer } from '../rpc/rpc-answer.js';
 import { JobCommandsService } from './job-commands.service.js';
 
-/** The request/reply face of cancel and redrive: validate, delegate, always answer with a result. */
+/** The request/reply face of cancel, redrive and delete: validate, delegate, always answer with a result. */
 @Controller()
 @UseInterceptors(RpcCorrelationInterceptor)
 export class JobCommandsController {
@@ -21,5 +21,10 @@ export class JobCommandsController {
   @MessagePattern(JobCommand.Redrive)
   redrive(@Payload() payload: unknown) {
     return answer(this.logger, jobCommandRequestSchema, payload, (req) => this.commands.redrive(req.job_id, req.scope, req.requested_by));
+  }
+
+  @MessagePattern(JobCommand.Delete)
+  delete(@Payload() payload: unknown) {
+    return answer(this.logger, jobCommandRequestSchema, payload, (req) => this.commands.delete(req.job_id, req.scope, req.requested_by));
   }
 }

@@ -38,7 +38,8 @@ export class DeadLetterService {
       const previous = last?.event ?? null;
       // Ended after this work request (a terminal event before it is what a redrive reopened).
       const phase = workPhase(last, work.stored.seq);
-      if (phase.kind === 'ended') return 'already-ended';
+      // A deleted job is over for good, whatever work request comes after its deletion.
+      if (phase.kind === 'ended' || phase.kind === 'deleted') return 'already-ended';
       const attempt = phase.attempt;
       const failed: JobFailed = {
         eventId: advisoryEventId(advisory.id),

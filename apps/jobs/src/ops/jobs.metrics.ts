@@ -16,6 +16,9 @@ const FIGURES_TTL_MS = 1000;
 export class JobsMetrics {
   private readonly logger = new Logger(JobsMetrics.name);
   readonly projected: Counter<'type'>;
+  readonly deleted: Counter<'reason'>;
+  readonly objectsRemoved: Counter<'kind'>;
+  readonly chunksPurged: Counter;
   private position: () => number = () => 0;
   private cached: { at: number; figures: Promise<JetStreamFigures | null> } | null = null;
 
@@ -29,6 +32,23 @@ export class JobsMetrics {
       name: 'framewire_projector_events_total',
       help: 'Events the projector has written into the read model, by type',
       labelNames: ['type'],
+      registers,
+    });
+    this.deleted = new Counter({
+      name: 'framewire_jobs_deleted_total',
+      help: 'Jobs deleted (JobDeleted appended), by reason: request or retention',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.objectsRemoved = new Counter({
+      name: 'framewire_storage_objects_removed_total',
+      help: 'Objects removed from the Object Store by deletions and the storage sweep, by kind (deleted-job, unsubmitted-upload, unended-attempt)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.chunksPurged = new Counter({
+      name: 'framewire_storage_orphan_chunks_purged_total',
+      help: 'Object Store chunk subjects with no object (an upload cut off midway) purged by the storage sweep',
       registers,
     });
     new Gauge({

@@ -47,10 +47,13 @@ export class JobQueriesService {
     return { job_id: state.jobId, status: state.status, video: state.video, result_ref: state.resultRef, artifacts: state.artifacts };
   }
 
-  /** The job's state, or null when it does not exist or its tenant is outside the scope (the same answer). */
+  /**
+   * The job's state, or null when it does not exist, is deleted, or its tenant is outside the scope
+   * (the same answer for all three).
+   */
   private async visibleState(jobId: string, scope: JobScope): Promise<{ state: JobState; lastSeq: number } | null> {
     const found = await this.state(jobId);
-    return found && inScope(scope, found.state.tenant) ? found : null;
+    return found && !found.state.deletedAt && inScope(scope, found.state.tenant) ? found : null;
   }
 
   /**
@@ -84,6 +87,8 @@ export class JobQueriesService {
     if (!found.ok) throw new QueryError(found.code, found.message);
     // Ownership never changes: the tenant of any state of the job is the tenant of the job.
     if (!inScope(scope, found.job.tenant)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
+    // A deleted job is not found at any point of its history (its events stay readable for an admin).
+    if (await this.isDeleted(jobId)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
     return { job: found.job, as_of: found.as_of };
   }
 
@@ -105,9 +110,14 @@ export class JobQueriesService {
     return { checkpoint: state.lastSeq, updated_at: state.updatedAt?.toISOString() ?? null };
   }
 
-  /** The job's events in stream order, read from the stream (never the read model). */
+  /**
+   * The job's events in stream order, read from the stream (never the read model). A deleted job's
+   * events stay readable for an admin (the record of what happened, JobDeleted included); for a tenant
+   * it is not found, like every other route of a deleted job.
+   */
   async events(jobId: string, afterSeq: number, limit: number, scope: JobScope) {
     await this.assertVisible(jobId, scope);
+    if (scope.kind === 'tenant' && (await this.isDeleted(jobId))) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
     const events = await this.readEvents(jobId, afterSeq, limit + 1);
     const page = events.slice(0, limit);
     return {
@@ -125,6 +135,12 @@ export class JobQueriesService {
     const first = await this.store.firstSubmission(jobId);
     const tenant = first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
     if (tenant === null || !inScope(scope, tenant)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
+  }
+
+  /** True when the job's last lifecycle event is its JobDeleted: nothing can follow it. */
+  private async isDeleted(jobId: string): Promise<boolean> {
+    const last = await this.store.lastLifecycle(jobId);
+    return Boolean(last?.ok && last.stored.event.type === 'JobDeleted');
   }
 
   private async readEvents(jobId: string, afterSeq: number, limit: number): Promise<StoredJobEvent[]> {

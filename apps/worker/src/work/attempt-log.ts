@@ -117,7 +117,19 @@ export class AttemptLog {
     this.close();
     await this.chain;
     if (this.cancelSeq === null) throw new Error('settleCancelled on an attempt that was not cancelled');
-    this.seq = (await this.store.append(event, this.cancelSeq)).seq;
+    for (let race = 0; ; race++) {
+      try {
+        this.seq = (await this.store.append(event, this.cancelSeq)).seq;
+        return;
+      } catch (error) {
+        // A second request came after the one that stopped the attempt (a DELETE asks again, with
+        // `deletion`): the attempt is stopped all the same, and its end goes after the newest request.
+        if (!(error instanceof ConcurrencyError) || race >= 3) throw error;
+        const last = await this.store.lastLifecycleEntry(this.jobId);
+        if (last?.event?.type !== 'JobCancelRequested' || last.seq <= this.cancelSeq) throw error;
+        this.cancelSeq = last.seq;
+      }
+    }
   }
 
   /** Stops progress; a report that waits is dropped. */

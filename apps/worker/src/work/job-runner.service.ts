@@ -138,6 +138,13 @@ export class JobRunner {
         delivery.ack();
         return 'skipped';
       }
+      if (phase.kind === 'deleted') {
+        // Deleted while this work waited (queued, in a retry's backoff, or a redrive that raced the
+        // deletion): its upload is gone and it may never run again.
+        this.logger.log({ jobId: request.jobId }, 'job is deleted; skipping its work');
+        delivery.ack();
+        return 'skipped';
+      }
       // Events before this work request belong to the run that a redrive reopened: it causes the start.
       const previous = last && last.seq > delivery.seq ? last.event : null;
       if (phase.kind === 'cancel-requested') {
@@ -170,12 +177,19 @@ export class JobRunner {
   /** A cancel was requested while no attempt ran: settle it, so the job never starts. */
   private async cancelBeforeStart(delivery: WorkDelivery, cause: JobEvent | null, requestSeq: number, attempt: number): Promise<void> {
     const cancelled = this.event<JobCancelled>(delivery.request, cause, 'JobCancelled', 1, { attempt, cancelledBy: this.config.WORKER_ID });
-    try {
-      await this.store.append(cancelled, requestSeq);
-      this.logger.log({ jobId: delivery.request.jobId, attempt }, 'job cancelled before it started');
-    } catch (error) {
-      // The jobs service settled the request first: cancelled all the same.
-      if (!(error instanceof ConcurrencyError)) throw error;
+    for (let expected = requestSeq, race = 0; ; race++) {
+      try {
+        await this.store.append(cancelled, expected);
+        this.logger.log({ jobId: delivery.request.jobId, attempt }, 'job cancelled before it started');
+        break;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        // A newer request (a DELETE asks again) is settled the same way; anything else means the jobs
+        // service settled the request first: cancelled all the same.
+        const last = await this.store.lastLifecycleEntry(delivery.request.jobId);
+        if (race >= 3 || last?.event?.type !== 'JobCancelRequested' || last.seq <= expected) break;
+        expected = last.seq;
+      }
     }
     delivery.ack();
   }

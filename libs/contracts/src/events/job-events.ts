@@ -209,6 +209,18 @@ export const jobCancelRequestedV1Schema = z.object({
   }),
 });
 
+/**
+ * v2 adds `deletion`: true when the cancel is the first step of a `DELETE` of a running job. The
+ * request is stored in the log, so the deletion survives a restart of the jobs service: once the job
+ * has ended, the jobs service deletes it (see JobDeleted). v1 events are read with `deletion: false`.
+ */
+export const jobCancelRequestedV2Schema = jobCancelRequestedV1Schema.extend({
+  version: z.literal(2),
+  data: jobCancelRequestedV1Schema.shape.data.extend({
+    deletion: z.boolean(),
+  }),
+});
+
 /** The job was stopped on request: a terminal event, appended right after its `JobCancelRequested`. */
 export const jobCancelledV1Schema = z.object({
   ...eventMetaShape,
@@ -234,6 +246,31 @@ export const jobFailedV3Schema = jobFailedV2Schema.extend({
   }),
 });
 
+/** Why a job was deleted: someone asked (`DELETE /v1/jobs/{id}`), or its retention ran out (JOB_RETENTION_DAYS). */
+export const JOB_DELETION_REASONS = ['request', 'retention'] as const;
+export const jobDeletionReasonSchema = z.enum(JOB_DELETION_REASONS);
+export type JobDeletionReason = z.infer<typeof jobDeletionReasonSchema>;
+
+/**
+ * The job is deleted: its upload, stored result and artifacts are removed from the Object Store (right
+ * after this event is stored; the jobs service's sweep finishes a removal that a crash interrupted).
+ * Appended by the jobs service on the lifecycle subject, expecting its last sequence, and only once
+ * the job is not running (a running job is cancelled first). It is the job's last event: the job is no
+ * longer served, listed, run or redriven; its events stay readable for an admin. `attempt` is the
+ * job's latest attempt (0 when none started).
+ */
+export const jobDeletedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobDeleted'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().nonnegative(),
+    reason: jobDeletionReasonSchema,
+    /** Who asked: the API key's id; null for retention, or when auth is off. */
+    requestedBy: z.string().max(200).nullable(),
+  }),
+});
+
 export type VideoSubmittedV1 = z.infer<typeof videoSubmittedV1Schema>;
 export type VideoSubmitted = z.infer<typeof videoSubmittedV2Schema>;
 export type JobStarted = z.infer<typeof jobStartedV1Schema>;
@@ -244,11 +281,13 @@ export type JobFailedV1 = z.infer<typeof jobFailedV1Schema>;
 export type JobFailedV2 = z.infer<typeof jobFailedV2Schema>;
 export type JobFailed = z.infer<typeof jobFailedV3Schema>;
 export type JobRedriven = z.infer<typeof jobRedrivenV1Schema>;
-export type JobCancelRequested = z.infer<typeof jobCancelRequestedV1Schema>;
+export type JobCancelRequestedV1 = z.infer<typeof jobCancelRequestedV1Schema>;
+export type JobCancelRequested = z.infer<typeof jobCancelRequestedV2Schema>;
 export type JobCancelled = z.infer<typeof jobCancelledV1Schema>;
+export type JobDeleted = z.infer<typeof jobDeletedV1Schema>;
 
 /** The current version of every event: what code reads after upcasting. */
-export type JobEvent = VideoSubmitted | JobStarted | JobProgressed | JobCompleted | JobFailed | JobRedriven | JobCancelRequested | JobCancelled;
+export type JobEvent = VideoSubmitted | JobStarted | JobProgressed | JobCompleted | JobFailed | JobRedriven | JobCancelRequested | JobCancelled | JobDeleted;
 export type JobEventType = JobEvent['type'];
 
 /** What the workers' consumer delivers: a job to run, first submitted or redriven. */
@@ -269,8 +308,9 @@ export const storedEventSchemas = {
   JobCompleted: { 1: jobCompletedV1Schema, 2: jobCompletedV2Schema },
   JobFailed: { 1: jobFailedV1Schema, 2: jobFailedV2Schema, 3: jobFailedV3Schema },
   JobRedriven: { 1: jobRedrivenV1Schema },
-  JobCancelRequested: { 1: jobCancelRequestedV1Schema },
+  JobCancelRequested: { 1: jobCancelRequestedV1Schema, 2: jobCancelRequestedV2Schema },
   JobCancelled: { 1: jobCancelledV1Schema },
+  JobDeleted: { 1: jobDeletedV1Schema },
 } as const satisfies Record<JobEventType, Record<number, z.ZodType>>;
 
 export const JOB_EVENT_TYPES = Object.keys(storedEventSchemas) as JobEventType[];
@@ -287,6 +327,8 @@ export function isTerminal(event: JobEvent): boolean {
     case 'JobProgressed':
     case 'JobRedriven':
     case 'JobCancelRequested':
+    // Not an ending of its own: a job is deleted only after it has ended (or before it ever started).
+    case 'JobDeleted':
       return false;
     default:
       return assertNever(event);
@@ -309,6 +351,7 @@ export function attemptOf(event: JobEvent): number {
     case 'JobFailed':
     case 'JobCancelRequested':
     case 'JobCancelled':
+    case 'JobDeleted':
       return event.data.attempt;
     default:
       return assertNever(event);

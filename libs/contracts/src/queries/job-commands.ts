@@ -13,6 +13,8 @@ export const JobCommand = {
   Cancel: 'jobs.cancel',
   /** Run a failed or cancelled job again as a new attempt. */
   Redrive: 'jobs.redrive',
+  /** Delete a job: its media from the Object Store, then JobDeleted (a running job is cancelled first). */
+  Delete: 'jobs.delete',
 } as const;
 
 export const jobCommandRequestSchema = z.object({
@@ -49,5 +51,20 @@ export const redriveOutcomeSchema = z.object({
 });
 export type RedriveOutcome = z.infer<typeof redriveOutcomeSchema>;
 
+export const deleteOutcomeSchema = z.object({
+  job_id: z.uuid(),
+  /**
+   * `deleted`: JobDeleted is stored and the job's objects are removed; `deleting`: the job was running,
+   * its worker has been asked to stop it, and the jobs service deletes it once it has ended.
+   */
+  status: z.enum(['deleted', 'deleting']),
+  /** Stream sequence of the JobDeleted; null while the deletion waits for the running attempt to stop. */
+  deleted_seq: z.number().int().positive().nullable(),
+  /** Objects removed from the Object Store by this request (0 for `deleting`). */
+  objects_deleted: z.number().int().nonnegative(),
+});
+export type DeleteOutcome = z.infer<typeof deleteOutcomeSchema>;
+
 export const cancelJobReplySchema = rpcReplySchema(cancelOutcomeSchema);
 export const redriveJobReplySchema = rpcReplySchema(redriveOutcomeSchema);
+export const deleteJobReplySchema = rpcReplySchema(deleteOutcomeSchema);

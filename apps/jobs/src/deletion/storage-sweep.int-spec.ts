@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { jetstream } from '@nats-io/jetstream';
+import type { ArtifactRef, JobEvent, VideoSubmitted } from '@app/contracts';
+import { jobsEnvSchema, parseConfig } from '@app/config';
+import { BlobStore, EventStore } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import { Clock } from '@app/runtime';
+import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { JobsModule } from '../jobs.module.js';
+import { StorageSweepService } from './storage-sweep.service.js';
+
+const DAY = 86_400_000;
+const GRACE_MS = 5 * 60_000;
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** A clock the test moves: the sweep's "now". */
+class TestClock extends Clock {
+  at = new Date();
+  now(): Date {
+    return new Date(this.at);
+  }
+}
+
+/**
+ * The storage sweep of a real jobs service (NATS, PostgreSQL), with the clock injected: retention
+ * after N days, and garbage (chunks of an upload cut off midway, uploads never submitted, files of
+ * attempts that never ended) removed only once older than the grace period, live objects never.
+ */
+describe('storage sweep', () => {
+  let ns: TestNamespace;
+  let db: TestSchema;
+  let store: EventStore;
+  let blobs: BlobStore;
+  let app: TestingModule | null = null;
+  const clock = new TestClock();
+
+  const startJobs = async (env: Record<string, string> = {}) => {
+    const config = parseConfig(jobsEnvSchema, {
+      ...IN_PROCESS_OPS,
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: db.url,
+      DATABASE_SCHEMA: db.schema,
+      FRAMEWIRE_NAMESPACE: ns.namespace,
+      // The test runs each sweep itself.
+      STORAGE_SWEEP_INTERVAL_MS: String(DAY),
+      STORAGE_GC_GRACE_MS: String(GRACE_MS),
+      ...env,
+    });
+    app = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] })
+      .overrideProvider(Clock)
+      .useValue(clock)
+      .compile();
+    await app.init();
+    return app.get(StorageSweepService);
+  };
+  const stopJobs = async () => {
+    await app?.close();
+    app = null;
+  };
+  const now = () => new Date().toISOString();
+  const append = async (event: JobEvent, expected: number) => (await store.append({ ...event, occurredAt: now() }, expected)).seq;
+  const projected = (jobId: string, check: (row: Record<string, unknown>) => boolean = () => true) =>
+    eventually(async () => {
+      const [row] = await db.query(`SELECT * FROM jobs WHERE job_id = $1`, [jobId]);
+      return row && check(row) ? row : undefined;
+    }, 20_000, `job ${jobId} in the read model`);
+  const submit = async (data: Partial<VideoSubmitted['data']> = {}): Promise<VideoSubmitted> => {
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop', ...data });
+    const upload = await blobs.putBytes(submitted.data.video.objectName, bytes('video'), 'video/mp4');
+    const event: VideoSubmitted = { ...submitted, occurredAt: now(), data: { ...submitted.data, video: { ...submitted.data.video, bucket: upload.bucket, size: upload.size, sha256: upload.sha256 } } };
+    await store.append(event, 0);
+    return event;
+  };
+  const artifact = async (jobId: string, attempt: number, name: string): Promise<ArtifactRef> => {
+    const stored = await blobs.putBytes(`artifacts/${jobId}/${attempt}/${name}`, bytes(name), 'image/jpeg');
+    return { name, bucket: stored.bucket, objectName: stored.name, size: stored.size, contentType: 'image/jpeg', sha256: stored.sha256 };
+  };
+  const completedJob = async () => {
+    const submitted = await submit();
+    const started = jobStarted(submitted);
+    const seq = await append(started, 0);
+    const completed = jobCompleted(started);
+    completed.data.artifacts = [await artifact(submitted.jobId, 1, 'thumb-000000.jpg')];
+    await append(completed, seq);
+    return submitted;
+  };
+
+  beforeEach(async () => {
+    ns = await freshNamespace();
+    db = await freshSchema();
+    store = new EventStore(ns.nc, ns.subjects);
+    blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+    clock.at = new Date();
+  });
+  afterEach(async () => {
+    await stopJobs();
+    await ns.cleanup();
+    await db.drop();
+  });
+
+  it('deletes ended jobs once JOB_RETENTION_DAYS have passed since their end, through the DELETE path, across a restart', async () => {
+    const sweeper = await startJobs({ JOB_RETENTION_DAYS: '30' });
+    const done = await completedJob();
+    const running = await submit();
+    await append(jobStarted(running), 0);
+    await projected(done.jobId, (row) => row['status'] === 'completed');
+    await projected(running.jobId, (row) => row['status'] === 'running');
+
+    clock.at = new Date(Date.now() + 29 * DAY);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, retentionDeleted: 0 });
+    const kept = await store.lastLifecycle(done.jobId);
+    expect(kept?.ok && kept.stored.event.type).toBe('JobCompleted');
+
+    // The schedule is the data itself: a restarted service finds the same jobs.
+    await stopJobs();
+    const restarted = await startJobs({ JOB_RETENTION_DAYS: '30' });
+    clock.at = new Date(Date.now() + 31 * DAY);
+    expect(await restarted.sweep()).toMatchObject({ ran: true, retentionDeleted: 1, pendingDeleted: 0 });
+    const last = await store.lastLifecycle(done.jobId);
+    expect(last?.ok && last.stored.event).toMatchObject({ type: 'JobDeleted', data: { reason: 'retention', requestedBy: null, attempt: 1 } });
+    const names = await blobs.names();
+    expect(names.filter((n) => n.includes(done.jobId))).toEqual([]);
+    // A running job has no end yet: retention never touches it, nor its upload.
+    expect(names).toContain(running.data.video.objectName);
+    const runningLast = await store.lastLifecycle(running.jobId);
+    expect(runningLast?.ok && runningLast.stored.event.type).toBe('JobStarted');
+    // The read model drops it from the list: its row is a tombstone.
+    await projected(done.jobId, (row) => row['deleted_at'] !== null);
+  });
+
+  it('keeps every job when JOB_RETENTION_DAYS is unset', async () => {
+    const sweeper = await startJobs();
+    const done = await completedJob();
+    await projected(done.jobId, (row) => row['status'] === 'completed');
+    clock.at = new Date(Date.now() + 3650 * DAY);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, retentionDeleted: 0 });
+    expect(await blobs.names()).toContain(done.data.video.objectName);
+  });
+
+  it('removes chunks of an upload cut off midway, uploads never submitted and files of attempts that never ended, once past the grace period; live objects stay', async () => {
+    const sweeper = await startJobs();
+    // Live: a completed job's upload and artifact.
+    const done = await completedJob();
+    // A job whose first attempt died after writing an artifact; its second attempt runs and has written one.
+    const retried = await submit();
+    const first = jobStarted(retried, 1, 'dead-worker');
+    let seq = await append(first, 0);
+    seq = await append(jobFailed(first, 1, false, 'WORKER_ERROR'), seq);
+    const second = jobStarted(retried, 2, 'live-worker');
+    await append(second, seq);
+    const stale = await artifact(retried.jobId, 1, 'thumb-000000.jpg');
+    const current = await artifact(retried.jobId, 2, 'thumb-000000.jpg');
+    // An upload whose VideoSubmitted never came (the gateway stopped in between).
+    const unsubmitted = await blobs.putBytes(`uploads/${randomUUID()}/${randomUUID()}`, bytes('orphan upload'), 'video/mp4');
+    // An upload cut off midway: chunks on a chunk subject, and no metadata ever written.
+    const js = jetstream(ns.nc);
+    const nuid = `CUTOFF${randomUUID().replaceAll('-', '').slice(0, 16).toUpperCase()}`;
+    for (let i = 0; i < 3; i++) await js.publish(`$O.${ns.subjects.videoBucket}.C.${nuid}`, new Uint8Array(1024).fill(i));
+    // Something Framewire does not name: never touched.
+    const foreign = await blobs.putBytes('notes/readme.txt', bytes('keep me'), 'text/plain');
+    await projected(done.jobId, (row) => row['status'] === 'completed');
+    await projected(retried.jobId, (row) => row['attempts'] === 2);
+    const everything = [done.data.video.objectName, ...(await blobs.names()).filter((n) => n.startsWith(`artifacts/${done.jobId}`)), retried.data.video.objectName, stale.objectName, current.objectName, unsubmitted.name, foreign.name];
+
+    // Within the grace period nothing is garbage yet: an upload or an attempt may be in progress.
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, objects: { 'deleted-job': 0, 'unsubmitted-upload': 0, 'stale-attempt': 0 }, orphanChunkSets: 0 });
+    expect(await blobs.names()).toEqual(expect.arrayContaining(everything));
+    expect((await blobs.orphanChunks(new Date(Date.now() + DAY))).map((o) => o.nuid)).toContain(nuid);
+
+    clock.at = new Date(Date.now() + 2 * GRACE_MS);
+    expect(await sweeper.sweep()).toMatchObject({
+      ran: true,
+      objects: { 'deleted-job': 0, 'unsubmitted-upload': 1, 'stale-attempt': 1 },
+      orphanChunkSets: 1,
+      orphanChunks: 3,
+    });
+    const left = await blobs.names();
+    expect(left).not.toContain(stale.objectName);
+    expect(left).not.toContain(unsubmitted.name);
+    expect(left).toEqual(expect.arrayContaining([done.data.video.objectName, retried.data.video.objectName, current.objectName, foreign.name]));
+    expect((await blobs.orphanChunks(new Date(Date.now() + DAY))).map((o) => o.nuid)).not.toContain(nuid);
+    // The live objects still read back whole (their chunks were not purged).
+    const read = await blobs.open(current.objectName);
+    const chunks: Buffer[] = [];
+    for await (const chunk of read!.stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('thumb-000000.jpg');
+  });
+
+  it('lets one instance sweep at a time: another one that holds the lock makes this one skip its turn', async () => {
+    const sweeper = await startJobs();
+    const key = `framewire-storage-sweep:${db.schema}`;
+    expect(await db.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [key])).toEqual([{ locked: true }]);
+    expect(await sweeper.sweep()).toMatchObject({ ran: false });
+    await db.query(`SELECT pg_advisory_unlock(hashtext($1))`, [key]);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true });
+  });
+});
