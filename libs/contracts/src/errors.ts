@@ -53,6 +53,10 @@ export const ErrorCode = {
   Cancelled: 'CANCELLED',
   /** The job's work message was delivered max_deliver times without any attempt settling it. */
   MaxDeliveries: 'MAX_DELIVERIES',
+  /** The probed video is over a media limit (duration, pixels, frame rate, frame count, streams): permanent. */
+  InputTooLarge: 'INPUT_TOO_LARGE',
+  /** A tool was killed for time or memory on two attempts in a row: permanent. */
+  ResourceLimit: 'RESOURCE_LIMIT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
