@@ -102,18 +102,14 @@ describe('media limits on a worker with its default settings', () => {
   });
 
   it('fails an hour of 16x16 at 1000 fps with INPUT_TOO_LARGE on its first attempt, before any tool runs', async () => {
-    const t0 = performance.now();
     const path = await manyFramesVideo();
-    const madeMs = performance.now() - t0;
-    const { events, stored, failures, failed } = await w.runJob(await readFile(path), 'video/mp4', 'analyze');
+    const { events, failures, failed } = await w.runJob(await readFile(path), 'video/mp4', 'analyze');
     expect(types(events)).toEqual(['VideoSubmitted', 'JobStarted', 'JobFailed']);
     expect(failures).toEqual([[1, true, 'INPUT_TOO_LARGE']]);
     expect(failed!.data.retryDelayMs).toBeNull();
     expect(failed!.data.error.message).toBe(
       'the video is too large to process: frame rate 1000 fps is over 240 fps (MEDIA_MAX_FPS); frame count 3600000 is over 3456000 (MEDIA_MAX_FRAMES)',
     );
-    const endToEndMs = stored.at(-1)!.storedAt.getTime() - stored[0]!.storedAt.getTime();
-    process.stdout.write(`many-frames video: ready in ${Math.round(madeMs)} ms (cached after the first run); submitted to failed in ${endToEndMs} ms\n`);
   }, 180_000);
 
   it('applies a pipeline\'s own tighter limit, and names it; other pipelines take the same video', async () => {
