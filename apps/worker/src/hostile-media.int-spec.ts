@@ -199,6 +199,12 @@ describe('an upload reaches ffmpeg only as what it was accepted as', () => {
     expect(http.requests).toEqual([]);
   });
 
+  it('an upload stored as a type the gateway never accepts (an old job, a foreign writer) is not probed at all: UNSUPPORTED_MEDIA', async () => {
+    const { failures, failed } = await w.runJob(await readFile(secret), 'application/octet-stream', 'probe');
+    expect(failures).toEqual([[1, true, 'UNSUPPORTED_MEDIA']]);
+    expect(failed!.data.error.message).toBe('the upload is stored as "application/octet-stream", which is no container the workers read');
+  });
+
   it('a MOV whose data reference points at another file: the job ends cleanly (INVALID_MEDIA), and that file is never opened', async () => {
     const mov = join(media.dir, 'reference.mov');
     await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '1', '-c:v', 'mpeg4', '-f', 'mov', mov]);
