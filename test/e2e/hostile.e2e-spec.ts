@@ -151,6 +151,13 @@ describe('hostile input against the running gateway', () => {
   const mp4Head = () => video.subarray(0, 4096);
   const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
   const elf = Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(64)]);
+  /** A DASH manifest whose XML comment puts a 0x47 at every `packet`-byte boundary (from `first`) of its first 128 KiB. */
+  const dashWithSyncBytes = (packet: number, first: number) => {
+    const head = Buffer.alloc(128 * 1024, ' ');
+    head.write(first === 0 ? 'G<?xml version="1.0"?><!--' : '<?xml version="1.0"?><!--', 0, 'latin1');
+    for (let at = first; at < head.length; at += packet) head[at] = 0x47;
+    return Buffer.concat([head, Buffer.from('-->\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><Period><AdaptationSet><Representation id="1" bandwidth="1"><BaseURL>/etc/hostname</BaseURL></Representation></AdaptationSet></Period></MPD>\n')]);
+  };
   const unknownKey = (): TestKey => ({ key: `fwk_${'Q'.repeat(43)}`, keyId: 'key_000000000000', tenant: 'nobody', headers: { Authorization: `Bearer fwk_${'Q'.repeat(43)}` } });
   const asKey = (authorization: string): TestKey => ({ key: '', keyId: '', tenant: '', headers: { Authorization: authorization } });
   const job = () => acmeJob;
@@ -225,6 +232,10 @@ describe('hostile input against the running gateway', () => {
     { category: 'uploads', what: 'a text file renamed .mp4', send: () => upload([file('this is not a video\n'.repeat(100))]), status: 415, code: 'UNSUPPORTED_MEDIA' },
     { category: 'uploads', what: 'a PNG named .mp4', send: () => upload([file(png)]), status: 415, code: 'UNSUPPORTED_MEDIA' },
     { category: 'uploads', what: 'an executable named .mp4 with Content-Type video/mp4', send: () => upload([file(elf)]), status: 415, code: 'UNSUPPORTED_MEDIA' },
+    { category: 'uploads', what: 'a DASH manifest with a 0x47 every 188 bytes in an XML comment', send: () => upload([file(dashWithSyncBytes(188, 0))]), status: 415, code: 'UNSUPPORTED_MEDIA' },
+    { category: 'uploads', what: 'a DASH manifest with a 0x47 every 192 bytes (M2TS) in an XML comment', send: () => upload([file(dashWithSyncBytes(192, 4))]), status: 415, code: 'UNSUPPORTED_MEDIA' },
+    { category: 'uploads', what: 'an HLS playlist named .mp4', send: () => upload([file('#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n/etc/hostname\n#EXT-X-ENDLIST\n')]), status: 415, code: 'UNSUPPORTED_MEDIA' },
+    { category: 'uploads', what: 'an ffconcat playlist named .mp4', send: () => upload([file("ffconcat version 1.0\nfile '/etc/hostname'\n")]), status: 415, code: 'UNSUPPORTED_MEDIA' },
     {
       category: 'uploads',
       what: 'a wrong multipart boundary',

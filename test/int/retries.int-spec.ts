@@ -14,7 +14,8 @@ import { eventually, freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNam
  * Failed and contested attempts, with a real worker (in this process) on a real stream: each failed
  * attempt is a JobFailed that says when the retry comes, the work message waits that long (nak with
  * a delay), and the last attempt's failure is final; a tool past its timeout is stopped and counts as
- * a failed attempt; a worker whose job was taken over can append nothing more.
+ * a failed attempt, retried once (twice in a row is final); a worker whose job was taken over can
+ * append nothing more.
  */
 describe('retries, timeouts and a stale worker', () => {
   const MAX_ATTEMPTS = 3;
@@ -70,7 +71,7 @@ describe('retries, timeouts and a stale worker', () => {
 
   const history = async (jobId: string) => (await store.readJob(jobId)).flatMap((item) => (item.ok ? [item.stored] : []));
 
-  it('stops a tool that runs past its timeout, and counts it as a failed attempt that is retried', async () => {
+  it('stops a tool that runs past its timeout and retries it once; a second timeout in a row is final, RESOURCE_LIMIT', async () => {
     // noop sleeps on its signal for 5 s; the tool timeout is 1 s.
     const submitted = videoSubmitted(undefined, { pipeline: 'noop', params: { sleep_ms: 5000 } });
     await store.append(submitted, 0);
@@ -80,12 +81,13 @@ describe('retries, timeouts and a stale worker', () => {
       return last?.type === 'JobFailed' && last.data.final ? items : undefined;
     }, 30_000, 'the last attempt to time out');
     const failures = stored.flatMap((s) => (s.event.type === 'JobFailed' ? [s.event.data] : []));
+    // The attempt limit is 3, but an input that outlasts the tool's time twice is not tried a third time.
     expect(failures.map((f) => [f.attempt, f.final, f.error.code])).toEqual([
       [1, false, 'TOOL_TIMEOUT'],
-      [2, false, 'TOOL_TIMEOUT'],
-      [3, true, 'TOOL_TIMEOUT'],
+      [2, true, 'RESOURCE_LIMIT'],
     ]);
     expect(failures[0]!.error.message).toMatch(/tool "noop" ran longer than 1000 ms/);
+    expect(failures[1]!.error.message).toBe('tool "noop" ran longer than 1000 ms (the attempt before was stopped for TOOL_TIMEOUT too: not retried again)');
     // Each attempt was stopped at its timeout, well before the 5 s sleep would have ended.
     const started = stored.filter((s) => s.event.type === 'JobStarted');
     const ended = stored.filter((s) => s.event.type === 'JobFailed');

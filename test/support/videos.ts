@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -127,4 +127,131 @@ export async function slowFfprobe(dir: string, holdSeconds: number): Promise<str
   ].join('\n');
   await writeFile(path, script, { mode: 0o755 });
   return path;
+}
+
+/**
+ * A video made once per machine and kept in `<tmpdir>/framewire-video-cache/<name>` (for those too
+ * slow to make on every run). Made under a temporary name and renamed, so a run that is killed
+ * half-way leaves nothing that looks finished, and parallel runs each end with a whole file.
+ */
+export async function cachedVideo(name: string, make: (path: string) => Promise<void>): Promise<string> {
+  const dir = join(tmpdir(), 'framewire-video-cache');
+  const path = join(dir, name);
+  if (await stat(path).then((s) => s.size > 0, () => false)) return path;
+  await mkdir(dir, { recursive: true });
+  const partial = `${path}.${process.pid}.${Date.now()}.partial`;
+  try {
+    await make(partial);
+    await rename(partial, path);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return path;
+}
+
+/**
+ * An hour of 16x16 video at 1000 fps: 3.6 million frames in about 47 MB, as ffprobe reports them
+ * (duration 3600 s, avg_frame_rate 1000/1, nb_frames 3600000). Encoding that many frames takes half
+ * a minute; ten seconds encoded once and repeated 360 times without re-encoding (`-stream_loop`,
+ * `-c copy`) is the same file in a few seconds. Cached (cachedVideo).
+ */
+export function manyFramesVideo(): Promise<string> {
+  return cachedVideo('16x16-1000fps-1h.mp4', async (path) => {
+    const tenSeconds = `${path}.10s.mp4`;
+    try {
+      await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=16x16:rate=1000', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'mp4', tenSeconds]);
+      await ffmpeg(['-stream_loop', '359', '-i', tenSeconds, '-c', 'copy', '-f', 'mp4', path]);
+    } finally {
+      await rm(tenSeconds, { force: true });
+    }
+  });
+}
+
+/**
+ * A DASH manifest dressed as an M2TS stream: a 0x47 at every 192-byte packet start of its first
+ * kilobyte, inside an XML comment. ffprobe, left to guess, opens it with its DASH demuxer, which
+ * then reads `baseUrl` (a local file, or a URL).
+ */
+export function disguisedDashManifest(baseUrl: string): Buffer {
+  const head = Buffer.alloc(192 * 6, ' ');
+  head.write('<?xml version="1.0"?><!--', 0, 'latin1');
+  for (let at = 4; at < head.length; at += 192) head[at] = 0x47;
+  const mpd =
+    '-->\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011" mediaPresentationDuration="PT1S" minBufferTime="PT1S">' +
+    `<Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="1000"><BaseURL>${baseUrl}</BaseURL></Representation></AdaptationSet></Period></MPD>\n`;
+  return Buffer.concat([head, Buffer.from(mpd, 'utf8')]);
+}
+
+/** An HLS playlist of one segment at `url` (a local path or a URL). */
+export function hlsPlaylist(url: string): Buffer {
+  return Buffer.from(`#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:1,\n${url}\n#EXT-X-ENDLIST\n`);
+}
+
+/** An ffconcat list of one file. */
+export function ffconcatList(path: string): Buffer {
+  return Buffer.from(`ffconcat version 1.0\nfile '${path}'\n`);
+}
+
+/**
+ * `mov` (a QuickTime file with its `moov` after its `mdat`, as ffmpeg writes it without faststart)
+ * with the data reference of every track replaced by a Macintosh alias (`dref` entry `alis`) to the
+ * absolute path `target`: a reference movie whose samples live in another file. ffmpeg follows it only
+ * with `-enable_drefs 1` (and, for an absolute path, `-use_absolute_path 1`).
+ */
+export function movWithExternalReference(mov: Uint8Array, target: string): Uint8Array {
+  const containers = new Set(['moov', 'trak', 'mdia', 'minf', 'dinf']);
+  const path = Buffer.from(target, 'latin1');
+  const even = path.length + (path.length % 2);
+  // The alias record as ffmpeg's mov demuxer reads it: 150 bytes of fixed fields (no volume name,
+  // no file name, no levels), then (type, length, value) entries: type 2 is the absolute path; -1 ends.
+  const alias = Buffer.alloc(150 + 4 + even + 4);
+  alias.writeUInt16BE(2, 150);
+  alias.writeUInt16BE(path.length, 152);
+  path.copy(alias, 154);
+  alias.writeUInt16BE(0xffff, 154 + even);
+  const entry = Buffer.concat([u32(12 + alias.length), Buffer.from('alis'), u32(0), alias]);
+  const dref = Buffer.concat([u32(16 + entry.length), Buffer.from('dref'), u32(0), u32(1), entry]);
+  const rebuild = (bytes: Buffer): Buffer => {
+    const out: Buffer[] = [];
+    for (let at = 0; at + 8 <= bytes.length; ) {
+      const size = bytes.readUInt32BE(at);
+      const type = bytes.toString('latin1', at + 4, at + 8);
+      if (size < 8 || at + size > bytes.length) throw new Error(`movWithExternalReference: box "${type}" at ${at} has size ${size}`);
+      if (type === 'dref') out.push(dref);
+      else if (containers.has(type)) {
+        const inner = rebuild(bytes.subarray(at + 8, at + size));
+        out.push(u32(8 + inner.length), Buffer.from(type, 'latin1'), inner);
+      } else out.push(bytes.subarray(at, at + size));
+      at += size;
+    }
+    return Buffer.concat(out);
+  };
+  const top = Buffer.from(mov.buffer, mov.byteOffset, mov.byteLength);
+  const order: string[] = [];
+  for (let at = 0; at + 8 <= top.length; at += top.readUInt32BE(at)) {
+    if (top.readUInt32BE(at) < 8) throw new Error('movWithExternalReference: a top-level box with no size');
+    order.push(top.toString('latin1', at + 4, at + 8));
+  }
+  // Boxes before moov keep their offsets, so the sample offsets into mdat stay right.
+  if (!(order.indexOf('mdat') >= 0 && order.indexOf('mdat') < order.indexOf('moov'))) throw new Error('movWithExternalReference: needs a file whose moov follows its mdat');
+  return rebuild(top);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/**
+ * A Matroska file (as ffmpeg writes it, with the default timestamp scale of 1 ms) whose Segment Info
+ * states a duration of `seconds`, whatever its clusters hold: a header that lies about its length.
+ */
+export function mkvStatingDuration(mkv: Uint8Array, seconds: number): Buffer {
+  const bytes = Buffer.from(mkv);
+  // The Duration element: ID 0x4489, size 8 (0x88), a big-endian double in timestamp-scale units.
+  const at = bytes.indexOf(Buffer.from([0x44, 0x89, 0x88]));
+  if (at < 0) throw new Error('mkvStatingDuration: no 8-byte Duration element');
+  bytes.writeDoubleBE(seconds * 1000, at + 3);
+  return bytes;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from './env.js';
 
@@ -13,6 +14,21 @@ describe('config', () => {
     expect(parseConfig(workerEnvSchema, { OPS_PORT: '0' }).OPS_PORT).toBe(0);
   });
 
+  it('gives the worker media limits that suit real videos, and caps its tools by the machine', () => {
+    expect(parseConfig(workerEnvSchema, {})).toMatchObject({
+      MEDIA_MAX_DURATION_SEC: 14_400,
+      MEDIA_MAX_PIXELS: 7680 * 4320,
+      MEDIA_MAX_FPS: 240,
+      MEDIA_MAX_FRAMES: 3_456_000,
+      MEDIA_MAX_STREAMS: 32,
+      FFMPEG_THREADS: availableParallelism(),
+      FFPROBE_TIMEOUT_MS: 300_000,
+    });
+    // Unset: the worker derives it from the threads (memoryCapMb).
+    expect(parseConfig(workerEnvSchema, {}).FFMPEG_MEMORY_MB).toBeUndefined();
+    expect(parseConfig(workerEnvSchema, { MEDIA_MAX_FPS: '60', FFMPEG_THREADS: '1', FFMPEG_MEMORY_MB: '0' })).toMatchObject({ MEDIA_MAX_FPS: 60, FFMPEG_THREADS: 1, FFMPEG_MEMORY_MB: 0 });
+  });
+
   it('coerces numbers from the environment', () => {
     expect(parseConfig(workerEnvSchema, { WORKER_CONCURRENCY: '4' }).WORKER_CONCURRENCY).toBe(4);
   });
@@ -25,6 +41,10 @@ describe('config', () => {
   it.each([
     [workerEnvSchema, { WORKER_CONCURRENCY: 'abc' }, 'WORKER_CONCURRENCY', '"abc"'],
     [workerEnvSchema, { WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY', 'at least 1'],
+    [workerEnvSchema, { MEDIA_MAX_FPS: 'fast' }, 'MEDIA_MAX_FPS', '"fast"'],
+    [workerEnvSchema, { MEDIA_MAX_DURATION_SEC: '0' }, 'MEDIA_MAX_DURATION_SEC', 'at least 1'],
+    [workerEnvSchema, { FFMPEG_THREADS: '0' }, 'FFMPEG_THREADS', 'at least 1'],
+    [workerEnvSchema, { FFMPEG_MEMORY_MB: '-1' }, 'FFMPEG_MEMORY_MB', 'at least 0'],
     [gatewayEnvSchema, { PORT: '70000' }, 'PORT', 'at most 65535'],
     [gatewayEnvSchema, { NATS_STREAM_REPLICAS: '0' }, 'NATS_STREAM_REPLICAS', 'at least 1'],
     [workerEnvSchema, { OPS_PORT: '70000' }, 'OPS_PORT', 'at most 65535'],

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidNamespace } from '@app/contracts';
 
@@ -176,6 +176,27 @@ export const workerEnvSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   TOOL_TIMEOUT_MS: int(1000).default(15 * 60_000),
+  /**
+   * Media limits, checked against the probe before any tool runs; a video over one fails at once with
+   * INPUT_TOO_LARGE. A pipeline may tighten them (PipelineDefinition.mediaLimits), never loosen them.
+   */
+  MEDIA_MAX_DURATION_SEC: int(1).default(4 * 3600),
+  /** Width × height of any video stream: 8K (7680 × 4320) by default. */
+  MEDIA_MAX_PIXELS: int(1).default(7680 * 4320),
+  MEDIA_MAX_FPS: int(1).default(240),
+  /** Frames of any video stream: four hours at 240 fps by default. */
+  MEDIA_MAX_FRAMES: int(1).default(4 * 3600 * 240),
+  /** Streams of every kind (video, audio, subtitles, data) in the file. */
+  MEDIA_MAX_STREAMS: int(1).default(32),
+  /** Threads of each ffmpeg and ffprobe process (decoders, encoders, filters); default: the machine's cores. */
+  FFMPEG_THREADS: int(1, 256).default(availableParallelism()),
+  /**
+   * Address space of each ffmpeg and ffprobe process, in MiB; 0 leaves it uncapped. Unset: 4096, or
+   * 256 per FFMPEG_THREADS when that is more (what a 4K H.264 transcode needs, with room to spare).
+   */
+  FFMPEG_MEMORY_MB: int(0, 1_048_576).optional(),
+  /** Wall-clock limit of each ffprobe run (-count_packets reads the whole file when the container states no frame count). */
+  FFPROBE_TIMEOUT_MS: int(1000).default(5 * 60_000),
   /**
    * For benchmarks: when set, the worker publishes `{jobId, attempt, workerId, hrtimeNs}` on this core
    * NATS subject the moment each pipeline begins (hrtimeNs is the system's monotonic clock).

@@ -55,6 +55,10 @@ export const ErrorCode = {
   MaxDeliveries: 'MAX_DELIVERIES',
   /** The Object Store or the event stream is at its size limit (NATS_BUCKET_MAX_BYTES, NATS_STREAM_MAX_BYTES): nothing was stored. */
   StorageFull: 'STORAGE_FULL',
+  /** The probed video is over a media limit (duration, pixels, frame rate, frame count, streams): permanent. */
+  InputTooLarge: 'INPUT_TOO_LARGE',
+  /** A tool was killed for time or memory on two attempts in a row: permanent. */
+  ResourceLimit: 'RESOURCE_LIMIT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

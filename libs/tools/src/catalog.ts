@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { builtinPlugin } from './builtin/builtin.plugin.js';
+import { mediaLimitsProblem, type MediaLimits } from './media/media-limits.js';
 import type { FramewirePlugin, PipelineDefinition, Tool } from './tool.js';
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
@@ -16,6 +17,8 @@ export interface PipelineEntry {
   readsInput: boolean;
   /** Its own attempt limit, or null for the workers' default (WORKER_MAX_DELIVER). */
   maxAttempts: number | null;
+  /** Its own media limits, each applied only where it is tighter than the workers' (empty: none). */
+  mediaLimits: Partial<MediaLimits>;
 }
 
 /** Thrown while building a catalog: a bad plugin or a clash of names stops the service at startup. */
@@ -52,6 +55,8 @@ export class ToolCatalog {
     if (definition.maxAttempts !== undefined && !(Number.isInteger(definition.maxAttempts) && definition.maxAttempts >= 1 && definition.maxAttempts <= 1000)) {
       throw new CatalogError(`${source}: pipeline "${definition.name}" has maxAttempts ${definition.maxAttempts}; use an integer from 1 to 1000`);
     }
+    const limitsProblem = mediaLimitsProblem(definition.mediaLimits);
+    if (limitsProblem) throw new CatalogError(`${source}: pipeline "${definition.name}": ${limitsProblem}`);
     const tools = definition.tools.map((name) => {
       const tool = this.tools.get(name);
       if (!tool) throw new CatalogError(`${source}: pipeline "${definition.name}" uses unknown tool "${name}"`);
@@ -72,6 +77,7 @@ export class ToolCatalog {
       source,
       readsInput: tools.some((tool) => tool.readsInput !== false),
       maxAttempts: definition.maxAttempts ?? null,
+      mediaLimits: { ...definition.mediaLimits },
     });
   }
 

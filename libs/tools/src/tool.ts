@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ArtifactRef } from '@app/contracts';
+import type { MediaLimits } from './media/media-limits.js';
 import type { ProbeResult } from './media/probe-result.js';
 
 /**
@@ -83,7 +84,15 @@ export interface MediaTools {
   /**
    * Runs ffmpeg with `args` (without the binary). When `progress` is given, `-progress pipe:1
    * -nostats` is added and each progress block is passed on. Rejects with a ToolError whose code
-   * is INVALID_MEDIA when ffmpeg cannot read the input, TOOL_FAILED otherwise.
+   * is INVALID_MEDIA when ffmpeg cannot read the input, RESOURCE_LIMIT when it ran out of its memory
+   * cap or died by a signal, TOOL_FAILED otherwise.
+   *
+   * The worker caps every run: `-threads FFMPEG_THREADS` before each input and output file (and
+   * `-filter_threads`), FFMPEG_MEMORY_MB of address space, the tool's timeout. Read the upload as
+   * `'-i', ctx.inputPath`: the worker puts its own input options right before that `-i` (the sniffed
+   * container as `-f`, `-protocol_whitelist file,pipe`, `-enable_drefs 0` for MOV, `-t` at the
+   * duration limit). A command that names the upload any other way (`file:` URL, `movie=` filter,
+   * concat list) is refused.
    */
   ffmpeg(args: string[], options?: { onProgress?: (progress: FfmpegProgress) => void }): Promise<{ stderr: string; stdout: string }>;
 }
@@ -127,6 +136,12 @@ export interface PipelineDefinition {
    * ceiling: the workers' WORKER_MAX_DELIVER (their consumer's max_deliver).
    */
   readonly maxAttempts?: number;
+  /**
+   * Tighter media limits for this pipeline's jobs (say, `{ maxDurationSec: 600 }` for a costly
+   * one). Each applies only where it is below the workers' own (MEDIA_MAX_* variables): a pipeline
+   * can never loosen them. A video over a limit fails with INPUT_TOO_LARGE before any tool runs.
+   */
+  readonly mediaLimits?: Partial<MediaLimits>;
 }
 
 /** What a plugin package exports as its default export. */

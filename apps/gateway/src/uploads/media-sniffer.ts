@@ -1,8 +1,10 @@
 /**
  * What an upload is, from its first bytes, before anything is stored or published. Framewire takes
  * the containers ffmpeg reads for video work: ISO BMFF (MP4, MOV, 3GP; `ftyp`, or a classic QuickTime
- * atom first), Matroska/WebM (EBML), AVI (`RIFF....AVI `) and MPEG transport streams (0x47 sync bytes
- * every 188 bytes, or every 192 for M2TS). The client's filename and Content-Type are not trusted.
+ * atom first), Matroska/WebM (EBML), AVI (`RIFF....AVI `) and MPEG transport streams (see
+ * isTransportStream: packets and a PAT, not just a byte that recurs). The client's filename and
+ * Content-Type are not trusted. What an upload is sniffed as is also what the workers read it as
+ * (ffmpeg's `-f`), so a manifest or playlist that got past here would still not be opened as one.
  *
  * Where a container states its own length (MP4 boxes, the AVI RIFF chunk), a structure check follows
  * the upload to its end, so a truncated file is refused too, not just a foreign one.
@@ -16,8 +18,11 @@ export interface Sniffed {
   contentType: string;
 }
 
-/** How many leading bytes `sniffContainer` wants (it decides on fewer when the file is shorter). */
-export const SNIFF_BYTES = 1024;
+/**
+ * How many leading bytes `sniffContainer` wants (it decides on fewer when the file is shorter): 64
+ * packets of an M2TS stream, the window in which a transport stream must show its structure.
+ */
+export const SNIFF_BYTES = 64 * 192;
 
 const CONTENT_TYPES: Record<ContainerKind, string> = {
   mp4: 'video/mp4',
@@ -54,19 +59,60 @@ function detect(head: Uint8Array): ContainerKind | null {
     // The EBML header names its DocType within the first few dozen bytes.
     return ascii(head, 0, Math.min(head.length, 64)).includes('webm') ? 'webm' : 'matroska';
   }
-  if (hasSyncBytes(head, 0, TS_PACKET)) return 'mpeg-ts';
-  if (hasSyncBytes(head, 4, M2TS_PACKET)) return 'mpeg-ts';
+  if (isTransportStream(head, 0, TS_PACKET)) return 'mpeg-ts';
+  if (isTransportStream(head, 4, M2TS_PACKET)) return 'mpeg-ts';
   return null;
 }
 
-/** 0x47 at `offset` and every `packet` bytes after it, for every packet start in `head` (two at least). */
-function hasSyncBytes(head: Uint8Array, offset: number, packet: number): boolean {
-  let seen = 0;
+/**
+ * An MPEG transport stream, by its structure over the whole head (up to SNIFF_BYTES): the sync byte
+ * 0x47 at every packet start (`offset` is 4 for M2TS, whose packets begin with a 4-byte timestamp),
+ * two packets at least, and among them a program association table, as every stream carries from
+ * its start: a packet on PID 0 that starts a section with table_id 0, a well-formed section length
+ * and a matching CRC-32. Text that merely has a 0x47 every 188 bytes (a manifest with them in a
+ * comment) has no such table.
+ */
+function isTransportStream(head: Uint8Array, offset: number, packet: number): boolean {
+  let packets = 0;
+  let pat = false;
   for (let at = offset; at < head.length; at += packet) {
     if (head[at] !== 0x47) return false;
-    seen++;
+    if (at + TS_PACKET > head.length) break; // a partial packet at the end of the head
+    packets++;
+    pat ||= isPatPacket(head.subarray(at, at + TS_PACKET));
   }
-  return seen >= 2;
+  return packets >= 2 && pat;
+}
+
+/** A 188-byte packet that carries the start of a valid program association table (ISO/IEC 13818-1 2.4.4.3). */
+function isPatPacket(p: Uint8Array): boolean {
+  const transportError = (p[1]! & 0x80) !== 0;
+  const unitStart = (p[1]! & 0x40) !== 0;
+  const pid = ((p[1]! & 0x1f) << 8) | p[2]!;
+  const scrambled = (p[3]! & 0xc0) !== 0;
+  const adaptation = (p[3]! >> 4) & 0x3;
+  if (transportError || !unitStart || pid !== 0 || scrambled || (adaptation & 0x1) === 0) return false;
+  let at = 4;
+  if (adaptation === 0x3) at += 1 + p[4]!;
+  if (at >= p.length) return false;
+  at += 1 + p[at]!; // pointer_field
+  if (at + 3 > p.length || p[at] !== 0x00) return false; // table_id 0: program_association_section
+  const syntax = (p[at + 1]! & 0x80) !== 0;
+  const zero = (p[at + 1]! & 0x40) === 0;
+  const length = ((p[at + 1]! & 0x0f) << 8) | p[at + 2]!;
+  // 5 bytes of header after the length, 4 per program, 4 of CRC; within the packet.
+  if (!syntax || !zero || length < 9 || length > 1021 || (length - 9) % 4 !== 0 || at + 3 + length > p.length) return false;
+  return crc32Mpeg2(p.subarray(at, at + 3 + length)) === 0;
+}
+
+/** CRC-32/MPEG-2 (polynomial 0x04C11DB7, no reflection, no final xor): 0 over a section with its CRC. */
+function crc32Mpeg2(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte << 24;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
+  }
+  return crc >>> 0;
 }
 
 /** Why an upload that looked like a container is not a whole one. */

@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { FfmpegProgressParser, ToolError, type FfmpegProgress } from '@app/tools';
 import { WORKER_CONFIG } from '../worker.config.js';
+import { ffmpegArgs, type MediaInput } from './media-input.js';
+import { memoryCapMb, resourceFailure, spawnCapped } from './media-process.js';
 
 /** How much of stderr is kept for the error message: its tail, where ffmpeg says what went wrong. */
 const STDERR_TAIL = 16 * 1024;
@@ -13,17 +14,29 @@ const INVALID_INPUT = /Invalid data found when processing input|moov atom not fo
 
 /**
  * Runs the real ffmpeg binary for the tools: no stdin, `-progress pipe:1` on stdout when the caller
- * wants progress, stderr kept as a bounded tail. The signal kills it at once (SIGKILL).
+ * wants progress, stderr kept as a bounded tail. Every run is capped: FFMPEG_THREADS threads for
+ * each decoder, encoder and filter graph, FFMPEG_MEMORY_MB of address space, and the wall time of the
+ * signal it is given (the tool's timeout); the upload is read only as the container it was accepted
+ * as (see ffmpegArgs). The signal kills it at once (SIGKILL).
  */
 @Injectable()
 export class FfmpegRunner {
-  constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
+  private readonly memoryMb: number;
 
-  run(args: string[], signal: AbortSignal, onProgress?: (progress: FfmpegProgress) => void): Promise<{ stdout: string; stderr: string }> {
-    const full = ['-hide_banner', '-nostdin', '-y', '-v', 'error', ...(onProgress ? ['-progress', 'pipe:1', '-nostats'] : []), ...args];
+  constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {
+    this.memoryMb = memoryCapMb(config);
+  }
+
+  run(args: string[], signal: AbortSignal, onProgress?: (progress: FfmpegProgress) => void, input: MediaInput | null = null): Promise<{ stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
-      const child = spawn(this.config.FFMPEG_PATH, full, { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' });
+      const threads = String(this.config.FFMPEG_THREADS);
+      const full = [
+        '-hide_banner', '-nostdin', '-y', '-v', 'error', '-filter_threads', threads, '-filter_complex_threads', threads,
+        ...(onProgress ? ['-progress', 'pipe:1', '-nostats'] : []),
+        ...ffmpegArgs(args, input, this.config.FFMPEG_THREADS),
+      ];
+      const child = spawnCapped(this.config.FFMPEG_PATH, full, this.memoryMb, signal);
       const parser = onProgress ? new FfmpegProgressParser(onProgress) : null;
       let stdout = '';
       let stderr = '';
@@ -40,7 +53,8 @@ export class FfmpegRunner {
       });
       child.on('close', (code, signalName) => {
         if (signal.aborted) return reject(signal.reason);
-        if (signalName) return reject(new ToolError(ErrorCode.ToolFailed, `ffmpeg was killed by ${signalName}`, false));
+        const resources = code !== 0 ? resourceFailure('ffmpeg', code, stderr, signalName, this.memoryMb) : null;
+        if (resources) return reject(resources);
         if (code !== 0) {
           const message = lastLines(stderr) || `exit code ${code}`;
           return reject(INVALID_INPUT.test(stderr) ? new ToolError(ErrorCode.InvalidMedia, `ffmpeg could not read the video: ${message}`, true) : new ToolError(ErrorCode.ToolFailed, `ffmpeg failed: ${message}`, false));

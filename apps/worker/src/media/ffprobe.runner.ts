@@ -1,59 +1,92 @@
-import { spawn } from 'node:child_process';
 import { Inject, Injectable } from '@nestjs/common';
 import { ErrorCode } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
+import { abortLink } from '@app/runtime';
 import { ToolError, type FfprobeOutput } from '@app/tools';
 import { WORKER_CONFIG } from '../worker.config.js';
+import { inputOptions, type MediaInput } from './media-input.js';
+import { memoryCapMb, resourceFailure, spawnCapped } from './media-process.js';
 
 const STDERR_LIMIT = 4000;
+/** ffprobe's JSON for a real video is a few kB; more than this is a file of thousands of streams. */
+const STDOUT_LIMIT = 8 * 1024 * 1024;
 
-/** Runs the real ffprobe binary. An input it cannot read is INVALID_MEDIA; a missing binary is not. */
+/**
+ * Runs the real ffprobe binary, under the same caps as ffmpeg (threads, memory) and its own wall-time
+ * limit, FFPROBE_TIMEOUT_MS; the upload is read as the container it was accepted as. An input it
+ * cannot read is INVALID_MEDIA; a missing binary is not.
+ */
 @Injectable()
 export class FfprobeRunner {
-  constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {}
+  private readonly memoryMb: number;
+
+  constructor(@Inject(WORKER_CONFIG) private readonly config: WorkerConfig) {
+    this.memoryMb = memoryCapMb(config);
+  }
 
   /**
    * Format and streams. The frame count comes from the container when it states one (MP4 and MOV
-   * do); only when it does not are the packets counted, which reads the whole file.
+   * do); only when it does not are the packets counted, which reads the whole file. `check` sees the
+   * first output before that (and may throw to stop there), so a video that is over a limit by what
+   * its header says is never read to its end.
    */
-  async probe(path: string, signal?: AbortSignal): Promise<FfprobeOutput> {
-    const output = await this.run(path, false, signal);
+  async probe(input: MediaInput, signal: AbortSignal, check?: (output: FfprobeOutput) => void): Promise<FfprobeOutput> {
+    const output = await this.run(input, false, signal);
+    check?.(output);
     const video = output.streams?.find((s) => s.codec_type === 'video');
     const stated = Number(video?.nb_frames);
     if (!video || (Number.isFinite(stated) && stated > 0)) return output;
-    return this.run(path, true, signal);
+    return this.run(input, true, signal);
   }
 
-  private run(path: string, countPackets: boolean, signal?: AbortSignal): Promise<FfprobeOutput> {
-    const args = ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...(countPackets ? ['-count_packets'] : []), path];
+  private run(input: MediaInput, countPackets: boolean, signal: AbortSignal): Promise<FfprobeOutput> {
+    const args = [
+      '-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...(countPackets ? ['-count_packets'] : []),
+      '-threads', String(this.config.FFMPEG_THREADS), ...inputOptions(input.demuxer), '-i', input.path,
+    ];
     return new Promise((resolve, reject) => {
-      const child = spawn(this.config.FFPROBE_PATH, args, {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        signal,
-        timeout: this.config.TOOL_TIMEOUT_MS,
-        killSignal: 'SIGKILL',
-      });
+      const link = abortLink([signal], this.config.FFPROBE_TIMEOUT_MS);
+      const fail = (error: unknown) => {
+        link.dispose();
+        reject(error);
+      };
+      if (link.signal.aborted) return fail(signal.reason);
+      const child = spawnCapped(this.config.FFPROBE_PATH, args, this.memoryMb, link.signal);
       const stdout: Buffer[] = [];
+      let stdoutBytes = 0;
+      let tooMuch = false;
       let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdoutBytes += chunk.length;
+        if (stdoutBytes <= STDOUT_LIMIT) stdout.push(chunk);
+        else if (!tooMuch) {
+          tooMuch = true;
+          child.kill('SIGKILL');
+        }
+      });
       child.stderr.on('data', (chunk: Buffer) => {
         if (stderr.length < STDERR_LIMIT) stderr += chunk.toString('utf8');
       });
       child.on('error', (error: NodeJS.ErrnoException) => {
-        if (error.name === 'AbortError') reject(error);
-        else reject(new ToolError(ErrorCode.ToolFailed, `ffprobe could not run: ${error.message}`, false, { cause: error }));
+        if (error.name === 'AbortError') return; // settled on close
+        fail(new ToolError(ErrorCode.ToolFailed, `ffprobe could not run: ${error.message}`, false, { cause: error }));
       });
       child.on('close', (code, signalName) => {
-        if (signalName) {
-          reject(new ToolError(ErrorCode.ToolFailed, `ffprobe was killed by ${signalName}`, false));
-        } else if (code !== 0) {
-          reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${path}: `, '')) || `exit code ${code}`}`, true));
-        } else {
-          try {
-            resolve(JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput);
-          } catch {
-            reject(new ToolError(ErrorCode.ToolFailed, 'ffprobe printed output that is not JSON', false));
-          }
+        link.dispose();
+        if (link.timedOut) {
+          return reject(new ToolError(ErrorCode.ResourceLimit, `ffprobe ran longer than ${this.config.FFPROBE_TIMEOUT_MS} ms (FFPROBE_TIMEOUT_MS)${countPackets ? ' counting the packets' : ''}`, false));
+        }
+        if (signal.aborted) return reject(signal.reason);
+        if (tooMuch) return reject(new ToolError(ErrorCode.InputTooLarge, `ffprobe's description of the file is over ${STDOUT_LIMIT} bytes: too many streams`, true));
+        const resources = code !== 0 ? resourceFailure('ffprobe', code, stderr, signalName, this.memoryMb) : null;
+        if (resources) return reject(resources);
+        if (code !== 0) {
+          return reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${input.path}: `, '')) || `exit code ${code}`}`, true));
+        }
+        try {
+          resolve(JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput);
+        } catch {
+          reject(new ToolError(ErrorCode.ToolFailed, 'ffprobe printed output that is not JSON', false));
         }
       });
     });

@@ -28,3 +28,17 @@ export class JobFailure extends Error {
     return new JobFailure(ErrorCode.WorkerError, message, false, { cause: error });
   }
 }
+
+/** What an attempt stopped for time (a tool's timeout) or memory (a tool's cap, a crash) fails with. */
+const RESOURCE_CODES: ReadonlySet<string> = new Set([ErrorCode.ToolTimeout, ErrorCode.ResourceLimit]);
+
+/**
+ * A tool killed for time or memory is transient once: the machine may have been busy, or the worker
+ * restarted under it. When the attempt before this one (in the same run: a redrive starts afresh)
+ * was stopped the same way, the input is what costs too much, and the failure is permanent,
+ * RESOURCE_LIMIT. Any other failure is left as it is.
+ */
+export function escalateResourceFailure(failure: JobFailure, previousCode: string | null): JobFailure {
+  if (failure.permanent || !RESOURCE_CODES.has(failure.code) || previousCode === null || !RESOURCE_CODES.has(previousCode)) return failure;
+  return new JobFailure(ErrorCode.ResourceLimit, `${failure.message} (the attempt before was stopped for ${previousCode} too: not retried again)`, true, { cause: failure });
+}

@@ -16,7 +16,7 @@ import { ToolCatalog } from '@app/tools';
 import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { AttemptLog } from './attempt-log.js';
-import { JobFailure } from './job-failure.js';
+import { escalateResourceFailure, JobFailure } from './job-failure.js';
 import { PipelineExecutor, type PipelineOutcome } from './pipeline-executor.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
@@ -27,6 +27,12 @@ interface ClaimedAttempt {
   attempt: number;
   started: JobStarted;
   log: AttemptLog;
+  /**
+   * The error code of the attempt before this one in the same run, when it failed (its JobFailed is
+   * the last lifecycle event before this attempt's JobStarted); null for a first attempt, the first
+   * after a redrive, or one after an attempt that never settled (its worker died).
+   */
+  previousFailure: string | null;
 }
 
 /**
@@ -122,6 +128,7 @@ export class JobRunner {
   private async claim(delivery: WorkDelivery): Promise<ClaimedAttempt | 'skipped' | 'lost'> {
     const { request } = delivery;
     let claimed: { started: JobStarted; seq: number } | null = null;
+    let previousFailure: string | null = null;
     if (delivery.deliveryCount === 1 && request.type === 'VideoSubmitted') {
       const started = this.event<JobStarted>(request, null, 'JobStarted', 1, { workerId: this.config.WORKER_ID, attempt: 1 });
       try {
@@ -147,6 +154,7 @@ export class JobRunner {
       }
       // Events before this work request belong to the run that a redrive reopened: it causes the start.
       const previous = last && last.seq > delivery.seq ? last.event : null;
+      if (previous?.type === 'JobFailed') previousFailure = previous.data.error.code;
       if (phase.kind === 'cancel-requested') {
         await this.cancelBeforeStart(delivery, previous, last!.seq, phase.attempt);
         return 'skipped';
@@ -171,7 +179,7 @@ export class JobRunner {
     const log = new AttemptLog(this.store, request.jobId, started.eventId, seq, (snapshot) =>
       this.event<JobProgressed>(request, started, 'JobProgressed', 1, { attempt, ...snapshot }),
     );
-    return { attempt, started, log };
+    return { attempt, started, log, previousFailure };
   }
 
   /** A cancel was requested while no attempt ran: settle it, so the job never starts. */
@@ -210,7 +218,7 @@ export class JobRunner {
   }
 
   private async settleFailure(delivery: WorkDelivery, claim: ClaimedAttempt, error: unknown, startedAt: number): Promise<RunOutcome> {
-    const failure = JobFailure.from(error);
+    const failure = escalateResourceFailure(JobFailure.from(error), claim.previousFailure);
     // A redrive's attempts count again from the first one it started.
     const firstAttempt = delivery.request.type === 'JobRedriven' ? delivery.request.data.firstAttempt : 1;
     const attemptsThisRun = claim.attempt - firstAttempt + 1;

@@ -6,9 +6,25 @@ import { ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type Wo
 import type { WorkerConfig } from '@app/config';
 import { abortLink } from '@app/runtime';
 import { BlobStore } from '@app/event-store';
-import { assembleResult, toMediaInfo, ToolCatalog, ToolError, type MediaInfo, type ToolContext, type ToolOutput, type ToolRun } from '@app/tools';
+import {
+  assembleResult,
+  checkMediaLimits,
+  describeViolations,
+  effectiveLimits,
+  mediaFigures,
+  toMediaInfo,
+  ToolCatalog,
+  ToolError,
+  type FfprobeOutput,
+  type MediaInfo,
+  type MediaLimits,
+  type ToolContext,
+  type ToolOutput,
+  type ToolRun,
+} from '@app/tools';
 import { FfmpegRunner } from '../media/ffmpeg.runner.js';
 import { FfprobeRunner } from '../media/ffprobe.runner.js';
+import { demuxerFor, type MediaInput } from '../media/media-input.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
 import type { AttemptLog } from './attempt-log.js';
@@ -26,7 +42,8 @@ export interface PipelineOutcome {
 
 /**
  * Runs a pipeline's tools for one attempt: downloads the upload (only when a tool reads it), probes
- * it, runs each tool in order with its context (params, progress, signal with the tool's timeout,
+ * it as the container it was accepted as, checks it against the media limits (INPUT_TOO_LARGE, before
+ * any tool runs), runs each tool in order with its context (params, progress, signal with the tool's timeout,
  * artifact writer, earlier results), and assembles the result. A result larger than
  * RESULT_INLINE_MAX_BYTES goes to the Object Store and the event carries a reference to it.
  * On failure the attempt's artifacts are deleted.
@@ -34,6 +51,8 @@ export interface PipelineOutcome {
 @Injectable()
 export class PipelineExecutor {
   private readonly logger = new Logger(PipelineExecutor.name);
+  /** The installation's media limits (MEDIA_MAX_*); a pipeline may tighten them. */
+  private readonly limits: MediaLimits;
 
   constructor(
     private readonly blobs: BlobStore,
@@ -42,7 +61,15 @@ export class PipelineExecutor {
     private readonly catalog: ToolCatalog,
     private readonly probe: PipelineProbe,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
-  ) {}
+  ) {
+    this.limits = {
+      maxDurationSec: config.MEDIA_MAX_DURATION_SEC,
+      maxPixels: config.MEDIA_MAX_PIXELS,
+      maxFps: config.MEDIA_MAX_FPS,
+      maxFrames: config.MEDIA_MAX_FRAMES,
+      maxStreams: config.MEDIA_MAX_STREAMS,
+    };
+  }
 
   async run(request: WorkRequest, attempt: number, log: AttemptLog, signal: AbortSignal): Promise<PipelineOutcome> {
     const pipeline = this.catalog.pipeline(request.data.pipeline);
@@ -53,6 +80,10 @@ export class PipelineExecutor {
     const parsed = pipeline.params.safeParse(request.data.params);
     if (!parsed.success) throw new JobFailure(ErrorCode.InvalidParams, `params do not fit pipeline "${pipeline.name}" here: ${parsed.error.issues[0]?.message}`, true);
     const params = parsed.data as Record<string, unknown>;
+    const demuxer = demuxerFor(request.data.video.contentType);
+    if (pipeline.readsInput && !demuxer) {
+      throw new JobFailure(ErrorCode.UnsupportedMedia, `the upload is stored as "${request.data.video.contentType}", which is no container the workers read`, true);
+    }
     const writer = new ObjectStoreArtifactWriter(this.blobs, artifactPrefix(request.jobId, attempt));
     // The attempt's scratch directory, only when the input or a tool needs one (not for noop).
     const needsDir = pipeline.readsInput || pipeline.tools.some((tool) => tool.usesWorkDir !== false);
@@ -62,12 +93,21 @@ export class PipelineExecutor {
     const attemptSignal = attemptLink.signal;
     try {
       const inputPath = workDir ? join(workDir, 'input') : '';
+      const limits = effectiveLimits(this.limits, pipeline.mediaLimits);
+      const input: MediaInput | null = pipeline.readsInput && demuxer ? { path: inputPath, demuxer, maxDurationSec: limits.limits.maxDurationSec } : null;
       let media: MediaInfo | null = null;
       if (pipeline.readsInput) {
         const t0 = performance.now();
         await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
         const t1 = performance.now();
-        media = toMediaInfo(await this.ffprobe.probe(inputPath, attemptSignal));
+        const check = (output: FfprobeOutput) => {
+          const figures = mediaFigures(output);
+          const over = checkMediaLimits(figures, limits.limits);
+          if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, pipeline.name), true);
+        };
+        const probed = await this.ffprobe.probe(input!, attemptSignal, check);
+        check(probed);
+        media = toMediaInfo(probed);
         this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(t1 - t0), probeMs: Math.round(performance.now() - t1), bytes: request.data.video.size }, 'input downloaded and probed');
       }
       this.probe.pipelineBegins(request.jobId, attempt);
@@ -107,7 +147,7 @@ export class PipelineExecutor {
               log.progress(tracker.snapshot());
             },
           },
-          tools: { ffmpeg: (args, options) => this.ffmpeg.run(args, toolSignal, options?.onProgress) },
+          tools: { ffmpeg: (args, options) => this.ffmpeg.run(args, toolSignal, options?.onProgress, input) },
         };
         const startedAt = performance.now();
         let output: ToolOutput;

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseMetadataPrint } from '../media/ffmpeg-progress.js';
+import { readMetadataPrint, type PrintedFrame } from '../media/ffmpeg-progress.js';
 import { defineTool, mediaOf } from '../tool.js';
 import { filterPath } from './thumbnails.tool.js';
 import { frameName, seconds } from './sampling.js';
@@ -15,7 +14,8 @@ export const scenesParams = z.strictObject({
 /**
  * `scenes`: scene cuts, from ffmpeg's scene score (the `select` filter's `scene`), each with its
  * timestamp and a JPEG of its first frame. One pass: every frame's score is printed (so each cut
- * has its real frame index), and the frames above the threshold become keyframe thumbnails.
+ * has its real frame index), and the frames above the threshold become keyframe thumbnails. The
+ * printed scores (a line or two per frame of the video) are read as a stream, keeping only the cuts.
  */
 export const scenesTool = defineTool({
   name: 'scenes',
@@ -39,8 +39,13 @@ export const scenesTool = defineTool({
         },
       },
     );
-    const scored = parseMetadataPrint(await readFile(printed, 'utf8'));
-    const cuts = scored.filter((f) => Number(f.values['lavfi.scene_score']) > threshold).slice(0, ctx.params.max_scenes);
+    const cuts: PrintedFrame[] = [];
+    let above = 0;
+    await readMetadataPrint(printed, (frame) => {
+      if (!(Number(frame.values['lavfi.scene_score']) > threshold)) return;
+      above++;
+      if (cuts.length < ctx.params.max_scenes) cuts.push(frame);
+    });
     const scenes = [];
     for (const [i, cut] of cuts.entries()) {
       const name = frameName('scene', cut.frame, 'jpg');
@@ -49,7 +54,7 @@ export const scenesTool = defineTool({
     }
     return {
       summary: { scene_cut_count: scenes.length },
-      data: { threshold, cuts: scenes, truncated: scored.filter((f) => Number(f.values['lavfi.scene_score']) > threshold).length > scenes.length },
+      data: { threshold, cuts: scenes, truncated: above > scenes.length },
     };
   },
 });

@@ -1,6 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { FfmpegProgress } from '../tool.js';
-import { FfmpegProgressParser, parseMetadataPrint } from './ffmpeg-progress.js';
+import { FfmpegProgressParser, parseMetadataPrint, readMetadataPrint } from './ffmpeg-progress.js';
 
 describe('ffmpeg -progress output', () => {
   it('yields one report per block, whatever the chunking, and marks the last', () => {

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import type { FfmpegProgress } from '../tool.js';
 
 /**
@@ -63,18 +65,45 @@ export interface PrintedFrame {
  */
 export function parseMetadataPrint(text: string): PrintedFrame[] {
   const frames: PrintedFrame[] = [];
-  let current: PrintedFrame | null = null;
-  for (const raw of text.split('\n')) {
+  const parser = new MetadataPrintParser((frame) => frames.push(frame));
+  for (const line of text.split('\n')) parser.line(line);
+  parser.end();
+  return frames;
+}
+
+/**
+ * Reads a `metadata=mode=print` file line by line and hands over each frame once its lines are read,
+ * so a file of millions of frames (a tool that prints every frame) never sits in memory whole.
+ */
+export async function readMetadataPrint(path: string, onFrame: (frame: PrintedFrame) => void): Promise<void> {
+  const parser = new MetadataPrintParser(onFrame);
+  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) parser.line(line);
+  parser.end();
+}
+
+class MetadataPrintParser {
+  private current: PrintedFrame | null = null;
+  private count = 0;
+
+  constructor(private readonly onFrame: (frame: PrintedFrame) => void) {}
+
+  line(raw: string): void {
     const line = raw.trim();
     if (line.startsWith('frame:')) {
+      this.end();
       const frame = /^frame:\s*(\d+)/.exec(line);
       const pts = /pts_time:\s*(-?[\d.]+(?:e-?\d+)?)/.exec(line);
-      current = { frame: Number(frame?.[1] ?? frames.length), ptsTime: pts ? Number(pts[1]) : null, values: {} };
-      frames.push(current);
-    } else if (current) {
+      this.current = { frame: Number(frame?.[1] ?? this.count), ptsTime: pts ? Number(pts[1]) : null, values: {} };
+      this.count++;
+    } else if (this.current) {
       const eq = line.indexOf('=');
-      if (eq > 0) current.values[line.slice(0, eq)] = line.slice(eq + 1);
+      if (eq > 0) this.current.values[line.slice(0, eq)] = line.slice(eq + 1);
     }
   }
-  return frames;
+
+  end(): void {
+    if (this.current) this.onFrame(this.current);
+    this.current = null;
+  }
 }

@@ -27,6 +27,7 @@ export interface FfprobeOutput {
     pix_fmt?: string;
     tags?: Record<string, string>;
     side_data_list?: Array<{ rotation?: number }>;
+    disposition?: { attached_pic?: number };
   }>;
 }
 

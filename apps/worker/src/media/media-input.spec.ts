@@ -1,0 +1,68 @@
+import { describe, expect, it } from '@jest/globals';
+import { ToolError } from '@app/tools';
+import { demuxerFor, ffmpegArgs, inputOptions, type MediaInput } from './media-input.js';
+
+const input: MediaInput = { path: '/scratch/job/input', demuxer: 'mov', maxDurationSec: 14400 };
+/** What goes before the upload's -i: its container, protocols, no data references, and the duration limit. */
+const upload = [...inputOptions('mov'), '-t', '14400'];
+
+describe('the demuxer of an upload', () => {
+  it.each([
+    ['video/mp4', 'mov'],
+    ['video/quicktime', 'mov'],
+    ['video/x-matroska', 'matroska'],
+    ['video/webm', 'matroska'],
+    ['video/x-msvideo', 'avi'],
+    ['video/mp2t', 'mpegts'],
+    ['Video/MP4; codecs="avc1"', 'mov'],
+    ['application/dash+xml', null],
+    ['application/vnd.apple.mpegurl', null],
+    ['application/octet-stream', null],
+  ])('%s is read with %s', (contentType, demuxer) => {
+    expect(demuxerFor(contentType)).toBe(demuxer);
+  });
+
+  it('reads the upload as that container, from local files and pipes only, and never follows a MOV data reference', () => {
+    expect(inputOptions('mov')).toEqual(['-f', 'mov', '-protocol_whitelist', 'file,pipe', '-enable_drefs', '0']);
+    expect(inputOptions('mpegts')).toEqual(['-f', 'mpegts', '-protocol_whitelist', 'file,pipe']);
+  });
+});
+
+describe('a tool\'s ffmpeg arguments as the runner runs them', () => {
+  it('caps the threads of the input and of every output, and puts the upload\'s options (and its duration limit) right before its -i', () => {
+    const args = ['-i', input.path, '-filter_complex', '[0:v]split[a][b]', '-map', '[a]', '-q:v', '3', '/scratch/job/0-t/thumb-%06d.jpg', '-map', '[b]', '-f', 'null', '-'];
+    expect(ffmpegArgs(args, input, 2)).toEqual([
+      '-threads', '2', '-f', 'mov', '-protocol_whitelist', 'file,pipe', '-enable_drefs', '0', '-t', '14400', '-i', input.path,
+      '-filter_complex', '[0:v]split[a][b]', '-map', '[a]', '-q:v', '3', '-threads', '2', '/scratch/job/0-t/thumb-%06d.jpg',
+      '-map', '[b]', '-f', 'null', '-threads', '2', '-',
+    ]);
+  });
+
+  it('puts its own -f after one the tool gave, so the sniffed container wins', () => {
+    expect(ffmpegArgs(['-f', 'hls', '-i', input.path, 'out.mp4'], input, 1)).toEqual(['-f', 'hls', '-threads', '1', ...upload, '-i', input.path, '-threads', '1', 'out.mp4']);
+  });
+
+  it('leaves other inputs as they are, but caps their threads too', () => {
+    expect(ffmpegArgs(['-v', 'info', '-f', 'lavfi', '-i', 'sine', '-i', input.path, '-shortest', '-an', 'out.mkv'], input, 4)).toEqual([
+      '-v', 'info', '-f', 'lavfi', '-threads', '4', '-i', 'sine', '-threads', '4', ...upload, '-i', input.path, '-shortest', '-an', '-threads', '4', 'out.mkv',
+    ]);
+  });
+
+  it('knows the options without a value, as such and negated', () => {
+    expect(ffmpegArgs(['-i', 'a.mp4', '-noautorotate', '-vn', 'out.wav'], null, 1)).toEqual(['-threads', '1', '-i', 'a.mp4', '-noautorotate', '-vn', '-threads', '1', 'out.wav']);
+  });
+
+  it.each([
+    ['a file: URL', ['-i', `file:${input.path}`, 'out.mp4']],
+    ['a movie filter', ['-f', 'lavfi', '-i', `movie=${input.path}`, 'out.mp4']],
+    ['a concat list', ['-f', 'concat', '-i', 'list.txt', '-metadata', `comment=${input.path}`, 'out.mp4']],
+    ['an output over it', ['-i', 'other.mp4', input.path]],
+  ])('refuses a tool that reads the upload through %s', (_, args) => {
+    expect(() => ffmpegArgs(args, input, 1)).toThrow(ToolError);
+    expect(() => ffmpegArgs(args, input, 1)).toThrow(/only as "-i <inputPath>"/);
+  });
+
+  it('refuses a -i without its file', () => {
+    expect(() => ffmpegArgs(['-i'], input, 1)).toThrow(/-i without a file/);
+  });
+});

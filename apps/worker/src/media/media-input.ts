@@ -1,0 +1,98 @@
+import { ErrorCode } from '@app/contracts';
+import { ToolError } from '@app/tools';
+
+/**
+ * The upload as ffmpeg and ffprobe may read it: the local file, and the demuxer of the container the
+ * gateway sniffed it as. ffmpeg never guesses the format of an upload: with `-f`, a file that is
+ * really a DASH or HLS manifest, a concat list or an image sequence pattern is read as the container
+ * it was accepted as (and fails there), not opened by the demuxer that would follow its references.
+ */
+export interface MediaInput {
+  path: string;
+  demuxer: Demuxer;
+  /**
+   * The duration limit the upload was checked against (MEDIA_MAX_DURATION_SEC, or its pipeline's):
+   * ffmpeg stops reading the upload there (`-t`), whatever its header said about its length.
+   */
+  maxDurationSec: number;
+}
+
+export type Demuxer = 'mov' | 'matroska' | 'avi' | 'mpegts';
+
+/** The content types the gateway stores (its media sniffer's), by the ffmpeg demuxer that reads them. */
+const DEMUXERS: Record<string, Demuxer> = {
+  'video/mp4': 'mov',
+  'video/quicktime': 'mov',
+  'video/x-matroska': 'matroska',
+  'video/webm': 'matroska',
+  'video/x-msvideo': 'avi',
+  'video/mp2t': 'mpegts',
+};
+
+/** The demuxer for an upload's stored content type; null for one the gateway never accepts. */
+export function demuxerFor(contentType: string): Demuxer | null {
+  return DEMUXERS[contentType.split(';')[0]!.trim().toLowerCase()] ?? null;
+}
+
+/**
+ * The options that go right before the upload's `-i`, for ffmpeg and ffprobe alike:
+ * - `-f <demuxer>`: the sniffed container, no probing;
+ * - `-protocol_whitelist file,pipe`: the upload and anything a demuxer opens on its behalf may only
+ *   be a local file or a pipe, never a URL (http, tcp, rtmp, ...);
+ * - for MOV/MP4, `-enable_drefs 0`: external data references (`dref` `alis`/`url ` entries that
+ *   point at another file) are not followed. It is ffmpeg's default; it is said here so that a
+ *   different build or a future default cannot change it.
+ */
+export function inputOptions(demuxer: Demuxer): string[] {
+  return ['-f', demuxer, '-protocol_whitelist', 'file,pipe', ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : [])];
+}
+
+/**
+ * ffmpeg options that take no value. Every other option is taken to have one: a boolean missing
+ * here only means that a file after it is not seen as an output (and gets no `-threads`), never
+ * that a value is mistaken for a file.
+ */
+const FLAGS = new Set([
+  'y', 'n', 'nostdin', 'stdin', 'hide_banner', 'nostats', 'stats', 'an', 'vn', 'sn', 'dn', 'shortest', 're', 'copyts',
+  'start_at_zero', 'accurate_seek', 'autorotate', 'autoscale', 'benchmark', 'benchmark_all', 'dump', 'hex', 'xerror',
+  'ignore_unknown', 'copy_unknown', 'debug_ts', 'vstats', 'fix_sub_duration', 'report', 'find_stream_info', 'bitexact',
+]);
+
+const isFlag = (option: string) => FLAGS.has(option) || (option.startsWith('no') && FLAGS.has(option.slice(2)));
+
+/**
+ * A tool's ffmpeg arguments as the runner runs them:
+ * - `-threads <n>` before every input and every output file, so no decoder or encoder starts more
+ *   threads than FFMPEG_THREADS (filter graphs get `-filter_threads` and `-filter_complex_threads`
+ *   from the runner's global options);
+ * - the upload's input options (inputOptions, and `-t` at the duration limit) right before
+ *   `-i <its path>`, after any the tool gave, so they win. A tool that reads the upload any other way (`-i file:<path>`, a `movie=` filter, a
+ *   concat list) is refused: the upload reaches ffmpeg only as what it was accepted as.
+ * Other inputs (a `-f lavfi` source, a tool's own files) are left as they are.
+ */
+export function ffmpegArgs(args: readonly string[], input: MediaInput | null, threads: number): string[] {
+  const out: string[] = [];
+  const cap = ['-threads', String(threads)];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '-i') {
+      const source = args[i + 1];
+      if (source === undefined) throw new ToolError(ErrorCode.ToolFailed, 'ffmpeg was given -i without a file', true);
+      const upload = input && source === input.path ? [...inputOptions(input.demuxer), '-t', String(input.maxDurationSec)] : [];
+      out.push(...cap, ...upload, '-i', source);
+      i++;
+    } else if (arg.startsWith('-') && arg.length > 1) {
+      out.push(arg);
+      if (!isFlag(arg.slice(1)) && i + 1 < args.length) out.push(args[++i]!);
+    } else {
+      out.push(...cap, arg); // an output file ('-' is stdout)
+    }
+  }
+  if (input) {
+    const stray = out.findIndex((arg, i) => arg.includes(input.path) && !(arg === input.path && out[i - 1] === '-i'));
+    if (stray >= 0) {
+      throw new ToolError(ErrorCode.ToolFailed, `a tool may read the upload only as "-i <inputPath>", not through "${out[stray]!.slice(0, 200)}"`, true);
+    }
+  }
+  return out;
+}
