@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
 import WebSocket from 'ws';
 import { KeyQuery, type VideoSubmitted } from '@app/contracts';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig } from '@app/config';
@@ -13,7 +14,7 @@ import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { testKeys, type TestKey } from '../support/keys.js';
-import { multipart } from '../support/raw-http.js';
+import { multipart, rawRequest, send } from '../support/raw-http.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { mp4Shell } from '../support/videos.js';
 
@@ -136,6 +137,33 @@ describe('the gateway against one abusive client', () => {
     await keys?.close();
     await ns.cleanup();
     await db.drop();
+  });
+
+  it('refuses bad fields sent before the file with a 400 before any of the file is stored, without waiting for the body to end', async () => {
+    const jsm = await jetstreamManager(ns.nc);
+    const chunks = async () => {
+      const info = await jsm.streams.info(`OBJ_${ns.subjects.videoBucket}`, { subjects_filter: `$O.${ns.subjects.videoBucket}.C.>` }).catch(() => null);
+      return Object.values(info?.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
+    };
+    const before = await chunks();
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ pipeline: 'mine-bitcoin' }, 'UNKNOWN_PIPELINE'],
+      [{ priority: 'urgent' }, 'VALIDATION_FAILED'],
+      [{ params: '{nope' }, 'INVALID_PARAMS'],
+      [{ pipeline: 'thumbnails', params: '{"frame_stride":-1}' }, 'INVALID_PARAMS'],
+    ];
+    for (const [fields, code] of cases) {
+      // The fields, then the file's head, and then nothing: the body never ends.
+      const reply = await rawRequest(port, async (socket) => {
+        const boundary = 'early-boundary';
+        const parts = Object.entries(fields).map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
+        await send(socket, `POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${acme.key}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 100000000\r\n\r\n`);
+        await send(socket, `${parts.join('')}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.mp4"\r\nContent-Type: video/mp4\r\n\r\n`);
+        await send(socket, Buffer.from(mp4Shell(7, 64 * 1024)));
+      }, 15_000);
+      expect({ fields, status: reply?.status, code: reply ? (JSON.parse(reply.body) as { error: { code: string } }).error.code : null }).toEqual({ fields, status: 400, code });
+    }
+    expect(await chunks()).toBe(before);
   });
 
   it("answers another tenant's job as of any point exactly as a job that does not exist", async () => {
