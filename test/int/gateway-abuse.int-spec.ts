@@ -221,9 +221,11 @@ describe('the gateway against one abusive client', () => {
     // Only the first AUTH_FAILURE_LIMIT keys cost a lookup.
     await eventually(async () => (verifyRequests - lookupsBefore >= AUTH_FAILURE_LIMIT ? true : undefined), 5_000, 'the lookups to arrive');
     expect(verifyRequests - lookupsBefore).toBe(AUTH_FAILURE_LIMIT);
-    // The same goes for a WebSocket handshake, which authenticates outside the guard, and for a missing key.
+    // The same goes for a WebSocket handshake, which authenticates outside the guard, and for a malformed key.
     expect((await openSocket(randomUUID(), { key: '', keyId: '', tenant: '', headers: { Authorization: `Bearer ${randomKey()}` } }, attacker)).status).toBe(429);
-    expect((await call('/v1/jobs', { from: attacker })).status).toBe(429);
+    expect((await call('/v1/jobs', { headers: { Authorization: 'Bearer hunter2' }, from: attacker })).status).toBe(429);
+    // No key at all costs nothing and is an ordinary 401 (a dashboard waiting for its key keeps saying so).
+    expect(errorOf(await call('/v1/jobs', { from: attacker }))?.code).toBe('UNAUTHENTICATED');
     expect(verifyRequests - lookupsBefore).toBe(AUTH_FAILURE_LIMIT);
 
     // The valid key that the gateway knows passes from the attacker's address too, without a lookup.
@@ -232,6 +234,25 @@ describe('the gateway against one abusive client', () => {
     expect((await get('/v1/jobs?limit=1', bravo)).status).toBe(200);
     const elsewhere = await call('/v1/jobs', { headers: { Authorization: `Bearer ${randomKey()}` } });
     expect([elsewhere.status, errorOf(elsewhere)?.code]).toEqual([401, 'UNAUTHENTICATED']);
+  });
+
+  it('bounds the lookups of a concurrent flood by the same limit, and lets concurrent requests with a valid key through on one lookup', async () => {
+    const before = verifyRequests;
+    const flood = await Promise.all(Array.from({ length: AUTH_FAILURE_LIMIT * 4 }, () => call('/v1/jobs?limit=1', { headers: { Authorization: `Bearer ${randomKey()}` }, from: '127.0.0.3' })));
+    expect(flood.filter((r) => r.status === 401)).toHaveLength(AUTH_FAILURE_LIMIT);
+    expect(flood.filter((r) => r.status === 429)).toHaveLength(AUTH_FAILURE_LIMIT * 3);
+    await eventually(async () => (verifyRequests - before >= AUTH_FAILURE_LIMIT ? true : undefined), 5_000, 'the lookups to arrive');
+    expect(verifyRequests - before).toBe(AUTH_FAILURE_LIMIT);
+
+    // A key the gateway has not seen yet, used by many requests at once: they share one lookup and spend nothing.
+    const fresh = await keys.create('acme', false, 'fresh');
+    const beforeFresh = verifyRequests;
+    const atOnce = await Promise.all(Array.from({ length: AUTH_FAILURE_LIMIT * 2 }, () => call('/v1/jobs?limit=1', { headers: fresh.headers, from: '127.0.0.4' })));
+    expect(atOnce.map((r) => r.status)).toEqual(Array(AUTH_FAILURE_LIMIT * 2).fill(200));
+    await eventually(async () => (verifyRequests > beforeFresh ? true : undefined), 5_000, 'the lookup to arrive');
+    expect(verifyRequests - beforeFresh).toBe(1);
+    const more = await Promise.all(Array.from({ length: AUTH_FAILURE_LIMIT }, () => call('/v1/jobs', { headers: { Authorization: `Bearer ${randomKey()}` }, from: '127.0.0.4' })));
+    expect(more.map((r) => r.status)).toEqual(Array(AUTH_FAILURE_LIMIT).fill(401));
   });
 
   it('caps the live streams one key holds open (SSE, live feed, WebSocket), not another key\'s, and frees a slot when a client leaves', async () => {

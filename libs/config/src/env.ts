@@ -157,9 +157,9 @@ export const gatewayEnvSchema = z.object({
   /** How long POST /v1/video/process waits for its job before answering 504. */
   PROCESS_WAIT_MS: int(1000, 3_600_000).default(300_000),
   /**
-   * Failed authentications (a missing, malformed, unknown or revoked key, a bad media link) one client
-   * address may have per AUTH_FAILURE_WINDOW_MS. Past it, the gateway answers 429 without looking keys
-   * up for that address (a key it already knows still passes); 0 turns the limit off.
+   * Failed authentications (a malformed, unknown or revoked key, a bad media link; not a request with
+   * no key at all) one client address may have per AUTH_FAILURE_WINDOW_MS. Past it, the gateway answers
+   * 429 without looking keys up for that address (a key it already knows still passes); 0 turns the limit off.
    */
   AUTH_FAILURE_LIMIT: int(0, 1_000_000).default(60),
   AUTH_FAILURE_WINDOW_MS: int(1000, 3_600_000).default(60_000),

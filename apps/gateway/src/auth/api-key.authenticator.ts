@@ -96,14 +96,16 @@ export class ApiKeyAuthenticator implements OnApplicationBootstrap, OnModuleDest
    * Failed authentications count against the client's budget (AuthFailures), and the budget is
    * checked before anything is looked up: a key cached as valid passes at once; a lookup that is not
    * already under way first takes an attempt, which it gives back if the key turns out valid; a
-   * failure that cost no lookup of its own (no key, a malformed one, one known to be unknown) takes
-   * one afterwards. Past the budget the answer is 429 and nothing is looked up.
+   * failure that cost no lookup of its own (a malformed key, one known to be unknown) takes one
+   * afterwards. Past the budget the answer is 429 and nothing is looked up. A request with no
+   * Authorization header at all is a plain 401 and is not counted: it costs nothing, and a dashboard
+   * left open before its key is entered must not spend the budget that the key will need.
    */
   async authenticate(authorization: string | undefined, client: string): Promise<Principal> {
     if (!this.enabled) return AUTH_OFF_PRINCIPAL;
     const presented = presentedKey(authorization);
     if (typeof presented !== 'string') {
-      await this.takeAttempt(client);
+      if (authorization !== undefined) await this.takeAttempt(client);
       throw presented;
     }
     const hash = hashApiKey(presented);

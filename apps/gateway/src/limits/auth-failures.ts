@@ -13,7 +13,8 @@ import { GATEWAY_CONFIG } from '../gateway.config.js';
  *
  * An authentication that may fail takes one attempt from its client's budget before anything is
  * looked up; one that succeeds gives it back, so only failures count and a success resets nothing
- * else. Past the budget the answer is 429 RATE_LIMITED with Retry-After, and nothing is looked up,
+ * else (a client with one valid key cannot wash its failures away with it). A request with no key at
+ * all is not counted: it costs no lookup. Past the budget the answer is 429 RATE_LIMITED with Retry-After, and nothing is looked up,
  * however many requests arrive at once. What the gateway can confirm without a lookup (a key it
  * has cached as valid, a signed media link) never takes an attempt, so a valid client behind the same
  * address keeps working, and clients at other addresses are not touched.
