@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { KeyQuery } from '@app/contracts';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnCli, spawnService, type ServiceProcess } from '../support/processes.js';
 import { multipart, rawRequest, send, type Part, type RawReply } from '../support/raw-http.js';
@@ -13,6 +15,13 @@ import { makeVideo, mediaDir } from '../support/videos.js';
 const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
 const RATE_LIMIT = 120;
 const UPLOADS_PER_KEY = 2;
+/** Failed authentications one client address may have before the gateway stops looking keys up for it. */
+const AUTH_FAILURE_LIMIT = 25;
+const STREAMS_PER_KEY = 3;
+/** Another client on the loopback network: the address the pre-auth flood comes from. */
+const FLOODER = '127.0.0.2';
+/** The file name of the second seed job: Cyrillic, quotes and an emoji, sent as RFC 5987 filename*. */
+const UNICODE_NAME = 'видео "final" 🎬.mp4';
 
 interface Case {
   category: 'auth' | 'tenants' | 'uploads' | 'http' | 'limits' | 'deletion';
@@ -43,6 +52,7 @@ describe('hostile input against the running gateway', () => {
   let doomed: TestKey;
   let video: Buffer;
   let acmeJob = '';
+  let unicodeJob = '';
   let before: { seq: number; objects: string[]; chunks: number };
   const statuses: number[] = [];
   const started = Date.now();
@@ -120,6 +130,8 @@ describe('hostile input against the running gateway', () => {
       RATE_LIMIT_REQUESTS: String(RATE_LIMIT),
       RATE_LIMIT_WINDOW_MS: '600000',
       MAX_CONCURRENT_UPLOADS_PER_KEY: String(UPLOADS_PER_KEY),
+      AUTH_FAILURE_LIMIT: String(AUTH_FAILURE_LIMIT),
+      MAX_LIVE_STREAMS_PER_KEY: String(STREAMS_PER_KEY),
       // Long enough that only the revocation broadcast can explain a revoked key's 401.
       AUTH_CACHE_TTL_MS: '600000',
     });
@@ -135,6 +147,13 @@ describe('hostile input against the running gateway', () => {
       const view = JSON.parse((await request(`/v1/jobs/${acmeJob}`)).body) as { status: string };
       return view.status === 'completed' ? true : undefined;
     }, 30_000, 'the seed job to complete');
+    // A second job of acme's, whose file name is not Latin-1 (issue #14 part 7: its download must not be a 500).
+    const named = multipart([file(video), { name: 'pipeline', data: 'noop' }]);
+    const renamed = Buffer.from(named.body.toString('latin1').replace('filename="clip.mp4"', `filename*=utf-8''${encodeURIComponent(UNICODE_NAME)}`), 'latin1');
+    const second = await request('/v1/jobs', { method: 'POST', headers: { 'Content-Type': named.contentType }, body: new Uint8Array(renamed) });
+    expect(second.status).toBe(202);
+    unicodeJob = (JSON.parse(second.body) as { job_id: string }).job_id;
+    await eventually(async () => ((JSON.parse((await request(`/v1/jobs/${unicodeJob}`)).body) as { status: string }).status === 'completed' ? true : undefined), 30_000, 'the second seed job to complete');
     // The key that will be revoked is used first, so the gateway has it cached.
     expect((await request('/v1/jobs?limit=1', { key: doomed })).status).toBe(200);
     before = { seq: await streamLastSeq(ns.nc, ns.subjects), objects: (await objectNames(ns.nc, ns.subjects)).sort(), chunks: await objectStreamMessages() };
@@ -162,13 +181,47 @@ describe('hostile input against the running gateway', () => {
   const asKey = (authorization: string): TestKey => ({ key: '', keyId: '', tenant: '', headers: { Authorization: authorization } });
   const job = () => acmeJob;
   /** A WebSocket handshake, as the seeds' client opens one; refused with a plain HTTP answer before any upgrade. */
-  const websocket = (path: string, key: TestKey | null) =>
-    rawRequest(port, (socket) =>
-      send(
-        socket,
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key.key}\r\n` : ''}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.from(randomUUID()).toString('base64').slice(0, 24)}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      ),
+  const websocket = (path: string, key: TestKey | null, from?: string) =>
+    rawRequest(
+      port,
+      (socket) =>
+        send(
+          socket,
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key.key}\r\n` : ''}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.from(randomUUID()).toString('base64').slice(0, 24)}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        ),
+      10_000,
+      from,
     );
+  /** A GET from another client address, over a plain socket (fetch cannot choose its source address). */
+  const getFrom = (from: string, path: string, key: TestKey | null) =>
+    rawRequest(port, (socket) => send(socket, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key.key}\r\n` : ''}Connection: close\r\n\r\n`), 10_000, from);
+  const madeUpKey = (): TestKey => {
+    const key = `fwk_${randomBytes(32).toString('base64url')}`;
+    return { key, keyId: '', tenant: '', headers: { Authorization: `Bearer ${key}` } };
+  };
+  /** An SSE response left open: the status, and a way to hang up. */
+  const openLiveFeed = (key: TestKey) =>
+    new Promise<{ status: number; close: () => void }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/v1/stream/jobs', headers: key.headers, agent: false }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  /** keys.verify requests the jobs service receives (each one a database query), counted while `during` runs. */
+  async function keyLookupsDuring<T>(during: () => Promise<T>): Promise<{ result: T; lookups: number }> {
+    let lookups = 0;
+    const sub = ns.nc.subscribe(ns.subjects.rpc(KeyQuery.Verify), { callback: () => void lookups++ });
+    try {
+      await ns.nc.flush();
+      const result = await during();
+      await ns.nc.flush();
+      return { result, lookups };
+    } finally {
+      sub.unsubscribe();
+    }
+  }
 
   const cases: Case[] = [
     // Who is calling
@@ -393,6 +446,87 @@ describe('hostile input against the running gateway', () => {
     { category: 'deletion', what: 'deleting with a malformed job id', send: () => request('/v1/jobs/not-a-uuid', { method: 'DELETE' }), status: 400, code: 'INVALID_JOB_ID' },
     { category: 'deletion', what: 'deleting a job that does not exist', send: () => request(`/v1/jobs/${randomUUID()}`, { method: 'DELETE' }), status: 404, code: 'JOB_NOT_FOUND' },
     { category: 'deletion', what: 'deleting without a key', send: () => request(`/v1/jobs/${job()}`, { method: 'DELETE', key: null }), status: 401, code: 'UNAUTHENTICATED' },
+    // Issue #14 part 7, smaller leaks: another tenant's job as of any point, floods of made-up keys,
+    // live streams held open. (The file name and Last-Event-ID cases answer 200 and 204: see below.)
+    { category: 'tenants', what: "another tenant's job as of event 999999", send: () => request(`/v1/jobs/${job()}?as_of=999999`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND' },
+    { category: 'tenants', what: "another tenant's job as of stream sequence 999999", send: () => request(`/v1/jobs/${job()}?as_of=seq:999999`, { key: bravo }), status: 404, code: 'JOB_NOT_FOUND' },
+    {
+      category: 'tenants',
+      what: "another tenant's job as of a time before it existed, in the very words of a job that does not exist",
+      send: async () => {
+        const foreign = await request(`/v1/jobs/${job()}?as_of=2000-01-01`, { key: bravo });
+        const never = randomUUID();
+        const missing = await request(`/v1/jobs/${never}?as_of=2000-01-01`, { key: bravo });
+        expect(JSON.parse(foreign.body)).toEqual({ error: { code: 'JOB_NOT_FOUND', message: `no job ${job()}` } });
+        expect(JSON.parse(missing.body)).toEqual({ error: { code: 'JOB_NOT_FOUND', message: `no job ${never}` } });
+        return foreign;
+      },
+      status: 404,
+      code: 'JOB_NOT_FOUND',
+    },
+    {
+      category: 'limits',
+      what: `a flood of made-up keys from one address, stopped before the lookup after ${AUTH_FAILURE_LIMIT} failures`,
+      send: async () => {
+        const flood = await keyLookupsDuring(async () => {
+          const replies: RawReply[] = [];
+          for (let wave = 0; wave < 4; wave++) replies.push(...(await Promise.all(Array.from({ length: 15 }, () => getFrom(FLOODER, '/v1/jobs?limit=1', madeUpKey())))).map((r) => r!));
+          return replies;
+        });
+        statuses.push(...flood.result.map((r) => r.status));
+        expect(flood.result.filter((r) => r.status === 401)).toHaveLength(AUTH_FAILURE_LIMIT);
+        expect(flood.result.filter((r) => r.status !== 401 && r.status !== 429)).toEqual([]);
+        // Only the keys that were answered 401 were looked up; more of them cost the jobs service nothing.
+        expect(flood.lookups).toBeLessThanOrEqual(AUTH_FAILURE_LIMIT);
+        const more = await keyLookupsDuring(() => Promise.all(Array.from({ length: 10 }, () => getFrom(FLOODER, '/v1/jobs?limit=1', madeUpKey()))));
+        expect(more.result.map((r) => r!.status)).toEqual(Array(10).fill(429));
+        expect(more.lookups).toBe(0);
+        // No one else is locked out: a valid key the gateway knows works from that address, and from another.
+        expect((await getFrom(FLOODER, '/v1/jobs?limit=1', acme))!.status).toBe(200);
+        expect((await request('/v1/jobs?limit=1', { key: bravo })).status).toBe(200);
+        const limited = more.result[0]!;
+        expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        return limited;
+      },
+      status: 429,
+      code: 'RATE_LIMITED',
+    },
+    {
+      category: 'uploads',
+      what: 'an unknown pipeline sent before the file, refused before any of the file is stored and before the body ends',
+      send: () =>
+        rawRequest(port, async (socket) => {
+          const boundary = 'early-boundary';
+          await send(socket, `POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${acme.key}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${MAX_UPLOAD_BYTES}\r\n\r\n`);
+          await send(socket, `--${boundary}\r\nContent-Disposition: form-data; name="pipeline"\r\n\r\nmine-bitcoin\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.mp4"\r\nContent-Type: video/mp4\r\n\r\n`);
+          await send(socket, mp4Head());
+          // ...and the rest of the body never comes: the answer must not wait for it.
+        }),
+      status: 400,
+      code: 'UNKNOWN_PIPELINE',
+    },
+    { category: 'limits', what: 'a WebSocket with a made-up key from the flooding address', send: () => websocket(`/v1/ws/jobs/${job()}`, madeUpKey(), FLOODER), status: 429, code: 'RATE_LIMITED' },
+    {
+      category: 'limits',
+      what: `more live streams open at once than the per-key cap of ${STREAMS_PER_KEY}`,
+      send: async () => {
+        const keys = await testKeys(db.schema);
+        const watcher = await keys.create('acme', false, 'watcher').finally(() => keys.close());
+        const open = await Promise.all(Array.from({ length: STREAMS_PER_KEY }, () => openLiveFeed(watcher)));
+        try {
+          expect(open.map((o) => o.status)).toEqual(Array(STREAMS_PER_KEY).fill(200));
+          // Another key of the same tenant has slots of its own.
+          const other = await openLiveFeed(acme);
+          other.close();
+          expect(other.status).toBe(200);
+          return await request('/v1/stream/jobs', { key: watcher });
+        } finally {
+          for (const o of open) o.close();
+        }
+      },
+      status: 429,
+      code: 'TOO_MANY_STREAMS',
+    },
   ];
 
   it('has at least 50 cases', () => {
@@ -415,6 +549,24 @@ describe('hostile input against the running gateway', () => {
       expect(await streamLastSeq(ns.nc, ns.subjects)).toBe(before.seq);
     }, 60_000);
   }
+
+  // Issue #14 part 7, smaller leaks, answered with a success rather than an error.
+  it('[uploads] serves a video whose file name is not Latin-1 (Cyrillic, quotes, an emoji) with a safe Content-Disposition: 200', async () => {
+    const reply = await request(`/v1/jobs/${unicodeJob}/video`);
+    statuses.push(reply.status);
+    expect(reply.status).toBe(200);
+    const disposition = reply.headers['content-disposition']!;
+    expect(disposition).toMatch(/^inline; filename="[\x20-\x7e]*"; filename\*=UTF-8''[\x21-\x7e]+$/);
+    expect(decodeURIComponent(disposition.split("filename*=UTF-8''")[1]!)).toBe(UNICODE_NAME);
+  });
+
+  it('[limits] a huge Last-Event-ID on a job that has ended holds nothing open: 204', async () => {
+    for (const lastEventId of ['999999999999999', String(before.seq)]) {
+      const reply = await request(`/v1/jobs/${job()}/stream`, { headers: { 'Last-Event-ID': lastEventId } });
+      statuses.push(reply.status);
+      expect({ lastEventId, status: reply.status, body: reply.body }).toEqual({ lastEventId, status: 204, body: '' });
+    }
+  });
 
   it("does not list another tenant's jobs", async () => {
     const listed = JSON.parse((await request('/v1/jobs?limit=100', { key: bravo })).body) as { jobs: Array<{ job_id: string }> };

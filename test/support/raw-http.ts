@@ -11,10 +11,11 @@ export interface RawReply {
  * Talks HTTP/1.1 over a plain socket, for requests that fetch refuses to send (a 10 MB header, a
  * wrong multipart boundary, both Content-Length and Transfer-Encoding, a body that stops midway).
  * `write` sends the request; the reply is read until the server closes or `timeoutMs` passes.
+ * `from` is the client's address (another loopback address, 127.0.0.2 say, is another client).
  * Resolves with null when nothing came back.
  */
-export async function rawRequest(port: number, write: (socket: Socket) => Promise<void> | void, timeoutMs = 10_000): Promise<RawReply | null> {
-  const socket = connect(port, '127.0.0.1');
+export async function rawRequest(port: number, write: (socket: Socket) => Promise<void> | void, timeoutMs = 10_000, from = '127.0.0.1'): Promise<RawReply | null> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress: from });
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   socket.on('error', () => undefined); // a reset after the reply is expected for refused uploads

@@ -22,6 +22,9 @@ import { JobQueriesClient } from './jobs/job-queries.client.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
 import { RateLimitGuard } from './limits/rate-limit.guard.js';
 import { UploadSlots } from './limits/upload-slots.js';
+import { AuthFailures } from './limits/auth-failures.js';
+import { LiveStreamSlots } from './limits/live-stream-slots.js';
+import { ClientAddresses } from './http/client-address.js';
 import { JobFeed } from './live/job-feed.service.js';
 import { GatewayMetrics } from './ops/gateway.metrics.js';
 import { HttpObservabilityMiddleware } from './ops/http-observability.middleware.js';
@@ -81,6 +84,9 @@ export class GatewayModule implements NestModule {
         ApiKeyAuthenticator,
         MediaLinks,
         UploadSlots,
+        LiveStreamSlots,
+        AuthFailures,
+        ClientAddresses,
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('gateway') },
         { provide: HEALTH_CHECKS, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => [natsHealthCheck(nc)] },
         { provide: DASHBOARD_DIR, useFactory: () => findDashboardDir(config.DASHBOARD_DIR) },

@@ -29,6 +29,12 @@ describe('config', () => {
     expect(parseConfig(workerEnvSchema, { MEDIA_MAX_FPS: '60', FFMPEG_THREADS: '1', FFMPEG_MEMORY_MB: '0' })).toMatchObject({ MEDIA_MAX_FPS: 60, FFMPEG_THREADS: 1, FFMPEG_MEMORY_MB: 0 });
   });
 
+  it('limits failed authentications per client address and live streams per key, and trusts no proxy, unless told otherwise', () => {
+    expect(parseConfig(gatewayEnvSchema, {})).toMatchObject({ AUTH_FAILURE_LIMIT: 60, AUTH_FAILURE_WINDOW_MS: 60_000, MAX_LIVE_STREAMS_PER_KEY: 16, TRUST_PROXY: false });
+    expect(parseConfig(gatewayEnvSchema, { TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(parseConfig(gatewayEnvSchema, { TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).TRUST_PROXY).toEqual(['loopback', '10.0.0.0/8', 'fd00::1']);
+  });
+
   it('coerces numbers from the environment', () => {
     expect(parseConfig(workerEnvSchema, { WORKER_CONCURRENCY: '4' }).WORKER_CONCURRENCY).toBe(4);
   });
@@ -58,6 +64,10 @@ describe('config', () => {
     [jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 'a'.repeat(63) }, 'AUTH_DATABASE_SCHEMA', '63'],
     [gatewayEnvSchema, { AUTH_MODE: 'none' }, 'AUTH_MODE', 'keys'],
     [gatewayEnvSchema, { CORS_ORIGINS: '*' }, 'CORS_ORIGINS', 'origin'],
+    [gatewayEnvSchema, { TRUST_PROXY: 'true' }, 'TRUST_PROXY', 'hop count'],
+    [gatewayEnvSchema, { TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', 'subnet'],
+    [gatewayEnvSchema, { TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY', 'IP address'],
+    [gatewayEnvSchema, { MAX_LIVE_STREAMS_PER_KEY: '0' }, 'MAX_LIVE_STREAMS_PER_KEY', 'at least 1'],
     [gatewayEnvSchema, { CORS_ORIGINS: 'https://ok.example.com,https://app.example.com/path' }, 'CORS_ORIGINS', 'no path'],
     [gatewayEnvSchema, { RATE_LIMIT_WINDOW_MS: '10' }, 'RATE_LIMIT_WINDOW_MS', 'at least 1000'],
   ])('rejects a bad value with one line naming the variable (%#)', (schema, env, name, detail) => {

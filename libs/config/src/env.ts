@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidNamespace } from '@app/contracts';
@@ -100,6 +101,37 @@ const originList = z
     return origins;
   });
 
+/** TRUST_PROXY: false (trust no proxy), a hop count, or the proxies' addresses and subnets. */
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((value, ctx): false | number | string[] => {
+    const text = value.trim();
+    if (text === 'false' || text === '0') return false;
+    if (/^\d{1,2}$/.test(text)) return Number(text);
+    if (text === 'true') {
+      ctx.addIssue({ code: 'custom', message: 'may not be "true" (any client could then choose its own address): give the hop count or the proxies\' addresses' });
+      return z.NEVER;
+    }
+    const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    for (const entry of entries) {
+      if (!isProxyEntry(entry)) {
+        ctx.addIssue({ code: 'custom', message: `"${entry.slice(0, 100)}" is not a hop count, an IP address, a subnet like 10.0.0.0/8, loopback, linklocal or uniquelocal` });
+        return z.NEVER;
+      }
+    }
+    return entries.length > 0 ? entries : false;
+  });
+
+function isProxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
 export const gatewayEnvSchema = z.object({
   ...common,
   PORT: int(0, 65535).default(3000),
@@ -124,6 +156,21 @@ export const gatewayEnvSchema = z.object({
   DASHBOARD_DIR: z.string().min(1).optional(),
   /** How long POST /v1/video/process waits for its job before answering 504. */
   PROCESS_WAIT_MS: int(1000, 3_600_000).default(300_000),
+  /**
+   * Failed authentications (a malformed, unknown or revoked key, a bad media link; not a request with
+   * no key at all) one client address may have per AUTH_FAILURE_WINDOW_MS. Past it, the gateway answers
+   * 429 without looking keys up for that address (a key it already knows still passes); 0 turns the limit off.
+   */
+  AUTH_FAILURE_LIMIT: int(0, 1_000_000).default(60),
+  AUTH_FAILURE_WINDOW_MS: int(1000, 3_600_000).default(60_000),
+  /** Live streams (a job's SSE, the live feed, a job's WebSocket) one key may hold open at the same time. */
+  MAX_LIVE_STREAMS_PER_KEY: int(1, 10_000).default(16),
+  /**
+   * Which proxies in front of the gateway to believe about the client's address (X-Forwarded-For), as
+   * Express's `trust proxy`: unset (the default: none, the address is the socket's), a number of hops,
+   * or a comma-separated list of addresses, subnets (`10.0.0.0/8`) and `loopback`, `linklocal`, `uniquelocal`.
+   */
+  TRUST_PROXY: trustProxy,
   ...plugins,
 });
 

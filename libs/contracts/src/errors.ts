@@ -26,6 +26,8 @@ export const ErrorCode = {
   Forbidden: 'FORBIDDEN',
   RateLimited: 'RATE_LIMITED',
   TooManyUploads: 'TOO_MANY_UPLOADS',
+  /** The key already holds MAX_LIVE_STREAMS_PER_KEY live streams (job SSE, the live feed, job WebSockets). */
+  TooManyStreams: 'TOO_MANY_STREAMS',
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   JobNotFound: 'JOB_NOT_FOUND',
   /** An as-of point that cannot be parsed. */

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
-import { freshNamespace, type TestNamespace } from '../../../test/support/services.js';
+import { jobSubjects } from '@app/contracts';
+import { deleteNamespace, freshName, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
 import { ConcurrencyError, EventStore } from './event-store.js';
 import { ensureEventStream } from './stream-setup.js';
 
@@ -30,6 +31,23 @@ describe('EventStore against JetStream', () => {
     const names: string[] = [];
     for await (const name of jsm.streams.names(ns.subjects.all)) names.push(name);
     expect(names).toEqual([ns.subjects.streamName]);
+  });
+
+  it('never leaves an event stream without its advisory capture: the capture is made first', async () => {
+    // A namespace whose advisory subjects another stream already holds: the capture cannot be made.
+    const other = jobSubjects(freshName('t'));
+    const jsm = await jetstreamManager(ns.nc);
+    const blocker = `${other.streamName}_BLOCKER`;
+    await jsm.streams.add({ name: blocker, subjects: [other.maxDeliveriesAdvisories], storage: StorageType.Memory });
+    try {
+      await expect(ensureEventStream(ns.nc, other)).rejects.toThrow();
+      const names: string[] = [];
+      for await (const name of jsm.streams.names()) names.push(name);
+      expect(names).not.toContain(other.streamName);
+    } finally {
+      await jsm.streams.delete(blocker);
+      await deleteNamespace(ns.nc, other);
+    }
   });
 
   it('appends the first event of a job only once: a second "first event" is rejected', async () => {

@@ -78,15 +78,16 @@ export function advisoryStreamConfig(subjects: JobSubjects, options: StreamOptio
 }
 
 /**
- * Creates the event stream and the advisory capture, or brings existing ones up to the expected
- * configuration. Safe to call from every service at every start, concurrently. The capture exists
- * before any consumer can run out of deliveries, because every service creates it at start.
+ * Creates the advisory capture and the event stream, in that order, or brings existing ones up to the
+ * expected configuration. Safe to call at every start, concurrently. Only the jobs service calls it
+ * (the other services' NATS users may not manage streams: they wait for the event stream with
+ * awaitEventStream); since the capture is made first, it exists whenever the event stream does, so
+ * before any consumer of the event stream can run out of deliveries.
  */
 export async function ensureEventStream(nc: NatsConnection, subjects: JobSubjects, options: StreamOptions = {}): Promise<StreamInfo> {
   const jsm = await jetstreamManager(nc);
-  const info = await ensureStream(jsm, eventStreamConfig(subjects, options));
   await ensureStream(jsm, advisoryStreamConfig(subjects, options));
-  return info;
+  return ensureStream(jsm, eventStreamConfig(subjects, options));
 }
 
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {

@@ -15,6 +15,8 @@ import type { GatewayConfig } from '@app/config';
 import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
+import { AuthFailures } from '../limits/auth-failures.js';
+import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import { JobsRpcClient } from '../rpc/jobs-rpc.client.js';
 import { MediaLinks } from './media-links.js';
 
@@ -48,6 +50,8 @@ export class ApiKeyAuthenticator implements OnApplicationBootstrap, OnModuleDest
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(JOB_SUBJECTS) private readonly subjects: JobSubjects,
     private readonly links: MediaLinks,
+    private readonly failures: AuthFailures,
+    private readonly metrics: GatewayMetrics,
   ) {
     const ttl = config.AUTH_CACHE_TTL_MS;
     this.cache = ttl > 0 ? new LRUCache({ max: CACHE_ENTRIES, ttl }) : null;
@@ -85,50 +89,82 @@ export class ApiKeyAuthenticator implements OnApplicationBootstrap, OnModuleDest
   }
 
   /**
-   * The principal for an Authorization header value, or a 401 UNAUTHENTICATED (503 when the jobs
-   * service cannot be asked). Usable outside HTTP guards too, for a WebSocket handshake say.
+   * The principal for an Authorization header value from `client` (its address, see ClientAddresses),
+   * or a 401 UNAUTHENTICATED (503 when the jobs service cannot be asked). Usable outside HTTP guards
+   * too, for a WebSocket handshake say.
+   *
+   * Failed authentications count against the client's budget (AuthFailures), and the budget is
+   * checked before anything is looked up: a key cached as valid passes at once; a lookup that is not
+   * already under way first takes an attempt, which it gives back if the key turns out valid; a
+   * failure that cost no lookup of its own (a malformed key, one known to be unknown) takes one
+   * afterwards. Past the budget the answer is 429 and nothing is looked up. A request with no
+   * Authorization header at all is a plain 401 and is not counted: it costs nothing, and a dashboard
+   * left open before its key is entered must not spend the budget that the key will need.
    */
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  async authenticate(authorization: string | undefined, client: string): Promise<Principal> {
     if (!this.enabled) return AUTH_OFF_PRINCIPAL;
-    if (authorization === undefined || authorization.trim() === '') {
-      throw new ApiError(ErrorCode.Unauthenticated, 'this route needs an API key: send "Authorization: Bearer <key>"', challenge());
+    const presented = presentedKey(authorization);
+    if (typeof presented !== 'string') {
+      if (authorization !== undefined) await this.takeAttempt(client);
+      throw presented;
     }
-    const match = /^Bearer +(\S+)$/i.exec(authorization.trim());
-    if (!match) {
-      throw new ApiError(ErrorCode.Unauthenticated, 'the Authorization header must be "Bearer <key>"', challenge('invalid_request'));
+    const hash = hashApiKey(presented);
+    const cached = this.cache?.get(hash);
+    const pending = cached ? Promise.resolve(cached.principal) : this.inflight.get(hash);
+    // Only a new lookup costs the jobs service anything: it needs an attempt left before it starts.
+    if (!pending) await this.takeAttempt(client);
+    let principal: Principal | null;
+    try {
+      principal = await (pending ?? this.inflight.get(hash) ?? this.lookup(hash));
+    } catch (error) {
+      // Not a failed authentication (the jobs service did not answer): the attempt is not counted.
+      if (!pending) await this.failures.giveBack(client);
+      throw error;
     }
-    const key = match[1]!;
-    if (!isApiKeyFormat(key)) throw new ApiError(ErrorCode.Unauthenticated, 'that is not a Framewire API key', challenge('invalid_token'));
-    const principal = await this.lookup(hashApiKey(key));
-    if (!principal) throw new ApiError(ErrorCode.Unauthenticated, 'unknown or revoked API key', challenge('invalid_token'));
-    return principal;
+    if (principal) {
+      if (!pending) await this.failures.giveBack(client);
+      return principal;
+    }
+    if (pending) await this.takeAttempt(client);
+    throw new ApiError(ErrorCode.Unauthenticated, 'unknown or revoked API key', challenge('invalid_token'));
   }
 
   /**
    * For a route of one job's media: the Authorization header when there is one, else a signed media
    * link to that job (MediaLinks), which acts for the key that asked for it unless that key has
-   * been revoked since.
+   * been revoked since. A link is checked without a lookup; a bad one counts as a failure of `client`.
    */
-  async authenticateForJobMedia(authorization: string | undefined, token: unknown, jobId: string): Promise<Principal> {
-    if (!this.enabled || authorization !== undefined || token === undefined) return this.authenticate(authorization);
-    if (typeof token !== 'string') throw new ApiError(ErrorCode.Unauthenticated, 'one media link token, please', challenge('invalid_request'));
-    const principal = this.links.verify(token, jobId);
-    if (this.revoked.has(principal.key_id)) throw new ApiError(ErrorCode.Unauthenticated, 'the key that issued this media link was revoked', challenge('invalid_token'));
-    return principal;
+  async authenticateForJobMedia(authorization: string | undefined, token: unknown, jobId: string, client: string): Promise<Principal> {
+    if (!this.enabled || authorization !== undefined || token === undefined) return this.authenticate(authorization, client);
+    try {
+      if (typeof token !== 'string') throw new ApiError(ErrorCode.Unauthenticated, 'one media link token, please', challenge('invalid_request'));
+      const principal = this.links.verify(token, jobId);
+      if (this.revoked.has(principal.key_id)) throw new ApiError(ErrorCode.Unauthenticated, 'the key that issued this media link was revoked', challenge('invalid_token'));
+      return principal;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === ErrorCode.Unauthenticated) await this.takeAttempt(client);
+      throw error;
+    }
   }
 
-  private async lookup(hash: string): Promise<Principal | null> {
-    const cached = this.cache?.get(hash);
-    if (cached) return cached.principal;
-    let pending = this.inflight.get(hash);
-    if (!pending) {
-      pending = this.ask(hash).finally(() => this.inflight.delete(hash));
-      this.inflight.set(hash, pending);
+  private async takeAttempt(client: string): Promise<void> {
+    try {
+      await this.failures.take(client);
+    } catch (error) {
+      this.metrics.authThrottled.inc();
+      throw error;
     }
+  }
+
+  /** Asks the jobs service about a key; requests for the same key meanwhile wait for the same answer. */
+  private lookup(hash: string): Promise<Principal | null> {
+    const pending = this.ask(hash).finally(() => this.inflight.delete(hash));
+    this.inflight.set(hash, pending);
     return pending;
   }
 
   private async ask(hash: string): Promise<Principal | null> {
+    this.metrics.keyLookups.inc();
     const { principal } = await this.rpc.send(KeyQuery.Verify, { key_hash: hash }, verifyKeyReplySchema);
     if (principal && this.revoked.has(principal.key_id)) return null;
     this.cache?.set(hash, { principal }, principal ? {} : { ttl: Math.min(NEGATIVE_TTL_MS, this.config.AUTH_CACHE_TTL_MS) });
@@ -153,6 +189,18 @@ export class ApiKeyAuthenticator implements OnApplicationBootstrap, OnModuleDest
       }
     }
   }
+}
+
+/** The key in an `Authorization: Bearer <key>` header value, or the 401 for a missing or malformed one. */
+function presentedKey(authorization: string | undefined): string | ApiError {
+  if (authorization === undefined || authorization.trim() === '') {
+    return new ApiError(ErrorCode.Unauthenticated, 'this route needs an API key: send "Authorization: Bearer <key>"', challenge());
+  }
+  const match = /^Bearer +(\S+)$/i.exec(authorization.trim());
+  if (!match) return new ApiError(ErrorCode.Unauthenticated, 'the Authorization header must be "Bearer <key>"', challenge('invalid_request'));
+  const key = match[1]!;
+  if (!isApiKeyFormat(key)) return new ApiError(ErrorCode.Unauthenticated, 'that is not a Framewire API key', challenge('invalid_token'));
+  return key;
 }
 
 function safeJson(data: Uint8Array): unknown {

@@ -2,6 +2,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { ErrorCode } from '@app/contracts';
 import { ApiError } from '../http/api-error.js';
+import { ClientAddresses } from '../http/client-address.js';
 import { ApiKeyAuthenticator } from './api-key.authenticator.js';
 import type { AuthenticatedRequest } from './principal.js';
 import { MEDIA_LINK_PARAM } from './media-links.js';
@@ -18,6 +19,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly authenticator: ApiKeyAuthenticator,
+    private readonly addresses: ClientAddresses,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -31,9 +33,10 @@ export class AuthGuard implements CanActivate {
     if (access === 'public') return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const acceptsLink = this.reflector.getAllAndOverride<boolean | undefined>(ACCEPTS_MEDIA_LINK, [context.getHandler(), context.getClass()]);
+    const client = this.addresses.of(req);
     const principal = acceptsLink
-      ? await this.authenticator.authenticateForJobMedia(req.headers.authorization, req.query[MEDIA_LINK_PARAM], String(req.params['id'] ?? ''))
-      : await this.authenticator.authenticate(req.headers.authorization);
+      ? await this.authenticator.authenticateForJobMedia(req.headers.authorization, req.query[MEDIA_LINK_PARAM], String(req.params['id'] ?? ''), client)
+      : await this.authenticator.authenticate(req.headers.authorization, client);
     req.principal = principal;
     if (access === 'admin' && !principal.admin) throw new ApiError(ErrorCode.Forbidden, 'this route needs an admin key');
     return true;

@@ -35,7 +35,7 @@ const DESCRIPTION_BY_STATUS: Record<number, string> = {
   415: 'Unsupported: the upload is not a video container Framewire accepts (recognised by its first bytes, not its name)',
   416: 'Range not satisfiable',
   422: 'Unprocessable: the upload is a damaged video (truncated, no moov), or the request contradicts an earlier one',
-  429: 'Too many requests for this key; retry after the Retry-After seconds',
+  429: 'Too many requests for this key, too many failed authentications from this address (RATE_LIMITED), or too many uploads or live streams open for this key (TOO_MANY_UPLOADS, TOO_MANY_STREAMS); retry after the Retry-After seconds',
   499: 'The client closed the request',
   500: 'Internal error (logged in full; the body says no more)',
   503: 'A dependency (NATS, the jobs service) is not answering; retry after the Retry-After seconds',

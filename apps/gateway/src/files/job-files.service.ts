@@ -4,6 +4,7 @@ import parseRange from 'range-parser';
 import { ErrorCode, type JobFiles, type JobView, type Principal } from '@app/contracts';
 import { BlobStore } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
+import { inlineDisposition } from '../http/content-disposition.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
 /** A file to send: its headers and a stream of its body (or of the requested range of it). */
@@ -53,9 +54,9 @@ export class JobFilesService {
     return {
       status: 200,
       headers: {
-        'Content-Type': ref.contentType,
+        'Content-Type': servedContentType(ref.contentType),
         'Content-Length': String(ref.size),
-        'Content-Disposition': `inline; filename="${name}"`,
+        'Content-Disposition': inlineDisposition(name, 'artifact'),
         ETag: `"${ref.sha256}"`,
         'Cache-Control': 'private, max-age=31536000, immutable',
         'X-Content-Type-Options': 'nosniff',
@@ -72,9 +73,9 @@ export class JobFilesService {
     const { video } = await this.files(principal, jobId);
     const size = video.size;
     const headers: Record<string, string> = {
-      'Content-Type': video.contentType,
+      'Content-Type': servedContentType(video.contentType),
       'Accept-Ranges': 'bytes',
-      'Content-Disposition': `inline; filename="${video.filename.replace(/["\\\r\n]/g, '_')}"`,
+      'Content-Disposition': inlineDisposition(video.filename, 'video'),
       ETag: `"${video.sha256}"`,
       'X-Content-Type-Options': 'nosniff',
     };
@@ -102,4 +103,9 @@ export class JobFilesService {
     if (!files) throw new ApiError(ErrorCode.JobNotFound, `no job ${jobId}`);
     return files;
   }
+}
+
+/** A media type as stored (by a tool or an old event) if it is one, else application/octet-stream: a header never fails. */
+function servedContentType(value: string): string {
+  return /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(?: *; *[\w!#$&^.+-]+=(?:[\w!#$&^.+-]+|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*$/.test(value) ? value : 'application/octet-stream';
 }

@@ -50,6 +50,7 @@ export const STATUS_BY_CODE: Record<string, number> = {
   [ErrorCode.InvalidMedia]: 422,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.TooManyUploads]: 429,
+  [ErrorCode.TooManyStreams]: 429,
   [ErrorCode.HeadersTooLarge]: 431,
   CLIENT_CLOSED_REQUEST: 499,
   [ErrorCode.Internal]: 500,

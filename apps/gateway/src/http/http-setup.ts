@@ -20,7 +20,8 @@ const CORS_EXPOSED_HEADERS = ['Location', 'Retry-After', 'Idempotent-Replayed', 
  */
 export function configureHttp(app: NestExpressApplication, config: GatewayConfig): void {
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // The same proxies ClientAddresses believes (TRUST_PROXY; none by default), so req.ip agrees with it.
+  app.set('trust proxy', config.TRUST_PROXY);
   if (config.CORS_ORIGINS.length > 0) {
     app.enableCors({
       origin: config.CORS_ORIGINS,

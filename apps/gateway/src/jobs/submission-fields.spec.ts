@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { sanitizeFilename } from '../uploads/multipart-reader.js';
 import { builtinPlugin, ToolCatalog } from '@app/tools';
-import { parseSubmissionFields as parseWith } from './submit-job.service.js';
+import { checkFieldsSoFar, parseSubmissionFields as parseWith } from './submit-job.service.js';
 
 const catalog = new ToolCatalog([{ source: 'builtin', tools: builtinPlugin.tools, pipelines: builtinPlugin.pipelines }]);
 const parseSubmissionFields = (f: Map<string, string>) => parseWith(f, catalog);
@@ -33,6 +33,19 @@ describe('submission fields', () => {
     expect(codeOf(() => parseSubmissionFields(fields({ params: '{"frame_stride":-1}' })))).toBe('INVALID_PARAMS');
     expect(codeOf(() => parseSubmissionFields(fields({ pipeline: 'thumbnails', params: '{"frame_stride":0}' })))).toBe('INVALID_PARAMS');
     expect(codeOf(() => parseSubmissionFields(fields({ pipeline: 'thumbnails', params: '{"frame_strde":5}' })))).toBe('INVALID_PARAMS');
+  });
+
+  it('judges the fields that came before the file only as far as the ones that may follow allow', () => {
+    const early = (entries: Record<string, string>) => codeOf(() => checkFieldsSoFar(fields(entries), catalog));
+    expect(early({ priority: 'urgent' })).toBe('VALIDATION_FAILED');
+    expect(early({ pipeline: 'mine-bitcoin' })).toBe('UNKNOWN_PIPELINE');
+    expect(early({ params: '{oops' })).toBe('INVALID_PARAMS');
+    expect(early({ pipeline: 'thumbnails', params: '{"frame_stride":0}' })).toBe('INVALID_PARAMS');
+    // Params the default pipeline does not take may suit the pipeline named after the file: not refused yet.
+    expect(early({ params: '{"frame_stride":5}' })).toBeUndefined();
+    expect(codeOf(() => parseSubmissionFields(fields({ params: '{"frame_stride":5}' })))).toBe('INVALID_PARAMS');
+    expect(early({})).toBeUndefined();
+    expect(early({ pipeline: 'thumbnails', params: '{"frame_stride":5}', priority: 'low' })).toBeUndefined();
   });
 
   it('fills in the defaults of every tool of the pipeline, so the event carries the params that run', () => {

@@ -56,9 +56,11 @@ export interface SubmitResult {
 export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 
 /**
- * Submitting a job: check what the upload is from its first bytes (guardUpload), store it, validate,
- * publish `VideoSubmitted` as the job's first event (expected last subject sequence 0). A rejected
- * submission leaves no object and publishes nothing.
+ * Submitting a job: check the fields that came before the file (checkFieldsSoFar) and what the upload
+ * is from its first bytes (guardUpload), store it, validate every field, publish `VideoSubmitted` as
+ * the job's first event (expected last subject sequence 0). A rejected submission leaves no object and
+ * publishes nothing: refused before the file is stored when the fields that decide it came first, or
+ * with its object removed when they came after the file.
  * With an Idempotency-Key the job id is derived from the key, so the stream itself keeps a key from
  * ever making a second job; a repeat with the same content gets the first answer back.
  */
@@ -85,7 +87,11 @@ export class SubmitJobService {
 
     const objectName = `uploads/${jobId}/${this.ids.next()}`;
     const received = await command.source(
-      (part) => this.storeUpload(objectName, part, command.checkMedia),
+      async (part) => {
+        // Fields sent before the file (as the CLI and the dashboard send them) are refused before any of it is stored.
+        if (!command.fields) checkFieldsSoFar(part.fieldsBefore, this.catalog);
+        return this.storeUpload(objectName, part, command.checkMedia);
+      },
       async (stored) => void (await this.blobs.delete(stored.blob.name)),
     );
     const upload = received.file;
@@ -236,23 +242,42 @@ export interface SubmissionFields {
 }
 
 /** `pipeline` (default probe), `params` (a JSON object valid for that pipeline) and `priority` (default normal). */
-export function parseSubmissionFields(fields: Map<string, string>, catalog: ToolCatalog): SubmissionFields {
-  const priorityText = fields.get('priority')?.trim() || DEFAULT_PRIORITY;
-  const priority = jobPrioritySchema.safeParse(priorityText);
+export function parseSubmissionFields(fields: ReadonlyMap<string, string>, catalog: ToolCatalog): SubmissionFields {
+  const priority = parsePriority(fields.get('priority'));
+  const pipeline = fields.get('pipeline')?.trim() || DEFAULT_PIPELINE;
+  return { pipeline, params: validateParams(catalog, pipeline, parseParamsJson(fields.get('params'))), priority };
+}
+
+/**
+ * Checks the fields that arrived before the file, each as far as it can be judged without those that
+ * may still follow it: the priority, the pipeline's name, the params as JSON, and the params against
+ * the pipeline when the pipeline came first too. The whole set is checked again (parseSubmissionFields)
+ * once the body has ended.
+ */
+export function checkFieldsSoFar(fields: ReadonlyMap<string, string>, catalog: ToolCatalog): void {
+  if (fields.has('priority')) parsePriority(fields.get('priority'));
+  const pipeline = fields.get('pipeline')?.trim();
+  if (pipeline) requirePipeline(catalog, pipeline);
+  if (!fields.has('params')) return;
+  const raw = parseParamsJson(fields.get('params'));
+  if (pipeline) validateParams(catalog, pipeline, raw);
+}
+
+function parsePriority(text: string | undefined): JobPriority {
+  const priority = jobPrioritySchema.safeParse(text?.trim() || DEFAULT_PRIORITY);
   if (!priority.success) {
     throw new ApiError(ErrorCode.ValidationFailed, `"priority" must be one of ${JOB_PRIORITIES.join(', ')}`);
   }
-  const pipeline = fields.get('pipeline')?.trim() || DEFAULT_PIPELINE;
-  let raw: unknown = {};
-  const text = fields.get('params');
-  if (text !== undefined && text.trim() !== '') {
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      throw new ApiError(ErrorCode.InvalidParams, '"params" is not valid JSON');
-    }
+  return priority.data;
+}
+
+function parseParamsJson(text: string | undefined): unknown {
+  if (text === undefined || text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(ErrorCode.InvalidParams, '"params" is not valid JSON');
   }
-  return { pipeline, params: validateParams(catalog, pipeline, raw), priority: priority.data };
 }
 
 /**
@@ -260,13 +285,17 @@ export function parseSubmissionFields(fields: Map<string, string>, catalog: Tool
  * their defaults filled in, as the event will carry them.
  */
 export function validateParams(catalog: ToolCatalog, pipeline: string, raw: unknown): Record<string, unknown> {
-  const entry = catalog.pipeline(pipeline);
-  if (!entry) {
-    throw new ApiError(ErrorCode.UnknownPipeline, `unknown pipeline "${pipeline.slice(0, 64)}"; known: ${catalog.pipelineNames().join(', ')}`);
-  }
-  const parsed = entry.params.safeParse(raw);
+  const parsed = requirePipeline(catalog, pipeline).params.safeParse(raw);
   if (!parsed.success) {
     throw new ApiError(ErrorCode.InvalidParams, `invalid params for ${pipeline}: ${summarizeIssues(parsed.error)}`);
   }
   return parsed.data as Record<string, unknown>;
+}
+
+function requirePipeline(catalog: ToolCatalog, pipeline: string) {
+  const entry = catalog.pipeline(pipeline);
+  if (!entry) {
+    throw new ApiError(ErrorCode.UnknownPipeline, `unknown pipeline "${pipeline.slice(0, 64)}"; known: ${catalog.pipelineNames().join(', ')}`);
+  }
+  return entry;
 }

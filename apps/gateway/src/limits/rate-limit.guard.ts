@@ -5,6 +5,7 @@ import { ErrorCode } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
 import type { AuthenticatedRequest, Principal } from '../auth/principal.js';
 import { ApiError } from '../http/api-error.js';
+import { ClientAddresses } from '../http/client-address.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 
 /**
@@ -17,7 +18,10 @@ import { GATEWAY_CONFIG } from '../gateway.config.js';
 export class RateLimitGuard implements CanActivate {
   private readonly limiter: RateLimiterMemory | null;
 
-  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly addresses: ClientAddresses,
+  ) {
     this.limiter =
       config.RATE_LIMIT_REQUESTS > 0
         ? new RateLimiterMemory({ points: config.RATE_LIMIT_REQUESTS, duration: config.RATE_LIMIT_WINDOW_MS / 1000 })
@@ -29,13 +33,13 @@ export class RateLimitGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (!req.principal) return true; // a public route
     const res = context.switchToHttp().getResponse<Response>();
-    const headers = await this.take(req.principal, req.ip);
+    const headers = await this.take(req.principal, this.addresses.of(req));
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     return true;
   }
 
   /**
-   * Counts one request of `principal` (from `ip`): the RateLimit-* headers to send, or a 429
+   * Counts one request of `principal` (from `ip`, as ClientAddresses counts clients): the RateLimit-* headers to send, or a 429
    * RATE_LIMITED that carries them and Retry-After. Also for what guards do not see (a WebSocket handshake).
    */
   async take(principal: Principal, ip: string | undefined): Promise<Record<string, string>> {

@@ -8,11 +8,14 @@ import { ApiKeyAuthenticator } from '../auth/api-key.authenticator.js';
 import { MEDIA_LINK_PARAM } from '../auth/media-links.js';
 import { ApiError, statusOf } from '../http/api-error.js';
 import { rawErrorResponse } from '../http/raw-error.js';
+import { ClientAddresses } from '../http/client-address.js';
+import { LiveStreamSlots } from '../limits/live-stream-slots.js';
 import { RateLimitGuard } from '../limits/rate-limit.guard.js';
 import { JobUpdatesService, type JobUpdate } from './job-updates.service.js';
 import { seedsStatus } from '../seeds/seeds-status.js';
 
 const PATH = /^\/v1\/ws\/jobs\/([^/?#]+)\/?$/;
+const HEARTBEAT_MS = 30_000;
 
 /** The seeds' WebSocket message. */
 export interface SeedsProgressMessage {
@@ -30,9 +33,9 @@ export interface SeedsProgressMessage {
  * Nest's guards never see a raw upgrade, so this handshake does what they do, before it accepts:
  * authenticate (`Authorization: Bearer <key>`, or the job's signed media link in `?token=` for a
  * browser, which cannot set headers on a WebSocket), count the request against the key's rate limit,
- * and check that the principal may see the job. A malformed id, a missing or bad key, too many
- * requests and a job that does not exist or belongs to another tenant are refused with the usual JSON
- * error (400, 401, 429, 404) and no upgrade.
+ * take one of the key's live-stream slots, and check that the principal may see the job. A malformed
+ * id, a missing or bad key, too many requests or streams and a job that does not exist or belongs to
+ * another tenant are refused with the usual JSON error (400, 401, 429, 404) and no upgrade.
  */
 @Injectable()
 export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -44,6 +47,8 @@ export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicatio
     private readonly updates: JobUpdatesService,
     private readonly authenticator: ApiKeyAuthenticator,
     private readonly rateLimit: RateLimitGuard,
+    private readonly slots: LiveStreamSlots,
+    private readonly addresses: ClientAddresses,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -63,11 +68,14 @@ export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicatio
   private async accept(req: IncomingMessage, socket: Duplex, head: Buffer, rawId: string): Promise<void> {
     let snapshot;
     try {
+      const client = this.addresses.of(req);
       const token = new URL(req.url ?? '/', 'http://localhost').searchParams.getAll(MEDIA_LINK_PARAM);
-      const principal = await this.authenticator.authenticateForJobMedia(req.headers.authorization, token.length > 1 ? token : token[0], safeDecode(rawId));
-      await this.rateLimit.take(principal, req.socket.remoteAddress);
+      const principal = await this.authenticator.authenticateForJobMedia(req.headers.authorization, token.length > 1 ? token : token[0], safeDecode(rawId), client);
+      await this.rateLimit.take(principal, client);
       const id = safeDecode(rawId);
       if (!isJobId(id)) throw new ApiError(ErrorCode.InvalidJobId, 'a job id is a UUID');
+      // The slot is the connection's: given back when its socket closes, whether or not it was upgraded.
+      socket.once('close', this.slots.acquire(principal, client, 'job_websocket'));
       snapshot = await this.updates.snapshot(principal, id.toLowerCase());
     } catch (error) {
       if (!(error instanceof ApiError)) this.logger.error(`WebSocket handshake failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -80,6 +88,16 @@ export class JobUpdatesWebSocket implements OnApplicationBootstrap, OnApplicatio
     const abort = new AbortController();
     ws.on('close', () => abort.abort());
     ws.on('error', () => abort.abort());
+    // A ping every HEARTBEAT_MS; a client that did not answer the last one is gone (its network
+    // vanished without a close) and is cut off, so its slot and its consumer do not stay held.
+    let answered = true;
+    ws.on('pong', () => (answered = true));
+    const heartbeat = setInterval(() => {
+      if (!answered) return ws.terminate();
+      answered = false;
+      ws.ping();
+    }, HEARTBEAT_MS);
+    ws.on('close', () => clearInterval(heartbeat));
     let last: SeedsProgressMessage = { job_id: snapshot.job_id, status: seedsStatus(snapshot.status), current_frame: snapshot.progress_detail?.current_frame ?? 0, total_frames: snapshot.progress_detail?.total_frames ?? null, percent: snapshot.progress };
     try {
       for await (const update of this.updates.follow(snapshot, abort.signal)) {

@@ -5,7 +5,9 @@ import { ErrorCode, inScope, jobIdSchema, scopeOf, type JobChange } from '@app/c
 import type { GatewayConfig } from '@app/config';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { ApiError } from '../http/api-error.js';
+import { ClientAddresses } from '../http/client-address.js';
 import { parseQuery } from '../http/route-params.js';
+import { LiveStreamSlots } from '../limits/live-stream-slots.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import { JobFeed } from './job-feed.service.js';
@@ -26,7 +28,8 @@ export const liveQuerySchema = z.strictObject({
  * loads its snapshot (GET /v1/jobs) after `ready` misses nothing, and can drop a change whose `seq`
  * is not above the row's `last_seq`. A comment every 15 s keeps proxies from closing the stream.
  * Each key sees the changes of its own tenant's jobs only (an admin key, every tenant's): the feed
- * tags every change with its job's tenant, and this route drops what the key may not see.
+ * tags every change with its job's tenant, and this route drops what the key may not see. Each
+ * client takes one of its key's live-stream slots (LiveStreamSlots) until it goes.
  */
 @Controller('v1/stream')
 @UseGuards(NatsAvailableGuard)
@@ -37,6 +40,8 @@ export class LiveController {
     private readonly feed: JobFeed,
     private readonly metrics: GatewayMetrics,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly slots: LiveStreamSlots,
+    private readonly addresses: ClientAddresses,
   ) {}
 
   @Get('jobs')
@@ -44,6 +49,7 @@ export class LiveController {
     const { job_id: only } = parseQuery(liveQuerySchema, query);
     const scope = scopeOf(principal);
     const visible = (change: JobChange) => (scope.kind === 'all' || (change.tenant !== null && inScope(scope, change.tenant))) && (!only || change.job_id === only);
+    const release = this.slots.acquire(principal, this.addresses.of(req), 'live_feed');
     let closed = false;
     let keepalive: NodeJS.Timeout | undefined;
     let unsubscribe: (() => void) | null = null;
@@ -52,6 +58,7 @@ export class LiveController {
       closed = true;
       clearInterval(keepalive);
       unsubscribe?.();
+      release();
       this.metrics.liveClients.dec();
       res.end();
     };
@@ -74,6 +81,7 @@ export class LiveController {
         this.config.RPC_TIMEOUT_MS,
       );
     } catch (error) {
+      release();
       throw new ApiError(ErrorCode.ServiceUnavailable, error instanceof Error ? error.message : 'the live feed is not available', { 'Retry-After': '1' });
     }
     this.metrics.liveClients.inc();

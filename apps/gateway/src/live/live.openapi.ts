@@ -13,7 +13,8 @@ export function registerLiveRoutes({ registry, component, errors }: ApiDocs): vo
     description:
       'A `text/event-stream`. First `event: ready` (the feed is live: load GET /v1/jobs now and miss nothing), then one ' +
       '`event: job` per stored event with `id:` its stream sequence and `data:` a JobChange; a comment every 15 s. ' +
-      'Only events JetStream stored reach the feed. Drop a change whose `seq` is not above the row\'s `last_seq`.',
+      'Only events JetStream stored reach the feed. Drop a change whose `seq` is not above the row\'s `last_seq`. ' +
+      'Each open feed takes one of the key\'s `MAX_LIVE_STREAMS_PER_KEY` live-stream slots; one more is `429 TOO_MANY_STREAMS`.',
     request: { query: liveQuerySchema },
     responses: {
       200: {

@@ -9,6 +9,9 @@ export class GatewayMetrics {
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly liveClients: Gauge;
+  readonly keyLookups: Counter;
+  readonly authThrottled: Counter;
+  readonly liveStreams: Gauge<'kind'>;
 
   constructor(@Inject(METRICS_REGISTRY) readonly registry: Registry) {
     const registers = [registry];
@@ -32,5 +35,12 @@ export class GatewayMetrics {
       registers,
     });
     this.liveClients = new Gauge({ name: 'framewire_live_feed_clients', help: 'Clients following the live jobs feed (SSE)', registers });
+    this.keyLookups = new Counter({ name: 'framewire_auth_key_lookups_total', help: 'API keys looked up in the jobs service (each a database query): keys not in the cache', registers });
+    this.authThrottled = new Counter({
+      name: 'framewire_auth_throttled_total',
+      help: 'Requests answered 429 because their client address had too many failed authentications (AUTH_FAILURE_LIMIT)',
+      registers,
+    });
+    this.liveStreams = new Gauge({ name: 'framewire_live_streams', help: 'Live streams open, by kind (job SSE, live feed, job WebSocket)', labelNames: ['kind'], registers });
   }
 }

@@ -8,6 +8,8 @@ export interface FilePart {
   stream: Readable;
   filename: string;
   contentType: string;
+  /** The text fields that came before the file part (more may follow it). */
+  fieldsBefore: ReadonlyMap<string, string>;
 }
 
 export interface MultipartLimits {
@@ -105,7 +107,9 @@ export function readMultipart<T>(
       stream.on('limit', () => {
         stream.destroy(new ApiError(ErrorCode.PayloadTooLarge, `the file is larger than ${limits.fileBytes} bytes`));
       });
-      filePromise = sink({ stream, filename: sanitizeFilename(info.filename), contentType: info.mimeType || 'application/octet-stream' });
+      const part = { stream, filename: sanitizeFilename(info.filename), contentType: info.mimeType || 'application/octet-stream', fieldsBefore: new Map(fields) };
+      // A sink that throws at once refuses the upload like one that rejects (never an uncaught throw in the parser).
+      filePromise = new Promise<T>((resolve) => resolve(sink(part)));
       filePromise.catch((error: unknown) => fail(error instanceof ApiError ? error : new ApiError(ErrorCode.Internal, 'the upload could not be stored')));
     });
     parser.on('field', (name, value, info) => {

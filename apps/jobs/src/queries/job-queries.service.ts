@@ -78,17 +78,19 @@ export class JobQueriesService {
 
   /**
    * The job as it was at a point of its history (as-of.ts), folded from its events in the stream with
-   * the projector's `evolve`, whatever the read model says. A job outside the scope is not found.
+   * the projector's `evolve`, whatever the read model says. The scope is checked first, before
+   * anything that depends on the job's events (how many there are, whether the point is past its end
+   * or before its start): a job outside the scope is "no job", as of any point, after the same one
+   * read as a job that does not exist.
    */
   async getAsOf(jobId: string, asOf: string, scope: JobScope): Promise<{ job: JobView; as_of: AsOfPosition }> {
     const parsed = parseAsOf(asOf);
     if (!parsed.ok) throw new QueryError(ErrorCode.InvalidAsOf, parsed.reason);
-    const found = await jobViewAsOf(this.store, jobId, parsed.point);
-    if (!found.ok) throw new QueryError(found.code, found.message);
-    // Ownership never changes: the tenant of any state of the job is the tenant of the job.
-    if (!inScope(scope, found.job.tenant)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
+    await this.assertVisible(jobId, scope);
     // A deleted job is not found at any point of its history (its events stay readable for an admin).
     if (await this.isDeleted(jobId)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
+    const found = await jobViewAsOf(this.store, jobId, parsed.point);
+    if (!found.ok) throw new QueryError(found.code, found.message);
     return { job: found.job, as_of: found.as_of };
   }
 
