@@ -48,6 +48,11 @@ describe('NATS permissions', () => {
     expect([p.gateway, p.worker].every((r) => !r.allowResponses && !r.subscribe.includes('framewire.rpc.>'))).toBe(true);
   });
 
+  it('lets workers delete their own work consumers (to make one again for a new filter), and no other', () => {
+    const deletes = p.worker.publish.filter((s) => s.includes('CONSUMER.DELETE'));
+    expect(deletes.sort()).toEqual(['workers', 'workers-high', 'workers-low'].map((name) => `$JS.API.CONSUMER.DELETE.FRAMEWIRE_EVENTS.${name}`));
+  });
+
   it('gives each service its own inbox, so none can read the replies meant for another', () => {
     expect(p.gateway.subscribe).toContain('_INBOX_gateway.>');
     expect(p.jobs.subscribe).toContain('_INBOX_jobs.>');

@@ -1,4 +1,5 @@
 import type { JobSubjects } from '@app/contracts';
+import { WORK_CONSUMERS } from './work-consumers.js';
 
 /**
  * Who may publish and subscribe to what on NATS. Each service connects as its own user and gets only
@@ -12,7 +13,8 @@ import type { JobSubjects } from '@app/contracts';
  *   lifecycle events an operator asks for (cancel, and redrive's new work request), broadcasts key
  *   revocations and nudges workers to stop a cancelled job;
  * - workers append lifecycle events, read uploads, write artifacts, hear new work (the doorbell) and
- *   cancel nudges.
+ *   cancel nudges; of the consumers they may delete only their own work consumers (to make one again
+ *   when its filter changed), never the projector's.
  * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
  * that the two agree; `framewire start` can render the same set for a nats-server it starts.
  */
@@ -124,6 +126,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...events.info,
         ...events.get,
         ...events.consume,
+        // A work consumer whose filter changed (an upgrade) is deleted and made again; no other consumer.
+        ...Object.values(WORK_CONSUMERS).map((name) => `${api}.CONSUMER.DELETE.${subjects.streamName}.${name}`),
         ...objectWrites,
         ...objects.info,
         ...objects.create,
