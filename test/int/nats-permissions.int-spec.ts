@@ -10,7 +10,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { AckPolicy, jetstream, jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from '@app/config';
 import { encodeEvent, jobSubjects, type JobSubjects } from '@app/contracts';
-import { connectNats, ConsumerFilterError, ensureDurableConsumer, EventStore, inboxPrefixOf, NamespacedNatsServer, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/event-store';
+import { connectNats, ConsumerFilterError, ensureDurableConsumer, EventStore, inboxPrefixOf, readJetStreamFigures, NamespacedNatsServer, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
@@ -150,6 +150,16 @@ describe('NATS permissions per service', () => {
     const workers = (await (await fetch(`${base}/v1/workers`, { headers: { Authorization: `Bearer ${adminKey}` } })).json()) as { workers: Array<{ worker_id: string }> };
     expect(workers.workers.map((w) => w.worker_id)).toEqual(['perm-worker']);
     expect(await (await fetch(`${base}/v1/worker/health`, { headers: auth() })).json()).toMatchObject({ alive: true });
+  });
+
+  it("lets the gateway (GET /v1/system) and the jobs service (metrics) read the stream's figures and its consumers", async () => {
+    const res = await fetch(`${base}/v1/system`, { headers: { Authorization: `Bearer ${adminKey}` } });
+    expect(res.status).toBe(200);
+    const view = (await res.json()) as { stream: { name: string }; consumers: Array<{ name: string }> };
+    expect(view.stream.name).toBe(subjects.streamName);
+    expect(view.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['projector', 'workers', 'workers-high', 'workers-low']));
+    const figures = await readJetStreamFigures(await jetstreamManager(await connectAs('jobs'), { timeout: 2000 }), subjects.streamName);
+    expect(figures.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['projector', 'workers']));
   });
 
   it('lets the gateway follow a job live (ordered consumers for SSE), read only', async () => {

@@ -55,6 +55,8 @@ function streamApi(stream: string) {
       `$JS.ACK.${stream}.>`,
     ],
     deleteConsumer: [`${api}.CONSUMER.DELETE.${stream}.*`],
+    /** Listing the consumers and their state (the system view and the metrics): read only. */
+    listConsumers: [`${api}.CONSUMER.LIST.${stream}`],
   };
 }
 
@@ -78,6 +80,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...events.get,
         // Following a job's events live (SSE and WebSocket): ordered consumers, read only.
         ...events.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        // GET /v1/system: the stream's consumers and their backlog.
+        ...events.listConsumers,
         ...objectWrites,
         ...objects.info,
         ...objects.create,
@@ -107,6 +111,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...events.get,
         ...events.consume,
         ...events.deleteConsumer,
+        // The metrics of every durable consumer on the stream.
+        ...events.listConsumers,
         // The capture of MAX_DELIVERIES advisories, which the jobs service owns and consumes.
         ...advisories.info,
         ...advisories.create,
