@@ -236,6 +236,27 @@ describe('NATS permissions per service', () => {
     expect((await adminJsm.consumers.info(subjects.advisoryStreamName, 'dead-letters')).config.durable_name).toBe('dead-letters');
   });
 
+  it("refuses the gateway and the worker any change to another service's durable consumer, and pulls from it", async () => {
+    const adminJsm = await jetstreamManager(await connectAs('admin'));
+    const before = Object.fromEntries(
+      await Promise.all(['workers', 'workers-high', 'workers-low', 'projector'].map(async (name) => [name, (await adminJsm.consumers.info(subjects.streamName, name)).config] as const)),
+    );
+    const gatewayNc = await connectAs('gateway');
+    const gatewayJsm = await jetstreamManager(gatewayNc, { timeout: 2000 });
+    const workerJsm = await jetstreamManager(await connectAs('worker'), { timeout: 2000 });
+    // Re-pointing the work consumer's filter would leave every normal job waiting; max_deliver 1 would dead-letter them.
+    await expect(gatewayJsm.consumers.update(subjects.streamName, 'workers', { max_deliver: 1 })).rejects.toThrow();
+    await expect(gatewayJsm.consumers.add(subjects.streamName, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, filter_subject: `${subjects.namespace}.nothing` })).rejects.toThrow();
+    await expect(gatewayJsm.consumers.update(subjects.streamName, 'projector', { max_ack_pending: 1 })).rejects.toThrow();
+    await expect(workerJsm.consumers.update(subjects.streamName, 'projector', { max_ack_pending: 1 })).rejects.toThrow();
+    await expect(workerJsm.consumers.add(subjects.streamName, { durable_name: 'projector', ack_policy: AckPolicy.Explicit, filter_subject: `${subjects.namespace}.nothing` })).rejects.toThrow();
+    // Pulling a job without acking it would delay it by the ack wait, and use up its deliveries.
+    const pull = JSON.stringify({ batch: 1, no_wait: true });
+    await expect(gatewayNc.request(`$JS.API.CONSUMER.MSG.NEXT.${subjects.streamName}.workers`, pull, { timeout: 2000 })).rejects.toThrow();
+    await expect(gatewayNc.request(`$JS.API.CONSUMER.MSG.NEXT.${subjects.streamName}.projector`, pull, { timeout: 2000 })).rejects.toThrow();
+    for (const [name, config] of Object.entries(before)) expect((await adminJsm.consumers.info(subjects.streamName, name)).config).toEqual(config);
+  });
+
   it('fails loudly, and leaves the consumer alone, when a changed filter cannot be made again for lack of rights', async () => {
     const adminJsm = await jetstreamManager(await connectAs('admin'));
     const name = freshName('old-durable');

@@ -1,5 +1,5 @@
 import type { JobSubjects } from '@app/contracts';
-import { WORK_CONSUMERS } from './work-consumers.js';
+import { PROJECTOR_CONSUMER, WORK_CONSUMERS } from './durable-consumers.js';
 
 /**
  * Who may publish and subscribe to what on NATS. Each service connects as its own user and gets only
@@ -14,7 +14,12 @@ import { WORK_CONSUMERS } from './work-consumers.js';
  *   revocations and nudges workers to stop a cancelled job;
  * - workers append lifecycle events, read uploads, write artifacts, hear new work (the doorbell) and
  *   cancel nudges; of the consumers they may delete only their own work consumers (to make one again
- *   when its filter changed), never the projector's.
+ *   when its filter changed), never the projector's;
+ * - no service may create, change, pull from or ack another service's durable consumer: the wildcards
+ *   that ordered consumers need (their names are random) would reach them, so they are denied by name.
+ *   Otherwise the gateway could re-point the workers' filter (no job would run) or pull jobs without
+ *   acking them (each would wait out the ack wait and use up its deliveries), and a worker could ack
+ *   the projector's messages (events that never reach the read model).
  * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
  * that the two agree; `framewire start` can render the same set for a nats-server it starts.
  */
@@ -23,6 +28,8 @@ export const SERVICE_ROLES: readonly ServiceRole[] = ['gateway', 'jobs', 'worker
 
 export interface RolePermissions {
   publish: string[];
+  /** Refused even where `publish` allows them (a deny wins over an allow on nats-server). */
+  publishDeny: string[];
   subscribe: string[];
   /** May answer requests it received (publish once to their reply subject). */
   allowResponses: boolean;
@@ -60,6 +67,17 @@ function streamApi(stream: string) {
   };
 }
 
+/** Everything that creates or changes (nats-server 2.9 updates on create), pulls from or acks one durable consumer. */
+function durableConsumerApi(stream: string, name: string): string[] {
+  return [
+    `${api}.CONSUMER.CREATE.${stream}.${name}`,
+    `${api}.CONSUMER.CREATE.${stream}.${name}.>`,
+    `${api}.CONSUMER.DURABLE.CREATE.${stream}.${name}`,
+    `${api}.CONSUMER.MSG.NEXT.${stream}.${name}`,
+    `$JS.ACK.${stream}.${name}.>`,
+  ];
+}
+
 export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, RolePermissions> {
   const ns = subjects.namespace;
   const events = streamApi(subjects.streamName);
@@ -69,6 +87,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
   const objectWrites = [`$O.${subjects.videoBucket}.C.>`, `$O.${subjects.videoBucket}.M.>`];
   const lifecycle = `${ns}.job.*.lifecycle`;
   const rpc = `${ns}.rpc.>`;
+  const workConsumers = Object.values(WORK_CONSUMERS).flatMap((name) => durableConsumerApi(subjects.streamName, name));
+  const projectorConsumer = durableConsumerApi(subjects.streamName, PROJECTOR_CONSUMER);
 
   return {
     gateway: {
@@ -94,6 +114,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
         `$JS.FC.KV_${subjects.workersBucket}.>`,
       ],
+      publishDeny: [...workConsumers, ...projectorConsumer],
       subscribe: [`${inboxPrefixOf('gateway')}.>`, subjects.keyRevoked],
       allowResponses: false,
     },
@@ -122,6 +143,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...objects.create,
         ...objects.get,
       ],
+      // The jobs service owns the stream (it may delete it), so denying it the workers' consumers would protect nothing.
+      publishDeny: [],
       subscribe: [`${inboxPrefixOf('jobs')}.>`, rpc],
       allowResponses: true,
     },
@@ -146,6 +169,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.create,
         ...workersKv.get,
       ],
+      publishDeny: projectorConsumer,
       // The work subjects are the doorbell: a new job wakes an idle worker, which then pulls it.
       subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.allSubmitted, subjects.cancelRequested],
       allowResponses: false,
@@ -169,7 +193,7 @@ export function renderNatsAuthorization(subjects: JobSubjects, passwords: Record
       `    {`,
       `      user: ${role}, password: ${value(passwords[role])}`,
       `      permissions: {`,
-      `        publish: { allow: ${list(p.publish)} }`,
+      `        publish: { allow: ${list(p.publish)}${p.publishDeny.length > 0 ? `, deny: ${list(p.publishDeny)}` : ''} }`,
       `        subscribe: { allow: ${list(p.subscribe)} }`,
       ...(p.allowResponses ? ['        allow_responses: true'] : []),
       `      }`,

@@ -12,7 +12,7 @@ import { PrioritySchedule } from './priority-schedule.js';
 import type { WorkDelivery } from './work-delivery.js';
 import { WorkPuller, type PulledMessage } from './work-puller.js';
 
-/** The durable pull consumers shared by every worker process, one per priority (libs/event-store). */
+/** The durable pull consumers shared by every worker process, one per priority (libs/event-store/src/durable-consumers.ts). */
 export { WORK_CONSUMERS };
 /** The consumer of normal-priority work, the default priority. */
 export const WORK_CONSUMER = WORK_CONSUMERS.normal;
