@@ -59,13 +59,10 @@ function clusterNodeConfig(text: string, ports: NodePorts, storeDir: string, ver
  */
 describe('the shipped NATS cluster config, on three nodes', () => {
   const subjects = jobSubjects('framewire'); // the namespace permissions.conf was rendered for
-  const passwords: Record<User | 'route', string> = {
-    gateway: randomBytes(12).toString('hex'),
-    jobs: randomBytes(12).toString('hex'),
-    worker: randomBytes(12).toString('hex'),
-    admin: randomBytes(12).toString('hex'),
-    route: randomBytes(12).toString('hex'),
-  };
+  // As the README says to make them: a letter first (nats-server reads `$VAR` as a config value, and
+  // one that starts with a digit is a number or a parse error), then hex.
+  const secret = () => `fw${randomBytes(16).toString('hex')}`;
+  const passwords: Record<User | 'route', string> = { gateway: secret(), jobs: secret(), worker: secret(), admin: secret(), route: secret() };
   let scratch: Awaited<ReturnType<typeof scratchDir>>;
   let version: [number, number, number];
   let template = '';

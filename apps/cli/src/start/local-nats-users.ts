@@ -13,7 +13,18 @@ export type LocalNatsPasswords = Record<LocalNatsUser, string>;
 /** Where the passwords live, in the data directory, readable by its owner only. */
 export const LOCAL_NATS_USERS_FILE = 'nats-users.json';
 
-const passwordsSchema = z.object(Object.fromEntries(LOCAL_NATS_USERS.map((user) => [user, z.string().min(32)])) as Record<LocalNatsUser, z.ZodString>);
+/**
+ * nats-server reads a `$VARIABLE` as a config value, not as a string: one that starts with a digit or
+ * a dash, or reads `true`, is a number, a parse error or a boolean. A letter, then letters and digits,
+ * is always a string.
+ */
+const CONF_SAFE_PASSWORD = /^[A-Za-z][A-Za-z0-9]{31,}$/;
+const passwordsSchema = z.object(Object.fromEntries(LOCAL_NATS_USERS.map((user) => [user, z.string().regex(CONF_SAFE_PASSWORD)])) as Record<LocalNatsUser, z.ZodString>);
+
+/** 24 random bytes, hex, after a letter prefix (see CONF_SAFE_PASSWORD). */
+function generatePassword(): string {
+  return `fw${randomBytes(24).toString('hex')}`;
+}
 
 /** The environment variable that hands a user's password to nats-server (its config names it, never the password). */
 export function passwordVariable(user: LocalNatsUser): string {
@@ -33,10 +44,10 @@ export function readLocalNatsPasswords(dataDir: string): LocalNatsPasswords | nu
 }
 
 /**
- * The passwords of the local nats-server's users: generated (24 random bytes each) the first time and
- * kept in `dataDir/nats-users.json` with mode 0600, so a restart finds the same ones. They are never
- * printed; `framewire` commands that find the running system through the data directory read the
- * admin password from there.
+ * The passwords of the local nats-server's users: generated (24 random bytes each) the first time, or
+ * again if the file was damaged, and kept in `dataDir/nats-users.json` with mode 0600, so a restart
+ * finds the same ones. They are never printed; `framewire` commands that find the running system
+ * through the data directory read the admin password from there.
  */
 export function ensureLocalNatsPasswords(dataDir: string): LocalNatsPasswords {
   const path = join(dataDir, LOCAL_NATS_USERS_FILE);
@@ -45,7 +56,7 @@ export function ensureLocalNatsPasswords(dataDir: string): LocalNatsPasswords {
     chmodSync(path, 0o600); // in case it was loosened since
     return kept;
   }
-  const passwords = Object.fromEntries(LOCAL_NATS_USERS.map((user) => [user, randomBytes(24).toString('base64url')])) as LocalNatsPasswords;
+  const passwords = Object.fromEntries(LOCAL_NATS_USERS.map((user) => [user, generatePassword()])) as LocalNatsPasswords;
   writeFileSync(path, `${JSON.stringify(passwords, null, 2)}\n`, { mode: 0o600 });
   chmodSync(path, 0o600); // an existing, unreadable file keeps its mode on write
   return passwords;

@@ -65,6 +65,8 @@ describe('local nats-server users', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(Object.keys(first).sort()).toEqual(['admin', 'gateway', 'jobs', 'worker']);
     expect(new Set(Object.values(first)).size).toBe(4);
+    // nats-server reads a `$VARIABLE` as a config value: a letter first keeps it a string.
+    for (const password of Object.values(first)) expect(password).toMatch(/^[a-z][a-z0-9]{31,}$/i);
     await chmod(file, 0o644);
     expect(ensureLocalNatsPasswords(dir)).toEqual(first);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
