@@ -87,6 +87,21 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     }, 60_000, 'the job to complete');
     expect(done.result.tools.probe.data.width).toBe(320);
 
+    // What the operator and the dashboard read works as each service's own user.
+    for (const path of ['/v1/system', '/v1/workers', '/v1/dead-letters', `/v1/jobs/${jobId}/events`, `/v1/jobs/${jobId}/video`, `/v1/jobs/${jobId}/artifacts`, '/metrics']) {
+      expect([path, (await fetch(`${base()}${path}`, { headers: auth })).status]).toEqual([path, 200]);
+    }
+    for (const url of opsUrls) expect((await fetch(`${url}/metrics`)).status).toBe(200);
+    for (const path of [`/v1/jobs/${jobId}/stream`, '/v1/stream/jobs']) {
+      const live = new AbortController();
+      const res = await fetch(`${base()}${path}`, { headers: auth, signal: live.signal });
+      expect([path, res.status]).toEqual([path, 200]);
+      const reader = res.body!.getReader();
+      expect((await reader.read()).done).toBe(false);
+      live.abort();
+      await reader.cancel().catch(() => undefined);
+    }
+
     // framewire keys finds the running system's database by itself (through its data directory).
     const dataDir = ['--data-dir', join(media.dir, 'data')];
     const created = spawnCli('keys create', ['keys', 'create', '--tenant', 'acme', '--name', 'e2e', '--json', ...dataDir]);
