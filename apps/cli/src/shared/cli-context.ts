@@ -32,7 +32,13 @@ export async function withEventStore<T>(config: CliConfig, use: (store: EventSto
   const subjects = jobSubjects(config.FRAMEWIRE_NAMESPACE);
   const nats = resolveNatsTarget(config, env['NATS_URL'] || undefined, dataDirOf());
   const nc = await connectNats(nats.url, 'framewire-cli', { user: nats.user, pass: nats.pass }).catch((error: unknown) => {
-    throw new CliError(ExitCode.Unavailable, 'NATS_UNAVAILABLE', `cannot reach NATS at ${nats.url}: ${message(error)}`);
+    // A server with users (the one `framewire start` runs, or a deployment's): say how to log in.
+    const hint = /authorization/i.test(message(error))
+      ? nats.user
+        ? ` (as NATS user "${nats.user}")`
+        : ': it has users; set NATS_USER and NATS_PASSWORD, or run this where the `framewire start` that runs the server keeps its data (.data)'
+      : '';
+    throw new CliError(ExitCode.Unavailable, 'NATS_UNAVAILABLE', `cannot reach NATS at ${nats.url}: ${message(error)}${hint}`);
   });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
