@@ -38,6 +38,44 @@ describe('containers', () => {
     expect(services['nats']!.image).toMatch(/^nats:2\.(1\d|[2-9]\d)/);
   });
 
+  it('compose has no default NATS password: it refuses to start until every one is set', async () => {
+    const text = await readFile(`${root}/docker-compose.yml`, 'utf8');
+    const cluster = await readFile(`${root}/deploy/nats/docker-compose.cluster.yml`, 'utf8');
+    // Compose resolves YAML merge keys (`<<: *anchor`).
+    const compose = parse(text, { merge: true }) as { services: Record<string, Service> };
+    const overlay = parse(cluster, { merge: true }) as { services: Record<string, Service> };
+    // `${VAR:-default}` or `${VAR-default}` would start with a password anyone can read here.
+    for (const file of [text, cluster]) {
+      expect(file).not.toMatch(/change-me/i);
+      for (const ref of file.matchAll(/\$\{([A-Z0-9_]*PASSWORD[A-Z0-9_]*)([^}]*)\}/g)) expect([ref[1], ref[2]!.slice(0, 2)]).toEqual([ref[1], ':?']);
+    }
+    const required = (value: string | undefined, variable: string) => expect(value).toMatch(new RegExp(`^\\$\\{${variable}:\\?.+\\}$`));
+    // Each service connects as its own user with its own password...
+    for (const role of ['gateway', 'jobs', 'worker'] as const) {
+      const env = compose.services[role]!.environment!;
+      expect(env['NATS_USER']).toBe(role);
+      required(env['NATS_PASSWORD'], `FRAMEWIRE_NATS_${role.toUpperCase()}_PASSWORD`);
+    }
+    // ...and every NATS node reads all of them (permissions.conf), plus the routes' own password in a cluster.
+    for (const role of ['GATEWAY', 'JOBS', 'WORKER', 'ADMIN']) required(compose.services['nats']!.environment![`FRAMEWIRE_NATS_${role}_PASSWORD`], `FRAMEWIRE_NATS_${role}_PASSWORD`);
+    for (const node of ['nats', 'nats-2', 'nats-3']) {
+      const env = { ...(node === 'nats' ? compose.services['nats']!.environment : {}), ...overlay.services[node]!.environment };
+      for (const role of ['GATEWAY', 'JOBS', 'WORKER', 'ADMIN', 'ROUTE']) required(env[`FRAMEWIRE_NATS_${role}_PASSWORD`], `FRAMEWIRE_NATS_${role}_PASSWORD`);
+      // Each node's routes to the others authenticate with the route password.
+      const routes = env['FRAMEWIRE_NATS_ROUTES']!;
+      for (const host of ['nats', 'nats-2', 'nats-3']) expect(routes).toMatch(new RegExp(`nats-route://route:\\$\\{FRAMEWIRE_NATS_ROUTE_PASSWORD:\\?[^}]+\\}@${host}:6222`));
+    }
+  });
+
+  it('the cluster nodes enforce the same per-service users as the single server', async () => {
+    const single = await readFile(`${root}/deploy/nats/nats-server.conf`, 'utf8');
+    const cluster = await readFile(`${root}/deploy/nats/nats-cluster.conf`, 'utf8');
+    for (const conf of [single, cluster]) expect(conf).toMatch(/^include \.\/permissions\.conf$/m);
+    const overlay = parse(await readFile(`${root}/deploy/nats/docker-compose.cluster.yml`, 'utf8')) as { services: Record<string, { volumes?: string[] }> };
+    // Each node has permissions.conf next to its config (includes are relative to the including file).
+    for (const node of ['nats-2', 'nats-3']) expect(overlay.services[node]!.volumes).toContain('./deploy/nats:/etc/nats:ro');
+  });
+
   it('the image is built in stages and runs as the non-root node user', async () => {
     const lines = (await readFile(`${root}/Dockerfile`, 'utf8')).split('\n').filter((l) => l.trim() && !l.startsWith('#'));
     const stages = lines.filter((l) => /^FROM /i.test(l));

@@ -1,6 +1,7 @@
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect } from '@nats-io/transport-node';
 import { freeTcpPort, spawnCli, type ServiceProcess } from '../support/processes.js';
 import { eventually } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
@@ -50,6 +51,24 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     const key = /API key: (fwk_\S+)/.exec(keyLines[0]!)![1]!;
     auth = { Authorization: `Bearer ${key}` };
     await eventually(async () => ((await fetch(`${base()}/v1/jobs?limit=1`, { headers: auth })).status === 200 ? true : undefined), 60_000, 'the key to work');
+    // Its nats-server has a user per service, with passwords generated once and kept (0600) in the
+    // data directory, never printed; nobody gets in without one.
+    const natsUrl = /started nats-server.* at (nats:\/\/[^;\s]+);/.exec(first.output())![1]!;
+    const usersFile = join(media.dir, 'data', 'nats-users.json');
+    expect((await stat(usersFile)).mode & 0o777).toBe(0o600);
+    const passwords = JSON.parse(await readFile(usersFile, 'utf8')) as Record<string, string>;
+    expect(Object.keys(passwords).sort()).toEqual(['admin', 'gateway', 'jobs', 'worker']);
+    expect(new Set(Object.values(passwords)).size).toBe(4);
+    for (const password of Object.values(passwords)) {
+      expect(password.length).toBeGreaterThanOrEqual(32);
+      expect(first.output()).not.toContain(password);
+      expect(await readFile(join(media.dir, 'data', 'nats-server.conf'), 'utf8')).not.toContain(password);
+    }
+    await expect(connect({ servers: natsUrl, reconnect: false, timeout: 3000 })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: natsUrl, reconnect: false, timeout: 3000, user: 'admin', pass: 'not-the-password' })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: natsUrl, reconnect: false, timeout: 3000, user: 'gateway', pass: passwords['worker']! })).rejects.toThrow(/authorization/i);
+    await (await connect({ servers: natsUrl, reconnect: false, timeout: 3000, user: 'admin', pass: passwords['admin']! })).close();
+
     // Every process has its own ops listener, printed at start, that answers.
     const opsLine = /ops \(\/metrics, \/health\/ready\): (.+)/.exec(first.output())![1]!;
     const opsUrls = [...opsLine.matchAll(/(jobs|worker-\d+) (http:\/\/\S+?)(?:,|$)/g)].map((m) => m[2]!);
@@ -68,6 +87,21 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     }, 60_000, 'the job to complete');
     expect(done.result.tools.probe.data.width).toBe(320);
 
+    // What the operator and the dashboard read works as each service's own user.
+    for (const path of ['/v1/system', '/v1/workers', '/v1/dead-letters', `/v1/jobs/${jobId}/events`, `/v1/jobs/${jobId}/video`, `/v1/jobs/${jobId}/artifacts`, '/metrics']) {
+      expect([path, (await fetch(`${base()}${path}`, { headers: auth })).status]).toEqual([path, 200]);
+    }
+    for (const url of opsUrls) expect((await fetch(`${url}/metrics`)).status).toBe(200);
+    for (const path of [`/v1/jobs/${jobId}/stream`, '/v1/stream/jobs']) {
+      const live = new AbortController();
+      const res = await fetch(`${base()}${path}`, { headers: auth, signal: live.signal });
+      expect([path, res.status]).toEqual([path, 200]);
+      const reader = res.body!.getReader();
+      expect((await reader.read()).done).toBe(false);
+      live.abort();
+      await reader.cancel().catch(() => undefined);
+    }
+
     // framewire keys finds the running system's database by itself (through its data directory).
     const dataDir = ['--data-dir', join(media.dir, 'data')];
     const created = spawnCli('keys create', ['keys', 'create', '--tenant', 'acme', '--name', 'e2e', '--json', ...dataDir]);
@@ -85,12 +119,19 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     expect(revoked.output()).not.toMatch(/warning/);
     expect((await fetch(`${base()}/v1/jobs?limit=1`, { headers: acmeAuth })).status).toBe(401);
 
+    // Every service did all of that within its own permissions: the server (whose errors start passes
+    // on) refused nothing but the logins this test tried above.
+    expect(first.output()).not.toMatch(/Violation/);
+    expect(first.output().split('\n').filter((line) => /authentication error/.test(line)).map((line) => /User "([^"]*)"/.exec(line)?.[1])).toEqual(['', 'admin', 'gateway']);
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.output()).toMatch(/\[framewire\] stopped/);
     running = null;
 
     const second = await startSystem();
     expect(second.output()).not.toMatch(/initialising an embedded PostgreSQL cluster/);
+    // The same users and passwords as the first time.
+    expect(JSON.parse(await readFile(usersFile, 'utf8'))).toEqual(passwords);
+    for (const password of Object.values(passwords)) expect(second.output()).not.toContain(password);
     // The key survives the restart, and no second key is made or printed.
     expect(second.output()).not.toMatch(/API key: /);
     expect(second.output()).toMatch(/API keys: 1 active/);
@@ -100,6 +141,7 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
       return res.status === 503 ? undefined : { status: res.status, body: (await res.json()) as { status: string } };
     }, 60_000, 'the jobs service');
     expect(again).toMatchObject({ status: 200, body: { status: 'completed' } });
+    expect(second.output()).not.toMatch(/Violation|authentication error/);
     expect(await second.stop('SIGTERM')).toBe(0);
     running = null;
   }, 240_000);

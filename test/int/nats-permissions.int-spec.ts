@@ -7,14 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from '@app/config';
 import { encodeEvent, jobSubjects, type JobSubjects } from '@app/contracts';
-import { connectNats, EventStore, inboxPrefixOf, NamespacedNatsServer, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/event-store';
+import { connectNats, ConsumerFilterError, ensureDurableConsumer, EventStore, inboxPrefixOf, readJetStreamFigures, NamespacedNatsServer, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
+import { WORK_CONSUMERS } from '../../apps/worker/src/work/work.consumer.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobStarted } from '../support/events.js';
 import { testKeys } from '../support/keys.js';
@@ -47,6 +48,7 @@ describe('NATS permissions per service', () => {
   let base = '';
   let key = '';
   let adminKey = '';
+  let oldWorkConsumer: ConsumerInfo;
 
   const connectAs = async (role: ServiceRole | 'admin') => {
     const nc = await connectNats(url, `perm-test-${role}`, { user: role, pass: passwords[role], inboxPrefix: role === 'admin' ? undefined : inboxPrefixOf(role) });
@@ -77,6 +79,16 @@ describe('NATS permissions per service', () => {
       logger: false,
     });
     await jobs.listen();
+
+    // An installation upgraded under compose: the normal-priority work consumer was made by an older
+    // version for the old work subject. The worker, as its own user, must make it again.
+    const jsm = await jetstreamManager(await connectAs('admin'));
+    await eventually(async () => (await jsm.streams.info(subjects.streamName).catch(() => undefined)) && true, 30_000, 'the event stream');
+    oldWorkConsumer = await jsm.consumers.add(subjects.streamName, {
+      durable_name: WORK_CONSUMERS.normal,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: `${subjects.namespace}.job.*.submitted`,
+    });
 
     const workerConfig = parseConfig(workerEnvSchema, { ...env('worker'), WORKER_ID: 'perm-worker', WORKER_CONCURRENCY: '1' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(workerConfig, createLogger('worker', 'silent'))] }).compile();
@@ -140,6 +152,16 @@ describe('NATS permissions per service', () => {
     expect(await (await fetch(`${base}/v1/worker/health`, { headers: auth() })).json()).toMatchObject({ alive: true });
   });
 
+  it("lets the gateway (GET /v1/system) and the jobs service (metrics) read the stream's figures and its consumers", async () => {
+    const res = await fetch(`${base}/v1/system`, { headers: { Authorization: `Bearer ${adminKey}` } });
+    expect(res.status).toBe(200);
+    const view = (await res.json()) as { stream: { name: string }; consumers: Array<{ name: string }> };
+    expect(view.stream.name).toBe(subjects.streamName);
+    expect(view.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['projector', 'workers', 'workers-high', 'workers-low']));
+    const figures = await readJetStreamFigures(await jetstreamManager(await connectAs('jobs'), { timeout: 2000 }), subjects.streamName);
+    expect(figures.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['projector', 'workers']));
+  });
+
   it('lets the gateway follow a job live (ordered consumers for SSE), read only', async () => {
     const jobId = await submit();
     const nc = await connectAs('gateway');
@@ -181,6 +203,71 @@ describe('NATS permissions per service', () => {
 
     expect((await jsm.streams.info(subjects.streamName)).state.last_seq).toBe(lastSeq);
     expect((await adminStore.readJob(jobId)).map((i) => (i.ok ? i.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('lets the worker make its consumer again when the filter changed (an upgrade), so normal-priority jobs run', async () => {
+    const jsm = await jetstreamManager(await connectAs('admin'));
+    const now = await jsm.consumers.info(subjects.streamName, WORK_CONSUMERS.normal);
+    expect(now.config.filter_subject).toBe(subjects.submittedWith('normal'));
+    expect(now.created).not.toBe(oldWorkConsumer.created);
+
+    const form = new FormData();
+    form.set('file', new Blob([mp4Shell(3)], { type: 'video/mp4' }), 'clip.mp4');
+    form.set('pipeline', 'noop');
+    form.set('priority', 'normal');
+    const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: auth() });
+    expect(res.status).toBe(202);
+    const { job_id: jobId } = (await res.json()) as { job_id: string };
+    const done = await eventually(async () => {
+      const view = (await (await fetch(`${base}/v1/jobs/${jobId}`, { headers: auth() })).json()) as { status: string };
+      return view.status === 'completed' ? view : undefined;
+    }, 30_000, 'the normal-priority job to complete');
+    expect(done).toMatchObject({ status: 'completed', priority: 'normal' });
+  });
+
+  it("lets the worker delete only its own work consumers, never the projector's", async () => {
+    const workerJsm = await jetstreamManager(await connectAs('worker'), { timeout: 2000 });
+    const adminJsm = await jetstreamManager(await connectAs('admin'));
+    const projector = await adminJsm.consumers.info(subjects.streamName, 'projector');
+    await expect(workerJsm.consumers.delete(subjects.streamName, 'projector')).rejects.toThrow();
+    await expect(workerJsm.consumers.delete(subjects.advisoryStreamName, 'dead-letters')).rejects.toThrow();
+    await expect(workerJsm.consumers.delete(subjects.streamName, 'not-a-work-consumer')).rejects.toThrow(/permission|timeout/i);
+    expect((await adminJsm.consumers.info(subjects.streamName, 'projector')).created).toBe(projector.created);
+    expect((await adminJsm.consumers.info(subjects.advisoryStreamName, 'dead-letters')).config.durable_name).toBe('dead-letters');
+  });
+
+  it("refuses the gateway and the worker any change to another service's durable consumer, and pulls from it", async () => {
+    const adminJsm = await jetstreamManager(await connectAs('admin'));
+    const before = Object.fromEntries(
+      await Promise.all(['workers', 'workers-high', 'workers-low', 'projector'].map(async (name) => [name, (await adminJsm.consumers.info(subjects.streamName, name)).config] as const)),
+    );
+    const gatewayNc = await connectAs('gateway');
+    const gatewayJsm = await jetstreamManager(gatewayNc, { timeout: 2000 });
+    const workerJsm = await jetstreamManager(await connectAs('worker'), { timeout: 2000 });
+    // Re-pointing the work consumer's filter would leave every normal job waiting; max_deliver 1 would dead-letter them.
+    await expect(gatewayJsm.consumers.update(subjects.streamName, 'workers', { max_deliver: 1 })).rejects.toThrow();
+    await expect(gatewayJsm.consumers.add(subjects.streamName, { durable_name: 'workers', ack_policy: AckPolicy.Explicit, filter_subject: `${subjects.namespace}.nothing` })).rejects.toThrow();
+    await expect(gatewayJsm.consumers.update(subjects.streamName, 'projector', { max_ack_pending: 1 })).rejects.toThrow();
+    await expect(workerJsm.consumers.update(subjects.streamName, 'projector', { max_ack_pending: 1 })).rejects.toThrow();
+    await expect(workerJsm.consumers.add(subjects.streamName, { durable_name: 'projector', ack_policy: AckPolicy.Explicit, filter_subject: `${subjects.namespace}.nothing` })).rejects.toThrow();
+    // Pulling a job without acking it would delay it by the ack wait, and use up its deliveries.
+    const pull = JSON.stringify({ batch: 1, no_wait: true });
+    await expect(gatewayNc.request(`$JS.API.CONSUMER.MSG.NEXT.${subjects.streamName}.workers`, pull, { timeout: 2000 })).rejects.toThrow();
+    await expect(gatewayNc.request(`$JS.API.CONSUMER.MSG.NEXT.${subjects.streamName}.projector`, pull, { timeout: 2000 })).rejects.toThrow();
+    for (const [name, config] of Object.entries(before)) expect((await adminJsm.consumers.info(subjects.streamName, name)).config).toEqual(config);
+  });
+
+  it('fails loudly, and leaves the consumer alone, when a changed filter cannot be made again for lack of rights', async () => {
+    const adminJsm = await jetstreamManager(await connectAs('admin'));
+    const name = freshName('old-durable');
+    const oldFilter = `${subjects.namespace}.job.*.submitted`;
+    const before = await adminJsm.consumers.add(subjects.streamName, { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: oldFilter });
+    const workerJsm = await jetstreamManager(await connectAs('worker'), { timeout: 2000 });
+    const attempt = ensureDurableConsumer(workerJsm, subjects.streamName, { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: subjects.submittedWith('normal') }, []);
+    await expect(attempt).rejects.toBeInstanceOf(ConsumerFilterError);
+    await expect(attempt).rejects.toThrow(`$JS.API.CONSUMER.DELETE.${subjects.streamName}.${name}`);
+    const after = await adminJsm.consumers.info(subjects.streamName, name);
+    expect({ filter: after.config.filter_subject, created: after.created }).toEqual({ filter: oldFilter, created: before.created });
   });
 
   it("refuses the gateway the jobs service's requests, and the worker a work request", async () => {

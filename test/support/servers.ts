@@ -27,6 +27,12 @@ export interface NatsServerOptions {
   port?: number;
   /** For a cluster node: its name, its route port, the route ports of all nodes, and the cluster's name. */
   cluster?: { name: string; serverName: string; port: number; routes: number[] };
+  /**
+   * Runs the server from this config file instead of flags: the file sets the ports and the store
+   * (`port` must be the client port it listens on), `env` holds the variables it reads, and `probe`
+   * is the user the readiness probe connects as when the config has users.
+   */
+  config?: { file: string; env?: Record<string, string>; probe?: { user: string; pass: string }; clustered?: boolean };
 }
 
 export interface NatsServer {
@@ -48,7 +54,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   const port = options.port ?? (await freeTcpPort());
   const url = `nats://127.0.0.1:${port}`;
   await mkdir(options.storeDir, { recursive: true });
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir];
+  const args = options.config ? ['-c', options.config.file] : ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir];
+  const probe = options.config?.probe;
+  const clustered = Boolean(options.cluster || options.config?.clustered);
   if (options.cluster) {
     const { name, serverName, port: clusterPort, routes } = options.cluster;
     args.push('--name', serverName, '--cluster_name', name, '--cluster', `nats://127.0.0.1:${clusterPort}`);
@@ -74,14 +82,14 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       });
     },
     async start() {
-      child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.config?.env } });
       child.stderr?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-20_000);
       });
       // A lone server answers JetStream requests once it has recovered its store; a cluster node
       // only once the cluster has a meta leader, which the cluster's caller waits for.
-      if (!options.cluster) await waitForJetStream(url, 20_000, () => output);
-      else await waitFor(async () => (await canConnect(url)) || undefined, 20_000, `nats-server on ${port}`, () => output);
+      if (!clustered) await waitForJetStream(url, 20_000, () => output, probe);
+      else await waitFor(async () => (await canConnect(url, probe)) || undefined, 20_000, `nats-server on ${port}`, () => output);
     },
     log: () => output,
   };
@@ -89,9 +97,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   return server;
 }
 
-async function canConnect(url: string): Promise<boolean> {
+async function canConnect(url: string, auth?: { user: string; pass: string }): Promise<boolean> {
   try {
-    const nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
+    const nc = await connect({ servers: url, reconnect: false, timeout: 1000, ...auth });
     await nc.close();
     return true;
   } catch {
@@ -100,10 +108,10 @@ async function canConnect(url: string): Promise<boolean> {
 }
 
 /** Waits until the server at `url` answers a JetStream API request. */
-export async function waitForJetStream(url: string, timeoutMs = 20_000, log: () => string = () => ''): Promise<void> {
+export async function waitForJetStream(url: string, timeoutMs = 20_000, log: () => string = () => '', auth?: { user: string; pass: string }): Promise<void> {
   await waitFor(
     async () => {
-      const nc = await connect({ servers: url, reconnect: false, timeout: 1000 }).catch(() => null);
+      const nc = await connect({ servers: url, reconnect: false, timeout: 1000, ...auth }).catch(() => null);
       if (!nc) return undefined;
       try {
         const jsm = await jetstreamManager(nc, { timeout: 1000 });

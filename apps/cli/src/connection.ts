@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { projectRoot } from './project-root.js';
+import { readLocalNatsPasswords } from './start/local-nats-users.js';
 
 /** A local server as this OS user (as psql would connect), in the database `framewire start` creates. */
 export const DEFAULT_DATABASE_URL = `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/framewire`;
@@ -11,6 +12,8 @@ const SERVICES_FILE = 'services.json';
 export interface RunningServices {
   natsUrl: string;
   databaseUrl: string;
+  /** The NATS server is the one `framewire start` runs, with its users' passwords in this data directory. */
+  localNatsUsers?: boolean;
 }
 
 /**
@@ -42,9 +45,32 @@ export function resolveDatabaseUrl(configured: string | undefined, dataDir: stri
   return configured ?? runningServices(dataDir)?.databaseUrl ?? DEFAULT_DATABASE_URL;
 }
 
-/** NATS_URL if set, else the server a running `framewire start` uses, else the local default. */
-export function resolveNatsUrl(configured: string | undefined, dataDir: string): string {
-  return configured ?? runningServices(dataDir)?.natsUrl ?? 'nats://127.0.0.1:4222';
+/** A NATS server and the user to connect as (none when the server has no users). */
+export interface NatsTarget {
+  url: string;
+  user?: string | undefined;
+  pass?: string | undefined;
+}
+
+/**
+ * Where a command's own NATS connection goes, and as whom: NATS_URL if set, else the server a running
+ * `framewire start` uses, else the local default; as NATS_USER (NATS_PASSWORD) if set, else, on the
+ * server that `framewire start` runs itself, as its `admin` user, whose password it keeps in the data
+ * directory.
+ */
+export function resolveNatsTarget(
+  config: { NATS_USER?: string | undefined; NATS_PASSWORD?: string | undefined },
+  configuredUrl: string | undefined,
+  dataDir: string,
+): NatsTarget {
+  const running = runningServices(dataDir);
+  const url = configuredUrl ?? running?.natsUrl ?? 'nats://127.0.0.1:4222';
+  if (config.NATS_USER) return { url, user: config.NATS_USER, pass: config.NATS_PASSWORD };
+  if (running?.localNatsUsers && running.natsUrl === url) {
+    const admin = readLocalNatsPasswords(dataDir)?.admin;
+    if (admin) return { url, user: 'admin', pass: admin };
+  }
+  return { url };
 }
 
 

@@ -35,6 +35,12 @@ describe('config', () => {
     expect(parseConfig(gatewayEnvSchema, { TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).TRUST_PROXY).toEqual(['loopback', '10.0.0.0/8', 'fd00::1']);
   });
 
+  it('takes the servers of a NATS cluster as a comma-separated NATS_URL, as docker-compose.cluster.yml sets it', () => {
+    const url = 'nats://nats:4222,nats://nats-2:4222,nats://nats-3:4222';
+    expect(parseConfig(workerEnvSchema, { NATS_URL: url }).NATS_URL).toBe(url);
+    expect(() => parseConfig(workerEnvSchema, { NATS_URL: 'nats://nats:4222,http://x' })).toThrow(/NATS_URL/);
+  });
+
   it('coerces numbers from the environment', () => {
     expect(parseConfig(workerEnvSchema, { WORKER_CONCURRENCY: '4' }).WORKER_CONCURRENCY).toBe(4);
   });

@@ -19,8 +19,14 @@ const url = (protocols: string[]) =>
     }
   }, `must be a ${protocols.join(' or ')}// URL`);
 
+/** One server's URL, or the servers of a cluster, comma-separated (the client fails over between them). */
+const urlList = (protocols: string[]) => {
+  const one = url(protocols);
+  return z.string().refine((value) => value.split(',').every((part) => one.safeParse(part.trim()).success), `must be a ${protocols.join(' or ')}// URL, or several separated by commas`);
+};
+
 const common = {
-  NATS_URL: z.string().default('nats://127.0.0.1:4222').pipe(url(['nats:', 'tls:', 'ws:', 'wss:'])),
+  NATS_URL: z.string().default('nats://127.0.0.1:4222').pipe(urlList(['nats:', 'tls:', 'ws:', 'wss:'])),
   /** The service's own NATS user when the server enforces permissions (see deploy/nats and the README). */
   NATS_USER: z.string().min(1).max(128).optional(),
   NATS_PASSWORD: z.string().min(1).max(1024).optional(),

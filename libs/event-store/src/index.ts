@@ -5,6 +5,7 @@ export * from './blob-store.js';
 export * from './event-store.module.js';
 export * from './rpc-server.js';
 export * from './nats-permissions.js';
+export * from './durable-consumers.js';
 export * from './jetstream-figures.js';
 export * from './rpc-correlation.js';
 export * from './worker-registry.js';

@@ -48,6 +48,20 @@ describe('NATS permissions', () => {
     expect([p.gateway, p.worker].every((r) => !r.allowResponses && !r.subscribe.includes('framewire.rpc.>'))).toBe(true);
   });
 
+  it('lets workers delete their own work consumers (to make one again for a new filter), and no other', () => {
+    const deletes = p.worker.publish.filter((s) => s.includes('CONSUMER.DELETE'));
+    expect(deletes.sort()).toEqual(['workers', 'workers-high', 'workers-low'].map((name) => `$JS.API.CONSUMER.DELETE.FRAMEWIRE_EVENTS.${name}`));
+  });
+
+  it("denies the gateway and the workers, by name, every durable consumer that is not their own", () => {
+    const reach = (name: string) => [`$JS.API.CONSUMER.CREATE.FRAMEWIRE_EVENTS.${name}`, `$JS.API.CONSUMER.CREATE.FRAMEWIRE_EVENTS.${name}.>`, `$JS.API.CONSUMER.MSG.NEXT.FRAMEWIRE_EVENTS.${name}`, `$JS.ACK.FRAMEWIRE_EVENTS.${name}.>`];
+    for (const name of ['workers', 'workers-high', 'workers-low', 'projector']) expect(p.gateway.publishDeny).toEqual(expect.arrayContaining(reach(name)));
+    expect(p.worker.publishDeny).toEqual(expect.arrayContaining(reach('projector')));
+    expect(p.worker.publishDeny.some((s) => s.includes('.workers'))).toBe(false);
+    // Nothing a service needs for its own consumers is denied to it.
+    expect(p.worker.publish.filter((s) => p.worker.publishDeny.includes(s))).toEqual([]);
+  });
+
   it('gives each service its own inbox, so none can read the replies meant for another', () => {
     expect(p.gateway.subscribe).toContain('_INBOX_gateway.>');
     expect(p.jobs.subscribe).toContain('_INBOX_jobs.>');

@@ -1,4 +1,5 @@
 import type { JobSubjects } from '@app/contracts';
+import { PROJECTOR_CONSUMER, WORK_CONSUMERS } from './durable-consumers.js';
 
 /**
  * Who may publish and subscribe to what on NATS. Each service connects as its own user and gets only
@@ -14,7 +15,13 @@ import type { JobSubjects } from '@app/contracts';
  *   the storage sweep's garbage: delete markers and purges by subject, never a chunk written) and sets
  *   the bucket's size limit;
  * - workers append lifecycle events, read uploads, write artifacts, hear new work (the doorbell) and
- *   cancel nudges.
+ *   cancel nudges; of the consumers they may delete only their own work consumers (to make one again
+ *   when its filter changed), never the projector's;
+ * - no service may create, change, pull from or ack another service's durable consumer: the wildcards
+ *   that ordered consumers need (their names are random) would reach them, so they are denied by name.
+ *   Otherwise the gateway could re-point the workers' filter (no job would run) or pull jobs without
+ *   acking them (each would wait out the ack wait and use up its deliveries), and a worker could ack
+ *   the projector's messages (events that never reach the read model).
  * `deploy/nats/permissions.conf` (used by docker-compose) is rendered from this, and a test checks
  * that the two agree; `framewire start` can render the same set for a nats-server it starts.
  */
@@ -23,6 +30,8 @@ export const SERVICE_ROLES: readonly ServiceRole[] = ['gateway', 'jobs', 'worker
 
 export interface RolePermissions {
   publish: string[];
+  /** Refused even where `publish` allows them (a deny wins over an allow on nats-server). */
+  publishDeny: string[];
   subscribe: string[];
   /** May answer requests it received (publish once to their reply subject). */
   allowResponses: boolean;
@@ -55,7 +64,20 @@ function streamApi(stream: string) {
       `$JS.ACK.${stream}.>`,
     ],
     deleteConsumer: [`${api}.CONSUMER.DELETE.${stream}.*`],
+    /** Listing the consumers and their state (the system view and the metrics): read only. */
+    listConsumers: [`${api}.CONSUMER.LIST.${stream}`],
   };
+}
+
+/** Everything that creates or changes (nats-server 2.9 updates on create), pulls from or acks one durable consumer. */
+function durableConsumerApi(stream: string, name: string): string[] {
+  return [
+    `${api}.CONSUMER.CREATE.${stream}.${name}`,
+    `${api}.CONSUMER.CREATE.${stream}.${name}.>`,
+    `${api}.CONSUMER.DURABLE.CREATE.${stream}.${name}`,
+    `${api}.CONSUMER.MSG.NEXT.${stream}.${name}`,
+    `$JS.ACK.${stream}.${name}.>`,
+  ];
 }
 
 export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, RolePermissions> {
@@ -67,6 +89,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
   const objectWrites = [`$O.${subjects.videoBucket}.C.>`, `$O.${subjects.videoBucket}.M.>`];
   const lifecycle = `${ns}.job.*.lifecycle`;
   const rpc = `${ns}.rpc.>`;
+  const workConsumers = Object.values(WORK_CONSUMERS).flatMap((name) => durableConsumerApi(subjects.streamName, name));
+  const projectorConsumer = durableConsumerApi(subjects.streamName, PROJECTOR_CONSUMER);
 
   return {
     gateway: {
@@ -78,6 +102,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...events.get,
         // Following a job's events live (SSE and WebSocket): ordered consumers, read only.
         ...events.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        // GET /v1/system: the stream's consumers and their backlog.
+        ...events.listConsumers,
         ...objectWrites,
         ...objects.info,
         ...objects.create,
@@ -90,6 +116,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
         `$JS.FC.KV_${subjects.workersBucket}.>`,
       ],
+      publishDeny: [...workConsumers, ...projectorConsumer],
       subscribe: [`${inboxPrefixOf('gateway')}.>`, subjects.keyRevoked],
       allowResponses: false,
     },
@@ -107,6 +134,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...events.get,
         ...events.consume,
         ...events.deleteConsumer,
+        // The metrics of every durable consumer on the stream.
+        ...events.listConsumers,
         // The capture of MAX_DELIVERIES advisories, which the jobs service owns and consumes.
         ...advisories.info,
         ...advisories.create,
@@ -122,6 +151,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...objects.update,
         ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
       ],
+      // The jobs service owns the stream (it may delete it), so denying it the workers' consumers would protect nothing.
+      publishDeny: [],
       subscribe: [`${inboxPrefixOf('jobs')}.>`, rpc],
       allowResponses: true,
     },
@@ -132,6 +163,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...events.info,
         ...events.get,
         ...events.consume,
+        // A work consumer whose filter changed (an upgrade) is deleted and made again; no other consumer.
+        ...Object.values(WORK_CONSUMERS).map((name) => `${api}.CONSUMER.DELETE.${subjects.streamName}.${name}`),
         ...objectWrites,
         ...objects.info,
         ...objects.create,
@@ -144,6 +177,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.create,
         ...workersKv.get,
       ],
+      publishDeny: projectorConsumer,
       // The work subjects are the doorbell: a new job wakes an idle worker, which then pulls it.
       subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.allSubmitted, subjects.cancelRequested],
       allowResponses: false,
@@ -167,7 +201,7 @@ export function renderNatsAuthorization(subjects: JobSubjects, passwords: Record
       `    {`,
       `      user: ${role}, password: ${value(passwords[role])}`,
       `      permissions: {`,
-      `        publish: { allow: ${list(p.publish)} }`,
+      `        publish: { allow: ${list(p.publish)}${p.publishDeny.length > 0 ? `, deny: ${list(p.publishDeny)}` : ''} }`,
       `        subscribe: { allow: ${list(p.subscribe)} }`,
       ...(p.allowResponses ? ['        allow_responses: true'] : []),
       `      }`,

@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { apiKeyIdSchema, apiKeyNameSchema, tenantIdSchema } from '@app/contracts';
 import { cliEnvSchema, parseConfig, type CliConfig } from '@app/config';
 import type { ApiKeyRecord } from '@app/api-keys';
-import { dataDirOf, resolveDatabaseUrl, resolveNatsUrl } from '../connection.js';
+import { dataDirOf, resolveDatabaseUrl, resolveNatsTarget, type NatsTarget } from '../connection.js';
 import { broadcastRevocation, withKeyStore } from './key-admin.js';
 
 function validated<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } }) {
@@ -16,13 +16,13 @@ function validated<T>(schema: { safeParse(v: unknown): { success: true; data: T 
 interface Context {
   config: CliConfig;
   databaseUrl: string;
-  natsUrl: string;
+  nats: NatsTarget;
 }
 
 function context(dataDir: string): Context {
   const config = parseConfig(cliEnvSchema, process.env);
   const dir = dataDirOf(dataDir);
-  return { config, databaseUrl: resolveDatabaseUrl(config.DATABASE_URL, dir), natsUrl: resolveNatsUrl(process.env['NATS_URL'] || undefined, dir) };
+  return { config, databaseUrl: resolveDatabaseUrl(config.DATABASE_URL, dir), nats: resolveNatsTarget(config, process.env['NATS_URL'] || undefined, dir) };
 }
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -105,13 +105,13 @@ export function registerKeysCommand(program: Command): void {
         return;
       }
       const notified = await broadcastRevocation(
-        { natsUrl: ctx.natsUrl, namespace: ctx.config.FRAMEWIRE_NAMESPACE, user: ctx.config.NATS_USER, pass: ctx.config.NATS_PASSWORD },
+        { natsUrl: ctx.nats.url, namespace: ctx.config.FRAMEWIRE_NAMESPACE, user: ctx.nats.user, pass: ctx.nats.pass },
         keyId,
       );
       if (opts.json) return out(JSON.stringify({ ...keyJson(outcome.record), status: outcome.status, gateways_notified: notified }));
       out(outcome.status === 'revoked' ? `revoked ${keyId} (tenant ${outcome.record.tenant})` : `${keyId} was already revoked`);
       if (!notified) {
-        err(`warning: could not reach NATS at ${ctx.natsUrl} to tell the gateways; they stop accepting the key when its cache entry expires (AUTH_CACHE_TTL_MS, 30 s by default)`);
+        err(`warning: could not reach NATS at ${ctx.nats.url} to tell the gateways; they stop accepting the key when its cache entry expires (AUTH_CACHE_TTL_MS, 30 s by default)`);
       }
     });
 }

@@ -5,7 +5,7 @@ import { cliEnvSchema, ConfigError, parseConfig, type CliConfig } from '@app/con
 import { connectNats, EventStore } from '@app/event-store';
 import { createReadModelDataSource, ProjectionRegistry, ProjectionSwitchError } from '@app/read-model';
 import { CliError, ExitCode } from './exit-codes.js';
-import { dataDirOf, resolveDatabaseUrl } from '../connection.js';
+import { dataDirOf, resolveDatabaseUrl, resolveNatsTarget } from '../connection.js';
 import { redact } from './redact.js';
 
 /** The environment, read like the services read it (libs/config); a bad variable is exit 78. */
@@ -25,12 +25,20 @@ export function parseJobIdArg(value: string): string {
 
 /**
  * Runs `use` with the event store of the configured namespace. The stream must exist: the CLI reads
- * the log, it never creates it.
+ * the log, it never creates it. NATS is NATS_URL (as NATS_USER) if set, else the server of a running
+ * `framewire start` (as its admin user when start runs that server), else the local default.
  */
-export async function withEventStore<T>(config: CliConfig, use: (store: EventStore) => Promise<T>): Promise<T> {
+export async function withEventStore<T>(config: CliConfig, use: (store: EventStore) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
   const subjects = jobSubjects(config.FRAMEWIRE_NAMESPACE);
-  const nc = await connectNats(config.NATS_URL, 'framewire-cli').catch((error: unknown) => {
-    throw new CliError(ExitCode.Unavailable, 'NATS_UNAVAILABLE', `cannot reach NATS at ${config.NATS_URL}: ${message(error)}`);
+  const nats = resolveNatsTarget(config, env['NATS_URL'] || undefined, dataDirOf());
+  const nc = await connectNats(nats.url, 'framewire-cli', { user: nats.user, pass: nats.pass }).catch((error: unknown) => {
+    // A server with users (the one `framewire start` runs, or a deployment's): say how to log in.
+    const hint = /authorization/i.test(message(error))
+      ? nats.user
+        ? ` (as NATS user "${nats.user}")`
+        : ': it has users; set NATS_USER and NATS_PASSWORD, or run this where the `framewire start` that runs the server keeps its data (.data)'
+      : '';
+    throw new CliError(ExitCode.Unavailable, 'NATS_UNAVAILABLE', `cannot reach NATS at ${nats.url}: ${message(error)}${hint}`);
   });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
@@ -41,7 +49,7 @@ export async function withEventStore<T>(config: CliConfig, use: (store: EventSto
         throw new CliError(
           ExitCode.NotFound,
           'STREAM_NOT_FOUND',
-          `no event stream ${subjects.streamName} at ${config.NATS_URL}: nothing was ever submitted in namespace "${config.FRAMEWIRE_NAMESPACE}" (FRAMEWIRE_NAMESPACE)`,
+          `no event stream ${subjects.streamName} at ${nats.url}: nothing was ever submitted in namespace "${config.FRAMEWIRE_NAMESPACE}" (FRAMEWIRE_NAMESPACE)`,
         );
       }
       throw error;

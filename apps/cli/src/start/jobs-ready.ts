@@ -1,16 +1,17 @@
 import { cliEnvSchema, parseConfig } from '@app/config';
 import { jobSubjects, KeyQuery } from '@app/contracts';
-import { connectNats, inboxPrefixOf } from '@app/event-store';
+import { connectNats, inboxPrefixOf, type NatsIdentity } from '@app/event-store';
 
 /**
  * Waits until the jobs service answers over request/reply (a key lookup that finds nothing). The
  * gateway is started after that: it asks the jobs service to verify every key, so a gateway that
  * answered before it would turn a newcomer's first requests into 503s.
  */
-export async function waitForJobsService(natsUrl: string, timeoutMs = 120_000): Promise<void> {
+export async function waitForJobsService(natsUrl: string, credentials: Pick<NatsIdentity, 'user' | 'pass'>, timeoutMs = 120_000): Promise<void> {
   const config = parseConfig(cliEnvSchema, process.env);
   const subject = jobSubjects(config.FRAMEWIRE_NAMESPACE).rpc(KeyQuery.Verify);
-  const nc = await connectNats(natsUrl, 'framewire-start', { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('gateway') });
+  // It asks what the gateway will ask, as the gateway would (its user, where the server has users).
+  const nc = await connectNats(natsUrl, 'framewire-start', { ...credentials, inboxPrefix: inboxPrefixOf('gateway') });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {

@@ -1,12 +1,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { cliEnvSchema, parseConfig } from '@app/config';
 import { forgetServices, recordServices } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { ensureFirstKey } from './first-admin-key.js';
 import { waitForJobsService } from './jobs-ready.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalNats, type LocalNats } from './local-nats.js';
+import { ensureLocalNatsPasswords, LOCAL_NATS_USERS_FILE, localNatsAuthorization, type LocalNatsPasswords, type LocalNatsUser } from './local-nats-users.js';
 import { freePort, isListening } from './net-probe.js';
 import { Supervisor } from './supervisor.js';
 import { redact } from '../shared/redact.js';
@@ -57,22 +59,25 @@ export async function start(options: StartOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
-    const natsUrl = await resolveNats(dataDir, options.localServices, (started) => (nats = started));
+    const { url: natsUrl, passwords } = await resolveNats(dataDir, options.localServices, (started) => (nats = started));
     const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
     await ensureFirstKey(databaseUrl, say);
     mkdirSync(dataDir, { recursive: true });
-    recordServices(dataDir, { natsUrl, databaseUrl });
+    recordServices(dataDir, { natsUrl, databaseUrl, ...(passwords ? { localNatsUsers: true } : {}) });
     const env = { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, PORT: String(options.port) };
+    // On the server started here, each service connects as its own user; elsewhere as NATS_USER, if set.
+    const as = (user: LocalNatsUser) => (passwords ? { NATS_USER: user, NATS_PASSWORD: passwords[user] } : {});
     // Each process without an HTTP API of its own gets its own ops port (metrics, health).
     const opsPorts = await assignOpsPorts(['jobs', ...Array.from({ length: options.workers }, (_, i) => `worker-${i + 1}`)]);
-    supervisor.start({ name: 'jobs', entry: appEntry(root, 'jobs'), env: { ...env, OPS_PORT: String(opsPorts.get('jobs')) } });
+    supervisor.start({ name: 'jobs', entry: appEntry(root, 'jobs'), env: { ...env, ...as('jobs'), OPS_PORT: String(opsPorts.get('jobs')) } });
     for (let i = 1; i <= options.workers; i++) {
       const name = `worker-${i}`;
-      supervisor.start({ name, entry: appEntry(root, 'worker'), env: { ...env, OPS_PORT: String(opsPorts.get(name)) } });
+      supervisor.start({ name, entry: appEntry(root, 'worker'), env: { ...env, ...as('worker'), OPS_PORT: String(opsPorts.get(name)) } });
     }
-    await waitForJobsService(natsUrl);
+    const config = parseConfig(cliEnvSchema, process.env);
+    await waitForJobsService(natsUrl, passwords ? { user: 'gateway', pass: passwords.gateway } : { user: config.NATS_USER, pass: config.NATS_PASSWORD });
     if (shuttingDown) return;
-    supervisor.start({ name: 'gateway', entry: appEntry(root, 'gateway'), env });
+    supervisor.start({ name: 'gateway', entry: appEntry(root, 'gateway'), env: { ...env, ...as('gateway') } });
     say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsUrl}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
     say(`dashboard: http://127.0.0.1:${options.port}/   API docs: http://127.0.0.1:${options.port}/docs   metrics (admin key): http://127.0.0.1:${options.port}/metrics`);
     say(`ops (/metrics, /health/ready): ${[...opsPorts].map(([name, port]) => `${name} http://127.0.0.1:${port}`).join(', ')}`);
@@ -82,20 +87,28 @@ export async function start(options: StartOptions): Promise<void> {
   }
 }
 
-async function resolveNats(dataDir: string, local: boolean, started: (nats: LocalNats) => void): Promise<string> {
+/**
+ * The NATS to use: NATS_URL or the default address if it answers; otherwise a nats-server started
+ * here, with a user per service (the permissions of deploy/nats) whose passwords are returned too.
+ */
+async function resolveNats(dataDir: string, local: boolean, started: (nats: LocalNats) => void): Promise<{ url: string; passwords: LocalNatsPasswords | null }> {
   const configured = local ? undefined : process.env['NATS_URL'];
   const url = configured || DEFAULT_NATS_URL;
   const first = new URL(url.split(',')[0]!.trim());
   if (!local && (await isListening(first.hostname, Number(first.port || 4222)))) {
     say(`using NATS at ${url}`);
-    return url;
+    return { url, passwords: null };
   }
   if (configured) throw new Error(`NATS_URL=${configured} is not reachable`);
   say(local ? 'starting nats-server from PATH (--local-services)' : 'no NATS on 127.0.0.1:4222; starting nats-server from PATH');
-  const nats = await startLocalNats(dataDir, say);
+  mkdirSync(dataDir, { recursive: true });
+  const passwords = ensureLocalNatsPasswords(dataDir);
+  const { FRAMEWIRE_NAMESPACE } = parseConfig(cliEnvSchema, process.env);
+  const nats = await startLocalNats(dataDir, say, localNatsAuthorization(FRAMEWIRE_NAMESPACE, passwords));
   started(nats);
   say(`started ${nats.version} at ${nats.url}; durability: ${nats.durability}`);
-  return nats.url;
+  say(`NATS users: gateway, jobs, worker and admin (for framewire commands), each with its own password in ${join(dataDir, LOCAL_NATS_USERS_FILE)}`);
+  return { url: nats.url, passwords };
 }
 
 async function resolvePostgres(dataDir: string, local: boolean, started: (pg: LocalPostgres) => void): Promise<string> {

@@ -16,6 +16,12 @@ describe('local nats-server config', () => {
     expect(durability).toMatch(/not a machine crash/);
   });
 
+  it('enforces the users it is given', () => {
+    const { text } = natsConfig([2, 9, 10], 4333, '/d', 'authorization {\n  users: []\n}\n');
+    expect(text).toMatch(/\nauthorization \{\n {2}users: \[\]\n\}\n$/);
+    expect(natsConfig([2, 9, 10], 4333, '/d').text).not.toContain('authorization');
+  });
+
   it.each([
     [[2, 10, 0]],
     [[2, 11, 4]],

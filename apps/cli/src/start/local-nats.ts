@@ -24,9 +24,10 @@ export function parseNatsVersion(output: string): [number, number, number] | nul
 /**
  * The server config for a local JetStream. From 2.10 on, `sync_interval: always` makes every
  * acknowledged write reach the disk before the ack; 2.9 refuses that field and would not start, so
- * there the default applies (written to the OS at once, fsynced on a timer).
+ * there the default applies (written to the OS at once, fsynced on a timer). `authorization` is the
+ * block of users (see local-nats-users.ts).
  */
-export function natsConfig(version: [number, number, number], port: number, storeDir: string): { text: string; durability: string } {
+export function natsConfig(version: [number, number, number], port: number, storeDir: string, authorization = ''): { text: string; durability: string } {
   const syncAlways = version[0] > 2 || (version[0] === 2 && version[1] >= 10);
   const lines = [
     `listen: 127.0.0.1:${port}`,
@@ -34,6 +35,7 @@ export function natsConfig(version: [number, number, number], port: number, stor
     `  store_dir: ${JSON.stringify(storeDir)}`,
     ...(syncAlways ? ['  sync_interval: always'] : []),
     '}',
+    ...(authorization ? [authorization.trimEnd()] : []),
   ];
   const durability = syncAlways
     ? 'sync_interval: always (every acknowledged write is fsynced)'
@@ -41,8 +43,14 @@ export function natsConfig(version: [number, number, number], port: number, stor
   return { text: `${lines.join('\n')}\n`, durability };
 }
 
-/** Starts nats-server from PATH with JetStream and its store under `dataDir`. */
-export async function startLocalNats(dataDir: string, log: (line: string) => void): Promise<LocalNats> {
+/** Users the server enforces: its `authorization` block, and the environment with the passwords that block refers to. */
+export interface LocalNatsAuth {
+  authorization: string;
+  env: Record<string, string>;
+}
+
+/** Starts nats-server from PATH with JetStream and its store under `dataDir`, enforcing `auth`'s users. */
+export async function startLocalNats(dataDir: string, log: (line: string) => void, auth: LocalNatsAuth): Promise<LocalNats> {
   let versionText: string;
   try {
     versionText = (await run('nats-server', ['--version'])).stdout.trim();
@@ -54,10 +62,11 @@ export async function startLocalNats(dataDir: string, log: (line: string) => voi
   const storeDir = join(dataDir, 'nats');
   mkdirSync(storeDir, { recursive: true });
   const port = await freePort(4222);
-  const { text, durability } = natsConfig(version, port, storeDir);
+  const { text, durability } = natsConfig(version, port, storeDir, auth.authorization);
   const configPath = join(dataDir, 'nats-server.conf');
   writeFileSync(configPath, text);
-  const child = spawn('nats-server', ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The config names the password variables; their values reach the server through its environment only.
+  const child = spawn('nats-server', ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...auth.env } });
   child.stderr?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (/\[(ERR|FTL)\]/.test(line)) log(`nats-server: ${line.trim()}`);
   });

@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem } from '@app/event-store';
+import { ensureDurableConsumer, EventStore, PROJECTOR_CONSUMER, readJsMsg, type ReadItem } from '@app/event-store';
 import { ProjectionSupersededError, ProjectionWriter, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { rebuildRange, seqOf } from '@app/replay';
 import type { JobsConfig } from '@app/config';
 import { JOBS_CONFIG } from '../jobs.config.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
 
-export const PROJECTOR_CONSUMER = 'projector';
+export { PROJECTOR_CONSUMER };
 const ACK_WAIT_MS = 60_000;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;

@@ -3,7 +3,7 @@ import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/transport-node';
 import { decodeEvent, isWorkRequest, JOB_PRIORITIES, jobIdSchema, type JobPriority } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
-import { ensureDurableConsumer, EventStore, inboxPrefixOf } from '@app/event-store';
+import { ensureDurableConsumer, EventStore, inboxPrefixOf, WORK_CONSUMERS } from '@app/event-store';
 import { runWithCorrelation } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { InFlightJobs } from './in-flight-jobs.js';
@@ -12,12 +12,8 @@ import { PrioritySchedule } from './priority-schedule.js';
 import type { WorkDelivery } from './work-delivery.js';
 import { WorkPuller, type PulledMessage } from './work-puller.js';
 
-/**
- * The durable pull consumers shared by every worker process, one per priority (JetStream's work-queue
- * group, three times): each filters the work subjects of its priority. Normal keeps the name the single
- * consumer had before priorities.
- */
-export const WORK_CONSUMERS: Readonly<Record<JobPriority, string>> = { high: 'workers-high', normal: 'workers', low: 'workers-low' };
+/** The durable pull consumers shared by every worker process, one per priority (libs/event-store/src/durable-consumers.ts). */
+export { WORK_CONSUMERS };
 /** The consumer of normal-priority work, the default priority. */
 export const WORK_CONSUMER = WORK_CONSUMERS.normal;
 /** An idle slot asks every consumer again this often, for work no doorbell announced (a retry after its delay, a redelivery). */
@@ -73,6 +69,8 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   async onApplicationBootstrap(): Promise<void> {
     const jsm = await this.store.jsm();
     for (const priority of JOB_PRIORITIES) {
+      // A consumer that cannot be brought to the current filter stops the worker here, loudly: one left
+      // with an older filter would never hand out that priority's jobs.
       await ensureDurableConsumer(
         jsm,
         this.store.streamName,
@@ -88,7 +86,10 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           max_waiting: 512,
         },
         ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
-      );
+      ).catch((error: unknown) => {
+        this.logger.error({ consumer: WORK_CONSUMERS[priority], stream: this.store.streamName }, `cannot set up the work consumer; the worker stops: ${error instanceof Error ? error.message : String(error)}`);
+        throw error;
+      });
     }
     const nc = this.store.nc;
     // New work: wake an idle slot for it.
