@@ -5,6 +5,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import {
   DEFAULT_PRIORITY,
   ErrorCode,
+  findUncleanText,
   JOB_PRIORITIES,
   jobPrioritySchema,
   type JobPriority,
@@ -232,12 +233,18 @@ export function parseSubmissionFields(fields: Map<string, string>, catalog: Tool
 
 /**
  * Checks params against the pipeline's merged schema (unknown keys rejected) and returns them with
- * their defaults filled in, as the event will carry them.
+ * their defaults filled in, as the event will carry them. Params are the client's own data, handed to
+ * tools as they are: a string or key that is not clean text (a lone surrogate or NUL escape, which
+ * JSON allows and PostgreSQL refuses) is refused rather than changed.
  */
 export function validateParams(catalog: ToolCatalog, pipeline: string, raw: unknown): Record<string, unknown> {
   const entry = catalog.pipeline(pipeline);
   if (!entry) {
     throw new ApiError(ErrorCode.UnknownPipeline, `unknown pipeline "${pipeline.slice(0, 64)}"; known: ${catalog.pipelineNames().join(', ')}`);
+  }
+  const unclean = findUncleanText(raw);
+  if (unclean !== null) {
+    throw new ApiError(ErrorCode.InvalidParams, `invalid params: ${unclean}: text must be well-formed Unicode without NUL (no lone surrogate or \\u0000 escape)`);
   }
   const parsed = entry.params.safeParse(raw);
   if (!parsed.success) {
