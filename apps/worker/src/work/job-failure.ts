@@ -1,4 +1,4 @@
-import { ErrorCode } from '@app/contracts';
+import { cleanText, ErrorCode, type JobError } from '@app/contracts';
 import { ToolError } from '@app/tools';
 
 /**
@@ -27,4 +27,16 @@ export class JobFailure extends Error {
     const message = error instanceof Error ? error.message : String(error);
     return new JobFailure(ErrorCode.WorkerError, message, false, { cause: error });
   }
+}
+
+/**
+ * The error a JobFailed event carries: code and message as clean text (a tool's or plugin's message,
+ * ffmpeg's stderr cut anywhere, may hold a lone surrogate or NUL), within the event's limits, cut at
+ * a code point boundary.
+ */
+export function jobErrorOf(failure: JobFailure): JobError {
+  return {
+    code: cleanText(failure.code, { oneLine: true, maxLength: 64 }) || ErrorCode.WorkerError,
+    message: cleanText(failure.message, { maxLength: 4000 }),
+  };
 }
