@@ -95,11 +95,12 @@ export interface ParkedEvents {
 }
 
 /**
- * How many events are parked in the model `schema` (the home schema reads its view of the active
- * model), and the most recent `limit` of them. A model made before parked events existed has none.
+ * How many events are parked in the model `schema` (the home schema's view shows the active model's;
+ * null reads `parked_events` through the connection's search_path), and the most recent `limit` of
+ * them. A model made before parked events existed has none.
  */
-export async function readParkedEvents(q: Pick<DataSource, 'query'> | EntityManager, schema: string, limit = 20): Promise<ParkedEvents> {
-  const table = qualified(schema, 'parked_events');
+export async function readParkedEvents(q: Pick<DataSource, 'query'> | EntityManager, schema: string | null, limit = 20): Promise<ParkedEvents> {
+  const table = schema === null ? 'parked_events' : qualified(schema, 'parked_events');
   const [exists] = (await q.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [table])) as [{ ok: boolean }];
   if (!exists.ok) return { count: 0, recent: [] };
   const [{ count }] = (await q.query(`SELECT count(*)::int AS count FROM ${table}`)) as [{ count: number }];

@@ -3,7 +3,7 @@ import { evolve, type JobState } from '@app/job-state';
 import type { JobEvent } from '@app/contracts';
 import { rawRowToState, stateToRecord, type RawJobRow } from './job-row.mapper.js';
 import { qualified } from './model-schema.js';
-import { dataErrorOf, insertParkedEvent, parkedEventOf, UnprojectableEventError, type ParkedEvent } from './parked-events.js';
+import { dataErrorOf, insertParkedEvent, parkedEventOf, readParkedEvents, UnprojectableEventError, type ParkedEvent } from './parked-events.js';
 
 /** One position of the stream handed to the writer: an event, or a sequence to step over. */
 export type ProjectionItem = { seq: number; event: JobEvent | null };
@@ -194,6 +194,11 @@ export class ProjectionWriter {
 
   async checkpoint(): Promise<number> {
     return readCheckpoint(this.ds, await this.target.current());
+  }
+
+  /** How many events are parked in the model this writer writes. */
+  async parkedCount(): Promise<number> {
+    return (await readParkedEvents(this.ds, await this.target.current(), 0)).count;
   }
 
   private async write(
