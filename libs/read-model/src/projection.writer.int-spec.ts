@@ -88,6 +88,22 @@ describe('ProjectionWriter against PostgreSQL', () => {
     expect((await rows())[0]).toMatchObject({ status: 'running', last_seq: '3' });
   });
 
+  it('folds the events of one job whose ids differ only in case into its one row (a uuid is case-blind)', async () => {
+    const submitted = videoSubmitted();
+    const started = { ...jobStarted(submitted), jobId: submitted.jobId.toUpperCase() };
+    const w = writer();
+    // In one batch, and across batches (the row read back has the id in lower case).
+    const result = await w.apply([{ seq: 1, event: submitted }, { seq: 2, event: started }], 1, 2);
+    expect(result).toMatchObject({ lastSeq: 2, parked: [] });
+    await w.apply([{ seq: 3, event: { ...jobCompleted(started), jobId: submitted.jobId.toUpperCase() } }], 3, 3);
+    expect(await rows()).toMatchObject([{ job_id: submitted.jobId, status: 'completed', last_seq: '3' }]);
+    // Two submissions of one job in one batch (only a raw publish makes that): one row, the first wins.
+    const again = videoSubmitted();
+    const twice = { ...videoSubmitted(again.jobId.toUpperCase()), data: { ...again.data, pipeline: 'noop' } };
+    expect(await w.apply([{ seq: 4, event: again }, { seq: 5, event: twice }], 4, 5)).toMatchObject({ lastSeq: 5, parked: [] });
+    expect((await rows()).find((row) => row['job_id'] === again.jobId)).toMatchObject({ pipeline: 'probe', last_seq: '5' });
+  });
+
   describe('an event whose row cannot be written', () => {
     const parked = () => db.query(`SELECT seq::int, job_id, event_id, event_type, event_version, error_code, error_message FROM parked_events ORDER BY seq`);
     /** Valid by its schema, refused by PostgreSQL: there is no year 0 in a timestamptz. */

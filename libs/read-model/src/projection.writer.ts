@@ -217,16 +217,19 @@ export class ProjectionWriter {
     if (throughSeq <= checkpoint) return { result: { lastSeq: checkpoint, applied: 0, duplicates, rows: 0, parked: [] }, changed, schema };
 
     const events = fresh.filter((item): item is { seq: number; event: JobEvent } => item.event !== null);
-    const states = await this.loadStates(tx, schema, [...new Set(events.map((item) => item.event.jobId))], useCache);
+    // Jobs by their id in lower case, as the uuid column gives it back: the schema takes either case,
+    // and two spellings of one id must fold into one row (in one upsert they would be refused).
+    const states = await this.loadStates(tx, schema, [...new Set(events.map((item) => rowKey(item.event)))], useCache);
     for (const { seq, event } of events) {
-      const before = changed.get(event.jobId)?.state ?? states.get(event.jobId) ?? null;
+      const key = rowKey(event);
+      const before = changed.get(key)?.state ?? states.get(key) ?? null;
       let after: JobState | null;
       try {
         after = evolve(before, event);
       } catch (error) {
         throw new UnprojectableEventError('EVOLVE_FAILED', error);
       }
-      if (after) changed.set(event.jobId, { state: after, lastSeq: seq });
+      if (after) changed.set(key, { state: after, lastSeq: seq });
     }
     // Rows go in statements of at most UPSERT_CHUNK rows; the last one also moves the checkpoint
     // (one round trip fewer per batch).
@@ -310,6 +313,10 @@ function recordsJson(rows: { state: JobState; lastSeq: number }[]): string {
   } catch (error) {
     throw new UnprojectableEventError('ROW_MAPPING_FAILED', error);
   }
+}
+
+function rowKey(event: JobEvent): string {
+  return event.jobId.toLowerCase();
 }
 
 function bySeq(items: ProjectionItem[]): ProjectionItem[] {
