@@ -119,7 +119,12 @@ function sampleOf(schema: JsonSchema, defs: Record<string, JsonSchema>, seed: nu
 export function setAt(value: unknown, path: Array<string | number>, replacement: unknown): unknown {
   if (path.length === 0) return replacement;
   const [head, ...rest] = path;
-  const copy: Record<string | number, unknown> = Array.isArray(value) ? [...value] : { ...(value as Record<string, unknown>) };
-  copy[head!] = setAt(copy[head!], rest, replacement);
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [...value];
+    copy[Number(head)] = setAt(copy[Number(head)], rest, replacement);
+    return copy;
+  }
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  copy[String(head)] = setAt(copy[String(head)], rest, replacement);
   return copy;
 }
