@@ -41,7 +41,7 @@ export interface VerifyReport {
   parked: { live: ParkedEventRecord[]; rebuilt: ParkedEventRecord[] };
 }
 
-/** Parked events listed by a verify, at most (the counts are not limited). */
+/** Parked events a verify lists per model, at most: the most recent ones. */
 const PARKED_LISTED = 1000;
 
 type Query = Pick<EntityManager, 'query'>;

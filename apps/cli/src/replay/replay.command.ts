@@ -43,9 +43,10 @@ The rebuild reads the stream with an ordered consumer and writes batches into a 
 DATABASE_SCHEMA; the live model is not touched. With --verify it stops at the live model's
 checkpoint, and the comparison is made in one snapshot of the live model, so a running jobs service
 can go on projecting meanwhile. Events whose rows could not be written (parked: the projection went
-on without them) are listed for both models, with their job, and count as a finding. With --swap the read model's views are re-pointed to the rebuilt
-schema in one transaction, after it has caught up with the live checkpoint; the previous model is
-kept until the next switch. Without --swap (or --keep) the shadow schema is dropped at the end.
+on without them) are listed for both models, with their jobs, and count as a finding. With --swap
+the read model's views are re-pointed to the rebuilt schema in one transaction, after it has caught
+up with the live checkpoint; the previous model is kept until the next switch. Without --swap (or
+--keep) the shadow schema is dropped at the end.
 
 Examples:
   framewire replay --verify
