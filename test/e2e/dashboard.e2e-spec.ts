@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
+import type { JobEvent } from '@app/contracts';
+import { EventStore } from '@app/event-store';
 import { ARTIFACTS_DIR, launchChromium } from '../support/browser.js';
+import { videoSubmitted } from '../support/events.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
@@ -174,6 +177,18 @@ describe('the dashboard in a browser', () => {
       page.off('request', listen);
       await enterKey(admin.key);
     }
+  });
+
+  it('lists an event the read model parked in the stream panel, linked to its job', async () => {
+    const store = new EventStore(ns.nc, ns.subjects);
+    const poison: JobEvent = { ...videoSubmitted(), occurredAt: '0000-01-01T00:00:00Z' }; // valid, but no timestamptz has year 0
+    const { seq } = await store.append(poison, 0);
+    const entry = page.locator(`[data-testid=system-panel] [data-testid=parked-events] tr[data-seq="${seq}"]`);
+    await entry.waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-testid=parked-count]').textContent()).toBe('1');
+    expect(await entry.locator('a').getAttribute('href')).toBe(`/jobs/${poison.jobId}`);
+    expect(await entry.textContent()).toMatch(/VideoSubmitted v2.*22008/);
+    await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-parked-event.png'), fullPage: true });
   });
 
   it('says clearly when a route answers an error, and when the jobs service is gone', async () => {

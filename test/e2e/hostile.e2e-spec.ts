@@ -223,6 +223,20 @@ describe('hostile input against the running gateway', () => {
     }
   }
 
+  // ---- Issue #14, part 1: text that is not well-formed Unicode (lone surrogates, NUL) ----
+  // JSON allows "\ud800" and "\u0000" escapes; PostgreSQL refuses both. Params are refused with 400.
+  const illFormedTextCases: Case[] = [
+    {
+      category: 'uploads',
+      what: 'params holding a lone-surrogate escape',
+      send: () => upload([file(video), { name: 'pipeline', data: 'noop' }, { name: 'params', data: '{"sleep_ms":1,"x\\ud800":"\\ud83d"}' }]),
+      status: 400,
+      code: 'INVALID_PARAMS',
+    },
+    { category: 'uploads', what: 'params holding a NUL escape', send: () => upload([file(video), { name: 'params', data: '{"a\\u0000":"\\u0000"}' }]), status: 400, code: 'INVALID_PARAMS' },
+  ];
+  // ---- end of issue #14 part 1 cases ----
+
   const cases: Case[] = [
     // Who is calling
     { category: 'auth', what: 'no API key', send: () => request('/v1/jobs', { key: null }), status: 401, code: 'UNAUTHENTICATED' },
@@ -527,6 +541,7 @@ describe('hostile input against the running gateway', () => {
       status: 429,
       code: 'TOO_MANY_STREAMS',
     },
+    ...illFormedTextCases,
   ];
 
   it('has at least 50 cases', () => {
@@ -591,4 +606,72 @@ describe('hostile input against the running gateway', () => {
     expect(projector.num_ack_pending).toBe(0);
     process.stdout.write(`hostile suite: ${cases.length} cases run, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
+
+  // ---- Issue #14, part 1: no single event may stop the read model ----
+  // Runs after "leaves nothing behind": these uploads are accepted (202) and append events.
+  describe('an upload whose name decodes to text that is not well-formed Unicode', () => {
+    // Keys of their own, two per test (the suite's keys have used up much of their rate limit), and
+    // polls at most every 250 ms, so that a slow projection shows as itself and not as a 429.
+    let keys: TestKey[] = [];
+    beforeAll(async () => {
+      const store = await testKeys(db.schema);
+      keys = await Promise.all(['unicode-a', 'unicode-a2', 'unicode-b', 'unicode-b2'].map((tenant) => store.create(tenant)));
+      await store.close();
+    });
+    const throttled = <T>(probe: () => Promise<T | undefined>, everyMs = 250) => {
+      let last = 0;
+      return async () => {
+        if (Date.now() - last < everyMs) return undefined;
+        last = Date.now();
+        return probe();
+      };
+    };
+
+    /** A one-file multipart body whose file part has exactly this Content-Disposition (bytes as given). */
+    function uploadWithDisposition(disposition: string, uploaderKey: TestKey) {
+      const boundary = 'ill-formed-name-boundary';
+      const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="pipeline"\r\n\r\nnoop\r\n`, 'latin1'),
+        Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: video/mp4\r\n\r\n`, 'latin1'),
+        video,
+        Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'),
+      ]);
+      return request('/v1/jobs', { method: 'POST', key: uploaderKey, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` }, body: new Uint8Array(body) });
+    }
+
+    /** After the upload, a normal job of another tenant is listed within seconds: the read model did not stop. */
+    async function nextJobIsListed(otherKey: TestKey) {
+      const normal = await upload([file(video), { name: 'pipeline', data: 'noop' }], otherKey);
+      expect(normal.status).toBe(202);
+      const { job_id } = JSON.parse(normal.body) as { job_id: string };
+      await eventually(throttled(async () => {
+        const listed = JSON.parse((await request('/v1/jobs?limit=100', { key: otherKey })).body) as { jobs: Array<{ job_id: string }> };
+        return listed.jobs.some((j) => j.job_id === job_id) ? true : undefined;
+      }), 10_000, 'the next job to be listed');
+    }
+
+    const accepted = async (reply: RawReply, filename: string, uploaderKey: TestKey) => {
+      expect(reply.status).toBe(202);
+      const { job_id } = JSON.parse(reply.body) as { job_id: string };
+      const listed = await eventually(throttled(async () => {
+        const jobs = (JSON.parse((await request('/v1/jobs?limit=100', { key: uploaderKey })).body) as { jobs: Array<{ job_id: string; video: { filename: string } }> }).jobs;
+        return jobs.find((j) => j.job_id === job_id);
+      }), 10_000, 'the upload to be listed');
+      expect(listed.video.filename).toBe(filename);
+    };
+
+    it("filename*=utf-16le''%3D%D8 (a lone high surrogate): 202 with the name cleaned, and the next job is listed", async () => {
+      const [uploader, other] = [keys[0]!, keys[1]!];
+      await accepted(await uploadWithDisposition(`form-data; name="file"; filename*=utf-16le''%3D%D8`, uploader), '\ufffd', uploader);
+      await nextJobIsListed(other);
+    }, 60_000);
+
+    it('a 255-character name whose cut falls inside an emoji: 202 with the name cut before it, and the next job is listed', async () => {
+      const name = `${'a'.repeat(254)}😀.mp4`;
+      const [uploader, other] = [keys[2]!, keys[3]!];
+      await accepted(await uploadWithDisposition(`form-data; name="file"; filename*=utf-8''${encodeURIComponent(name)}`, uploader), 'a'.repeat(254), uploader);
+      await nextJobIsListed(other);
+    }, 60_000);
+  });
+  // ---- end of issue #14 part 1 ----
 });

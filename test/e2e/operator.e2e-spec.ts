@@ -211,6 +211,7 @@ describe('operating Framewire', () => {
       const text = await (await fetch(`${ops.get('jobs')}/metrics`)).text();
       return sample(text, 'framewire_projector_lag') === 0 ? true : undefined;
     }, 10_000, 'projector lag 0');
+    expect(sample(jobs, 'framewire_projector_parked_events')).toBe(0);
 
     for (const url of [base, ops.get('jobs')!, ops.get('worker')!]) {
       expect((await fetch(`${url}/health/live`)).status).toBe(200);
@@ -220,9 +221,14 @@ describe('operating Framewire', () => {
     }
     expect(await (await fetch(`${ops.get('jobs')}/health/ready`)).json()).toMatchObject({ checks: { postgres: { status: 'up' } } });
 
-    const system = (await (await fetch(`${base}/v1/system`, { headers: admin.headers })).json()) as { stream: { last_seq: number }; consumers: Array<{ name: string }>; projector: { lag: number } };
+    const system = (await (await fetch(`${base}/v1/system`, { headers: admin.headers })).json()) as {
+      stream: { last_seq: number };
+      consumers: Array<{ name: string }>;
+      projector: { lag: number; parked: unknown };
+    };
     expect(system.consumers.map((c) => c.name).sort()).toEqual(['projector', 'workers', 'workers-high', 'workers-low']);
     expect(system.projector.lag).toBe(0);
+    expect(system.projector.parked).toEqual({ count: 0, recent: [] });
   });
 
   it('documents every route the gateway serves, with its error shapes, at /docs', async () => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
+import pg from 'pg';
 import { jobSubjects } from '@app/contracts';
 import { connectNats, EventStore, type NatsConnection } from '@app/event-store';
 import { PROJECTOR_CONSUMER } from '../../apps/jobs/src/projection/job.projector.js';
@@ -157,5 +158,13 @@ describe('PostgreSQL outage', () => {
     expect(live.rows).toHaveLength(20);
     expect(differingRows(live.rows, replay.rows)).toEqual([]);
     expect(live.checkpoint).toBe(lastSeq);
+    // A crashed PostgreSQL is not the events' fault: nothing was parked.
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      expect((await client.query('SELECT seq FROM public.parked_events')).rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
   }, 120_000);
 });

@@ -274,4 +274,38 @@ describe('framewire events, state and replay, as processes', () => {
     expect(empty.code).toBe(3);
     expect(empty.stderr).toMatch(/no read model in schema/);
   });
+
+  // Last: it leaves a parked event in the live model, which every later verify would report.
+  it('replay --verify: reports an event the read model parked, with its job, exit 1; the jobs service logged it as an error', async () => {
+    const poison: JobEvent = { ...videoSubmitted(), occurredAt: '0000-01-01T00:00:00Z' }; // valid, but no timestamptz has year 0
+    const poisonSeq = await append(poison, 0);
+    const after = videoSubmitted();
+    await append(after, 0);
+    await projected();
+
+    const logged = await jobs.waitForLine(/parked VideoSubmitted/, 10_000);
+    expect(JSON.parse(logged)).toMatchObject({ level: 'error', seq: poisonSeq, jobId: poison.jobId, type: 'VideoSubmitted', code: '22008' });
+
+    const run = await runCli(['replay', '--verify'], env);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^rebuild: parked 1 event whose rows could not be written$/m);
+    expect(run.stdout).toMatch(/^verify: no drift: /m);
+    const parked = run.stdout.split('\n').filter((line) => line.startsWith('  seq '));
+    // Parked by the live projector and again by the rebuild: the same event, the same job.
+    expect(parked).toEqual([
+      expect.stringMatching(new RegExp(`^  seq ${poisonSeq} job ${poison.jobId} VideoSubmitted v2: 22008 date/time field value out of range`)),
+      expect.stringMatching(new RegExp(`^  seq ${poisonSeq} job ${poison.jobId} VideoSubmitted v2: 22008 `)),
+    ]);
+    expect(run.stdout).toMatch(/^verify: PARKED: 1 event in the live model could not be written; the job is not what its events say:$/m);
+
+    const json = await runCli(['replay', '--verify', '--json'], env);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as { rebuild: { parked: number }; verify: { drift: boolean; parked: { live: unknown[]; rebuilt: unknown[] } } };
+    expect(report.rebuild.parked).toBe(1);
+    expect(report.verify.drift).toBe(false);
+    expect(report.verify.parked.live).toEqual([
+      { seq: poisonSeq, job_id: poison.jobId, event_id: poison.eventId, event_type: 'VideoSubmitted', event_version: 2, error_code: '22008', error_message: expect.any(String), parked_at: expect.any(String) },
+    ]);
+    expect(report.verify.parked.rebuilt).toHaveLength(1);
+  });
 });

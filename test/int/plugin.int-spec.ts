@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import type { JobEvent } from '@app/contracts';
+import { z } from 'zod';
+import { findUncleanText, type JobEvent } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { BlobStore, EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
-import { buildCatalog, CatalogError, describePipeline } from '@app/tools';
+import { builtinPlugin, buildCatalog, CatalogError, describePipeline, ToolCatalog, ToolError, type Tool } from '@app/tools';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { videoSubmitted } from '../support/events.js';
 import { eventually, freshNamespace, TEST_NATS_URL, type TestNamespace, IN_PROCESS_OPS } from '../support/services.js';
@@ -66,5 +67,92 @@ describe('a tool plugin loaded by name', () => {
     expect(silences).toHaveLength(1);
     expect(silences[0]!.start).toBeCloseTo(1, 1);
     expect(silences[0]!.end).toBeCloseTo(3, 1);
+  });
+});
+
+/**
+ * Whatever text a plugin returns or throws, the events the worker appends are clean (no lone
+ * surrogate, no NUL): such text, once in the log, was refused by PostgreSQL and stopped the read model.
+ */
+describe("a plugin's text in the events", () => {
+  let ns: TestNamespace;
+  let worker: TestingModule;
+  // Once cleaned, the prefix is 13 characters: the emoji then starts at 3999, across the 4000-character cut.
+  const message = `bad \ud83d input\u0000: ${'a'.repeat(3986)}😀 and more`;
+  const hostile: Tool[] = [
+    {
+      name: 'hostile-result',
+      version: '1.0.0',
+      description: 'returns text that is not clean',
+      params: z.strictObject({}),
+      readsInput: false,
+      usesWorkDir: false,
+      run: async () => ({ summary: { ['k\ud800']: 'v\u0000w', label: 'x\ude00y', fine: 'é😀' }, data: { names: [`${'n'.repeat(10)}\ud83d`] } }),
+    },
+    {
+      name: 'hostile-error',
+      version: '1.0.0',
+      description: 'fails with a message that is not clean',
+      params: z.strictObject({}),
+      readsInput: false,
+      usesWorkDir: false,
+      run: async () => {
+        throw new ToolError('HOSTILE\u0000', message, true);
+      },
+    },
+  ];
+  const catalog = new ToolCatalog([
+    { source: 'builtin', tools: builtinPlugin.tools, pipelines: builtinPlugin.pipelines },
+    { source: 'hostile', tools: hostile, pipelines: hostile.map((tool) => ({ name: tool.name, description: tool.description, tools: [tool.name] })) },
+  ]);
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'hostile-text-worker' });
+    worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] })
+      .overrideProvider(ToolCatalog)
+      .useValue(catalog)
+      .compile();
+    await worker.init();
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await ns?.cleanup();
+  });
+
+  /** Runs `pipeline` and returns the job's events as stored, parsed without the reader's cleaning. */
+  async function run(pipeline: string) {
+    const store = new EventStore(ns.nc, ns.subjects);
+    const submitted = videoSubmitted(undefined, { pipeline });
+    await store.append(submitted, 0);
+    const ended = await eventually(async () => {
+      const last = await store.lastLifecycle(submitted.jobId);
+      return last?.ok && ['JobCompleted', 'JobFailed'].includes(last.stored.event.type) ? last.stored.seq : undefined;
+    }, 30_000, `the ${pipeline} job`);
+    const jsm = await store.jsm();
+    const stored = await jsm.direct.getMessage(ns.subjects.streamName, { seq: ended });
+    return JSON.parse(new TextDecoder().decode(stored!.data)) as JobEvent;
+  }
+
+  it('cleans a result with lone surrogates and NUL in its values and keys', async () => {
+    const completed = await run('hostile-result');
+    expect(findUncleanText(completed)).toBeNull();
+    expect(completed).toMatchObject({ type: 'JobCompleted' });
+    const result = completed.type === 'JobCompleted' ? (completed.data.result as { tools: Record<string, { summary: unknown; data: unknown }> }) : null;
+    expect(result?.tools['hostile-result']).toEqual({
+      version: '1.0.0',
+      duration_ms: expect.any(Number),
+      summary: { 'k\ufffd': 'vw', label: 'x\ufffdy', fine: 'é😀' },
+      data: { names: [`${'n'.repeat(10)}\ufffd`] },
+    });
+  });
+
+  it('cleans an error code and message, cutting the message at a code point boundary', async () => {
+    const failed = await run('hostile-error');
+    expect(findUncleanText(failed)).toBeNull();
+    expect(failed).toMatchObject({ type: 'JobFailed', data: { final: true, error: { code: 'HOSTILE' } } });
+    const stored = failed.type === 'JobFailed' ? failed.data.error.message : '';
+    expect(stored).toBe(`bad \ufffd input: ${'a'.repeat(3986)}`);
   });
 });

@@ -3,12 +3,26 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { Registry } from 'prom-client';
 import { firstValueFrom } from 'rxjs';
-import { hashApiKey, JobQuery, KeyQuery, type GetJobReply, type JobEventsReply, type JobFilesReply, type JobScope, type ListJobsReply, type VerifyKeyReply } from '@app/contracts';
+import {
+  hashApiKey,
+  JobQuery,
+  KeyQuery,
+  type GetJobReply,
+  type JobEvent,
+  type JobEventsReply,
+  type JobFilesReply,
+  type JobScope,
+  type ListJobsReply,
+  type ProjectionState,
+  type RpcReply,
+  type VerifyKeyReply,
+} from '@app/contracts';
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore, NamespacedNatsServer } from '@app/event-store';
-import { createLogger } from '@app/observability';
+import { createLogger, METRICS_REGISTRY } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { testKeys } from '../../../test/support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
@@ -253,5 +267,57 @@ describe('jobs service against NATS and PostgreSQL', () => {
     // Nothing else is appended: the projector must close its last batch on its own.
     await eventually(() => projectedThrough(last), 10_000, `the checkpoint to reach ${last}`);
     expect(Number((await db.query(`SELECT count(*) AS n FROM jobs`))[0]!['n'])).toBe(1000);
+  });
+
+  describe('no single event stops the read model', () => {
+    it('parks an event whose row PostgreSQL refuses, and projects every later event of every tenant', async () => {
+      app = await startJobs();
+      const first = videoSubmitted(undefined, { tenant: 'acme' });
+      await store.append(first, 0);
+      // Valid by its schema, refused by PostgreSQL (there is no year 0 in a timestamptz): before parking, the projector stopped here for good.
+      const poison = { ...videoSubmitted(undefined, { tenant: 'acme' }), occurredAt: '0000-01-01T00:00:00Z' };
+      const { seq: poisonSeq } = await store.append(poison, 0);
+      const other = videoSubmitted(undefined, { tenant: 'bravo' });
+      await store.append(other, 0);
+      const started = jobStarted(first);
+      const s = await store.append(started, 0);
+      const { seq: last } = await store.append(jobCompleted(started), s.seq);
+
+      await eventually(() => projectedThrough(last), 20_000, 'projection past the poison event');
+      expect(await getJob(first.jobId)).toMatchObject({ status: 'completed' });
+      const listed = await ask<ListJobsReply>(JobQuery.List, { scope: { kind: 'tenant', tenant: 'bravo' } });
+      expect(listed.ok && listed.value.jobs.map((j) => j.job_id)).toEqual([other.jobId]);
+      expect(await db.query(`SELECT seq::int, job_id, event_type, error_code FROM parked_events`)).toEqual([
+        { seq: poisonSeq, job_id: poison.jobId, event_type: 'VideoSubmitted', error_code: '22008' },
+      ]);
+      const jsm = await jetstreamManager(ns.nc);
+      expect((await jsm.consumers.info(ns.subjects.streamName, PROJECTOR_CONSUMER)).num_ack_pending).toBe(0);
+
+      // Listed for /v1/system and counted for Prometheus (the error log line: see replay-cli.e2e-spec.ts).
+      const projection = await ask<RpcReply<ProjectionState>>(JobQuery.Projection, {});
+      expect(projection).toMatchObject({
+        ok: true,
+        value: { checkpoint: last, parked: { count: 1, recent: [{ seq: poisonSeq, job_id: poison.jobId, event_id: poison.eventId, event_type: 'VideoSubmitted', error_code: '22008' }] } },
+      });
+      const metrics = await app.get<Registry>(METRICS_REGISTRY).getSingleMetricAsString('framewire_projector_parked_events');
+      expect(metrics).toMatch(/^framewire_projector_parked_events({[^}]*})? 1$/m);
+    });
+
+    it('projects events that a release before clean text stored with a lone surrogate or a NUL escape, cleaned, parking nothing', async () => {
+      app = await startJobs();
+      // Raw JSON, as the gateway of such a release published it: a filename that decodes to a lone
+      // surrogate (filename*=utf-16le''%3D%D8), a params string and key with NUL.
+      const poisoned: JobEvent = videoSubmitted(undefined, { params: { label: 'a\u0000b', ['k\u0000']: '\ude00' } });
+      poisoned.data.video.filename = '\ud83d';
+      const js = jetstream(ns.nc);
+      await js.publish(ns.subjects.submitted(poisoned.jobId, 'normal'), new TextEncoder().encode(JSON.stringify(poisoned)), { msgID: poisoned.eventId });
+      const after = videoSubmitted(undefined, { tenant: 'bravo' });
+      const { seq } = await store.append(after, 0);
+
+      await eventually(() => projectedThrough(seq), 20_000, 'projection past the event with ill-formed text');
+      expect(await getJob(poisoned.jobId)).toMatchObject({ video: { filename: '\ufffd' }, params: { label: 'ab', k: '\ufffd' } });
+      expect(await getJob(after.jobId)).toMatchObject({ status: 'queued' });
+      expect(await db.query(`SELECT * FROM parked_events`)).toEqual([]);
+    });
   });
 });

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './ids.js';
+export * from './text/clean-text.js';
 export * from './subjects.js';
 export * from './events/event-meta.js';
 export * from './events/job-events.js';

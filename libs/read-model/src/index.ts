@@ -4,6 +4,7 @@ export * from './open-read-model.js';
 export * from './job-row.mapper.js';
 export * from './job-read.repository.js';
 export * from './projection.writer.js';
+export * from './parked-events.js';
 export * from './model-schema.js';
 export * from './projection-registry.js';
 export * from './read-model.health.js';

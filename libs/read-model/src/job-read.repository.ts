@@ -3,6 +3,7 @@ import type { JobStatus } from '@app/contracts';
 import type { JobState } from '@app/job-state';
 import { JobRow, ProjectionCheckpoint } from './job.entity.js';
 import { rowToState } from './job-row.mapper.js';
+import { readParkedEvents, type ParkedEvents } from './parked-events.js';
 
 export interface JobRecord {
   state: JobState;
@@ -115,6 +116,11 @@ export class JobReadRepository {
   async checkpoint(name: string): Promise<number> {
     const row = await this.ds.getRepository(ProjectionCheckpoint).findOneBy({ name });
     return row?.lastSeq ?? 0;
+  }
+
+  /** The events the projection parked (see parked-events.ts): how many, and the most recent `limit`. */
+  parkedEvents(limit: number): Promise<ParkedEvents> {
+    return readParkedEvents(this.ds, null, limit);
   }
 
   /** The projection's checkpoint with the time it last moved (null before the first batch). */

@@ -33,9 +33,10 @@ describe('ProjectionRegistry against PostgreSQL', () => {
     expect(active).toMatchObject({ version: 1, previousSchema: null });
     expect(await schemas()).toEqual([active.schema]);
     // The home schema now shows the adopted model through views, rows and checkpoint intact.
-    const kinds = await db.query(`SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $1 AND relname IN ('jobs', 'projection_checkpoints') ORDER BY relname`, [db.schema]);
+    const kinds = await db.query(`SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $1 AND relname IN ('jobs', 'projection_checkpoints', 'parked_events') ORDER BY relname`, [db.schema]);
     expect(kinds).toEqual([
       { relname: 'jobs', relkind: 'v' },
+      { relname: 'parked_events', relkind: 'v' },
       { relname: 'projection_checkpoints', relkind: 'v' },
     ]);
     expect(await db.query(`SELECT job_id, status, last_seq FROM jobs`)).toEqual([{ job_id: '0193a6f0-0000-7000-8000-000000000001', status: 'completed', last_seq: '7' }]);

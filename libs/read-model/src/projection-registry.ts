@@ -13,7 +13,7 @@ export const PROJECTION_VERSION = 2;
 const LEGACY_VERSION = 1;
 
 /** Tables of a model schema that the home schema shows as views of the active model. */
-const VIEWED_TABLES = ['jobs', 'projection_checkpoints'] as const;
+const VIEWED_TABLES = ['jobs', 'projection_checkpoints', 'parked_events'] as const;
 
 export interface ActiveProjection {
   schema: string;
@@ -59,8 +59,8 @@ export type CatchUp = (tx: EntityManager, schema: string, fromSeq: number, throu
  * Which model schema is live. The home schema (DATABASE_SCHEMA) holds:
  * - `projection_registry`: one row per projection naming its active model schema and version;
  * - `projection_builds`: models being built (a version upgrade, a `framewire replay`);
- * - the views `jobs` and `projection_checkpoints` over the active model's tables, which is what
- *   every reader queries.
+ * - the views `jobs`, `projection_checkpoints` and `parked_events` over the active model's tables,
+ *   which is what every reader queries.
  *
  * A switch is one transaction: it locks the registry row (FOR UPDATE, which waits for in-flight
  * projector batches: each takes FOR KEY SHARE on it), catches the new model up to the live
@@ -312,7 +312,7 @@ export class ProjectionRegistry {
   private async adoptLegacy(schema: string): Promise<void> {
     await this.ds.transaction(async (tx) => {
       await tx.query(`CREATE SCHEMA "${schema}"`);
-      for (const table of ['jobs', 'projection_checkpoints', 'migrations']) {
+      for (const table of [...VIEWED_TABLES, 'migrations']) {
         const found: { ok: string | null }[] = await tx.query(`SELECT to_regclass($1) AS ok`, [`"${this.home}".${table}`]);
         if (found[0]?.ok) await tx.query(`ALTER TABLE ${this.table(table)} SET SCHEMA "${schema}"`);
       }

@@ -3,6 +3,7 @@ import { evolve, type JobState } from '@app/job-state';
 import type { JobEvent } from '@app/contracts';
 import { rawRowToState, stateToRecord, type RawJobRow } from './job-row.mapper.js';
 import { qualified } from './model-schema.js';
+import { dataErrorOf, insertParkedEvent, parkedEventOf, readParkedEvents, UnprojectableEventError, type ParkedEvent } from './parked-events.js';
 
 /** One position of the stream handed to the writer: an event, or a sequence to step over. */
 export type ProjectionItem = { seq: number; event: JobEvent | null };
@@ -19,6 +20,11 @@ export interface ApplyResult {
   duplicates: number;
   /** Rows inserted or updated. */
   rows: number;
+  /**
+   * Events stepped over because their row could not be written (see parked-events.ts), recorded in
+   * the model's parked_events in the transaction that moved the checkpoint past them.
+   */
+  parked: ParkedEvent[];
 }
 
 /** The batch does not start where the checkpoint ends; the caller must read the missing range first. */
@@ -75,6 +81,12 @@ type Changed = Map<string, { state: JobState; lastSeq: number }>;
  * Folds a batch of events into the read model in one transaction, together with the checkpoint, so
  * the rows and the position they reflect can never disagree. Idempotent by stream sequence: items at
  * or below the checkpoint change nothing. Events are applied with the same `evolve` as every other view.
+ *
+ * No single event can stop it: when a batch fails because of its data (PostgreSQL refuses a row with
+ * a data error, or folding an event throws; see dataErrorOf), the batch is split in halves under
+ * savepoints, recursively, down to the event at fault, which is parked: recorded in parked_events
+ * while the checkpoint moves past it, and left out of its job's row. Every other failure (a
+ * connection lost, PostgreSQL down) fails the whole batch, as before, and parks nothing.
  */
 export class ProjectionWriter {
   private readonly cache: Changed | null;
@@ -107,17 +119,86 @@ export class ProjectionWriter {
       // What the cache holds may not have been committed: forget it and read rows back from now on.
       this.cache?.clear();
       this.startsEmpty = false;
-      throw error;
+      if (!dataErrorOf(error)) throw error;
+      // An event of the batch cannot be written: find it and park it, in a transaction of its own.
+      return this.ds.transaction((tx) => this.isolate(tx, bySeq(items), fromSeq, throughSeq, error));
     }
   }
 
-  /** The same as apply, inside a transaction the caller owns (the cache is not used). */
+  /** The same as apply, inside a transaction the caller owns (the cache is not used; parking uses savepoints). */
   async applyIn(tx: EntityManager, items: ProjectionItem[], fromSeq: number, throughSeq: number): Promise<ApplyResult> {
-    return (await this.write(tx, items, fromSeq, throughSeq, false)).result;
+    return this.isolate(tx, bySeq(items), fromSeq, throughSeq, null);
+  }
+
+  /**
+   * Writes `items` inside `tx`, parking what cannot be written: the batch is tried under a savepoint
+   * (unless `failed` says how it fails already); on a data error it is rolled back to the savepoint
+   * and split in two halves of its events, each written the same way, down to a single event, which
+   * is parked. The halves commit with the caller's transaction, so a batch with one bad event costs
+   * about 2·log2(n) tries, and the rest of it is written.
+   */
+  private async isolate(tx: EntityManager, items: ProjectionItem[], fromSeq: number, throughSeq: number, failed: unknown): Promise<ApplyResult> {
+    let failure = failed;
+    if (failure === null) {
+      const tried = await this.tryUnderSavepoint(tx, () => this.write(tx, items, fromSeq, throughSeq, false).then((outcome) => outcome.result));
+      if (tried.ok) return tried.value;
+      failure = tried.error;
+    }
+    const events = items.filter((item): item is { seq: number; event: JobEvent } => item.event !== null);
+    // A data error without an event to blame is not one that parking can get past.
+    if (events.length === 0) throw failure;
+    if (events.length === 1) return this.park(tx, items, fromSeq, throughSeq, events[0]!, failure);
+    const split = items.indexOf(events[Math.floor(events.length / 2)]!);
+    const leftThrough = items[split - 1]!.seq;
+    const left = await this.isolate(tx, items.slice(0, split), fromSeq, leftThrough, null);
+    const right = await this.isolate(tx, items.slice(split), leftThrough + 1, throughSeq, null);
+    return {
+      lastSeq: Math.max(left.lastSeq, right.lastSeq),
+      applied: left.applied + right.applied,
+      duplicates: left.duplicates + right.duplicates,
+      rows: left.rows + right.rows,
+      parked: [...left.parked, ...right.parked],
+    };
+  }
+
+  /** Steps over `culprit`: the rest of the items are written, the checkpoint moves to throughSeq, and the event is recorded as parked. */
+  private async park(
+    tx: EntityManager,
+    items: ProjectionItem[],
+    fromSeq: number,
+    throughSeq: number,
+    culprit: { seq: number; event: JobEvent },
+    failure: unknown,
+  ): Promise<ApplyResult> {
+    const parked = parkedEventOf(culprit.seq, culprit.event, dataErrorOf(failure)!);
+    const rest = items.map((item) => (item === culprit ? { seq: item.seq, event: null } : item));
+    const { result, schema } = await this.write(tx, rest, fromSeq, throughSeq, false);
+    await insertParkedEvent(tx, schema, parked);
+    return { ...result, parked: [parked] };
+  }
+
+  /** Runs `work` under a savepoint of `tx`: a data error rolls back to it and is returned; any other error is thrown. */
+  private async tryUnderSavepoint<T>(tx: EntityManager, work: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+    await tx.query('SAVEPOINT framewire_batch');
+    try {
+      const value = await work();
+      await tx.query('RELEASE SAVEPOINT framewire_batch');
+      return { ok: true, value };
+    } catch (error) {
+      if (!dataErrorOf(error)) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT framewire_batch');
+      await tx.query('RELEASE SAVEPOINT framewire_batch');
+      return { ok: false, error };
+    }
   }
 
   async checkpoint(): Promise<number> {
     return readCheckpoint(this.ds, await this.target.current());
+  }
+
+  /** How many events are parked in the model this writer writes. */
+  async parkedCount(): Promise<number> {
+    return (await readParkedEvents(this.ds, await this.target.current(), 0)).count;
   }
 
   private async write(
@@ -126,21 +207,29 @@ export class ProjectionWriter {
     fromSeq: number,
     throughSeq: number,
     useCache = true,
-  ): Promise<{ result: ApplyResult; changed: Changed }> {
+  ): Promise<{ result: ApplyResult; changed: Changed; schema: string }> {
     const schema = await this.target.lock(tx);
     const checkpoint = await lockCheckpoint(tx, schema);
     if (fromSeq > checkpoint + 1) throw new ProjectionGapError(checkpoint, fromSeq);
     const fresh = items.filter((item) => item.seq > checkpoint).sort((a, b) => a.seq - b.seq);
     const duplicates = items.length - fresh.length;
     const changed: Changed = new Map();
-    if (throughSeq <= checkpoint) return { result: { lastSeq: checkpoint, applied: 0, duplicates, rows: 0 }, changed };
+    if (throughSeq <= checkpoint) return { result: { lastSeq: checkpoint, applied: 0, duplicates, rows: 0, parked: [] }, changed, schema };
 
     const events = fresh.filter((item): item is { seq: number; event: JobEvent } => item.event !== null);
-    const states = await this.loadStates(tx, schema, [...new Set(events.map((item) => item.event.jobId))], useCache);
+    // Jobs by their id in lower case, as the uuid column gives it back: the schema takes either case,
+    // and two spellings of one id must fold into one row (in one upsert they would be refused).
+    const states = await this.loadStates(tx, schema, [...new Set(events.map((item) => rowKey(item.event)))], useCache);
     for (const { seq, event } of events) {
-      const before = changed.get(event.jobId)?.state ?? states.get(event.jobId) ?? null;
-      const after = evolve(before, event);
-      if (after) changed.set(event.jobId, { state: after, lastSeq: seq });
+      const key = rowKey(event);
+      const before = changed.get(key)?.state ?? states.get(key) ?? null;
+      let after: JobState | null;
+      try {
+        after = evolve(before, event);
+      } catch (error) {
+        throw new UnprojectableEventError('EVOLVE_FAILED', error);
+      }
+      if (after) changed.set(key, { state: after, lastSeq: seq });
     }
     // Rows go in statements of at most UPSERT_CHUNK rows; the last one also moves the checkpoint
     // (one round trip fewer per batch).
@@ -153,7 +242,7 @@ export class ProjectionWriter {
     } else {
       await tx.query(moveCheckpoint, [PROJECTION_NAME, throughSeq]);
     }
-    return { result: { lastSeq: throughSeq, applied: events.length, duplicates, rows: changed.size }, changed };
+    return { result: { lastSeq: throughSeq, applied: events.length, duplicates, rows: changed.size, parked: [] }, changed, schema };
   }
 
   private async loadStates(tx: EntityManager, schema: string, jobIds: string[], useCache: boolean): Promise<Map<string, JobState>> {
@@ -219,7 +308,19 @@ export async function upsertRows(
 }
 
 function recordsJson(rows: { state: JobState; lastSeq: number }[]): string {
-  return JSON.stringify(rows.map(({ state, lastSeq }) => stateToRecord(state, lastSeq)));
+  try {
+    return JSON.stringify(rows.map(({ state, lastSeq }) => stateToRecord(state, lastSeq)));
+  } catch (error) {
+    throw new UnprojectableEventError('ROW_MAPPING_FAILED', error);
+  }
+}
+
+function rowKey(event: JobEvent): string {
+  return event.jobId.toLowerCase();
+}
+
+function bySeq(items: ProjectionItem[]): ProjectionItem[] {
+  return [...items].sort((a, b) => a.seq - b.seq);
 }
 
 const UPDATES = JOB_COLUMNS.filter((column) => column !== 'job_id')

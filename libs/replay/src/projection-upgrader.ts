@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { EventStore } from '@app/event-store';
-import { ProjectionWriter, readCheckpoint, schemaTarget, type ProjectionRegistry, type SwitchResult } from '@app/read-model';
+import { ProjectionWriter, readCheckpoint, schemaTarget, type ParkedEvent, type ProjectionRegistry, type SwitchResult } from '@app/read-model';
 import { catchUpFromStream, DEFAULT_REBUILD_BATCH, rebuildRange } from './rebuild.js';
 
 export interface UpgraderLog {
@@ -28,6 +28,10 @@ export interface ProjectionUpgraderOptions {
  * within one batch of the live checkpoint, the registry switches to it in one transaction (see
  * ProjectionRegistry.switchTo) and every instance's live projector writes the new model from its
  * next batch. Other instances poll, and take over the build if its builder goes away.
+ *
+ * The build tries every event again, parked ones included: an event that the new version can write
+ * gets its row (and no parked entry in the new model); one it cannot is parked there too, and the
+ * build goes on.
  */
 export class ProjectionUpgrader {
   private readonly abort = new AbortController();
@@ -74,15 +78,17 @@ export class ProjectionUpgrader {
     log.info(`${resumed ? 'resuming' : 'building'} projection version ${version} (active: ${fromVersion}) in ${schema} from seq ${startAt + 1}`);
     const writer = new ProjectionWriter(ds, schemaTarget(schema), { cacheJobs: 200_000, startsEmpty: startAt === 0 });
     const started = Date.now();
+    const onParked = (p: ParkedEvent) =>
+      log.warn(`projection version ${version}: parked ${p.type} at seq ${p.seq} of job ${p.jobId}: its row cannot be written (${p.code}: ${p.message})`);
     for (;;) {
       this.abort.signal.throwIfAborted();
       const built = await writer.checkpoint();
       const live = await readCheckpoint(ds, (await registry.active()).schema);
       if (live - built <= batchSize) break;
       const target = Math.max(live, await store.lastSeq());
-      await rebuildRange({ store, apply: (items, f, t) => writer.apply(items, f, t), fromSeq: built + 1, toSeq: target, batchSize, signal: this.abort.signal });
+      await rebuildRange({ store, apply: (items, f, t) => writer.apply(items, f, t), fromSeq: built + 1, toSeq: target, batchSize, onParked, signal: this.abort.signal });
     }
-    const result = await registry.switchTo(schema, version, catchUpFromStream(store, ds, batchSize));
+    const result = await registry.switchTo(schema, version, catchUpFromStream(store, ds, batchSize, onParked));
     log.info(
       `switched the read model to projection version ${version} (${schema}) at seq ${result.checkpoint} after ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

@@ -4,8 +4,9 @@ import { jetstream } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import type { JobEvent } from '@app/contracts';
+import { videoSubmitted } from '../../../test/support/events.js';
 import { EventStore } from '@app/event-store';
-import { createReadModelDataSource, qualified } from '@app/read-model';
+import { createReadModelDataSource, qualified, readCheckpoint, type ParkedEvent } from '@app/read-model';
 import { freshName, freshNamespace, freshSchema, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
 import { jobViewAsOf } from './job-history.js';
 import { rebuildIntoSchema } from './rebuild.js';
@@ -115,6 +116,25 @@ describe('replaying a stream written by v1 code', () => {
       expect(await diffModels(ds, whole, parts)).toEqual([]);
     } finally {
       await ds.query(`DROP SCHEMA IF EXISTS "${whole}" CASCADE; DROP SCHEMA IF EXISTS "${parts}" CASCADE`);
+    }
+  });
+
+  it('parks an event whose row cannot be written and rebuilds everything after it', async () => {
+    const store = new EventStore(v2.nc, v2.subjects);
+    const poison: JobEvent = { ...videoSubmitted(), occurredAt: '0000-01-01T00:00:00Z' }; // no year 0 in a timestamptz
+    const { seq: poisonSeq } = await store.append(poison, 0);
+    const next = videoSubmitted();
+    const { seq: last } = await store.append(next, 0);
+    const schema = freshName(`${db.schema}_x`);
+    const parked: ParkedEvent[] = [];
+    try {
+      const stats = await rebuildIntoSchema({ store, ds, schema, url: db.url, batchSize: 7, onParked: (p) => parked.push(p) });
+      expect(stats).toMatchObject({ toSeq: last, parked: 1 });
+      expect(parked).toMatchObject([{ seq: poisonSeq, jobId: poison.jobId, type: 'VideoSubmitted', code: '22008' }]);
+      expect(await ds.query(`SELECT job_id FROM ${qualified(schema, 'jobs')} WHERE job_id = ANY($1)`, [[poison.jobId, next.jobId]])).toEqual([{ job_id: next.jobId }]);
+      expect(await readCheckpoint(ds, schema)).toBe(last);
+    } finally {
+      await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     }
   });
 });

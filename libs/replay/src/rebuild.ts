@@ -6,6 +6,7 @@ import {
   schemaTarget,
   type ApplyResult,
   type CatchUp,
+  type ParkedEvent,
   type ProjectionItem,
 } from '@app/read-model';
 
@@ -26,6 +27,8 @@ export interface RebuildProgress {
 
 export interface RebuildStats extends RebuildProgress {
   malformed: number;
+  /** Events whose row could not be written, parked in the model (see ProjectionWriter). */
+  parked: number;
   /** Messages per second over the whole rebuild. */
   eventsPerSecond: number;
 }
@@ -39,6 +42,8 @@ export interface RebuildRangeOptions {
   batchSize?: number;
   onProgress?: (progress: RebuildProgress) => void;
   onMalformed?: (message: MalformedMessage) => void;
+  /** Called for each event the writer parked. */
+  onParked?: (parked: ParkedEvent) => void;
   signal?: AbortSignal;
 }
 
@@ -60,9 +65,12 @@ export async function rebuildRange(options: RebuildRangeOptions): Promise<Rebuil
   const started = performance.now();
   const progress: RebuildProgress = { fromSeq, toSeq, throughSeq: fromSeq - 1, messages: 0, rows: 0, elapsedMs: 0 };
   let malformed = 0;
+  let parked = 0;
   const applyBatch = async (items: ProjectionItem[], through: number) => {
     signal?.throwIfAborted();
     const result = await apply(items, progress.throughSeq + 1, through);
+    parked += result.parked.length;
+    for (const event of result.parked) options.onParked?.(event);
     progress.throughSeq = through;
     progress.messages += items.length;
     progress.rows += result.rows;
@@ -89,7 +97,7 @@ export async function rebuildRange(options: RebuildRangeOptions): Promise<Rebuil
   }
   progress.elapsedMs = performance.now() - started;
   const seconds = progress.elapsedMs / 1000;
-  return { ...progress, malformed, eventsPerSecond: seconds > 0 ? progress.messages / seconds : 0 };
+  return { ...progress, malformed, parked, eventsPerSecond: seconds > 0 ? progress.messages / seconds : 0 };
 }
 
 export function seqOf(item: ReadItem): number {
@@ -111,6 +119,7 @@ export interface RebuildIntoSchemaOptions {
   cacheJobs?: number;
   onProgress?: (progress: RebuildProgress) => void;
   onMalformed?: (message: MalformedMessage) => void;
+  onParked?: (parked: ParkedEvent) => void;
   signal?: AbortSignal;
 }
 
@@ -133,15 +142,19 @@ export async function rebuildIntoSchema(options: RebuildIntoSchemaOptions): Prom
     batchSize: options.batchSize,
     onProgress: options.onProgress,
     onMalformed: options.onMalformed,
+    onParked: options.onParked,
     signal: options.signal,
   });
 }
 
-/** A switch's last catch-up: the missing range read from the stream and folded inside the switch's transaction. */
-export function catchUpFromStream(store: EventStore, ds: DataSource, batchSize = DEFAULT_REBUILD_BATCH): CatchUp {
+/**
+ * A switch's last catch-up: the missing range read from the stream and folded inside the switch's
+ * transaction (an event that cannot be written is parked there too, under a savepoint).
+ */
+export function catchUpFromStream(store: EventStore, ds: DataSource, batchSize = DEFAULT_REBUILD_BATCH, onParked?: (parked: ParkedEvent) => void): CatchUp {
   return async (tx: EntityManager, schema: string, fromSeq: number, throughSeq: number) => {
     const writer = new ProjectionWriter(ds, schemaTarget(schema));
-    await rebuildRange({ store, apply: (items, f, t) => writer.applyIn(tx, items, f, t), fromSeq, toSeq: throughSeq, batchSize });
+    await rebuildRange({ store, apply: (items, f, t) => writer.applyIn(tx, items, f, t), fromSeq, toSeq: throughSeq, batchSize, onParked });
   };
 }
 

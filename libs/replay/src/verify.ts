@@ -1,6 +1,15 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventStore } from '@app/event-store';
-import { JOB_COLUMNS, ProjectionWriter, qualified, readCheckpoint, schemaTarget, type ProjectionRegistry } from '@app/read-model';
+import {
+  JOB_COLUMNS,
+  ProjectionWriter,
+  qualified,
+  readCheckpoint,
+  readParkedEvents,
+  schemaTarget,
+  type ParkedEventRecord,
+  type ProjectionRegistry,
+} from '@app/read-model';
 import { rebuildRange } from './rebuild.js';
 
 export interface ColumnDifference {
@@ -25,7 +34,15 @@ export interface VerifyReport {
   rowsLive: number;
   rowsRebuilt: number;
   differences: RowDifference[];
+  /**
+   * Events each model goes on without (their rows could not be written), lowest sequence first: a
+   * finding like a difference, since the job they belong to is not what its events say.
+   */
+  parked: { live: ParkedEventRecord[]; rebuilt: ParkedEventRecord[] };
 }
+
+/** Parked events a verify lists per model, at most: the most recent ones. */
+const PARKED_LISTED = 1000;
 
 type Query = Pick<EntityManager, 'query'>;
 
@@ -100,6 +117,10 @@ export async function verifyAgainstLive(options: {
     const [counts] = (await tx.query(
       `SELECT (SELECT count(*) FROM ${qualified(active.schema, 'jobs')})::int AS live, (SELECT count(*) FROM ${qualified(rebuiltSchema, 'jobs')})::int AS rebuilt`,
     )) as [{ live: number; rebuilt: number }];
-    return { liveSchema: active.schema, rebuiltSchema, checkpoint: live, rowsLive: counts.live, rowsRebuilt: counts.rebuilt, differences };
+    const parked = {
+      live: (await readParkedEvents(tx, active.schema, PARKED_LISTED)).recent.reverse(),
+      rebuilt: (await readParkedEvents(tx, rebuiltSchema, PARKED_LISTED)).recent.reverse(),
+    };
+    return { liveSchema: active.schema, rebuiltSchema, checkpoint: live, rowsLive: counts.live, rowsRebuilt: counts.rebuilt, differences, parked };
   });
 }

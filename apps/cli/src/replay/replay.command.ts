@@ -1,7 +1,15 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { DataSource } from 'typeorm';
 import type { EventStore } from '@app/event-store';
-import { PROJECTION_VERSION, ProjectionSwitchError, qualified, readCheckpoint, type ProjectionRegistry, type SwitchResult } from '@app/read-model';
+import {
+  PROJECTION_VERSION,
+  ProjectionSwitchError,
+  qualified,
+  readCheckpoint,
+  type ParkedEventRecord,
+  type ProjectionRegistry,
+  type SwitchResult,
+} from '@app/read-model';
 import { catchUpFromStream, DEFAULT_REBUILD_BATCH, rebuildIntoSchema, verifyAgainstLive, type RebuildStats, type VerifyReport } from '@app/replay';
 import { loadCliConfig, withEventStore, withReadModel } from '../shared/cli-context.js';
 import { CliError, ExitCode } from '../shared/exit-codes.js';
@@ -20,7 +28,10 @@ export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
     .description('rebuild the whole read model from the event stream into a shadow schema, with a progress bar (events/s, ETA)')
-    .option('--verify', 'compare the rebuilt model with the live one at the same stream position and print every difference (row and column); exit 1 if any')
+    .option(
+      '--verify',
+      'compare the rebuilt model with the live one at the same stream position and print every difference (row and column) and every parked event; exit 1 if any',
+    )
     .option('--swap', 'switch to the rebuilt model atomically, without stopping the gateway or the jobs service (same projection version only)')
     .option('--keep', 'keep the shadow schema for inspection instead of dropping it (it is kept anyway after --swap, as the live model)')
     .option('--json', 'a JSON report on stdout: {rebuild, verify?, swap?}')
@@ -31,9 +42,11 @@ export function registerReplayCommand(program: Command): void {
 The rebuild reads the stream with an ordered consumer and writes batches into a new schema next to
 DATABASE_SCHEMA; the live model is not touched. With --verify it stops at the live model's
 checkpoint, and the comparison is made in one snapshot of the live model, so a running jobs service
-can go on projecting meanwhile. With --swap the read model's views are re-pointed to the rebuilt
-schema in one transaction, after it has caught up with the live checkpoint; the previous model is
-kept until the next switch. Without --swap (or --keep) the shadow schema is dropped at the end.
+can go on projecting meanwhile. Events whose rows could not be written (parked: the projection went
+on without them) are listed for both models, with their jobs, and count as a finding. With --swap
+the read model's views are re-pointed to the rebuilt schema in one transaction, after it has caught
+up with the live checkpoint; the previous model is kept until the next switch. Without --swap (or
+--keep) the shadow schema is dropped at the end.
 
 Examples:
   framewire replay --verify
@@ -126,13 +139,14 @@ async function runReplay(context: {
       out(
         `rebuilt ${stats.messages} events (seq ${stats.fromSeq}..${stats.toSeq}, ${jobs} job${jobs === 1 ? '' : 's'}) into ${schema} in ${(stats.elapsedMs / 1000).toFixed(2)} s: ${Math.round(stats.eventsPerSecond)} events/s`,
       );
+      if (stats.parked > 0) out(`rebuild: parked ${stats.parked} event${stats.parked === 1 ? '' : 's'} whose rows could not be written`);
     }
     let code: ExitCode = ExitCode.Ok;
     if (options.verify) {
       const verified = await verifyAgainstLive({ ds, registry, store, rebuiltSchema: schema, batchSize: options.batchSize });
       report['verify'] = verifyJson(verified);
       if (!options.json) printVerify(verified);
-      if (verified.differences.length > 0) code = ExitCode.Finding;
+      if (verified.differences.length > 0 || verified.parked.live.length > 0 || verified.parked.rebuilt.length > 0) code = ExitCode.Finding;
     }
     if (options.swap) {
       const switched = await registry.switchTo(schema, PROJECTION_VERSION, catchUpFromStream(store, ds, options.batchSize), { sameVersion: true });
@@ -163,6 +177,18 @@ async function countJobs(ds: DataSource, schema: string): Promise<number> {
 }
 
 function printVerify(report: VerifyReport): void {
+  printDifferences(report);
+  for (const [model, parked] of [
+    ['live', report.parked.live],
+    ['rebuilt', report.parked.rebuilt],
+  ] as const) {
+    if (parked.length === 0) continue;
+    out(`verify: PARKED: ${parked.length} event${parked.length === 1 ? '' : 's'} in the ${model} model could not be written; the job${parked.length === 1 ? ' is' : 's are'} not what ${parked.length === 1 ? 'its' : 'their'} events say:`);
+    for (const p of parked) out(`  seq ${p.seq} job ${p.jobId} ${p.type} v${p.version}: ${p.code} ${p.message}`);
+  }
+}
+
+function printDifferences(report: VerifyReport): void {
   const where = `at seq ${report.checkpoint} (live ${report.liveSchema}: ${report.rowsLive} rows, rebuilt ${report.rebuiltSchema}: ${report.rowsRebuilt} rows)`;
   if (report.differences.length === 0) {
     out(`verify: no drift: the live model and the rebuilt one agree ${where}`);
@@ -194,6 +220,7 @@ function rebuildJson(schema: string, stats: RebuildStats, jobs: number) {
     to_seq: stats.toSeq,
     events: stats.messages,
     malformed: stats.malformed,
+    parked: stats.parked,
     rows_written: stats.rows,
     jobs,
     seconds: stats.elapsedMs / 1000,
@@ -210,6 +237,20 @@ function verifyJson(report: VerifyReport) {
     rows_rebuilt: report.rowsRebuilt,
     drift: report.differences.length > 0,
     differences: report.differences.map((d) => ({ job_id: d.jobId, kind: d.kind, columns: d.columns })),
+    parked: { live: report.parked.live.map(parkedJson), rebuilt: report.parked.rebuilt.map(parkedJson) },
+  };
+}
+
+function parkedJson(p: ParkedEventRecord) {
+  return {
+    seq: p.seq,
+    job_id: p.jobId,
+    event_id: p.eventId,
+    event_type: p.type,
+    event_version: p.version,
+    error_code: p.code,
+    error_message: p.message,
+    parked_at: p.parkedAt.toISOString(),
   };
 }
 

@@ -5,7 +5,7 @@
 export const ExitCode = {
   /** Done, nothing to report. */
   Ok: 0,
-  /** Done, and it found something: `replay --verify` found drift between the live and the rebuilt model. */
+  /** Done, and it found something: `replay --verify` found drift between the live and the rebuilt model, or parked events. */
   Finding: 1,
   /** Bad usage: unknown option, missing argument, a job id or as-of point that cannot be read. */
   Usage: 2,
@@ -25,7 +25,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export const EXIT_CODES_HELP = `
 Exit codes:
   0   done
-  1   a finding: replay --verify found differences
+  1   a finding: replay --verify found differences or parked events
   2   bad usage (options, job id, as-of point)
   3   not found: no such job, a point before the job existed, no read model
   4   NATS or PostgreSQL unreachable

@@ -1,10 +1,12 @@
 import { useEffect } from 'react';
 import { api } from '../api/api-client';
 import { useFeed } from '../api/feed-context';
+import type { SystemView } from '../api/types';
+import { linkProps } from '../router';
 import { ErrorNote, Panel, usePolling } from '../ui/components';
-import { bytes } from '../ui/format';
+import { ago, bytes, shortId } from '../ui/format';
 
-/** The event stream and its consumers: backlog (pending), in progress (ack pending), projector lag. */
+/** The event stream and its consumers: backlog (pending), in progress (ack pending), projector lag, parked events. */
 export function SystemPanel() {
   const { data, error, reload } = usePolling(() => api.system(), 5000);
   const feed = useFeed();
@@ -41,7 +43,16 @@ export function SystemPanel() {
               {data.projector.lag === null ? <span className="fail">unknown: {data.projector.error}</span> : `${data.projector.lag} events`}
               {data.projector.checkpoint !== null && <span className="muted"> (checkpoint {data.projector.checkpoint})</span>}
             </dd>
+            <dt title="Events whose row the read model could not write: the projection went on without them">Parked events</dt>
+            <dd data-testid="parked-count">
+              {data.projector.parked === null || data.projector.parked === undefined ? (
+                <span className="muted">unknown</span>
+              ) : (
+                <span className={data.projector.parked.count > 0 ? 'fail' : undefined}>{data.projector.parked.count}</span>
+              )}
+            </dd>
           </dl>
+          <ParkedEvents parked={data.projector.parked} />
           <table className="compact" data-testid="consumers">
             <thead>
               <tr>
@@ -67,5 +78,42 @@ export function SystemPanel() {
         </>
       )}
     </Panel>
+  );
+}
+
+/** The most recent parked events: each one's job is not what its events say until a release can write it. */
+function ParkedEvents({ parked }: { parked: SystemView['projector']['parked'] | undefined }) {
+  if (!parked || parked.recent.length === 0) return null;
+  return (
+    <table className="compact" data-testid="parked-events">
+      <thead>
+        <tr>
+          <th>Seq</th>
+          <th>Job</th>
+          <th>Event</th>
+          <th>Error</th>
+          <th>Parked</th>
+        </tr>
+      </thead>
+      <tbody>
+        {parked.recent.map((p) => (
+          <tr key={p.seq} data-seq={p.seq}>
+            <td>{p.seq}</td>
+            <td>
+              <a {...linkProps(`/jobs/${p.job_id}`)}>
+                <code>{shortId(p.job_id)}</code>
+              </a>
+            </td>
+            <td>
+              {p.event_type} v{p.event_version}
+            </td>
+            <td className="fail" title={p.error_message}>
+              {p.error_code}
+            </td>
+            <td className="muted">{ago(p.parked_at)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { z } from 'zod';
+import { isCleanText } from '@app/contracts';
 import { sanitizeFilename } from '../uploads/multipart-reader.js';
-import { builtinPlugin, ToolCatalog } from '@app/tools';
+import { builtinPlugin, ToolCatalog, type Tool } from '@app/tools';
 import { checkFieldsSoFar, parseSubmissionFields as parseWith } from './submit-job.service.js';
 
 const catalog = new ToolCatalog([{ source: 'builtin', tools: builtinPlugin.tools, pipelines: builtinPlugin.pipelines }]);
@@ -69,6 +71,37 @@ describe('submission fields', () => {
   });
 });
 
+describe('params that hold text that is not clean', () => {
+  // A plugin's tool that takes free text: the built-in tools take no string params at all.
+  const labeller: Tool = {
+    name: 'labeller',
+    version: '1.0.0',
+    description: 'test tool with free-text params',
+    params: z.strictObject({ label: z.string().max(100).default(''), tags: z.record(z.string(), z.string()).default({}) }),
+    readsInput: false,
+    run: async () => ({ summary: {} }),
+  };
+  const withPlugin = new ToolCatalog([
+    { source: 'builtin', tools: builtinPlugin.tools, pipelines: builtinPlugin.pipelines },
+    { source: 'test-plugin', tools: [labeller], pipelines: [{ name: 'label', description: 'labels', tools: ['labeller'] }] },
+  ]);
+  const parse = (params: string) => parseWith(fields({ pipeline: 'label', params }), withPlugin);
+
+  it.each([
+    ['a lone high surrogate', '{"label":"\\ud83d"}'],
+    ['a lone low surrogate', '{"label":"x\\ude00y"}'],
+    ['a NUL', '{"label":"a\\u0000b"}'],
+    ['a NUL in a key', '{"tags":{"a\\u0000":"b"}}'],
+    ['a lone surrogate in a nested value', '{"tags":{"a":"\\udbff"}}'],
+  ])('refuses %s with INVALID_PARAMS, before the pipeline sees them', (_what, params) => {
+    expect(codeOf(() => parse(params))).toBe('INVALID_PARAMS');
+  });
+
+  it('takes clean text, emoji and right-to-left marks included, as it is', () => {
+    expect(parse('{"label":"clip 😀 \u202e \\u00e9","tags":{"k":"v"}}').params).toEqual({ label: 'clip 😀 \u202e é', tags: { k: 'v' } });
+  });
+});
+
 describe('sanitizeFilename', () => {
   it.each([
     ['clip.mp4', 'clip.mp4'],
@@ -85,5 +118,17 @@ describe('sanitizeFilename', () => {
 
   it('keeps at most 255 characters', () => {
     expect(sanitizeFilename(`${'a'.repeat(400)}.mp4`)).toHaveLength(255);
+  });
+
+  it.each([
+    ['a lone high surrogate (filename*=utf-16le\'\'%3D%D8)', '\ud83d', '\ufffd'],
+    ['a lone low surrogate', 'a\ude00.mp4', 'a\ufffd.mp4'],
+    ['a 255-character cut inside an emoji', `${'a'.repeat(254)}😀.mp4`, 'a'.repeat(254)],
+    ['a right-to-left override', 'evil\u202egpj.exe', 'evilgpj.exe'],
+    ['C1 controls', 'a\u0085b\u009f.mp4', 'ab.mp4'],
+  ])('cleans %s', (_what, input, expected) => {
+    const name = sanitizeFilename(input);
+    expect(name).toBe(expected);
+    expect(isCleanText(name)).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import {
   DEFAULT_PRIORITY,
   ErrorCode,
+  findUncleanText,
   JOB_PRIORITIES,
   jobPrioritySchema,
   type JobPriority,
@@ -282,10 +283,17 @@ function parseParamsJson(text: string | undefined): unknown {
 
 /**
  * Checks params against the pipeline's merged schema (unknown keys rejected) and returns them with
- * their defaults filled in, as the event will carry them.
+ * their defaults filled in, as the event will carry them. Params are the client's own data, handed to
+ * tools as they are: a string or key that is not clean text (a lone surrogate or NUL escape, which
+ * JSON allows and PostgreSQL refuses) is refused rather than changed.
  */
 export function validateParams(catalog: ToolCatalog, pipeline: string, raw: unknown): Record<string, unknown> {
-  const parsed = requirePipeline(catalog, pipeline).params.safeParse(raw);
+  const entry = requirePipeline(catalog, pipeline);
+  const unclean = findUncleanText(raw);
+  if (unclean !== null) {
+    throw new ApiError(ErrorCode.InvalidParams, `invalid params: ${unclean}: text must be well-formed Unicode without NUL (no lone surrogate or \\u0000 escape)`);
+  }
+  const parsed = entry.params.safeParse(raw);
   if (!parsed.success) {
     throw new ApiError(ErrorCode.InvalidParams, `invalid params for ${pipeline}: ${summarizeIssues(parsed.error)}`);
   }

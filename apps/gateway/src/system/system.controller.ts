@@ -8,8 +8,9 @@ import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 
 /**
  * `GET /v1/system`: the event stream, its durable consumers (backlog, in progress, redeliveries)
- * and the projector's lag, read from JetStream and the jobs service now. The stream figures need
- * NATS (503 without it); when only the jobs service is silent, the projector's part says why.
+ * and the projector's lag and parked events, read from JetStream and the jobs service now. The
+ * stream figures need NATS (503 without it); when only the jobs service is silent, the projector's
+ * part says why.
  * Admin keys only: the figures count every tenant's jobs.
  */
 @Controller('v1/system')
@@ -32,14 +33,14 @@ export class SystemController {
           throw new ApiError(ErrorCode.ServiceUnavailable, `cannot read the stream: ${error instanceof Error ? error.message : String(error)}`, { 'Retry-After': '1' });
         }),
       this.queries.projection().then(
-        (value) => ({ checkpoint: value.checkpoint, error: null }),
-        (error: unknown) => ({ checkpoint: null, error: error instanceof Error ? error.message : String(error) }),
+        (value) => ({ checkpoint: value.checkpoint, parked: value.parked ?? null, error: null }),
+        (error: unknown) => ({ checkpoint: null, parked: null, error: error instanceof Error ? error.message : String(error) }),
       ),
     ]);
     const lag = projection.checkpoint === null ? null : Math.max(0, figures.stream.last_seq - projection.checkpoint);
     return {
       ...figures,
-      projector: { checkpoint: projection.checkpoint, lag, error: projection.error },
+      projector: { checkpoint: projection.checkpoint, lag, error: projection.error, parked: projection.parked },
       observed_at: new Date().toISOString(),
     };
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { ErrorCode } from '@app/contracts';
+import { cleanText, ErrorCode } from '@app/contracts';
 import { ApiError } from '../http/api-error.js';
 
 export interface FilePart {
@@ -132,9 +132,13 @@ export function readMultipart<T>(
   });
 }
 
-/** The base name only, without control characters or path separators, at most 255 characters. */
+/**
+ * The base name only, as clean one-line text (cleanText: a lone surrogate, which a `filename*` in
+ * UTF-16 can decode to, becomes U+FFFD; control characters and bidirectional overrides are removed),
+ * without path separators or leading dots, at most 255 characters cut at a code point boundary.
+ */
 export function sanitizeFilename(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
-  const cleaned = base.replace(/[\u0000-\u001f\u007f]/g, '').replace(/^\.+/, '').trim();
-  return cleaned.slice(0, 255) || 'upload';
+  const cleaned = cleanText(base, { oneLine: true }).replace(/^\.+/, '').trim();
+  return cleanText(cleaned, { maxLength: 255 }).trimEnd() || 'upload';
 }

@@ -9,8 +9,9 @@ const FIGURES_TTL_MS = 1000;
 
 /**
  * The jobs service's metrics: the stream and every durable consumer on it (backlog, in progress,
- * redelivered), the projector's checkpoint and lag, and the events it has projected. Stream and
- * consumer figures are read from JetStream when Prometheus scrapes, never on a timer.
+ * redelivered), the projector's checkpoint and lag, the events it has projected and those the read
+ * model parked. Stream and consumer figures are read from JetStream, and the parked count from
+ * PostgreSQL, when Prometheus scrapes, never on a timer.
  */
 @Injectable()
 export class JobsMetrics {
@@ -20,6 +21,7 @@ export class JobsMetrics {
   readonly objectsRemoved: Counter<'kind'>;
   readonly chunksPurged: Counter;
   private position: () => number = () => 0;
+  private parked: () => Promise<number> = async () => 0;
   private cached: { at: number; figures: Promise<JetStreamFigures | null> } | null = null;
 
   constructor(
@@ -94,6 +96,21 @@ export class JobsMetrics {
         this.set(position());
       },
     });
+    const parked = () => this.parked();
+    const logger = this.logger;
+    new Gauge({
+      name: 'framewire_projector_parked_events',
+      help: 'Events the read model goes on without: their row could not be written (GET /v1/system lists them; alert on > 0)',
+      registers,
+      async collect() {
+        try {
+          this.set(await parked());
+        } catch (error) {
+          // PostgreSQL is away: no reading this time, rather than a wrong one.
+          logger.warn(`cannot read the parked events: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      },
+    });
     new Gauge({
       name: 'framewire_projector_lag',
       help: 'Events in the stream not yet in the read model (stream last sequence minus the checkpoint)',
@@ -108,6 +125,11 @@ export class JobsMetrics {
   /** Where the projector is, read at scrape time. */
   trackPosition(position: () => number): void {
     this.position = position;
+  }
+
+  /** How many events the read model has parked, read at scrape time. */
+  trackParked(parked: () => Promise<number>): void {
+    this.parked = parked;
   }
 
   private figures(): Promise<JetStreamFigures | null> {

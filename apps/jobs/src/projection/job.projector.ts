@@ -23,7 +23,10 @@ const RETRY_MAX_MS = 10_000;
  * - if live messages skip ahead of the checkpoint or have holes (another instance holds those), the
  *   range is read from the stream instead, so the checkpoint never passes an event not folded;
  * - when PostgreSQL or NATS fails, the held messages are nak'ed, nothing is acked, and it retries
- *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds.
+ *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds;
+ * - an event whose row PostgreSQL refuses for its data (or whose fold throws) is parked by the
+ *   writer instead (see ProjectionWriter): logged here as an error, listed in GET /v1/system, counted
+ *   in framewire_projector_parked_events; the checkpoint moves past it and the next events project.
  */
 @Injectable()
 export class JobProjector implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -41,6 +44,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly metrics: JobsMetrics,
   ) {
     metrics.trackPosition(() => this.checkpoint);
+    metrics.trackParked(() => writer.parkedCount());
   }
 
   onApplicationBootstrap(): void {
@@ -224,8 +228,15 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     const before = this.checkpoint;
     const result = await this.writer.apply(items, fromSeq, throughSeq);
     this.checkpoint = result.lastSeq;
+    const parked = new Set(result.parked.map((p) => p.seq));
+    for (const p of result.parked) {
+      this.logger.error(
+        { seq: p.seq, jobId: p.jobId, type: p.type, eventId: p.eventId, code: p.code },
+        `parked ${p.type} at seq ${p.seq} of job ${p.jobId}: its row cannot be written (${p.code}: ${p.message}); the projection goes on without it`,
+      );
+    }
     for (const { seq, event } of items) {
-      if (!event || seq <= before) continue;
+      if (!event || seq <= before || parked.has(seq)) continue;
       this.metrics.projected.inc({ type: event.type });
       if (live && event.type !== 'JobProgressed') {
         this.logger.log({ jobId: event.jobId, correlationId: event.correlationId, seq, type: event.type }, `projected ${event.type}`);

@@ -139,3 +139,92 @@ describe('projection version upgrade', () => {
     }
   }, 120_000);
 });
+
+/**
+ * Parked events and a new projection version: the upgrade's build tries every event again. One that
+ * the new version can write gets its row and no parked entry; one it cannot write is parked in the
+ * new model too, and neither stops the build or the switch.
+ */
+describe('projection version upgrade with parked events', () => {
+  let ns: TestNamespace;
+  let db: TestSchema;
+  let store: EventStore;
+  let reader: pg.Client;
+  const apps: INestMicroservice[] = [];
+
+  async function startJobs(version: number): Promise<void> {
+    const config = parseConfig(jobsEnvSchema, {
+      ...IN_PROCESS_OPS,
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: db.url,
+      DATABASE_SCHEMA: db.schema,
+      FRAMEWIRE_NAMESPACE: ns.namespace,
+      PROJECTOR_BATCH_SIZE: '10',
+      PROJECTION_UPGRADE_POLL_MS: '200',
+    });
+    const moduleRef = await Test.createTestingModule({
+      imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'), { projectionVersion: version })],
+    }).compile();
+    const app = moduleRef.createNestMicroservice({
+      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
+      logger: false,
+    });
+    await app.listen();
+    apps.push(app);
+  }
+  const query = async (sql: string, params: unknown[] = []) => (await reader.query(sql, params)).rows;
+  const projectedThrough = (seq: number) =>
+    eventually(async () => (Number((await query(`SELECT last_seq FROM projection_checkpoints`))[0]?.last_seq ?? 0) >= seq ? true : undefined), 30_000, `projection through ${seq}`);
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    db = await freshSchema();
+    store = new EventStore(ns.nc, ns.subjects);
+    reader = new pg.Client({ connectionString: db.url, options: `-c search_path=${db.schema}` });
+    await reader.connect();
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await reader.end();
+    await ns.cleanup();
+    await db.drop();
+  });
+
+  it('re-projects an event the old model parked and the new one can write, and parks again one that neither can', async () => {
+    await startJobs(1);
+    await projectedThrough(0);
+    const [{ active_schema: v1 }] = await query(`SELECT active_schema FROM projection_registry`);
+    // What version 1 "cannot write": a rule of its model that a fixed release no longer has.
+    await query(`ALTER TABLE "${v1}".jobs ADD CONSTRAINT version_1_bug CHECK (video->>'filename' <> 'fixed-in-v2.mp4')`);
+
+    const before = await Promise.all(Array.from({ length: 15 }, () => store.append(videoSubmitted(), 0)));
+    const fixed = videoSubmitted(undefined, { video: { ...videoSubmitted().data.video, filename: 'fixed-in-v2.mp4' } });
+    const { seq: fixedSeq } = await store.append(fixed, 0);
+    const never = { ...videoSubmitted(), occurredAt: '0000-01-01T00:00:00Z' }; // no timestamptz has year 0
+    const { seq: neverSeq } = await store.append(never, 0);
+    const after = await Promise.all(Array.from({ length: 15 }, () => store.append(videoSubmitted(), 0)));
+    const last = Math.max(...after.map((a) => a.seq));
+    await projectedThrough(last);
+    expect(await query(`SELECT seq::int, error_code FROM parked_events ORDER BY seq`)).toEqual([
+      { seq: fixedSeq, error_code: '23514' },
+      { seq: neverSeq, error_code: '22008' },
+    ]);
+    expect(before).toHaveLength(15);
+
+    await startJobs(2);
+    await eventually(async () => ((await query(`SELECT active_version FROM projection_registry`))[0]?.active_version === 2 ? true : undefined), 60_000, 'the switch to version 2');
+    const late = videoSubmitted();
+    const { seq: lateSeq } = await store.append(late, 0);
+    await projectedThrough(lateSeq);
+
+    // Version 2 wrote the job that version 1 could not, and parked only the event nobody can write.
+    expect(await query(`SELECT seq::int, job_id, error_code FROM parked_events`)).toEqual([{ seq: neverSeq, job_id: never.jobId, error_code: '22008' }]);
+    expect(await query(`SELECT job_id, status FROM jobs WHERE job_id = ANY($1)`, [[fixed.jobId, never.jobId, late.jobId]])).toEqual(
+      expect.arrayContaining([
+        { job_id: fixed.jobId, status: 'queued' },
+        { job_id: late.jobId, status: 'queued' },
+      ]),
+    );
+    expect(await query(`SELECT count(*)::int AS n FROM jobs`)).toEqual([{ n: 32 }]);
+  }, 120_000);
+});

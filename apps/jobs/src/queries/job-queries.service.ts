@@ -8,6 +8,8 @@ import {
   type JobFiles,
   type JobScope,
   type JobView,
+  PARKED_EVENTS_SHOWN,
+  type ParkedEventsView,
   type StoredEventView,
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
@@ -106,10 +108,29 @@ export class JobQueriesService {
     return { dead_letters: views, next_cursor: page.nextCursor };
   }
 
-  /** How far the read model is: the checkpoint PostgreSQL holds (the truth, shared by every instance). */
-  async projection(): Promise<{ checkpoint: number; updated_at: string | null }> {
-    const state = await this.jobs.checkpointState(PROJECTION_NAME);
-    return { checkpoint: state.lastSeq, updated_at: state.updatedAt?.toISOString() ?? null };
+  /**
+   * How far the read model is: the checkpoint PostgreSQL holds (the truth, shared by every instance),
+   * and the events it parked (how many, and the most recent).
+   */
+  async projection(): Promise<{ checkpoint: number; updated_at: string | null; parked: ParkedEventsView }> {
+    const [state, parked] = await Promise.all([this.jobs.checkpointState(PROJECTION_NAME), this.jobs.parkedEvents(PARKED_EVENTS_SHOWN)]);
+    return {
+      checkpoint: state.lastSeq,
+      updated_at: state.updatedAt?.toISOString() ?? null,
+      parked: {
+        count: parked.count,
+        recent: parked.recent.map((p) => ({
+          seq: p.seq,
+          job_id: p.jobId,
+          event_id: p.eventId,
+          event_type: p.type,
+          event_version: p.version,
+          error_code: p.code,
+          error_message: p.message,
+          parked_at: p.parkedAt.toISOString(),
+        })),
+      },
+    };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { ErrorCode } from '@app/contracts';
+import { cleanText, ErrorCode, type JobError } from '@app/contracts';
 import { ToolError } from '@app/tools';
 
 /**
@@ -41,4 +41,16 @@ const RESOURCE_CODES: ReadonlySet<string> = new Set([ErrorCode.ToolTimeout, Erro
 export function escalateResourceFailure(failure: JobFailure, previousCode: string | null): JobFailure {
   if (failure.permanent || !RESOURCE_CODES.has(failure.code) || previousCode === null || !RESOURCE_CODES.has(previousCode)) return failure;
   return new JobFailure(ErrorCode.ResourceLimit, `${failure.message} (the attempt before was stopped for ${previousCode} too: not retried again)`, true, { cause: failure });
+}
+
+/**
+ * The error a JobFailed event carries: code and message as clean text (a tool's or plugin's message,
+ * ffmpeg's stderr cut anywhere, may hold a lone surrogate or NUL), within the event's limits, cut at
+ * a code point boundary.
+ */
+export function jobErrorOf(failure: JobFailure): JobError {
+  return {
+    code: cleanText(failure.code, { oneLine: true, maxLength: 64 }) || ErrorCode.WorkerError,
+    message: cleanText(failure.message, { maxLength: 4000 }),
+  };
 }

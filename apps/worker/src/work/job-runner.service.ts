@@ -16,7 +16,7 @@ import { ToolCatalog } from '@app/tools';
 import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { AttemptLog } from './attempt-log.js';
-import { escalateResourceFailure, JobFailure } from './job-failure.js';
+import { escalateResourceFailure, JobFailure, jobErrorOf } from './job-failure.js';
 import { PipelineExecutor, type PipelineOutcome } from './pipeline-executor.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
@@ -226,7 +226,7 @@ export class JobRunner {
     const failed = this.event<JobFailed>(delivery.request, claim.started, 'JobFailed', 3, {
       attempt: claim.attempt,
       final,
-      error: { code: failure.code, message: failure.message.slice(0, 4000) },
+      error: jobErrorOf(failure),
       deadLetter: null,
       retryDelayMs: final ? null : retryDelayMs(attemptsThisRun),
     });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
+import { cleanJson, ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { abortLink } from '@app/runtime';
 import { BlobStore } from '@app/event-store';
@@ -185,8 +185,12 @@ export class PipelineExecutor {
     }
   }
 
-  /** Small results travel in the event; large ones are stored and referenced. */
-  private async place(jobId: string, attempt: number, result: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
+  /**
+   * Small results travel in the event; large ones are stored and referenced. Either way the result is
+   * clean text first (a tool or plugin may return lone surrogates or NUL, in values or keys).
+   */
+  private async place(jobId: string, attempt: number, raw: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
+    const result = cleanJson(raw);
     const json = JSON.stringify(result);
     if (Buffer.byteLength(json) <= this.config.RESULT_INLINE_MAX_BYTES) return { result: result as PipelineOutcome['result'], resultRef: null };
     const blob = await this.blobs.putBytes(`results/${jobId}/${attempt}.json`, new TextEncoder().encode(json), 'application/json');

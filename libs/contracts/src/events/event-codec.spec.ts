@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
-import { decodeEvent, encodeEvent, parseEvent } from './event-codec.js';
+import { decodeEvent, encodeEvent, parseEvent, UncleanEventError } from './event-codec.js';
 import { isTerminal } from './job-events.js';
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -37,6 +37,43 @@ describe('event codec', () => {
     for (const value of [null, 0, 'x', {}, { type: 'JobStarted' }, { type: 'JobStarted', version: 1 }, { type: '__proto__', version: 1 }]) {
       expect(parseEvent(value).ok).toBe(false);
     }
+  });
+
+  describe('text that is not clean (lone surrogates, NUL)', () => {
+    const poisoned = () =>
+      videoSubmitted(undefined, {
+        params: { label: 'a\u0000b', ['k\ud800']: ['\udc00'] },
+        video: { ...videoSubmitted().data.video, filename: `${'a'.repeat(254)}\ud83d` },
+      });
+
+    it('is never encoded: the append fails loudly at the writer instead of poisoning every reader', () => {
+      expect(() => encodeEvent(poisoned())).toThrow(UncleanEventError);
+      expect(() => encodeEvent(poisoned())).toThrow(/data\.params\.label/);
+      const clean = videoSubmitted(undefined, { video: { ...videoSubmitted().data.video, filename: 'clip 😀 \u202e.mp4' } });
+      expect(decodeEvent(encodeEvent(clean))).toEqual({ ok: true, event: clean });
+    });
+
+    it('is refused by parseEvent, with where it is', () => {
+      const result = parseEvent(poisoned());
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.reason).toMatch(/^invalid VideoSubmitted v2: data\.params\.label: text is not well-formed Unicode/);
+    });
+
+    it('is cleaned where a stored event is decoded, as an old version is upcast: what a release before this rule stored still reads', () => {
+      const event = poisoned();
+      const result = decodeEvent(encode(event));
+      expect(result).toEqual({
+        ok: true,
+        event: {
+          ...event,
+          data: {
+            ...event.data,
+            params: { label: 'ab', ['k\ufffd']: ['\ufffd'] },
+            video: { ...event.data.video, filename: `${'a'.repeat(254)}\ufffd` },
+          },
+        },
+      });
+    });
   });
 
   it('knows which events end a job', () => {

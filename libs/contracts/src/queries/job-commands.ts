@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { jobScopeSchema } from '../auth/api-keys.js';
+import { isCleanText, UNCLEAN_TEXT } from '../text/clean-text.js';
 import { rpcReplySchema } from './rpc-reply.js';
 
 /**
@@ -21,12 +22,12 @@ export const jobCommandRequestSchema = z.object({
   job_id: z.uuid(),
   scope: jobScopeSchema,
   /** Who asks (an API key's id), recorded in the event; null when auth is off. */
-  requested_by: z.string().min(1).max(200).nullable(),
+  requested_by: z.string().min(1).max(200).refine(isCleanText, UNCLEAN_TEXT).nullable(),
 });
 export type JobCommandRequest = z.infer<typeof jobCommandRequestSchema>;
 
 export const cancelJobRequestSchema = jobCommandRequestSchema.extend({
-  reason: z.string().max(500).nullable().default(null),
+  reason: z.string().max(500).refine(isCleanText, UNCLEAN_TEXT).nullable().default(null),
 });
 export type CancelJobRequest = z.input<typeof cancelJobRequestSchema>;
 

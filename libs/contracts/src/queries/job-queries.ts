@@ -4,6 +4,7 @@ import { objectRefSchema } from '../events/event-meta.js';
 import { artifactRefSchema, videoRefSchema } from '../events/job-events.js';
 import { jobStatusSchema, jobViewSchema } from './job-view.js';
 import { rpcReplySchema } from './rpc-reply.js';
+import { parkedEventsViewSchema } from './system-view.js';
 
 export { rpcReplySchema, type RpcReply } from './rpc-reply.js';
 
@@ -132,6 +133,8 @@ export const projectionRequestSchema = z.object({}).loose();
 export const projectionStateSchema = z.object({
   checkpoint: z.number().int().nonnegative(),
   updated_at: z.string().nullable(),
+  /** Absent from a jobs service older than parked events. */
+  parked: parkedEventsViewSchema.optional(),
 });
 export type ProjectionState = z.infer<typeof projectionStateSchema>;
 export const projectionReplySchema = rpcReplySchema(projectionStateSchema);

@@ -29,6 +29,34 @@ export const jetStreamFiguresSchema = z.object({
 });
 export type JetStreamFigures = z.infer<typeof jetStreamFiguresSchema>;
 
+/** How many parked events `GET /v1/system` lists (the most recent ones). */
+export const PARKED_EVENTS_SHOWN = 20;
+
+/**
+ * An event the projector parked: the read model could not take its row (PostgreSQL refused it with a
+ * data error, or folding it threw), so the projection went on without it. `replay --verify` reports
+ * the job; a release that can write it re-projects it (a projection-version upgrade rebuilds from seq 1).
+ */
+export const parkedEventViewSchema = z.object({
+  seq: z.number().int().positive(),
+  job_id: z.string(),
+  event_id: z.string(),
+  event_type: z.string(),
+  event_version: z.number().int(),
+  /** A PostgreSQL SQLSTATE (`22P02`, `22008`, `23502`, `54000`...), or EVOLVE_FAILED / ROW_MAPPING_FAILED. */
+  error_code: z.string(),
+  error_message: z.string(),
+  parked_at: z.string(),
+});
+export type ParkedEventView = z.infer<typeof parkedEventViewSchema>;
+
+export const parkedEventsViewSchema = z.object({
+  count: z.number().int().nonnegative(),
+  /** The most recent ones, highest sequence first, at most PARKED_EVENTS_SHOWN. */
+  recent: z.array(parkedEventViewSchema),
+});
+export type ParkedEventsView = z.infer<typeof parkedEventsViewSchema>;
+
 /** `GET /v1/system`: the stream, its consumers and how far behind the read model is. */
 export const systemViewSchema = jetStreamFiguresSchema.extend({
   projector: z.object({
@@ -38,6 +66,8 @@ export const systemViewSchema = jetStreamFiguresSchema.extend({
     lag: z.number().int().nonnegative().nullable(),
     /** Why the checkpoint is unknown, when it is. */
     error: z.string().nullable(),
+    /** Events the read model goes on without; null when the jobs service did not answer. */
+    parked: parkedEventsViewSchema.nullable(),
   }),
   observed_at: z.string(),
 });
