@@ -48,6 +48,27 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/**
+ * Which stream a reader folds: its name and the creation time JetStream gave it (`created` of the
+ * stream info, as JetStream writes it, to the nanosecond). A stream deleted and made again, or lost
+ * with a NATS server's data, has another creation time, and its sequences start again at 1.
+ */
+export interface StreamIdentity {
+  stream: string;
+  created: string;
+}
+
+/** The stream as it is now: which one, and its last sequence. */
+export interface StreamState {
+  identity: StreamIdentity;
+  lastSeq: number;
+}
+
+/** True when `error` is JetStream's answer that the stream does not exist. */
+export function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
+}
+
 /** An append's expected last subject sequence did not hold: someone else appended first. */
 export class ConcurrencyError extends Error {
   constructor(
@@ -170,6 +191,16 @@ export class EventStore {
     const jsm = await this.jsm();
     const info = await jsm.streams.info(this.streamName);
     return info.state.last_seq;
+  }
+
+  /**
+   * Which stream this is (its name and creation time) and how far it goes, from one stream info.
+   * Rejects with a StreamNotFound JetStreamApiError when the stream does not exist.
+   */
+  async streamState(): Promise<StreamState> {
+    const jsm = await this.jsm();
+    const info = await jsm.streams.info(this.streamName);
+    return { identity: { stream: info.config.name, created: info.created }, lastSeq: info.state.last_seq };
   }
 
   /**

@@ -7,3 +7,4 @@ export * from './projection.writer.js';
 export * from './model-schema.js';
 export * from './projection-registry.js';
 export * from './read-model.health.js';
+export * from './stream-identity.js';
