@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { EventStore, MalformedMessage, ReadItem } from '@app/event-store';
+import type { EventStore, MalformedMessage, ReadItem, StreamIdentity } from '@app/event-store';
 import {
   migrateModelSchema,
   ProjectionWriter,
@@ -8,6 +8,7 @@ import {
   type CatchUp,
   type ProjectionItem,
 } from '@app/read-model';
+import { guardedByStream } from './stream-guard.js';
 
 /** Folds one batch into a model: a ProjectionWriter's apply, or applyIn inside a transaction. */
 export type ApplyBatch = (items: ProjectionItem[], fromSeq: number, throughSeq: number) => Promise<ApplyResult>;
@@ -137,11 +138,16 @@ export async function rebuildIntoSchema(options: RebuildIntoSchemaOptions): Prom
   });
 }
 
-/** A switch's last catch-up: the missing range read from the stream and folded inside the switch's transaction. */
-export function catchUpFromStream(store: EventStore, ds: DataSource, batchSize = DEFAULT_REBUILD_BATCH): CatchUp {
+/**
+ * A switch's last catch-up: the missing range read from the stream and folded inside the switch's
+ * transaction. With `stream`, each batch is folded only if the stream is still that one (see
+ * guardedByStream).
+ */
+export function catchUpFromStream(store: EventStore, ds: DataSource, batchSize = DEFAULT_REBUILD_BATCH, stream?: StreamIdentity): CatchUp {
   return async (tx: EntityManager, schema: string, fromSeq: number, throughSeq: number) => {
     const writer = new ProjectionWriter(ds, schemaTarget(schema));
-    await rebuildRange({ store, apply: (items, f, t) => writer.applyIn(tx, items, f, t), fromSeq, toSeq: throughSeq, batchSize });
+    const apply: ApplyBatch = (items, f, t) => writer.applyIn(tx, items, f, t);
+    await rebuildRange({ store, apply: stream ? guardedByStream(store, stream, apply) : apply, fromSeq, toSeq: throughSeq, batchSize });
   };
 }
 
