@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem } from '@app/event-store';
+import { AckPolicy, DeliverPolicy, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
 import { ProjectionSupersededError, ProjectionWriter, type ApplyResult, type ProjectionItem } from '@app/read-model';
-import { rebuildRange, seqOf } from '@app/replay';
+import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';
 import { JOBS_CONFIG } from '../jobs.config.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
+import { ProjectionStreamService, StreamMismatchError, type VerifiedStream } from './projection-stream.service.js';
 
 export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
@@ -23,7 +24,13 @@ const RETRY_MAX_MS = 10_000;
  * - if live messages skip ahead of the checkpoint or have holes (another instance holds those), the
  *   range is read from the stream instead, so the checkpoint never passes an event not folded;
  * - when PostgreSQL or NATS fails, the held messages are nak'ed, nothing is acked, and it retries
- *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds.
+ *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds;
+ * - each (re)start checks that the active model was projected from the stream that is there now
+ *   (ProjectionStreamService). When it was not (NATS lost the stream, or it was deleted and made
+ *   again), nothing of the new stream is written into it: the projector waits for the rebuild of a
+ *   model from the new stream, and goes on from that model's checkpoint once it is switched to. A
+ *   stream deleted while the projector runs ends its live consumer (which goes with the stream),
+ *   and so restarts the loop.
  */
 @Injectable()
 export class JobProjector implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -33,12 +40,15 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   private messages: ConsumerMessages | null = null;
   private loop: Promise<void> | null = null;
   private checkpoint = 0;
+  /** The stream the active model was found to be projected from, at the last (re)start. */
+  private stream: StreamIdentity | null = null;
 
   constructor(
     private readonly store: EventStore,
     private readonly writer: ProjectionWriter,
     @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
     private readonly metrics: JobsMetrics,
+    private readonly streams: ProjectionStreamService,
   ) {
     metrics.trackPosition(() => this.checkpoint);
   }
@@ -63,13 +73,36 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     let delay = RETRY_MIN_MS;
     while (!this.stopping) {
       try {
+        // The stream (made again if it is gone), the consumer from the model's checkpoint, then the
+        // check that model and stream belong together: a consumer made before a check that passes is
+        // one of the stream the model was projected from (a consumer goes with its stream).
+        await this.streams.state();
         this.checkpoint = await this.writer.checkpoint();
         await this.ensureConsumer();
-        await this.catchUp();
+        const verified = await this.streams.verify();
+        this.stream = verified.identity;
+        this.checkpoint = verified.checkpoint;
+        await this.catchUp(verified);
         delay = RETRY_MIN_MS;
         await this.consumeLive();
       } catch (error) {
         if (this.stopping) break;
+        if (error instanceof StreamMismatchError) {
+          // Reported (ProjectionStreamService). The consumer may have been made on the new stream at the
+          // old model's checkpoint: it goes, and is made again at the new model's once that is active.
+          await this.dropConsumer();
+          delay = RETRY_MIN_MS;
+          await sleep(this.config.PROJECTION_UPGRADE_POLL_MS, this.stopped.signal);
+          continue;
+        }
+        if (streamChanged(error)) {
+          // The stream was deleted (and perhaps made again) under the live consumer or a catch-up: the
+          // next round finds out which stream is there, and says so if it is not the model's.
+          this.logger.warn(`the event stream changed under the projector (${describe(error)}); looking at it again`);
+          delay = RETRY_MIN_MS;
+          await sleep(delay, this.stopped.signal);
+          continue;
+        }
         if (error instanceof ProjectionSupersededError) {
           // A newer version of the jobs service has taken over the read model; this one only answers reads.
           if (delay === RETRY_MIN_MS) this.logger.warn(`${error.message}; the live projection stays with the newer instances`);
@@ -107,9 +140,14 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     );
   }
 
-  /** Reads from checkpoint+1 to the end of the stream as it is now. */
-  private async catchUp(): Promise<void> {
-    const target = await this.store.lastSeq();
+  private async dropConsumer(): Promise<void> {
+    const jsm = await this.store.jsm().catch(() => null);
+    await jsm?.consumers.delete(this.store.streamName, PROJECTOR_CONSUMER).catch(() => undefined);
+  }
+
+  /** Reads from checkpoint+1 to the end of the stream as it was when verified. */
+  private async catchUp(verified: VerifiedStream): Promise<void> {
+    const target = verified.lastSeq;
     if (target <= this.checkpoint) return;
     const from = this.checkpoint + 1;
     const started = Date.now();
@@ -118,10 +156,12 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     this.logger.log(`caught up ${target - from + 1} sequences (${from}..${target}) in ${seconds.toFixed(2)} s`);
   }
 
+  /** Reads a range from the stream (an ordered consumer) and writes it, batch by batch, while the stream is still the verified one. */
   private async readAndApply(from: number, to: number): Promise<void> {
+    const write = (items: ProjectionItem[], fromSeq: number, throughSeq: number) => this.write(items, fromSeq, throughSeq, false);
     await rebuildRange({
       store: this.store,
-      apply: (items, fromSeq, throughSeq) => this.write(items, fromSeq, throughSeq, false),
+      apply: this.stream ? guardedByStream(this.store, this.stream, write) : write,
       fromSeq: from,
       toSeq: to,
       batchSize: this.config.PROJECTOR_BATCH_SIZE,
@@ -131,7 +171,10 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async consumeLive(): Promise<void> {
     const consumer = await this.store.js.consumers.get(this.store.streamName, PROJECTOR_CONSUMER);
-    const messages = await consumer.consume({ max_messages: this.config.PROJECTOR_BATCH_SIZE * 2 });
+    // A consumer deleted under it (with its stream) ends the iteration with an error, and the loop
+    // restarts; without this the client would wait for a consumer of that name to come back, and
+    // then read it, whichever stream it belonged to.
+    const messages = await consumer.consume({ max_messages: this.config.PROJECTOR_BATCH_SIZE * 2, abort_on_missing_resource: true });
     this.messages = messages;
     // Shutdown may have begun while the consumer was being opened, before there was anything to close.
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
@@ -233,6 +276,12 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     }
     return result;
   }
+}
+
+/** The live consumer was deleted under the projector (it goes with its stream), or a read found another stream. */
+function streamChanged(error: unknown): boolean {
+  // A JetStreamStatusError (not exported by the client) with 409: "consumer deleted".
+  return error instanceof StreamChangedError || (error instanceof JetStreamError && (error as JetStreamError & { code?: number }).code === 409);
 }
 
 function describe(error: unknown): string {
