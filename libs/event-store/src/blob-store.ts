@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jetstream, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, JetStreamError, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
+import { isStreamNotFound } from './event-store.js';
 
 export interface StoredBlob {
   bucket: string;
@@ -31,13 +32,15 @@ export class BlobNotFoundError extends Error {
 export class BlobStore {
   private constructor(
     readonly bucket: string,
-    private readonly store: ObjectStore,
+    private store: ObjectStore,
     private readonly js: JetStreamClient,
+    private readonly nc: NatsConnection,
+    private readonly replicas: number,
   ) {}
 
   static async open(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
-    const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
-    return new BlobStore(bucket, store, jetstream(nc));
+    const store = await createBucket(nc, bucket, replicas);
+    return new BlobStore(bucket, store, jetstream(nc), nc, replicas);
   }
 
   /**
@@ -48,15 +51,39 @@ export class BlobStore {
     const h = natsHeaders();
     h.set('Content-Type', contentType);
     const web = Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
-    const info = await this.store.put({ name, headers: h }, web);
+    const info = await this.writing(() => this.store.put({ name, headers: h }, web));
     return this.describe(info);
   }
 
   async putBytes(name: string, data: Uint8Array, contentType: string): Promise<StoredBlob> {
     const h = natsHeaders();
     h.set('Content-Type', contentType);
-    const info = await this.store.putBlob({ name, headers: h }, data);
+    const info = await this.writing(() => this.store.putBlob({ name, headers: h }, data));
     return this.describe(info);
+  }
+
+  /**
+   * A write that fails because the bucket is gone (NATS lost its data, or its stream was deleted)
+   * makes the bucket again and fails as NATS being unavailable, so that the caller's retry (a 503 with
+   * Retry-After for an upload) succeeds; the service does not need a restart.
+   */
+  private async writing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(await this.bucketGone())) throw error;
+      this.store = await createBucket(this.nc, this.bucket, this.replicas);
+      throw new JetStreamError(`the object store bucket ${this.bucket} was gone and has been made again; try again`, { cause: error });
+    }
+  }
+
+  private async bucketGone(): Promise<boolean> {
+    try {
+      await (await jetstreamManager(this.nc)).streams.info(`OBJ_${this.bucket}`);
+      return false;
+    } catch (error) {
+      return isStreamNotFound(error);
+    }
   }
 
   async info(name: string): Promise<StoredBlob | null> {
@@ -167,4 +194,8 @@ function sliceStream(source: Readable, start: number, end: number): Readable {
 export function digestToHex(digest: string): string {
   const encoded = digest.replace(/^SHA-256=/i, '');
   return Buffer.from(encoded, 'base64url').toString('hex');
+}
+
+function createBucket(nc: NatsConnection, bucket: string, replicas: number): Promise<ObjectStore> {
+  return new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
 }
