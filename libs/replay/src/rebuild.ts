@@ -41,6 +41,8 @@ export interface RebuildRangeOptions {
   onProgress?: (progress: RebuildProgress) => void;
   onMalformed?: (message: MalformedMessage) => void;
   signal?: AbortSignal;
+  /** Fail when the stream is deleted under the read rather than wait for it to come back (see EventStore.readRange). */
+  stopIfStreamGone?: boolean;
 }
 
 /**
@@ -84,6 +86,7 @@ export async function rebuildRange(options: RebuildRangeOptions): Promise<Rebuil
         await applyBatch(items, seqOf(batch.at(-1)!));
       },
       options.batchSize ?? DEFAULT_REBUILD_BATCH,
+      { stopIfGone: options.stopIfStreamGone },
     );
     // Sequences at the end that hold nothing (none, unless messages were removed) are covered too.
     if (progress.throughSeq < toSeq) await applyBatch([], toSeq);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { ensureDurableConsumer, EventStore, isStreamNotFound, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
 import { ProjectionSupersededError, ProjectionWriter, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';
@@ -165,6 +165,8 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       fromSeq: from,
       toSeq: to,
       batchSize: this.config.PROJECTOR_BATCH_SIZE,
+      // The projector is the one to make a deleted stream again: it must not wait for it here.
+      stopIfStreamGone: true,
       onMalformed: (m) => this.logger.warn(`skipping malformed message seq ${m.seq} on ${m.subject}: ${m.reason}`),
     });
   }
@@ -278,10 +280,15 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   }
 }
 
-/** The live consumer was deleted under the projector (it goes with its stream), or a read found another stream. */
+/**
+ * The live consumer was deleted under the projector (it goes with its stream), or was found gone
+ * with its stream after a reconnect (NATS lost its data), or a read found another stream.
+ */
 function streamChanged(error: unknown): boolean {
-  // A JetStreamStatusError (not exported by the client) with 409: "consumer deleted".
-  return error instanceof StreamChangedError || (error instanceof JetStreamError && (error as JetStreamError & { code?: number }).code === 409);
+  if (error instanceof StreamChangedError || isStreamNotFound(error)) return true;
+  if (error instanceof JetStreamApiError) return error.code === JetStreamApiCodes.ConsumerNotFound;
+  // A JetStreamStatusError (a class the client does not export) with 409: "consumer deleted".
+  return error instanceof JetStreamError && (error as JetStreamError & { code?: number }).code === 409;
 }
 
 function describe(error: unknown): string {
