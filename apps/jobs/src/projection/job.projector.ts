@@ -90,6 +90,8 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         if (error instanceof StreamMismatchError) {
           // Reported (ProjectionStreamService). The consumer may have been made on the new stream at the
           // old model's checkpoint: it goes, and is made again at the new model's once that is active.
+          // Of this stream the read model reflects nothing yet (the lag metric shows the whole stream).
+          this.checkpoint = 0;
           await this.dropConsumer();
           delay = RETRY_MIN_MS;
           await sleep(this.config.PROJECTION_UPGRADE_POLL_MS, this.stopped.signal);

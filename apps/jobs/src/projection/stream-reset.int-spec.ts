@@ -52,7 +52,12 @@ describe('a reset of the event stream under the read model', () => {
   );
 
   /** The jobs service in-process; `logs()` gives what it has logged since it was started. */
-  async function startJobs(): Promise<{ app: INestMicroservice; logs: () => LogRecord[]; ready: () => Promise<{ status: number; body: any }> }> {
+  async function startJobs(): Promise<{
+    app: INestMicroservice;
+    logs: () => LogRecord[];
+    ready: () => Promise<{ status: number; body: any }>;
+    metrics: () => Promise<string>;
+  }> {
     const since = records.length;
     const config = parseConfig(jobsEnvSchema, {
       ...IN_PROCESS_OPS,
@@ -77,7 +82,8 @@ describe('a reset of the event stream under the read model', () => {
       const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
       return { status: res.status, body: await res.json() };
     };
-    return { app, logs: () => records.slice(since), ready };
+    const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return { app, logs: () => records.slice(since), ready, metrics };
   }
 
   async function stopJobs(app: INestMicroservice): Promise<void> {
@@ -174,6 +180,9 @@ describe('a reset of the event stream under the read model', () => {
     }, 10_000, '/health/ready to answer 503');
     expect(unready.body.checks.stream).toMatchObject({ status: 'down', error: expect.stringMatching(/rebuild/) });
     expect(unready.body.checks.nats.status).toBe('up');
+    // Of the new stream the read model reflects nothing yet: the lag counts all of it.
+    const lagOfWholeStream = new RegExp(`^framewire_projector_lag(\\{[^}]*\\})? ${fresh.lastSeq}$`, 'm');
+    await eventually(async () => (lagOfWholeStream.test(await jobs.metrics()) ? true : undefined), 10_000, 'the lag to count the new stream');
 
     // Meanwhile the old model keeps serving, and nothing of the new stream is written into it.
     await new Promise((resolve) => setTimeout(resolve, 500));
