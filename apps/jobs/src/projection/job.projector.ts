@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ensureDurableConsumer, EventStore, isStreamNotFound, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
-import { ProjectionSupersededError, ProjectionWriter, type ApplyResult, type ProjectionItem } from '@app/read-model';
+import { ProjectionSupersededError, ProjectionWriter, sameStream, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';
 import { JOBS_CONFIG } from '../jobs.config.js';
@@ -12,6 +12,8 @@ export const PROJECTOR_CONSUMER = 'projector';
 const ACK_WAIT_MS = 60_000;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
+/** How often the live projector looks whether the stream is still the one it verified (one stream info). */
+const STREAM_CHECK_MS = 5_000;
 
 /**
  * Projects the event log into PostgreSQL. The checkpoint in PostgreSQL is the truth about what has
@@ -77,8 +79,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         // check that model and stream belong together: a consumer made before a check that passes is
         // one of the stream the model was projected from (a consumer goes with its stream).
         await this.streams.state();
-        this.checkpoint = await this.writer.checkpoint();
-        await this.ensureConsumer();
+        await this.ensureConsumer(await this.writer.checkpoint());
         const verified = await this.streams.verify();
         this.stream = verified.identity;
         this.checkpoint = verified.checkpoint;
@@ -119,11 +120,11 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async ensureConsumer(): Promise<void> {
+  private async ensureConsumer(checkpoint: number): Promise<void> {
     // A new consumer starts where the read model ends, so it does not redeliver what is projected.
     const start =
-      this.checkpoint > 0
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.checkpoint + 1 }
+      checkpoint > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: checkpoint + 1 }
         : { deliver_policy: DeliverPolicy.All };
     await ensureDurableConsumer(
       await this.store.jsm(),
@@ -183,6 +184,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     // Shutdown may have begun while the consumer was being opened, before there was anything to close.
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
     if (this.stopping) void messages.close();
+    const unwatch = this.watchStream(messages);
     let batch: JsMsg[] = [];
     const flush = async () => {
       const held = batch;
@@ -227,6 +229,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         }
       }
     } finally {
+      unwatch();
       for (const m of batch) m.nak(RETRY_MIN_MS);
       this.messages = null;
       // close() resolves only once the iterator is drained: start it, then drain what is left
@@ -235,6 +238,37 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       for (let rest = await next.catch(() => null); rest && !rest.done; rest = await pull().catch(() => null)) rest.value.nak(RETRY_MIN_MS);
       await closing;
     }
+  }
+
+  /**
+   * While live, looks at the stream every STREAM_CHECK_MS and ends the live consumption (the loop
+   * then starts again and verifies) when it is gone, another one, or shorter than the checkpoint. A
+   * deleted stream usually ends the consumer at once (its pending pull is told), but not always (no
+   * pull pending at that moment, a server that lost its data), and a stream that lost its last
+   * messages keeps its consumer.
+   */
+  private watchStream(messages: ConsumerMessages): () => void {
+    let looking = false;
+    const timer = setInterval(() => {
+      if (looking || !this.stream) return;
+      looking = true;
+      const expected = this.stream;
+      const checkpoint = this.checkpoint;
+      this.store
+        .streamState()
+        .then(
+          (now) => (sameStream(now.identity, expected) && now.lastSeq >= checkpoint ? null : `created ${now.identity.created}, last seq ${now.lastSeq}`),
+          (error: unknown) => (isStreamNotFound(error) ? 'gone' : null),
+        )
+        .then((changed) => {
+          if (!changed || this.stopping) return;
+          this.logger.warn(`the event stream changed under the live projector (now ${changed}); looking at it again`);
+          void messages.close().catch(() => undefined);
+        })
+        .finally(() => (looking = false));
+    }, STREAM_CHECK_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async applyLive(msgs: JsMsg[]): Promise<void> {
