@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jetstream, JetStreamError, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, JetStreamError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
 import { isStreamNotFound } from './event-store.js';
@@ -34,13 +34,13 @@ export class BlobStore {
     readonly bucket: string,
     private store: ObjectStore,
     private readonly js: JetStreamClient,
-    private readonly nc: NatsConnection,
-    private readonly replicas: number,
+    /** Creates the bucket (or opens it) with the options it was opened with. */
+    private readonly create: () => Promise<ObjectStore>,
   ) {}
 
   static async open(nc: NatsConnection, bucket: string, replicas = 1): Promise<BlobStore> {
-    const store = await createBucket(nc, bucket, replicas);
-    return new BlobStore(bucket, store, jetstream(nc), nc, replicas);
+    const create = () => new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
+    return new BlobStore(bucket, await create(), jetstream(nc), create);
   }
 
   /**
@@ -72,14 +72,14 @@ export class BlobStore {
       return await write();
     } catch (error) {
       if (!(await this.bucketGone())) throw error;
-      this.store = await createBucket(this.nc, this.bucket, this.replicas);
+      this.store = await this.create();
       throw new JetStreamError(`the object store bucket ${this.bucket} was gone and has been made again; try again`, { cause: error });
     }
   }
 
   private async bucketGone(): Promise<boolean> {
     try {
-      await (await jetstreamManager(this.nc)).streams.info(`OBJ_${this.bucket}`);
+      await (await this.js.jetstreamManager()).streams.info(`OBJ_${this.bucket}`);
       return false;
     } catch (error) {
       return isStreamNotFound(error);
@@ -194,8 +194,4 @@ function sliceStream(source: Readable, start: number, end: number): Readable {
 export function digestToHex(digest: string): string {
   const encoded = digest.replace(/^SHA-256=/i, '');
   return Buffer.from(encoded, 'base64url').toString('hex');
-}
-
-function createBucket(nc: NatsConnection, bucket: string, replicas: number): Promise<ObjectStore> {
-  return new Objm(nc).create(bucket, { storage: StorageType.File, replicas });
 }

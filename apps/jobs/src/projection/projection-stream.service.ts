@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { JobsConfig } from '@app/config';
-import { ensureEventStream, EventStore, isStreamNotFound, type StreamIdentity, type StreamState } from '@app/event-store';
+import { EventStore, EventStreamSetup, isStreamNotFound, type StreamIdentity, type StreamState } from '@app/event-store';
 import type { HealthCheck } from '@app/observability';
 import {
   adoptStreamIdentity,
@@ -11,7 +10,6 @@ import {
   type ReadModel,
   type StreamMismatch,
 } from '@app/read-model';
-import { JOBS_CONFIG } from '../jobs.config.js';
 import { READ_MODEL } from '../read-model/read-model.module.js';
 import { ProjectionUpgradeService } from './projection-upgrade.service.js';
 
@@ -57,7 +55,7 @@ export class ProjectionStreamService {
     private readonly registry: ProjectionRegistry,
     @Inject(READ_MODEL) private readonly model: ReadModel,
     private readonly upgrades: ProjectionUpgradeService,
-    @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
+    private readonly setup: EventStreamSetup,
   ) {}
 
   /** The stream's identity and last sequence; the stream is made again if it does not exist. */
@@ -67,7 +65,7 @@ export class ProjectionStreamService {
     } catch (error) {
       if (!isStreamNotFound(error)) throw error;
       this.logger.warn(`the event stream ${this.store.streamName} does not exist (deleted, or NATS lost its data): making it again`);
-      await ensureEventStream(this.store.nc, this.store.subjects, { replicas: this.config.NATS_STREAM_REPLICAS });
+      await this.setup.ensure();
       return this.store.streamState();
     }
   }
