@@ -6,10 +6,10 @@ import { ProgressAndArtifacts1764100000000 } from './migrations/1764100000000-pr
 import { TenantAndPriority1764200000000 } from './migrations/1764200000000-tenant-and-priority.js';
 import { DeadLetters1764300000000 } from './migrations/1764300000000-dead-letters.js';
 import { Cancellation1764400000000 } from './migrations/1764400000000-cancellation.js';
-import { StreamIdentity1764520000000 } from './migrations/1764520000000-stream-identity.js';
+import { StreamIdentity1764560000000 } from './migrations/1764560000000-stream-identity.js';
 
 export const READ_MODEL_ENTITIES = [JobRow, ProjectionCheckpoint];
-export const READ_MODEL_MIGRATIONS = [CreateReadModel1764000000000, ProgressAndArtifacts1764100000000, TenantAndPriority1764200000000, DeadLetters1764300000000, Cancellation1764400000000, StreamIdentity1764520000000];
+export const READ_MODEL_MIGRATIONS = [CreateReadModel1764000000000, ProgressAndArtifacts1764100000000, TenantAndPriority1764200000000, DeadLetters1764300000000, Cancellation1764400000000, StreamIdentity1764560000000];
 
 export interface ReadModelOptions {
   url: string;

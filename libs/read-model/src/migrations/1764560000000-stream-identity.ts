@@ -7,8 +7,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * again at 1: the checkpoint means nothing there. Null until the projector has looked at the stream
  * (a model made before this column, or one nothing was projected into yet).
  */
-export class StreamIdentity1764520000000 implements MigrationInterface {
-  name = 'StreamIdentity1764520000000';
+export class StreamIdentity1764560000000 implements MigrationInterface {
+  name = 'StreamIdentity1764560000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE projection_checkpoints ADD COLUMN stream_name text, ADD COLUMN stream_created text`);
