@@ -16,6 +16,7 @@ import { KeyVerificationController } from './keys/key-verification.controller.js
 import { KeyVerificationService } from './keys/key-verification.service.js';
 import { JobsMetrics } from './ops/jobs.metrics.js';
 import { JobProjector } from './projection/job.projector.js';
+import { ProjectionStreamService } from './projection/projection-stream.service.js';
 import { ProjectionUpgradeService } from './projection/projection-upgrade.service.js';
 import { JobQueriesController } from './queries/job-queries.controller.js';
 import { JobQueriesService } from './queries/job-queries.service.js';
@@ -50,13 +51,18 @@ export class JobsModule {
         { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry('jobs') },
         {
           provide: HEALTH_CHECKS,
-          inject: [NATS_CONNECTION, READ_MODEL],
-          useFactory: (nc: NatsConnection, model: ReadModel) => [natsHealthCheck(nc), postgresHealthCheck(model.ds)],
+          inject: [NATS_CONNECTION, READ_MODEL, ProjectionStreamService],
+          useFactory: (nc: NatsConnection, model: ReadModel, streams: ProjectionStreamService) => [
+            natsHealthCheck(nc),
+            postgresHealthCheck(model.ds),
+            streams.healthCheck(),
+          ],
         },
         { provide: OPS_LISTEN, useValue: { host: config.OPS_HOST, port: config.OPS_PORT } },
         OpsListener,
         JobsMetrics,
         JobProjector,
+        ProjectionStreamService,
         ProjectionUpgradeService,
         JobQueriesService,
         JobCommandsService,

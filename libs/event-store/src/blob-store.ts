@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jetstream, JetStreamApiError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiError, JetStreamError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
+import { isStreamNotFound } from './event-store.js';
 
 export interface StoredBlob {
   bucket: string;
@@ -53,8 +54,10 @@ export class BlobNotFoundError extends Error {
 export class BlobStore {
   private constructor(
     readonly bucket: string,
-    private readonly store: ObjectStore,
+    private store: ObjectStore,
     private readonly js: JetStreamClient,
+    /** Creates the bucket (or opens it) with the options it was opened with. */
+    private readonly create: () => Promise<ObjectStore>,
   ) {}
 
   /**
@@ -64,8 +67,9 @@ export class BlobStore {
    * so a put over the limit fails (and purges what it wrote) instead of removing older objects.
    */
   static async open(nc: NatsConnection, bucket: string, replicas = 1, maxBytes?: number): Promise<BlobStore> {
-    const store = await new Objm(nc).create(bucket, { storage: StorageType.File, replicas, ...(maxBytes !== undefined ? { max_bytes: maxBytes } : {}) });
-    const blobs = new BlobStore(bucket, store, jetstream(nc));
+    // A bucket found gone later (NATS lost its data) is made again with these same options.
+    const create = () => new Objm(nc).create(bucket, { storage: StorageType.File, replicas, ...(maxBytes !== undefined ? { max_bytes: maxBytes } : {}) });
+    const blobs = new BlobStore(bucket, await create(), jetstream(nc), create);
     if (maxBytes !== undefined) {
       const jsm = await blobs.js.jetstreamManager();
       const info = await jsm.streams.info(blobs.streamName);
@@ -93,15 +97,39 @@ export class BlobStore {
     const h = natsHeaders();
     h.set('Content-Type', contentType);
     const web = Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>;
-    const info = await this.store.put({ name, headers: h }, web);
+    const info = await this.writing(() => this.store.put({ name, headers: h }, web));
     return this.describe(info);
   }
 
   async putBytes(name: string, data: Uint8Array, contentType: string): Promise<StoredBlob> {
     const h = natsHeaders();
     h.set('Content-Type', contentType);
-    const info = await this.store.putBlob({ name, headers: h }, data);
+    const info = await this.writing(() => this.store.putBlob({ name, headers: h }, data));
     return this.describe(info);
+  }
+
+  /**
+   * A write that fails because the bucket is gone (NATS lost its data, or its stream was deleted)
+   * makes the bucket again and fails as NATS being unavailable, so that the caller's retry (a 503 with
+   * Retry-After for an upload) succeeds; the service does not need a restart.
+   */
+  private async writing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(await this.bucketGone())) throw error;
+      this.store = await this.create();
+      throw new JetStreamError(`the object store bucket ${this.bucket} was gone and has been made again; try again`, { cause: error });
+    }
+  }
+
+  private async bucketGone(): Promise<boolean> {
+    try {
+      await (await this.js.jetstreamManager()).streams.info(`OBJ_${this.bucket}`);
+      return false;
+    } catch (error) {
+      return isStreamNotFound(error);
+    }
   }
 
   async info(name: string): Promise<StoredBlob | null> {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { jobSubjects } from '@app/contracts';
-import { deleteNamespace, freshName, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
+import { deleteNamespace, eventually, freshName, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
 import { ConcurrencyError, EventStore } from './event-store.js';
 import { ensureEventStream } from './stream-setup.js';
 
@@ -137,4 +137,35 @@ describe('EventStore against JetStream', () => {
     expect(seen).toEqual(Array.from({ length: to - from + 1 }, (_, i) => from + i));
     expect(Math.max(...batches)).toBeLessThanOrEqual(10);
   });
+
+  it('ends a range read with an error when the stream is deleted under it (stopIfGone), instead of waiting for it to come back', async () => {
+    const own = await freshNamespace();
+    try {
+      const reader = new EventStore(own.nc, own.subjects);
+      // More than the reader buffers, so that most of the range is still unread when the stream goes.
+      const total = 3000;
+      for (let i = 0; i < total; i++) await reader.append(videoSubmitted(), 0);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let batches = 0;
+      const reading = reader.readRange(1, total, async () => {
+        batches += 1;
+        if (batches === 1) await held;
+      }, 100, { stopIfGone: true });
+      const outcome = reading.then(
+        () => 'read to the end',
+        (error: Error) => `failed: ${error.message}`,
+      );
+      await eventually(async () => (batches === 1 ? true : undefined), 10_000, 'the first batch');
+      await (await jetstreamManager(own.nc)).streams.delete(own.subjects.streamName);
+      release();
+      // Without stopIfGone the read waits for a stream of that name for ever; with it, it ends within
+      // about two of its heartbeats (10 s). The bound only tells the two apart.
+      const bound = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting'), 45_000).unref());
+      expect(await Promise.race([outcome, bound])).toMatch(/^failed: /);
+      expect(batches).toBeLessThan(total / 100);
+    } finally {
+      await own.cleanup();
+    }
+  }, 90_000);
 });

@@ -4,7 +4,7 @@ import { BlobStore } from './blob-store.js';
 import { EventStore } from './event-store.js';
 import { connectNats, type NatsConnection, type NatsIdentity } from './nats-connection.js';
 import { NatsAvailability } from './nats-availability.js';
-import { awaitEventStream, ensureEventStream } from './stream-setup.js';
+import { awaitEventStream, ensureEventStream, EventStreamSetup, type StreamOptions } from './stream-setup.js';
 import { WorkerRegistry } from './worker-registry.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -53,6 +53,7 @@ class NatsConnectionCloser implements OnApplicationShutdown {
 export class EventStoreModule {
   static forRoot(options: EventStoreModuleOptions): DynamicModule {
     const subjects = jobSubjects(options.namespace);
+    const streamOptions: StreamOptions = { replicas: options.replicas, maxBytes: options.streamMaxBytes };
     return {
       module: EventStoreModule,
       global: true,
@@ -63,7 +64,7 @@ export class EventStoreModule {
           useFactory: async () => {
             const nc = await connectNats(options.natsUrl, options.connectionName, options.identity);
             if (options.stream === 'await') await awaitEventStream(nc, subjects);
-            else await ensureEventStream(nc, subjects, { replicas: options.replicas, maxBytes: options.streamMaxBytes });
+            else await ensureEventStream(nc, subjects, streamOptions);
             return nc;
           },
         },
@@ -78,6 +79,7 @@ export class EventStoreModule {
           useFactory: (nc: NatsConnection) => BlobStore.open(nc, subjects.videoBucket, options.replicas, options.bucketMaxBytes),
         },
         { provide: NatsAvailability, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new NatsAvailability(nc) },
+        { provide: EventStreamSetup, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new EventStreamSetup(nc, subjects, streamOptions) },
         {
           provide: WorkerRegistry,
           inject: [NATS_CONNECTION],
@@ -86,7 +88,7 @@ export class EventStoreModule {
         },
         NatsConnectionCloser,
       ],
-      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, WorkerRegistry, NatsAvailability],
+      exports: [JOB_SUBJECTS, NATS_CONNECTION, EventStore, BlobStore, WorkerRegistry, NatsAvailability, EventStreamSetup],
     };
   }
 }

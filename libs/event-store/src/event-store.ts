@@ -16,6 +16,9 @@ import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats
 import { decodeEvent, encodeEvent, isWorkRequest, type JobEvent, type JobSubjects } from '@app/contracts';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 
+/** How long a pull of a `stopIfGone` range read lasts: a stream deleted under it is noticed within about this long. */
+const STOP_IF_GONE_EXPIRES_MS = 10_000;
+
 /** Headers every event carries besides `Nats-Msg-Id`, so tools can route and trace without parsing. */
 export const EventHeader = {
   Type: 'Fw-Event-Type',
@@ -46,6 +49,27 @@ export interface AppendResult {
   seq: number;
   /** True when the stream already held this event id (a retried append): nothing new was stored. */
   duplicate: boolean;
+}
+
+/**
+ * Which stream a reader folds: its name and the creation time JetStream gave it (`created` of the
+ * stream info, as JetStream writes it, to the nanosecond). A stream deleted and made again, or lost
+ * with a NATS server's data, has another creation time, and its sequences start again at 1.
+ */
+export interface StreamIdentity {
+  stream: string;
+  created: string;
+}
+
+/** The stream as it is now: which one, and its last sequence. */
+export interface StreamState {
+  identity: StreamIdentity;
+  lastSeq: number;
+}
+
+/** True when `error` is JetStream's answer that the stream does not exist. */
+export function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
 }
 
 /** An append's expected last subject sequence did not hold: someone else appended first. */
@@ -173,24 +197,45 @@ export class EventStore {
   }
 
   /**
+   * Which stream this is (its name and creation time) and how far it goes, from one stream info.
+   * Rejects with a StreamNotFound JetStreamApiError when the stream does not exist.
+   */
+  async streamState(): Promise<StreamState> {
+    const jsm = await this.jsm();
+    const info = await jsm.streams.info(this.streamName);
+    return { identity: { stream: info.config.name, created: info.created }, lastSeq: info.state.last_seq };
+  }
+
+  /**
    * Reads the stream from `fromSeq` up to and including `toSeq` with an ordered consumer (ephemeral,
    * flow-controlled, in order), handing over full batches of `batchSize` (the last may be shorter).
    * Batches are handed over in order, one at a time: while the handler works on one (a database
    * write), the next is read and decoded, so reading and writing overlap. A slow handler still
    * applies back-pressure: at most one batch waits for it.
+   *
+   * An ordered consumer outlives its stream: when the stream is deleted, it waits for one of that
+   * name and goes on reading it. With `stopIfGone` the read fails instead (and also when a NATS
+   * restart lost the consumer, which it would otherwise make again): for a reader that must not read
+   * on in another stream, or that is itself the one to make the stream again (the projector).
    */
   async readRange(
     fromSeq: number,
     toSeq: number,
     onBatch: (items: ReadItem[]) => Promise<void>,
     batchSize = 500,
+    options: { stopIfGone?: boolean } = {},
   ): Promise<void> {
     if (toSeq < fromSeq) return;
     const consumer = await this.js.consumers.get(this.streamName, {
       filter_subjects: this.subjects.all,
       opt_start_seq: fromSeq,
     });
-    const messages = await consumer.consume({ max_messages: Math.max(batchSize * 4, 2048) });
+    const messages = await consumer.consume({
+      max_messages: Math.max(batchSize * 4, 2048),
+      // A deleted consumer is noticed by its pending pull's answer, or, with no pull pending (the
+      // buffer is full), by missed heartbeats: two of them, half of `expires` apart.
+      ...(options.stopIfGone ? { abort_on_missing_resource: true, expires: STOP_IF_GONE_EXPIRES_MS } : {}),
+    });
     let batch: ReadItem[] = [];
     let inFlight: Promise<void> | null = null;
     const handOver = async (full: ReadItem[]) => {

@@ -90,6 +90,23 @@ export async function ensureEventStream(nc: NatsConnection, subjects: JobSubject
   return ensureStream(jsm, eventStreamConfig(subjects, options));
 }
 
+/**
+ * Makes the event stream and its advisory capture (or brings them up to date) with the options the
+ * service was started with: for the jobs service, which owns the stream and makes it again when it is
+ * deleted, or lost with NATS's data, while the service runs.
+ */
+export class EventStreamSetup {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subjects: JobSubjects,
+    private readonly options: StreamOptions,
+  ) {}
+
+  ensure(): Promise<StreamInfo> {
+    return ensureEventStream(this.nc, this.subjects, this.options);
+  }
+}
+
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<StreamInfo> {
   const existing = await streamInfoOrNull(jsm, config.name);
   if (!existing) {

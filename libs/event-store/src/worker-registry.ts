@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
@@ -23,12 +24,29 @@ export const WORKER_TTL_MS = 15_000;
  * them: a SIGKILLed worker disappears by itself within WORKER_TTL_MS. Keys are worker ids.
  */
 export class WorkerRegistry {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private kv: KV,
+    /** For the workers, which own the bucket: makes it again when NATS has lost it. */
+    private readonly owner: { create(): Promise<KV>; gone(): Promise<boolean> } | null = null,
+  ) {}
 
-  /** Opens (or creates) the bucket. `ttlMs` applies only when this call creates it. */
+  /**
+   * Opens (or creates) the bucket. `ttlMs` applies only when this call creates it. An announcement
+   * that finds the bucket gone (NATS lost its data) makes it again.
+   */
   static async open(nc: NatsConnection, bucket: string, ttlMs = WORKER_TTL_MS): Promise<WorkerRegistry> {
-    const kv = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1, description: 'Framewire workers (heartbeats)' });
-    return new WorkerRegistry(kv);
+    const owner = {
+      create: () => new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1, description: 'Framewire workers (heartbeats)' }),
+      gone: async () => {
+        try {
+          await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`);
+          return false;
+        } catch (error) {
+          return isMissingStream(error);
+        }
+      },
+    };
+    return new WorkerRegistry(await owner.create(), owner);
   }
 
   /**
@@ -40,7 +58,13 @@ export class WorkerRegistry {
   }
 
   async announce(info: WorkerInfo): Promise<void> {
-    await this.kv.put(keyOf(info.worker_id), JSON.stringify(info));
+    try {
+      await this.kv.put(keyOf(info.worker_id), JSON.stringify(info));
+    } catch (error) {
+      if (!this.owner || !(await this.owner.gone())) throw error;
+      this.kv = await this.owner.create();
+      await this.kv.put(keyOf(info.worker_id), JSON.stringify(info));
+    }
   }
 
   async remove(workerId: string): Promise<void> {

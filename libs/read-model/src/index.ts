@@ -8,3 +8,4 @@ export * from './parked-events.js';
 export * from './model-schema.js';
 export * from './projection-registry.js';
 export * from './read-model.health.js';
+export * from './stream-identity.js';

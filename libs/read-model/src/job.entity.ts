@@ -102,4 +102,11 @@ export class ProjectionCheckpoint {
 
   @Column('timestamptz', { name: 'updated_at' })
   updatedAt!: Date;
+
+  /** The stream the model was projected from (see stream-identity.ts); null until the projector has looked. */
+  @Column('text', { name: 'stream_name', nullable: true })
+  streamName!: string | null;
+
+  @Column('text', { name: 'stream_created', nullable: true })
+  streamCreated!: string | null;
 }

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { EntityManager } from 'typeorm';
 import { freshSchema, type TestSchema } from '../../../test/support/services.js';
 import { migrateModelSchema } from './model-schema.js';
 import { openReadModel, type ReadModel } from './open-read-model.js';
 import { ProjectionSwitchError } from './projection-registry.js';
+import { adoptStreamIdentity, readModelStream } from './stream-identity.js';
 
 describe('ProjectionRegistry against PostgreSQL', () => {
   let db: TestSchema;
@@ -67,5 +69,31 @@ describe('ProjectionRegistry against PostgreSQL', () => {
     expect(await registry.active()).toMatchObject({ schema: active.schema, version: 1 });
     await registry.dropBuild(older);
     await registry.dropBuild(newer);
+  });
+
+  it('switches between models of different streams only to a sequence of the new stream, never to the old checkpoint', async () => {
+    const registry = model!.registry;
+    const active = await registry.active();
+    const old = { stream: 'FW_EVENTS', created: '2026-12-01T10:00:00.123456789Z' };
+    const fresh = { stream: 'FW_EVENTS', created: '2026-12-04T08:30:00.987654321Z' };
+    // The adopted model (checkpoint 7) records the old stream; a rebuild records the new one.
+    expect(await adoptStreamIdentity(model!.ds, active.schema, old)).toEqual({ checkpoint: 7, identity: old });
+    expect(await adoptStreamIdentity(model!.ds, active.schema, fresh)).toEqual({ checkpoint: 7, identity: old });
+    const rebuilt = await registry.createBuild(1, 'upgrade');
+    expect(await adoptStreamIdentity(model!.ds, rebuilt, fresh)).toEqual({ checkpoint: 0, identity: fresh });
+
+    let caughtUp: number[] = [];
+    const catchUp = async (tx: EntityManager, schema: string, fromSeq: number, throughSeq: number) => {
+      caughtUp = [fromSeq, throughSeq];
+      await tx.query(`UPDATE "${schema}".projection_checkpoints SET last_seq = $1`, [throughSeq]);
+    };
+    // Brought to the live checkpoint (7, a position in the old stream), it would skip the new stream's first events.
+    await expect(registry.switchTo(rebuilt, 1, catchUp)).rejects.toThrow(/projected from FW_EVENTS created 2026-12-04.*the active model from FW_EVENTS created 2026-12-01/);
+    expect(caughtUp).toEqual([]);
+    const switched = await registry.switchTo(rebuilt, 1, catchUp, { throughSeq: 3 });
+    expect(caughtUp).toEqual([1, 3]);
+    expect(switched).toMatchObject({ checkpoint: 3, from: { schema: active.schema }, to: { schema: rebuilt, previousSchema: active.schema } });
+    expect(await readModelStream(model!.ds, rebuilt)).toEqual({ checkpoint: 3, identity: fresh });
+    expect(await db.query(`SELECT last_seq, stream_created FROM projection_checkpoints`)).toEqual([{ last_seq: '3', stream_created: fresh.created }]);
   });
 });

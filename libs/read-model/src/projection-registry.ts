@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { assertIdentifier, isModelSchemaOf, migrateModelSchema, modelSchemaName, qualified } from './model-schema.js';
 import { PROJECTION_NAME, readCheckpoint, type ProjectionTarget } from './projection.writer.js';
+import { readModelStream, sameStream } from './stream-identity.js';
 
 /**
  * The version of the projection logic: `evolve` and the mapping of a state to a row. Bump it when
@@ -26,8 +27,20 @@ export interface ActiveProjection {
 export interface SwitchResult {
   from: ActiveProjection;
   to: ActiveProjection;
-  /** The active model's checkpoint at the switch: the new model reflects at least this much. */
+  /** What the new model reflects at least at the switch: the live checkpoint, or the `throughSeq` asked for. */
   checkpoint: number;
+}
+
+export interface SwitchOptions {
+  /** Refuse unless the active model has the same version (a `replay --swap`). */
+  sameVersion?: boolean;
+  /**
+   * The model replaces one projected from another stream (or from a stream that has lost messages):
+   * the live checkpoint counts another stream's sequences, so the new model is brought to this
+   * sequence of the stream instead. Without it, a switch between models that recorded different
+   * streams is refused.
+   */
+  throughSeq?: number;
 }
 
 /** The active model was built by newer projection logic than this process has: it must not write it. */
@@ -58,7 +71,8 @@ export type CatchUp = (tx: EntityManager, schema: string, fromSeq: number, throu
 /**
  * Which model schema is live. The home schema (DATABASE_SCHEMA) holds:
  * - `projection_registry`: one row per projection naming its active model schema and version;
- * - `projection_builds`: models being built (a version upgrade, a `framewire replay`);
+ * - `projection_builds`: models being built (the jobs service's own rebuilds, purpose `upgrade`: to a
+ *   newer version, or from a new stream; a `framewire replay`);
  * - the views `jobs`, `projection_checkpoints` and `parked_events` over the active model's tables,
  *   which is what every reader queries.
  *
@@ -154,7 +168,7 @@ export class ProjectionRegistry {
     return schema;
   }
 
-  /** An unfinished upgrade build of `version` that a stopped instance left, to resume; or null. */
+  /** The newest unfinished rebuild (purpose `upgrade`) of `version` that a stopped instance left, to resume; or null. */
   async findUpgradeBuild(version: number): Promise<string | null> {
     const rows: { schema_name: string }[] = await this.ds.query(
       `SELECT schema_name FROM ${this.table('projection_builds')} WHERE purpose = 'upgrade' AND version = $1 ORDER BY started_at DESC LIMIT 1`,
@@ -173,11 +187,11 @@ export class ProjectionRegistry {
 
   /**
    * Makes `schema` (a model of `version`) the active model, atomically for every reader and every
-   * jobs-service instance. `catchUp` brings it up to the live checkpoint inside the transaction.
-   * With `sameVersion`, the switch is refused unless the active model has the same version (a
-   * `replay --swap`); otherwise it must not go backwards (a version upgrade).
+   * jobs-service instance. `catchUp` brings it up to the live checkpoint (or `throughSeq`) inside the
+   * transaction. With `sameVersion`, the switch is refused unless the active model has the same
+   * version (a `replay --swap`); otherwise it must not go backwards (a version upgrade).
    */
-  async switchTo(schema: string, version: number, catchUp: CatchUp, options: { sameVersion?: boolean } = {}): Promise<SwitchResult> {
+  async switchTo(schema: string, version: number, catchUp: CatchUp, options: SwitchOptions = {}): Promise<SwitchResult> {
     assertIdentifier(schema);
     const result = await this.ds.transaction(async (tx) => {
       const from = await this.lockRow(tx, 'FOR UPDATE');
@@ -188,11 +202,24 @@ export class ProjectionRegistry {
       if (version < from.version) {
         throw new ProjectionSwitchError(`the active model is projection version ${from.version}; version ${version} is older`);
       }
-      const live = await readCheckpoint(tx, from.schema);
+      let goal: number;
+      if (options.throughSeq !== undefined) {
+        goal = options.throughSeq;
+      } else {
+        const [live, rebuilt] = [await readModelStream(tx, from.schema), await readModelStream(tx, schema)];
+        if (live.identity && rebuilt.identity && !sameStream(live.identity, rebuilt.identity)) {
+          throw new ProjectionSwitchError(
+            `${schema} was projected from ${rebuilt.identity.stream} created ${rebuilt.identity.created}, the active model from ${live.identity.stream} created ${live.identity.created}`,
+          );
+        }
+        goal = live.checkpoint;
+      }
       const built = await readCheckpoint(tx, schema);
-      if (built < live) await catchUp(tx, schema, built + 1, live);
+      if (built < goal) await catchUp(tx, schema, built + 1, goal);
       const reached = await readCheckpoint(tx, schema);
-      if (reached < live) throw new ProjectionSwitchError(`${schema} reached ${reached}, short of the live checkpoint ${live}`);
+      if (reached < goal) {
+        throw new ProjectionSwitchError(`${schema} reached ${reached}, short of ${options.throughSeq !== undefined ? 'seq' : 'the live checkpoint'} ${goal}`);
+      }
       await this.pointViewsAt(tx, schema);
       await tx.query(
         `UPDATE ${this.table('projection_registry')}
@@ -200,7 +227,7 @@ export class ProjectionRegistry {
         [PROJECTION_NAME, schema, version, from.schema],
       );
       await tx.query(`DELETE FROM ${this.table('projection_builds')} WHERE schema_name = $1`, [schema]);
-      return { from, checkpoint: live };
+      return { from, checkpoint: goal };
     });
     // The model before the previous one is not needed any more.
     if (result.from.previousSchema && result.from.previousSchema !== schema) {
@@ -233,6 +260,14 @@ export class ProjectionRegistry {
   /** A name for a new model schema of `version` of this home (see modelSchemaName). */
   newModelSchemaName(version: number): string {
     return modelSchemaName(this.home, version);
+  }
+
+  /**
+   * The advisory-lock key of the jobs service's own rebuild to projection `version` (an upgrade, or a
+   * model of a new stream): the instance holding it builds, the others wait.
+   */
+  rebuildLockKey(version: number): string {
+    return `framewire:upgrade:${this.home}:${version}`;
   }
 
   /** The advisory-lock key a build of `schema` holds while it runs. */

@@ -1,7 +1,19 @@
 import type { DataSource } from 'typeorm';
-import type { EventStore } from '@app/event-store';
-import { ProjectionWriter, readCheckpoint, schemaTarget, type ParkedEvent, type ProjectionRegistry, type SwitchResult } from '@app/read-model';
+import type { EventStore, StreamIdentity, StreamState } from '@app/event-store';
+import {
+  adoptStreamIdentity,
+  judgeStream,
+  ProjectionWriter,
+  readModelStream,
+  sameStream,
+  schemaTarget,
+  type ParkedEvent,
+  type ProjectionRegistry,
+  type StreamMismatch,
+  type SwitchResult,
+} from '@app/read-model';
 import { catchUpFromStream, DEFAULT_REBUILD_BATCH, rebuildRange } from './rebuild.js';
+import { guardedByStream, StreamChangedError } from './stream-guard.js';
 
 export interface UpgraderLog {
   info(message: string): void;
@@ -21,17 +33,36 @@ export interface ProjectionUpgraderOptions {
 }
 
 /**
- * Upgrades the read model to this process's projection version without downtime. While the active
- * model has an older version, one jobs-service instance (the one that holds the upgrade's advisory
- * lock) builds the new version from seq 1 into its own schema, in the background, resuming a build
- * that a stopped instance left. The live model keeps serving reads meanwhile. Once the build is
- * within one batch of the live checkpoint, the registry switches to it in one transaction (see
- * ProjectionRegistry.switchTo) and every instance's live projector writes the new model from its
- * next batch. Other instances poll, and take over the build if its builder goes away.
+ * Why the active model must be replaced by one rebuilt from the stream: its projection version is
+ * older than this process's, or it was projected from another stream than the one there now (or
+ * from one that has lost messages it folded; see judgeStream).
+ */
+export type RebuildReason = { kind: 'version'; from: number; to: number } | ({ kind: 'stream' } & StreamMismatch);
+
+export function describeRebuildReason(reason: RebuildReason): string {
+  if (reason.kind === 'version') return `projection version ${reason.from} is older than ${reason.to}`;
+  return reason.reason === 'rewound'
+    ? `the stream ends at seq ${reason.lastSeq}, below the model's checkpoint ${reason.checkpoint}`
+    : `the model was projected from another stream (${reason.stored?.created ?? '?'}; now ${reason.found.created})`;
+}
+
+/**
+ * Rebuilds the read model in the background and switches to it without downtime, when the active
+ * model does not fit this process and this stream (see RebuildReason): a newer projection version,
+ * or a stream that is not the one the model was projected from. One jobs-service instance (the one
+ * that holds the rebuild's advisory lock) builds a model of its version from seq 1 of the stream into
+ * its own schema, resuming a build that a stopped instance left for the same stream. The active
+ * model keeps serving reads meanwhile. Once the build is within one batch of where it must be, the
+ * registry switches to it in one transaction (see ProjectionRegistry.switchTo); the old model is
+ * kept as the previous one. Other instances poll, and take over if the builder goes away.
  *
- * The build tries every event again, parked ones included: an event that the new version can write
- * gets its row (and no parked entry in the new model); one it cannot is parked there too, and the
- * build goes on.
+ * The target of a build: for a version upgrade on the same stream, the live checkpoint (the live
+ * projector goes on writing the old model meanwhile); for a model of another stream, the stream's
+ * last sequence (the live projector writes nothing meanwhile: the old model's checkpoint counts
+ * another stream).
+ *
+ * The build tries every event again, parked ones included: an event that the new model can write
+ * gets its row (and no parked entry there); one it cannot is parked there too, and the build goes on.
  */
 export class ProjectionUpgrader {
   private readonly abort = new AbortController();
@@ -39,12 +70,14 @@ export class ProjectionUpgrader {
 
   constructor(private readonly options: ProjectionUpgraderOptions) {}
 
-  /** Starts in the background; resolves with the switch this instance made, or null. */
+  /**
+   * Starts in the background, or joins the run under way; resolves with the switch this instance
+   * made, or null (nothing to rebuild, or another instance switched). Call it again whenever a
+   * rebuild may have become needed: a run that has ended starts anew.
+   */
   start(): Promise<SwitchResult | null> {
-    this.loop ??= this.run().catch((error: unknown) => {
-      if (this.abort.signal.aborted) return null;
-      this.options.log.warn(`projection upgrade stopped: ${error instanceof Error ? error.message : String(error)}`);
-      return null;
+    this.loop ??= this.run().finally(() => {
+      this.loop = null;
     });
     return this.loop;
   }
@@ -54,45 +87,104 @@ export class ProjectionUpgrader {
     await this.loop;
   }
 
+  /** Why the active model must be rebuilt, or null when it fits this process and the stream. */
+  async rebuildNeeded(stream?: StreamState): Promise<RebuildReason | null> {
+    const { ds, registry, store, version } = this.options;
+    const active = await registry.active();
+    // A newer process owns a newer model; this one only reads it.
+    if (active.version > version) return null;
+    const now = stream ?? (await store.streamState());
+    const model = await readModelStream(ds, active.schema);
+    const verdict = judgeStream(model, now);
+    if (verdict.kind === 'other') {
+      return { kind: 'stream', reason: verdict.reason, schema: active.schema, checkpoint: model.checkpoint, stored: model.identity, found: now.identity, lastSeq: now.lastSeq };
+    }
+    if (active.version < version) return { kind: 'version', from: active.version, to: version };
+    return null;
+  }
+
   private async run(): Promise<SwitchResult | null> {
     const { registry, version, log } = this.options;
+    const pollMs = this.options.pollMs ?? 2000;
+    let delay = pollMs;
     for (;;) {
       if (this.abort.signal.aborted) return null;
-      const active = await registry.active();
-      if (active.version >= version) return null;
-      const built = await registry.whileHolding(`framewire:upgrade:${registry.home}:${version}`, () => this.build(active.version));
-      if (built) return built.value;
-      log.info(`another instance is building projection version ${version}; waiting`);
-      await sleep(this.options.pollMs ?? 2000, this.abort.signal);
+      try {
+        if (!(await this.rebuildNeeded())) return null;
+        const built = await registry.whileHolding(registry.rebuildLockKey(version), () => this.build());
+        if (built) return built.value;
+        log.info(`another instance is rebuilding the read model (projection version ${version}); waiting`);
+        delay = pollMs;
+      } catch (error) {
+        if (this.abort.signal.aborted) return null;
+        log.warn(`read-model rebuild paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
+        delay = Math.min(delay * 2, 60_000);
+      }
+      await sleep(delay, this.abort.signal);
     }
   }
 
-  private async build(fromVersion: number): Promise<SwitchResult | null> {
+  /** Under the rebuild lock: builds and switches, or null when nothing is to be done (any more). */
+  private async build(): Promise<SwitchResult | null> {
     const { ds, registry, store, version, log } = this.options;
     const batchSize = this.options.batchSize ?? DEFAULT_REBUILD_BATCH;
     // The previous holder may have finished while this instance waited for the lock.
-    if ((await registry.active()).version >= version) return null;
-    const resumed = await registry.findUpgradeBuild(version);
-    const schema = resumed ?? (await registry.createBuild(version, 'upgrade'));
-    const startAt = await readCheckpoint(ds, schema);
-    log.info(`${resumed ? 'resuming' : 'building'} projection version ${version} (active: ${fromVersion}) in ${schema} from seq ${startAt + 1}`);
-    const writer = new ProjectionWriter(ds, schemaTarget(schema), { cacheJobs: 200_000, startsEmpty: startAt === 0 });
-    const started = Date.now();
-    const onParked = (p: ParkedEvent) =>
-      log.warn(`projection version ${version}: parked ${p.type} at seq ${p.seq} of job ${p.jobId}: its row cannot be written (${p.code}: ${p.message})`);
-    for (;;) {
-      this.abort.signal.throwIfAborted();
-      const built = await writer.checkpoint();
-      const live = await readCheckpoint(ds, (await registry.active()).schema);
-      if (live - built <= batchSize) break;
-      const target = Math.max(live, await store.lastSeq());
-      await rebuildRange({ store, apply: (items, f, t) => writer.apply(items, f, t), fromSeq: built + 1, toSeq: target, batchSize, onParked, signal: this.abort.signal });
-    }
-    const result = await registry.switchTo(schema, version, catchUpFromStream(store, ds, batchSize, onParked));
-    log.info(
-      `switched the read model to projection version ${version} (${schema}) at seq ${result.checkpoint} after ${((Date.now() - started) / 1000).toFixed(1)} s`,
-    );
-    return result;
+    const stream = await store.streamState();
+    const reason = await this.rebuildNeeded(stream);
+    if (!reason) return null;
+    const resumable = await this.resumableBuild(stream.identity);
+    const schema = resumable ?? registry.newModelSchemaName(version);
+    // Held while building, so that no instance's start collects the build as garbage meanwhile.
+    const held = await registry.whileHolding(registry.buildLockKey(schema), async () => {
+      if (!resumable) await registry.createBuild(version, 'upgrade', schema);
+      const model = await adoptStreamIdentity(ds, schema, stream.identity);
+      if (!model.identity || !sameStream(model.identity, stream.identity)) return null;
+      log.info(
+        `${resumable ? 'resuming' : 'building'} a read model of projection version ${version} in ${schema} from seq ${model.checkpoint + 1}, ` +
+          `because ${describeRebuildReason(reason)}`,
+      );
+      const writer = new ProjectionWriter(ds, schemaTarget(schema), { cacheJobs: 200_000, startsEmpty: model.checkpoint === 0 });
+      const apply = guardedByStream(store, stream.identity, (items, f, t) => writer.apply(items, f, t));
+      // The build tries every event again, parked ones included; what it still cannot write is parked in the new model.
+      const onParked = (p: ParkedEvent) =>
+        log.warn(`read model ${schema}: parked ${p.type} at seq ${p.seq} of job ${p.jobId}: its row cannot be written (${p.code}: ${p.message})`);
+      const started = Date.now();
+      // Up to within one batch of the goal, outside any lock; the switch catches up the rest.
+      let sameSource = false;
+      for (;;) {
+        this.abort.signal.throwIfAborted();
+        const built = await writer.checkpoint();
+        const now = await store.streamState();
+        if (!sameStream(now.identity, stream.identity)) throw new StreamChangedError(stream.identity, now.identity);
+        const active = await registry.active();
+        const live = await readModelStream(ds, active.schema);
+        sameSource = judgeStream(live, now).kind !== 'other';
+        const goal = sameSource ? live.checkpoint : now.lastSeq;
+        if (goal - built <= batchSize) break;
+        const toSeq = Math.max(goal, now.lastSeq);
+        await rebuildRange({ store, apply, fromSeq: built + 1, toSeq, batchSize, onParked, signal: this.abort.signal });
+      }
+      const throughSeq = sameSource ? undefined : (await store.streamState()).lastSeq;
+      const result = await registry.switchTo(schema, version, catchUpFromStream(store, ds, batchSize, { stream: stream.identity, onParked }), { throughSeq });
+      log.info(
+        `switched the read model to ${schema} (projection version ${version}, stream ${stream.identity.stream} created ${stream.identity.created}) ` +
+          `at seq ${result.checkpoint} after ${((Date.now() - started) / 1000).toFixed(1)} s; the previous model ${result.from.schema} is kept`,
+      );
+      return result;
+    });
+    if (!held) throw new Error(`the build ${schema} is held by another process`);
+    return held.value;
+  }
+
+  /** An unfinished build of this version and this stream to resume, or null; a build of another stream is dropped. */
+  private async resumableBuild(identity: StreamIdentity): Promise<string | null> {
+    const { ds, registry, version } = this.options;
+    const found = await registry.findUpgradeBuild(version);
+    if (!found) return null;
+    const model = await readModelStream(ds, found);
+    if (!model.identity || sameStream(model.identity, identity)) return found;
+    await registry.dropBuild(found);
+    return null;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { EventStore, MalformedMessage, ReadItem } from '@app/event-store';
+import type { EventStore, MalformedMessage, ReadItem, StreamIdentity } from '@app/event-store';
 import {
   migrateModelSchema,
   ProjectionWriter,
@@ -9,6 +9,7 @@ import {
   type ParkedEvent,
   type ProjectionItem,
 } from '@app/read-model';
+import { guardedByStream } from './stream-guard.js';
 
 /** Folds one batch into a model: a ProjectionWriter's apply, or applyIn inside a transaction. */
 export type ApplyBatch = (items: ProjectionItem[], fromSeq: number, throughSeq: number) => Promise<ApplyResult>;
@@ -45,6 +46,8 @@ export interface RebuildRangeOptions {
   /** Called for each event the writer parked. */
   onParked?: (parked: ParkedEvent) => void;
   signal?: AbortSignal;
+  /** Fail when the stream is deleted under the read rather than wait for it to come back (see EventStore.readRange). */
+  stopIfStreamGone?: boolean;
 }
 
 /**
@@ -91,6 +94,7 @@ export async function rebuildRange(options: RebuildRangeOptions): Promise<Rebuil
         await applyBatch(items, seqOf(batch.at(-1)!));
       },
       options.batchSize ?? DEFAULT_REBUILD_BATCH,
+      { stopIfGone: options.stopIfStreamGone },
     );
     // Sequences at the end that hold nothing (none, unless messages were removed) are covered too.
     if (progress.throughSeq < toSeq) await applyBatch([], toSeq);
@@ -149,12 +153,20 @@ export async function rebuildIntoSchema(options: RebuildIntoSchemaOptions): Prom
 
 /**
  * A switch's last catch-up: the missing range read from the stream and folded inside the switch's
- * transaction (an event that cannot be written is parked there too, under a savepoint).
+ * transaction (an event that cannot be written is parked there too, under a savepoint). With
+ * `stream`, each batch is folded only if the stream is still that one (see guardedByStream).
  */
-export function catchUpFromStream(store: EventStore, ds: DataSource, batchSize = DEFAULT_REBUILD_BATCH, onParked?: (parked: ParkedEvent) => void): CatchUp {
+export function catchUpFromStream(
+  store: EventStore,
+  ds: DataSource,
+  batchSize = DEFAULT_REBUILD_BATCH,
+  options: { stream?: StreamIdentity; onParked?: (parked: ParkedEvent) => void } = {},
+): CatchUp {
   return async (tx: EntityManager, schema: string, fromSeq: number, throughSeq: number) => {
     const writer = new ProjectionWriter(ds, schemaTarget(schema));
-    await rebuildRange({ store, apply: (items, f, t) => writer.applyIn(tx, items, f, t), fromSeq, toSeq: throughSeq, batchSize, onParked });
+    const apply: ApplyBatch = (items, f, t) => writer.applyIn(tx, items, f, t);
+    const guarded = options.stream ? guardedByStream(store, options.stream, apply) : apply;
+    await rebuildRange({ store, apply: guarded, fromSeq, toSeq: throughSeq, batchSize, onParked: options.onParked });
   };
 }
 

@@ -58,7 +58,8 @@ export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeAppl
           ['description', 'ack_wait', 'max_deliver'],
         );
         const consumer = await this.store.js.consumers.get(stream, DEAD_LETTER_CONSUMER);
-        const messages = await consumer.consume({ max_messages: 64 });
+        // A consumer deleted under it (NATS lost its data) ends the iteration, and the loop makes it again.
+        const messages = await consumer.consume({ max_messages: 64, abort_on_missing_resource: true });
         this.messages = messages;
         if (this.stopping) void messages.close();
         delay = RETRY_MIN_MS;

@@ -1,16 +1,19 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ensureDurableConsumer, EventStore, PROJECTOR_CONSUMER, readJsMsg, type ReadItem } from '@app/event-store';
-import { ProjectionSupersededError, ProjectionWriter, type ApplyResult, type ProjectionItem } from '@app/read-model';
-import { rebuildRange, seqOf } from '@app/replay';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { ensureDurableConsumer, EventStore, isStreamNotFound, PROJECTOR_CONSUMER, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
+import { ProjectionSupersededError, ProjectionWriter, sameStream, type ApplyResult, type ProjectionItem } from '@app/read-model';
+import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';
 import { JOBS_CONFIG } from '../jobs.config.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
+import { ProjectionStreamService, StreamMismatchError, type VerifiedStream } from './projection-stream.service.js';
 
 export { PROJECTOR_CONSUMER };
 const ACK_WAIT_MS = 60_000;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
+/** How often the live projector looks whether the stream is still the one it verified (one stream info). */
+const STREAM_CHECK_MS = 5_000;
 
 /**
  * Projects the event log into PostgreSQL. The checkpoint in PostgreSQL is the truth about what has
@@ -26,7 +29,13 @@ const RETRY_MAX_MS = 10_000;
  *   with backoff until it can go on, starting again from the checkpoint that PostgreSQL holds;
  * - an event whose row PostgreSQL refuses for its data (or whose fold throws) is parked by the
  *   writer instead (see ProjectionWriter): logged here as an error, listed in GET /v1/system, counted
- *   in framewire_projector_parked_events; the checkpoint moves past it and the next events project.
+ *   in framewire_projector_parked_events; the checkpoint moves past it and the next events project;
+ * - each (re)start checks that the active model was projected from the stream that is there now
+ *   (ProjectionStreamService). When it was not (NATS lost the stream, or it was deleted and made
+ *   again), nothing of the new stream is written into it: the projector waits for the rebuild of a
+ *   model from the new stream, and goes on from that model's checkpoint once it is switched to. A
+ *   stream deleted while the projector runs ends its live consumer (which goes with the stream),
+ *   and so restarts the loop.
  */
 @Injectable()
 export class JobProjector implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -36,12 +45,15 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   private messages: ConsumerMessages | null = null;
   private loop: Promise<void> | null = null;
   private checkpoint = 0;
+  /** The stream the active model was found to be projected from, at the last (re)start. */
+  private stream: StreamIdentity | null = null;
 
   constructor(
     private readonly store: EventStore,
     private readonly writer: ProjectionWriter,
     @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
     private readonly metrics: JobsMetrics,
+    private readonly streams: ProjectionStreamService,
   ) {
     metrics.trackPosition(() => this.checkpoint);
     metrics.trackParked(() => writer.parkedCount());
@@ -67,13 +79,37 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     let delay = RETRY_MIN_MS;
     while (!this.stopping) {
       try {
-        this.checkpoint = await this.writer.checkpoint();
-        await this.ensureConsumer();
-        await this.catchUp();
+        // The stream (made again if it is gone), the consumer from the model's checkpoint, then the
+        // check that model and stream belong together: a consumer made before a check that passes is
+        // one of the stream the model was projected from (a consumer goes with its stream).
+        await this.streams.state();
+        await this.ensureConsumer(await this.writer.checkpoint());
+        const verified = await this.streams.verify();
+        this.stream = verified.identity;
+        this.checkpoint = verified.checkpoint;
+        await this.catchUp(verified);
         delay = RETRY_MIN_MS;
         await this.consumeLive();
       } catch (error) {
         if (this.stopping) break;
+        if (error instanceof StreamMismatchError) {
+          // Reported (ProjectionStreamService). The consumer may have been made on the new stream at the
+          // old model's checkpoint: it goes, and is made again at the new model's once that is active.
+          // Of this stream the read model reflects nothing yet (the lag metric shows the whole stream).
+          this.checkpoint = 0;
+          await this.dropConsumer();
+          delay = RETRY_MIN_MS;
+          await sleep(this.config.PROJECTION_UPGRADE_POLL_MS, this.stopped.signal);
+          continue;
+        }
+        if (streamChanged(error)) {
+          // The stream was deleted (and perhaps made again) under the live consumer or a catch-up: the
+          // next round finds out which stream is there, and says so if it is not the model's.
+          this.logger.warn(`the event stream changed under the projector (${describe(error)}); looking at it again`);
+          delay = RETRY_MIN_MS;
+          await sleep(delay, this.stopped.signal);
+          continue;
+        }
         if (error instanceof ProjectionSupersededError) {
           // A newer version of the jobs service has taken over the read model; this one only answers reads.
           if (delay === RETRY_MIN_MS) this.logger.warn(`${error.message}; the live projection stays with the newer instances`);
@@ -88,11 +124,11 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async ensureConsumer(): Promise<void> {
+  private async ensureConsumer(checkpoint: number): Promise<void> {
     // A new consumer starts where the read model ends, so it does not redeliver what is projected.
     const start =
-      this.checkpoint > 0
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.checkpoint + 1 }
+      checkpoint > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: checkpoint + 1 }
         : { deliver_policy: DeliverPolicy.All };
     await ensureDurableConsumer(
       await this.store.jsm(),
@@ -111,9 +147,14 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     );
   }
 
-  /** Reads from checkpoint+1 to the end of the stream as it is now. */
-  private async catchUp(): Promise<void> {
-    const target = await this.store.lastSeq();
+  private async dropConsumer(): Promise<void> {
+    const jsm = await this.store.jsm().catch(() => null);
+    await jsm?.consumers.delete(this.store.streamName, PROJECTOR_CONSUMER).catch(() => undefined);
+  }
+
+  /** Reads from checkpoint+1 to the end of the stream as it was when verified. */
+  private async catchUp(verified: VerifiedStream): Promise<void> {
+    const target = verified.lastSeq;
     if (target <= this.checkpoint) return;
     const from = this.checkpoint + 1;
     const started = Date.now();
@@ -122,24 +163,32 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     this.logger.log(`caught up ${target - from + 1} sequences (${from}..${target}) in ${seconds.toFixed(2)} s`);
   }
 
+  /** Reads a range from the stream (an ordered consumer) and writes it, batch by batch, while the stream is still the verified one. */
   private async readAndApply(from: number, to: number): Promise<void> {
+    const write = (items: ProjectionItem[], fromSeq: number, throughSeq: number) => this.write(items, fromSeq, throughSeq, false);
     await rebuildRange({
       store: this.store,
-      apply: (items, fromSeq, throughSeq) => this.write(items, fromSeq, throughSeq, false),
+      apply: this.stream ? guardedByStream(this.store, this.stream, write) : write,
       fromSeq: from,
       toSeq: to,
       batchSize: this.config.PROJECTOR_BATCH_SIZE,
+      // The projector is the one to make a deleted stream again: it must not wait for it here.
+      stopIfStreamGone: true,
       onMalformed: (m) => this.logger.warn(`skipping malformed message seq ${m.seq} on ${m.subject}: ${m.reason}`),
     });
   }
 
   private async consumeLive(): Promise<void> {
     const consumer = await this.store.js.consumers.get(this.store.streamName, PROJECTOR_CONSUMER);
-    const messages = await consumer.consume({ max_messages: this.config.PROJECTOR_BATCH_SIZE * 2 });
+    // A consumer deleted under it (with its stream) ends the iteration with an error, and the loop
+    // restarts; without this the client would wait for a consumer of that name to come back, and
+    // then read it, whichever stream it belonged to.
+    const messages = await consumer.consume({ max_messages: this.config.PROJECTOR_BATCH_SIZE * 2, abort_on_missing_resource: true });
     this.messages = messages;
     // Shutdown may have begun while the consumer was being opened, before there was anything to close.
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
     if (this.stopping) void messages.close();
+    const unwatch = this.watchStream(messages);
     let batch: JsMsg[] = [];
     const flush = async () => {
       const held = batch;
@@ -184,6 +233,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         }
       }
     } finally {
+      unwatch();
       for (const m of batch) m.nak(RETRY_MIN_MS);
       this.messages = null;
       // close() resolves only once the iterator is drained: start it, then drain what is left
@@ -192,6 +242,37 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       for (let rest = await next.catch(() => null); rest && !rest.done; rest = await pull().catch(() => null)) rest.value.nak(RETRY_MIN_MS);
       await closing;
     }
+  }
+
+  /**
+   * While live, looks at the stream every STREAM_CHECK_MS and ends the live consumption (the loop
+   * then starts again and verifies) when it is gone, another one, or shorter than the checkpoint. A
+   * deleted stream usually ends the consumer at once (its pending pull is told), but not always (no
+   * pull pending at that moment, a server that lost its data), and a stream that lost its last
+   * messages keeps its consumer.
+   */
+  private watchStream(messages: ConsumerMessages): () => void {
+    let looking = false;
+    const timer = setInterval(() => {
+      if (looking || !this.stream) return;
+      looking = true;
+      const expected = this.stream;
+      const checkpoint = this.checkpoint;
+      this.store
+        .streamState()
+        .then(
+          (now) => (sameStream(now.identity, expected) && now.lastSeq >= checkpoint ? null : `created ${now.identity.created}, last seq ${now.lastSeq}`),
+          (error: unknown) => (isStreamNotFound(error) ? 'gone' : null),
+        )
+        .then((changed) => {
+          if (!changed || this.stopping) return;
+          this.logger.warn(`the event stream changed under the live projector (now ${changed}); looking at it again`);
+          void messages.close().catch(() => undefined);
+        })
+        .finally(() => (looking = false));
+    }, STREAM_CHECK_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async applyLive(msgs: JsMsg[]): Promise<void> {
@@ -244,6 +325,17 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     }
     return result;
   }
+}
+
+/**
+ * The live consumer was deleted under the projector (it goes with its stream), or was found gone
+ * with its stream after a reconnect (NATS lost its data), or a read found another stream.
+ */
+function streamChanged(error: unknown): boolean {
+  if (error instanceof StreamChangedError || isStreamNotFound(error)) return true;
+  if (error instanceof JetStreamApiError) return error.code === JetStreamApiCodes.ConsumerNotFound;
+  // A JetStreamStatusError (a class the client does not export) with 409: "consumer deleted".
+  return error instanceof JetStreamError && (error as JetStreamError & { code?: number }).code === 409;
 }
 
 function describe(error: unknown): string {

@@ -7,9 +7,10 @@ import { JOBS_CONFIG } from '../jobs.config.js';
 import { OWN_PROJECTION_VERSION, READ_MODEL } from '../read-model/read-model.module.js';
 
 /**
- * Runs the projection-version upgrade in the background when this instance's projection version is
- * newer than the active model's (see ProjectionUpgrader): reads and the live projector go on as
- * usual meanwhile.
+ * Rebuilds the read model in the background when the active model does not fit this instance (see
+ * ProjectionUpgrader): its projection version is older than this instance's, or it was projected
+ * from another stream than the one there now. Reads go on as usual meanwhile. It looks at start, and
+ * again whenever the projector finds the stream changed (`rebuild()`).
  */
 @Injectable()
 export class ProjectionUpgradeService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -35,11 +36,14 @@ export class ProjectionUpgradeService implements OnApplicationBootstrap, BeforeA
   }
 
   onApplicationBootstrap(): void {
-    void this.upgrader.start();
+    void this.rebuild();
   }
 
-  /** Resolves when this instance's upgrade work is over (switched, not needed, or left to another instance that finished). */
-  settled() {
+  /**
+   * Rebuilds and switches if the active model needs it, or joins the rebuild under way. Resolves when
+   * this run is over (switched, not needed, or left to another instance that finished).
+   */
+  rebuild() {
     return this.upgrader.start();
   }
 

@@ -48,6 +48,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private slots: Promise<void>[] = [];
   private readonly pullers: WorkPuller[] = [];
   private nudges: Subscription | null = null;
+  private restoring: Promise<void> | null = null;
   private doorbell: Subscription | null = null;
   private readonly schedule = new PrioritySchedule();
   /** Priorities that may have work to deliver. */
@@ -67,30 +68,12 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const jsm = await this.store.jsm();
-    for (const priority of JOB_PRIORITIES) {
-      // A consumer that cannot be brought to the current filter stops the worker here, loudly: one left
-      // with an older filter would never hand out that priority's jobs.
-      await ensureDurableConsumer(
-        jsm,
-        this.store.streamName,
-        {
-          durable_name: WORK_CONSUMERS[priority],
-          description: `Framewire workers, ${priority} priority: each job to one worker at a time`,
-          filter_subject: this.store.subjects.submittedWith(priority),
-          deliver_policy: DeliverPolicy.All,
-          ack_policy: AckPolicy.Explicit,
-          ack_wait: this.config.WORKER_ACK_WAIT_MS * 1_000_000,
-          max_deliver: this.config.WORKER_MAX_DELIVER,
-          max_ack_pending: 10_000,
-          max_waiting: 512,
-        },
-        ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
-      ).catch((error: unknown) => {
-        this.logger.error({ consumer: WORK_CONSUMERS[priority], stream: this.store.streamName }, `cannot set up the work consumer; the worker stops: ${error instanceof Error ? error.message : String(error)}`);
-        throw error;
-      });
-    }
+    // A consumer that cannot be brought to the current filter stops the worker here, loudly: one left
+    // with an older filter would never hand out that priority's jobs.
+    await this.ensureConsumers().catch((error: unknown) => {
+      this.logger.error({ stream: this.store.streamName }, `cannot set up the work consumers; the worker stops: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    });
     const nc = this.store.nc;
     // New work: wake an idle slot for it.
     this.doorbell = nc.subscribe(this.store.subjects.allSubmitted, {
@@ -116,6 +99,44 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       return this.slot(i, puller);
     });
     this.logger.log({ workerId: this.config.WORKER_ID, concurrency: this.config.WORKER_CONCURRENCY }, 'worker pulling jobs');
+  }
+
+  /**
+   * After a pull failed: the consumers are made again if they are gone. A consumer goes with its
+   * stream, so when the event stream is deleted and made again (or NATS loses its data), pulls find
+   * nobody to answer them; the new consumers deliver the new stream's work from its start. One
+   * attempt at a time for all slots; while the stream itself is missing (the jobs service makes it),
+   * this fails and the next failed pull tries again.
+   */
+  private restoreConsumers(): Promise<void> {
+    this.restoring ??= this.ensureConsumers()
+      .catch((error: unknown) => this.logger.warn(`cannot make the work consumers again yet: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        this.restoring = null;
+      });
+    return this.restoring;
+  }
+
+  private async ensureConsumers(): Promise<void> {
+    const jsm = await this.store.jsm();
+    for (const priority of JOB_PRIORITIES) {
+      await ensureDurableConsumer(
+        jsm,
+        this.store.streamName,
+        {
+          durable_name: WORK_CONSUMERS[priority],
+          description: `Framewire workers, ${priority} priority: each job to one worker at a time`,
+          filter_subject: this.store.subjects.submittedWith(priority),
+          deliver_policy: DeliverPolicy.All,
+          ack_policy: AckPolicy.Explicit,
+          ack_wait: this.config.WORKER_ACK_WAIT_MS * 1_000_000,
+          max_deliver: this.config.WORKER_MAX_DELIVER,
+          max_ack_pending: 10_000,
+          max_waiting: 512,
+        },
+        ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
+      );
+    }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -174,6 +195,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         } catch (error) {
           if (this.stopping) return null;
           this.logger.error(`pull failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+          await this.restoreConsumers();
           await new Promise((resolve) => setTimeout(resolve, ERROR_RETRY_MS));
           break;
         }
