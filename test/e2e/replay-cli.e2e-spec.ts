@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { fold, toJobView } from '@app/job-state';
+import { PROJECTION_VERSION } from '@app/read-model';
 import { runCli } from '../support/cli.js';
 import { jobCompleted, jobFailed, jobProgressed, jobStarted, videoSubmitted } from '../support/events.js';
 import { freeTcpPort, spawnCli, spawnService, type ServiceProcess } from '../support/processes.js';
@@ -247,7 +248,7 @@ describe('framewire events, state and replay, as processes', () => {
     const run = await runCli(['replay', '--verify', '--swap'], env);
     expect(run.code).toBe(1); // the drift is reported, and repaired by the swap
     expect(run.stdout).toMatch(/missing from the live model/);
-    expect(run.stdout).toMatch(/^swapped: the read model is now \S+ \(projection version 1\)/m);
+    expect(run.stdout).toMatch(new RegExp(`^swapped: the read model is now \\S+ \\(projection version ${PROJECTION_VERSION}\\)`, 'm'));
     const [{ active_schema: after, previous_schema: previous }] = await db.query(`SELECT active_schema, previous_schema FROM projection_registry`);
     expect(after).not.toBe(before);
     expect(previous).toBe(before);
