@@ -14,6 +14,7 @@ import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { testKeys, type TestKey } from '../support/keys.js';
+import { publishAsOlderRelease } from '../support/events.js';
 import { multipart, rawRequest, send } from '../support/raw-http.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { mp4Shell } from '../support/videos.js';
@@ -198,7 +199,7 @@ describe('the gateway against one abusive client', () => {
     for (const filename of ['a\u0000b\r\nSet-Cookie: x=1.mp4', '\ud83c.mp4', '../../etc/\u202epasswd', '\u0001\u0002', '"', 'ä'.repeat(255)]) {
       const id = randomUUID();
       const event: VideoSubmitted = { ...template, eventId: randomUUID(), jobId: id, data: { ...template.data, video: { ...template.data.video, filename } } };
-      await store.append(event, 0);
+      await publishAsOlderRelease(ns.nc, store.subjectOf(event), event);
       const reply = await get(`/v1/jobs/${id}/video`);
       expect({ filename, status: reply.status }).toEqual({ filename, status: 200 });
       const header = String(reply.headers['content-disposition']);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { JobCancelled, JobCancelRequested, JobCompleted, JobDeleted, JobEvent, JobFailed, JobProgressed, JobRedriven, JobStarted, VideoSubmitted } from '@app/contracts';
 
 /** Builders for events in tests: a valid event, with only what the test cares about given. */
@@ -104,4 +106,17 @@ export function jobRedriven(submitted: VideoSubmitted, cause: JobEvent, firstAtt
     version: 1,
     data: { pipeline, params, video, tenant, priority, firstAttempt, requestedBy: 'key_test' },
   };
+}
+
+/**
+ * Appends `event` on `subject` as a release from before clean text would have: raw JSON, past the
+ * codec's refusal of ill-formed text, as the first event of that subject. For tests of what such
+ * stored events do to today's readers. Returns the stream sequence.
+ */
+export async function publishAsOlderRelease(nc: NatsConnection, subject: string, event: JobEvent): Promise<number> {
+  const ack = await jetstream(nc).publish(subject, new TextEncoder().encode(JSON.stringify(event)), {
+    msgID: event.eventId,
+    expect: { lastSubjectSequence: 0 },
+  });
+  return ack.seq;
 }

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import type { Registry } from 'prom-client';
 import { firstValueFrom } from 'rxjs';
 import {
@@ -23,7 +23,7 @@ import {
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore, NamespacedNatsServer } from '@app/event-store';
 import { createLogger, METRICS_REGISTRY } from '@app/observability';
-import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { jobCompleted, jobFailed, jobStarted, publishAsOlderRelease, videoSubmitted } from '../../../test/support/events.js';
 import { testKeys } from '../../../test/support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
 import { JobsModule } from './jobs.module.js';
@@ -309,8 +309,7 @@ describe('jobs service against NATS and PostgreSQL', () => {
       // surrogate (filename*=utf-16le''%3D%D8), a params string and key with NUL.
       const poisoned: JobEvent = videoSubmitted(undefined, { params: { label: 'a\u0000b', ['k\u0000']: '\ude00' } });
       poisoned.data.video.filename = '\ud83d';
-      const js = jetstream(ns.nc);
-      await js.publish(ns.subjects.submitted(poisoned.jobId, 'normal'), new TextEncoder().encode(JSON.stringify(poisoned)), { msgID: poisoned.eventId });
+      await publishAsOlderRelease(ns.nc, ns.subjects.submitted(poisoned.jobId, 'normal'), poisoned);
       const after = videoSubmitted(undefined, { tenant: 'bravo' });
       const { seq } = await store.append(after, 0);
 
