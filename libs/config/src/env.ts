@@ -27,7 +27,7 @@ const urlList = (protocols: string[]) => {
 
 const common = {
   NATS_URL: z.string().default('nats://127.0.0.1:4222').pipe(urlList(['nats:', 'tls:', 'ws:', 'wss:'])),
-  /** The service's own NATS user when the server enforces permissions (see deploy/nats and the README). */
+  /** The service's own NATS user when the server enforces permissions (see deploy/nats and docs/security.md). */
   NATS_USER: z.string().min(1).max(128).optional(),
   NATS_PASSWORD: z.string().min(1).max(1024).optional(),
   FRAMEWIRE_NAMESPACE: z
