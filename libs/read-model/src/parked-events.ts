@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { cleanText, type JobEvent } from '@app/contracts';
+import { cleanText, type JobEvent, type ParkedEventView } from '@app/contracts';
 import { qualified } from './model-schema.js';
 
 /**
@@ -21,6 +21,20 @@ export interface ParkedEvent {
 /** A parked event as the read model holds it. */
 export interface ParkedEventRecord extends ParkedEvent {
   parkedAt: Date;
+}
+
+/** A parked event as the API and `framewire replay --json` show it. */
+export function parkedEventView(p: ParkedEventRecord): ParkedEventView {
+  return {
+    seq: p.seq,
+    job_id: p.jobId,
+    event_id: p.eventId,
+    event_type: p.type,
+    event_version: p.version,
+    error_code: p.code,
+    error_message: p.message,
+    parked_at: p.parkedAt.toISOString(),
+  };
 }
 
 /**

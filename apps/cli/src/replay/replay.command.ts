@@ -2,11 +2,11 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { DataSource } from 'typeorm';
 import type { EventStore } from '@app/event-store';
 import {
+  parkedEventView,
   PROJECTION_VERSION,
   ProjectionSwitchError,
   qualified,
   readCheckpoint,
-  type ParkedEventRecord,
   type ProjectionRegistry,
   type SwitchResult,
 } from '@app/read-model';
@@ -237,22 +237,10 @@ function verifyJson(report: VerifyReport) {
     rows_rebuilt: report.rowsRebuilt,
     drift: report.differences.length > 0,
     differences: report.differences.map((d) => ({ job_id: d.jobId, kind: d.kind, columns: d.columns })),
-    parked: { live: report.parked.live.map(parkedJson), rebuilt: report.parked.rebuilt.map(parkedJson) },
+    parked: { live: report.parked.live.map(parkedEventView), rebuilt: report.parked.rebuilt.map(parkedEventView) },
   };
 }
 
-function parkedJson(p: ParkedEventRecord) {
-  return {
-    seq: p.seq,
-    job_id: p.jobId,
-    event_id: p.eventId,
-    event_type: p.type,
-    event_version: p.version,
-    error_code: p.code,
-    error_message: p.message,
-    parked_at: p.parkedAt.toISOString(),
-  };
-}
 
 function swapJson(result: SwitchResult) {
   return {

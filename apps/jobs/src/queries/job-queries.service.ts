@@ -14,7 +14,7 @@ import {
 } from '@app/contracts';
 import { EventStore, type StoredJobEvent } from '@app/event-store';
 import { fold, toDeadLetterView, toJobView, type JobState } from '@app/job-state';
-import { InvalidCursorError, JobReadRepository, PROJECTION_NAME, type ListJobsQuery } from '@app/read-model';
+import { InvalidCursorError, JobReadRepository, parkedEventView, PROJECTION_NAME, type ListJobsQuery } from '@app/read-model';
 import { jobViewAsOf } from '@app/replay';
 import { QueryError } from '../rpc/rpc-answer.js';
 
@@ -119,16 +119,7 @@ export class JobQueriesService {
       updated_at: state.updatedAt?.toISOString() ?? null,
       parked: {
         count: parked.count,
-        recent: parked.recent.map((p) => ({
-          seq: p.seq,
-          job_id: p.jobId,
-          event_id: p.eventId,
-          event_type: p.type,
-          event_version: p.version,
-          error_code: p.code,
-          error_message: p.message,
-          parked_at: p.parkedAt.toISOString(),
-        })),
+        recent: parked.recent.map(parkedEventView),
       },
     };
   }
