@@ -8,15 +8,15 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import WebSocket from 'ws';
 import { KeyQuery, type VideoSubmitted } from '@app/contracts';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig } from '@app/config';
-import { EventStore, NamespacedNatsServer } from '@app/event-store';
+import { EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
-import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { publishAsOlderRelease } from '../support/events.js';
 import { multipart, rawRequest, send } from '../support/raw-http.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { startJobsService } from '../support/jobs-service.js';
 import { mp4Shell } from '../support/videos.js';
 
 /** The gateway's limits in this suite: small, so that reaching them is cheap. */
@@ -107,12 +107,7 @@ describe('the gateway against one abusive client', () => {
     store = new EventStore(ns.nc, ns.subjects);
     const env = { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace };
     const jobsConfig = parseConfig(jobsEnvSchema, { ...IN_PROCESS_OPS, ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
-    const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
-    jobs = jobsRef.createNestMicroservice({
-      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
-      logger: false,
-    });
-    await jobs.listen();
+    jobs = await startJobsService(jobsConfig, ns.subjects);
     ns.nc.subscribe(ns.subjects.rpc(KeyQuery.Verify), { callback: () => void verifyRequests++ });
     keys = await testKeys(db.schema);
     [acme, bravo, admin] = await Promise.all([keys.create('acme'), keys.create('bravo'), keys.create('ops', true)]);

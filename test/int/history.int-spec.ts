@@ -3,13 +3,13 @@ import type { INestApplication, INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { JobEvent } from '@app/contracts';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig } from '@app/config';
-import { EventStore, NamespacedNatsServer } from '@app/event-store';
+import { EventStore } from '@app/event-store';
 import { fold, toJobView } from '@app/job-state';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
-import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { jobCompleted, jobFailed, jobProgressed, jobStarted, videoSubmitted } from '../support/events.js';
 import { testKeys, type TestKey } from '../support/keys.js';
+import { startJobsService } from '../support/jobs-service.js';
 import { freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 
 /** A job's history over HTTP: as-of views folded from the stream, and the event list with after_seq paging. */
@@ -30,12 +30,7 @@ describe('job history over HTTP', () => {
     store = new EventStore(ns.nc, ns.subjects);
     const env = { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace };
     const jobsConfig = parseConfig(jobsEnvSchema, { ...IN_PROCESS_OPS, ...env, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
-    const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
-    jobs = jobsRef.createNestMicroservice({
-      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
-      logger: false,
-    });
-    await jobs.listen();
+    jobs = await startJobsService(jobsConfig, ns.subjects);
     const keys = await testKeys(db.schema);
     owner = await keys.create('default');
     stranger = await keys.create('acme');

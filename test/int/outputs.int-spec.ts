@@ -7,13 +7,12 @@ import type { INestApplication, INestMicroservice } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import WebSocket from 'ws';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from '@app/config';
-import { NamespacedNatsServer } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
-import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { startJobsService } from '../support/jobs-service.js';
 import { isoBox, makeTextFile, makeVideo, mediaDir } from '../support/videos.js';
 
 type Json = Record<string, any>;
@@ -147,9 +146,7 @@ describe('job outputs and live updates over HTTP', () => {
     media = await mediaDir();
     clip = await readFile(await makeVideo(join(media.dir, 'clip.mp4'), { seconds: 2, width: 320, height: 240, fps: 25, audio: true }));
     const jobsConfig = parseConfig(jobsEnvSchema, { ...env(), DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema });
-    const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
-    jobs = jobsRef.createNestMicroservice({ strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }), logger: false });
-    await jobs.listen();
+    jobs = await startJobsService(jobsConfig, ns.subjects);
     keys = await testKeys(db.schema);
     [acme, bravo, admin] = await Promise.all([keys.create('acme'), keys.create('bravo'), keys.create('ops', true)]);
     const config = parseConfig(gatewayEnvSchema, { ...env(), PORT: '0', HOST: '127.0.0.1', PROCESS_WAIT_MS: '30000' });

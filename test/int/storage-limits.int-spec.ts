@@ -4,14 +4,14 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig } from '@app/config';
-import { EventStore, isStorageFullError, NamespacedNatsServer } from '@app/event-store';
+import { EventStore, isStorageFullError } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
-import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { videoSubmitted } from '../support/events.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { freshNamespace, freshSchema, IN_PROCESS_OPS, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
+import { startJobsService } from '../support/jobs-service.js';
 import { mp4Shell } from '../support/videos.js';
 
 const BUCKET_MAX = 256 * 1024;
@@ -53,9 +53,7 @@ describe('storage limits', () => {
       NATS_BUCKET_MAX_BYTES: String(BUCKET_MAX),
       NATS_STREAM_MAX_BYTES: String(STREAM_MAX),
     });
-    const jobsRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(jobsConfig, createLogger('jobs', 'silent'))] }).compile();
-    jobs = jobsRef.createNestMicroservice({ strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }), logger: false });
-    await jobs.listen();
+    jobs = await startJobsService(jobsConfig, ns.subjects);
     keys = await testKeys(db.schema);
     acme = await keys.create('acme');
     const config = parseConfig(gatewayEnvSchema, { ...env, PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '2000', MAX_UPLOAD_BYTES: String(4 * 1024 * 1024) });
