@@ -58,6 +58,8 @@ export class BlobStore {
     private readonly js: JetStreamClient,
     /** Creates the bucket (or opens it) with the options it was opened with. */
     private readonly create: () => Promise<ObjectStore>,
+    /** The size limit this process owns (the jobs service), or undefined: the bucket keeps its own. */
+    private readonly maxBytes?: number,
   ) {}
 
   /**
@@ -69,13 +71,21 @@ export class BlobStore {
   static async open(nc: NatsConnection, bucket: string, replicas = 1, maxBytes?: number): Promise<BlobStore> {
     // A bucket found gone later (NATS lost its data) is made again with these same options.
     const create = () => new Objm(nc).create(bucket, { storage: StorageType.File, replicas, ...(maxBytes !== undefined ? { max_bytes: maxBytes } : {}) });
-    const blobs = new BlobStore(bucket, await create(), jetstream(nc), create);
-    if (maxBytes !== undefined) {
-      const jsm = await blobs.js.jetstreamManager();
-      const info = await jsm.streams.info(blobs.streamName);
-      if (info.config.max_bytes !== maxBytes) await jsm.streams.update(blobs.streamName, { max_bytes: maxBytes });
-    }
+    const blobs = new BlobStore(bucket, await create(), jetstream(nc), create, maxBytes);
+    await blobs.applySizeLimit();
     return blobs;
+  }
+
+  /**
+   * Sets the bucket's size limit to the one this process owns, if it owns one and the bucket has
+   * another. Called at open, and by the storage sweep: a bucket that another service made again
+   * after NATS lost it has no limit until then.
+   */
+  async applySizeLimit(): Promise<void> {
+    if (this.maxBytes === undefined) return;
+    const jsm = await this.js.jetstreamManager();
+    const info = await jsm.streams.info(this.streamName);
+    if (info.config.max_bytes !== this.maxBytes) await jsm.streams.update(this.streamName, { max_bytes: this.maxBytes });
   }
 
   private get streamName(): string {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { ArtifactRef, JobEvent, VideoSubmitted } from '@app/contracts';
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { BlobStore, EventStore } from '@app/event-store';
@@ -196,5 +196,17 @@ describe('storage sweep', () => {
     expect(await sweeper.sweep()).toMatchObject({ ran: false });
     await db.query(`SELECT pg_advisory_unlock(hashtext($1))`, [key]);
     expect(await sweeper.sweep()).toMatchObject({ ran: true });
+  });
+
+  it('gives the bucket its NATS_BUCKET_MAX_BYTES again when another service made it again without one', async () => {
+    const limit = 64 * 1024 * 1024;
+    const sweeper = await startJobs({ NATS_BUCKET_MAX_BYTES: String(limit) });
+    const jsm = await jetstreamManager(ns.nc);
+    const bucketStream = `OBJ_${ns.subjects.videoBucket}`;
+    expect((await jsm.streams.info(bucketStream)).config.max_bytes).toBe(limit);
+    // As after NATS lost its data and a gateway (which owns no limit) made the bucket again.
+    await jsm.streams.update(bucketStream, { max_bytes: -1 });
+    expect(await sweeper.sweep()).toMatchObject({ ran: true });
+    expect((await jsm.streams.info(bucketStream)).config.max_bytes).toBe(limit);
   });
 });

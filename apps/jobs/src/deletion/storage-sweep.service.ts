@@ -32,7 +32,8 @@ export interface SweepReport {
 /**
  * The jobs service's periodic storage sweep, every STORAGE_SWEEP_INTERVAL_MS. It reads only durable
  * state (the read model, the stream, the bucket), so a restart loses nothing: what one sweep did not
- * reach, the next one finds. Each run:
+ * reach, the next one finds. Each run first gives the bucket its size limit again (a bucket that
+ * another service made again after NATS lost it has none), then:
  * 1. finishes pending deletions: jobs whose DELETE stopped a running attempt and that have ended since
  *    (the jobs service normally finishes these at once; this is the path after a crash or restart);
  * 2. deletes, through the same path as DELETE (reason `retention`), jobs that ended more than
@@ -88,6 +89,7 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
       if (!locked) return report;
       try {
         report.ran = true;
+        await this.blobs.applySizeLimit();
         await this.finishPending(report);
         await this.applyRetention(report);
         await this.collectGarbage(report);
