@@ -175,6 +175,7 @@ describe('job outputs and live updates over HTTP', () => {
     expect(thumbnails['tools']).toEqual([expect.objectContaining({ name: 'thumbnails', version: '1.0.0' })]);
     expect(thumbnails['params_schema']).toMatchObject({ type: 'object', additionalProperties: false, properties: { frame_stride: { type: 'integer', minimum: 1, default: 30 } } });
     expect(byName.get('analyze')!['tools'].map((t: Json) => t['name'])).toEqual(['probe', 'thumbnails', 'scenes', 'frame-stats']);
+    expect(thumbnails['media_limits']).toEqual({});
     expect((body['tools'] as Json[]).find((t) => t['name'] === 'noop')).toMatchObject({ source: 'builtin', reads_input: false });
   });
 

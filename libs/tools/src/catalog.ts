@@ -122,6 +122,13 @@ export function describePipeline(entry: PipelineEntry) {
     source: entry.source,
     tools: entry.tools.map((tool) => ({ name: tool.name, version: tool.version, description: tool.description })),
     max_attempts: entry.maxAttempts,
+    media_limits: {
+      ...(entry.mediaLimits.maxDurationSec !== undefined && { max_duration_sec: entry.mediaLimits.maxDurationSec }),
+      ...(entry.mediaLimits.maxPixels !== undefined && { max_pixels: entry.mediaLimits.maxPixels }),
+      ...(entry.mediaLimits.maxFps !== undefined && { max_fps: entry.mediaLimits.maxFps }),
+      ...(entry.mediaLimits.maxFrames !== undefined && { max_frames: entry.mediaLimits.maxFrames }),
+      ...(entry.mediaLimits.maxStreams !== undefined && { max_streams: entry.mediaLimits.maxStreams }),
+    },
     params_schema: z.toJSONSchema(entry.params, { io: 'input', unrepresentable: 'any' }),
   };
 }

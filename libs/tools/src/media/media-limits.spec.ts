@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { builtinPlugin } from '../builtin/builtin.plugin.js';
-import { CatalogError, ToolCatalog } from '../catalog.js';
+import { CatalogError, describePipeline, ToolCatalog } from '../catalog.js';
 import type { PipelineDefinition } from '../tool.js';
 import { checkMediaLimits, describeViolations, effectiveLimits, mediaFigures, type MediaLimits } from './media-limits.js';
 import type { FfprobeOutput } from './probe-result.js';
@@ -84,6 +84,12 @@ describe('a pipeline\'s own media limits in the catalog', () => {
   it('keeps them with the pipeline; none by default', () => {
     expect(catalogWith({ mediaLimits: { maxDurationSec: 600, maxPixels: 1920 * 1080 } }).pipeline('mine')?.mediaLimits).toEqual({ maxDurationSec: 600, maxPixels: 1920 * 1080 });
     expect(catalogWith({}).pipeline('mine')?.mediaLimits).toEqual({});
+  });
+
+  it('shows them in GET /v1/pipelines, in the API\'s spelling', () => {
+    const limited = catalogWith({ mediaLimits: { maxDurationSec: 600, maxPixels: 1920 * 1080, maxStreams: 4 } }).pipeline('mine')!;
+    expect(describePipeline(limited).media_limits).toEqual({ max_duration_sec: 600, max_pixels: 1920 * 1080, max_streams: 4 });
+    expect(describePipeline(catalogWith({}).pipeline('mine')!).media_limits).toEqual({});
   });
 
   it.each([
