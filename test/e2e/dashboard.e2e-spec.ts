@@ -191,6 +191,24 @@ describe('the dashboard in a browser', () => {
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-parked-event.png'), fullPage: true });
   });
 
+  it('deletes a job from its page once the operator confirms, and the list drops it', async () => {
+    await page.goto(`${base}/jobs/${jobId}`);
+    const remove = page.locator('[data-testid=detail-delete]');
+    // Dismissed: nothing happens.
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await remove.click();
+    await page.locator('[data-testid=detail-status]', { hasText: 'completed' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/jobs/${jobId}`);
+    // Confirmed: back on the list, without the job, which the API no longer knows.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await remove.click();
+    await page.waitForURL(`${base}/`);
+    await page.locator('[data-testid=feed-state]', { hasText: 'live' }).waitFor();
+    await row(jobId).waitFor({ state: 'detached', timeout: 10_000 });
+    const answer = await fetch(`${base}/v1/jobs/${jobId}`, { headers: { Authorization: `Bearer ${admin.key}` } });
+    expect(answer.status).toBe(404);
+  });
+
   it('says clearly when a route answers an error, and when the jobs service is gone', async () => {
     // Routes of issues #4 and #5 (workers, dead letters) are not served by every gateway: the panels
     // show either their data or the error, never nothing.

@@ -66,6 +66,7 @@ export const api = {
   mediaLinks: (id: string) => json<MediaLinks>(`${jobPath(id)}/media-links`, { method: 'POST' }),
   cancel: (id: string) => json<unknown>(`${jobPath(id)}/cancel`, { method: 'POST' }),
   retry: (id: string) => json<unknown>(`${jobPath(id)}/retry`, { method: 'POST' }),
+  deleteJob: (id: string) => json<{ status: 'deleted' | 'deleting' }>(jobPath(id), { method: 'DELETE' }),
   pipelines: async () => listOf<PipelineInfo>(await json<unknown>('/v1/pipelines'), 'pipelines'),
   workers: async () => listOf<WorkerInfo>(await json<unknown>('/v1/workers'), 'workers'),
   deadLetters: async () => listOf<DeadLetter>(await json<unknown>('/v1/dead-letters'), 'dead_letters'),

@@ -2,14 +2,15 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, apiFetch, fetchObjectUrl } from '../api/api-client';
 import { useFeed } from '../api/feed-context';
 import type { ArtifactInfo, JobView, StoredEventView } from '../api/types';
-import { linkProps } from '../router';
+import { linkProps, navigate } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, duration, time } from '../ui/format';
 import { cancellable, shownStatus } from './jobs-list.state';
 
 /**
  * One job: its state, its timeline (the events, read from the stream), its error or result, its
- * thumbnails and its video; cancel while it runs, redrive when it failed. Live: every change the
+ * thumbnails and its video; cancel while it runs, redrive when it failed, delete (after the operator
+ * confirms: the video and every file go for good). Live: every change the
  * feed reports for this job reloads the state and appends the new events.
  */
 export function JobDetail({ id }: { id: string }) {
@@ -58,6 +59,7 @@ export function JobDetail({ id }: { id: string }) {
             <div className="actions">
               {cancellable(job) && <ActionButton label="Cancel job" kind="danger" run={() => api.cancel(id).then(refresh)} testId="detail-cancel" />}
               {(job.status === 'failed' || job.status === 'cancelled') && <ActionButton label="Retry (redrive)" run={() => api.retry(id).then(refresh)} testId="detail-retry" />}
+              <ActionButton label="Delete job" kind="danger" run={() => deleteJob(id)} testId="detail-delete" />
             </div>
           )
         }
@@ -318,4 +320,14 @@ function VideoPlayer({ jobId }: { jobId: string }) {
       <ErrorNote error={error} what="Video" />
     </>
   );
+}
+
+/**
+ * Deletes the job once the operator confirms, then goes back to the list: a job that was running is
+ * stopped first and leaves the list when its deletion is stored.
+ */
+async function deleteJob(id: string): Promise<void> {
+  if (!window.confirm('Delete this job? Its video, results and files are removed for good; its events stay in the log.')) return;
+  await api.deleteJob(id);
+  navigate('/');
 }
