@@ -13,7 +13,7 @@ import {
   type SwitchResult,
 } from '@app/read-model';
 import { catchUpFromStream, DEFAULT_REBUILD_BATCH, rebuildRange } from './rebuild.js';
-import { guardedByStream, StreamChangedError } from './stream-guard.js';
+import { guardedByStream, streamStillThere } from './stream-guard.js';
 
 export interface UpgraderLog {
   info(message: string): void;
@@ -154,8 +154,7 @@ export class ProjectionUpgrader {
       for (;;) {
         this.abort.signal.throwIfAborted();
         const built = await writer.checkpoint();
-        const now = await store.streamState();
-        if (!sameStream(now.identity, stream.identity)) throw new StreamChangedError(stream.identity, now.identity);
+        const now = await streamStillThere(store, stream.identity);
         const active = await registry.active();
         const live = await readModelStream(ds, active.schema);
         sameSource = judgeStream(live, now).kind !== 'other';
