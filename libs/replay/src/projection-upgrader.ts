@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { EventStore, StreamIdentity, StreamState } from '@app/event-store';
 import {
   adoptStreamIdentity,
+  describeStreamMismatch,
   judgeStream,
   ProjectionWriter,
   readModelStream,
@@ -40,10 +41,7 @@ export interface ProjectionUpgraderOptions {
 export type RebuildReason = { kind: 'version'; from: number; to: number } | ({ kind: 'stream' } & StreamMismatch);
 
 export function describeRebuildReason(reason: RebuildReason): string {
-  if (reason.kind === 'version') return `projection version ${reason.from} is older than ${reason.to}`;
-  return reason.reason === 'rewound'
-    ? `the stream ends at seq ${reason.lastSeq}, below the model's checkpoint ${reason.checkpoint}`
-    : `the model was projected from another stream (${reason.stored?.created ?? '?'}; now ${reason.found.created})`;
+  return reason.kind === 'version' ? `projection version ${reason.from} is older than ${reason.to}` : describeStreamMismatch(reason);
 }
 
 /**
