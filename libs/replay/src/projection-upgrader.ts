@@ -10,6 +10,7 @@ import {
   schemaTarget,
   type ParkedEvent,
   type ProjectionRegistry,
+  streamMismatchOf,
   type StreamMismatch,
   type SwitchResult,
 } from '@app/read-model';
@@ -92,11 +93,8 @@ export class ProjectionUpgrader {
     // A newer process owns a newer model; this one only reads it.
     if (active.version > version) return null;
     const now = stream ?? (await store.streamState());
-    const model = await readModelStream(ds, active.schema);
-    const verdict = judgeStream(model, now);
-    if (verdict.kind === 'other') {
-      return { kind: 'stream', reason: verdict.reason, schema: active.schema, checkpoint: model.checkpoint, stored: model.identity, found: now.identity, lastSeq: now.lastSeq };
-    }
+    const mismatch = streamMismatchOf(active.schema, await readModelStream(ds, active.schema), now);
+    if (mismatch) return { kind: 'stream', ...mismatch };
     if (active.version < version) return { kind: 'version', from: active.version, to: version };
     return null;
   }
