@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { jetstream, JetStreamApiError, JetStreamError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
-import { isStreamNotFound } from './event-store.js';
+import { streamGone } from './event-store.js';
 
 export interface StoredBlob {
   bucket: string;
@@ -134,12 +134,7 @@ export class BlobStore {
   }
 
   private async bucketGone(): Promise<boolean> {
-    try {
-      await (await this.js.jetstreamManager()).streams.info(`OBJ_${this.bucket}`);
-      return false;
-    } catch (error) {
-      return isStreamNotFound(error);
-    }
+    return streamGone(await this.js.jetstreamManager(), this.streamName);
   }
 
   async info(name: string): Promise<StoredBlob | null> {

@@ -72,6 +72,19 @@ export function isStreamNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
 }
 
+/**
+ * True when the stream `name` does not exist (deleted, or lost with NATS's data); false when it
+ * exists, or when asking failed otherwise (NATS away): only a clear "not found" says it is gone.
+ */
+export async function streamGone(jsm: JetStreamManager, name: string): Promise<boolean> {
+  try {
+    await jsm.streams.info(name);
+    return false;
+  } catch (error) {
+    return isStreamNotFound(error);
+  }
+}
+
 /** An append's expected last subject sequence did not hold: someone else appended first. */
 export class ConcurrencyError extends Error {
   constructor(

@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
+import { streamGone } from './event-store.js';
 
 /** What a worker announces about itself; the same shape is listed by the gateway. */
 export const workerInfoSchema = z.object({
@@ -37,14 +38,7 @@ export class WorkerRegistry {
   static async open(nc: NatsConnection, bucket: string, ttlMs = WORKER_TTL_MS): Promise<WorkerRegistry> {
     const owner = {
       create: () => new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1, description: 'Framewire workers (heartbeats)' }),
-      gone: async () => {
-        try {
-          await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`);
-          return false;
-        } catch (error) {
-          return isMissingStream(error);
-        }
-      },
+      gone: async () => streamGone(await jetstreamManager(nc), `KV_${bucket}`),
     };
     return new WorkerRegistry(await owner.create(), owner);
   }

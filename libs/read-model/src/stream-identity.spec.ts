@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { describeStreamMismatch, judgeStream } from './stream-identity.js';
+import { describeStreamMismatch, judgeStream, streamMismatchOf } from './stream-identity.js';
 
 const first = { stream: 'FW_EVENTS', created: '2026-12-01T10:00:00.123456789Z' };
 const again = { stream: 'FW_EVENTS', created: '2026-12-04T08:30:00.987654321Z' };
@@ -20,6 +20,20 @@ describe('judgeStream: does a read model belong to the stream that is there now?
     ['an empty model that recorded another stream', { checkpoint: 0, identity: first }, { identity: again, lastSeq: 0 }, { kind: 'other', reason: 'identity' }],
   ] as const)('%s', (_case, model, stream, verdict) => {
     expect(judgeStream(model, stream)).toEqual(verdict);
+  });
+
+  it('names a mismatch with what the model holds and what the stream is, and none where they go together', () => {
+    expect(streamMismatchOf('public_v1_x', { checkpoint: 36, identity: first }, { identity: again, lastSeq: 9 })).toEqual({
+      reason: 'identity',
+      schema: 'public_v1_x',
+      checkpoint: 36,
+      stored: first,
+      found: again,
+      lastSeq: 9,
+    });
+    expect(streamMismatchOf('public_v1_x', { checkpoint: 36, identity: null }, { identity: first, lastSeq: 30 })).toMatchObject({ reason: 'rewound', stored: null });
+    expect(streamMismatchOf('public_v1_x', { checkpoint: 36, identity: first }, { identity: first, lastSeq: 40 })).toBeNull();
+    expect(streamMismatchOf('public_v1_x', { checkpoint: 0, identity: null }, { identity: again, lastSeq: 0 })).toBeNull();
   });
 
   it('describes a mismatch with both streams and the checkpoint, in one line', () => {

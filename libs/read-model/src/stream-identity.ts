@@ -41,6 +41,13 @@ export interface StreamMismatch {
   lastSeq: number;
 }
 
+/** The mismatch of the model in `schema` with the stream when judgeStream says `other`; null when they go together (or it may adopt). */
+export function streamMismatchOf(schema: string, model: ModelStream, stream: StreamState): StreamMismatch | null {
+  const verdict = judgeStream(model, stream);
+  if (verdict.kind !== 'other') return null;
+  return { reason: verdict.reason, schema, checkpoint: model.checkpoint, stored: model.identity, found: stream.identity, lastSeq: stream.lastSeq };
+}
+
 export function describeStreamMismatch(m: StreamMismatch): string {
   const stored = m.stored ? `${m.stored.stream} created ${m.stored.created}` : 'a stream it did not record';
   const found = `${m.found.stream} created ${m.found.created}, last seq ${m.lastSeq}`;

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { EventStore, StreamIdentity, StreamState } from '@app/event-store';
 import {
   adoptStreamIdentity,
+  describeStreamMismatch,
   judgeStream,
   ProjectionWriter,
   readModelStream,
@@ -9,11 +10,12 @@ import {
   schemaTarget,
   type ParkedEvent,
   type ProjectionRegistry,
+  streamMismatchOf,
   type StreamMismatch,
   type SwitchResult,
 } from '@app/read-model';
 import { catchUpFromStream, DEFAULT_REBUILD_BATCH, rebuildRange } from './rebuild.js';
-import { guardedByStream, StreamChangedError } from './stream-guard.js';
+import { guardedByStream, streamStillThere } from './stream-guard.js';
 
 export interface UpgraderLog {
   info(message: string): void;
@@ -40,10 +42,7 @@ export interface ProjectionUpgraderOptions {
 export type RebuildReason = { kind: 'version'; from: number; to: number } | ({ kind: 'stream' } & StreamMismatch);
 
 export function describeRebuildReason(reason: RebuildReason): string {
-  if (reason.kind === 'version') return `projection version ${reason.from} is older than ${reason.to}`;
-  return reason.reason === 'rewound'
-    ? `the stream ends at seq ${reason.lastSeq}, below the model's checkpoint ${reason.checkpoint}`
-    : `the model was projected from another stream (${reason.stored?.created ?? '?'}; now ${reason.found.created})`;
+  return reason.kind === 'version' ? `projection version ${reason.from} is older than ${reason.to}` : describeStreamMismatch(reason);
 }
 
 /**
@@ -94,11 +93,8 @@ export class ProjectionUpgrader {
     // A newer process owns a newer model; this one only reads it.
     if (active.version > version) return null;
     const now = stream ?? (await store.streamState());
-    const model = await readModelStream(ds, active.schema);
-    const verdict = judgeStream(model, now);
-    if (verdict.kind === 'other') {
-      return { kind: 'stream', reason: verdict.reason, schema: active.schema, checkpoint: model.checkpoint, stored: model.identity, found: now.identity, lastSeq: now.lastSeq };
-    }
+    const mismatch = streamMismatchOf(active.schema, await readModelStream(ds, active.schema), now);
+    if (mismatch) return { kind: 'stream', ...mismatch };
     if (active.version < version) return { kind: 'version', from: active.version, to: version };
     return null;
   }
@@ -154,8 +150,7 @@ export class ProjectionUpgrader {
       for (;;) {
         this.abort.signal.throwIfAborted();
         const built = await writer.checkpoint();
-        const now = await store.streamState();
-        if (!sameStream(now.identity, stream.identity)) throw new StreamChangedError(stream.identity, now.identity);
+        const now = await streamStillThere(store, stream.identity);
         const active = await registry.active();
         const live = await readModelStream(ds, active.schema);
         sameSource = judgeStream(live, now).kind !== 'other';

@@ -6,10 +6,20 @@ import type { DataSource } from 'typeorm';
 import type { JobEvent } from '@app/contracts';
 import { videoSubmitted } from '../../../test/support/events.js';
 import { EventStore } from '@app/event-store';
-import { createReadModelDataSource, qualified, readCheckpoint, type ParkedEvent } from '@app/read-model';
+import {
+  adoptStreamIdentity,
+  createReadModelDataSource,
+  openReadModel,
+  PROJECTION_VERSION,
+  ProjectionSwitchError,
+  qualified,
+  readCheckpoint,
+  readModelStream,
+  type ParkedEvent,
+} from '@app/read-model';
 import { freshName, freshNamespace, freshSchema, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
 import { jobViewAsOf } from './job-history.js';
-import { rebuildIntoSchema } from './rebuild.js';
+import { catchUpFromStream, rebuildIntoSchema } from './rebuild.js';
 import { diffModels } from './verify.js';
 
 /**
@@ -135,6 +145,70 @@ describe('replaying a stream written by v1 code', () => {
       expect(await readCheckpoint(ds, schema)).toBe(last);
     } finally {
       await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    }
+  });
+});
+
+/**
+ * `framewire replay` builds a model beside the live one, and `--swap` makes it the live one. Like every
+ * model, it must record the stream it folds: the switch refuses a model of another stream than the
+ * live one's, and the jobs service checks the active model against the stream at every (re)start.
+ */
+describe('a replayed model and the stream it folds', () => {
+  let live: TestNamespace;
+  let other: TestNamespace;
+  let db: TestSchema;
+
+  beforeAll(async () => {
+    [live, other, db] = await Promise.all([freshNamespace(), freshNamespace(), freshSchema()]);
+  });
+  afterAll(async () => {
+    await Promise.all([live.cleanup(), other.cleanup(), db.drop()]);
+  });
+
+  it('records it, so that a swap to a model of another stream is refused', async () => {
+    const model = await openReadModel({ url: db.url, schema: db.schema, version: PROJECTION_VERSION });
+    try {
+      const { registry, ds } = model;
+      // The live model: two jobs of its stream, which it records (as the jobs service's projector does).
+      const liveStore = new EventStore(live.nc, live.subjects);
+      for (let i = 0; i < 2; i++) await liveStore.append(videoSubmitted(), 0);
+      const active = await registry.active();
+      await adoptStreamIdentity(ds, active.schema, (await liveStore.streamState()).identity);
+      await rebuildIntoSchema({ store: liveStore, ds, schema: active.schema });
+
+      // A replay that read another stream (NATS was reset; or the CLI pointed at another server), longer than the live checkpoint.
+      const otherStore = new EventStore(other.nc, other.subjects);
+      for (let i = 0; i < 3; i++) await otherStore.append(videoSubmitted(), 0);
+      const replayed = await registry.createBuild(PROJECTION_VERSION, 'replay');
+      const stats = await rebuildIntoSchema({ store: otherStore, ds, schema: replayed });
+      expect(stats.toSeq).toBe(3);
+      expect(await readModelStream(ds, replayed)).toEqual({ checkpoint: 3, identity: (await otherStore.streamState()).identity });
+
+      // As `replay --swap` switches: refused, and the live model stays.
+      await expect(registry.switchTo(replayed, PROJECTION_VERSION, catchUpFromStream(otherStore, ds), { sameVersion: true })).rejects.toThrow(
+        ProjectionSwitchError,
+      );
+      expect((await registry.active()).schema).toBe(active.schema);
+      await registry.dropBuild(replayed);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('fails, rather than label a model with one stream and fill it from another, when the stream it resumes is another one', async () => {
+    const ds = await createReadModelDataSource({ url: db.url, schema: db.schema, poolSize: 2 }).initialize();
+    const schema = freshName(`${db.schema}_r`);
+    try {
+      const liveStore = new EventStore(live.nc, live.subjects);
+      await rebuildIntoSchema({ store: liveStore, ds, schema, url: db.url });
+      const otherStore = new EventStore(other.nc, other.subjects);
+      await otherStore.append(videoSubmitted(), 0);
+      await expect(rebuildIntoSchema({ store: otherStore, ds, schema })).rejects.toThrow(/changed|another stream/);
+      expect(await readModelStream(ds, schema)).toMatchObject({ identity: (await liveStore.streamState()).identity });
+    } finally {
+      await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await ds.destroy();
     }
   });
 });

@@ -1,15 +1,17 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventStore, MalformedMessage, ReadItem, StreamIdentity } from '@app/event-store';
 import {
+  adoptStreamIdentity,
   migrateModelSchema,
   ProjectionWriter,
+  sameStream,
   schemaTarget,
   type ApplyResult,
   type CatchUp,
   type ParkedEvent,
   type ProjectionItem,
 } from '@app/read-model';
-import { guardedByStream } from './stream-guard.js';
+import { guardedByStream, StreamChangedError, streamStillThere } from './stream-guard.js';
 
 /** Folds one batch into a model: a ProjectionWriter's apply, or applyIn inside a transaction. */
 export type ApplyBatch = (items: ProjectionItem[], fromSeq: number, throughSeq: number) => Promise<ApplyResult>;
@@ -129,26 +131,33 @@ export interface RebuildIntoSchemaOptions {
 
 /**
  * Rebuilds (or resumes building) the read model in `schema` from its checkpoint to `toSeq`: what
- * `framewire replay`, a projection-version upgrade and the replay benchmark run.
+ * `framewire replay`, a projection-version upgrade and the replay benchmark run. The model records
+ * the stream it folds, like every model (see stream-identity.ts), so that a switch to it and the
+ * jobs service's check at start can tell its stream; it fails with StreamChangedError when it
+ * resumes a model of another stream, or when the stream changed while it was read.
  */
 export async function rebuildIntoSchema(options: RebuildIntoSchemaOptions): Promise<RebuildStats> {
   const { ds, schema, store } = options;
   if (options.url) await migrateModelSchema(options.url, schema);
+  const stream = await store.streamState();
+  const model = await adoptStreamIdentity(ds, schema, stream.identity);
+  if (model.identity && !sameStream(model.identity, stream.identity)) throw new StreamChangedError(model.identity, stream.identity);
   const empty = await isEmpty(ds, schema);
   const writer = new ProjectionWriter(ds, schemaTarget(schema), { cacheJobs: options.cacheJobs ?? 200_000, startsEmpty: empty });
-  const from = (await writer.checkpoint()) + 1;
-  const to = options.toSeq ?? (await store.lastSeq());
-  return rebuildRange({
+  const stats = await rebuildRange({
     store,
     apply: (items, f, t) => writer.apply(items, f, t),
-    fromSeq: from,
-    toSeq: to,
+    fromSeq: model.checkpoint + 1,
+    toSeq: options.toSeq ?? stream.lastSeq,
     batchSize: options.batchSize,
     onProgress: options.onProgress,
     onMalformed: options.onMalformed,
     onParked: options.onParked,
     signal: options.signal,
   });
+  // An ordered consumer goes on reading a stream made again under it: what was read must be of one stream.
+  await streamStillThere(store, stream.identity);
+  return stats;
 }
 
 /**

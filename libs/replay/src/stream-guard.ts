@@ -1,4 +1,4 @@
-import { isStreamNotFound, type EventStore, type StreamIdentity } from '@app/event-store';
+import { isStreamNotFound, type EventStore, type StreamIdentity, type StreamState } from '@app/event-store';
 import { sameStream } from '@app/read-model';
 import type { ApplyBatch } from './rebuild.js';
 
@@ -13,6 +13,16 @@ export class StreamChangedError extends Error {
   }
 }
 
+/** The stream as it is now; rejects with StreamChangedError when it is gone or is not `identity` any more. */
+export async function streamStillThere(store: EventStore, identity: StreamIdentity): Promise<StreamState> {
+  const now = await store.streamState().catch((error: unknown) => {
+    if (isStreamNotFound(error)) return null;
+    throw error;
+  });
+  if (!now || !sameStream(now.identity, identity)) throw new StreamChangedError(identity, now?.identity ?? null);
+  return now;
+}
+
 /**
  * Wraps `apply` so that each batch is written only if the stream is still `identity` once the batch
  * has been read: a stream can be deleted and made again under a reader (an ordered consumer goes on
@@ -20,11 +30,7 @@ export class StreamChangedError extends Error {
  */
 export function guardedByStream(store: EventStore, identity: StreamIdentity, apply: ApplyBatch): ApplyBatch {
   return async (items, fromSeq, throughSeq) => {
-    const now = await store.streamState().catch((error: unknown) => {
-      if (isStreamNotFound(error)) return null;
-      throw error;
-    });
-    if (!now || !sameStream(now.identity, identity)) throw new StreamChangedError(identity, now?.identity ?? null);
+    await streamStillThere(store, identity);
     return apply(items, fromSeq, throughSeq);
   };
 }

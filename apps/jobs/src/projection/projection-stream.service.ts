@@ -7,6 +7,7 @@ import {
   judgeStream,
   ProjectionRegistry,
   readModelStream,
+  streamMismatchOf,
   type ReadModel,
   type StreamMismatch,
 } from '@app/read-model';
@@ -79,20 +80,9 @@ export class ProjectionStreamService {
     const stream = await this.state();
     const active = await this.registry.active();
     let model = await readModelStream(this.model.ds, active.schema);
-    let verdict = judgeStream(model, stream);
-    if (verdict.kind === 'adopt') {
-      model = await adoptStreamIdentity(this.model.ds, active.schema, stream.identity);
-      verdict = judgeStream(model, stream);
-    }
-    if (verdict.kind === 'other') {
-      const mismatch: StreamMismatch = {
-        reason: verdict.reason,
-        schema: active.schema,
-        checkpoint: model.checkpoint,
-        stored: model.identity,
-        found: stream.identity,
-        lastSeq: stream.lastSeq,
-      };
+    if (judgeStream(model, stream).kind === 'adopt') model = await adoptStreamIdentity(this.model.ds, active.schema, stream.identity);
+    const mismatch = streamMismatchOf(active.schema, model, stream);
+    if (mismatch) {
       this.report(mismatch);
       void this.upgrades.rebuild();
       throw new StreamMismatchError(mismatch);
