@@ -7,8 +7,9 @@ import { jobsEnvSchema, parseConfig } from '@app/config';
 import { BlobStore, EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { Clock } from '@app/runtime';
-import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { jobCancelled, jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { JobCommandsService } from '../commands/job-commands.service.js';
 import { JobsModule } from '../jobs.module.js';
 import { StorageSweepService } from './storage-sweep.service.js';
 
@@ -129,6 +130,29 @@ describe('storage sweep', () => {
     expect(runningLast?.ok && runningLast.stored.event.type).toBe('JobStarted');
     // The read model drops it from the list: its row is a tombstone.
     await projected(done.jobId, (row) => row['deleted_at'] !== null);
+  });
+
+  it('finishes the deletion of a running job that ended while no jobs service followed it (stopped after the 202, started again)', async () => {
+    await startJobs();
+    const running = await submit();
+    const started = jobStarted(running);
+    await append(started, 0);
+    expect(await app!.get(JobCommandsService).delete(running.jobId, { kind: 'all' }, 'key_a')).toMatchObject({ status: 'deleting' });
+    const asked = await store.lastLifecycle(running.jobId);
+    if (!asked?.ok) throw new Error('no lifecycle event after the DELETE');
+    expect(asked.stored.event).toMatchObject({ type: 'JobCancelRequested', data: { deletion: true } });
+    // The jobs service goes away while the job stops; the worker then appends its end.
+    await stopJobs();
+    await append(jobCancelled(asked.stored.event, 1, 'worker-1'), asked.stored.seq);
+
+    const sweeper = await startJobs();
+    await projected(running.jobId, (row) => row['status'] === 'cancelled' && row['delete_request'] !== null);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, pendingDeleted: 1 });
+    const last = await store.lastLifecycle(running.jobId);
+    expect(last?.ok && last.stored.event).toMatchObject({ type: 'JobDeleted', data: { reason: 'request', requestedBy: 'key_a' } });
+    expect(await blobs.info(running.data.video.objectName)).toBeNull();
+    await projected(running.jobId, (row) => row['deleted_at'] !== null);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, pendingDeleted: 0 });
   });
 
   it('keeps every job when JOB_RETENTION_DAYS is unset', async () => {
