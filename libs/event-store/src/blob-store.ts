@@ -141,7 +141,7 @@ export class BlobStore {
 
   private async bucketGone(): Promise<boolean> {
     try {
-      await (await this.js.jetstreamManager()).streams.info(`OBJ_${this.bucket}`);
+      await (await this.js.jetstreamManager()).streams.info(this.streamName);
       return false;
     } catch (error) {
       return isStreamNotFound(error);
@@ -255,7 +255,7 @@ export class BlobStore {
   /** Removes one chunk set by its subject (the storage sweep's repair of an upload cut off midway). */
   async purgeChunks(nuid: string): Promise<number> {
     const jsm = await this.js.jetstreamManager();
-    const { purged } = await jsm.streams.purge(`OBJ_${this.bucket}`, { filter: `$O.${this.bucket}.C.${nuid}` });
+    const { purged } = await jsm.streams.purge(this.streamName, { filter: `$O.${this.bucket}.C.${nuid}` });
     return purged;
   }
 
