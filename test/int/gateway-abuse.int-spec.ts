@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -281,6 +282,39 @@ describe('the gateway against one abusive client', () => {
     const third = await reopen();
     expect((await get(`/v1/jobs/${jobId}/stream`, acme)).status).toBe(429);
     for (const open of [sse, second, third]) open.close();
+  });
+
+  it('gives back the slot of a refused WebSocket handshake even when the client never closes its side', async () => {
+    const holder = await keys.create('acme', false, 'half-open');
+    // Handshakes for jobs that do not exist, from a client that keeps its side of each connection open.
+    const refused = await Promise.all(
+      Array.from({ length: STREAMS_PER_KEY }, () =>
+        new Promise<{ socket: Socket; reply: string }>((resolve, reject) => {
+          const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+          let reply = '';
+          socket.on('data', (chunk: Buffer) => (reply += chunk.toString('latin1')));
+          socket.on('end', () => resolve({ socket, reply }));
+          socket.on('error', reject);
+          socket.write(
+            `GET /v1/ws/jobs/${randomUUID()} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+              `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nAuthorization: Bearer ${holder.key}\r\n\r\n`,
+          );
+        }),
+      ),
+    );
+    try {
+      expect(refused.map(({ reply }) => reply.split('\r\n')[0])).toEqual(refused.map(() => 'HTTP/1.1 404 Not Found'));
+      // The key's slots are free: its live feed opens.
+      const feed = await eventually(async () => {
+        const attempt = await openStream('/v1/stream/jobs', holder);
+        if (attempt.status === 200) return attempt;
+        attempt.close();
+        return undefined;
+      }, 5_000, 'the refused handshakes to give their slots back');
+      feed.close();
+    } finally {
+      for (const { socket } of refused) socket.destroy();
+    }
   });
 
   it('resumes from a huge Last-Event-ID without holding a consumer past the job\'s end', async () => {

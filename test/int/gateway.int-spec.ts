@@ -11,6 +11,7 @@ import { testKeys, type TestKey } from '../support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { startJobsService } from '../support/jobs-service.js';
 import { isoBox, mp4Shell } from '../support/videos.js';
+import { multipart, rawRequest, send } from '../support/raw-http.js';
 
 /**
  * The gateway over real HTTP, against real NATS (stream and Object Store) and a jobs service on
@@ -294,9 +295,9 @@ describe('gateway over HTTP', () => {
     }
   });
 
-  it('with AUTH_MODE=off (a dev setting) takes every request as an admin of the default tenant, and says so', async () => {
+  it('with AUTH_MODE=off (a dev setting) takes every request as an admin of the default tenant, and says so; its upload cap counts per client address', async () => {
     const lines: string[] = [];
-    const config = parseConfig(gatewayEnvSchema, { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, AUTH_MODE: 'off' });
+    const config = parseConfig(gatewayEnvSchema, { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, AUTH_MODE: 'off', MAX_CONCURRENT_UPLOADS_PER_KEY: '1' });
     const ref = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
     const open = ref.createNestApplication<NestExpressApplication>({ logger: { log: () => undefined, error: () => undefined, warn: (m: unknown) => void lines.push(String(m)) } });
     configureHttp(open, config);
@@ -309,6 +310,29 @@ describe('gateway over HTTP', () => {
       const tenants = new Set(((await listed.json()) as { jobs: Array<{ tenant: string }> }).jobs.map((j) => j.tenant));
       expect(tenants).toEqual(new Set(['acme', 'bravo']));
       expect(lines.join('\n')).toMatch(/AUTH_MODE=off: API keys are NOT checked/);
+
+      // Every request acts for the same principal, so the upload cap counts per client address: one
+      // client's stalled upload holds its own slot, not every client's.
+      const port = (open.getHttpServer().address() as { port: number }).port;
+      const { body, contentType } = multipart([{ name: 'file', data: clip, filename: 'clip.mp4' }, { name: 'pipeline', data: 'noop' }]);
+      const head = `POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+      const upload = (from: string) => rawRequest(port, (socket) => send(socket, Buffer.concat([Buffer.from(head, 'latin1'), body])), 10_000, from);
+      let letGo!: () => void;
+      const hold = new Promise<void>((resolve) => (letGo = resolve));
+      const stalled = rawRequest(port, async (socket) => {
+        await send(socket, head);
+        await send(socket, body.subarray(0, Math.floor(body.length / 2)));
+        await hold;
+        socket.destroy();
+      }, 15_000, '127.0.0.2');
+      try {
+        // The stalled client's next upload is refused once the stalled one holds its slot.
+        await eventually(async () => ((await upload('127.0.0.2'))?.status === 429 ? true : undefined), 10_000, 'the stalled upload to hold its slot');
+        expect((await upload('127.0.0.3'))?.status).toBe(202);
+      } finally {
+        letGo();
+        await stalled;
+      }
     } finally {
       await open.close();
     }

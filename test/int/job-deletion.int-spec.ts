@@ -14,7 +14,7 @@ import { JobCommandsService } from '../../apps/jobs/src/commands/job-commands.se
 import { JobObjectsService } from '../../apps/jobs/src/deletion/job-objects.service.js';
 import { JobsMetrics } from '../../apps/jobs/src/ops/jobs.metrics.js';
 import { QueryError } from '../../apps/jobs/src/rpc/rpc-answer.js';
-import { jobCompleted, jobRedriven, jobStarted, videoSubmitted } from '../support/events.js';
+import { jobCancelled, jobCompleted, jobRedriven, jobStarted, videoSubmitted } from '../support/events.js';
 import { eventually, freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace } from '../support/services.js';
 
 const ALL: JobScope = { kind: 'all' };
@@ -135,14 +135,32 @@ describe('job deletion', () => {
     expect(fold(await events(submitted.jobId))).toMatchObject({ status: 'queued', deletedAt: expect.any(String) });
   });
 
+  it('answers a DELETE repeated while the job stops with the same 202, and asks the worker only once', async () => {
+    // No worker runs here, so nothing stops the job between the two requests: it is running until its end is appended below.
+    await stopWorker();
+    const submitted = await submit();
+    await store.append(jobStarted(submitted, 1, 'absent-worker'), 0);
+    expect(await commands.delete(submitted.jobId, TENANT_A, 'key_a')).toEqual({ job_id: submitted.jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 });
+    expect(await commands.delete(submitted.jobId, TENANT_A, 'key_b')).toEqual({ job_id: submitted.jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 });
+    const asked = await events(submitted.jobId);
+    expect(asked.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested']);
+    // The worker stops the job; the deletion asked first is then finished.
+    const request = await store.lastLifecycle(submitted.jobId);
+    await store.append(jobCancelled(asked[2]!, 1, 'absent-worker'), request?.ok ? request.stored.seq : 0);
+    const stored = await eventually(async () => {
+      const list = await events(submitted.jobId);
+      return list.at(-1)?.type === 'JobDeleted' ? list : undefined;
+    }, 20_000, 'the stopped job to be deleted');
+    expect(stored.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested', 'JobCancelled', 'JobDeleted']);
+    expect(stored[4]).toMatchObject({ data: { reason: 'request', requestedBy: 'key_a' } });
+  });
+
   it('stops a running job first (202 deleting), and deletes it as soon as its worker has stopped it', async () => {
     if (!worker) await startWorker();
     // noop sleeps on its signal: a stand-in for a long ffmpeg run.
     const running = await submit({ params: { sleep_ms: 10_000 } });
     await eventually(async () => ((await types(running.jobId)).includes('JobStarted') ? true : undefined), 20_000, 'the job to start');
     expect(await commands.delete(running.jobId, TENANT_A, 'key_a')).toEqual({ job_id: running.jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 });
-    // Asking again while it stops: the same answer, no second request.
-    expect(await commands.delete(running.jobId, TENANT_A, 'key_a')).toMatchObject({ status: 'deleting' });
     const stored = await eventually(async () => {
       const list = await events(running.jobId);
       return list.at(-1)?.type === 'JobDeleted' ? list : undefined;

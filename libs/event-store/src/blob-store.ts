@@ -32,6 +32,12 @@ export interface OrphanChunks {
   lastAt: Date;
 }
 
+/** What one listing of the bucket found (see BlobStore.survey). */
+export interface BucketSurvey {
+  objects: BlobEntry[];
+  orphans: OrphanChunks[];
+}
+
 /** A stream or bucket refused a write because it is at its size limit (it discards new data when full). */
 export function isStorageFullError(error: unknown): boolean {
   return error instanceof JetStreamApiError && /maximum (bytes|messages) exceeded/i.test(error.message);
@@ -214,40 +220,37 @@ export class BlobStore {
     return list.filter((info) => !info.deleted).map((info) => info.name);
   }
 
-  /** Every object that exists now, with when it was stored. */
-  async entries(): Promise<BlobEntry[]> {
-    const list = await this.store.list();
-    return list.filter((info) => !info.deleted).map((info) => ({ name: info.name, size: info.size, storedAt: new Date(info.mtime) }));
-  }
-
   /**
-   * Chunk sets that no object's metadata refers to, whose last chunk is older than `before`. An
-   * Object Store put writes the chunks first and the metadata last, so a writer killed midway (a
-   * gateway that crashed during an upload) leaves chunks without metadata that nothing will ever
-   * read or remove. An upload in progress keeps adding chunks, so its last chunk is always recent.
+   * The whole bucket in one pass, for the storage sweep: every object that exists now (with when it
+   * was stored), and the chunk sets that no object's metadata refers to whose last chunk is older than
+   * `orphansBefore`. An Object Store put writes the chunks first and the metadata last, so a writer
+   * killed midway (a gateway that crashed during an upload) leaves chunks without metadata that
+   * nothing will ever read or remove. An upload in progress keeps adding chunks, so its last chunk is
+   * always recent. The metadata is listed once and serves both answers.
    */
-  async orphanChunks(before: Date): Promise<OrphanChunks[]> {
+  async survey(orphansBefore: Date): Promise<BucketSurvey> {
     const jsm = await this.js.jetstreamManager();
-    const stream = `OBJ_${this.bucket}`;
     const chunkPrefix = `$O.${this.bucket}.C.`;
     // Chunk subjects first, then the metadata: a put that completes in between has its metadata seen.
-    const info = await jsm.streams.info(stream, { subjects_filter: `${chunkPrefix}>` });
-    const referenced = new Set((await this.store.list()).filter((o) => !o.deleted).map((o) => o.nuid));
+    const info = await jsm.streams.info(this.streamName, { subjects_filter: `${chunkPrefix}>` });
+    const listed = (await this.store.list()).filter((o) => !o.deleted);
+    const referenced = new Set(listed.map((o) => o.nuid));
     const orphans: OrphanChunks[] = [];
     for (const [subject, chunks] of Object.entries(info.state.subjects ?? {})) {
       const nuid = subject.slice(chunkPrefix.length);
       if (referenced.has(nuid)) continue;
-      const last = await jsm.direct.getMessage(stream, { last_by_subj: subject });
-      if (!last || last.time >= before) continue;
+      const last = await jsm.direct.getMessage(this.streamName, { last_by_subj: subject });
+      if (!last || last.time >= orphansBefore) continue;
       orphans.push({ nuid, chunks, lastAt: last.time });
     }
-    return orphans;
+    const objects = listed.map((o) => ({ name: o.name, size: o.size, storedAt: new Date(o.mtime) }));
+    return { objects, orphans };
   }
 
   /** Removes one chunk set by its subject (the storage sweep's repair of an upload cut off midway). */
   async purgeChunks(nuid: string): Promise<number> {
     const jsm = await this.js.jetstreamManager();
-    const { purged } = await jsm.streams.purge(`OBJ_${this.bucket}`, { filter: `$O.${this.bucket}.C.${nuid}` });
+    const { purged } = await jsm.streams.purge(this.streamName, { filter: `$O.${this.bucket}.C.${nuid}` });
     return purged;
   }
 

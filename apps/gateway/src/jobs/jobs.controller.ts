@@ -12,6 +12,7 @@ import {
 import type { GatewayConfig } from '@app/config';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
 import { ApiError } from '../http/api-error.js';
+import { ClientAddresses } from '../http/client-address.js';
 import { parseJobId, parseQuery } from '../http/route-params.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { UploadSlots } from '../limits/upload-slots.js';
@@ -61,6 +62,7 @@ export class JobsController {
     private readonly queries: JobQueriesClient,
     private readonly commands: JobCommandsClient,
     private readonly uploads: UploadSlots,
+    private readonly addresses: ClientAddresses,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -76,7 +78,7 @@ export class JobsController {
       throw new ApiError(ErrorCode.PayloadTooLarge, `the request is larger than the ${this.config.MAX_UPLOAD_BYTES}-byte upload limit`);
     }
     await this.submitJob.assertRoomFor(declared, FIELD_BYTES);
-    const release = this.uploads.acquire(principal.key_id);
+    const release = this.uploads.acquire(principal, this.addresses.of(req));
     try {
       const source: SubmissionSource = (sink, discard) =>
         readMultipart(req, 'file', SUBMIT_FIELDS, { fileBytes: this.config.MAX_UPLOAD_BYTES, fieldBytes: FIELD_BYTES }, sink, discard);

@@ -7,6 +7,7 @@ import type { AuthenticatedRequest, Principal } from '../auth/principal.js';
 import { ApiError } from '../http/api-error.js';
 import { ClientAddresses } from '../http/client-address.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
+import { limitOwner } from './key-slots.js';
 
 /**
  * The per-key request limit: RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_MS for each API key (each
@@ -39,14 +40,14 @@ export class RateLimitGuard implements CanActivate {
   }
 
   /**
-   * Counts one request of `principal` (from `ip`, as ClientAddresses counts clients): the RateLimit-* headers to send, or a 429
-   * RATE_LIMITED that carries them and Retry-After. Also for what guards do not see (a WebSocket handshake).
+   * Counts one request of `principal` (from `client`, as ClientAddresses gives it) against its owner's
+   * budget (see limitOwner): the RateLimit-* headers to send, or a 429 RATE_LIMITED that carries them
+   * and Retry-After. Also for what guards do not see (a WebSocket handshake).
    */
-  async take(principal: Principal, ip: string | undefined): Promise<Record<string, string>> {
+  async take(principal: Principal, client: string): Promise<Record<string, string>> {
     if (!this.limiter) return {};
-    const who = this.config.AUTH_MODE === 'off' ? `ip:${ip ?? 'unknown'}` : `key:${principal.key_id}`;
     try {
-      return this.describe(await this.limiter.consume(who));
+      return this.describe(await this.limiter.consume(limitOwner(this.config.AUTH_MODE, principal, client)));
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));

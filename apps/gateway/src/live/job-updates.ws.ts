@@ -141,7 +141,12 @@ function safeDecode(value: string): string {
   }
 }
 
-/** Answers an upgrade request with a plain HTTP error (and its headers: WWW-Authenticate, Retry-After) and closes the socket. */
+/**
+ * Answers an upgrade request with a plain HTTP error (and its headers: WWW-Authenticate, Retry-After)
+ * and closes the socket once the answer is written. Ending it is not enough: the HTTP server's sockets
+ * are half-open, so a client that never closes its side would keep the connection, and the
+ * live-stream slot the handshake took, for ever.
+ */
 function refuse(socket: Duplex, error: ApiError): void {
-  socket.end(rawErrorResponse(statusOf(error.code), error.code, error.message, error.headers));
+  socket.end(rawErrorResponse(statusOf(error.code), error.code, error.message, error.headers), () => socket.destroy());
 }

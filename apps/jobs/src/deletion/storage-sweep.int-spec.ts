@@ -7,8 +7,9 @@ import { jobsEnvSchema, parseConfig } from '@app/config';
 import { BlobStore, EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { Clock } from '@app/runtime';
-import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { jobCancelled, jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { JobCommandsService } from '../commands/job-commands.service.js';
 import { JobsModule } from '../jobs.module.js';
 import { StorageSweepService } from './storage-sweep.service.js';
 
@@ -131,6 +132,29 @@ describe('storage sweep', () => {
     await projected(done.jobId, (row) => row['deleted_at'] !== null);
   });
 
+  it('finishes the deletion of a running job that ended while no jobs service followed it (stopped after the 202, started again)', async () => {
+    await startJobs();
+    const running = await submit();
+    const started = jobStarted(running);
+    await append(started, 0);
+    expect(await app!.get(JobCommandsService).delete(running.jobId, { kind: 'all' }, 'key_a')).toMatchObject({ status: 'deleting' });
+    const asked = await store.lastLifecycle(running.jobId);
+    if (!asked?.ok) throw new Error('no lifecycle event after the DELETE');
+    expect(asked.stored.event).toMatchObject({ type: 'JobCancelRequested', data: { deletion: true } });
+    // The jobs service goes away while the job stops; the worker then appends its end.
+    await stopJobs();
+    await append(jobCancelled(asked.stored.event, 1, 'worker-1'), asked.stored.seq);
+
+    const sweeper = await startJobs();
+    await projected(running.jobId, (row) => row['status'] === 'cancelled' && row['delete_request'] !== null);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, pendingDeleted: 1 });
+    const last = await store.lastLifecycle(running.jobId);
+    expect(last?.ok && last.stored.event).toMatchObject({ type: 'JobDeleted', data: { reason: 'request', requestedBy: 'key_a' } });
+    expect(await blobs.info(running.data.video.objectName)).toBeNull();
+    await projected(running.jobId, (row) => row['deleted_at'] !== null);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, pendingDeleted: 0 });
+  });
+
   it('keeps every job when JOB_RETENTION_DAYS is unset', async () => {
     const sweeper = await startJobs();
     const done = await completedJob();
@@ -168,7 +192,7 @@ describe('storage sweep', () => {
     // Within the grace period nothing is garbage yet: an upload or an attempt may be in progress.
     expect(await sweeper.sweep()).toMatchObject({ ran: true, objects: { 'deleted-job': 0, 'unsubmitted-upload': 0, 'stale-attempt': 0 }, orphanChunkSets: 0 });
     expect(await blobs.names()).toEqual(expect.arrayContaining(everything));
-    expect((await blobs.orphanChunks(new Date(Date.now() + DAY))).map((o) => o.nuid)).toContain(nuid);
+    expect((await blobs.survey(new Date(Date.now() + DAY))).orphans.map((o) => o.nuid)).toContain(nuid);
 
     clock.at = new Date(Date.now() + 2 * GRACE_MS);
     expect(await sweeper.sweep()).toMatchObject({
@@ -181,12 +205,29 @@ describe('storage sweep', () => {
     expect(left).not.toContain(stale.objectName);
     expect(left).not.toContain(unsubmitted.name);
     expect(left).toEqual(expect.arrayContaining([done.data.video.objectName, retried.data.video.objectName, current.objectName, foreign.name]));
-    expect((await blobs.orphanChunks(new Date(Date.now() + DAY))).map((o) => o.nuid)).not.toContain(nuid);
+    expect((await blobs.survey(new Date(Date.now() + DAY))).orphans.map((o) => o.nuid)).not.toContain(nuid);
     // The live objects still read back whole (their chunks were not purged).
     const read = await blobs.open(current.objectName);
     const chunks: Buffer[] = [];
     for await (const chunk of read!.stream) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('thumb-000000.jpg');
+  });
+
+  it('lists the bucket for garbage at most once per grace period, not at every sweep', async () => {
+    const sweeper = await startJobs();
+    const start = clock.at.getTime();
+    const unsubmitted = await blobs.putBytes(`uploads/${randomUUID()}/${randomUUID()}`, bytes('orphan upload'), 'video/mp4');
+    // Half a grace period in: the bucket is listed, and the upload is too young to be garbage.
+    clock.at = new Date(start + GRACE_MS / 2);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, surveyed: true, objects: { 'unsubmitted-upload': 0 } });
+    // Past the upload's grace period, but less than one since the last listing: this sweep does not list the bucket.
+    clock.at = new Date(start + GRACE_MS + 60_000);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, surveyed: false, objects: { 'unsubmitted-upload': 0 } });
+    expect(await blobs.names()).toContain(unsubmitted.name);
+    // A grace period after the last listing, the next one finds it.
+    clock.at = new Date(start + GRACE_MS * 1.5 + 60_000);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, surveyed: true, objects: { 'unsubmitted-upload': 1 } });
+    expect(await blobs.names()).not.toContain(unsubmitted.name);
   });
 
   it('lets one instance sweep at a time: another one that holds the lock makes this one skip its turn', async () => {

@@ -22,6 +22,8 @@ export interface SweepReport {
   pendingDeleted: number;
   /** Jobs deleted because their retention ran out. */
   retentionDeleted: number;
+  /** Whether this sweep listed the bucket for garbage (at most once per STORAGE_GC_GRACE_MS). */
+  surveyed: boolean;
   /** Objects removed as garbage, by why. */
   objects: Record<GarbageKind, number>;
   /** Chunk sets without an object (uploads cut off midway) purged, and their chunks. */
@@ -40,6 +42,9 @@ export interface SweepReport {
  *    JOB_RETENTION_DAYS ago (when set);
  * 3. collects garbage older than STORAGE_GC_GRACE_MS: chunks of uploads cut off midway (no
  *    metadata), uploads never submitted, and files of attempts that never ended (see garbageKind).
+ *    This step lists the whole bucket, so it runs at most once per grace period (the first sweep
+ *    after start, then whenever a grace period has passed since the last listing): nothing younger
+ *    than that is garbage, and garbage goes between one and two grace periods after it was written.
  * Several instances may run: a PostgreSQL advisory lock lets one sweep at a time, and every step is
  * idempotent anyway (appends expect the last sequence; deleting what is gone is not an error).
  */
@@ -48,6 +53,8 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
   private readonly logger = new Logger(StorageSweepService.name);
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
+  /** When this instance last listed the bucket for garbage (by the clock), null before the first time. */
+  private surveyedAt: number | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -80,7 +87,7 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
 
   /** One sweep, now (the timer calls it; tests call it with an injected clock). */
   async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { ran: false, pendingDeleted: 0, retentionDeleted: 0, objects: { 'deleted-job': 0, 'unsubmitted-upload': 0, 'stale-attempt': 0 }, orphanChunkSets: 0, orphanChunks: 0 };
+    const report: SweepReport = { ran: false, pendingDeleted: 0, retentionDeleted: 0, surveyed: false, objects: { 'deleted-job': 0, 'unsubmitted-upload': 0, 'stale-attempt': 0 }, orphanChunkSets: 0, orphanChunks: 0 };
     const runner = this.model.ds.createQueryRunner();
     await runner.connect();
     try {
@@ -101,7 +108,7 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
     }
     const removed = Object.values(report.objects).reduce((a, b) => a + b, 0);
     if (report.pendingDeleted + report.retentionDeleted + removed + report.orphanChunkSets > 0) {
-      this.logger.log({ ...report, ran: undefined }, 'storage sweep removed data');
+      this.logger.log({ ...report, ran: undefined, surveyed: undefined }, 'storage sweep removed data');
     }
     return report;
   }
@@ -135,10 +142,14 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
   }
 
   private async collectGarbage(report: SweepReport): Promise<void> {
-    const before = new Date(this.clock.now().getTime() - this.config.STORAGE_GC_GRACE_MS);
-    const old = (await this.blobs.entries()).filter((entry) => entry.storedAt < before);
-    const parsed = old.flatMap((entry) => {
-      const object = parseObjectName(entry.name);
+    const now = this.clock.now().getTime();
+    if (this.surveyedAt !== null && now - this.surveyedAt < this.config.STORAGE_GC_GRACE_MS) return;
+    const before = new Date(now - this.config.STORAGE_GC_GRACE_MS);
+    const { objects, orphans } = await this.blobs.survey(before);
+    this.surveyedAt = now;
+    report.surveyed = true;
+    const parsed = objects.flatMap((entry) => {
+      const object = entry.storedAt < before ? parseObjectName(entry.name) : null;
       return object ? [{ name: entry.name, object }] : [];
     });
     const owners = await this.owners([...new Set(parsed.map((p) => p.object.jobId))]);
@@ -150,7 +161,7 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
         this.metrics.objectsRemoved.inc({ kind });
       }
     }
-    for (const orphan of await this.blobs.orphanChunks(before)) {
+    for (const orphan of orphans) {
       const purged = await this.blobs.purgeChunks(orphan.nuid);
       report.orphanChunkSets += 1;
       report.orphanChunks += purged;

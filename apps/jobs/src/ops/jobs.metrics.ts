@@ -44,7 +44,7 @@ export class JobsMetrics {
     });
     this.objectsRemoved = new Counter({
       name: 'framewire_storage_objects_removed_total',
-      help: 'Objects removed from the Object Store by deletions and the storage sweep, by kind (deleted-job, unsubmitted-upload, unended-attempt)',
+      help: 'Objects removed from the Object Store by deletions and the storage sweep, by kind (deleted-job, unsubmitted-upload, stale-attempt)',
       labelNames: ['kind'],
       registers,
     });
