@@ -75,7 +75,10 @@ export class JobReadRepository {
     return { jobs: page.map((row) => ({ state: rowToState(row), lastSeq: row.lastSeq })), nextCursor };
   }
 
-  /** Jobs whose deletion was asked for (a running job that was stopped first) and is not done yet. */
+  /**
+   * Jobs whose deletion was asked for (a running job that was stopped first) and is not done yet,
+   * those that have ended first: they can be deleted now, whatever number of others still run.
+   */
   async pendingDeletions(limit: number): Promise<string[]> {
     const rows = await this.ds
       .getRepository(JobRow)
@@ -83,7 +86,8 @@ export class JobReadRepository {
       .select('j.job_id', 'job_id')
       .where('j.delete_request IS NOT NULL')
       .andWhere('j.deleted_at IS NULL')
-      .orderBy('j.job_id')
+      .orderBy(`CASE WHEN j.status IN ('completed', 'failed', 'cancelled') THEN 0 ELSE 1 END`)
+      .addOrderBy('j.job_id')
       .limit(limit)
       .getRawMany<{ job_id: string }>();
     return rows.map((row) => row.job_id);
