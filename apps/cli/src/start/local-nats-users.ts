@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { jobSubjects } from '@app/contracts';
@@ -57,8 +57,10 @@ export function ensureLocalNatsPasswords(dataDir: string): LocalNatsPasswords {
     return kept;
   }
   const passwords = Object.fromEntries(LOCAL_NATS_USERS.map((user) => [user, generatePassword()])) as LocalNatsPasswords;
-  writeFileSync(path, `${JSON.stringify(passwords, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600); // an existing, unreadable file keeps its mode on write
+  // A damaged file that is there keeps its mode on write: remove it, so the new passwords are never
+  // in a file that others may read, not even for a moment.
+  rmSync(path, { force: true });
+  writeFileSync(path, `${JSON.stringify(passwords, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   return passwords;
 }
 
