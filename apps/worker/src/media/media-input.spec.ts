@@ -52,6 +52,22 @@ describe('a tool\'s ffmpeg arguments as the runner runs them', () => {
     expect(ffmpegArgs(['-i', 'a.mp4', '-noautorotate', '-vn', 'out.wav'], null, 1)).toEqual(['-threads', '1', '-i', 'a.mp4', '-noautorotate', '-vn', '-threads', '1', 'out.wav']);
   });
 
+  it('never takes an option name for a value, so an option it does not know keeps a valid command whole', () => {
+    // -recast_media and -psnr take no value. Read as taking one, -recast_media swallowed the "-i" and
+    // -psnr the "-c:v", and -threads landed between -c:v and its codec.
+    expect(ffmpegArgs(['-recast_media', '-i', input.path, '-psnr', '-c:v', 'mpeg4', 'out.mp4'], input, 1)).toEqual([
+      '-recast_media', '-threads', '1', ...upload, '-i', input.path, '-psnr', '-c:v', 'mpeg4', '-threads', '1', 'out.mp4',
+    ]);
+    // One no list knows yet (a newer ffmpeg's): the command stays as it was given.
+    expect(ffmpegArgs(['-some_new_flag', '-i', 'a.mp4', '-some_new_flag', '-map', '0', 'out.mkv'], null, 1)).toEqual([
+      '-some_new_flag', '-threads', '1', '-i', 'a.mp4', '-some_new_flag', '-map', '0', '-threads', '1', 'out.mkv',
+    ]);
+    // A value that starts with a dash and a digit is a value all the same.
+    expect(ffmpegArgs(['-i', 'a.mp4', '-map_metadata', '-1', '-itsoffset', '-0.5', 'out.mkv'], null, 1)).toEqual([
+      '-threads', '1', '-i', 'a.mp4', '-map_metadata', '-1', '-itsoffset', '-0.5', '-threads', '1', 'out.mkv',
+    ]);
+  });
+
   it.each([
     ['a file: URL', ['-i', `file:${input.path}`, 'out.mp4']],
     ['a movie filter', ['-f', 'lavfi', '-i', `movie=${input.path}`, 'out.mp4']],

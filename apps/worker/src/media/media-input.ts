@@ -48,17 +48,25 @@ export function inputOptions(demuxer: Demuxer): string[] {
 }
 
 /**
- * ffmpeg options that take no value. Every other option is taken to have one: a boolean missing
- * here only means that a file after it is not seen as an output (and gets no `-threads`), never
- * that a value is mistaken for a file.
+ * ffmpeg options that take no value. Every other option is taken to have one, unless what follows it
+ * is an option name (a dash and a letter: no value looks like that, while `-1` or `-0.5` may be a
+ * value). So a boolean missing here, or a newer ffmpeg's, never makes the walker read the next
+ * option as its value; at worst a file right after it is not seen as an output (and gets no `-threads`).
  */
 const FLAGS = new Set([
   'y', 'n', 'nostdin', 'stdin', 'hide_banner', 'nostats', 'stats', 'an', 'vn', 'sn', 'dn', 'shortest', 're', 'copyts',
   'start_at_zero', 'accurate_seek', 'autorotate', 'autoscale', 'benchmark', 'benchmark_all', 'dump', 'hex', 'xerror',
   'ignore_unknown', 'copy_unknown', 'debug_ts', 'vstats', 'fix_sub_duration', 'report', 'find_stream_info', 'bitexact',
+  'recast_media', 'psnr', 'qphist', 'copyinkf', 'auto_conversion_filters', 'display_hflip', 'display_vflip', 'fix_sub_duration_heartbeat',
 ]);
 
-const isFlag = (option: string) => FLAGS.has(option) || (option.startsWith('no') && FLAGS.has(option.slice(2)));
+/** A boolean option, by its name without the dash (and without a stream specifier: `display_hflip:v:0`). */
+function isFlag(option: string): boolean {
+  const name = option.split(':', 1)[0]!;
+  return FLAGS.has(name) || (name.startsWith('no') && FLAGS.has(name.slice(2)));
+}
+
+const isOptionName = (arg: string | undefined) => arg !== undefined && /^-[A-Za-z]/.test(arg);
 
 /**
  * A tool's ffmpeg arguments as the runner runs them:
@@ -83,7 +91,7 @@ export function ffmpegArgs(args: readonly string[], input: MediaInput | null, th
       i++;
     } else if (arg.startsWith('-') && arg.length > 1) {
       out.push(arg);
-      if (!isFlag(arg.slice(1)) && i + 1 < args.length) out.push(args[++i]!);
+      if (!isFlag(arg.slice(1)) && i + 1 < args.length && !isOptionName(args[i + 1])) out.push(args[++i]!);
     } else {
       out.push(...cap, arg); // an output file ('-' is stdout)
     }
