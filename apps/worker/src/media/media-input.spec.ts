@@ -42,6 +42,27 @@ describe('a tool\'s ffmpeg arguments as the runner runs them', () => {
     expect(ffmpegArgs(['-f', 'hls', '-i', input.path, 'out.mp4'], input, 1)).toEqual(['-f', 'hls', '-threads', '1', ...upload, '-i', input.path, '-threads', '1', 'out.mp4']);
   });
 
+  it('keeps a tool\'s own -t, or -to, on the upload when it reads no longer than the duration limit', () => {
+    const own = (timing: string[]) => ffmpegArgs([...timing, '-i', input.path, 'out.wav'], input, 1);
+    const options = inputOptions('mov');
+    expect(own(['-t', '5'])).toEqual(['-t', '5', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+    expect(own(['-t', '01:02:03.5'])).toEqual(['-t', '01:02:03.5', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+    expect(own(['-ss', '10', '-to', '20'])).toEqual(['-ss', '10', '-to', '20', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+    // -to is a position: from -ss 14000 to 14500 is 500 s.
+    expect(own(['-ss', '14000', '-to', '14500'])).toEqual(['-ss', '14000', '-to', '14500', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+  });
+
+  it('puts the duration limit after a tool\'s own -t or -to that would read longer, or that it cannot read, so the limit wins', () => {
+    const own = (timing: string[]) => ffmpegArgs([...timing, '-i', input.path, 'out.wav'], input, 1);
+    for (const timing of [['-t', '14401'], ['-t', '5:00:00'], ['-t', '1e9'], ['-to', '20000'], ['-ss', '-5', '-to', '14401']]) {
+      expect(own(timing)).toEqual([...timing, '-threads', '1', ...upload, '-i', input.path, '-threads', '1', 'out.wav']);
+    }
+    // A -t of another file (an output's, an earlier input's) is not the upload's.
+    expect(ffmpegArgs(['-t', '5', '-i', 'other.mp4', '-i', input.path, 'out.wav'], input, 1)).toEqual([
+      '-t', '5', '-threads', '1', '-i', 'other.mp4', '-threads', '1', ...upload, '-i', input.path, '-threads', '1', 'out.wav',
+    ]);
+  });
+
   it('leaves other inputs as they are, but caps their threads too', () => {
     expect(ffmpegArgs(['-v', 'info', '-f', 'lavfi', '-i', 'sine', '-i', input.path, '-shortest', '-an', 'out.mkv'], input, 4)).toEqual([
       '-v', 'info', '-f', 'lavfi', '-threads', '4', '-i', 'sine', '-threads', '4', ...upload, '-i', input.path, '-shortest', '-an', '-threads', '4', 'out.mkv',
