@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { ToolError } from '@app/tools';
-import { makeVideo, mediaDir } from '../../../../test/support/videos.js';
+import { ToolError, type FfprobeOutput } from '@app/tools';
+import { ffmpeg, makeVideo, mediaDir } from '../../../../test/support/videos.js';
 import { FfprobeRunner } from './ffprobe.runner.js';
 
 /** The real ffprobe, through the runner and its memory-cap wrapper. */
@@ -28,6 +28,25 @@ describe('FfprobeRunner', () => {
 
   it('reads a real video under its memory cap', async () => {
     expect(await probe({ FFMPEG_MEMORY_MB: '512' })).toBeNull();
+  });
+
+  it('shows each output to the check: the first before the packets are counted, then the counted one', async () => {
+    const mkv = join(media.dir, 'clip.mkv');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5', '-t', '1', '-c:v', 'mpeg4', mkv]);
+    const seen: Array<string | undefined> = [];
+    const check = (output: FfprobeOutput) => void seen.push(output.streams?.[0]?.nb_read_packets);
+    const runner = new FfprobeRunner(parseConfig(workerEnvSchema, {}));
+    const output = await runner.probe({ path: mkv, demuxer: 'matroska', maxDurationSec: 60 }, new AbortController().signal, check);
+    expect(seen).toEqual([undefined, '5']);
+    // A check that throws stops the probe there: the packets are never counted.
+    seen.length = 0;
+    const refuse = (o: FfprobeOutput) => {
+      check(o);
+      throw new Error('over a limit');
+    };
+    await expect(runner.probe({ path: mkv, demuxer: 'matroska', maxDurationSec: 60 }, new AbortController().signal, refuse)).rejects.toThrow('over a limit');
+    expect(seen).toEqual([undefined]);
+    expect(output.streams?.[0]?.nb_read_packets).toBe('5');
   });
 
   it.each([

@@ -107,9 +107,7 @@ export class PipelineExecutor {
           const over = checkMediaLimits(figures, limits.limits);
           if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, pipeline.name), true);
         };
-        const probed = await this.ffprobe.probe(input, attemptSignal, check);
-        check(probed);
-        media = toMediaInfo(probed);
+        media = toMediaInfo(await this.ffprobe.probe(input, attemptSignal, check));
         this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(t1 - t0), probeMs: Math.round(performance.now() - t1), bytes: request.data.video.size }, 'input downloaded and probed');
       }
       this.probe.pipelineBegins(request.jobId, attempt);
