@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import type { JobCompleted, JobEvent, JobFailed } from '@app/contracts';
+import type { JobCompleted, JobEvent, JobFailed, VideoSubmitted } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { BlobStore, EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import type { PipelineResult } from '@app/tools';
-import { videoSubmitted } from '../../../test/support/events.js';
+import { jobRedriven, videoSubmitted } from '../../../test/support/events.js';
 import { eventually, freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace } from '../../../test/support/services.js';
 import {
   disguisedDashManifest,
@@ -52,13 +52,28 @@ async function startWorker(id: string, env: Record<string, string> = {}) {
     const events = stored.map((s) => s.event);
     const failures = events.filter((e): e is JobFailed => e.type === 'JobFailed').map((e) => [e.data.attempt, e.data.final, e.data.error.code]);
     const last = events.at(-1)!;
-    return { events, stored, failures, last, failed: last.type === 'JobFailed' ? (last as JobFailed) : null, completed: last.type === 'JobCompleted' ? (last as JobCompleted) : null };
+    return { submitted, events, stored, failures, last, failed: last.type === 'JobFailed' ? (last as JobFailed) : null, completed: last.type === 'JobCompleted' ? (last as JobCompleted) : null };
+  }
+
+  /** Redrives a job that ended (as the jobs service does, from its attempt `firstAttempt`) and waits for the redrive to end. */
+  async function redrive(submitted: VideoSubmitted, firstAttempt: number, timeoutMs = 120_000) {
+    const ended = (await store.readJob(submitted.jobId)).flatMap((item) => (item.ok ? [item.stored.event] : [])).at(-1)!;
+    const work = await store.lastEntryOn(ns.subjects.submitted(submitted.jobId, submitted.data.priority));
+    await store.append(jobRedriven(submitted, ended, firstAttempt), work!.seq);
+    return eventually(async () => {
+      const events = (await store.readJob(submitted.jobId)).flatMap((item) => (item.ok ? [item.stored.event] : []));
+      const run = events.slice(events.findIndex((e) => e.type === 'JobRedriven'));
+      const last = run.at(-1);
+      const failures = run.filter((e): e is JobFailed => e.type === 'JobFailed').map((e) => [e.data.attempt, e.data.final, e.data.error.code]);
+      return last?.type === 'JobCompleted' || (last?.type === 'JobFailed' && last.data.final) ? failures : undefined;
+    }, timeoutMs, 'the redriven job to end');
   }
 
   return {
     ns,
     worker,
     runJob,
+    redrive,
     async close() {
       await worker.close();
       await ns.cleanup();
@@ -277,12 +292,17 @@ describe('a tool past its memory or wall-time cap', () => {
     try {
       const path = join(media.dir, 'clip.mkv');
       await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-t', '1', '-c:v', 'mpeg4', path]);
-      const { failures, failed } = await w.runJob(await readFile(path), 'video/x-matroska', 'probe');
+      const { submitted, failures, failed } = await w.runJob(await readFile(path), 'video/x-matroska', 'probe');
       expect(failures).toEqual([
         [1, false, 'RESOURCE_LIMIT'],
         [2, true, 'RESOURCE_LIMIT'],
       ]);
       expect(failed!.data.error.message).toMatch(/^ffprobe ran longer than 1000 ms \(FFPROBE_TIMEOUT_MS\) counting the packets/);
+      // A redrive starts afresh: the failure before it does not count, so its first attempt is retried again.
+      expect(await w.redrive(submitted, 3)).toEqual([
+        [3, false, 'RESOURCE_LIMIT'],
+        [4, true, 'RESOURCE_LIMIT'],
+      ]);
     } finally {
       await w.close();
     }

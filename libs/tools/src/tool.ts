@@ -90,9 +90,9 @@ export interface MediaTools {
    * The worker caps every run: `-threads FFMPEG_THREADS` before each input and output file (and
    * `-filter_threads`), FFMPEG_MEMORY_MB of address space, the tool's timeout. Read the upload as
    * `'-i', ctx.inputPath`: the worker puts its own input options right before that `-i` (the sniffed
-   * container as `-f`, `-protocol_whitelist file,pipe`, `-enable_drefs 0` for MOV, `-t` at the
-   * duration limit). A command that names the upload any other way (`file:` URL, `movie=` filter,
-   * concat list) is refused.
+   * container as `-f`, `-protocol_whitelist file,pipe`, `-enable_drefs 0` for MOV, and `-t` at the
+   * duration limit unless the tool's own `-t` or `-to` for the upload reads no longer). A command that
+   * names the upload any other way (`file:` URL, `movie=` filter, concat list) is refused.
    */
   ffmpeg(args: string[], options?: { onProgress?: (progress: FfmpegProgress) => void }): Promise<{ stderr: string; stdout: string }>;
 }

@@ -26,9 +26,9 @@ export class FfprobeRunner {
 
   /**
    * Format and streams. The frame count comes from the container when it states one (MP4 and MOV
-   * do); only when it does not are the packets counted, which reads the whole file. `check` sees the
-   * first output before that (and may throw to stop there), so a video that is over a limit by what
-   * its header says is never read to its end.
+   * do); only when it does not are the packets counted, which reads the whole file. `check` sees each
+   * output, and may throw to stop there: the first before the packets are counted, so a video that
+   * is over a limit by what its header says is never read to its end, and the counted one.
    */
   async probe(input: MediaInput, signal: AbortSignal, check?: (output: FfprobeOutput) => void): Promise<FfprobeOutput> {
     const output = await this.run(input, false, signal);
@@ -36,7 +36,9 @@ export class FfprobeRunner {
     const video = output.streams?.find((s) => s.codec_type === 'video');
     const stated = Number(video?.nb_frames);
     if (!video || (Number.isFinite(stated) && stated > 0)) return output;
-    return this.run(input, true, signal);
+    const counted = await this.run(input, true, signal);
+    check?.(counted);
+    return counted;
   }
 
   private run(input: MediaInput, countPackets: boolean, signal: AbortSignal): Promise<FfprobeOutput> {

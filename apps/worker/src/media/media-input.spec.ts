@@ -42,6 +42,27 @@ describe('a tool\'s ffmpeg arguments as the runner runs them', () => {
     expect(ffmpegArgs(['-f', 'hls', '-i', input.path, 'out.mp4'], input, 1)).toEqual(['-f', 'hls', '-threads', '1', ...upload, '-i', input.path, '-threads', '1', 'out.mp4']);
   });
 
+  it('keeps a tool\'s own -t, or -to, on the upload when it reads no longer than the duration limit', () => {
+    const own = (timing: string[]) => ffmpegArgs([...timing, '-i', input.path, 'out.wav'], input, 1);
+    const options = inputOptions('mov');
+    expect(own(['-t', '5'])).toEqual(['-t', '5', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+    expect(own(['-t', '01:02:03.5'])).toEqual(['-t', '01:02:03.5', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+    expect(own(['-ss', '10', '-to', '20'])).toEqual(['-ss', '10', '-to', '20', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+    // -to is a position: from -ss 14000 to 14500 is 500 s.
+    expect(own(['-ss', '14000', '-to', '14500'])).toEqual(['-ss', '14000', '-to', '14500', '-threads', '1', ...options, '-i', input.path, '-threads', '1', 'out.wav']);
+  });
+
+  it('puts the duration limit after a tool\'s own -t or -to that would read longer, or that it cannot read, so the limit wins', () => {
+    const own = (timing: string[]) => ffmpegArgs([...timing, '-i', input.path, 'out.wav'], input, 1);
+    for (const timing of [['-t', '14401'], ['-t', '5:00:00'], ['-t', '1e9'], ['-to', '20000'], ['-ss', '-5', '-to', '14401']]) {
+      expect(own(timing)).toEqual([...timing, '-threads', '1', ...upload, '-i', input.path, '-threads', '1', 'out.wav']);
+    }
+    // A -t of another file (an output's, an earlier input's) is not the upload's.
+    expect(ffmpegArgs(['-t', '5', '-i', 'other.mp4', '-i', input.path, 'out.wav'], input, 1)).toEqual([
+      '-t', '5', '-threads', '1', '-i', 'other.mp4', '-threads', '1', ...upload, '-i', input.path, '-threads', '1', 'out.wav',
+    ]);
+  });
+
   it('leaves other inputs as they are, but caps their threads too', () => {
     expect(ffmpegArgs(['-v', 'info', '-f', 'lavfi', '-i', 'sine', '-i', input.path, '-shortest', '-an', 'out.mkv'], input, 4)).toEqual([
       '-v', 'info', '-f', 'lavfi', '-threads', '4', '-i', 'sine', '-threads', '4', ...upload, '-i', input.path, '-shortest', '-an', '-threads', '4', 'out.mkv',
@@ -50,6 +71,22 @@ describe('a tool\'s ffmpeg arguments as the runner runs them', () => {
 
   it('knows the options without a value, as such and negated', () => {
     expect(ffmpegArgs(['-i', 'a.mp4', '-noautorotate', '-vn', 'out.wav'], null, 1)).toEqual(['-threads', '1', '-i', 'a.mp4', '-noautorotate', '-vn', '-threads', '1', 'out.wav']);
+  });
+
+  it('never takes an option name for a value, so an option it does not know keeps a valid command whole', () => {
+    // -recast_media and -psnr take no value. Read as taking one, -recast_media swallowed the "-i" and
+    // -psnr the "-c:v", and -threads landed between -c:v and its codec.
+    expect(ffmpegArgs(['-recast_media', '-i', input.path, '-psnr', '-c:v', 'mpeg4', 'out.mp4'], input, 1)).toEqual([
+      '-recast_media', '-threads', '1', ...upload, '-i', input.path, '-psnr', '-c:v', 'mpeg4', '-threads', '1', 'out.mp4',
+    ]);
+    // One no list knows yet (a newer ffmpeg's): the command stays as it was given.
+    expect(ffmpegArgs(['-some_new_flag', '-i', 'a.mp4', '-some_new_flag', '-map', '0', 'out.mkv'], null, 1)).toEqual([
+      '-some_new_flag', '-threads', '1', '-i', 'a.mp4', '-some_new_flag', '-map', '0', '-threads', '1', 'out.mkv',
+    ]);
+    // A value that starts with a dash and a digit is a value all the same.
+    expect(ffmpegArgs(['-i', 'a.mp4', '-map_metadata', '-1', '-itsoffset', '-0.5', 'out.mkv'], null, 1)).toEqual([
+      '-threads', '1', '-i', 'a.mp4', '-map_metadata', '-1', '-itsoffset', '-0.5', '-threads', '1', 'out.mkv',
+    ]);
   });
 
   it.each([

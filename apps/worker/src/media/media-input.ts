@@ -48,44 +48,63 @@ export function inputOptions(demuxer: Demuxer): string[] {
 }
 
 /**
- * ffmpeg options that take no value. Every other option is taken to have one: a boolean missing
- * here only means that a file after it is not seen as an output (and gets no `-threads`), never
- * that a value is mistaken for a file.
+ * ffmpeg options that take no value. Every other option is taken to have one, unless what follows it
+ * is an option name (a dash and a letter: no value looks like that, while `-1` or `-0.5` may be a
+ * value). So a boolean missing here, or a newer ffmpeg's, never makes the walker read the next
+ * option as its value; at worst a file right after it is not seen as an output (and gets no `-threads`).
  */
 const FLAGS = new Set([
   'y', 'n', 'nostdin', 'stdin', 'hide_banner', 'nostats', 'stats', 'an', 'vn', 'sn', 'dn', 'shortest', 're', 'copyts',
   'start_at_zero', 'accurate_seek', 'autorotate', 'autoscale', 'benchmark', 'benchmark_all', 'dump', 'hex', 'xerror',
   'ignore_unknown', 'copy_unknown', 'debug_ts', 'vstats', 'fix_sub_duration', 'report', 'find_stream_info', 'bitexact',
+  'recast_media', 'psnr', 'qphist', 'copyinkf', 'auto_conversion_filters', 'display_hflip', 'display_vflip', 'fix_sub_duration_heartbeat',
 ]);
 
-const isFlag = (option: string) => FLAGS.has(option) || (option.startsWith('no') && FLAGS.has(option.slice(2)));
+/** A boolean option, by its name without the dash (and without a stream specifier: `display_hflip:v:0`). */
+function isFlag(option: string): boolean {
+  const name = option.split(':', 1)[0]!;
+  return FLAGS.has(name) || (name.startsWith('no') && FLAGS.has(name.slice(2)));
+}
+
+const isOptionName = (arg: string | undefined) => arg !== undefined && /^-[A-Za-z]/.test(arg);
 
 /**
  * A tool's ffmpeg arguments as the runner runs them:
  * - `-threads <n>` before every input and every output file, so no decoder or encoder starts more
  *   threads than FFMPEG_THREADS (filter graphs get `-filter_threads` and `-filter_complex_threads`
  *   from the runner's global options);
- * - the upload's input options (inputOptions, and `-t` at the duration limit) right before
- *   `-i <its path>`, after any the tool gave, so they win. A tool that reads the upload any other way (`-i file:<path>`, a `movie=` filter, a
- *   concat list) is refused: the upload reaches ffmpeg only as what it was accepted as.
+ * - the upload's input options (inputOptions) right before `-i <its path>`, after any the tool gave,
+ *   so they win; and `-t` at the duration limit, unless the tool's own `-t` or `-to` for the upload
+ *   already reads no longer (ffmpeg takes the last `-t`, and a `-t` over any `-to`: an unconditional
+ *   one would read more than the tool asked for). A tool that reads the upload any other way
+ *   (`-i file:<path>`, a `movie=` filter, a concat list) is refused: the upload reaches ffmpeg only
+ *   as what it was accepted as.
  * Other inputs (a `-f lavfi` source, a tool's own files) are left as they are.
  */
 export function ffmpegArgs(args: readonly string[], input: MediaInput | null, threads: number): string[] {
   const out: string[] = [];
   const cap = ['-threads', String(threads)];
+  /** The timing options given since the last file, that is for the next one. */
+  let timing: Timing = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '-i') {
       const source = args[i + 1];
       if (source === undefined) throw new ToolError(ErrorCode.ToolFailed, 'ffmpeg was given -i without a file', true);
-      const upload = input && source === input.path ? [...inputOptions(input.demuxer), '-t', String(input.maxDurationSec)] : [];
+      const upload = input && source === input.path ? [...inputOptions(input.demuxer), ...durationCap(timing, input.maxDurationSec)] : [];
       out.push(...cap, ...upload, '-i', source);
+      timing = {};
       i++;
     } else if (arg.startsWith('-') && arg.length > 1) {
       out.push(arg);
-      if (!isFlag(arg.slice(1)) && i + 1 < args.length) out.push(args[++i]!);
+      if (!isFlag(arg.slice(1)) && i + 1 < args.length && !isOptionName(args[i + 1])) {
+        const value = args[++i]!;
+        out.push(value);
+        if (arg === '-t' || arg === '-to' || arg === '-ss') timing[arg] = value;
+      }
     } else {
       out.push(...cap, arg); // an output file ('-' is stdout)
+      timing = {};
     }
   }
   if (input) {
@@ -95,4 +114,25 @@ export function ffmpegArgs(args: readonly string[], input: MediaInput | null, th
     }
   }
   return out;
+}
+
+type Timing = Partial<Record<'-t' | '-to' | '-ss', string>>;
+
+/**
+ * `-t <limit>` for the upload, or nothing when the tool's own `-t` (a duration) or `-to` (a position,
+ * counted from its `-ss`) reads no longer than the limit.
+ */
+function durationCap(timing: Timing, maxDurationSec: number): string[] {
+  const to = timing['-to'] === undefined ? null : seconds(timing['-to']);
+  const asked = timing['-t'] !== undefined ? seconds(timing['-t']) : to === null ? null : to - Math.max(0, seconds(timing['-ss'] ?? '0') ?? 0);
+  return asked !== null && asked >= 0 && asked <= maxDurationSec ? [] : ['-t', String(maxDurationSec)];
+}
+
+/** An ffmpeg time duration (`[-][HH:]MM:SS[.m...]` or `[-]S+[.m...][s|ms|us]`) in seconds; null for anything else. */
+function seconds(text: string): number | null {
+  const clock = /^(-?)(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d*)?)$/.exec(text);
+  if (clock) return (clock[1] ? -1 : 1) * (Number(clock[2] ?? 0) * 3600 + Number(clock[3]) * 60 + Number(clock[4]));
+  const plain = /^(-?(?:\d+(?:\.\d*)?|\.\d+))(s|ms|us)?$/.exec(text);
+  if (!plain) return null;
+  return Number(plain[1]) / (plain[2] === 'ms' ? 1e3 : plain[2] === 'us' ? 1e6 : 1);
 }

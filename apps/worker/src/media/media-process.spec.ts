@@ -11,6 +11,8 @@ describe('what ffmpeg and ffprobe die of', () => {
     ['a crash', null, '', 'SIGSEGV', 'RESOURCE_LIMIT'],
     ['an abort', null, 'malloc(): corrupted top size\n', 'SIGABRT', 'RESOURCE_LIMIT'],
     ['no such binary', 127, 'sh: 1: exec: /opt/ffmpeg: not found\n', null, 'TOOL_FAILED'],
+    ['a binary that may not be executed', 126, 'sh: 1: exec: /opt/ffmpeg: Permission denied\n', null, 'TOOL_FAILED'],
+    ['a cap above the hard limit', 127, 'sh: 1: ulimit: error setting limit (Operation not permitted)\n', null, 'TOOL_FAILED'],
     ['a broken input', 1, 'moov atom not found\n', null, null],
     ['a bad option', 1, 'Unrecognized option \'frobnicate\'.\n', null, null],
   ] as const)('%s', (_, code, stderr, signal, expected) => {

@@ -17,12 +17,14 @@ export function memoryCapMb(config: Pick<WorkerConfig, 'FFMPEG_MEMORY_MB' | 'FFM
  * Starts ffmpeg or ffprobe with nothing on stdin and its memory capped: through `sh -c 'ulimit -v'`
  * (Node has no setrlimit), which then execs the binary, so the child's pid is the tool's and a
  * SIGKILL reaches it. An allocation past the cap fails inside the tool, which then exits with an
- * error naming it (see resourceFailure) or dies by a signal.
+ * error naming it (see resourceFailure) or dies by a signal. When the wrapper itself fails, it exits
+ * 126 or 127 (a cap above the worker's own hard limit, which `ulimit` may not raise; a binary that
+ * is not there or not executable), which resourceFailure reads as a setup problem.
  */
 export function spawnCapped(binary: string, args: readonly string[], memoryMb: number, signal: AbortSignal): ChildProcessWithoutNullStreams {
   const options = { stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' as const };
   if (memoryMb <= 0) return spawn(binary, args, options) as unknown as ChildProcessWithoutNullStreams;
-  return spawn('/bin/sh', ['-c', 'ulimit -v "$1" && shift && exec "$@"', 'sh', String(memoryMb * 1024), binary, ...args], options) as unknown as ChildProcessWithoutNullStreams;
+  return spawn('/bin/sh', ['-c', 'ulimit -v "$1" || exit 127; shift; exec "$@"', 'sh', String(memoryMb * 1024), binary, ...args], options) as unknown as ChildProcessWithoutNullStreams;
 }
 
 /** What ffmpeg, its libraries and the loader say when an allocation, a mapping or a thread is refused. */
@@ -31,15 +33,15 @@ const OUT_OF_MEMORY = /Cannot allocate memory|Could not allocate|malloc of size 
 /**
  * A tool that ran out of its memory cap, or that died by a signal this worker did not send (a crash
  * on a hostile input, the kernel's OOM killer): RESOURCE_LIMIT, transient the first time (the job
- * runner makes a second one in a row permanent). TOOL_FAILED for a binary the shell wrapper did not
- * find. Null for any other failure.
+ * runner makes a second one in a row permanent). TOOL_FAILED (transient, as a spawn ENOENT or EACCES
+ * is) when the shell wrapper could not run it: no such binary, not executable, or the cap refused.
+ * Null for any other failure.
  */
 export function resourceFailure(tool: 'ffmpeg' | 'ffprobe', code: number | null, stderr: string, signalName: NodeJS.Signals | null, memoryMb: number): ToolError | null {
   const cap = memoryMb > 0 ? `its memory cap of ${memoryMb} MiB (FFMPEG_MEMORY_MB)` : 'memory';
   if (signalName) return new ToolError(ErrorCode.ResourceLimit, `${tool} was killed by ${signalName}: it ran out of ${cap}, or crashed on this input`, false);
   if (OUT_OF_MEMORY.test(stderr)) return new ToolError(ErrorCode.ResourceLimit, `${tool} ran out of ${cap}: ${lastLine(stderr)}`, false);
-  // 127 from the shell wrapper: no such binary, a setup problem (transient, as a spawn ENOENT is).
-  if (code === 127 && memoryMb > 0) return new ToolError(ErrorCode.ToolFailed, `${tool} could not run: ${stderr.trim().split('\n').at(-1)?.slice(0, 300) ?? 'exit code 127'}`, false);
+  if ((code === 126 || code === 127) && memoryMb > 0) return new ToolError(ErrorCode.ToolFailed, `${tool} could not run: ${stderr.trim().split('\n').at(-1)?.slice(0, 300) || `exit code ${code}`}`, false);
   return null;
 }
 

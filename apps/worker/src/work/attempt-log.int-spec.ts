@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConcurrencyError, EventStore } from '@app/event-store';
-import { jobCompleted, jobProgressed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { jobCancelled, jobCancelRequested, jobCompleted, jobProgressed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
 import { freshNamespace, type TestNamespace } from '../../../../test/support/services.js';
-import { AttemptLog } from './attempt-log.js';
+import { appendCancelled, AttemptLog } from './attempt-log.js';
 import type { ProgressSnapshot } from './progress-tracker.js';
 
 const snapshot = (percent: number, extra: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({
@@ -80,5 +80,22 @@ describe('attempt log against JetStream', () => {
     log.progress(snapshot(70));
     await expect(log.settle(jobCompleted(started))).rejects.toBeInstanceOf(ConcurrencyError);
     expect((await stored(started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobStarted']);
+  });
+
+  it('ends a cancelled job after the newest cancel request (a DELETE that asks again), and leaves one that was settled meanwhile', async () => {
+    const { started, seq } = await startedJob();
+    const request = jobCancelRequested(started, 1);
+    const first = await store.append(request, seq);
+    const again = await store.append(jobCancelRequested(request, 1, 'key_test', true), first.seq);
+    const cancelled = jobCancelled(started, 1, 'worker-1');
+    expect(await appendCancelled(store, cancelled, first.seq)).toBeGreaterThan(again.seq);
+    expect((await stored(started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested', 'JobCancelRequested', 'JobCancelled']);
+
+    // Settled by someone else first: nothing more is appended.
+    const other = await startedJob();
+    const asked = await store.append(jobCancelRequested(other.started, 1), other.seq);
+    await store.append(jobCancelled(other.started, 1, 'jobs-service'), asked.seq);
+    expect(await appendCancelled(store, jobCancelled(other.started, 1, 'worker-1'), asked.seq)).toBeNull();
+    expect((await stored(other.started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested', 'JobCancelled']);
   });
 });

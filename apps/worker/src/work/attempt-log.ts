@@ -117,19 +117,9 @@ export class AttemptLog {
     this.close();
     await this.chain;
     if (this.cancelSeq === null) throw new Error('settleCancelled on an attempt that was not cancelled');
-    for (let race = 0; ; race++) {
-      try {
-        this.seq = (await this.store.append(event, this.cancelSeq)).seq;
-        return;
-      } catch (error) {
-        // A second request came after the one that stopped the attempt (a DELETE asks again, with
-        // `deletion`): the attempt is stopped all the same, and its end goes after the newest request.
-        if (!(error instanceof ConcurrencyError) || race >= 3) throw error;
-        const last = await this.store.lastLifecycleEntry(this.jobId);
-        if (last?.event?.type !== 'JobCancelRequested' || last.seq <= this.cancelSeq) throw error;
-        this.cancelSeq = last.seq;
-      }
-    }
+    const seq = await appendCancelled(this.store, event, this.cancelSeq);
+    if (seq === null) throw new ConcurrencyError(this.store.subjectOf(event), this.cancelSeq);
+    this.seq = seq;
   }
 
   /** Stops progress; a report that waits is dropped. */
@@ -204,6 +194,25 @@ export class AttemptLog {
       else await this.refused(new ConcurrencyError(this.store.subjects.lifecycle(this.jobId), this.seq));
     } catch {
       // Still unreachable: the terminal append will fail or succeed on its own terms.
+    }
+  }
+}
+
+/**
+ * Appends `event` right after the cancel request stored at `requestSeq`, or after a newer one (a
+ * DELETE asks again, with `deletion`: the job is stopped all the same, and its end goes after the
+ * newest request). The sequence it was stored at; null when the lifecycle moved on otherwise (the
+ * jobs service or another attempt settled the request first).
+ */
+export async function appendCancelled(store: EventStore, event: JobCancelled, requestSeq: number): Promise<number | null> {
+  for (let expected = requestSeq, race = 0; ; race++) {
+    try {
+      return (await store.append(event, expected)).seq;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      const last = await store.lastLifecycleEntry(event.jobId);
+      if (race >= 3 || last?.event?.type !== 'JobCancelRequested' || last.seq <= expected) return null;
+      expected = last.seq;
     }
   }
 }

@@ -15,7 +15,7 @@ import { Clock, IdGenerator } from '@app/runtime';
 import { ToolCatalog } from '@app/tools';
 import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
-import { AttemptLog } from './attempt-log.js';
+import { appendCancelled, AttemptLog } from './attempt-log.js';
 import { escalateResourceFailure, JobFailure, jobErrorOf } from './job-failure.js';
 import { PipelineExecutor, type PipelineOutcome } from './pipeline-executor.service.js';
 import type { WorkDelivery } from './work-delivery.js';
@@ -185,19 +185,9 @@ export class JobRunner {
   /** A cancel was requested while no attempt ran: settle it, so the job never starts. */
   private async cancelBeforeStart(delivery: WorkDelivery, cause: JobEvent | null, requestSeq: number, attempt: number): Promise<void> {
     const cancelled = this.event<JobCancelled>(delivery.request, cause, 'JobCancelled', 1, { attempt, cancelledBy: this.config.WORKER_ID });
-    for (let expected = requestSeq, race = 0; ; race++) {
-      try {
-        await this.store.append(cancelled, expected);
-        this.logger.log({ jobId: delivery.request.jobId, attempt }, 'job cancelled before it started');
-        break;
-      } catch (error) {
-        if (!(error instanceof ConcurrencyError)) throw error;
-        // A newer request (a DELETE asks again) is settled the same way; anything else means the jobs
-        // service settled the request first: cancelled all the same.
-        const last = await this.store.lastLifecycleEntry(delivery.request.jobId);
-        if (race >= 3 || last?.event?.type !== 'JobCancelRequested' || last.seq <= expected) break;
-        expected = last.seq;
-      }
+    // Null: the jobs service settled the request first; cancelled all the same.
+    if ((await appendCancelled(this.store, cancelled, requestSeq)) !== null) {
+      this.logger.log({ jobId: delivery.request.jobId, attempt }, 'job cancelled before it started');
     }
     delivery.ack();
   }

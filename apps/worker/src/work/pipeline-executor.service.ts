@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { cleanJson, ErrorCode, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
+import { cleanJson, ErrorCode, mayHoldUncleanText, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { abortLink } from '@app/runtime';
 import { BlobStore } from '@app/event-store';
@@ -80,7 +80,8 @@ export class PipelineExecutor {
     const parsed = pipeline.params.safeParse(request.data.params);
     if (!parsed.success) throw new JobFailure(ErrorCode.InvalidParams, `params do not fit pipeline "${pipeline.name}" here: ${parsed.error.issues[0]?.message}`, true);
     const params = parsed.data as Record<string, unknown>;
-    const demuxer = demuxerFor(request.data.video.contentType);
+    // Set exactly when the pipeline reads the upload; one stored as no container the workers read is refused before any I/O.
+    const demuxer = pipeline.readsInput ? demuxerFor(request.data.video.contentType) : null;
     if (pipeline.readsInput && !demuxer) {
       throw new JobFailure(ErrorCode.UnsupportedMedia, `the upload is stored as "${request.data.video.contentType}", which is no container the workers read`, true);
     }
@@ -93,10 +94,11 @@ export class PipelineExecutor {
     const attemptSignal = attemptLink.signal;
     try {
       const inputPath = workDir ? join(workDir, 'input') : '';
-      const limits = effectiveLimits(this.limits, pipeline.mediaLimits);
-      const input: MediaInput | null = pipeline.readsInput && demuxer ? { path: inputPath, demuxer, maxDurationSec: limits.limits.maxDurationSec } : null;
+      let input: MediaInput | null = null;
       let media: MediaInfo | null = null;
-      if (pipeline.readsInput) {
+      if (demuxer) {
+        const limits = effectiveLimits(this.limits, pipeline.mediaLimits);
+        input = { path: inputPath, demuxer, maxDurationSec: limits.limits.maxDurationSec };
         const t0 = performance.now();
         await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
         const t1 = performance.now();
@@ -105,9 +107,7 @@ export class PipelineExecutor {
           const over = checkMediaLimits(figures, limits.limits);
           if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, pipeline.name), true);
         };
-        const probed = await this.ffprobe.probe(input!, attemptSignal, check);
-        check(probed);
-        media = toMediaInfo(probed);
+        media = toMediaInfo(await this.ffprobe.probe(input, attemptSignal, check));
         this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(t1 - t0), probeMs: Math.round(performance.now() - t1), bytes: request.data.video.size }, 'input downloaded and probed');
       }
       this.probe.pipelineBegins(request.jobId, attempt);
@@ -187,11 +187,16 @@ export class PipelineExecutor {
 
   /**
    * Small results travel in the event; large ones are stored and referenced. Either way the result is
-   * clean text first (a tool or plugin may return lone surrogates or NUL, in values or keys).
+   * clean text first (a tool or plugin may return lone surrogates or NUL, in values or keys): it is
+   * walked and cleaned only when its JSON shows it may hold such text (mayHoldUncleanText).
    */
   private async place(jobId: string, attempt: number, raw: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
-    const result = cleanJson(raw);
-    const json = JSON.stringify(result);
+    let result = raw;
+    let json = JSON.stringify(raw);
+    if (mayHoldUncleanText(json)) {
+      result = cleanJson(raw);
+      json = JSON.stringify(result);
+    }
     if (Buffer.byteLength(json) <= this.config.RESULT_INLINE_MAX_BYTES) return { result: result as PipelineOutcome['result'], resultRef: null };
     const blob = await this.blobs.putBytes(`results/${jobId}/${attempt}.json`, new TextEncoder().encode(json), 'application/json');
     return { result: null, resultRef: { bucket: blob.bucket, objectName: blob.name, size: blob.size, contentType: 'application/json', sha256: blob.sha256 } };
