@@ -52,6 +52,9 @@ describe('job history over HTTP', () => {
     await append(submitted, 0);
     const started = jobStarted(submitted, 1, 'w-1');
     const s = await append(started, 0);
+    // Stored times have millisecond resolution, and a time names every event stored in its
+    // millisecond: keep event 2 alone in its own so that the as-of-time test can name it.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const failed = jobFailed(started, 1, false, 'WORKER_ERROR');
     const f = await append(failed, s);
     const again = jobStarted(failed, 2, 'w-2');
