@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import type { Registry } from 'prom-client';
 import { firstValueFrom } from 'rxjs';
@@ -20,13 +19,12 @@ import {
   type RpcReply,
   type VerifyKeyReply,
 } from '@app/contracts';
-import { jobsEnvSchema, parseConfig } from '@app/config';
-import { EventStore, NamespacedNatsServer } from '@app/event-store';
-import { createLogger, METRICS_REGISTRY } from '@app/observability';
+import { EventStore } from '@app/event-store';
+import { METRICS_REGISTRY } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, publishAsOlderRelease, videoSubmitted } from '../../../test/support/events.js';
 import { testKeys } from '../../../test/support/keys.js';
-import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
-import { JobsModule } from './jobs.module.js';
+import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../test/support/services.js';
+import { jobsTestConfig, startJobsService } from '../../../test/support/jobs-service.js';
 import { PROJECTOR_CONSUMER } from './projection/job.projector.js';
 
 describe('jobs service against NATS and PostgreSQL', () => {
@@ -37,22 +35,7 @@ describe('jobs service against NATS and PostgreSQL', () => {
   let app: INestMicroservice | null = null;
 
   async function startJobs(): Promise<INestMicroservice> {
-    const config = parseConfig(jobsEnvSchema, {
-      ...IN_PROCESS_OPS,
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: db.url,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      PROJECTOR_BATCH_SIZE: '50',
-      OPS_HOST: '127.0.0.1',
-      OPS_PORT: '0',
-    });
-    const moduleRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] }).compile();
-    const microservice = moduleRef.createNestMicroservice({
-      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
-      logger: false,
-    });
-    await microservice.listen();
+    const microservice = await startJobsService(jobsTestConfig(ns, db, { PROJECTOR_BATCH_SIZE: '50' }), ns.subjects);
     await answering();
     return microservice;
   }

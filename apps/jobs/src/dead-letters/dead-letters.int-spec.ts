@@ -2,16 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { firstValueFrom } from 'rxjs';
 import { JobQuery, type DeadLettersReply, type GetJobReply, type JobEvent } from '@app/contracts';
-import { jobsEnvSchema, parseConfig } from '@app/config';
-import { EventStore, NamespacedNatsServer } from '@app/event-store';
-import { createLogger } from '@app/observability';
+import { EventStore } from '@app/event-store';
 import { jobCompleted, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
-import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
-import { JobsModule } from '../jobs.module.js';
+import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { jobsTestConfig, startJobsService } from '../../../../test/support/jobs-service.js';
 import { DEAD_LETTER_CONSUMER } from './max-deliveries.consumer.js';
 
 /**
@@ -32,13 +29,7 @@ describe('dead letters from MAX_DELIVERIES advisories', () => {
   let app: INestMicroservice | null = null;
 
   async function startJobs(): Promise<void> {
-    const config = parseConfig(jobsEnvSchema, { NATS_URL: TEST_NATS_URL, DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace, ...IN_PROCESS_OPS });
-    const moduleRef = await Test.createTestingModule({ imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'))] }).compile();
-    app = moduleRef.createNestMicroservice({
-      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
-      logger: false,
-    });
-    await app.listen();
+    app = await startJobsService(jobsTestConfig(ns, db), ns.subjects);
     // listen() resolves before the server has seen the subscription; wait until a query gets a reply.
     await eventually(() => ask<GetJobReply>(JobQuery.Get, { job_id: randomUUID(), scope: ADMIN }).then(() => true, () => undefined), 10_000, 'the jobs service to answer');
   }

@@ -1,18 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
 import pg from 'pg';
 import { firstValueFrom } from 'rxjs';
 import { JobQuery, type GetJobReply } from '@app/contracts';
-import { jobsEnvSchema, parseConfig } from '@app/config';
-import { EventStore, NamespacedNatsServer } from '@app/event-store';
-import { createLogger } from '@app/observability';
+import { EventStore } from '@app/event-store';
 import { createReadModelDataSource } from '@app/read-model';
 import { diffModels, rebuildIntoSchema } from '@app/replay';
 import { jobCompleted, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
-import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
-import { JobsModule } from '../jobs.module.js';
+import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
+import { jobsTestConfig, startJobsService } from '../../../../test/support/jobs-service.js';
 
 /**
  * A new projection version takes over without downtime: jobs-service instances of version 2 start
@@ -29,23 +26,8 @@ describe('projection version upgrade', () => {
   const apps: INestMicroservice[] = [];
 
   async function startJobs(version: number): Promise<INestMicroservice> {
-    const config = parseConfig(jobsEnvSchema, {
-      ...IN_PROCESS_OPS,
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: db.url,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      PROJECTOR_BATCH_SIZE: '40',
-      PROJECTION_UPGRADE_POLL_MS: '200',
-    });
-    const moduleRef = await Test.createTestingModule({
-      imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'), { projectionVersion: version })],
-    }).compile();
-    const app = moduleRef.createNestMicroservice({
-      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
-      logger: false,
-    });
-    await app.listen();
+    const config = jobsTestConfig(ns, db, { PROJECTOR_BATCH_SIZE: '40', PROJECTION_UPGRADE_POLL_MS: '200' });
+    const app = await startJobsService(config, ns.subjects, { projectionVersion: version });
     apps.push(app);
     return app;
   }
@@ -153,23 +135,8 @@ describe('projection version upgrade with parked events', () => {
   const apps: INestMicroservice[] = [];
 
   async function startJobs(version: number): Promise<void> {
-    const config = parseConfig(jobsEnvSchema, {
-      ...IN_PROCESS_OPS,
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: db.url,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      PROJECTOR_BATCH_SIZE: '10',
-      PROJECTION_UPGRADE_POLL_MS: '200',
-    });
-    const moduleRef = await Test.createTestingModule({
-      imports: [JobsModule.forRoot(config, createLogger('jobs', 'silent'), { projectionVersion: version })],
-    }).compile();
-    const app = moduleRef.createNestMicroservice({
-      strategy: new NamespacedNatsServer(ns.subjects.rpcPrefix, { servers: [TEST_NATS_URL], queue: 'framewire-jobs' }),
-      logger: false,
-    });
-    await app.listen();
+    const config = jobsTestConfig(ns, db, { PROJECTOR_BATCH_SIZE: '10', PROJECTION_UPGRADE_POLL_MS: '200' });
+    const app = await startJobsService(config, ns.subjects, { projectionVersion: version });
     apps.push(app);
   }
   const query = async (sql: string, params: unknown[] = []) => (await reader.query(sql, params)).rows;
