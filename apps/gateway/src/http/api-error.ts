@@ -49,7 +49,7 @@ const ANSWERED = {
   [ErrorCode.IdempotencyKeyReused]: 422,
   [ErrorCode.InvalidMedia]: 422,
   /** The seeds' POST /v1/video/process: the job it waited for failed. */
-  [ErrorCode.JobFailed]: 500,
+  [ErrorCode.JobFailed]: 422,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.TooManyUploads]: 429,
   [ErrorCode.TooManyStreams]: 429,
