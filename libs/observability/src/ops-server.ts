@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { ErrorCode, type ErrorBody } from '@app/contracts';
 import { runHealthChecks, type HealthCheck } from './health.js';
 
 export interface OpsServerOptions {
@@ -26,7 +25,7 @@ export class OpsServer {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        return send(res, 405, 'application/json', errorJson(ErrorCode.MethodNotAllowed, `${req.method} is not allowed`));
+        return send(res, 405, 'application/json', JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed` } }));
       }
       if (path === '/metrics') {
         this.options.registry.metrics().then(
@@ -42,7 +41,7 @@ export class OpsServer {
         );
         return;
       }
-      send(res, 404, 'application/json', errorJson(ErrorCode.RouteNotFound, `no route ${req.method} ${path}`));
+      send(res, 404, 'application/json', JSON.stringify({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } }));
     });
     server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
@@ -73,10 +72,4 @@ export class OpsServer {
 function send(res: import('node:http').ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
   res.end(res.req.method === 'HEAD' ? undefined : body);
-}
-
-/** The API's error body, `{"error":{"code","message"}}`, as JSON text. */
-function errorJson(code: ErrorCode, message: string): string {
-  const body: ErrorBody = { error: { code, message } };
-  return JSON.stringify(body);
 }
