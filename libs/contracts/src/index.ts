@@ -13,3 +13,4 @@ export * from './auth/api-keys.js';
 export * from './queries/system-view.js';
 export * from './feeds/job-change.js';
 export * from './queries/job-commands.js';
+export * from './events/new-event.js';

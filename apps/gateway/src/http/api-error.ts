@@ -55,6 +55,7 @@ export const STATUS_BY_CODE: Record<string, number> = {
   CLIENT_CLOSED_REQUEST: 499,
   [ErrorCode.Internal]: 500,
   [ErrorCode.ServiceUnavailable]: 503,
+  [ErrorCode.JobHistoryUnreadable]: 503,
   [ErrorCode.StorageFull]: 507,
 };
 
