@@ -188,33 +188,18 @@ function decideSubmit(history: JobHistory, command: Extract<JobCommand, { kind: 
 
 function decideClaim(history: JobHistory, command: Extract<JobCommand, { kind: 'Claim' }>): Decision {
   const { request, deliverySeq } = command;
-  const before = workRequestGate(history, request, deliverySeq);
-  if (before) return before;
-  const position = positionOf(history.lifecycle, deliverySeq);
+  const position = workPosition(history, request, deliverySeq);
+  if (position.kind === 'refused') return position;
   // Events before this work request belong to the run that a redrive reopened: they cause the start.
   const previous = history.lifecycle && history.lifecycle.seq > deliverySeq ? history.lifecycle.event : null;
-  const meta = () => metaOf(command.stamp, command.jobId, request.correlationId, (previous ?? request).eventId);
-  switch (position.kind) {
-    case 'unreadable':
-      return unreadable(command.jobId, position.seq);
-    case 'deleted':
-      return refused('deleted', `job ${command.jobId} is deleted`, history.lifecycle!.seq);
-    case 'ended':
-      return refused('ended', `job ${command.jobId} ended after this work request`, history.lifecycle!.seq);
-    case 'cancel-requested': {
-      // Asked to stop before any attempt of this run started: settle it, so the job never starts.
-      const cancelled = newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: command.workerId }, meta());
-      return append([{ event: cancelled, expectSeq: history.lifecycle!.seq }]);
-    }
-    case 'running':
-    case 'waiting': {
-      // Running: the attempt's worker died (this is a redelivery after its ack deadline): a new attempt takes over.
-      const started = newEvent('JobStarted', { workerId: command.workerId, attempt: position.attempt + 1 }, meta());
-      return append([{ event: started, expectSeq: history.lifecycle?.seq ?? 0 }], previous?.type === 'JobFailed' ? previous.data.error.code : null);
-    }
-    default:
-      return assertNever(position);
+  const meta = metaOf(command.stamp, command.jobId, request.correlationId, (previous ?? request).eventId);
+  if (position.kind === 'cancel-requested') {
+    // Asked to stop before any attempt of this run started: settle it, so the job never starts.
+    return append([{ event: newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: command.workerId }, meta), expectSeq: history.lifecycle!.seq }]);
   }
+  // Running: the attempt's worker died (this is a redelivery after its ack deadline): a new attempt takes over.
+  const started = newEvent('JobStarted', { workerId: command.workerId, attempt: position.attempt + 1 }, meta);
+  return append([{ event: started, expectSeq: history.lifecycle?.seq ?? 0 }], previous?.type === 'JobFailed' ? previous.data.error.code : null);
 }
 
 /**
@@ -290,15 +275,9 @@ function decideCancel(history: JobHistory, command: Extract<JobCommand, { kind: 
 function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, { kind: 'RequestCancel' }>): Decision {
   const job = jobOf(history, command.scope, command.jobId);
   if ('kind' in job) return job;
-  const { submission, workSeq } = job;
-  const position = positionOf(history.lifecycle, workSeq);
+  const { submission, position } = job;
   const seq = history.lifecycle?.seq ?? null;
-  const cause = (history.lifecycle?.event ?? submission).eventId;
   switch (position.kind) {
-    case 'unreadable':
-      return unreadable(command.jobId, position.seq);
-    case 'deleted':
-      return refused('deleted', `no job ${command.jobId}`, seq);
     case 'ended':
       return refused('ended', `job ${command.jobId} has already ended (${history.lifecycle?.event?.type ?? 'unknown'})`, seq);
     case 'cancel-requested':
@@ -307,7 +286,7 @@ function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, {
     case 'running':
     case 'waiting': {
       const data = { attempt: position.attempt, reason: command.reason, requestedBy: command.requestedBy, deletion: false };
-      const asked = newEvent('JobCancelRequested', data, metaOf(command.stamp, command.jobId, submission.correlationId, cause));
+      const asked = newEvent('JobCancelRequested', data, metaOf(command.stamp, command.jobId, submission.correlationId, (history.lifecycle?.event ?? submission).eventId));
       const first: Append = { event: asked, expectSeq: seq ?? 0 };
       // A running job is stopped by its worker, which appends JobCancelled; a waiting one is cancelled at once, so no worker ever starts it.
       if (position.kind === 'running') return append([first]);
@@ -322,12 +301,9 @@ function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, {
 function decideRedrive(history: JobHistory, command: Extract<JobCommand, { kind: 'Redrive' }>): Decision {
   const job = jobOf(history, command.scope, command.jobId);
   if ('kind' in job) return job;
-  const { submission, workSeq } = job;
-  const position = positionOf(history.lifecycle, workSeq);
+  const { submission, position, workSeq } = job;
   const ending = history.lifecycle?.event ?? null;
   const seq = history.lifecycle?.seq ?? null;
-  if (position.kind === 'unreadable') return unreadable(command.jobId, position.seq);
-  if (position.kind === 'deleted') return refused('deleted', `no job ${command.jobId}`, seq);
   if (position.kind !== 'ended' || !ending) return refused('not-ended', `job ${command.jobId} has not ended; only a failed or cancelled job can be retried`, seq);
   if (ending.type === 'JobCompleted') return refused('completed', `job ${command.jobId} completed; only a failed or cancelled job can be retried`, seq);
   const { pipeline, params, video, tenant, priority } = submission.data;
@@ -339,55 +315,34 @@ function decideRedrive(history: JobHistory, command: Extract<JobCommand, { kind:
 
 function decideDeadLetter(history: JobHistory, command: Extract<JobCommand, { kind: 'DeadLetter' }>): Decision {
   const { request, deliverySeq, exhausted } = command;
-  const before = workRequestGate(history, request, deliverySeq);
-  if (before) return before;
-  const position = positionOf(history.lifecycle, deliverySeq);
-  const seq = history.lifecycle?.seq ?? null;
-  switch (position.kind) {
-    case 'unreadable':
-      return unreadable(command.jobId, position.seq);
-    case 'deleted':
-      return refused('deleted', `job ${command.jobId} is deleted`, seq);
-    case 'ended':
-      return refused('ended', `job ${command.jobId} ended after this work request`, seq);
-    case 'cancel-requested':
-    case 'running':
-    case 'waiting': {
-      const failed = newEvent(
-        'JobFailed',
-        {
-          attempt: position.attempt,
-          final: true,
-          error: {
-            code: ErrorCode.MaxDeliveries,
-            message: `the job was delivered ${exhausted.deliveries} times (consumer "${exhausted.consumer}") and no attempt finished: the worker crashed or hung each time`,
-          },
-          deadLetter: { reason: 'MAX_DELIVERIES', consumer: exhausted.consumer, deliveries: exhausted.deliveries, streamSeq: deliverySeq },
-          retryDelayMs: null,
-        },
-        metaOf(command.stamp, command.jobId, request.correlationId, (history.lifecycle?.event ?? request).eventId),
-      );
-      return append([{ event: failed, expectSeq: seq ?? 0 }]);
-    }
-    default:
-      return assertNever(position);
-  }
+  const position = workPosition(history, request, deliverySeq);
+  if (position.kind === 'refused') return position;
+  const failed = newEvent(
+    'JobFailed',
+    {
+      attempt: position.attempt,
+      final: true,
+      error: {
+        code: ErrorCode.MaxDeliveries,
+        message: `the job was delivered ${exhausted.deliveries} times (consumer "${exhausted.consumer}") and no attempt finished: the worker crashed or hung each time`,
+      },
+      deadLetter: { reason: 'MAX_DELIVERIES', consumer: exhausted.consumer, deliveries: exhausted.deliveries, streamSeq: deliverySeq },
+      retryDelayMs: null,
+    },
+    metaOf(command.stamp, command.jobId, request.correlationId, (history.lifecycle?.event ?? request).eventId),
+  );
+  return append([{ event: failed, expectSeq: history.lifecycle?.seq ?? 0 }]);
 }
 
 function decideDelete(history: JobHistory, command: Extract<JobCommand, { kind: 'Delete' }>): Decision {
   const job = jobOf(history, command.scope, command.jobId);
   if ('kind' in job) return job;
-  const { submission, workSeq } = job;
-  const position = positionOf(history.lifecycle, workSeq);
+  const { submission, position } = job;
   const last = history.lifecycle;
   const meta = () => metaOf(command.stamp, command.jobId, submission.correlationId, (last?.event ?? submission).eventId);
   const requestCancel = (attempt: number) =>
     append([{ event: newEvent('JobCancelRequested', { attempt, reason: 'the job is being deleted', requestedBy: command.requestedBy, deletion: true }, meta()), expectSeq: last!.seq }]);
   switch (position.kind) {
-    case 'unreadable':
-      return unreadable(command.jobId, position.seq);
-    case 'deleted':
-      return refused('deleted', `no job ${command.jobId}`, last!.seq);
     case 'ended':
     case 'waiting': {
       // No attempt runs: deleted at once. A worker claiming the job at this moment expects the same
@@ -448,32 +403,53 @@ function positionOf(last: Stored<JobEvent> | null, workSeq: number): Position {
   }
 }
 
+/** A position in which something may still happen to the job. */
+type LivePosition = Exclude<Position, { kind: 'unreadable' | 'deleted' }>;
+
 /**
- * What a work message (a delivery, or one whose deliveries ran out) must be before it may act on its
- * job: of a job whose submission can be read, the job's first submission or a redrive of it, and no
- * older than the job's latest work request. Null when it may act.
+ * Where the job of a work message (a delivery, or one whose deliveries ran out) stands, when that
+ * message may still act on it: it is the job's first submission or a redrive of it, no older than
+ * the job's latest work request, and the job can be read, is not deleted and has not ended since.
+ * Else the refusal.
  */
-function workRequestGate(history: JobHistory, request: WorkRequest, deliverySeq: number): Decision | null {
-  const { submission, latestWork } = history;
-  if (!submission) return refused('not-found', `job ${request.jobId} has no submission`, null);
-  if (!submission.event) return unreadable(request.jobId, submission.seq);
+function workPosition(history: JobHistory, request: WorkRequest, deliverySeq: number): Exclude<LivePosition, { kind: 'ended' }> | Extract<Decision, { kind: 'refused' }> {
+  const { submission, latestWork, lifecycle } = history;
+  const jobId = request.jobId;
+  if (!submission) return refused('not-found', `job ${jobId} has no submission`, null);
+  if (!submission.event) return unreadable(jobId, submission.seq);
   if (request.type === 'VideoSubmitted' && deliverySeq !== submission.seq) {
-    return refused('not-first-submission', `job ${request.jobId} was first submitted at seq ${submission.seq}; the submission at seq ${deliverySeq} is inert`, submission.seq);
+    return refused('not-first-submission', `job ${jobId} was first submitted at seq ${submission.seq}; the submission at seq ${deliverySeq} is inert`, submission.seq);
   }
   if (latestWork && latestWork.seq > deliverySeq) {
-    return refused('stale', `job ${request.jobId} has a newer work request (seq ${latestWork.seq}) than this one (seq ${deliverySeq})`, latestWork.seq);
+    return refused('stale', `job ${jobId} has a newer work request (seq ${latestWork.seq}) than this one (seq ${deliverySeq})`, latestWork.seq);
   }
-  return null;
+  const position = positionOf(lifecycle, deliverySeq);
+  switch (position.kind) {
+    case 'unreadable':
+      return unreadable(jobId, position.seq);
+    case 'deleted':
+      return refused('deleted', `job ${jobId} is deleted`, lifecycle!.seq);
+    case 'ended':
+      return refused('ended', `job ${jobId} ended after this work request`, lifecycle!.seq);
+    default:
+      return position;
+  }
 }
 
-/** The job a command of the jobs service acts on: its readable submission within the caller's scope, and its latest work request's sequence. */
-function jobOf(history: JobHistory, scope: JobScope, jobId: string): Decision | { submission: VideoSubmitted; workSeq: number } {
-  const { submission } = history;
-  if (!submission) return refused('not-found', `no job ${jobId}`, null);
+/**
+ * The job a command of the jobs service acts on: its readable submission within the caller's scope,
+ * its latest work request's sequence, and where it stands; or the refusal (not found, deleted, unreadable).
+ */
+function jobOf(history: JobHistory, scope: JobScope, jobId: string): Extract<Decision, { kind: 'refused' }> | { submission: VideoSubmitted; workSeq: number; position: LivePosition } {
+  const { submission, latestWork, lifecycle } = history;
+  if (!submission || (submission.event && !inScope(scope, submission.event.data.tenant))) return refused('not-found', `no job ${jobId}`, null);
   if (!submission.event) return unreadable(jobId, submission.seq);
-  if (!inScope(scope, submission.event.data.tenant)) return refused('not-found', `no job ${jobId}`, null);
-  if (history.latestWork && !history.latestWork.event) return unreadable(jobId, history.latestWork.seq);
-  return { submission: submission.event, workSeq: history.latestWork?.seq ?? submission.seq };
+  if (latestWork && !latestWork.event) return unreadable(jobId, latestWork.seq);
+  const workSeq = latestWork?.seq ?? submission.seq;
+  const position = positionOf(lifecycle, workSeq);
+  if (position.kind === 'unreadable') return unreadable(jobId, position.seq);
+  if (position.kind === 'deleted') return refused('deleted', `no job ${jobId}`, lifecycle!.seq);
+  return { submission: submission.event, workSeq, position };
 }
 
 /** RESOURCE codes: what an attempt stopped for time (a tool's timeout) or memory (a tool's cap, a crash) fails with. */
@@ -523,10 +499,10 @@ function append(appends: [Append, ...Append[]], previousFailure: string | null =
   return { kind: 'append', appends, previousFailure };
 }
 
-function refused(reason: RefusalReason, message: string, seq: number | null): Decision {
+function refused(reason: RefusalReason, message: string, seq: number | null): Extract<Decision, { kind: 'refused' }> {
   return { kind: 'refused', reason, message, seq };
 }
 
-function unreadable(jobId: string, seq: number): Decision {
+function unreadable(jobId: string, seq: number): Extract<Decision, { kind: 'refused' }> {
   return refused('unreadable', `job ${jobId}: its history holds a message at seq ${seq} that this release cannot read`, seq);
 }

@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import { jetstream } from '@nats-io/jetstream';
 import { firstValueFrom } from 'rxjs';
 import { JobCommand, JobQuery, type GetJobReply, type RpcReply } from '@app/contracts';
 import { EventStore } from '@app/event-store';
-import { jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { jobStarted, publishAsNewerRelease, videoSubmitted } from '../../../../test/support/events.js';
 import { jobsTestConfig, startJobsService } from '../../../../test/support/jobs-service.js';
 import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../../../../test/support/services.js';
 
@@ -45,11 +44,7 @@ describe('job commands against NATS and PostgreSQL', () => {
     const started = jobStarted(submitted, 1, 'newer-worker');
     const { seq } = await store.append(started, 0);
     // A newer release ended the job with an event this one does not know (a rolling upgrade).
-    const newer = { ...jobStarted(started, 1), type: 'JobArchived', version: 1, data: { attempt: 1 } };
-    await jetstream(ns.nc).publish(ns.subjects.lifecycle(submitted.jobId), new TextEncoder().encode(JSON.stringify(newer)), {
-      msgID: newer.eventId,
-      expect: { lastSubjectSequence: seq },
-    });
+    await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq, 'JobArchived');
 
     const request = { job_id: submitted.jobId, scope: ADMIN, requested_by: 'key_test' };
     for (const [pattern, payload] of [

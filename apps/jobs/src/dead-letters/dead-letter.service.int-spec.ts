@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { jetstream } from '@nats-io/jetstream';
 import type { JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { SystemClock } from '@app/runtime';
-import { jobCancelled, jobCancelRequested, jobFailed, jobRedriven, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { jobStarted, publishAsNewerRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
 import { freshNamespace, type TestNamespace } from '../../../../test/support/services.js';
 import { DeadLetterService } from './dead-letter.service.js';
 import type { MaxDeliveriesAdvisory } from './max-deliveries.advisory.js';
@@ -39,18 +38,7 @@ describe('dead-letter service against JetStream', () => {
 
   it('skips an advisory about a work message older than the job latest work request (a redriven run is not dead-lettered)', async () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
-    const submittedSeq = await append(submitted, 0);
-    const started = jobStarted(submitted, 1);
-    let seq = await append(started, 0);
-    const failed = jobFailed(started, 1, false, 'WORKER_ERROR');
-    seq = await append(failed, seq);
-    const asked = jobCancelRequested(failed, 1);
-    seq = await append(asked, seq);
-    const cancelled = jobCancelled(asked, 1);
-    seq = await append(cancelled, seq);
-    const redriven = jobRedriven(submitted, cancelled, 2);
-    await append(redriven, submittedSeq);
-    await append(jobStarted(redriven, 2, 'worker-b'), seq);
+    const submittedSeq = await redrivenDuringBackoff(append, submitted);
 
     // The old message's deliveries ran out (it ping-ponged with the redriven attempt).
     expect(await service.record(advisory(submittedSeq))).toBe('stale');
@@ -62,11 +50,7 @@ describe('dead-letter service against JetStream', () => {
     const submittedSeq = await append(submitted, 0);
     const started = jobStarted(submitted, 1);
     const seq = await append(started, 0);
-    const newer = { ...jobStarted(started, 1), type: 'JobPaused', version: 1, data: { attempt: 1 } };
-    await jetstream(ns.nc).publish(ns.subjects.lifecycle(submitted.jobId), new TextEncoder().encode(JSON.stringify(newer)), {
-      msgID: newer.eventId,
-      expect: { lastSubjectSequence: seq },
-    });
+    await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq);
 
     expect(await service.record(advisory(submittedSeq))).toBe('unreadable');
     expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'malformed']);

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { jetstream } from '@nats-io/jetstream';
 import type { JobEvent, WorkRequest } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
-import { jobCancelled, jobCancelRequested, jobFailed, jobRedriven, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { jobStarted, publishAsNewerRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
 import { freshNamespace, IN_PROCESS_OPS, type TestNamespace } from '../../../../test/support/services.js';
 import { WorkerModule } from '../worker.module.js';
 import { JobRunner } from './job-runner.service.js';
@@ -56,18 +55,7 @@ describe('job runner against JetStream', () => {
     // The first run failed once and waited for its retry; it was cancelled, then redriven, and the
     // redriven attempt runs. Then the old work message comes back from its backoff.
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
-    const submittedSeq = await append(submitted, 0);
-    const started = jobStarted(submitted, 1, 'worker-a');
-    let seq = await append(started, 0);
-    const failed = jobFailed(started, 1, false, 'WORKER_ERROR');
-    seq = await append(failed, seq);
-    const asked = jobCancelRequested(failed, 1);
-    seq = await append(asked, seq);
-    const cancelled = jobCancelled(asked, 1);
-    seq = await append(cancelled, seq);
-    const redriven = jobRedriven(submitted, cancelled, 2);
-    await append(redriven, submittedSeq);
-    await append(jobStarted(redriven, 2, 'worker-b'), seq);
+    const submittedSeq = await redrivenDuringBackoff(append, submitted);
 
     const stale = delivery(submitted, submittedSeq, 2);
     await runner.run(stale.delivery, new AbortController().signal);
@@ -81,11 +69,7 @@ describe('job runner against JetStream', () => {
     const submittedSeq = await append(submitted, 0);
     const started = jobStarted(submitted, 1, 'newer-worker');
     const seq = await append(started, 0);
-    const newer = { ...jobStarted(started, 1, 'newer-worker'), type: 'JobPaused', version: 1, data: { attempt: 1 } };
-    await jetstream(ns.nc).publish(ns.subjects.lifecycle(submitted.jobId), new TextEncoder().encode(JSON.stringify(newer)), {
-      msgID: newer.eventId,
-      expect: { lastSubjectSequence: seq },
-    });
+    await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq);
 
     const redelivered = delivery(submitted, submittedSeq, 2);
     await runner.run(redelivered.delivery, new AbortController().signal);
