@@ -130,6 +130,30 @@ export async function slowFfprobe(dir: string, holdSeconds: number): Promise<str
 }
 
 /**
+ * An ffprobe that fails as if it had crashed (it prints something that is not JSON: TOOL_FAILED,
+ * which is retried) its first `failures` times, then holds the job for `holdSeconds` and runs the
+ * real one. The count is kept in a file beside it, across attempts and workers.
+ */
+export async function flakyThenSlowFfprobe(dir: string, failures: number, holdSeconds: number): Promise<string> {
+  const path = join(dir, `ffprobe-fails-${failures}-then-${holdSeconds}s.sh`);
+  const count = `${path}.count`;
+  const script = [
+    '#!/bin/sh',
+    `n=$(cat "${count}" 2>/dev/null || echo 0)`,
+    `if [ "$n" -lt ${failures} ]; then echo $((n + 1)) > "${count}"; echo 'not json'; exit 0; fi`,
+    `end=$(( $(date +%s) + ${Math.ceil(holdSeconds)} ))`,
+    'while [ "$(date +%s)" -lt "$end" ]; do',
+    '  kill -0 "$PPID" 2>/dev/null || exit 1',
+    '  sleep 0.1',
+    'done',
+    'exec ffprobe "$@"',
+    '',
+  ].join('\n');
+  await writeFile(path, script, { mode: 0o755 });
+  return path;
+}
+
+/**
  * A video made once per machine and kept in `<tmpdir>/framewire-video-cache/<name>` (for those too
  * slow to make on every run). Made under a temporary name and renamed, so a run that is killed
  * half-way leaves nothing that looks finished, and parallel runs each end with a whole file.
