@@ -190,7 +190,8 @@ function decideClaim(history: JobHistory, command: Extract<JobCommand, { kind: '
   const { request, deliverySeq } = command;
   const position = workPosition(history, request, deliverySeq);
   if (position.kind === 'refused') return position;
-  // Events before this work request belong to the run that a redrive reopened: they cause the start.
+  // Lifecycle events after this work request belong to its run: the last one causes the start. Those
+  // before it belong to the run a redrive reopened: the redrive causes the start.
   const previous = history.lifecycle && history.lifecycle.seq > deliverySeq ? history.lifecycle.event : null;
   const meta = metaOf(command.stamp, command.jobId, request.correlationId, (previous ?? request).eventId);
   if (position.kind === 'cancel-requested') {
