@@ -115,8 +115,13 @@ export async function dimensions(path: string): Promise<{ width: number; height:
  */
 export async function slowFfprobe(dir: string, holdSeconds: number): Promise<string> {
   const path = join(dir, `ffprobe-after-${holdSeconds}s.sh`);
-  const script = [
-    '#!/bin/sh',
+  await writeFile(path, ['#!/bin/sh', ...holdThenFfprobe(holdSeconds)].join('\n'), { mode: 0o755 });
+  return path;
+}
+
+/** Shell lines that wait `holdSeconds` (exiting as soon as the worker that started them is gone), then run the real ffprobe. */
+function holdThenFfprobe(holdSeconds: number): string[] {
+  return [
     `end=$(( $(date +%s) + ${Math.ceil(holdSeconds)} ))`,
     'while [ "$(date +%s)" -lt "$end" ]; do',
     '  kill -0 "$PPID" 2>/dev/null || exit 1',
@@ -124,9 +129,7 @@ export async function slowFfprobe(dir: string, holdSeconds: number): Promise<str
     'done',
     'exec ffprobe "$@"',
     '',
-  ].join('\n');
-  await writeFile(path, script, { mode: 0o755 });
-  return path;
+  ];
 }
 
 /**
@@ -141,13 +144,7 @@ export async function flakyThenSlowFfprobe(dir: string, failures: number, holdSe
     '#!/bin/sh',
     `n=$(cat "${count}" 2>/dev/null || echo 0)`,
     `if [ "$n" -lt ${failures} ]; then echo $((n + 1)) > "${count}"; echo 'not json'; exit 0; fi`,
-    `end=$(( $(date +%s) + ${Math.ceil(holdSeconds)} ))`,
-    'while [ "$(date +%s)" -lt "$end" ]; do',
-    '  kill -0 "$PPID" 2>/dev/null || exit 1',
-    '  sleep 0.1',
-    'done',
-    'exec ffprobe "$@"',
-    '',
+    ...holdThenFfprobe(holdSeconds),
   ].join('\n');
   await writeFile(path, script, { mode: 0o755 });
   return path;
