@@ -1,7 +1,7 @@
 /**
  * Architecture boundaries, checked by `npm run lint` (part of `npm test`):
  * apps depend on libs and never on each other; libs never depend on apps; libs/contracts depends on
- * no other project code; nothing is circular.
+ * no other project code; libs/job-state (evolve, decide) on contracts only; nothing is circular.
  */
 module.exports = {
   forbidden: [
@@ -24,6 +24,13 @@ module.exports = {
       comment: 'Contracts are the shared language; they may use npm packages (zod) but no project code.',
       from: { path: '^libs/contracts/' },
       to: { path: '^(libs/(?!contracts/)|apps/)' },
+    },
+    {
+      name: 'job-state-depends-on-contracts-only',
+      severity: 'error',
+      comment: 'evolve and decide are pure: they read events and commands, never the bus, the database or a clock. Specs may use the test builders.',
+      from: { path: '^libs/job-state/', pathNot: '\\.spec\\.ts$' },
+      to: { path: '^(libs/(?!contracts/|job-state/)|apps/|test/)' },
     },
     {
       name: 'dashboard-uses-contract-types-only',

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DataSource } from 'typeorm';
-import { encodeEvent, jobSubjects, type JobEvent } from '@app/contracts';
+import { encodeEvent, jobSubjects, newEvent, type JobEvent } from '@app/contracts';
 import { connectNats, ensureEventStream, EventStore } from '@app/event-store';
 import { fold, type JobState } from '@app/job-state';
 import { createReadModelDataSource, migrateModelSchema, UPSERT_CHUNK, upsertRows } from '@app/read-model';
@@ -133,33 +133,27 @@ function makeHistory(jobs: number): JobEvent[] {
 function lifecycle(i: number, at: () => string): JobEvent[] {
   const jobId = randomUUID();
   const meta = (cause: JobEvent | null) => ({ eventId: randomUUID(), jobId, occurredAt: at(), correlationId: `bench-${i}`, causationId: cause?.eventId ?? null });
-  const submitted: JobEvent = {
-    ...meta(null),
-    type: 'VideoSubmitted',
-    version: 2,
-    data: {
+  const submitted = newEvent(
+    'VideoSubmitted',
+    {
       pipeline: 'probe',
       params: { n: i },
       tenant: 'default',
       priority: 'normal',
       video: { bucket: 'bench_videos', objectName: `uploads/${jobId}/1`, filename: `clip-${i}.mp4`, size: 1_000_000 + i, contentType: 'video/mp4', sha256: 'c'.repeat(64) },
     },
-  };
-  const started: JobEvent = { ...meta(submitted), type: 'JobStarted', version: 1, data: { workerId: `bench-worker-${i % 8}`, attempt: 1 } };
-  const progress = (cause: JobEvent, percent: number): JobEvent => ({
-    ...meta(cause),
-    type: 'JobProgressed',
-    version: 1,
-    data: { attempt: 1, percent, currentFrame: percent * 10, totalFrames: 1000, currentTool: 'probe', toolsCompleted: 0, toolsTotal: 1 },
-  });
+    meta(null),
+  );
+  const started = newEvent('JobStarted', { workerId: `bench-worker-${i % 8}`, attempt: 1 }, meta(submitted));
+  const progress = (cause: JobEvent, percent: number) =>
+    newEvent('JobProgressed', { attempt: 1, percent, currentFrame: percent * 10, totalFrames: 1000, currentTool: 'probe', toolsCompleted: 0, toolsTotal: 1 }, meta(cause));
   const p1 = progress(started, 25);
   const p2 = progress(p1, 75);
-  const completed: JobEvent = {
-    ...meta(p2),
-    type: 'JobCompleted',
-    version: 2,
-    data: { attempt: 1, durationMs: 1234, result: { width: 1280, height: 720, duration: 12.5, codec: 'h264' }, resultRef: null, artifacts: [] },
-  };
+  const completed = newEvent(
+    'JobCompleted',
+    { attempt: 1, durationMs: 1234, result: { width: 1280, height: 720, duration: 12.5, codec: 'h264' }, resultRef: null, artifacts: [] },
+    meta(p2),
+  );
   return [submitted, started, p1, p2, completed];
 }
 

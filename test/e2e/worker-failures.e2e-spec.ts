@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { JobEvent } from '@app/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { attemptOf, type JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { runCli } from '../support/cli.js';
 import { differingRows, readModel, replayInto } from '../support/read-model.js';
 import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { TestSystem } from '../support/system.js';
-import { makeVideo, mediaDir, slowFfprobe } from '../support/videos.js';
+import { flakyThenSlowFfprobe, makeVideo, mediaDir, slowFfprobe } from '../support/videos.js';
 
 /** What the tests below share: a namespace and schema of their own, the jobs service and a gateway. */
 async function setUp(workerEnv: Record<string, string>) {
@@ -250,5 +251,52 @@ describe('dead letters from workers that crash on a job', () => {
     expect(system.alive('slow')).toBe(true);
     const ended = await runCli(['cancel', jobId], cli);
     expect({ code: ended.code, stderr: ended.stderr }).toEqual({ code: 1, stderr: expect.stringContaining('JOB_ALREADY_ENDED') });
+  });
+});
+
+describe('a cancel and a retry during a retry backoff', () => {
+  let ctx: Awaited<ReturnType<typeof setUp>>;
+
+  beforeAll(async () => {
+    ctx = await setUp({ WORKER_MAX_DELIVER: '5' });
+  }, 60_000);
+  afterAll(() => tearDown(ctx ?? {}));
+
+  it('give exactly one running attempt, and the job completes: the old work message back from its backoff is acked and skipped', async () => {
+    const { system, store, base, clip, media, ns } = ctx;
+    // Three failed attempts (the third waits 2-4 s for its retry), then a redriven attempt that runs
+    // for 6 s, long enough for the old message to come back from its backoff while it runs; two
+    // slots, so that the old message finds a free one.
+    const ffprobe = await flakyThenSlowFfprobe(media.dir, 3, 6);
+    system.start('flaky', 'worker', { WORKER_ID: 'flaky', WORKER_CONCURRENCY: '2', FFPROBE_PATH: ffprobe });
+    const jobId = await submitted(system, base, clip);
+    const following = new AbortController();
+    for await (const item of store.followJob(jobId, 0, following.signal)) {
+      if (item.ok && item.stored.event.type === 'JobFailed' && item.stored.event.data.attempt === 3) break;
+    }
+    following.abort();
+    const cancel = await system.fetch(`${base}/v1/jobs/${jobId}/cancel`, { method: 'POST' });
+    expect({ status: cancel.status, body: await cancel.json() }).toMatchObject({ status: 202, body: { status: 'cancelled' } });
+    const retry = await system.fetch(`${base}/v1/jobs/${jobId}/retry`, { method: 'POST' });
+    expect({ status: retry.status, body: await retry.json() }).toMatchObject({ status: 202, body: { status: 'queued', attempt: 4 } });
+
+    const events = await eventually(async () => {
+      const all = await eventsOf(store, jobId);
+      return all.at(-1)?.type === 'JobCompleted' ? all : undefined;
+    }, 60_000, 'the redriven job to complete');
+    const afterRedrive = events.slice(events.findIndex((e) => e.type === 'JobRedriven'));
+    // A redrive belongs to the attempt before the one it starts.
+    expect(afterRedrive.map((e) => [e.type, attemptOf(e)])).toEqual([
+      ['JobRedriven', 3],
+      ['JobStarted', 4],
+      ['JobCompleted', 4],
+    ]);
+    // The old message came back while the redriven attempt ran, and was acked and skipped: nothing of the job is left to deliver.
+    await system.get('flaky').waitForLine(/"reason":"stale"/);
+    const jsm = await jetstreamManager(ns.nc);
+    await eventually(async () => {
+      const work = await jsm.consumers.info(ns.subjects.streamName, 'workers');
+      return work.num_pending === 0 && work.num_ack_pending === 0 ? true : undefined;
+    }, 20_000, 'the work consumer to settle');
   });
 });

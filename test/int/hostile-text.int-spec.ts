@@ -12,12 +12,12 @@ import {
   type JobEvent,
   type JobFailed,
 } from '@app/contracts';
-import { evolve, type JobState } from '@app/job-state';
+import { evolve, jobErrorOf, type JobState } from '@app/job-state';
 import { createReadModelDataSource, migrateModelSchema, ProjectionWriter, rawRowToState, readParkedEvents, schemaTarget, type ProjectionItem, type RawJobRow } from '@app/read-model';
 import { builtinPlugin, ToolCatalog, type Tool } from '@app/tools';
 import { parseSubmissionFields } from '../../apps/gateway/src/jobs/submit-job.service.js';
 import { sanitizeFilename } from '../../apps/gateway/src/uploads/multipart-reader.js';
-import { JobFailure, jobErrorOf } from '../../apps/worker/src/work/job-failure.js';
+import { JobFailure } from '../../apps/worker/src/work/job-failure.js';
 import { eventShapes, setAt, type TextSlot } from '../support/event-fields.js';
 import { jobCancelRequested, jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../support/events.js';
 import { freshSchema, type TestSchema } from '../support/services.js';

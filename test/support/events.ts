@@ -113,10 +113,42 @@ export function jobRedriven(submitted: VideoSubmitted, cause: JobEvent, firstAtt
  * codec's refusal of ill-formed text, as the first event of that subject. For tests of what such
  * stored events do to today's readers. Returns the stream sequence.
  */
-export async function publishAsOlderRelease(nc: NatsConnection, subject: string, event: JobEvent): Promise<number> {
+export function publishAsOlderRelease(nc: NatsConnection, subject: string, event: JobEvent): Promise<number> {
+  return publishRaw(nc, subject, event, 0);
+}
+
+/**
+ * Appends after `cause` (stored at `afterSeq` on the job's lifecycle subject) an event of a type this
+ * release does not know, as a newer release would during a rolling upgrade. Returns the stream sequence.
+ */
+export function publishAsNewerRelease(nc: NatsConnection, subject: string, cause: JobEvent, afterSeq: number, type = 'JobPaused'): Promise<number> {
+  const newer = { ...meta(cause.jobId, cause), type, version: 1, data: { attempt: 1 } };
+  return publishRaw(nc, subject, newer, afterSeq);
+}
+
+async function publishRaw(nc: NatsConnection, subject: string, event: { eventId: string }, expectLastSeq: number): Promise<number> {
   const ack = await jetstream(nc).publish(subject, new TextEncoder().encode(JSON.stringify(event)), {
     msgID: event.eventId,
-    expect: { lastSubjectSequence: 0 },
+    expect: { lastSubjectSequence: expectLastSeq },
   });
   return ack.seq;
+}
+
+/**
+ * Appends, through `append(event, expectedSeq)`, a job whose first run failed once and waited for its
+ * retry, was cancelled and redriven meanwhile, and whose redriven attempt now runs: the history in
+ * which the first run's work message comes back from its backoff. Returns the submission's sequence.
+ */
+export async function redrivenDuringBackoff(append: (event: JobEvent, expectedSeq: number) => Promise<number>, submitted: VideoSubmitted): Promise<number> {
+  const submittedSeq = await append(submitted, 0);
+  const started = jobStarted(submitted, 1, 'worker-a');
+  const failed = jobFailed(started, 1, false, 'WORKER_ERROR');
+  const asked = jobCancelRequested(failed, 1);
+  const cancelled = jobCancelled(asked, 1);
+  let seq = 0;
+  for (const event of [started, failed, asked, cancelled]) seq = await append(event, seq);
+  const redriven = jobRedriven(submitted, cancelled, 2);
+  await append(redriven, submittedSeq);
+  await append(jobStarted(redriven, 2, 'worker-b'), seq);
+  return submittedSeq;
 }

@@ -115,8 +115,13 @@ export async function dimensions(path: string): Promise<{ width: number; height:
  */
 export async function slowFfprobe(dir: string, holdSeconds: number): Promise<string> {
   const path = join(dir, `ffprobe-after-${holdSeconds}s.sh`);
-  const script = [
-    '#!/bin/sh',
+  await writeFile(path, ['#!/bin/sh', ...holdThenFfprobe(holdSeconds)].join('\n'), { mode: 0o755 });
+  return path;
+}
+
+/** Shell lines that wait `holdSeconds` (exiting as soon as the worker that started them is gone), then run the real ffprobe. */
+function holdThenFfprobe(holdSeconds: number): string[] {
+  return [
     `end=$(( $(date +%s) + ${Math.ceil(holdSeconds)} ))`,
     'while [ "$(date +%s)" -lt "$end" ]; do',
     '  kill -0 "$PPID" 2>/dev/null || exit 1',
@@ -124,6 +129,22 @@ export async function slowFfprobe(dir: string, holdSeconds: number): Promise<str
     'done',
     'exec ffprobe "$@"',
     '',
+  ];
+}
+
+/**
+ * An ffprobe that fails as if it had crashed (it prints something that is not JSON: TOOL_FAILED,
+ * which is retried) its first `failures` times, then holds the job for `holdSeconds` and runs the
+ * real one. The count is kept in a file beside it, across attempts and workers.
+ */
+export async function flakyThenSlowFfprobe(dir: string, failures: number, holdSeconds: number): Promise<string> {
+  const path = join(dir, `ffprobe-fails-${failures}-then-${holdSeconds}s.sh`);
+  const count = `${path}.count`;
+  const script = [
+    '#!/bin/sh',
+    `n=$(cat "${count}" 2>/dev/null || echo 0)`,
+    `if [ "$n" -lt ${failures} ]; then echo $((n + 1)) > "${count}"; echo 'not json'; exit 0; fi`,
+    ...holdThenFfprobe(holdSeconds),
   ].join('\n');
   await writeFile(path, script, { mode: 0o755 });
   return path;

@@ -75,6 +75,11 @@ export const ErrorCode = {
   InputTooLarge: 'INPUT_TOO_LARGE',
   /** A tool was killed for time or memory on two attempts in a row: permanent. */
   ResourceLimit: 'RESOURCE_LIMIT',
+  /**
+   * The job's history holds an event this release cannot read (a newer release wrote it, during a
+   * rolling upgrade): nothing is done to the job until a release that can read it does.
+   */
+  JobHistoryUnreadable: 'JOB_HISTORY_UNREADABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -16,3 +16,4 @@ export * from './queries/job-commands.js';
 export * from './workers/worker-info.js';
 export * from './pipelines/pipeline-info.js';
 export * from './http/job-responses.js';
+export * from './events/new-event.js';

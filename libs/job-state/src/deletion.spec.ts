@@ -11,11 +11,7 @@ import {
   jobStarted,
   videoSubmitted,
 } from '../../../test/support/events.js';
-import { decideDeletion } from './deletion.js';
 import { evolve, fold } from './job-state.js';
-import { workPhase } from './work-phase.js';
-
-const at = (seq: number, event: JobEvent | null) => ({ seq, event });
 
 describe('evolve: deletion', () => {
   it('given JobDeleted, the job is deleted: it keeps what it was, and points at no result or artifact any more', () => {
@@ -65,32 +61,5 @@ describe('evolve: deletion', () => {
     const v2 = jobCancelRequested(videoSubmitted(), 0, 'key_a');
     const v1 = { ...v2, version: 1, data: { attempt: 0, reason: null, requestedBy: 'key_a' } };
     expect(decodeEvent(new TextEncoder().encode(JSON.stringify(v1)))).toEqual({ ok: true, event: { ...v2, data: { ...v2.data, deletion: false } } });
-  });
-});
-
-describe('workPhase and decideDeletion', () => {
-  const submitted = videoSubmitted();
-  const started = jobStarted(submitted, 1);
-  const completed = jobCompleted(started);
-
-  it('a JobDeleted makes the job deleted for every work request, a redrive after it included', () => {
-    const deleted = jobDeleted(completed, 1);
-    expect(workPhase(at(4, deleted), 1)).toEqual({ kind: 'deleted', attempt: 1 });
-    expect(workPhase(at(4, deleted), 9)).toEqual({ kind: 'deleted', attempt: 1 });
-    expect(decideDeletion(at(4, deleted), 1)).toEqual({ kind: 'gone', attempt: 1 });
-  });
-
-  it('deletes at once a job that ended, that never started or that waits for a retry, expecting its last lifecycle sequence', () => {
-    expect(decideDeletion(at(3, completed), 1)).toEqual({ kind: 'delete', expectSeq: 3, attempt: 1 });
-    expect(decideDeletion(null, 1)).toEqual({ kind: 'delete', expectSeq: 0, attempt: 0 });
-    expect(decideDeletion(at(3, jobFailed(started, 1, false)), 1)).toEqual({ kind: 'delete', expectSeq: 3, attempt: 1 });
-    expect(decideDeletion(at(3, jobCancelled(started, 1)), 1)).toEqual({ kind: 'delete', expectSeq: 3, attempt: 1 });
-  });
-
-  it('cancels first a running job, or one whose plain cancel is not settled yet; then waits', () => {
-    expect(decideDeletion(at(2, started), 1)).toEqual({ kind: 'cancel-first', expectSeq: 2, attempt: 1 });
-    expect(decideDeletion(at(3, jobProgressed(started, 40)), 1)).toEqual({ kind: 'cancel-first', expectSeq: 3, attempt: 1 });
-    expect(decideDeletion(at(3, jobCancelRequested(started, 1)), 1)).toEqual({ kind: 'cancel-first', expectSeq: 3, attempt: 1 });
-    expect(decideDeletion(at(4, jobCancelRequested(started, 1, 'key_a', true)), 1)).toEqual({ kind: 'wait', attempt: 1 });
   });
 });

@@ -2,9 +2,15 @@ import { describe, expect, it } from '@jest/globals';
 import type { JobEvent } from '@app/contracts';
 import { jobCancelled, jobCancelRequested, jobCompleted, jobDeadLettered, jobFailed, jobRedriven, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { evolve, fold, toJobView } from './job-state.js';
-import { workPhase } from './work-phase.js';
 
 describe('evolve', () => {
+  it('given a second VideoSubmitted of the job (one Idempotency-Key at another priority), changes nothing: the first one is the job', () => {
+    const first = videoSubmitted(undefined, { priority: 'high', pipeline: 'probe' });
+    const later = videoSubmitted(first.jobId, { priority: 'normal', pipeline: 'noop' });
+    const state = fold([first])!;
+    expect(evolve(state, later)).toBe(state);
+  });
+
   it('given VideoSubmitted, the job is queued with its pipeline, params and video', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'probe', params: { a: 1 } });
     const state = evolve(null, submitted)!;
@@ -145,35 +151,5 @@ describe('cancel and redrive', () => {
     expect(state).toMatchObject({ status: 'queued', attempts: 1, error: null, deadLetter: null, completedAt: null, progress: 0, cancelRequestedAt: null, updatedAt: redriven.occurredAt });
     const restarted = jobStarted(redriven, 2, 'w-2');
     expect(evolve(state, restarted)).toMatchObject({ status: 'running', attempts: 2, workerId: 'w-2' });
-  });
-});
-
-describe('workPhase', () => {
-  const submitted = videoSubmitted();
-  const started = jobStarted(submitted, 1);
-  const at = (seq: number, event: JobEvent | null) => ({ seq, event });
-
-  it('is waiting with attempt 0 before any lifecycle event', () => {
-    expect(workPhase(null, 1)).toEqual({ kind: 'waiting', attempt: 0 });
-  });
-
-  it('is running after a start or progress, and waiting after a failure that will be retried', () => {
-    expect(workPhase(at(2, started), 1)).toEqual({ kind: 'running', attempt: 1 });
-    expect(workPhase(at(3, jobFailed(started, 1, false, 'WORKER_ERROR')), 1)).toEqual({ kind: 'waiting', attempt: 1 });
-  });
-
-  it('is ended by a terminal event after the work request, and waiting when a redrive came after it', () => {
-    const failed = jobFailed(started, 1, true);
-    expect(workPhase(at(3, failed), 1)).toEqual({ kind: 'ended', attempt: 1 });
-    expect(workPhase(at(3, failed), 4)).toEqual({ kind: 'waiting', attempt: 1 });
-    expect(workPhase(at(3, jobCancelled(started, 1)), 1)).toEqual({ kind: 'ended', attempt: 1 });
-  });
-
-  it('is cancel-requested while a JobCancelRequested waits to be settled', () => {
-    expect(workPhase(at(3, jobCancelRequested(started, 1)), 1)).toEqual({ kind: 'cancel-requested', attempt: 1 });
-  });
-
-  it('treats a malformed last message as no attempt yet', () => {
-    expect(workPhase(at(2, null), 1)).toEqual({ kind: 'waiting', attempt: 0 });
   });
 });

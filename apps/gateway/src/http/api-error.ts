@@ -58,6 +58,7 @@ const ANSWERED = {
   [ErrorCode.Internal]: 500,
   [ErrorCode.ServiceUnavailable]: 503,
   [ErrorCode.GatewayTimeout]: 504,
+  [ErrorCode.JobHistoryUnreadable]: 503,
   [ErrorCode.StorageFull]: 507,
 } satisfies Partial<Record<ErrorCode, number>>;
 

@@ -14,7 +14,9 @@ import {
   type VideoSubmitted,
 } from '@app/contracts';
 import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
-import { BlobStore, ConcurrencyError, EventStore, isNatsUnavailableError, isStorageFullError, type StoredBlob } from '@app/event-store';
+import { BlobStore, EventStore, isNatsUnavailableError, isStorageFullError, type StoredBlob } from '@app/event-store';
+import { runCommand } from '@app/job-commands';
+import type { JobCommand, JobHistory } from '@app/job-state';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
@@ -52,6 +54,9 @@ export interface SubmitResult extends JobSubmitted {
 }
 
 export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
+
+/** The history of a job id that was just made up: nothing. */
+const NO_JOB: JobHistory = { submission: null, lifecycle: null, latestWork: null };
 
 /**
  * Submitting a job: check the fields that came before the file (checkFieldsSoFar) and what the upload
@@ -98,34 +103,32 @@ export class SubmitJobService {
       if (!upload) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
       if (upload.blob.size === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
       const { pipeline, params, priority } = command.fields ?? parseSubmissionFields(received.fields, this.catalog);
-      const event: VideoSubmitted = {
-        // With a key, the event id is derived from the job id: two racing requests with the same key
-        // publish the same Nats-Msg-Id, so the stream stores one even if they chose different priorities.
-        eventId: command.idempotencyKey ? idempotentEventId(jobId) : this.ids.next(),
-        jobId,
-        type: 'VideoSubmitted',
-        version: 2,
-        occurredAt: this.clock.now().toISOString(),
-        correlationId: command.correlationId,
-        causationId: null,
-        data: {
-          pipeline,
-          params,
-          tenant: command.tenant,
-          priority,
-          video: {
-            bucket: upload.blob.bucket,
-            objectName: upload.blob.name,
-            filename: upload.filename,
-            size: upload.blob.size,
-            contentType: upload.contentType,
-            sha256: upload.blob.sha256,
-          },
-        },
+      const video = {
+        bucket: upload.blob.bucket,
+        objectName: upload.blob.name,
+        filename: upload.filename,
+        size: upload.blob.size,
+        contentType: upload.contentType,
+        sha256: upload.blob.sha256,
       };
-      let appended;
+      // With a key, the event id is derived from the job id: two racing requests with the same key
+      // publish the same Nats-Msg-Id, so within the duplicate window the stream stores one even if
+      // they chose different priorities (different subjects).
+      const eventId = command.idempotencyKey ? idempotentEventId(jobId) : this.ids.next();
+      const submit: JobCommand = {
+        kind: 'Submit',
+        jobId,
+        correlationId: command.correlationId,
+        data: { pipeline, params, tenant: command.tenant, priority, video },
+        stamp: { at: this.clock.now().toISOString(), nextId: () => eventId },
+      };
+      let outcome;
       try {
-        appended = await this.store.append(event, 0);
+        // With a key, the job's submissions (at every priority) are read again right before the
+        // append: the expected sequence 0 is checked per priority only, so this read, with the
+        // duplicate window for the moment between it and the append, keeps a key to one job. A new
+        // random id has nothing to read.
+        outcome = await runCommand(this.store, submit, { priority, assumed: command.idempotencyKey ? undefined : NO_JOB });
       } catch (error) {
         // NATS went away while the event was on its way: it may have been stored. Keep the upload, so
         // that a job that exists never points at a deleted video (a retry with the same
@@ -135,20 +138,28 @@ export class SubmitJobService {
         if (isStorageFullError(error)) throw new ApiError(ErrorCode.StorageFull, 'the event log is full: no new job can be stored now; try again later');
         throw error;
       }
-      if (appended.duplicate) throw new ConcurrencyError(this.store.subjectOf(event), 0);
+      if (outcome.kind === 'refused' || !(await this.isFirst(jobId, outcome.stored[0].seq, command.idempotencyKey))) {
+        // The key's job was stored by another request first: answer as it was answered (or 422 for
+        // another body). A VideoSubmitted of ours stored after it is inert: the first one is the job.
+        const prior = await this.priorSubmission(jobId);
+        if (!prior) throw new ApiError(ErrorCode.Internal, 'the submission for this key could not be read back');
+        return this.compare(prior, upload.blob.sha256, received.fields, command.fields);
+      }
+      keepUpload = true;
       this.metrics.submitted.inc({ pipeline, priority });
-      return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: event.occurredAt, replayed: false };
-    } catch (error) {
+      return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: submit.stamp.at, replayed: false };
+    } finally {
       if (upload && !keepUpload) {
         await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
       }
-      if (error instanceof ConcurrencyError && command.idempotencyKey) {
-        // A concurrent request with the same key won the race; answer as it did.
-        const prior = await this.priorSubmission(jobId);
-        if (prior) return this.compare(prior, upload!.blob.sha256, received.fields, command.fields);
-      }
-      throw error;
     }
+  }
+
+  /** True when the submission stored at `seq` is the job's first (always, without a key: its id is new). */
+  private async isFirst(jobId: string, seq: number, idempotencyKey: string | null): Promise<boolean> {
+    if (!idempotencyKey) return true;
+    const first = await this.store.firstSubmission(jobId);
+    return (first?.ok ? first.stored.seq : first?.malformed.seq) === seq;
   }
 
   /**

@@ -1,50 +1,32 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import {
-  ErrorCode,
-  inScope,
+  attemptOf,
   isTerminal,
   type CancelOutcome,
   type DeleteOutcome,
-  type JobDeleted,
   type JobDeletionReason,
-  type JobCancelled,
-  type JobCancelRequested,
-  type JobEvent,
-  type JobRedriven,
   type JobScope,
   type RedriveOutcome,
-  type VideoSubmitted,
 } from '@app/contracts';
-import { ConcurrencyError, EventStore } from '@app/event-store';
-import { decideDeletion, fold, workPhase, type JobState, type LastLifecycle } from '@app/job-state';
+import { EventStore } from '@app/event-store';
+import { runCommand, stampNow, type CommandOutcome } from '@app/job-commands';
+import { fold, REFUSAL_CODES, type Decision, type JobCommand, type JobState } from '@app/job-state';
 import { Clock, IdGenerator } from '@app/runtime';
 import { JobObjectsService } from '../deletion/job-objects.service.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
 import { QueryError } from '../rpc/rpc-answer.js';
-
-/** Appends race workers and other requests; after this many refusals in a row, something is wrong. */
-const MAX_RACES = 5;
-
-/** Who appends a JobCancelled for a job that was not running. */
-export const JOBS_SERVICE_ACTOR = 'jobs-service';
 
 /** How long the jobs service follows a job it asked to stop for a deletion before leaving it to the storage sweep. */
 const DELETION_WATCH_MS = 10 * 60_000;
 /** At most this many such jobs are followed at once; the storage sweep finishes the others. */
 const DELETION_WATCH_MAX = 256;
 
-interface JobPosition {
-  request: VideoSubmitted;
-  last: LastLifecycle | null;
-  /** The stream sequence of the job's latest work request (its submission or its latest redrive). */
-  workSeq: number;
-}
-
 /**
- * Cancel, redrive and delete: decided from the stream itself (the job's submission, its last lifecycle event
- * and its latest work request), never from the read model, which may trail it. Every append expects
- * the sequence it read, so concurrent requests, workers and dead-lettering cannot give a job two
- * endings or two redrives: the loser re-reads and answers from what won.
+ * Cancel, redrive and delete: the decider decides each from the stream itself (the job's submission,
+ * its last lifecycle event and its latest work request), never from the read model, which may trail
+ * it; runCommand appends what it decided, expecting the sequences it read, and decides again when
+ * someone else appended first. This service keeps what is not a rule: the answers, the workers'
+ * nudge, following a job until its deletion can finish, the objects of a deleted job, metrics and logs.
  */
 @Injectable()
 export class JobCommandsService implements OnApplicationShutdown {
@@ -70,71 +52,35 @@ export class JobCommandsService implements OnApplicationShutdown {
    * job gets JobCancelRequested, and its worker is nudged to stop the attempt and append JobCancelled.
    */
   async cancel(jobId: string, scope: JobScope, requestedBy: string | null, reason: string | null): Promise<CancelOutcome> {
-    for (let race = 0; ; race++) {
-      const { request, last, workSeq } = await this.position(jobId, scope);
-      const phase = workPhase(last, workSeq);
-      if (phase.kind === 'deleted') throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
-      if (phase.kind === 'ended') throw new QueryError(ErrorCode.JobAlreadyEnded, `job ${jobId} has already ended (${last?.event?.type ?? 'unknown'})`);
-      if (phase.kind === 'cancel-requested') {
-        // Asked before and not settled yet: the same answer, and the worker is nudged again.
-        this.nudge(jobId);
-        return { job_id: jobId, status: 'cancelling', cancel_requested_seq: last!.seq };
-      }
-      const asked = this.event<JobCancelRequested>(request, last?.event ?? null, 'JobCancelRequested', 2, { attempt: phase.attempt, reason, requestedBy, deletion: false });
-      let askedSeq: number;
-      try {
-        askedSeq = (await this.store.append(asked, last?.seq ?? 0)).seq;
-      } catch (error) {
-        if (error instanceof ConcurrencyError && race < MAX_RACES) continue;
-        throw error;
-      }
-      this.logger.log({ jobId, attempt: phase.attempt, running: phase.kind === 'running', correlationId: request.correlationId }, 'job cancel requested');
-      if (phase.kind === 'running') {
-        this.nudge(jobId);
-        return { job_id: jobId, status: 'cancelling', cancel_requested_seq: askedSeq };
-      }
-      const cancelled = this.event<JobCancelled>(request, asked, 'JobCancelled', 1, { attempt: phase.attempt, cancelledBy: JOBS_SERVICE_ACTOR });
-      try {
-        await this.store.append(cancelled, askedSeq);
-      } catch (error) {
-        // A worker that picked the job up found the request first and settled it: cancelled all the same.
-        if (!(error instanceof ConcurrencyError)) throw error;
-      }
-      return { job_id: jobId, status: 'cancelled', cancel_requested_seq: askedSeq };
+    const outcome = await this.run({ kind: 'RequestCancel', jobId, scope, requestedBy, reason, stamp: this.stamp() });
+    if (outcome.kind === 'refused') {
+      const { decision } = outcome;
+      if (decision.reason !== 'cancel-requested') throw this.refusal('RequestCancel', jobId, decision);
+      // Asked before and not settled yet: the same answer, and the worker is nudged again.
+      this.nudge(jobId);
+      return { job_id: jobId, status: 'cancelling', cancel_requested_seq: decision.seq! };
     }
+    const [asked] = outcome.stored;
+    const running = outcome.decision.appends.length === 1;
+    this.logger.log({ jobId, attempt: attemptOf(asked.event), running, correlationId: asked.event.correlationId }, 'job cancel requested');
+    if (running) this.nudge(jobId);
+    // A worker that picked a waiting job up found the request first and settled it: cancelled all the same.
+    return { job_id: jobId, status: running ? 'cancelling' : 'cancelled', cancel_requested_seq: asked.seq };
   }
 
   /**
    * Runs a failed or cancelled job again: a JobRedriven work request on the job's submitted subject,
    * caused by the event that ended the job, which the workers' consumer delivers like a submission.
-   * Its attempts count again from the one it starts.
+   * Its attempts count again from the one it starts. Of two redrives at once, one wins; the other is
+   * refused as the job has not ended since.
    */
   async redrive(jobId: string, scope: JobScope, requestedBy: string | null): Promise<RedriveOutcome> {
-    const { request, last, workSeq } = await this.position(jobId, scope);
-    const phase = workPhase(last, workSeq);
-    const ending = last?.event ?? null;
-    if (phase.kind === 'deleted') throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
-    if (phase.kind !== 'ended' || !ending) throw new QueryError(ErrorCode.JobNotRetryable, `job ${jobId} has not ended; only a failed or cancelled job can be retried`);
-    if (ending.type === 'JobCompleted') throw new QueryError(ErrorCode.JobNotRetryable, `job ${jobId} completed; only a failed or cancelled job can be retried`);
-    const { pipeline, params, video, tenant, priority } = request.data;
-    const redriven = this.event<JobRedriven>(request, ending, 'JobRedriven', 1, {
-      pipeline,
-      params,
-      video,
-      tenant,
-      priority,
-      firstAttempt: phase.attempt + 1,
-      requestedBy,
-    });
-    let seq: number;
-    try {
-      seq = (await this.store.append(redriven, workSeq)).seq;
-    } catch (error) {
-      if (error instanceof ConcurrencyError) throw new QueryError(ErrorCode.JobNotRetryable, `job ${jobId} was redriven by another request just now`);
-      throw error;
-    }
-    this.logger.log({ jobId, attempt: phase.attempt + 1, causedBy: ending.eventId, correlationId: request.correlationId }, 'job redriven');
-    return { job_id: jobId, status: 'queued', attempt: phase.attempt + 1, redriven_seq: seq, caused_by: ending.eventId };
+    const outcome = await this.run({ kind: 'Redrive', jobId, scope, requestedBy, stamp: this.stamp() });
+    if (outcome.kind === 'refused') throw this.refusal('Redrive', jobId, outcome.decision);
+    const { event, seq } = outcome.stored[0];
+    const attempt = attemptOf(event) + 1;
+    this.logger.log({ jobId, attempt, causedBy: event.causationId, correlationId: event.correlationId }, 'job redriven');
+    return { job_id: jobId, status: 'queued', attempt, redriven_seq: seq, caused_by: event.causationId! };
   }
 
   /**
@@ -148,52 +94,30 @@ export class JobCommandsService implements OnApplicationShutdown {
    * A deleted job is not found, like a job that never existed.
    */
   async delete(jobId: string, scope: JobScope, requestedBy: string | null, reason: JobDeletionReason = 'request'): Promise<DeleteOutcome> {
-    for (let race = 0; ; race++) {
-      const { request, last, workSeq } = await this.position(jobId, scope);
-      const step = decideDeletion(last, workSeq);
-      try {
-        switch (step.kind) {
-          case 'gone':
-            throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
-          case 'wait':
-            this.nudge(jobId);
-            this.watch(jobId, last!.seq);
-            return { job_id: jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 };
-          case 'cancel-first': {
-            const asked = this.event<JobCancelRequested>(request, last?.event ?? null, 'JobCancelRequested', 2, {
-              attempt: step.attempt,
-              reason: 'the job is being deleted',
-              requestedBy,
-              deletion: true,
-            });
-            const { seq } = await this.store.append(asked, step.expectSeq);
-            this.logger.log({ jobId, attempt: step.attempt, correlationId: request.correlationId }, 'job deletion requested; stopping its running attempt first');
-            this.nudge(jobId);
-            this.watch(jobId, seq);
-            return { job_id: jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 };
-          }
-          case 'delete': {
-            // What the job points at, read before JobDeleted (which forgets its result and artifacts).
-            const before = await this.stateOf(jobId);
-            const deleted = this.event<JobDeleted>(request, last?.event ?? null, 'JobDeleted', 1, {
-              attempt: step.attempt,
-              reason,
-              requestedBy: requestedBy ?? before?.deleteRequest?.by ?? null,
-            });
-            const { seq } = await this.store.append(deleted, step.expectSeq);
-            const removed = await this.objects.remove(before ?? { jobId, video: request.data.video, resultRef: null, artifacts: [], attempts: step.attempt });
-            this.metrics.deleted.inc({ reason });
-            this.metrics.objectsRemoved.inc({ kind: 'deleted-job' }, removed);
-            this.logger.log({ jobId, reason, requestedBy: deleted.data.requestedBy, objects: removed, correlationId: request.correlationId }, 'job deleted');
-            return { job_id: jobId, status: 'deleted', deleted_seq: seq, objects_deleted: removed };
-          }
-        }
-      } catch (error) {
-        // A worker, a cancel or another deletion appended first: decide again from what is there now.
-        if (error instanceof ConcurrencyError && race < MAX_RACES) continue;
-        throw error;
-      }
+    // Finishing a deletion asked for earlier (requestedBy null): the JobDeleted names who asked.
+    const by = requestedBy ?? (await this.stateOf(jobId))?.deleteRequest?.by ?? null;
+    const outcome = await this.run({ kind: 'Delete', jobId, scope, requestedBy: by, reason, stamp: this.stamp() });
+    if (outcome.kind === 'refused') {
+      const { decision } = outcome;
+      if (decision.reason !== 'deletion-pending') throw this.refusal('Delete', jobId, decision);
+      this.nudge(jobId);
+      this.watch(jobId, decision.seq!);
+      return { job_id: jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 };
     }
+    const { event, seq } = outcome.stored[0];
+    if (event.type === 'JobCancelRequested') {
+      this.logger.log({ jobId, attempt: event.data.attempt, correlationId: event.correlationId }, 'job deletion requested; stopping its running attempt first');
+      this.nudge(jobId);
+      this.watch(jobId, seq);
+      return { job_id: jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 };
+    }
+    // What the job pointed at before its JobDeleted (which forgets its result and artifacts).
+    const before = await this.stateOf(jobId, seq);
+    const removed = before ? await this.objects.remove(before) : 0;
+    this.metrics.deleted.inc({ reason });
+    this.metrics.objectsRemoved.inc({ kind: 'deleted-job' }, removed);
+    this.logger.log({ jobId, reason, requestedBy: by, objects: removed, correlationId: event.correlationId }, 'job deleted');
+    return { job_id: jobId, status: 'deleted', deleted_seq: seq, objects_deleted: removed };
   }
 
   /**
@@ -225,25 +149,27 @@ export class JobCommandsService implements OnApplicationShutdown {
     })();
   }
 
-  /** The job's submission (404 outside the caller's scope), its last lifecycle event and latest work request. */
-  private async position(jobId: string, scope: JobScope): Promise<JobPosition> {
-    const first = await this.store.firstSubmission(jobId);
-    if (!first?.ok || first.stored.event.type !== 'VideoSubmitted' || !inScope(scope, first.stored.event.data.tenant)) {
-      throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
-    }
-    const request = first.stored.event;
-    const [last, latestWork] = await Promise.all([
-      this.store.lastLifecycleEntry(jobId),
-      // Redrives keep the job's priority, so they share the submission's exact subject.
-      this.store.lastEntryOn(this.store.subjects.submitted(jobId, request.data.priority)),
-    ]);
-    return { request, last, workSeq: latestWork?.seq ?? first.stored.seq };
+  private run(command: JobCommand): Promise<CommandOutcome> {
+    return runCommand(this.store, command);
   }
 
-  /** The job as its events in the stream say (whatever the read model holds). */
-  private async stateOf(jobId: string): Promise<JobState | null> {
+  private stamp() {
+    return stampNow(this.clock, this.ids);
+  }
+
+  /** The answer to a refused command: its error code; a job whose history cannot be read is counted and logged too. */
+  private refusal(command: JobCommand['kind'], jobId: string, decision: Extract<Decision, { kind: 'refused' }>): QueryError {
+    if (decision.reason === 'unreadable') {
+      this.metrics.unreadable.inc({ command });
+      this.logger.warn({ jobId, seq: decision.seq, command }, 'the job history holds an event this release cannot read; refused');
+    }
+    return new QueryError(REFUSAL_CODES[decision.reason], decision.message);
+  }
+
+  /** The job as its events in the stream say (whatever the read model holds), up to and without `beforeSeq`. */
+  private async stateOf(jobId: string, beforeSeq = Number.MAX_SAFE_INTEGER): Promise<JobState | null> {
     const items = await this.store.readJob(jobId, 0, Number.MAX_SAFE_INTEGER);
-    return fold(items.flatMap((item) => (item.ok ? [item.stored.event] : [])));
+    return fold(items.flatMap((item) => (item.ok && item.stored.seq < beforeSeq ? [item.stored.event] : [])));
   }
 
   /** Tells the workers that a running job is to stop. Only a nudge: the stored request is what counts. */
@@ -253,18 +179,5 @@ export class JobCommandsService implements OnApplicationShutdown {
     } catch (error) {
       this.logger.warn({ jobId, err: error instanceof Error ? error.message : String(error) }, 'could not nudge the workers; the running attempt finds the request at its next append');
     }
-  }
-
-  private event<E extends JobEvent>(request: VideoSubmitted, cause: JobEvent | null, type: E['type'], version: E['version'], data: E['data']): E {
-    return {
-      eventId: this.ids.next(),
-      jobId: request.jobId,
-      type,
-      version,
-      occurredAt: this.clock.now().toISOString(),
-      correlationId: request.correlationId,
-      causationId: (cause ?? request).eventId,
-      data,
-    } as E;
   }
 }

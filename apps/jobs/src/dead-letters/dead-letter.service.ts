@@ -1,21 +1,27 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, isWorkRequest, type JobFailed } from '@app/contracts';
-import { workPhase } from '@app/job-state';
-import { ConcurrencyError, EventStore } from '@app/event-store';
+import { attemptOf, isWorkRequest } from '@app/contracts';
+import { EventStore } from '@app/event-store';
+import { runCommand } from '@app/job-commands';
 import { advisoryEventId, Clock } from '@app/runtime';
 import type { MaxDeliveriesAdvisory } from './max-deliveries.advisory.js';
 
-export type DeadLetterOutcome = 'dead-lettered' | 'already-ended' | 'not-a-job';
-
-/** Appends race a worker that may still end the attempt; after this many refusals, something is wrong. */
-const MAX_RACES = 5;
+/**
+ * - `dead-lettered`: the job's final JobFailed MAX_DELIVERIES is stored;
+ * - `already-ended`: the job ended (or was deleted) after that work message: nothing to add;
+ * - `stale`: the message is older than the job's latest work request (a redrive), or an inert later
+ *   submission: its run is not the job's;
+ * - `unreadable`: the job's history holds an event this release cannot read: the advisory is left
+ *   for a release that can;
+ * - `not-a-job`: the advisory is not about a work request of this stream.
+ */
+export type DeadLetterOutcome = 'dead-lettered' | 'already-ended' | 'stale' | 'unreadable' | 'not-a-job';
 
 /**
  * Turns a MAX_DELIVERIES advisory into the job's final `JobFailed` (code MAX_DELIVERIES, with its
- * `deadLetter`), which is what puts the job on the dead-letter list. The append expects the job's
- * last lifecycle sequence, like every worker append, so a redelivered advisory, a second jobs
- * service, or a worker that finishes at the same moment can never give the job a second terminal
- * event: whoever appends first wins, and the others find the job ended.
+ * `deadLetter`), which is what puts the job on the dead-letter list, as the decider decides it
+ * (DeadLetter): the append expects the job's last lifecycle sequence, like every worker append, so a
+ * redelivered advisory, a second jobs service, or a worker that finishes at the same moment can never
+ * give the job a second terminal event. The event id derives from the advisory's id.
  */
 @Injectable()
 export class DeadLetterService {
@@ -33,40 +39,27 @@ export class DeadLetterService {
       return 'not-a-job';
     }
     const request = work.stored.event;
-    for (let race = 0; ; race++) {
-      const last = await this.store.lastLifecycleEntry(request.jobId);
-      const previous = last?.event ?? null;
-      // Ended after this work request (a terminal event before it is what a redrive reopened).
-      const phase = workPhase(last, work.stored.seq);
-      // A deleted job is over for good, whatever work request comes after its deletion.
-      if (phase.kind === 'ended' || phase.kind === 'deleted') return 'already-ended';
-      const attempt = phase.attempt;
-      const failed: JobFailed = {
-        eventId: advisoryEventId(advisory.id),
-        jobId: request.jobId,
-        type: 'JobFailed',
-        version: 3,
-        occurredAt: this.clock.now().toISOString(),
-        correlationId: request.correlationId,
-        causationId: (previous ?? request).eventId,
-        data: {
-          attempt,
-          final: true,
-          error: {
-            code: ErrorCode.MaxDeliveries,
-            message: `the job was delivered ${advisory.deliveries} times (consumer "${advisory.consumer}") and no attempt finished: the worker crashed or hung each time`,
-          },
-          deadLetter: { reason: 'MAX_DELIVERIES', consumer: advisory.consumer, deliveries: advisory.deliveries, streamSeq: advisory.stream_seq },
-          retryDelayMs: null,
-        },
-      };
-      try {
-        await this.store.append(failed, last?.seq ?? 0);
-        this.logger.warn({ jobId: request.jobId, attempt, deliveries: advisory.deliveries, correlationId: request.correlationId }, 'job dead-lettered');
-        return 'dead-lettered';
-      } catch (error) {
-        if (!(error instanceof ConcurrencyError) || race >= MAX_RACES) throw error;
-      }
+    const stamp = { at: this.clock.now().toISOString(), nextId: () => advisoryEventId(advisory.id) };
+    const outcome = await runCommand(
+      this.store,
+      { kind: 'DeadLetter', jobId: request.jobId, request, deliverySeq: work.stored.seq, exhausted: { consumer: advisory.consumer, deliveries: advisory.deliveries }, stamp },
+      { priority: request.data.priority },
+    );
+    if (outcome.kind === 'appended') {
+      this.logger.warn({ jobId: request.jobId, attempt: attemptOf(outcome.stored[0].event), deliveries: advisory.deliveries, correlationId: request.correlationId }, 'job dead-lettered');
+      return 'dead-lettered';
+    }
+    const { reason, seq } = outcome.decision;
+    switch (reason) {
+      case 'unreadable':
+        this.logger.warn({ jobId: request.jobId, seq }, 'MAX_DELIVERIES advisory for a job whose history holds an event this release cannot read; left for a release that can');
+        return 'unreadable';
+      case 'stale':
+      case 'not-first-submission':
+        this.logger.log({ jobId: request.jobId, seq: work.stored.seq, reason }, "MAX_DELIVERIES advisory for a work message that is not the job's latest; skipped");
+        return 'stale';
+      default:
+        return 'already-ended';
     }
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ensureDurableConsumer, EventStore } from '@app/event-store';
+import { JobsMetrics } from '../ops/jobs.metrics.js';
 import { DeadLetterService } from './dead-letter.service.js';
 import { maxDeliveriesAdvisorySchema } from './max-deliveries.advisory.js';
 
@@ -9,12 +10,15 @@ export const DEAD_LETTER_CONSUMER = 'dead-letters';
 const ACK_WAIT_MS = 30_000;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
+/** How long an advisory about a job whose history this release cannot read waits before it comes back. */
+const UNREADABLE_RETRY_MS = 60_000;
 
 /**
  * The transport of dead letters: reads the captured MAX_DELIVERIES advisories (at least once, from
  * the `<NS>_ADVISORIES` stream), hands each to the DeadLetterService and acks it only after the
- * job's JobFailed is stored. An advisory that cannot be handled now is nak'ed and comes back; one
- * that is not an advisory at all is terminated.
+ * job's JobFailed is stored. An advisory that cannot be handled now is nak'ed and comes back (after
+ * a minute when the job's history holds an event this release cannot read); one that is not an
+ * advisory at all is terminated.
  */
 @Injectable()
 export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -26,6 +30,7 @@ export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeAppl
   constructor(
     private readonly store: EventStore,
     private readonly deadLetters: DeadLetterService,
+    private readonly metrics: JobsMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -90,6 +95,12 @@ export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeAppl
     }
     try {
       const outcome = await this.deadLetters.record(advisory.data);
+      if (outcome === 'unreadable') {
+        // Not acked: a release that can read the job's history handles it.
+        this.metrics.unreadable.inc({ command: 'DeadLetter' });
+        msg.nak(UNREADABLE_RETRY_MS);
+        return;
+      }
       this.logger.log({ seq: advisory.data.stream_seq, consumer: advisory.data.consumer, outcome }, 'MAX_DELIVERIES advisory handled');
       msg.ack();
     } catch (error) {

@@ -20,6 +20,7 @@ export class JobsMetrics {
   readonly deleted: Counter<'reason'>;
   readonly objectsRemoved: Counter<'kind'>;
   readonly chunksPurged: Counter;
+  readonly unreadable: Counter<'command'>;
   private position: () => number = () => 0;
   private parked: () => Promise<number> = async () => 0;
   private cached: { at: number; figures: Promise<JetStreamFigures | null> } | null = null;
@@ -51,6 +52,12 @@ export class JobsMetrics {
     this.chunksPurged = new Counter({
       name: 'framewire_storage_orphan_chunks_purged_total',
       help: 'Object Store chunk subjects with no object (an upload cut off midway) purged by the storage sweep',
+      registers,
+    });
+    this.unreadable = new Counter({
+      name: 'framewire_jobs_unreadable_total',
+      help: 'Commands refused, and dead letters left for later, because the job history holds an event this release cannot read, by command',
+      labelNames: ['command'],
       registers,
     });
     new Gauge({

@@ -6,7 +6,8 @@ import { WORKER_CONFIG } from '../worker.config.js';
 
 /**
  * A worker's metrics: jobs it finished by pipeline and outcome, how long jobs waited in the queue
- * before their first start, how long attempts ran, and how busy its slots are. Every worker process
+ * before their first start, how long attempts ran, how busy its slots are, and how often it left a
+ * job alone because it could not read the job's history. Every worker process
  * exposes its own; Prometheus sums them.
  */
 @Injectable()
@@ -16,6 +17,7 @@ export class WorkerMetrics {
   readonly queueWait: Histogram<'pipeline'>;
   readonly runTime: Histogram<'pipeline' | 'outcome'>;
   readonly inFlight: Gauge;
+  readonly unreadable: Counter;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, @Inject(WORKER_CONFIG) config: WorkerConfig) {
     const registers = [registry];
@@ -38,6 +40,11 @@ export class WorkerMetrics {
       help: 'Run time of an attempt, from JobStarted to its terminal or retry event, by pipeline and outcome',
       labelNames: ['pipeline', 'outcome'],
       buckets: JOB_SECONDS_BUCKETS,
+      registers,
+    });
+    this.unreadable = new Counter({
+      name: 'framewire_worker_unreadable_jobs_total',
+      help: 'Deliveries left alone because the job history holds an event this release cannot read (a newer release wrote it)',
       registers,
     });
     this.inFlight = new Gauge({ name: 'framewire_worker_in_flight', help: 'Jobs this worker is running now', registers });

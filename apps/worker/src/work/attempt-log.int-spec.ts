@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConcurrencyError, EventStore } from '@app/event-store';
-import { jobCancelled, jobCancelRequested, jobCompleted, jobProgressed, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
+import { EventStore } from '@app/event-store';
+import { stampNow } from '@app/job-commands';
+import { SystemClock, UuidV7Generator } from '@app/runtime';
+import { jobCancelled, jobCancelRequested, jobStarted, videoSubmitted } from '../../../../test/support/events.js';
 import { freshNamespace, type TestNamespace } from '../../../../test/support/services.js';
-import { appendCancelled, AttemptLog } from './attempt-log.js';
+import { AttemptLog, type AttemptEnd } from './attempt-log.js';
 import type { ProgressSnapshot } from './progress-tracker.js';
 
 const snapshot = (percent: number, extra: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({
@@ -14,6 +16,9 @@ const snapshot = (percent: number, extra: Partial<ProgressSnapshot> = {}): Progr
   toolsTotal: 1,
   ...extra,
 });
+
+const completed: AttemptEnd = { kind: 'Complete', result: { durationMs: 42, result: { width: 320 }, resultRef: null, artifacts: [] } };
+const stamp = () => stampNow(new SystemClock(), new UuidV7Generator());
 
 /** The progress of one attempt, appended to a real stream. */
 describe('attempt log against JetStream', () => {
@@ -28,10 +33,11 @@ describe('attempt log against JetStream', () => {
 
   async function startedJob() {
     const submitted = videoSubmitted();
-    await store.append(submitted, 0);
+    const work = await store.append(submitted, 0);
     const started = jobStarted(submitted);
     const { seq } = await store.append(started, 0);
-    const log = new AttemptLog(store, submitted.jobId, started.eventId, seq, (s) => ({ ...jobProgressed(started, s.percent), data: { attempt: 1, ...s } }), 200);
+    const history = { submission: { seq: work.seq, event: submitted }, lifecycle: { seq, event: started }, latestWork: { seq: work.seq, event: submitted } };
+    const log = new AttemptLog(store, started, history, stamp, 200);
     return { submitted, started, seq, log };
   }
 
@@ -46,7 +52,7 @@ describe('attempt log against JetStream', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const elapsed = Date.now() - began;
-    await log.settle(jobCompleted(started));
+    await log.settle(completed);
     const events = await stored(started.jobId);
     const progress = events.filter((e) => e.type === 'JobProgressed');
     expect(events.at(-1)!.type).toBe('JobCompleted');
@@ -64,7 +70,7 @@ describe('attempt log against JetStream', () => {
     const { started, log } = await startedJob();
     log.boundary(snapshot(50, { toolsCompleted: 1, toolsTotal: 2, currentFrame: 0 }));
     log.progress(snapshot(60, { toolsCompleted: 1, toolsTotal: 2 }));
-    await log.settle(jobCompleted(started));
+    await log.settle(completed);
     const events = await stored(started.jobId);
     expect(events.map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobProgressed', 'JobCompleted']);
     expect(events[2]!.data).toMatchObject({ percent: 50, toolsCompleted: 1 });
@@ -78,24 +84,26 @@ describe('attempt log against JetStream', () => {
     await new Promise<void>((resolve) => (log.stopSignal.aborted ? resolve() : log.stopSignal.addEventListener('abort', () => resolve())));
     expect(log.isLost).toBe(true);
     log.progress(snapshot(70));
-    await expect(log.settle(jobCompleted(started))).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(await log.settle(completed)).toBeNull();
+    expect(log.isLost).toBe(true);
     expect((await stored(started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobStarted']);
   });
 
   it('ends a cancelled job after the newest cancel request (a DELETE that asks again), and leaves one that was settled meanwhile', async () => {
-    const { started, seq } = await startedJob();
+    const { started, seq, log } = await startedJob();
     const request = jobCancelRequested(started, 1);
     const first = await store.append(request, seq);
-    const again = await store.append(jobCancelRequested(request, 1, 'key_test', true), first.seq);
-    const cancelled = jobCancelled(started, 1, 'worker-1');
-    expect(await appendCancelled(store, cancelled, first.seq)).toBeGreaterThan(again.seq);
+    expect(await log.checkCancel()).toBe(true);
+    await store.append(jobCancelRequested(request, 1, 'key_test', true), first.seq);
+    expect(await log.settleCancelled()).toMatchObject({ type: 'JobCancelled', data: { attempt: 1, cancelledBy: 'worker-1' } });
     expect((await stored(started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested', 'JobCancelRequested', 'JobCancelled']);
 
     // Settled by someone else first: nothing more is appended.
     const other = await startedJob();
     const asked = await store.append(jobCancelRequested(other.started, 1), other.seq);
+    expect(await other.log.checkCancel()).toBe(true);
     await store.append(jobCancelled(other.started, 1, 'jobs-service'), asked.seq);
-    expect(await appendCancelled(store, jobCancelled(other.started, 1, 'worker-1'), asked.seq)).toBeNull();
+    expect(await other.log.settleCancelled()).toBeNull();
     expect((await stored(other.started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested', 'JobCancelled']);
   });
 });

@@ -1,18 +1,24 @@
 import { Logger } from '@nestjs/common';
-import { ErrorCode, type JobCancelled, type JobCompleted, type JobFailed, type JobProgressed } from '@app/contracts';
-import { ConcurrencyError, type EventStore } from '@app/event-store';
+import { ErrorCode, type JobCancelled, type JobCompleted, type JobFailed, type JobStarted } from '@app/contracts';
+import type { EventStore } from '@app/event-store';
+import { runCommand } from '@app/job-commands';
+import { attemptStanding, type Decision, type JobCommand, type JobHistory, type Stamp } from '@app/job-state';
 import { JobFailure } from './job-failure.js';
 import type { ProgressSnapshot } from './progress-tracker.js';
 
 /** At most one throttled progress event per this many ms (≤ 2 per second per job). */
 export const PROGRESS_INTERVAL_MS = 500;
 
+/** The end of an attempt, as the runner asks for it: the decider builds the event. */
+export type AttemptEnd = Extract<JobCommand, { kind: 'Complete' | 'Fail' }> extends infer C ? (C extends unknown ? Omit<C, 'jobId' | 'started' | 'stamp'> : never) : never;
+
 /**
  * The lifecycle subject of one attempt, from its `JobStarted` on. Every append (progress or the
- * terminal event) expects the sequence of the one before, one at a time, so a worker that has lost
- * the job can append nothing more. The first refused append stops the attempt (`stopSignal`, which
- * stops its tools): it was cancelled when the subject's last event is a `JobCancelRequested`, and
- * lost to another attempt otherwise. A cancel nudge or a heartbeat asks the same (`checkCancel`).
+ * terminal event) goes through the decider (runCommand), from the history this attempt knows (its
+ * own last append), so a worker that has lost the job can append nothing more. The first refused
+ * append stops the attempt (`stopSignal`, which stops its tools): it was cancelled when the decider
+ * says a cancel was requested, and lost to another attempt otherwise. A cancel nudge or a heartbeat
+ * asks the same (`checkCancel`).
  *
  * Progress is throttled: a report is appended at once when the last append is at least
  * PROGRESS_INTERVAL_MS old, else the latest report waits for that moment. Tool boundaries are
@@ -22,9 +28,7 @@ export const PROGRESS_INTERVAL_MS = 500;
 export class AttemptLog {
   private readonly logger = new Logger(AttemptLog.name);
   private readonly stop = new AbortController();
-  /** The sequence of the JobCancelRequested that stopped this attempt; null while none did. */
-  private cancelSeq: number | null = null;
-  private readonly mine = new Set<string>();
+  private cancelled = false;
   private chain: Promise<void> = Promise.resolve();
   private lastAppendAt: number;
   private waiting: ProgressSnapshot | null = null;
@@ -34,16 +38,22 @@ export class AttemptLog {
   /** How many JobProgressed events this attempt appended. */
   progressAppends = 0;
 
+  /**
+   * `history` is the job's history right after `started` was stored; `stamp` gives the time and ids
+   * of each event appended.
+   */
   constructor(
     private readonly store: EventStore,
-    private readonly jobId: string,
-    startedEventId: string,
-    private seq: number,
-    private readonly makeProgress: (snapshot: ProgressSnapshot) => JobProgressed,
+    readonly started: JobStarted,
+    private history: JobHistory,
+    private readonly stamp: () => Stamp,
     private readonly intervalMs = PROGRESS_INTERVAL_MS,
   ) {
-    this.mine.add(startedEventId);
     this.lastAppendAt = performance.now();
+  }
+
+  private get jobId(): string {
+    return this.started.jobId;
   }
 
   /** Aborted when the attempt must stop: cancelled, or taken over by another attempt. */
@@ -53,12 +63,12 @@ export class AttemptLog {
 
   /** Stopped because another attempt took the job over. */
   get isLost(): boolean {
-    return this.stop.signal.aborted && this.cancelSeq === null;
+    return this.stop.signal.aborted && !this.cancelled;
   }
 
   /** Stopped because a cancel was requested: settle with `settleCancelled`. */
   get isCancelled(): boolean {
-    return this.cancelSeq !== null;
+    return this.cancelled;
   }
 
   /**
@@ -68,7 +78,7 @@ export class AttemptLog {
   async checkCancel(): Promise<boolean> {
     if (this.stop.signal.aborted) return this.isCancelled;
     const last = await this.store.lastLifecycleEntry(this.jobId).catch(() => null);
-    if (last?.event?.type === 'JobCancelRequested' && last.seq > this.seq) this.cancelAt(last.seq);
+    if (last && attemptStanding(last, this.started) === 'cancel-requested') this.stopFor({ ...this.history, lifecycle: last }, 'cancel-requested');
     return this.isCancelled;
   }
 
@@ -91,35 +101,37 @@ export class AttemptLog {
 
   /**
    * Appends the attempt's terminal (or retry) event after everything already queued, and stops
-   * progress. Throws ConcurrencyError when the job was lost to another attempt. `sending` is called
-   * right after the append is handed to the connection, in the same turn, so that whatever it
-   * publishes (the slot's next pull) leaves in the same socket write.
+   * progress: the stored event, or null when the attempt was stopped (cancelled or lost: see
+   * isCancelled). `sending` is called right after the append is handed to the connection, in the
+   * same turn, so that whatever it publishes (the slot's next pull) leaves in the same socket write.
    */
-  async settle(event: JobCompleted | JobFailed, sending?: () => void): Promise<void> {
+  async settle(end: AttemptEnd, sending?: () => void): Promise<JobCompleted | JobFailed | null> {
     this.close();
     await this.chain;
-    if (this.stop.signal.aborted) throw new ConcurrencyError(this.store.subjectOf(event), this.seq);
-    try {
-      const appending = this.store.append(event, this.seq);
-      sending?.();
-      this.seq = (await appending).seq;
-    } catch (error) {
-      if (error instanceof ConcurrencyError) await this.refused(error);
-      throw error;
+    if (this.stop.signal.aborted) return null;
+    const outcome = await runCommand(this.store, { ...end, jobId: this.jobId, started: this.started, stamp: this.stamp() }, { assumed: this.history, sending });
+    if (outcome.kind === 'refused') {
+      this.stopFor(outcome.history, outcome.decision.reason);
+      return null;
     }
+    this.history = outcome.history;
+    const { event } = outcome.stored[0];
+    return event.type === 'JobCompleted' || event.type === 'JobFailed' ? event : null;
   }
 
   /**
-   * Ends a cancelled attempt: `JobCancelled` right after the request that stopped it. Throws
-   * ConcurrencyError when someone else ended the job meanwhile.
+   * Ends a cancelled attempt: `JobCancelled` right after the request that stopped it (or a newer one:
+   * a DELETE asks again). Null when someone else ended the job meanwhile.
    */
-  async settleCancelled(event: JobCancelled): Promise<void> {
+  async settleCancelled(): Promise<JobCancelled | null> {
     this.close();
     await this.chain;
-    if (this.cancelSeq === null) throw new Error('settleCancelled on an attempt that was not cancelled');
-    const seq = await appendCancelled(this.store, event, this.cancelSeq);
-    if (seq === null) throw new ConcurrencyError(this.store.subjectOf(event), this.cancelSeq);
-    this.seq = seq;
+    if (!this.cancelled) throw new Error('settleCancelled on an attempt that was not cancelled');
+    const outcome = await runCommand(this.store, { kind: 'Cancel', jobId: this.jobId, started: this.started, stamp: this.stamp() }, { assumed: this.history });
+    if (outcome.kind === 'refused') return null;
+    this.history = outcome.history;
+    const { event } = outcome.stored[0];
+    return event.type === 'JobCancelled' ? event : null;
   }
 
   /** Stops progress; a report that waits is dropped. */
@@ -150,16 +162,15 @@ export class AttemptLog {
 
   private async appendProgress(snapshot: ProgressSnapshot): Promise<void> {
     if (this.isLost) return;
-    const event = this.makeProgress(snapshot);
     try {
-      this.seq = (await this.store.append(event, this.seq)).seq;
-      this.mine.add(event.eventId);
-      this.progressAppends++;
-    } catch (error) {
-      if (error instanceof ConcurrencyError) {
-        await this.refused(error);
+      const outcome = await runCommand(this.store, { kind: 'Progress', jobId: this.jobId, started: this.started, progress: snapshot, stamp: this.stamp() }, { assumed: this.history });
+      if (outcome.kind === 'refused') {
+        this.stopFor(outcome.history, outcome.decision.reason);
         return;
       }
+      this.history = outcome.history;
+      this.progressAppends++;
+    } catch (error) {
       // The append may or may not have been stored: find out from the subject itself.
       this.logger.warn({ jobId: this.jobId, err: error instanceof Error ? error.message : String(error) }, 'progress append failed; resynchronizing');
       await this.resync();
@@ -168,51 +179,29 @@ export class AttemptLog {
     }
   }
 
-  /** An append was refused: by a cancel request (the attempt is cancelled) or by another attempt (lost). */
-  private async refused(error: ConcurrencyError): Promise<void> {
+  /** The decider refused an append of this attempt: it was asked to stop, or it lost the job. */
+  private stopFor(history: JobHistory, reason: Extract<Decision, { kind: 'refused' }>['reason']): void {
     if (this.stop.signal.aborted) return;
-    const last = await this.store.lastLifecycleEntry(this.jobId).catch(() => null);
-    if (last?.event?.type === 'JobCancelRequested') {
-      this.cancelAt(last.seq);
+    this.history = history;
+    if (reason === 'cancel-requested') {
+      this.logger.log({ jobId: this.jobId }, 'cancel requested; stopping the attempt');
+      this.cancelled = true;
+      this.stop.abort(cancelledFailure());
       return;
     }
-    this.logger.warn({ jobId: this.jobId }, 'the job was taken over by another attempt; stopping this one');
-    this.stop.abort(error);
-  }
-
-  private cancelAt(seq: number): void {
-    if (this.stop.signal.aborted) return;
-    this.logger.log({ jobId: this.jobId }, 'cancel requested; stopping the attempt');
-    this.cancelSeq = seq;
-    this.stop.abort(cancelledFailure());
+    this.logger.warn({ jobId: this.jobId, reason }, 'the job was taken over by another attempt; stopping this one');
+    this.stop.abort(new Error(`attempt stopped: ${reason}`));
   }
 
   private async resync(): Promise<void> {
     try {
-      const last = await this.store.lastLifecycle(this.jobId);
-      if (last?.ok && this.mine.has(last.stored.event.eventId)) this.seq = last.stored.seq;
-      else await this.refused(new ConcurrencyError(this.store.subjects.lifecycle(this.jobId), this.seq));
+      const last = await this.store.lastLifecycleEntry(this.jobId);
+      const standing = attemptStanding(last, this.started);
+      // Its own last event (the report was stored after all): go on after it.
+      if (standing === 'holds') this.history = { ...this.history, lifecycle: last };
+      else this.stopFor({ ...this.history, lifecycle: last }, standing);
     } catch {
       // Still unreachable: the terminal append will fail or succeed on its own terms.
-    }
-  }
-}
-
-/**
- * Appends `event` right after the cancel request stored at `requestSeq`, or after a newer one (a
- * DELETE asks again, with `deletion`: the job is stopped all the same, and its end goes after the
- * newest request). The sequence it was stored at; null when the lifecycle moved on otherwise (the
- * jobs service or another attempt settled the request first).
- */
-export async function appendCancelled(store: EventStore, event: JobCancelled, requestSeq: number): Promise<number | null> {
-  for (let expected = requestSeq, race = 0; ; race++) {
-    try {
-      return (await store.append(event, expected)).seq;
-    } catch (error) {
-      if (!(error instanceof ConcurrencyError)) throw error;
-      const last = await store.lastLifecycleEntry(event.jobId);
-      if (race >= 3 || last?.event?.type !== 'JobCancelRequested' || last.seq <= expected) return null;
-      expected = last.seq;
     }
   }
 }

@@ -1,0 +1,72 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Registry } from 'prom-client';
+import { BlobStore, EventStore } from '@app/event-store';
+import { SystemClock, UuidV7Generator, idempotentJobId } from '@app/runtime';
+import { buildCatalog } from '@app/tools';
+import { freshName, freshNamespace, type TestNamespace } from '../../../../test/support/services.js';
+import { mp4Shell } from '../../../../test/support/videos.js';
+import { GatewayMetrics } from '../ops/gateway.metrics.js';
+import { SubmitJobService, type SubmissionSource } from './submit-job.service.js';
+
+/** How long the test stream remembers a Nats-Msg-Id (2 minutes in production). */
+const SHORT_DUPLICATE_WINDOW_MS = 300;
+
+/** A body with one file and these fields; it waits for `gate` before the file is read. */
+function body(file: Uint8Array, fields: Record<string, string>, gate: Promise<void> = Promise.resolve(), reading?: () => void): SubmissionSource {
+  return async (sink) => {
+    reading?.();
+    await gate;
+    const file$ = await sink({ stream: Readable.from([Buffer.from(file)]), filename: 'clip.mp4', contentType: 'video/mp4', fieldsBefore: new Map(Object.entries(fields)) });
+    return { fields: new Map(Object.entries(fields)), file: file$ };
+  };
+}
+
+/**
+ * Submissions against a real stream and Object Store, on a stream whose duplicate window is short, so
+ * that two requests further apart than the production window of 2 minutes can be played in a second.
+ */
+describe('submitting a job against JetStream', () => {
+  let ns: TestNamespace;
+  let store: EventStore;
+  let blobs: BlobStore;
+  let service: SubmitJobService;
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    const jsm = await jetstreamManager(ns.nc);
+    const { config } = await jsm.streams.info(ns.subjects.streamName);
+    await jsm.streams.update(ns.subjects.streamName, { ...config, duplicate_window: SHORT_DUPLICATE_WINDOW_MS * 1_000_000 });
+    store = new EventStore(ns.nc, ns.subjects);
+    blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+    service = new SubmitJobService(store, blobs, new SystemClock(), new UuidV7Generator(), new GatewayMetrics(new Registry()), await buildCatalog([]));
+  });
+  afterAll(() => ns.cleanup());
+
+  it('answers 422 IDEMPOTENCY_KEY_REUSED to a second body with the same key and another priority, further apart than the duplicate window, and runs the job once', async () => {
+    const key = freshName('key-');
+    const jobId = idempotentJobId('default', key);
+    const command = (source: SubmissionSource) => ({ source, tenant: 'default', idempotencyKey: key, correlationId: freshName('req-') });
+
+    // The second request has found no job for its key and is still uploading when the first one,
+    // at another priority, is stored; it appends after the duplicate window has passed.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reading!: () => void;
+    const slowStarted = new Promise<void>((resolve) => (reading = resolve));
+    const slow = service.submit(command(body(mp4Shell(3), { pipeline: 'noop', priority: 'normal' }, gate, reading)));
+    await slowStarted;
+    const fast = await service.submit(command(body(mp4Shell(7), { pipeline: 'noop', priority: 'high' })));
+    expect(fast).toMatchObject({ job_id: jobId, priority: 'high', replayed: false });
+    await new Promise((resolve) => setTimeout(resolve, SHORT_DUPLICATE_WINDOW_MS * 3));
+    release();
+
+    await expect(slow).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    const events = await store.readJob(jobId);
+    expect(events.map((item) => (item.ok ? [item.stored.event.type, item.stored.event.type === 'VideoSubmitted' && item.stored.event.data.priority] : 'malformed'))).toEqual([['VideoSubmitted', 'high']]);
+    // The refused upload is gone; the job's own is kept.
+    const names = (await blobs.names()).filter((name) => name.startsWith(`uploads/${jobId}/`));
+    expect(names).toHaveLength(1);
+  });
+});

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Test, type TestingModule } from '@nestjs/testing';
+import type { JobEvent, WorkRequest } from '@app/contracts';
+import { parseConfig, workerEnvSchema } from '@app/config';
+import { EventStore } from '@app/event-store';
+import { createLogger } from '@app/observability';
+import { jobStarted, publishAsNewerRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
+import { freshNamespace, IN_PROCESS_OPS, type TestNamespace } from '../../../../test/support/services.js';
+import { WorkerModule } from '../worker.module.js';
+import { JobRunner } from './job-runner.service.js';
+import type { WorkDelivery } from './work-delivery.js';
+
+/** A delivery that records what the runner does with it, instead of a JetStream message. */
+function delivery(request: WorkRequest, seq: number, deliveryCount: number) {
+  const done = { acks: 0, naks: [] as number[] };
+  const d: WorkDelivery = {
+    request,
+    seq,
+    deliveryCount,
+    heartbeat: () => undefined,
+    ack: () => void done.acks++,
+    nak: (delayMs) => void done.naks.push(delayMs),
+    release: () => undefined,
+  };
+  return { delivery: d, done };
+}
+
+/**
+ * The job runner on deliveries that it is handed directly, against a real stream: what a delivery of
+ * a work request does to a job whose history the test has written first.
+ */
+describe('job runner against JetStream', () => {
+  let ns: TestNamespace;
+  let store: EventStore;
+  let module: TestingModule;
+  let runner: JobRunner;
+
+  beforeAll(async () => {
+    ns = await freshNamespace();
+    store = new EventStore(ns.nc, ns.subjects);
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'runner-worker' });
+    // Compiled, not started: no consumer pulls work; the test hands the runner its deliveries.
+    module = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
+    runner = module.get(JobRunner);
+  });
+  afterAll(async () => {
+    await module?.close();
+    await ns.cleanup();
+  });
+
+  const types = async (jobId: string) => (await store.readJob(jobId)).map((item) => (item.ok ? item.stored.event.type : 'malformed'));
+  const append = async (event: JobEvent, expected: number) => (await store.append(event, expected)).seq;
+
+  it('acks and skips a delivery older than the job latest work request (its run was cancelled and redriven meanwhile)', async () => {
+    // The first run failed once and waited for its retry; it was cancelled, then redriven, and the
+    // redriven attempt runs. Then the old work message comes back from its backoff.
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
+    const submittedSeq = await redrivenDuringBackoff(append, submitted);
+
+    const stale = delivery(submitted, submittedSeq, 2);
+    await runner.run(stale.delivery, new AbortController().signal);
+    expect(stale.done).toEqual({ acks: 1, naks: [] });
+    expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobFailed', 'JobCancelRequested', 'JobCancelled', 'JobRedriven', 'JobStarted']);
+  });
+
+  it('leaves alone a job whose last lifecycle event it cannot read: no append, no ack, a nak with a delay', async () => {
+    // A newer release appended an event type this one does not know (a rolling upgrade).
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
+    const submittedSeq = await append(submitted, 0);
+    const started = jobStarted(submitted, 1, 'newer-worker');
+    const seq = await append(started, 0);
+    await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq);
+
+    const redelivered = delivery(submitted, submittedSeq, 2);
+    await runner.run(redelivered.delivery, new AbortController().signal);
+    expect(redelivered.done.acks).toBe(0);
+    expect(redelivered.done.naks).toHaveLength(1);
+    expect(redelivered.done.naks[0]).toBeGreaterThan(0);
+    expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'malformed']);
+  });
+});

@@ -1,0 +1,509 @@
+import {
+  assertNever,
+  attemptOf,
+  cleanText,
+  ErrorCode,
+  inScope,
+  isTerminal,
+  newEvent,
+  type EventData,
+  type EventMeta,
+  type JobDeletionReason,
+  type JobEvent,
+  type JobScope,
+  type JobStarted,
+  type VideoSubmitted,
+  type WorkRequest,
+} from '@app/contracts';
+
+/** A message of the job's stream with its sequence; `event` is null when it cannot be read (an unknown type or version). */
+export interface Stored<E extends JobEvent> {
+  seq: number;
+  event: E | null;
+}
+
+/**
+ * What the stream says of one job, all that a decision needs:
+ * - `submission`: its first VideoSubmitted, whatever its priority: that one is the job. A later one
+ *   (the same Idempotency-Key at another priority) is inert.
+ * - `lifecycle`: the last message on its lifecycle subject; what a lifecycle append must expect.
+ * - `latestWork`: the last work request on the submission's subject (the submission, or its latest
+ *   redrive); what a redrive must expect, and what makes an older work message stale.
+ * Null where the stream holds nothing.
+ */
+export interface JobHistory {
+  submission: Stored<VideoSubmitted> | null;
+  lifecycle: Stored<JobEvent> | null;
+  latestWork: Stored<WorkRequest> | null;
+}
+
+/**
+ * The time and the ids of the events a decision builds. The decider has no clock and makes no ids:
+ * the caller gives them (a fresh id per call of `nextId`, or one derived from the command).
+ */
+export interface Stamp {
+  at: string;
+  nextId(): string;
+}
+
+/** A failure as the worker saw it, before the rules decide whether it is final. */
+export interface AttemptFailure {
+  code: string;
+  message: string;
+  /** The input is bad: no retry can help. */
+  permanent: boolean;
+}
+
+/** A MAX_DELIVERIES advisory: the work message at `seq` was delivered `deliveries` times and no attempt settled it. */
+export interface DeliveriesExhausted {
+  consumer: string;
+  deliveries: number;
+}
+
+export type JobCommand =
+  /** The gateway stores a new job. */
+  | { kind: 'Submit'; jobId: string; correlationId: string; data: EventData<'VideoSubmitted'>; stamp: Stamp }
+  /** A worker got a delivery of the work request stored at `deliverySeq` and wants to run it. */
+  | { kind: 'Claim'; jobId: string; request: WorkRequest; deliverySeq: number; workerId: string; stamp: Stamp }
+  /** The running attempt reports progress. */
+  | { kind: 'Progress'; jobId: string; started: JobStarted; progress: Omit<EventData<'JobProgressed'>, 'attempt'>; stamp: Stamp }
+  /** The running attempt finished its pipeline. */
+  | { kind: 'Complete'; jobId: string; started: JobStarted; result: Omit<EventData<'JobCompleted'>, 'attempt'>; stamp: Stamp }
+  /**
+   * The running attempt failed. `previousFailure` is the code of the attempt before it in the same run
+   * (from the claim), `maxAttempts` the pipeline's attempt limit, and `jitter` a number in [0, 1)
+   * that spreads retries (equal jitter): the caller draws it.
+   */
+  | { kind: 'Fail'; jobId: string; started: JobStarted; failure: AttemptFailure; previousFailure: string | null; maxAttempts: number; jitter: number; stamp: Stamp }
+  /** Someone asks the job to stop (the jobs service, for `POST /v1/jobs/{id}/cancel`). */
+  | { kind: 'RequestCancel'; jobId: string; scope: JobScope; requestedBy: string | null; reason: string | null; stamp: Stamp }
+  /** The worker whose attempt a cancel request stopped ends it. */
+  | { kind: 'Cancel'; jobId: string; started: JobStarted; stamp: Stamp }
+  /** Run a failed or cancelled job again. */
+  | { kind: 'Redrive'; jobId: string; scope: JobScope; requestedBy: string | null; stamp: Stamp }
+  /** A work message's deliveries ran out (the jobs service, from a MAX_DELIVERIES advisory). */
+  | { kind: 'DeadLetter'; jobId: string; request: WorkRequest; deliverySeq: number; exhausted: DeliveriesExhausted; stamp: Stamp }
+  /** Delete the job (`DELETE /v1/jobs/{id}`, or its retention ran out). */
+  | { kind: 'Delete'; jobId: string; scope: JobScope; requestedBy: string | null; reason: JobDeletionReason; stamp: Stamp };
+
+/** One event to append, and the sequence its subject must hold last: a number, or the sequence the previous append of the decision got. */
+export interface Append {
+  event: JobEvent;
+  expectSeq: number | 'previous';
+}
+
+/**
+ * Why nothing is appended. Each has one meaning whatever the command:
+ * - `not-found`: no such job (never submitted, or outside the caller's scope);
+ * - `deleted`: the job is deleted; it is not found, and nothing may run or change it again;
+ * - `unreadable`: the job's history holds a message this release cannot read: leave the job alone;
+ * - `already-submitted`: the job id is taken (the same Idempotency-Key);
+ * - `not-first-submission`: the work request is a later VideoSubmitted of a job: inert;
+ * - `stale`: the work message is older than the job's latest work request (a redrive superseded it);
+ * - `ended`: the job ended after this work request;
+ * - `not-ended`: a redrive of a job that has not ended;
+ * - `completed`: a redrive of a job that completed;
+ * - `cancel-requested`: a cancel waits to be settled (the attempt must stop; a second cancel has nothing to add);
+ * - `deletion-pending`: a deletion is already asked for, and waits for the job to end;
+ * - `lost`: another attempt holds the job now;
+ * - `settled`: the cancel was settled by someone else.
+ */
+export type RefusalReason =
+  | 'not-found'
+  | 'deleted'
+  | 'unreadable'
+  | 'already-submitted'
+  | 'not-first-submission'
+  | 'stale'
+  | 'ended'
+  | 'not-ended'
+  | 'completed'
+  | 'cancel-requested'
+  | 'deletion-pending'
+  | 'lost'
+  | 'settled';
+
+export type Decision =
+  /** `previousFailure`: for a claim, the error code of the attempt before it in the same run (null when none failed); null otherwise. */
+  | { kind: 'append'; appends: [Append, ...Append[]]; previousFailure: string | null }
+  /** `seq`: the sequence of the message the refusal is about (the cancel request, the unreadable message), when there is one. */
+  | { kind: 'refused'; reason: RefusalReason; message: string; seq: number | null };
+
+/** The error code a caller answers a refusal with, when it answers one. */
+export const REFUSAL_CODES: Record<RefusalReason, ErrorCode> = {
+  'not-found': ErrorCode.JobNotFound,
+  deleted: ErrorCode.JobNotFound,
+  unreadable: ErrorCode.JobHistoryUnreadable,
+  'already-submitted': ErrorCode.IdempotencyKeyReused,
+  'not-first-submission': ErrorCode.IdempotencyKeyReused,
+  stale: ErrorCode.JobNotRetryable,
+  ended: ErrorCode.JobAlreadyEnded,
+  'not-ended': ErrorCode.JobNotRetryable,
+  completed: ErrorCode.JobNotRetryable,
+  'cancel-requested': ErrorCode.Cancelled,
+  'deletion-pending': ErrorCode.JobNotFound,
+  lost: ErrorCode.WorkerError,
+  settled: ErrorCode.JobAlreadyEnded,
+};
+
+/** Who appends a JobCancelled for a job that was not running. */
+export const JOBS_SERVICE_ACTOR = 'jobs-service';
+
+/**
+ * What may happen next to a job: the events to append, each with the sequence it must expect, or a
+ * refusal with its reason. Every lifecycle rule lives here, and nowhere else; the services around it
+ * read the history, call this, append, and on a concurrency conflict read again and call it again.
+ * Pure: no I/O, no clock, no randomness (the command brings its time, ids and jitter).
+ */
+export function decide(history: JobHistory, command: JobCommand): Decision {
+  switch (command.kind) {
+    case 'Submit':
+      return decideSubmit(history, command);
+    case 'Claim':
+      return decideClaim(history, command);
+    case 'Progress':
+    case 'Complete':
+    case 'Fail':
+      return decideAttemptEvent(history, command);
+    case 'Cancel':
+      return decideCancel(history, command);
+    case 'RequestCancel':
+      return decideRequestCancel(history, command);
+    case 'Redrive':
+      return decideRedrive(history, command);
+    case 'DeadLetter':
+      return decideDeadLetter(history, command);
+    case 'Delete':
+      return decideDelete(history, command);
+    default:
+      return assertNever(command);
+  }
+}
+
+function decideSubmit(history: JobHistory, command: Extract<JobCommand, { kind: 'Submit' }>): Decision {
+  if (history.submission) return refused('already-submitted', `job ${command.jobId} is already submitted`, history.submission.seq);
+  const meta = metaOf(command.stamp, command.jobId, command.correlationId, null);
+  return append([{ event: newEvent('VideoSubmitted', command.data, meta), expectSeq: 0 }]);
+}
+
+function decideClaim(history: JobHistory, command: Extract<JobCommand, { kind: 'Claim' }>): Decision {
+  const { request, deliverySeq } = command;
+  const position = workPosition(history, request, deliverySeq);
+  if (position.kind === 'refused') return position;
+  // Lifecycle events after this work request belong to its run: the last one causes the start. Those
+  // before it belong to the run a redrive reopened: the redrive causes the start.
+  const previous = history.lifecycle && history.lifecycle.seq > deliverySeq ? history.lifecycle.event : null;
+  const meta = metaOf(command.stamp, command.jobId, request.correlationId, (previous ?? request).eventId);
+  if (position.kind === 'cancel-requested') {
+    // Asked to stop before any attempt of this run started: settle it, so the job never starts.
+    return append([{ event: newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: command.workerId }, meta), expectSeq: history.lifecycle!.seq }]);
+  }
+  // Running: the attempt's worker died (this is a redelivery after its ack deadline): a new attempt takes over.
+  const started = newEvent('JobStarted', { workerId: command.workerId, attempt: position.attempt + 1 }, meta);
+  return append([{ event: started, expectSeq: history.lifecycle?.seq ?? 0 }], previous?.type === 'JobFailed' ? previous.data.error.code : null);
+}
+
+/**
+ * Whether the attempt that `started` began still holds the job, from the last message of its
+ * lifecycle: `holds` while the last event is its own; `cancel-requested` when a cancel came after it;
+ * `lost` when another attempt took over (or the job ended otherwise); `unreadable` when the last
+ * message cannot be read. For a worker's cancel nudge and heartbeat too.
+ */
+export function attemptStanding(lifecycle: Stored<JobEvent> | null, started: JobStarted): 'holds' | 'cancel-requested' | 'lost' | 'unreadable' {
+  if (!lifecycle) return 'lost';
+  const event = lifecycle.event;
+  if (!event) return 'unreadable';
+  if (event.type === 'JobCancelRequested') return 'cancel-requested';
+  if (event.type === 'JobStarted') return event.eventId === started.eventId ? 'holds' : 'lost';
+  if (event.type === 'JobProgressed') return event.data.attempt === started.data.attempt ? 'holds' : 'lost';
+  return 'lost';
+}
+
+function decideAttemptEvent(history: JobHistory, command: Extract<JobCommand, { kind: 'Progress' | 'Complete' | 'Fail' }>): Decision {
+  const { started } = command;
+  const standing = attemptStanding(history.lifecycle, started);
+  if (standing !== 'holds') return attemptRefusal(standing, history, started);
+  const meta = metaOf(command.stamp, command.jobId, started.correlationId, started.eventId);
+  const attempt = started.data.attempt;
+  const expectSeq = history.lifecycle!.seq;
+  switch (command.kind) {
+    case 'Progress':
+      return append([{ event: newEvent('JobProgressed', { attempt, ...command.progress }, meta), expectSeq }]);
+    case 'Complete':
+      return append([{ event: newEvent('JobCompleted', { attempt, ...command.result }, meta), expectSeq }]);
+    case 'Fail': {
+      const failure = escalateResourceFailure(command.failure, command.previousFailure);
+      // A redrive's attempts count again from the first one it started.
+      const redrive = history.latestWork?.event?.type === 'JobRedriven' ? history.latestWork.event : null;
+      const attemptsThisRun = attempt - (redrive?.data.firstAttempt ?? 1) + 1;
+      const final = failure.permanent || attemptsThisRun >= command.maxAttempts;
+      const failed = newEvent(
+        'JobFailed',
+        { attempt, final, error: jobErrorOf(failure), deadLetter: null, retryDelayMs: final ? null : retryDelayMs(attemptsThisRun, command.jitter) },
+        meta,
+      );
+      return append([{ event: failed, expectSeq }]);
+    }
+    default:
+      return assertNever(command);
+  }
+}
+
+function attemptRefusal(standing: 'cancel-requested' | 'lost' | 'unreadable', history: JobHistory, started: JobStarted): Decision {
+  const seq = history.lifecycle?.seq ?? null;
+  switch (standing) {
+    case 'cancel-requested':
+      return refused('cancel-requested', `attempt ${started.data.attempt} of job ${started.jobId} was asked to stop`, seq);
+    case 'unreadable':
+      return unreadable(started.jobId, seq!);
+    case 'lost':
+      return refused('lost', `attempt ${started.data.attempt} of job ${started.jobId} no longer holds it`, seq);
+    default:
+      return assertNever(standing);
+  }
+}
+
+function decideCancel(history: JobHistory, command: Extract<JobCommand, { kind: 'Cancel' }>): Decision {
+  const { started } = command;
+  const last = history.lifecycle;
+  if (last && !last.event) return unreadable(started.jobId, last.seq);
+  // After the newest request: a DELETE that asks again stops the job all the same.
+  if (last?.event?.type !== 'JobCancelRequested') return refused('settled', `the cancel of job ${started.jobId} was settled by someone else`, last?.seq ?? null);
+  const meta = metaOf(command.stamp, command.jobId, started.correlationId, started.eventId);
+  return append([{ event: newEvent('JobCancelled', { attempt: started.data.attempt, cancelledBy: started.data.workerId }, meta), expectSeq: last.seq }]);
+}
+
+function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, { kind: 'RequestCancel' }>): Decision {
+  const job = jobOf(history, command.scope, command.jobId);
+  if ('kind' in job) return job;
+  const { submission, position } = job;
+  const seq = history.lifecycle?.seq ?? null;
+  switch (position.kind) {
+    case 'ended':
+      return refused('ended', `job ${command.jobId} has already ended (${history.lifecycle?.event?.type ?? 'unknown'})`, seq);
+    case 'cancel-requested':
+      // Asked before and not settled yet: the same answer.
+      return refused('cancel-requested', `a cancel of job ${command.jobId} is already requested`, seq);
+    case 'running':
+    case 'waiting': {
+      const data = { attempt: position.attempt, reason: command.reason, requestedBy: command.requestedBy, deletion: false };
+      const asked = newEvent('JobCancelRequested', data, metaOf(command.stamp, command.jobId, submission.correlationId, (history.lifecycle?.event ?? submission).eventId));
+      const first: Append = { event: asked, expectSeq: seq ?? 0 };
+      // A running job is stopped by its worker, which appends JobCancelled; a waiting one is cancelled at once, so no worker ever starts it.
+      if (position.kind === 'running') return append([first]);
+      const cancelled = newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: JOBS_SERVICE_ACTOR }, metaOf(command.stamp, command.jobId, submission.correlationId, asked.eventId));
+      return append([first, { event: cancelled, expectSeq: 'previous' }]);
+    }
+    default:
+      return assertNever(position);
+  }
+}
+
+function decideRedrive(history: JobHistory, command: Extract<JobCommand, { kind: 'Redrive' }>): Decision {
+  const job = jobOf(history, command.scope, command.jobId);
+  if ('kind' in job) return job;
+  const { submission, position, workSeq } = job;
+  const ending = history.lifecycle?.event ?? null;
+  const seq = history.lifecycle?.seq ?? null;
+  if (position.kind !== 'ended' || !ending) return refused('not-ended', `job ${command.jobId} has not ended; only a failed or cancelled job can be retried`, seq);
+  if (ending.type === 'JobCompleted') return refused('completed', `job ${command.jobId} completed; only a failed or cancelled job can be retried`, seq);
+  const { pipeline, params, video, tenant, priority } = submission.data;
+  const data = { pipeline, params, video, tenant, priority, firstAttempt: position.attempt + 1, requestedBy: command.requestedBy };
+  // On the submission's subject, expecting its latest work request: of two redrives, one wins.
+  const redriven = newEvent('JobRedriven', data, metaOf(command.stamp, command.jobId, submission.correlationId, ending.eventId));
+  return append([{ event: redriven, expectSeq: workSeq }]);
+}
+
+function decideDeadLetter(history: JobHistory, command: Extract<JobCommand, { kind: 'DeadLetter' }>): Decision {
+  const { request, deliverySeq, exhausted } = command;
+  const position = workPosition(history, request, deliverySeq);
+  if (position.kind === 'refused') return position;
+  const failed = newEvent(
+    'JobFailed',
+    {
+      attempt: position.attempt,
+      final: true,
+      error: {
+        code: ErrorCode.MaxDeliveries,
+        message: `the job was delivered ${exhausted.deliveries} times (consumer "${exhausted.consumer}") and no attempt finished: the worker crashed or hung each time`,
+      },
+      deadLetter: { reason: 'MAX_DELIVERIES', consumer: exhausted.consumer, deliveries: exhausted.deliveries, streamSeq: deliverySeq },
+      retryDelayMs: null,
+    },
+    metaOf(command.stamp, command.jobId, request.correlationId, (history.lifecycle?.event ?? request).eventId),
+  );
+  return append([{ event: failed, expectSeq: history.lifecycle?.seq ?? 0 }]);
+}
+
+function decideDelete(history: JobHistory, command: Extract<JobCommand, { kind: 'Delete' }>): Decision {
+  const job = jobOf(history, command.scope, command.jobId);
+  if ('kind' in job) return job;
+  const { submission, position } = job;
+  const last = history.lifecycle;
+  const meta = () => metaOf(command.stamp, command.jobId, submission.correlationId, (last?.event ?? submission).eventId);
+  const requestCancel = (attempt: number) =>
+    append([{ event: newEvent('JobCancelRequested', { attempt, reason: 'the job is being deleted', requestedBy: command.requestedBy, deletion: true }, meta()), expectSeq: last!.seq }]);
+  switch (position.kind) {
+    case 'ended':
+    case 'waiting': {
+      // No attempt runs: deleted at once. A worker claiming the job at this moment expects the same
+      // sequence, so exactly one of the two wins.
+      const deleted = newEvent('JobDeleted', { attempt: position.attempt, reason: command.reason, requestedBy: command.requestedBy }, meta());
+      return append([{ event: deleted, expectSeq: last?.seq ?? 0 }]);
+    }
+    case 'running':
+      // Stopped first; the job is deleted once it has ended.
+      return requestCancel(position.attempt);
+    case 'cancel-requested': {
+      const event = last?.event;
+      if (event?.type === 'JobCancelRequested' && event.data.deletion) return refused('deletion-pending', `a deletion of job ${command.jobId} waits for it to end`, last!.seq);
+      // A plain cancel waits to be settled: asked again, with the deletion.
+      return requestCancel(position.attempt);
+    }
+    default:
+      return assertNever(position);
+  }
+}
+
+/**
+ * Where a job stands with respect to the work request stored at `workSeq`, from the last message of
+ * its lifecycle:
+ * - `unreadable`: that message cannot be read by this release; nothing may be decided from it;
+ * - `deleted`: its last event is JobDeleted: nothing may run or change it again, whatever work
+ *   request comes after (a redrive that raced the deletion);
+ * - `ended`: a terminal event came after the request; nothing is left to do for it;
+ * - `cancel-requested`: a cancel waits to be settled with JobCancelled by whoever holds the job;
+ * - `running`: an attempt has started and not ended;
+ * - `waiting`: no attempt runs (never started, waiting for a retry, or redriven after its end).
+ * `attempt` is the attempt the last event belongs to; the next one to start is `attempt + 1`.
+ */
+type Position =
+  | { kind: 'unreadable'; seq: number }
+  | { kind: 'deleted'; attempt: number }
+  | { kind: 'ended'; attempt: number }
+  | { kind: 'cancel-requested'; attempt: number }
+  | { kind: 'running'; attempt: number }
+  | { kind: 'waiting'; attempt: number };
+
+function positionOf(last: Stored<JobEvent> | null, workSeq: number): Position {
+  if (!last) return { kind: 'waiting', attempt: 0 };
+  const event = last.event;
+  if (!event) return { kind: 'unreadable', seq: last.seq };
+  const attempt = attemptOf(event);
+  if (event.type === 'JobDeleted') return { kind: 'deleted', attempt };
+  if (isTerminal(event)) return last.seq > workSeq ? { kind: 'ended', attempt } : { kind: 'waiting', attempt };
+  switch (event.type) {
+    case 'JobCancelRequested':
+      return { kind: 'cancel-requested', attempt };
+    case 'JobStarted':
+    case 'JobProgressed':
+      return { kind: 'running', attempt };
+    default:
+      // A JobFailed that is not final: the attempt ended and the next waits for its retry.
+      return { kind: 'waiting', attempt };
+  }
+}
+
+/** A position in which something may still happen to the job. */
+type LivePosition = Exclude<Position, { kind: 'unreadable' | 'deleted' }>;
+
+/**
+ * Where the job of a work message (a delivery, or one whose deliveries ran out) stands, when that
+ * message may still act on it: it is the job's first submission or a redrive of it, no older than
+ * the job's latest work request, and the job can be read, is not deleted and has not ended since.
+ * Else the refusal.
+ */
+function workPosition(history: JobHistory, request: WorkRequest, deliverySeq: number): Exclude<LivePosition, { kind: 'ended' }> | Extract<Decision, { kind: 'refused' }> {
+  const { submission, latestWork, lifecycle } = history;
+  const jobId = request.jobId;
+  if (!submission) return refused('not-found', `job ${jobId} has no submission`, null);
+  if (!submission.event) return unreadable(jobId, submission.seq);
+  if (request.type === 'VideoSubmitted' && deliverySeq !== submission.seq) {
+    return refused('not-first-submission', `job ${jobId} was first submitted at seq ${submission.seq}; the submission at seq ${deliverySeq} is inert`, submission.seq);
+  }
+  if (latestWork && latestWork.seq > deliverySeq) {
+    return refused('stale', `job ${jobId} has a newer work request (seq ${latestWork.seq}) than this one (seq ${deliverySeq})`, latestWork.seq);
+  }
+  const position = positionOf(lifecycle, deliverySeq);
+  switch (position.kind) {
+    case 'unreadable':
+      return unreadable(jobId, position.seq);
+    case 'deleted':
+      return refused('deleted', `job ${jobId} is deleted`, lifecycle!.seq);
+    case 'ended':
+      return refused('ended', `job ${jobId} ended after this work request`, lifecycle!.seq);
+    default:
+      return position;
+  }
+}
+
+/**
+ * The job a command of the jobs service acts on: its readable submission within the caller's scope,
+ * its latest work request's sequence, and where it stands; or the refusal (not found, deleted, unreadable).
+ */
+function jobOf(history: JobHistory, scope: JobScope, jobId: string): Extract<Decision, { kind: 'refused' }> | { submission: VideoSubmitted; workSeq: number; position: LivePosition } {
+  const { submission, latestWork, lifecycle } = history;
+  if (!submission || (submission.event && !inScope(scope, submission.event.data.tenant))) return refused('not-found', `no job ${jobId}`, null);
+  if (!submission.event) return unreadable(jobId, submission.seq);
+  if (latestWork && !latestWork.event) return unreadable(jobId, latestWork.seq);
+  const workSeq = latestWork?.seq ?? submission.seq;
+  const position = positionOf(lifecycle, workSeq);
+  if (position.kind === 'unreadable') return unreadable(jobId, position.seq);
+  if (position.kind === 'deleted') return refused('deleted', `no job ${jobId}`, lifecycle!.seq);
+  return { submission: submission.event, workSeq, position };
+}
+
+/** RESOURCE codes: what an attempt stopped for time (a tool's timeout) or memory (a tool's cap, a crash) fails with. */
+const RESOURCE_CODES: ReadonlySet<string> = new Set([ErrorCode.ToolTimeout, ErrorCode.ResourceLimit]);
+
+/**
+ * A tool killed for time or memory is transient once: the machine may have been busy, or the worker
+ * restarted under it. When the attempt before this one (in the same run: a redrive starts afresh)
+ * was stopped the same way, the input is what costs too much, and the failure is permanent,
+ * RESOURCE_LIMIT. Any other failure is left as it is.
+ */
+export function escalateResourceFailure(failure: AttemptFailure, previousCode: string | null): AttemptFailure {
+  if (failure.permanent || !RESOURCE_CODES.has(failure.code) || previousCode === null || !RESOURCE_CODES.has(previousCode)) return failure;
+  return {
+    code: ErrorCode.ResourceLimit,
+    message: `${failure.message} (the attempt before was stopped for ${previousCode} too: not retried again)`,
+    permanent: true,
+  };
+}
+
+/**
+ * The error a JobFailed event carries: code and message as clean text (a tool's or plugin's message,
+ * ffmpeg's stderr cut anywhere, may hold a lone surrogate or NUL), within the event's limits, cut at
+ * a code point boundary.
+ */
+export function jobErrorOf(failure: Pick<AttemptFailure, 'code' | 'message'>): { code: string; message: string } {
+  return {
+    code: cleanText(failure.code, { oneLine: true, maxLength: 64 }) || ErrorCode.WorkerError,
+    message: cleanText(failure.message, { maxLength: 4000 }),
+  };
+}
+
+/**
+ * Exponential backoff with equal jitter: the ceiling doubles from 1 s (1 s, 2 s, 4 s ... capped at 60 s)
+ * and the delay is half of it plus `jitter` (in [0, 1)) of the other half: 0.5-1 s, 1-2 s, ... 30-60 s.
+ */
+export function retryDelayMs(attempt: number, jitter: number): number {
+  const ceiling = Math.min(60_000, 1000 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + jitter * (ceiling / 2));
+}
+
+function metaOf(stamp: Stamp, jobId: string, correlationId: string, causationId: string | null): EventMeta {
+  return { eventId: stamp.nextId(), jobId, occurredAt: stamp.at, correlationId, causationId };
+}
+
+function append(appends: [Append, ...Append[]], previousFailure: string | null = null): Decision {
+  return { kind: 'append', appends, previousFailure };
+}
+
+function refused(reason: RefusalReason, message: string, seq: number | null): Extract<Decision, { kind: 'refused' }> {
+  return { kind: 'refused', reason, message, seq };
+}
+
+function unreadable(jobId: string, seq: number): Extract<Decision, { kind: 'refused' }> {
+  return refused('unreadable', `job ${jobId}: its history holds a message at seq ${seq} that this release cannot read`, seq);
+}
