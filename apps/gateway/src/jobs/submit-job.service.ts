@@ -13,7 +13,9 @@ import {
   type VideoSubmitted,
 } from '@app/contracts';
 import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
-import { BlobStore, ConcurrencyError, EventStore, isNatsUnavailableError, isStorageFullError, type StoredBlob } from '@app/event-store';
+import { ConcurrencyError, EventStore } from '@app/event-store';
+import { BlobStore, type StoredBlob } from '@app/blob-store';
+import { isNatsUnavailableError, isStorageFullError } from '@app/nats';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { workerInfoSchema } from '@app/event-store';
+import { workerInfoSchema } from '@app/worker-registry';
 import type { ApiDocs } from '../docs/openapi.registry.js';
 
 /** The documentation of GET /v1/workers. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { WorkerRegistry, type WorkerInfo } from '@app/event-store';
+import { WorkerRegistry, type WorkerInfo } from '@app/worker-registry';
 
 /** The live workers, from their heartbeats in the registry (entries expire when a worker stops beating). */
 @Injectable()

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ensureDurableConsumer, EventStore, isStreamNotFound, PROJECTOR_CONSUMER, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
+import { ensureDurableConsumer, EventStore, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
+import { isStreamNotFound, PROJECTOR_CONSUMER } from '@app/nats';
 import { ProjectionSupersededError, ProjectionWriter, sameStream, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';

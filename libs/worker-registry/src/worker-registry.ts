@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { streamGone } from './event-store.js';
+import { streamGone } from '@app/nats';
 
 /** What a worker announces about itself; the same shape is listed by the gateway. */
 export const workerInfoSchema = z.object({
