@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -37,7 +38,7 @@ describe('job deletion', () => {
   const events = async (jobId: string): Promise<JobEvent[]> => (await store.readJob(jobId)).flatMap((item) => (item.ok ? [item.stored.event] : []));
   const types = async (jobId: string) => (await events(jobId)).map((e) => e.type);
   const settled = async () => {
-    const info = await (await store.jsm()).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
+    const info = await (await jetstreamManager(ns.nc)).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
     return info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
   };
   const refusal = (promise: Promise<unknown>) => promise.then(() => null, (error: unknown) => (error instanceof QueryError ? error.code : String(error)));

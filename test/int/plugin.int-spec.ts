@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -131,7 +132,7 @@ describe("a plugin's text in the events", () => {
       const last = await store.lastLifecycle(submitted.jobId);
       return last?.ok && ['JobCompleted', 'JobFailed'].includes(last.stored.event.type) ? last.stored.seq : undefined;
     }, 30_000, `the ${pipeline} job`);
-    const jsm = await store.jsm();
+    const jsm = await jetstreamManager(ns.nc);
     const stored = await jsm.direct.getMessage(ns.subjects.streamName, { seq: ended });
     return JSON.parse(new TextDecoder().decode(stored!.data)) as JobEvent;
   }

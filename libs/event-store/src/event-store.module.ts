@@ -3,6 +3,7 @@ import type { JobSubjects } from '@app/contracts';
 import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/nats';
 import { EventStore } from './event-store.js';
 import { awaitEventStream, ensureEventStream, EventStreamSetup, type StreamOptions } from './stream-setup.js';
+import { WorkQueue } from './work-queue/work-queue.js';
 
 export interface EventStoreModuleOptions {
   /**
@@ -21,7 +22,8 @@ export interface EventStoreModuleOptions {
 
 /**
  * The event log of the namespace, on the service's NATS connection (NatsModule): the EventStore once
- * the event stream exists (made or brought up to date here, or waited for), and the stream's setup.
+ * the event stream exists (made or brought up to date here, or waited for), the stream's setup, and
+ * the work queue (the workers' consumers of it).
  */
 @Module({})
 export class EventStoreModule {
@@ -45,8 +47,10 @@ export class EventStoreModule {
           inject: [NATS_CONNECTION, JOB_SUBJECTS],
           useFactory: (nc: NatsConnection, subjects: JobSubjects) => new EventStreamSetup(nc, subjects, streamOptions),
         },
+        // After the EventStore, so that the stream exists before a worker makes its consumers.
+        { provide: WorkQueue, inject: [NATS_CONNECTION, JOB_SUBJECTS, EventStore], useFactory: (nc: NatsConnection, subjects: JobSubjects) => new WorkQueue(nc, subjects) },
       ],
-      exports: [EventStore, EventStreamSetup],
+      exports: [EventStore, EventStreamSetup, WorkQueue],
     };
   }
 }

@@ -1,16 +1,25 @@
 import {
   jetstream,
+  DeliverPolicy,
   jetstreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
   PubHeaders,
+  type ConsumeOptions,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  type ConsumerUpdateConfig,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { decodeEvent, encodeEvent, EventHeader, isWorkRequest, type JobEvent, type JobSubjects } from '@app/contracts';
+import { decodeEvent, encodeEvent, EventHeader, isWorkRequest, type JetStreamFigures, type JobEvent, type JobSubjects } from '@app/contracts';
+import { encodeCancelNudge } from './cancel-nudge.js';
+import { ensureDurableConsumer } from './consumer-setup.js';
+import { readJetStreamFigures } from './jetstream-figures.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 
 /** How long a pull of a `stopIfGone` range read lasts: a stream deleted under it is noticed within about this long. */
@@ -73,12 +82,12 @@ export class ConcurrencyError extends Error {
  * `Nats-Msg-Id` to the event id so a retried append is stored once.
  */
 export class EventStore {
-  readonly js: JetStreamClient;
+  private readonly js: JetStreamClient;
   private jsmPromise: Promise<JetStreamManager> | undefined;
   private readonly publisher: JetStreamPublisher;
 
   constructor(
-    readonly nc: NatsConnection,
+    private readonly nc: NatsConnection,
     readonly subjects: JobSubjects,
     private readonly timeoutMs = 5000,
   ) {
@@ -90,7 +99,7 @@ export class EventStore {
     return this.subjects.streamName;
   }
 
-  jsm(): Promise<JetStreamManager> {
+  private jsm(): Promise<JetStreamManager> {
     this.jsmPromise ??= jetstreamManager(this.nc, { timeout: this.timeoutMs });
     return this.jsmPromise;
   }
@@ -188,6 +197,54 @@ export class EventStore {
     const jsm = await this.jsm();
     const info = await jsm.streams.info(this.streamName);
     return { identity: { stream: info.config.name, created: info.created }, lastSeq: info.state.last_seq };
+  }
+
+  /** The stream's and its durable consumers' figures, as GET /v1/system and the metrics show them. */
+  async figures(): Promise<JetStreamFigures> {
+    return readJetStreamFigures(await this.jsm(), this.streamName);
+  }
+
+  /**
+   * Creates a durable consumer of the event stream (or of `stream`, the advisory capture), or brings
+   * the `mutable` fields of an existing one up to `config` (see ensureDurableConsumer).
+   */
+  async ensureDurableConsumer(
+    config: Partial<ConsumerConfig> & { durable_name: string },
+    mutable: (keyof ConsumerUpdateConfig)[],
+    stream = this.streamName,
+  ): Promise<ConsumerInfo> {
+    return ensureDurableConsumer(await this.jsm(), stream, config, mutable);
+  }
+
+  /** Deletes a durable consumer of the event stream; one that is not there, or a NATS that is away, is no error. */
+  async dropDurableConsumer(name: string): Promise<void> {
+    const jsm = await this.jsm().catch(() => null);
+    await jsm?.consumers.delete(this.streamName, name).catch(() => undefined);
+  }
+
+  /** Starts consuming a durable consumer of the event stream (or of `stream`); the caller acks each message. */
+  async consumeDurable(name: string, options: ConsumeOptions, stream = this.streamName): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(stream, name);
+    return consumer.consume(options);
+  }
+
+  /**
+   * Starts reading the whole stream with an ordered consumer (ephemeral, in order, nothing to ack):
+   * from `fromSeq`, or only what is appended from now on when it is null.
+   */
+  async consumeOrdered(fromSeq: number | null, options: ConsumeOptions): Promise<ConsumerMessages> {
+    const start = fromSeq !== null ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.New };
+    const consumer = await this.js.consumers.get(this.streamName, { filter_subjects: this.subjects.all, ...start });
+    return consumer.consume(options);
+  }
+
+  /**
+   * Tells the workers that a job's cancel was requested, so that the one running it stops at once.
+   * Only a nudge (a core NATS message, lost when no worker listens): the stored JobCancelRequested is
+   * what counts, and a running attempt finds it at its next append.
+   */
+  nudgeCancel(jobId: string): void {
+    this.nc.publish(this.subjects.cancelRequested, encodeCancelNudge(jobId));
   }
 
   /**
