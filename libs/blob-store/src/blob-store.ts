@@ -278,7 +278,7 @@ function sliceStream(source: Readable, start: number, end: number): Readable {
 }
 
 /** `SHA-256=<base64url>` as the Object Store writes it, to lower-case hex. */
-export function digestToHex(digest: string): string {
+function digestToHex(digest: string): string {
   const encoded = digest.replace(/^SHA-256=/i, '');
   return Buffer.from(encoded, 'base64url').toString('hex');
 }

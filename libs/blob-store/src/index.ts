@@ -1,2 +1,2 @@
-export * from './blob-store.js';
-export * from './blob-store.module.js';
+export { BlobNotFoundError, BlobStore, type BlobEntry, type BucketSurvey, type OrphanChunks, type StoredBlob } from './blob-store.js';
+export { BlobStoreModule, type BlobStoreModuleOptions } from './blob-store.module.js';

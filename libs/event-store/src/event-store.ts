@@ -346,7 +346,7 @@ function eventHeaders(event: JobEvent): MsgHdrs {
   return h;
 }
 
-export function readStored(msg: StoredMsg): ReadItem {
+function readStored(msg: StoredMsg): ReadItem {
   return toItem(msg.seq, msg.subject, msg.time, msg.data);
 }
 
