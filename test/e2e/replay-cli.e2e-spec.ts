@@ -266,11 +266,12 @@ describe('framewire events, state and replay, as processes', () => {
 
   it('replay: exit 4 when the database it falls back to is not there, 3 without a read model', async () => {
     const { DATABASE_URL: _url, ...noDatabase } = env;
-    // Without DATABASE_URL it uses the database of a running `framewire start`, else the local
-    // default (`framewire` as this OS user), which this machine does not have.
-    const missing = await runCli(['replay'], { ...noDatabase, DATABASE_SCHEMA: `${db.schema}_none` });
+    // Without DATABASE_URL it uses the database of a running `framewire start` (none in runCli's empty
+    // data directory), else the local default, as psql would connect: here a database nobody made.
+    const absent = `fw_absent_${db.schema}`;
+    const missing = await runCli(['replay'], { ...noDatabase, PGDATABASE: absent, DATABASE_SCHEMA: `${db.schema}_none` });
     expect(missing.code).toBe(4);
-    expect(missing.stderr).toMatch(/cannot reach PostgreSQL at postgres:\/\/[^ ]*\/framewire/);
+    expect(missing.stderr).toMatch(new RegExp(`cannot reach PostgreSQL at postgres://[^ ]*/${absent}: database "${absent}" does not exist`));
     const empty = await runCli(['replay'], { ...env, DATABASE_SCHEMA: `${db.schema}_none` });
     expect(empty.code).toBe(3);
     expect(empty.stderr).toMatch(/no read model in schema/);

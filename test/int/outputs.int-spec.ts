@@ -13,7 +13,7 @@ import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { startJobsService } from '../support/jobs-service.js';
-import { isoBox, makeTextFile, makeVideo, mediaDir } from '../support/videos.js';
+import { ffmpeg, isoBox, makeTextFile, makeVideo, mediaDir } from '../support/videos.js';
 
 type Json = Record<string, any>;
 
@@ -399,6 +399,11 @@ describe('job outputs and live updates over HTTP', () => {
     expect(processed.json['results']).toEqual([0, 25].map((frame_index) => ({ frame_index, result: expect.objectContaining({ mean_luma: expect.any(Number), black: false }) })));
 
     expect((await json(`/v1/jobs/${processed.json['job_id']}`, bravo)).body).toMatchObject({ tenant: 'bravo' });
+    // A job that fails while the route waits for it is 422 JOB_FAILED, as documented: an MP4 with no video stream.
+    const soundOnly = join(media.dir, 'sound-only.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '1', '-c:a', 'aac', soundOnly]);
+    const failed = await rawRequest(`${base}/v1/video/process?pipeline_id=frame-stats`, 'POST', bravo, pythonMultipart(await readFile(soundOnly), 'sound-only.mp4'));
+    expect(failed).toEqual({ status: 422, json: { detail: expect.stringContaining('INVALID_MEDIA'), error: { code: 'JOB_FAILED', message: expect.stringContaining('no video stream') } } });
 
     const health = await rawRequest(`${base}/v1/worker/health`, 'GET', acme);
     expect(health.json).toEqual({ alive: true, last_heartbeat: expect.any(String) });

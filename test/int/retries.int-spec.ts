@@ -54,7 +54,7 @@ describe('retries, timeouts and a stale worker', () => {
       [2, false, 'UNKNOWN_PIPELINE'],
       [3, true, 'UNKNOWN_PIPELINE'],
     ]);
-    // Full jitter over half the ceiling: 0.5-1 s after the first attempt, 1-2 s after the second; none after the last.
+    // Equal jitter (half the ceiling plus a random share of the other half): 0.5-1 s after the first attempt, 1-2 s after the second; none after the last.
     const [first, second, last] = failures.map((f) => f.event.data.retryDelayMs);
     expect(first).toBeGreaterThanOrEqual(500);
     expect(first).toBeLessThanOrEqual(1000);

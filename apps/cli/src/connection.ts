@@ -4,8 +4,17 @@ import { join, resolve } from 'node:path';
 import { projectRoot } from './project-root.js';
 import { readLocalNatsPasswords } from './start/local-nats-users.js';
 
-/** A local server as this OS user (as psql would connect), in the database `framewire start` creates. */
-export const DEFAULT_DATABASE_URL = `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/framewire`;
+/**
+ * Where a command looks for PostgreSQL when nothing tells it: as psql would connect (PGHOST, PGPORT,
+ * PGUSER, PGDATABASE; else 127.0.0.1:5432 as this OS user), in the database `framewire start` creates.
+ */
+export function defaultDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const user = encodeURIComponent(env['PGUSER'] || userInfo().username);
+  const host = env['PGHOST'] || '127.0.0.1';
+  const port = env['PGPORT'] || '5432';
+  const database = encodeURIComponent(env['PGDATABASE'] || 'framewire');
+  return `postgres://${user}@${host}:${port}/${database}`;
+}
 
 const SERVICES_FILE = 'services.json';
 
@@ -41,8 +50,8 @@ export function runningServices(dataDir: string): RunningServices | null {
 }
 
 /** DATABASE_URL if set, else the database a running `framewire start` uses, else the local default. */
-export function resolveDatabaseUrl(configured: string | undefined, dataDir: string): string {
-  return configured ?? runningServices(dataDir)?.databaseUrl ?? DEFAULT_DATABASE_URL;
+export function resolveDatabaseUrl(configured: string | undefined, dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  return configured ?? runningServices(dataDir)?.databaseUrl ?? defaultDatabaseUrl(env);
 }
 
 /** A NATS server and the user to connect as (none when the server has no users). */
@@ -74,11 +83,16 @@ export function resolveNatsTarget(
 }
 
 
+/** The data directory of `framewire start` when no --data-dir names one: FRAMEWIRE_DATA_DIR, else `.data`. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env['FRAMEWIRE_DATA_DIR'] || '.data';
+}
+
 /**
- * A data directory named on the command line (default `.data`), resolved against the project root;
- * installed without the sources (a container image) there is none, and the working directory is used.
+ * A data directory named on the command line (default defaultDataDir()), resolved against the project
+ * root; installed without the sources (a container image) there is none, and the working directory is used.
  */
-export function dataDirOf(dataDir = '.data'): string {
+export function dataDirOf(dataDir = defaultDataDir()): string {
   let root = process.cwd();
   try {
     root = projectRoot();

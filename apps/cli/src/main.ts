@@ -8,6 +8,7 @@ import { jobsCommand } from './jobs/jobs.command.js';
 import { registerKeysCommand } from './keys/keys.command.js';
 import { registerReplayCommand } from './replay/replay.command.js';
 import { EXIT_CODES_HELP, ExitCode } from './shared/exit-codes.js';
+import { defaultDataDir } from './connection.js';
 import { start } from './start/launcher.js';
 import { registerStateCommand } from './state/state.command.js';
 import { submitCommand } from './submit/submit.command.js';
@@ -42,7 +43,7 @@ program
   .description('start the whole system: NATS and PostgreSQL (reused or started), the jobs service, the gateway and workers')
   .option('-w, --workers <n>', 'worker processes', positiveInt(1, 64), Number(process.env['WORKERS'] ?? 1))
   .option('-p, --port <port>', 'gateway HTTP port', positiveInt(0, 65535), Number(process.env['PORT'] ?? 3000))
-  .option('--data-dir <dir>', 'where a started NATS or PostgreSQL keeps its data', '.data')
+  .option('--data-dir <dir>', 'where a started NATS or PostgreSQL keeps its data (FRAMEWIRE_DATA_DIR sets the default)', defaultDataDir())
   .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 
 /**
- * Stable error codes shared by every service. Clients match on the code, never on the message.
- * The HTTP status for each code is decided in one place, the gateway's exception filter.
+ * Stable error codes shared by every service: every code an HTTP error body, an RPC reply, a job's
+ * `error` or a dead letter carries. Clients match on the code, never on the message. The HTTP status
+ * of each code is decided in one place, the gateway's STATUS_BY_CODE (apps/gateway/src/http/api-error.ts),
+ * which must name every code here.
  */
 export const ErrorCode = {
   BadRequest: 'BAD_REQUEST',
@@ -14,6 +16,12 @@ export const ErrorCode = {
   EmptyFile: 'EMPTY_FILE',
   UnknownPipeline: 'UNKNOWN_PIPELINE',
   InvalidParams: 'INVALID_PARAMS',
+  /** A multipart body that cannot be parsed (bad boundary, broken part headers). */
+  InvalidMultipart: 'INVALID_MULTIPART',
+  /** A multipart part the route does not take: an unknown field, a second file, too many parts. */
+  UnexpectedField: 'UNEXPECTED_FIELD',
+  /** A multipart field sent more than once. */
+  DuplicateField: 'DUPLICATE_FIELD',
   UnsupportedContentType: 'UNSUPPORTED_CONTENT_TYPE',
   /** The upload's first bytes are not a video container Framewire accepts (MP4/MOV, WebM/Matroska, AVI, MPEG-TS). */
   UnsupportedMedia: 'UNSUPPORTED_MEDIA',
@@ -35,6 +43,12 @@ export const ErrorCode = {
   /** An as-of event number past the job's last event. */
   EventNotFound: 'EVENT_NOT_FOUND',
   RouteNotFound: 'NOT_FOUND',
+  /** The route exists, but not with this method. */
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  /** The client went away before its upload was read to the end; nothing was stored. */
+  ClientClosedRequest: 'CLIENT_CLOSED_REQUEST',
+  /** An SSE stream that broke after its 200 was sent: the `error` event it ends with. */
+  StreamFailed: 'STREAM_FAILED',
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
   Internal: 'INTERNAL',
   InvalidMedia: 'INVALID_MEDIA',
@@ -64,9 +78,16 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** Whether `code` (from an RPC reply, a stored event) is one of ErrorCode's. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return ERROR_CODES.has(code);
+}
+
 /** The body of every error response: `{"error":{"code","message"}}`. */
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: ErrorCode; message: string };
 }
 
 /** The runtime schema of ErrorBody, for API documentation and clients that validate. */

@@ -14,3 +14,6 @@ export * from './auth/api-keys.js';
 export * from './queries/system-view.js';
 export * from './feeds/job-change.js';
 export * from './queries/job-commands.js';
+export * from './workers/worker-info.js';
+export * from './pipelines/pipeline-info.js';
+export * from './http/job-responses.js';

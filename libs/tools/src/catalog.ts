@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PipelineInfo, ToolInfo } from '@app/contracts';
 import { builtinPlugin } from './builtin/builtin.plugin.js';
 import { mediaLimitsProblem, type MediaLimits } from './media/media-limits.js';
 import type { FramewirePlugin, PipelineDefinition, Tool } from './tool.js';
@@ -103,7 +104,7 @@ export class ToolCatalog {
 }
 
 /** A tool as `GET /v1/pipelines` shows it. */
-export function describeTool(tool: Tool, source: string) {
+export function describeTool(tool: Tool, source: string): ToolInfo {
   return {
     name: tool.name,
     version: tool.version,
@@ -115,7 +116,7 @@ export function describeTool(tool: Tool, source: string) {
 }
 
 /** A pipeline as `GET /v1/pipelines` shows it. */
-export function describePipeline(entry: PipelineEntry) {
+export function describePipeline(entry: PipelineEntry): PipelineInfo {
   return {
     name: entry.name,
     description: entry.description,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { eventually, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
-import { WorkerRegistry, type WorkerInfo } from './worker-registry.js';
+import type { WorkerInfo } from '@app/contracts';
+import { WorkerRegistry } from './worker-registry.js';
 
 const info = (id: string, heartbeat: string, inFlight: string[] = []): WorkerInfo => ({
   worker_id: id,

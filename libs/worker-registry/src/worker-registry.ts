@@ -1,21 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { z } from 'zod';
+import { workerInfoSchema, type WorkerInfo } from '@app/contracts';
 import { streamGone } from '@app/nats';
-
-/** What a worker announces about itself; the same shape is listed by the gateway. */
-export const workerInfoSchema = z.object({
-  worker_id: z.string(),
-  host: z.string(),
-  pid: z.number().int(),
-  concurrency: z.number().int().positive(),
-  in_flight: z.array(z.string()),
-  pipelines: z.array(z.string()),
-  started_at: z.string(),
-  last_heartbeat: z.string(),
-});
-export type WorkerInfo = z.infer<typeof workerInfoSchema>;
 
 /** How long an announcement lives without a refresh; a worker refreshes every third of it. */
 export const WORKER_TTL_MS = 15_000;

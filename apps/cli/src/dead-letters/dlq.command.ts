@@ -1,11 +1,6 @@
 import { Command, Option } from 'commander';
-import type { DeadLetterView } from '@app/contracts';
+import type { DeadLettersPage, DeadLetterView } from '@app/contracts';
 import { getJson, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
-
-interface DeadLetterPage {
-  dead_letters: DeadLetterView[];
-  next_cursor: string | null;
-}
 
 interface DlqListOptions extends GatewayOptions {
   limit: string;
@@ -25,7 +20,7 @@ export function dlqCommand(): Command {
           let cursor: string | null = null;
           do {
             const query: URLSearchParams = new URLSearchParams({ limit: options.limit, ...(cursor ? { cursor } : {}) });
-            const page: DeadLetterPage = await getJson<DeadLetterPage>(options, `v1/dead-letters?${query}`);
+            const page: DeadLettersPage = await getJson<DeadLettersPage>(options, `v1/dead-letters?${query}`);
             letters.push(...page.dead_letters);
             cursor = options.all ? page.next_cursor : null;
           } while (cursor);

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { ErrorCode, type ErrorBody } from '@app/contracts';
 
 /** Where the CLI finds the gateway and how it authenticates (FRAMEWIRE_API_KEY is ready for API keys). */
 export interface GatewayOptions {
@@ -17,11 +18,17 @@ export function withGatewayOptions(command: Command): Command {
     .option('--json', 'print JSON for scripts instead of text', false);
 }
 
+/**
+ * The code of a GatewayError: the API's own, or the CLI's when there is no API answer to read (no
+ * gateway, no file to send, a body that is not the API's: `HTTP_<status>`).
+ */
+export type GatewayErrorCode = ErrorCode | 'UNREACHABLE' | 'FILE_NOT_FOUND' | `HTTP_${number}`;
+
 /** An error answer of the API (`{"error":{"code","message"}}`) or a gateway that did not answer. */
 export class GatewayError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: GatewayErrorCode,
     message: string,
   ) {
     super(message);
@@ -39,14 +46,22 @@ export function gatewayUrl(options: Pick<GatewayOptions, 'url'>, path: string): 
 
 /** Reads an error body, whatever the gateway sent. */
 export async function errorFromResponse(res: Response): Promise<GatewayError> {
-  const text = await res.text().catch(() => '');
+  return errorFromBody(res.status, await res.text().catch(() => ''), res.statusText);
+}
+
+/**
+ * The error that an answer with `status` and body `text` means: the API's code when the body is the
+ * API's error; otherwise (a proxy's page, say) UNAUTHENTICATED for a 401, as the gateway says it,
+ * and `HTTP_<status>` for any other status.
+ */
+export function errorFromBody(status: number, text: string, statusText = ''): GatewayError {
   try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    if (body.error?.code) return new GatewayError(res.status, body.error.code, body.error.message ?? '');
+    const body = JSON.parse(text) as Partial<ErrorBody> | null;
+    if (body?.error?.code) return new GatewayError(status, body.error.code, body.error.message ?? '');
   } catch {
     // not JSON
   }
-  return new GatewayError(res.status, res.status === 401 ? 'UNAUTHORIZED' : `HTTP_${res.status}`, text.slice(0, 200) || res.statusText);
+  return new GatewayError(status, status === 401 ? ErrorCode.Unauthenticated : `HTTP_${status}`, text.slice(0, 200) || statusText);
 }
 
 export async function getJson<T>(options: GatewayOptions, path: string): Promise<T> {

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import type { JobView } from '@app/contracts';
+import type { JobsPage } from '@app/contracts';
 import { getJson, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
 
 interface JobsOptions extends GatewayOptions {
@@ -24,7 +24,7 @@ export function jobsCommand(): Command {
       if (options.status) query.set('status', options.status);
       if (options.pipeline) query.set('pipeline', options.pipeline);
       if (options.cursor) query.set('cursor', options.cursor);
-      const page = await getJson<{ jobs: JobView[]; next_cursor: string | null }>(options, `v1/jobs?${query}`);
+      const page = await getJson<JobsPage>(options, `v1/jobs?${query}`);
       if (options.json) {
         process.stdout.write(`${JSON.stringify(page)}\n`);
         return;

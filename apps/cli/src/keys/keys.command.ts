@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { apiKeyIdSchema, apiKeyNameSchema, tenantIdSchema } from '@app/contracts';
 import { cliEnvSchema, parseConfig, type CliConfig } from '@app/config';
 import type { ApiKeyRecord } from '@app/api-keys';
-import { dataDirOf, resolveDatabaseUrl, resolveNatsTarget, type NatsTarget } from '../connection.js';
+import { dataDirOf, defaultDataDir, resolveDatabaseUrl, resolveNatsTarget, type NatsTarget } from '../connection.js';
 import { broadcastRevocation, withKeyStore } from './key-admin.js';
 
 function validated<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } }) {
@@ -50,7 +50,7 @@ export function registerKeysCommand(program: Command): void {
   const keys = program
     .command('keys')
     .description('create, list and revoke API keys')
-    .option('--data-dir <dir>', 'the data directory of a running `framewire start`, to find its database', '.data');
+    .option('--data-dir <dir>', 'the data directory of a running `framewire start`, to find its database', defaultDataDir());
 
   keys
     .command('create')

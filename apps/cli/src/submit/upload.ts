@@ -6,20 +6,13 @@ import { basename, extname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import FormData from 'form-data';
-import { authHeaders, GatewayError, gatewayUrl, unreachable, type GatewayOptions } from '../gateway/gateway-client.js';
+import type { JobSubmitted } from '@app/contracts';
+import { authHeaders, errorFromBody, gatewayUrl, unreachable, type GatewayOptions } from '../gateway/gateway-client.js';
 
 export interface SubmitFields {
   pipeline?: string;
   params?: string;
   priority?: string;
-}
-
-export interface Submitted {
-  job_id: string;
-  status: string;
-  pipeline: string;
-  priority: string;
-  submitted_at: string;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -40,7 +33,7 @@ export async function uploadVideo(
   path: string,
   fields: SubmitFields,
   onProgress: (sent: number, total: number) => void,
-): Promise<Submitted> {
+): Promise<JobSubmitted> {
   const size = (await stat(path)).size;
   const form = new FormData();
   if (fields.pipeline) form.append('pipeline', fields.pipeline);
@@ -80,23 +73,12 @@ export async function uploadVideo(
   }
   const body = await readBody(res);
   await uploaded;
-  if (res.statusCode !== 202 && res.statusCode !== 200) {
-    const parsed = safeJson(body) as { error?: { code?: string; message?: string } } | null;
-    throw new GatewayError(res.statusCode ?? 0, parsed?.error?.code ?? `HTTP_${res.statusCode}`, parsed?.error?.message ?? body.slice(0, 200));
-  }
-  return JSON.parse(body) as Submitted;
+  if (res.statusCode !== 202 && res.statusCode !== 200) throw errorFromBody(res.statusCode ?? 0, body, res.statusMessage);
+  return JSON.parse(body) as JobSubmitted;
 }
 
 async function readBody(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }

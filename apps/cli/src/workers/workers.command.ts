@@ -1,24 +1,12 @@
 import { Command } from 'commander';
+import type { WorkersResponse } from '@app/contracts';
 import { getJson, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
-
-/** A worker as GET /v1/workers lists it (its heartbeat in the registry). */
-interface WorkerInfo {
-  worker_id: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  in_flight: string[];
-  pipelines: string[];
-  started_at: string;
-  last_heartbeat: string;
-}
 
 /** `framewire workers`: the workers that heartbeat into the registry. */
 export function workersCommand(): Command {
   return withGatewayOptions(new Command('workers').description('list the live workers (from their heartbeats)')).action(
     runAction(async (options: GatewayOptions) => {
-      const body = await getJson<unknown>(options, 'v1/workers');
-      const workers = (Array.isArray(body) ? body : ((body as { workers?: WorkerInfo[] }).workers ?? [])) as WorkerInfo[];
+      const { workers } = await getJson<WorkersResponse>(options, 'v1/workers');
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ workers })}\n`);
         return;

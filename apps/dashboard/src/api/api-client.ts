@@ -1,12 +1,32 @@
+import type {
+  CancelOutcome,
+  DeadLettersPage,
+  DeleteOutcome,
+  ErrorBody,
+  ErrorCode,
+  JobArtifacts,
+  JobEventsPage,
+  JobMediaLinks,
+  JobsPage,
+  JobView,
+  PipelinesResponse,
+  RedriveOutcome,
+  SystemView,
+  WorkersResponse,
+} from '@app/contracts';
 import { authHeaders } from './api-key';
-import type { ArtifactInfo, DeadLetter, EventsPage, JobsPage, JobView, MediaLinks, PipelineInfo, SystemView, WorkerInfo } from './types';
-import { listOf } from './types';
+
+/**
+ * The code of an ApiError: the API's own, or the dashboard's when there is no API answer to read
+ * (the gateway did not answer, the upload was aborted, a body that is not the API's: `HTTP_<status>`).
+ */
+export type ApiErrorCode = ErrorCode | 'NETWORK' | 'ABORTED' | `HTTP_${number}`;
 
 /** An error answer of the API, with its stable code; or a network failure (code NETWORK). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
   ) {
     super(message);
@@ -14,18 +34,21 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The error that an answer with `status` and parsed body `body` means: the API's code when the body
+ * is the API's error; otherwise (a proxy's page, say) UNAUTHENTICATED for a 401, as the gateway says
+ * it, and `HTTP_<status>` for any other status.
+ */
+export function apiErrorOf(status: number, body: unknown, fallbackMessage: string): ApiError {
+  const error = (body as Partial<ErrorBody> | null)?.error;
+  const code: ApiErrorCode = error?.code ?? (status === 401 ? 'UNAUTHENTICATED' : `HTTP_${status}`);
+  return new ApiError(status, code, error?.message || fallbackMessage);
+}
+
 /** Reads `{"error":{"code","message"}}` from a failed response, whatever else it holds. */
 export async function errorOf(res: Response): Promise<ApiError> {
-  let code = res.status === 401 ? 'UNAUTHORIZED' : `HTTP_${res.status}`;
-  let message = res.statusText || `HTTP ${res.status}`;
-  try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
-    if (body.error?.code) code = body.error.code;
-    if (body.error?.message) message = body.error.message;
-  } catch {
-    // Not JSON: keep the status line.
-  }
-  return new ApiError(res.status, code, message);
+  const body: unknown = await res.json().catch(() => null); // not JSON: the status line stands
+  return apiErrorOf(res.status, body, res.statusText || `HTTP ${res.status}`);
 }
 
 /** fetch with the API key, turning a failure into an ApiError. */
@@ -57,19 +80,19 @@ export const api = {
   listJobs: (filter: { status?: string; pipeline?: string; limit: number; cursor?: string | null }) =>
     json<JobsPage>(`/v1/jobs${q({ status: filter.status, pipeline: filter.pipeline, limit: filter.limit, cursor: filter.cursor })}`),
   getJob: (id: string) => json<JobView>(jobPath(id)),
-  jobEvents: (id: string, afterSeq = 0) => json<EventsPage>(`${jobPath(id)}/events${q({ after_seq: afterSeq, limit: 1000 })}`),
+  jobEvents: (id: string, afterSeq = 0) => json<JobEventsPage>(`${jobPath(id)}/events${q({ after_seq: afterSeq, limit: 1000 })}`),
   jobResult: (id: string) => json<unknown>(`${jobPath(id)}/result`),
-  artifacts: async (id: string) => listOf<ArtifactInfo>(await json<unknown>(`${jobPath(id)}/artifacts`), 'artifacts'),
+  artifacts: async (id: string) => (await json<JobArtifacts>(`${jobPath(id)}/artifacts`)).artifacts,
   artifactPath: (id: string, name: string) => `${jobPath(id)}/artifacts/${encodeURIComponent(name)}`,
   videoPath: (id: string) => `${jobPath(id)}/video`,
   /** Signed URLs of the job's video and artifacts (a <video> cannot send the key). */
-  mediaLinks: (id: string) => json<MediaLinks>(`${jobPath(id)}/media-links`, { method: 'POST' }),
-  cancel: (id: string) => json<unknown>(`${jobPath(id)}/cancel`, { method: 'POST' }),
-  retry: (id: string) => json<unknown>(`${jobPath(id)}/retry`, { method: 'POST' }),
-  deleteJob: (id: string) => json<{ status: 'deleted' | 'deleting' }>(jobPath(id), { method: 'DELETE' }),
-  pipelines: async () => listOf<PipelineInfo>(await json<unknown>('/v1/pipelines'), 'pipelines'),
-  workers: async () => listOf<WorkerInfo>(await json<unknown>('/v1/workers'), 'workers'),
-  deadLetters: async () => listOf<DeadLetter>(await json<unknown>('/v1/dead-letters'), 'dead_letters'),
+  mediaLinks: (id: string) => json<JobMediaLinks>(`${jobPath(id)}/media-links`, { method: 'POST' }),
+  cancel: (id: string) => json<CancelOutcome>(`${jobPath(id)}/cancel`, { method: 'POST' }),
+  retry: (id: string) => json<RedriveOutcome>(`${jobPath(id)}/retry`, { method: 'POST' }),
+  deleteJob: (id: string) => json<DeleteOutcome>(jobPath(id), { method: 'DELETE' }),
+  pipelines: async () => (await json<PipelinesResponse>('/v1/pipelines')).pipelines,
+  workers: async () => (await json<WorkersResponse>('/v1/workers')).workers,
+  deadLetters: async () => (await json<DeadLettersPage>('/v1/dead-letters')).dead_letters,
   system: () => json<SystemView>('/v1/system'),
 };
 

@@ -1,7 +1,7 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import type { JobChange } from '@app/contracts';
 import { onApiKeyChange } from './api-key';
 import { followJobs, type FeedState } from './live-feed';
-import type { JobChange } from './types';
 
 interface Feed {
   state: FeedState;

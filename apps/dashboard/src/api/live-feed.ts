@@ -1,7 +1,7 @@
 import { EventSource } from 'eventsource';
+import type { JobChange } from '@app/contracts';
 import { errorOf } from './api-client';
 import { authHeaders } from './api-key';
-import type { JobChange } from './types';
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting';
 

@@ -1,4 +1,5 @@
-import { ApiError } from './api-client';
+import type { JobPriority, JobSubmitted } from '@app/contracts';
+import { ApiError, apiErrorOf } from './api-client';
 import { authHeaders } from './api-key';
 
 export interface UploadRequest {
@@ -6,22 +7,14 @@ export interface UploadRequest {
   pipeline: string;
   /** JSON text of the params object; empty for none. */
   params: string;
-  priority: 'high' | 'normal' | 'low';
-}
-
-export interface Submitted {
-  job_id: string;
-  status: string;
-  pipeline: string;
-  priority: string;
-  submitted_at: string;
+  priority: JobPriority;
 }
 
 /**
  * POST /v1/jobs with XMLHttpRequest, whose upload events report bytes sent (fetch has no upload
  * progress). `onProgress` gets a fraction from 0 to 1. Abort with `signal`.
  */
-export function uploadJob(request: UploadRequest, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<Submitted> {
+export function uploadJob(request: UploadRequest, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<JobSubmitted> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     form.set('pipeline', request.pipeline);
@@ -37,14 +30,12 @@ export function uploadJob(request: UploadRequest, onProgress: (fraction: number)
       if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
     };
     xhr.onload = () => {
-      const body = xhr.response as { error?: { code: string; message: string } } | Submitted | null;
       if (xhr.status === 202 || xhr.status === 200) {
         onProgress(1);
-        resolve(body as Submitted);
+        resolve(xhr.response as JobSubmitted);
         return;
       }
-      const error = (body as { error?: { code: string; message: string } } | null)?.error;
-      reject(new ApiError(xhr.status, error?.code ?? (xhr.status === 401 ? 'UNAUTHORIZED' : `HTTP_${xhr.status}`), error?.message ?? `upload failed with HTTP ${xhr.status}`));
+      reject(apiErrorOf(xhr.status, xhr.response, `upload failed with HTTP ${xhr.status}`));
     };
     xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'the upload failed: the gateway did not answer'));
     xhr.onabort = () => reject(new ApiError(0, 'ABORTED', 'the upload was cancelled'));

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, apiFetch, fetchObjectUrl } from '../api/api-client';
 import { useFeed } from '../api/feed-context';
-import type { ArtifactInfo, JobView, StoredEventView } from '../api/types';
+import type { ArtifactView, JobView, StoredEventView } from '@app/contracts';
 import { linkProps, navigate } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, duration, time } from '../ui/format';
@@ -190,7 +190,7 @@ function ResultPanel({ job }: { job: JobView }) {
 
 /** Thumbnails (image artifacts, fetched with the key) and the uploaded video. */
 function MediaPanel({ job }: { job: JobView }) {
-  const [artifacts, setArtifacts] = useState<ArtifactInfo[]>(job.artifacts);
+  const [artifacts, setArtifacts] = useState<ArtifactView[]>(job.artifacts);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     if (job.status !== 'completed') return;
@@ -229,7 +229,7 @@ function MediaPanel({ job }: { job: JobView }) {
   );
 }
 
-function Thumbnail({ jobId, artifact }: { jobId: string; artifact: ArtifactInfo }) {
+function Thumbnail({ jobId, artifact }: { jobId: string; artifact: ArtifactView }) {
   const [url, setUrl] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
@@ -243,7 +243,7 @@ function Thumbnail({ jobId, artifact }: { jobId: string; artifact: ArtifactInfo 
   return <figure>{url ? <img src={url} alt={artifact.name} loading="lazy" /> : <div className="thumb-placeholder" />}<figcaption>{artifact.name}</figcaption></figure>;
 }
 
-function ArtifactLink({ jobId, artifact }: { jobId: string; artifact: ArtifactInfo }) {
+function ArtifactLink({ jobId, artifact }: { jobId: string; artifact: ArtifactView }) {
   const [error, setError] = useState<unknown>(null);
   return (
     <>

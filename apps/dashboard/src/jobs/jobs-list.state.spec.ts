@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { JobChange, JobView } from '../api/types';
+import type { JobChange, JobView } from '@app/contracts';
 import { applyChange, cancellable, shownStatus } from './jobs-list.state';
 
 const ID = '0193a0b0-0000-7000-8000-000000000001';

@@ -1,4 +1,4 @@
-import type { JobChange, JobView } from '../api/types';
+import type { JobChange, JobView } from '@app/contracts';
 
 export interface ListFilter {
   status?: string;

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api/api-client';
 import { useFeed } from '../api/feed-context';
-import { STATUSES, type JobView } from '../api/types';
+import type { JobView } from '@app/contracts';
+import { STATUSES } from '../api/types';
 import { linkProps } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, shortId } from '../ui/format';

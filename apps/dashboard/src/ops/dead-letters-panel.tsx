@@ -17,14 +17,12 @@ export function DeadLettersPanel() {
               <a {...linkProps(`/jobs/${d.job_id}`)}>
                 <code>{shortId(d.job_id)}</code>
               </a>{' '}
-              {d.pipeline && <span>{d.pipeline} </span>}
-              {d.error && (
-                <span className="fail" title={d.error.message}>
-                  {d.error.code}{' '}
-                </span>
-              )}
-              {d.attempts !== undefined && <span className="muted">{d.attempts} attempts </span>}
-              {d.dead_lettered_at && <span className="muted">{ago(d.dead_lettered_at)} </span>}
+              <span>{d.pipeline} </span>
+              <span className="fail" title={d.error.message}>
+                {d.error.code}{' '}
+              </span>
+              <span className="muted">{d.attempts} attempts </span>
+              <span className="muted">{ago(d.dead_lettered_at)} </span>
               <ActionButton label="Redrive" run={() => api.retry(d.job_id).then(reload)} testId="redrive" />
             </li>
           ))}

@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
+import type { SystemView } from '@app/contracts';
 import { api } from '../api/api-client';
 import { useFeed } from '../api/feed-context';
-import type { SystemView } from '../api/types';
 import { linkProps } from '../router';
 import { ErrorNote, Panel, usePolling } from '../ui/components';
 import { ago, bytes, shortId } from '../ui/format';

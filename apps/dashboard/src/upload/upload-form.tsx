@@ -1,5 +1,6 @@
 import { useRef, useState } from 'react';
-import { uploadJob, type Submitted } from '../api/upload';
+import type { JobSubmitted } from '@app/contracts';
+import { uploadJob } from '../api/upload';
 import { linkProps } from '../router';
 import { ErrorNote, Panel, ProgressBar } from '../ui/components';
 import { bytes, shortId } from '../ui/format';
@@ -14,7 +15,7 @@ export function UploadForm() {
   const [priority, setPriority] = useState<'high' | 'normal' | 'low'>('normal');
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [submitted, setSubmitted] = useState<Submitted | null>(null);
+  const [submitted, setSubmitted] = useState<JobSubmitted | null>(null);
   const abort = useRef<AbortController | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 

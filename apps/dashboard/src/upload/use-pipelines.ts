@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
+import type { PipelineInfo } from '@app/contracts';
 import { api } from '../api/api-client';
 import { onApiKeyChange } from '../api/api-key';
-import type { PipelineInfo } from '../api/types';
 
 /** The pipelines this installation offers (GET /v1/pipelines), loaded once, and again when the key changes. */
 export function usePipelines(): { list: PipelineInfo[]; names: string[]; error: unknown } {

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { deadLetterViewSchema } from '@app/contracts';
+import { deadLettersPageSchema, deadLetterViewSchema } from '@app/contracts';
 import type { ApiDocs } from '../docs/openapi.registry.js';
 import { deadLettersQuerySchema } from './dead-letters.controller.js';
 
@@ -14,6 +13,6 @@ export function registerDeadLettersRoutes({ registry, component, errors, json }:
     description:
       'Jobs whose work message was delivered max_deliver times without any attempt finishing (the worker crashed or hung each time), most recently dead-lettered first, with keyset paging. A job leaves the list when a new attempt starts.',
     request: { query: deadLettersQuerySchema },
-    responses: { 200: json('A page of dead letters', z.object({ dead_letters: z.array(entry), next_cursor: z.string().nullable() })), ...errors(400, 503) },
+    responses: { 200: json('A page of dead letters', deadLettersPageSchema.extend({ dead_letters: entry.array() })), ...errors(400, 503) },
   });
 }

@@ -1,7 +1,7 @@
 import { extendZodWithOpenApi, OpenAPIRegistry, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { errorBodySchema } from '@app/contracts';
-import { STATUS_BY_CODE } from '../http/api-error.js';
+import { errorBodySchema, type ErrorCode } from '@app/contracts';
+import { CODES_NEVER_A_STATUS, STATUS_BY_CODE } from '../http/api-error.js';
 
 /**
  * How a feature documents its routes: a `<feature>.openapi.ts` next to its controller exports a
@@ -47,7 +47,7 @@ export function createApiDocs(): ApiDocs {
   // A fresh copy (.meta) of each schema: one made after extendZodWithOpenApi, whatever module made the original.
   const component = <S extends z.ZodType>(name: string, schema: S, description?: string): S =>
     registry.register(name, schema.meta(description ? { description } : {}) as S);
-  const errorBody = component('Error', errorBodySchema, 'Every error: `{"error":{"code","message"}}`, no stack trace');
+  const errorBody = component('Error', errorBodyWithEveryCode(), 'Every error: `{"error":{"code","message"}}`, no stack trace');
   const codesByStatus = new Map<number, string[]>();
   for (const [code, status] of Object.entries(STATUS_BY_CODE)) codesByStatus.set(status, [...(codesByStatus.get(status) ?? []), code]);
   const json = (description: string, schema: z.ZodType): ResponseConfig => ({ description, content: { 'application/json': { schema } } });
@@ -65,4 +65,16 @@ export function createApiDocs(): ApiDocs {
         }),
       ),
   };
+}
+
+/** errorBodySchema, whose `code` lists every ErrorCode: with its status, or as never a status. */
+function errorBodyWithEveryCode() {
+  const { error } = errorBodySchema.shape;
+  const elsewhere = new Set(CODES_NEVER_A_STATUS);
+  const answered = Object.entries(STATUS_BY_CODE).filter(([code]) => !elsewhere.has(code as ErrorCode));
+  const description =
+    'Stable error code; match on this, never on the message. The codes, with their status: ' +
+    `${answered.map(([code, status]) => `${code} (${status})`).join(', ')}. ` +
+    `Never a status, but the code of a live stream's closing \`error\` event, or of a job's \`error\` and its dead letter: ${CODES_NEVER_A_STATUS.join(', ')}.`;
+  return errorBodySchema.extend({ error: error.extend({ code: z.string().meta({ description, example: 'JOB_NOT_FOUND' }) }) });
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { ErrorCode } from '@app/contracts';
 import { routeAccessOf } from '../auth/route-access.table.js';
+import { CODES_NEVER_A_STATUS, statusOf } from '../http/api-error.js';
 import { GATEWAY_CONTROLLERS } from '../gateway.controllers.js';
 import { buildOpenApiDocument } from './openapi.document.js';
 
@@ -17,6 +19,16 @@ describe('the OpenAPI document', () => {
   it('names its component schemas and refers to them', () => {
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'Job', 'StoredEvent', 'JobChange', 'System', 'MediaLinks']));
     expect(JSON.stringify(doc.paths['/v1/jobs/{id}'])).toContain('#/components/schemas/Job');
+  });
+
+  it('lists every error code in the Error schema, with its status unless it is never one', () => {
+    const error = doc.components.schemas['Error'] as { properties: { error: { properties: { code: { description: string } } } } };
+    const { description } = error.properties.error.properties.code;
+    const never = description.slice(description.indexOf('Never a status'));
+    for (const code of Object.values(ErrorCode)) {
+      const listed = CODES_NEVER_A_STATUS.includes(code) ? new RegExp(`\\b${code}\\b`).test(never) : new RegExp(`\\b${code} \\(${statusOf(code)}\\)`).test(description);
+      expect([code, listed]).toEqual([code, true]);
+    }
   });
 
   it('documents the error body on every error response (the seeds\' routes: theirs, which holds ours)', () => {

@@ -1,14 +1,11 @@
 import { z } from 'zod';
+import { artifactViewSchema, jobArtifactsSchema, jobMediaLinksSchema } from '@app/contracts';
 import type { ApiDocs } from '../docs/openapi.registry.js';
 import { jobIdParams } from '../jobs/jobs.openapi.js';
 
 /** The documentation of a job's files: its result, artifacts and original upload. */
 export function registerJobFilesRoutes({ registry, component, errors, json }: ApiDocs): void {
-  const artifact = component(
-    'Artifact',
-    z.object({ name: z.string(), size: z.number().int().nonnegative(), content_type: z.string() }),
-    'A file a pipeline wrote (thumbnail, sprite, rendition)',
-  );
+  const artifact = component('Artifact', artifactViewSchema, 'A file a pipeline wrote (thumbnail, sprite, rendition)');
   const result = component(
     'PipelineResult',
     z
@@ -39,7 +36,7 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
     summary: 'A job\'s artifacts',
     request: { params: jobIdParams },
     responses: {
-      200: json('The artifacts (empty until completed)', z.object({ job_id: z.uuid(), status: z.string(), artifacts: z.array(artifact) })),
+      200: json('The artifacts (empty until completed)', jobArtifactsSchema.extend({ artifacts: artifact.array() })),
       ...errors(400, 404, 503),
     },
   });
@@ -79,16 +76,8 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
     responses: {
       200: json(
         'The links',
-        component(
-          'MediaLinks',
-          z.object({
-            job_id: z.uuid(),
-            token: z.string().meta({ description: 'Append as `?token=` to the job\'s video, artifact or stream URL' }),
-            expires_at: z.string(),
-            video_url: z.string(),
-            artifacts: z.array(artifact.extend({ url: z.string() })),
-          }),
-        ),
+        // Each link's artifact refers to the Artifact component, and adds its url.
+        component('MediaLinks', jobMediaLinksSchema.extend({ artifacts: artifact.extend({ url: z.string() }).array() })),
       ),
       ...errors(400, 404, 503),
     },

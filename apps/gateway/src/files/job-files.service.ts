@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import parseRange from 'range-parser';
-import { ErrorCode, type JobFiles, type JobView, type Principal } from '@app/contracts';
+import { ErrorCode, type JobArtifacts, type JobFiles, type JobView, type Principal } from '@app/contracts';
 import { BlobStore } from '@app/blob-store';
 import { ApiError } from '../http/api-error.js';
 import { inlineDisposition } from '../http/content-disposition.js';
@@ -39,7 +39,7 @@ export class JobFilesService {
     return { stream: opened.stream, size: opened.blob.size };
   }
 
-  async artifacts(principal: Principal, jobId: string) {
+  async artifacts(principal: Principal, jobId: string): Promise<JobArtifacts> {
     const job = await this.queries.requireVisible(principal, jobId);
     return { job_id: job.job_id, status: job.status, artifacts: job.artifacts };
   }

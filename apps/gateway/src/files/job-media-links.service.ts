@@ -1,16 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { Principal } from '@app/contracts';
+import type { JobMediaLinks, Principal } from '@app/contracts';
 import { MEDIA_LINK_PARAM, MediaLinks } from '../auth/media-links.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
-export interface JobMediaLinks {
-  job_id: string;
-  /** Append as `?token=` to the job's video or artifact URL. */
-  token: string;
-  expires_at: string;
-  video_url: string;
-  artifacts: Array<{ name: string; size: number; content_type: string; url: string }>;
-}
 
 /** Issues a job's media links to a principal that may see the job (404 otherwise, as for no job). */
 @Injectable()

@@ -4,10 +4,10 @@ import { ErrorCode, type ErrorBody } from '@app/contracts';
 import { isNatsUnavailableError } from '@app/nats';
 import { ApiError, statusOf } from './api-error.js';
 
-const CODE_BY_HTTP_STATUS: Record<number, string> = {
+const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: ErrorCode.BadRequest,
   404: ErrorCode.RouteNotFound,
-  405: 'METHOD_NOT_ALLOWED',
+  405: ErrorCode.MethodNotAllowed,
   413: ErrorCode.PayloadTooLarge,
   415: ErrorCode.UnsupportedContentType,
 };
@@ -69,6 +69,6 @@ export function hasBody(req: Request): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
 }

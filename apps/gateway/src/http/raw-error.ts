@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { ErrorCode } from '@app/contracts';
 import { errorBody } from './api-exception.filter.js';
 
 /**
@@ -6,7 +7,7 @@ import { errorBody } from './api-exception.filter.js';
  * on the raw socket because no route runs there: Node's parser refusing a request, a refused
  * WebSocket handshake. The connection closes after it.
  */
-export function rawErrorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): string {
+export function rawErrorResponse(status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): string {
   const body = JSON.stringify(errorBody(code, message));
   const extra = Object.entries(headers)
     .filter(([name, value]) => /^[A-Za-z0-9-]+$/.test(name) && !/[\r\n]/.test(value))

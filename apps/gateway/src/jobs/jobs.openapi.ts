@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { asOfPositionSchema, cancelOutcomeSchema, deleteOutcomeSchema, JOB_PRIORITIES, jobPrioritySchema, jobViewSchema, redriveOutcomeSchema, storedEventViewSchema } from '@app/contracts';
+import {
+  asOfPositionSchema,
+  cancelOutcomeSchema,
+  deleteOutcomeSchema,
+  JOB_PRIORITIES,
+  jobEventsPageSchema,
+  jobsPageSchema,
+  jobSubmittedSchema,
+  jobViewSchema,
+  redriveOutcomeSchema,
+  storedEventViewSchema,
+} from '@app/contracts';
 import type { ApiDocs } from '../docs/openapi.registry.js';
 import { eventsQuerySchema, getQuerySchema, listQuerySchema } from './jobs.controller.js';
 
@@ -14,16 +25,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
     'A job as the read model (or, before projection, its events) shows it',
   );
   const storedEvent = component('StoredEvent', storedEventViewSchema, 'One event of a job, with where the stream stored it');
-  const submitted = component(
-    'JobSubmitted',
-    z.object({
-      job_id: z.uuid(),
-      status: z.literal('queued'),
-      pipeline: z.string(),
-      priority: jobPrioritySchema,
-      submitted_at: z.string(),
-    }),
-  );
+  const submitted = component('JobSubmitted', jobSubmittedSchema);
 
   registry.registerPath({
     method: 'post',
@@ -69,7 +71,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
     description: 'Newest first, keyset paging: pass `next_cursor` back as `cursor` for the next page.',
     request: { query: listQuerySchema },
     responses: {
-      200: json('A page of jobs', z.object({ jobs: z.array(job), next_cursor: z.string().nullable() })),
+      200: json('A page of jobs', jobsPageSchema.extend({ jobs: job.array() })),
       ...errors(400, 503),
     },
   });
@@ -102,7 +104,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
     description: 'Read from the stream, not the read model, in stream order. Page with `after_seq` = `next_after_seq`.',
     request: { params: jobIdParams, query: eventsQuerySchema },
     responses: {
-      200: json('The events', z.object({ job_id: z.uuid(), events: z.array(storedEvent), next_after_seq: z.number().int().nullable() })),
+      200: json('The events', jobEventsPageSchema.extend({ events: storedEvent.array() })),
       ...errors(400, 404, 503),
     },
   });

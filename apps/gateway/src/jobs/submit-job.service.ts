@@ -9,6 +9,7 @@ import {
   JOB_PRIORITIES,
   jobPrioritySchema,
   type JobPriority,
+  type JobSubmitted,
   summarizeIssues,
   type VideoSubmitted,
 } from '@app/contracts';
@@ -46,12 +47,8 @@ export interface SubmitCommand {
   correlationId: string;
 }
 
-export interface SubmitResult {
-  job_id: string;
-  status: 'queued';
-  pipeline: string;
-  priority: JobPriority;
-  submitted_at: string;
+/** The 202's body, and whether it replays an earlier submission. */
+export interface SubmitResult extends JobSubmitted {
   /** True when this answers a repeated Idempotency-Key: nothing new was stored or published. */
   replayed: boolean;
 }

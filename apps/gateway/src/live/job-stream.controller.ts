@@ -1,8 +1,9 @@
 import { Controller, Get, Headers, Param, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { JobView } from '@app/contracts';
+import { ErrorCode, type JobView } from '@app/contracts';
 import { AcceptsMediaLink } from '../auth/route-access.decorator.js';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { errorBody } from '../http/api-exception.filter.js';
 import { ClientAddresses } from '../http/client-address.js';
 import { parseJobId } from '../http/route-params.js';
 import { LiveStreamSlots } from '../limits/live-stream-slots.js';
@@ -80,7 +81,7 @@ export class JobStreamController {
         write(`id: ${update.seq}\nevent: ${update.kind}\ndata: ${JSON.stringify(update.data)}\n\n`);
       }
     } catch (error) {
-      if (!abort.signal.aborted) write(`event: error\ndata: ${JSON.stringify({ error: { code: 'STREAM_FAILED', message: error instanceof Error ? error.message : String(error) } })}\n\n`);
+      if (!abort.signal.aborted) write(`event: error\ndata: ${JSON.stringify(errorBody(ErrorCode.StreamFailed, error instanceof Error ? error.message : String(error)))}\n\n`);
     } finally {
       clearInterval(keepalive);
       res.end();

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import type { z } from 'zod';
-import { ErrorCode, type JobSubjects } from '@app/contracts';
+import { ErrorCode, isErrorCode, type JobSubjects } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
 import { JOB_SUBJECTS, NatsAvailability } from '@app/nats';
 import { withCorrelation } from '@app/rpc';
@@ -12,7 +12,7 @@ import { GATEWAY_CONFIG } from '../gateway.config.js';
 export const JOBS_RPC = Symbol('JOBS_RPC');
 
 /** Replies that the gateway passes on as client errors rather than as an outage. */
-const CLIENT_ERROR_CODES = new Set<string>([
+const CLIENT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.BadRequest,
   ErrorCode.InvalidCursor,
   ErrorCode.JobNotFound,
@@ -61,7 +61,7 @@ export class JobsRpcClient {
     }
     const value = reply.data as Reply;
     if (!value.ok) {
-      if (CLIENT_ERROR_CODES.has(value.error.code)) throw new ApiError(value.error.code, value.error.message);
+      if (isErrorCode(value.error.code) && CLIENT_ERROR_CODES.has(value.error.code)) throw new ApiError(value.error.code, value.error.message);
       throw new ApiError(ErrorCode.ServiceUnavailable, value.error.message, { 'Retry-After': '1' });
     }
     return value.value as Extract<z.output<S>, { ok: true }>['value'];

@@ -51,7 +51,7 @@ export function readMultipart<T>(
       limits: { fileSize: limits.fileBytes, fieldSize: limits.fieldBytes, files: 1, fields: allowedFields.size + 4, parts: allowedFields.size + 5, headerPairs: 20 },
     });
   } catch (error) {
-    return Promise.reject(new ApiError('INVALID_MULTIPART', `malformed multipart request: ${(error as Error).message}`));
+    return Promise.reject(new ApiError(ErrorCode.InvalidMultipart, `malformed multipart request: ${(error as Error).message}`));
   }
 
   return new Promise((resolve, reject) => {
@@ -96,7 +96,7 @@ export function readMultipart<T>(
       }
       if (name !== fileField || filePromise) {
         stream.resume();
-        fail(new ApiError('UNEXPECTED_FIELD', `unexpected file part "${name}": send one file, named "${fileField}"`));
+        fail(new ApiError(ErrorCode.UnexpectedField, `unexpected file part "${name}": send one file, named "${fileField}"`));
         return;
       }
       fileStream = stream;
@@ -113,21 +113,21 @@ export function readMultipart<T>(
       filePromise.catch((error: unknown) => fail(error instanceof ApiError ? error : new ApiError(ErrorCode.Internal, 'the upload could not be stored')));
     });
     parser.on('field', (name, value, info) => {
-      if (!allowedFields.has(name)) return fail(new ApiError('UNEXPECTED_FIELD', `unknown field "${name}"`));
-      if (fields.has(name)) return fail(new ApiError('DUPLICATE_FIELD', `field "${name}" was sent more than once`));
+      if (!allowedFields.has(name)) return fail(new ApiError(ErrorCode.UnexpectedField, `unknown field "${name}"`));
+      if (fields.has(name)) return fail(new ApiError(ErrorCode.DuplicateField, `field "${name}" was sent more than once`));
       if (info.valueTruncated) return fail(new ApiError(ErrorCode.PayloadTooLarge, `field "${name}" is longer than ${limits.fieldBytes} bytes`));
       fields.set(name, value);
     });
-    parser.on('filesLimit', () => fail(new ApiError('UNEXPECTED_FIELD', `send one file, named "${fileField}"`)));
-    parser.on('fieldsLimit', () => fail(new ApiError('UNEXPECTED_FIELD', 'too many fields')));
-    parser.on('partsLimit', () => fail(new ApiError('UNEXPECTED_FIELD', 'too many parts')));
-    parser.on('error', (error: Error) => fail(new ApiError('INVALID_MULTIPART', `malformed multipart body: ${error.message}`)));
+    parser.on('filesLimit', () => fail(new ApiError(ErrorCode.UnexpectedField, `send one file, named "${fileField}"`)));
+    parser.on('fieldsLimit', () => fail(new ApiError(ErrorCode.UnexpectedField, 'too many fields')));
+    parser.on('partsLimit', () => fail(new ApiError(ErrorCode.UnexpectedField, 'too many parts')));
+    parser.on('error', (error: Error) => fail(new ApiError(ErrorCode.InvalidMultipart, `malformed multipart body: ${error.message}`)));
     parser.on('close', () => {
       parsed = true;
       void settle();
     });
-    req.on('aborted', () => fail(new ApiError('CLIENT_CLOSED_REQUEST', 'the client closed the request before the upload finished')));
-    req.on('error', () => fail(new ApiError('CLIENT_CLOSED_REQUEST', 'the upload connection failed')));
+    req.on('aborted', () => fail(new ApiError(ErrorCode.ClientClosedRequest, 'the client closed the request before the upload finished')));
+    req.on('error', () => fail(new ApiError(ErrorCode.ClientClosedRequest, 'the upload connection failed')));
     req.pipe(parser);
   });
 }

@@ -1,4 +1,5 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
+import type { WorkersResponse } from '@app/contracts';
 import { AdminOnly } from '../auth/route-access.decorator.js';
 import { WorkersService } from './workers.service.js';
 import { NatsAvailableGuard } from '../http/nats-available.guard.js';
@@ -14,7 +15,7 @@ export class WorkersController {
   constructor(private readonly workers: WorkersService) {}
 
   @Get()
-  async list() {
+  async list(): Promise<WorkersResponse> {
     return { workers: await this.workers.list() };
   }
 }

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { workerInfoSchema } from '@app/worker-registry';
+import { workerInfoSchema, workersResponseSchema } from '@app/contracts';
 import type { ApiDocs } from '../docs/openapi.registry.js';
 
 /** The documentation of GET /v1/workers. */
@@ -11,6 +10,6 @@ export function registerWorkersRoutes({ registry, component, errors, json }: Api
     tags: ['operations'],
     summary: 'The live workers',
     description: 'Workers whose heartbeat is within its TTL, newest heartbeat first.',
-    responses: { 200: json('The workers', z.object({ workers: z.array(worker) })), ...errors(503) },
+    responses: { 200: json('The workers', workersResponseSchema.extend({ workers: worker.array() })), ...errors(503) },
   });
 }

@@ -2,11 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
   inScope,
+  type DeadLettersPage,
   type DeadLetterView,
   parseAsOf,
   type AsOfPosition,
   type JobFiles,
   type JobScope,
+  type JobsPage,
   type JobView,
   PARKED_EVENTS_SHOWN,
   type ParkedEventsView,
@@ -96,13 +98,13 @@ export class JobQueriesService {
     return { job: found.job, as_of: found.as_of };
   }
 
-  async list(query: Omit<ListJobsQuery, 'tenant'>, scope: JobScope): Promise<{ jobs: JobView[]; next_cursor: string | null }> {
+  async list(query: Omit<ListJobsQuery, 'tenant'>, scope: JobScope): Promise<JobsPage> {
     const page = await withCursor(() => this.jobs.list({ ...query, ...tenantOf(scope) }));
     return { jobs: page.jobs.map((r) => toJobView(r.state, r.lastSeq)), next_cursor: page.nextCursor };
   }
 
   /** The dead-letter list in the caller's scope, from the read model (a projection of the JobFailed events that made them). */
-  async deadLetters(query: { limit: number; cursor?: string }, scope: JobScope): Promise<{ dead_letters: DeadLetterView[]; next_cursor: string | null }> {
+  async deadLetters(query: { limit: number; cursor?: string }, scope: JobScope): Promise<DeadLettersPage> {
     const page = await withCursor(() => this.jobs.listDeadLetters({ ...query, ...tenantOf(scope) }));
     const views = page.jobs.map((r) => toDeadLetterView(r.state)).filter((v): v is DeadLetterView => v !== null);
     return { dead_letters: views, next_cursor: page.nextCursor };

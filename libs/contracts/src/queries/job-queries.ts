@@ -114,19 +114,25 @@ export type StoredEventView = z.infer<typeof storedEventViewSchema>;
 
 export const getJobReplySchema = rpcReplySchema(z.object({ job: jobViewSchema.nullable() }));
 export const getJobAsOfReplySchema = rpcReplySchema(z.object({ job: jobViewSchema, as_of: asOfPositionSchema }));
-export const listJobsReplySchema = rpcReplySchema(
-  z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() }),
-);
-export const jobEventsReplySchema = rpcReplySchema(
-  z.object({
-    job_id: z.uuid(),
-    events: z.array(storedEventViewSchema),
-    next_after_seq: z.number().int().nullable(),
-  }),
-);
-export const deadLettersReplySchema = rpcReplySchema(
-  z.object({ dead_letters: z.array(deadLetterViewSchema), next_cursor: z.string().nullable() }),
-);
+
+/** A page of jobs, newest first (`GET /v1/jobs`): pass `next_cursor` back as `cursor` for the next. */
+export const jobsPageSchema = z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() });
+export type JobsPage = z.infer<typeof jobsPageSchema>;
+export const listJobsReplySchema = rpcReplySchema(jobsPageSchema);
+
+/** A page of a job's events (`GET /v1/jobs/{id}/events`): pass `next_after_seq` back as `after_seq`. */
+export const jobEventsPageSchema = z.object({
+  job_id: z.uuid(),
+  events: z.array(storedEventViewSchema),
+  next_after_seq: z.number().int().nullable(),
+});
+export type JobEventsPage = z.infer<typeof jobEventsPageSchema>;
+export const jobEventsReplySchema = rpcReplySchema(jobEventsPageSchema);
+
+/** A page of dead letters, most recently dead-lettered first (`GET /v1/dead-letters`). */
+export const deadLettersPageSchema = z.object({ dead_letters: z.array(deadLetterViewSchema), next_cursor: z.string().nullable() });
+export type DeadLettersPage = z.infer<typeof deadLettersPageSchema>;
+export const deadLettersReplySchema = rpcReplySchema(deadLettersPageSchema);
 export const projectionRequestSchema = z.object({}).loose();
 
 /** The projector's position: the last stream sequence the read model reflects. */

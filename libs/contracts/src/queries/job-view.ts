@@ -6,6 +6,10 @@ export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancel
 export const jobStatusSchema = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
+/** A file a pipeline wrote (thumbnail, sprite, rendition), as a job lists it. */
+export const artifactViewSchema = z.object({ name: z.string(), size: z.number().int().nonnegative(), content_type: z.string() });
+export type ArtifactView = z.infer<typeof artifactViewSchema>;
+
 /** A job as the API shows it. The same shape travels over request/reply and HTTP. */
 export const jobViewSchema = z.object({
   job_id: z.uuid(),
@@ -27,7 +31,7 @@ export const jobViewSchema = z.object({
   result: z.json().nullable(),
   /** Where the result is: in this view, or too large for it and served by GET /v1/jobs/{id}/result. */
   result_location: z.enum(['inline', 'object_store']).nullable(),
-  artifacts: z.array(z.object({ name: z.string(), size: z.number().int().nonnegative(), content_type: z.string() })),
+  artifacts: z.array(artifactViewSchema),
   progress_detail: z
     .object({
       percent: z.number().min(0).max(100),
