@@ -1,10 +1,66 @@
 /**
  * Architecture boundaries, checked by `npm run lint` (part of `npm test`):
- * apps depend on libs and never on each other; libs never depend on apps; libs/contracts depends on
- * no other project code; libs/job-state (evolve, decide) on contracts only; nothing is circular.
+ * apps depend on libs and never on each other; libs never depend on apps; each lib depends only on
+ * the libs below it (LIB_LAYERS); code outside a lib uses only what its index.ts exports; nothing is
+ * circular.
  */
+
+/**
+ * The libs, and the project libs each one may import. Read bottom-up, the layers are:
+ * 1. foundations, no project code: contracts (the shared language), runtime, observability, database;
+ * 2. over the contracts: config, job-state (the pure fold), tools; nats (the connection, permissions)
+ *    and rpc (request/reply); api-keys (over database);
+ * 3. over nats: event-store (the log, its consumers and the work queue), blob-store, worker-registry;
+ *    job-commands (the loop that reads a job's history, decides with job-state and appends to the log);
+ * 4. read-model (the log projected into PostgreSQL);
+ * 5. replay (rebuilds and as-of reads, over the log and the read model).
+ * A new lib gets its line here; a new import between libs that is not listed fails the lint, on
+ * purpose: decide first whether the layering should change.
+ */
+const LIB_LAYERS = {
+  contracts: [],
+  runtime: [],
+  observability: [],
+  database: [],
+  config: ['contracts'],
+  'job-state': ['contracts'],
+  tools: ['contracts'],
+  nats: ['contracts', 'observability'],
+  rpc: ['contracts', 'observability'],
+  'api-keys': ['contracts', 'database'],
+  'event-store': ['contracts', 'nats', 'runtime'],
+  'blob-store': ['contracts', 'nats'],
+  'worker-registry': ['contracts', 'nats'],
+  'job-commands': ['contracts', 'event-store', 'job-state', 'runtime'],
+  'read-model': ['contracts', 'database', 'event-store', 'job-state', 'observability'],
+  replay: ['contracts', 'event-store', 'job-state', 'nats', 'read-model', 'runtime'],
+};
+
+const libLayerRules = Object.entries(LIB_LAYERS).map(([lib, allowed]) => ({
+  name: `lib-layers-${lib}`,
+  severity: 'error',
+  comment: allowed.length > 0 ? `libs/${lib} may import only libs/{${allowed.join(',')}} (see LIB_LAYERS).` : `libs/${lib} imports no other lib (see LIB_LAYERS).`,
+  from: { path: `^libs/${lib}/` },
+  to: { path: `^libs/(?!(${[lib, ...allowed].join('|')})/)` },
+}));
+
 module.exports = {
   forbidden: [
+    ...libLayerRules,
+    {
+      name: 'lib-is-layered',
+      severity: 'error',
+      comment: 'Every lib has its place in LIB_LAYERS.',
+      from: { path: `^libs/(?!(${Object.keys(LIB_LAYERS).join('|')})/)` },
+      to: { path: '^libs/' },
+    },
+    {
+      name: 'lib-through-its-index',
+      severity: 'error',
+      comment: "Outside a lib, only what its index.ts exports is used (import '@app/<lib>'), so that its interface stays narrow.",
+      from: { path: '^(libs/[^/]+/|apps/|test/|bench/)' },
+      to: { path: '^libs/[^/]+/src/', pathNot: ['^libs/[^/]+/src/index\\.ts$', '^$1'] },
+    },
     {
       name: 'no-app-to-other-app',
       severity: 'error',

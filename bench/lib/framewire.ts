@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { jobSubjects, type JobSubjects, type VideoSubmitted } from '@app/contracts';
-import { connectNats, ensureEventStream, EventStore, type NatsConnection } from '@app/event-store';
+import { ensureEventStream, EventStore } from '@app/event-store';
+import { connectNats, type NatsConnection } from '@app/nats';
 import { videoSubmitted } from '../../test/support/events.js';
 import { spawnService, type AppName, type ServiceProcess } from '../../test/support/processes.js';
 import { testKeys } from '../../test/support/keys.js';

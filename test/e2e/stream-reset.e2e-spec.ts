@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { jobSubjects } from '@app/contracts';
-import { connectNats } from '@app/event-store';
+import { connectNats } from '@app/nats';
 import { scratchDir, startNatsServer, type NatsServer } from '../support/servers.js';
 import { eventually, freshName, freshSchema, TEST_DATABASE_URL, type TestSchema } from '../support/services.js';
 import { TestSystem } from '../support/system.js';

@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,7 +9,8 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import type { JobEvent, JobScope, VideoSubmitted } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { BlobStore, EventStore } from '@app/event-store';
+import { EventStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
 import { fold } from '@app/job-state';
 import { createLogger } from '@app/observability';
 import { SystemClock, UuidV7Generator } from '@app/runtime';
@@ -37,7 +39,7 @@ describe('cancel and redrive', () => {
   const events = async (jobId: string): Promise<JobEvent[]> => (await store.readJob(jobId)).flatMap((item) => (item.ok ? [item.stored.event] : []));
   const types = async (jobId: string) => (await events(jobId)).map((e) => e.type);
   const settled = async () => {
-    const info = await (await store.jsm()).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
+    const info = await (await jetstreamManager(ns.nc)).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
     return info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
   };
   const submitNoop = async (params: Record<string, unknown> = {}, tenant = 'default'): Promise<VideoSubmitted> => {

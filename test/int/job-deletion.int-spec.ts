@@ -1,10 +1,12 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import type { ArtifactRef, JobEvent, JobScope, VideoSubmitted } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { BlobStore, EventStore } from '@app/event-store';
+import { EventStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
 import { fold } from '@app/job-state';
 import { createLogger } from '@app/observability';
 import { SystemClock, UuidV7Generator } from '@app/runtime';
@@ -36,7 +38,7 @@ describe('job deletion', () => {
   const events = async (jobId: string): Promise<JobEvent[]> => (await store.readJob(jobId)).flatMap((item) => (item.ok ? [item.stored.event] : []));
   const types = async (jobId: string) => (await events(jobId)).map((e) => e.type);
   const settled = async () => {
-    const info = await (await store.jsm()).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
+    const info = await (await jetstreamManager(ns.nc)).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
     return info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
   };
   const refusal = (promise: Promise<unknown>) => promise.then(() => null, (error: unknown) => (error instanceof QueryError ? error.code : String(error)));

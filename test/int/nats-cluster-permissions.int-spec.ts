@@ -10,7 +10,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { encodeEvent, jobSubjects } from '@app/contracts';
-import { connectNats, ensureEventStream, EventStore, inboxPrefixOf, type NatsConnection, type ServiceRole } from '@app/event-store';
+import { ensureEventStream, EventStore } from '@app/event-store';
+import { connectNats, inboxPrefixOf, type NatsConnection, type ServiceRole } from '@app/nats';
 import { createLogger } from '@app/observability';
 import { parseNatsVersion } from '../../apps/cli/src/start/local-nats.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
@@ -150,14 +151,15 @@ describe('the shipped NATS cluster config, on three nodes', () => {
     });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
-    const admin = new EventStore(await connectAs('admin'), subjects, 5000);
+    const adminNc = await connectAs('admin');
+    const admin = new EventStore(adminNc, subjects, 5000);
     const types = await eventually(async () => {
       const items = await admin.readJob(submitted.jobId);
       return items.length === 3 ? items.map((i) => (i.ok ? i.stored.event.type : 'malformed')) : undefined;
     }, 30_000, 'the worker to complete the job');
     expect(types).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
 
-    const jsm = await jetstreamManager(admin.nc);
+    const jsm = await jetstreamManager(adminNc);
     const before = (await jsm.streams.info(subjects.streamName)).state;
     // The gateway may not forge a worker's verdict...
     const forged = jobCompleted(jobStarted(submitted), 2, { forged: true });

@@ -10,7 +10,9 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { AckPolicy, jetstream, jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream';
 import { gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from '@app/config';
 import { encodeEvent, jobSubjects, type JobSubjects } from '@app/contracts';
-import { connectNats, ConsumerFilterError, ensureDurableConsumer, EventStore, inboxPrefixOf, readJetStreamFigures, NamespacedNatsServer, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/event-store';
+import { ConsumerFilterError, EventStore } from '@app/event-store';
+import { connectNats, inboxPrefixOf, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/nats';
+import { NamespacedNatsServer } from '@app/rpc';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
@@ -158,7 +160,7 @@ describe('NATS permissions per service', () => {
     const view = (await res.json()) as { stream: { name: string }; consumers: Array<{ name: string }> };
     expect(view.stream.name).toBe(subjects.streamName);
     expect(view.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['projector', 'workers', 'workers-high', 'workers-low']));
-    const figures = await readJetStreamFigures(await jetstreamManager(await connectAs('jobs'), { timeout: 2000 }), subjects.streamName);
+    const figures = await new EventStore(await connectAs('jobs'), subjects, 2000).figures();
     expect(figures.consumers.map((c) => c.name)).toEqual(expect.arrayContaining(['projector', 'workers']));
   });
 
@@ -262,8 +264,8 @@ describe('NATS permissions per service', () => {
     const name = freshName('old-durable');
     const oldFilter = `${subjects.namespace}.job.*.submitted`;
     const before = await adminJsm.consumers.add(subjects.streamName, { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: oldFilter });
-    const workerJsm = await jetstreamManager(await connectAs('worker'), { timeout: 2000 });
-    const attempt = ensureDurableConsumer(workerJsm, subjects.streamName, { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: subjects.submittedWith('normal') }, []);
+    const workerStore = new EventStore(await connectAs('worker'), subjects, 2000);
+    const attempt = workerStore.ensureDurableConsumer({ durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: subjects.submittedWith('normal') }, []);
     await expect(attempt).rejects.toBeInstanceOf(ConsumerFilterError);
     await expect(attempt).rejects.toThrow(`$JS.API.CONSUMER.DELETE.${subjects.streamName}.${name}`);
     const after = await adminJsm.consumers.info(subjects.streamName, name);

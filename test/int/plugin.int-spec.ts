@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -5,7 +6,8 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { z } from 'zod';
 import { findUncleanText, type JobEvent } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { BlobStore, EventStore } from '@app/event-store';
+import { EventStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
 import { createLogger } from '@app/observability';
 import { builtinPlugin, buildCatalog, CatalogError, describePipeline, ToolCatalog, ToolError, type Tool } from '@app/tools';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
@@ -130,7 +132,7 @@ describe("a plugin's text in the events", () => {
       const last = await store.lastLifecycle(submitted.jobId);
       return last?.ok && ['JobCompleted', 'JobFailed'].includes(last.stored.event.type) ? last.stored.seq : undefined;
     }, 30_000, `the ${pipeline} job`);
-    const jsm = await store.jsm();
+    const jsm = await jetstreamManager(ns.nc);
     const stored = await jsm.direct.getMessage(ns.subjects.streamName, { seq: ended });
     return JSON.parse(new TextDecoder().decode(stored!.data)) as JobEvent;
   }

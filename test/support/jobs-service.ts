@@ -2,7 +2,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { jobsEnvSchema, parseConfig, type JobsConfig } from '@app/config';
 import type { JobSubjects } from '@app/contracts';
-import { NamespacedNatsServer } from '@app/event-store';
+import { NamespacedNatsServer } from '@app/rpc';
 import { createLogger, type PinoLogger } from '@app/observability';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from './services.js';

@@ -3,7 +3,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import pg from 'pg';
 import { jobSubjects, type JobSubjects } from '@app/contracts';
-import { connectNats, ensureEventStream, type NatsConnection } from '@app/event-store';
+import { ensureEventStream } from '@app/event-store';
+import { connectNats, type NatsConnection } from '@app/nats';
 
 /** The NATS server and PostgreSQL database the tests use; every test makes its own names inside them. */
 export const TEST_NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';

@@ -2,7 +2,10 @@ import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule, R
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import type { GatewayConfig } from '@app/config';
-import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsClientOptions, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { BlobStoreModule } from '@app/blob-store';
+import { EventStoreModule } from '@app/event-store';
+import { inboxPrefixOf, NATS_CONNECTION, natsClientOptions, natsHealthCheck, NatsModule, type NatsConnection } from '@app/nats';
+import { WorkerRegistryModule } from '@app/worker-registry';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, type PinoLogger } from '@app/observability';
 import { ToolCatalogModule } from '@app/tools';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
@@ -44,15 +47,12 @@ export class GatewayModule implements NestModule {
       module: GatewayModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({
-          natsUrl: config.NATS_URL,
-          namespace: config.FRAMEWIRE_NAMESPACE,
-          connectionName: 'framewire-gateway',
-          identity,
-          // The gateway's NATS user may not create or change the stream: the jobs service owns it.
-          stream: 'await',
-          replicas: config.NATS_STREAM_REPLICAS,
-        }),
+        NatsModule.forRoot({ natsUrl: config.NATS_URL, namespace: config.FRAMEWIRE_NAMESPACE, connectionName: 'framewire-gateway', identity }),
+        // The gateway's NATS user may not create or change the stream: the jobs service owns it.
+        EventStoreModule.forRoot({ stream: 'await', replicas: config.NATS_STREAM_REPLICAS }),
+        BlobStoreModule.forRoot({ replicas: config.NATS_STREAM_REPLICAS }),
+        // The gateway only lists the workers; the workers make the registry's bucket.
+        WorkerRegistryModule.forRoot('bind'),
         ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
         ClientsModule.register([
           {

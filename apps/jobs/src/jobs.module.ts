@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { JobsConfig } from '@app/config';
-import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { BlobStoreModule } from '@app/blob-store';
+import { EventStoreModule } from '@app/event-store';
+import { inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, NatsModule, type NatsConnection } from '@app/nats';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { postgresHealthCheck, type ReadModel } from '@app/read-model';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
@@ -30,16 +32,15 @@ export class JobsModule {
       module: JobsModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({
+        NatsModule.forRoot({
           natsUrl: config.NATS_URL,
           namespace: config.FRAMEWIRE_NAMESPACE,
           connectionName: 'framewire-jobs',
           identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') },
-          replicas: config.NATS_STREAM_REPLICAS,
-          // The jobs service owns the storage limits: unset means none, and is applied as such.
-          streamMaxBytes: config.NATS_STREAM_MAX_BYTES ?? -1,
-          bucketMaxBytes: config.NATS_BUCKET_MAX_BYTES ?? -1,
         }),
+        // The jobs service owns the stream and the storage limits: unset means none, and is applied as such.
+        EventStoreModule.forRoot({ replicas: config.NATS_STREAM_REPLICAS, streamMaxBytes: config.NATS_STREAM_MAX_BYTES ?? -1 }),
+        BlobStoreModule.forRoot({ replicas: config.NATS_STREAM_REPLICAS, maxBytes: config.NATS_BUCKET_MAX_BYTES ?? -1 }),
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, version: options.projectionVersion }),
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
       ],

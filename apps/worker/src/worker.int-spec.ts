@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { AckPolicy } from '@nats-io/jetstream';
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import type { JobPriority } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { BlobStore, EventStore, WorkerRegistry } from '@app/event-store';
+import { EventStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
+import { WorkerRegistry } from '@app/worker-registry';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { eventually, freshNamespace, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
@@ -31,7 +33,7 @@ describe('worker against JetStream and ffprobe', () => {
 
   const types = async (jobId: string) => (await store.readJob(jobId)).map((item) => (item.ok ? item.stored.event.type : 'malformed'));
   const settled = async () => {
-    const info = await (await store.jsm()).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
+    const info = await (await jetstreamManager(ns.nc)).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
     return info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
   };
 
@@ -149,7 +151,7 @@ describe('a work consumer left by an older version', () => {
 
   it('is made again with the current filter when the worker starts, and new jobs reach the waiting worker at once', async () => {
     // The work subject used to end at `.submitted`; a durable made then would never see a job now.
-    const jsm = await new EventStore(ns.nc, ns.subjects).jsm();
+    const jsm = await jetstreamManager(ns.nc);
     const old = await jsm.consumers.add(ns.subjects.streamName, { durable_name: WORK_CONSUMER, ack_policy: AckPolicy.Explicit, filter_subject: `${ns.namespace}.job.*.submitted` });
     const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'upgraded-worker' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();

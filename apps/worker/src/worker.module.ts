@@ -1,6 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { WorkerConfig } from '@app/config';
-import { EventStoreModule, inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, type NatsConnection } from '@app/event-store';
+import { BlobStoreModule } from '@app/blob-store';
+import { EventStoreModule } from '@app/event-store';
+import { inboxPrefixOf, NATS_CONNECTION, natsHealthCheck, NatsModule, type NatsConnection } from '@app/nats';
+import { WorkerRegistryModule } from '@app/worker-registry';
 import { createMetricsRegistry, HEALTH_CHECKS, LoggingModule, METRICS_REGISTRY, OPS_LISTEN, OpsListener, type PinoLogger } from '@app/observability';
 import { Clock, IdGenerator, SystemClock, UuidV7Generator } from '@app/runtime';
 import { ToolCatalog, ToolCatalogModule } from '@app/tools';
@@ -22,16 +25,16 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         LoggingModule.forRoot(logger),
-        EventStoreModule.forRoot({
+        NatsModule.forRoot({
           natsUrl: config.NATS_URL,
           namespace: config.FRAMEWIRE_NAMESPACE,
           connectionName: `framewire-worker-${config.WORKER_ID}`,
           identity: { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('worker') },
-          stream: 'await',
-          // Workers announce themselves in the registry bucket, so they create it.
-          workerRegistry: 'create',
-          replicas: config.NATS_STREAM_REPLICAS,
         }),
+        EventStoreModule.forRoot({ stream: 'await', replicas: config.NATS_STREAM_REPLICAS }),
+        BlobStoreModule.forRoot({ replicas: config.NATS_STREAM_REPLICAS }),
+        // Workers announce themselves in the registry bucket, so they create it.
+        WorkerRegistryModule.forRoot('create'),
         ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
       ],
       providers: [

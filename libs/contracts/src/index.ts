@@ -5,6 +5,7 @@ export * from './subjects.js';
 export * from './events/event-meta.js';
 export * from './events/job-events.js';
 export * from './events/event-codec.js';
+export * from './events/event-headers.js';
 export * from './events/upcast.js';
 export * from './queries/as-of.js';
 export * from './queries/job-view.js';

@@ -1,11 +1,14 @@
 import {
   jetstream,
+  DeliverPolicy,
   jetstreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
   PubHeaders,
+  type ConsumeOptions,
   type ConsumerConfig,
   type ConsumerInfo,
+  type ConsumerMessages,
   type ConsumerUpdateConfig,
   type JetStreamClient,
   type JetStreamManager,
@@ -13,19 +16,14 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { decodeEvent, encodeEvent, isWorkRequest, type JobEvent, type JobSubjects } from '@app/contracts';
+import { decodeEvent, encodeEvent, EventHeader, isWorkRequest, type JetStreamFigures, type JobEvent, type JobSubjects } from '@app/contracts';
+import { encodeCancelNudge } from './cancel-nudge.js';
+import { ensureDurableConsumer } from './consumer-setup.js';
+import { readJetStreamFigures } from './jetstream-figures.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 
 /** How long a pull of a `stopIfGone` range read lasts: a stream deleted under it is noticed within about this long. */
 const STOP_IF_GONE_EXPIRES_MS = 10_000;
-
-/** Headers every event carries besides `Nats-Msg-Id`, so tools can route and trace without parsing. */
-export const EventHeader = {
-  Type: 'Fw-Event-Type',
-  Version: 'Fw-Event-Version',
-  CorrelationId: 'Fw-Correlation-Id',
-  CausationId: 'Fw-Causation-Id',
-} as const;
 
 /** An event read back from the stream, with where the stream put it. */
 export interface StoredJobEvent {
@@ -67,24 +65,6 @@ export interface StreamState {
   lastSeq: number;
 }
 
-/** True when `error` is JetStream's answer that the stream does not exist. */
-export function isStreamNotFound(error: unknown): boolean {
-  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
-}
-
-/**
- * True when the stream `name` does not exist (deleted, or lost with NATS's data); false when it
- * exists, or when asking failed otherwise (NATS away): only a clear "not found" says it is gone.
- */
-export async function streamGone(jsm: JetStreamManager, name: string): Promise<boolean> {
-  try {
-    await jsm.streams.info(name);
-    return false;
-  } catch (error) {
-    return isStreamNotFound(error);
-  }
-}
-
 /** An append's expected last subject sequence did not hold: someone else appended first. */
 export class ConcurrencyError extends Error {
   constructor(
@@ -102,12 +82,12 @@ export class ConcurrencyError extends Error {
  * `Nats-Msg-Id` to the event id so a retried append is stored once.
  */
 export class EventStore {
-  readonly js: JetStreamClient;
+  private readonly js: JetStreamClient;
   private jsmPromise: Promise<JetStreamManager> | undefined;
   private readonly publisher: JetStreamPublisher;
 
   constructor(
-    readonly nc: NatsConnection,
+    private readonly nc: NatsConnection,
     readonly subjects: JobSubjects,
     private readonly timeoutMs = 5000,
   ) {
@@ -119,7 +99,7 @@ export class EventStore {
     return this.subjects.streamName;
   }
 
-  jsm(): Promise<JetStreamManager> {
+  private jsm(): Promise<JetStreamManager> {
     this.jsmPromise ??= jetstreamManager(this.nc, { timeout: this.timeoutMs });
     return this.jsmPromise;
   }
@@ -217,6 +197,54 @@ export class EventStore {
     const jsm = await this.jsm();
     const info = await jsm.streams.info(this.streamName);
     return { identity: { stream: info.config.name, created: info.created }, lastSeq: info.state.last_seq };
+  }
+
+  /** The stream's and its durable consumers' figures, as GET /v1/system and the metrics show them. */
+  async figures(): Promise<JetStreamFigures> {
+    return readJetStreamFigures(await this.jsm(), this.streamName);
+  }
+
+  /**
+   * Creates a durable consumer of the event stream (or of `stream`, the advisory capture), or brings
+   * the `mutable` fields of an existing one up to `config` (see ensureDurableConsumer).
+   */
+  async ensureDurableConsumer(
+    config: Partial<ConsumerConfig> & { durable_name: string },
+    mutable: (keyof ConsumerUpdateConfig)[],
+    stream = this.streamName,
+  ): Promise<ConsumerInfo> {
+    return ensureDurableConsumer(await this.jsm(), stream, config, mutable);
+  }
+
+  /** Deletes a durable consumer of the event stream; one that is not there, or a NATS that is away, is no error. */
+  async dropDurableConsumer(name: string): Promise<void> {
+    const jsm = await this.jsm().catch(() => null);
+    await jsm?.consumers.delete(this.streamName, name).catch(() => undefined);
+  }
+
+  /** Starts consuming a durable consumer of the event stream (or of `stream`); the caller acks each message. */
+  async consumeDurable(name: string, options: ConsumeOptions, stream = this.streamName): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(stream, name);
+    return consumer.consume(options);
+  }
+
+  /**
+   * Starts reading the whole stream with an ordered consumer (ephemeral, in order, nothing to ack):
+   * from `fromSeq`, or only what is appended from now on when it is null.
+   */
+  async consumeOrdered(fromSeq: number | null, options: ConsumeOptions): Promise<ConsumerMessages> {
+    const start = fromSeq !== null ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.New };
+    const consumer = await this.js.consumers.get(this.streamName, { filter_subjects: this.subjects.all, ...start });
+    return consumer.consume(options);
+  }
+
+  /**
+   * Tells the workers that a job's cancel was requested, so that the one running it stops at once.
+   * Only a nudge (a core NATS message, lost when no worker listens): the stored JobCancelRequested is
+   * what counts, and a running attempt finds it at its next append.
+   */
+  nudgeCancel(jobId: string): void {
+    this.nc.publish(this.subjects.cancelRequested, encodeCancelNudge(jobId));
   }
 
   /**
@@ -318,7 +346,7 @@ function eventHeaders(event: JobEvent): MsgHdrs {
   return h;
 }
 
-export function readStored(msg: StoredMsg): ReadItem {
+function readStored(msg: StoredMsg): ReadItem {
   return toItem(msg.seq, msg.subject, msg.time, msg.data);
 }
 
@@ -330,71 +358,4 @@ function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array):
   const decoded = decodeEvent(data);
   if (!decoded.ok) return { ok: false, malformed: { seq, subject, storedAt, reason: decoded.reason } };
   return { ok: true, stored: { seq, subject, storedAt, event: decoded.event } };
-}
-
-/**
- * Creates a durable consumer, or updates the fields of an existing one that may change. Safe to call
- * from every instance at every start. A consumer whose filter differs (one made by an older version
- * for an older subject scheme) is deleted and made again: nats-server 2.9 accepts a filter update but
- * goes on waking the consumer for the old filter, so waiting pulls would only see new messages when
- * they are renewed, and 2.10 refuses to create one over it. When that cannot be done (the NATS user
- * may not delete the consumer, say), this fails with a ConsumerFilterError rather than go on with
- * the old filter.
- */
-export async function ensureDurableConsumer(
-  jsm: JetStreamManager,
-  stream: string,
-  config: Partial<ConsumerConfig> & { durable_name: string },
-  mutable: (keyof ConsumerUpdateConfig)[],
-): Promise<ConsumerInfo> {
-  try {
-    const info = await jsm.consumers.info(stream, config.durable_name);
-    const current = info.config as unknown as Record<string, unknown>;
-    if (config.filter_subject !== undefined && current['filter_subject'] !== config.filter_subject) {
-      return await remake(jsm, stream, config, String(current['filter_subject'] ?? ''));
-    }
-    const changed = mutable.filter((key) => JSON.stringify(current[key]) !== JSON.stringify(config[key]));
-    if (changed.length === 0) return info;
-    return await jsm.consumers.update(
-      stream,
-      config.durable_name,
-      Object.fromEntries(changed.map((key) => [key, config[key]])) as Partial<ConsumerUpdateConfig>,
-    );
-  } catch (error) {
-    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
-    return addOrFind(jsm, stream, config);
-  }
-}
-
-/** A durable consumer could not be brought to the filter this version needs. */
-export class ConsumerFilterError extends Error {
-  override readonly name = 'ConsumerFilterError';
-}
-
-/** Deletes a consumer whose filter changed and makes it again; one that another instance deleted meanwhile is fine. */
-async function remake(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }, oldFilter: string): Promise<ConsumerInfo> {
-  const what = `the durable consumer ${config.durable_name} of ${stream} filters "${oldFilter}" but this version needs "${config.filter_subject}"`;
-  try {
-    await jsm.consumers.delete(stream, config.durable_name);
-  } catch (error) {
-    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) {
-      throw new ConsumerFilterError(
-        `${what}, and deleting it to make it again failed (${error instanceof Error ? error.message : String(error)}): allow this NATS user $JS.API.CONSUMER.DELETE.${stream}.${config.durable_name}, or delete the consumer as an operator`,
-      );
-    }
-  }
-  const made = await addOrFind(jsm, stream, config);
-  if (made.config.filter_subject !== config.filter_subject) {
-    throw new ConsumerFilterError(`${what}; it was deleted, and something made it again with the old filter (a process of an older version?)`);
-  }
-  return made;
-}
-
-async function addOrFind(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<ConsumerInfo> {
-  try {
-    return await jsm.consumers.add(stream, config);
-  } catch (addError) {
-    // Another instance created it meanwhile.
-    return jsm.consumers.info(stream, config.durable_name).catch(() => Promise.reject(addError));
-  }
 }

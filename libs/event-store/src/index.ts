@@ -1,12 +1,18 @@
-export * from './nats-connection.js';
-export * from './stream-setup.js';
-export * from './event-store.js';
-export * from './blob-store.js';
-export * from './event-store.module.js';
-export * from './rpc-server.js';
-export * from './nats-permissions.js';
-export * from './durable-consumers.js';
-export * from './jetstream-figures.js';
-export * from './rpc-correlation.js';
-export * from './worker-registry.js';
-export * from './nats-availability.js';
+// The event log: appends and reads (EventStore), the stream's setup, the consumers of the log (a
+// durable or ordered one, run by consumeLoop) and the workers' queue over it (WorkQueue).
+export { ensureEventStream, eventStreamConfig, EventStreamSetup, type StreamOptions } from './stream-setup.js';
+export {
+  ConcurrencyError,
+  EventStore,
+  readJsMsg,
+  type AppendResult,
+  type MalformedMessage,
+  type ReadItem,
+  type StoredJobEvent,
+  type StreamIdentity,
+  type StreamState,
+} from './event-store.js';
+export { EventStoreModule, type EventStoreModuleOptions } from './event-store.module.js';
+export { ConsumerFilterError } from './consumer-setup.js';
+export { consumeLoop, type ConsumeLoopOptions } from './consume-loop.js';
+export { WorkQueue, type PulledMessage, type WorkConsumerSettings, type WorkPuller } from './work-queue/work-queue.js';

@@ -1,7 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { ConsumerFigures, JetStreamFigures } from '@app/contracts';
-import type { HealthCheck } from '@app/observability';
 
 /** Reads stream and consumer state: what the operator's dashboard and the metrics show. */
 export async function readJetStreamFigures(jsm: JetStreamManager, streamName: string): Promise<JetStreamFigures> {
@@ -32,16 +30,5 @@ export async function readJetStreamFigures(jsm: JetStreamManager, streamName: st
       consumer_count: info.state.consumer_count,
     },
     consumers,
-  };
-}
-
-/** Readiness of a NATS connection: open, and the server answers a round trip. */
-export function natsHealthCheck(nc: NatsConnection): HealthCheck {
-  return {
-    name: 'nats',
-    async check() {
-      if (nc.isClosed()) throw new Error('the connection is closed');
-      await nc.flush();
-    },
   };
 }

@@ -3,8 +3,7 @@ import { jetstreamManager, JetStreamApiCodes, JetStreamApiError, PubHeaders } fr
 import { ClosedConnectionError, headers, NoRespondersError, TimeoutError } from '@nats-io/transport-node';
 import { freshName, freshNamespace, TEST_NATS_URL, type TestNamespace } from '../../../test/support/services.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
-import { connectNats } from './nats-connection.js';
-import { isNatsUnavailableError } from './nats-availability.js';
+import { connectNats, isNatsUnavailableError } from '@app/nats';
 import { ensureEventStream } from './stream-setup.js';
 
 const encoder = new TextEncoder();

@@ -110,6 +110,6 @@ export class JetStreamPublisher {
 }
 
 /** The inbox prefix the connection was opened with (`_INBOX` by default). */
-function inboxPrefixOfConnection(nc: NatsConnection): string | undefined {
+export function inboxPrefixOfConnection(nc: NatsConnection): string | undefined {
   return (nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
 }

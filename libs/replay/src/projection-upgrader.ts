@@ -14,6 +14,7 @@ import {
   type StreamMismatch,
   type SwitchResult,
 } from '@app/read-model';
+import { abortableSleep } from '@app/runtime';
 import { catchUpFromStream, DEFAULT_REBUILD_BATCH, rebuildRange } from './rebuild.js';
 import { guardedByStream, streamStillThere } from './stream-guard.js';
 
@@ -116,7 +117,7 @@ export class ProjectionUpgrader {
         log.warn(`read-model rebuild paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
         delay = Math.min(delay * 2, 60_000);
       }
-      await sleep(delay, this.abort.signal);
+      await abortableSleep(delay, this.abort.signal);
     }
   }
 
@@ -181,11 +182,4 @@ export class ProjectionUpgrader {
     await registry.dropBuild(found);
     return null;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 }

@@ -1,4 +1,5 @@
-import { isStreamNotFound, type EventStore, type StreamIdentity, type StreamState } from '@app/event-store';
+import type { EventStore, StreamIdentity, StreamState } from '@app/event-store';
+import { isStreamNotFound } from '@app/nats';
 import { sameStream } from '@app/read-model';
 import type { ApplyBatch } from './rebuild.js';
 

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { jobSubjects, type KeyRevokedMessage } from '@app/contracts';
 import { ApiKeyRepository, openKeyStore } from '@app/api-keys';
-import { connectNats, inboxPrefixOf } from '@app/event-store';
+import { connectNats, inboxPrefixOf } from '@app/nats';
 import { redact } from '../shared/redact.js';
 
 export interface KeyAdminOptions {

@@ -2,7 +2,8 @@ import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io
 import type { DataSource } from 'typeorm';
 import { jobIdSchema, jobSubjects } from '@app/contracts';
 import { cliEnvSchema, ConfigError, parseConfig, type CliConfig } from '@app/config';
-import { connectNats, EventStore } from '@app/event-store';
+import { EventStore } from '@app/event-store';
+import { connectNats } from '@app/nats';
 import { createReadModelDataSource, ProjectionRegistry, ProjectionSwitchError } from '@app/read-model';
 import { CliError, ExitCode } from './exit-codes.js';
 import { dataDirOf, resolveDatabaseUrl, resolveNatsTarget } from '../connection.js';

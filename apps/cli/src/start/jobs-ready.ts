@@ -1,6 +1,6 @@
 import { cliEnvSchema, parseConfig } from '@app/config';
 import { jobSubjects, KeyQuery } from '@app/contracts';
-import { connectNats, inboxPrefixOf, type NatsIdentity } from '@app/event-store';
+import { connectNats, inboxPrefixOf, type NatsIdentity } from '@app/nats';
 
 /**
  * Waits until the jobs service answers over request/reply (a key lookup that finds nothing). The

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { z } from 'zod';
 import { jobSubjects } from '@app/contracts';
-import { renderNatsAuthorization, SERVICE_ROLES, type ServiceRole } from '@app/event-store';
+import { renderNatsAuthorization, SERVICE_ROLES, type ServiceRole } from '@app/nats';
 
 /** The users of the nats-server that `framewire start` runs: one per service, and `admin` for the CLI. */
 export type LocalNatsUser = ServiceRole | 'admin';

@@ -12,7 +12,7 @@ import {
   type Principal,
 } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
-import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/event-store';
+import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/nats';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 import { AuthFailures } from '../limits/auth-failures.js';

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import parseRange from 'range-parser';
 import { ErrorCode, type JobArtifacts, type JobFiles, type JobView, type Principal } from '@app/contracts';
-import { BlobStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
 import { ApiError } from '../http/api-error.js';
 import { inlineDisposition } from '../http/content-disposition.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';

@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ErrorCode, type ErrorBody } from '@app/contracts';
-import { isNatsUnavailableError } from '@app/event-store';
+import { isNatsUnavailableError } from '@app/nats';
 import { ApiError, statusOf } from './api-error.js';
 
 const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {

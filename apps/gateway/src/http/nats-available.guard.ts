@@ -1,6 +1,6 @@
 import { type CanActivate, Injectable } from '@nestjs/common';
 import { ErrorCode } from '@app/contracts';
-import { NatsAvailability } from '@app/event-store';
+import { NatsAvailability } from '@app/nats';
 import { ApiError } from './api-error.js';
 
 /**

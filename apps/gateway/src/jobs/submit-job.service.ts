@@ -14,7 +14,9 @@ import {
   type VideoSubmitted,
 } from '@app/contracts';
 import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
-import { BlobStore, EventStore, isNatsUnavailableError, isStorageFullError, type StoredBlob } from '@app/event-store';
+import { EventStore } from '@app/event-store';
+import { BlobStore, type StoredBlob } from '@app/blob-store';
+import { isNatsUnavailableError, isStorageFullError } from '@app/nats';
 import { runCommand } from '@app/job-commands';
 import type { JobCommand, JobHistory } from '@app/job-state';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';

@@ -1,9 +1,10 @@
 import { Injectable, Logger, type OnApplicationShutdown, type BeforeApplicationShutdown } from '@nestjs/common';
-import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { LRUCache } from 'lru-cache';
 import type { JobChange, JobEvent } from '@app/contracts';
-import { EventStore, readJsMsg } from '@app/event-store';
+import { consumeLoop, EventStore, readJsMsg } from '@app/event-store';
 import { jobChangeOf } from '@app/job-state';
+import { Backoff } from '@app/runtime';
 
 export interface FeedSubscriber {
   onChange(change: JobChange): void;
@@ -44,6 +45,7 @@ export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown
   /** Where to resume after a failure: the first sequence not yet passed on (null: only new events). */
   private resumeAt: number | null = null;
   private stopping = false;
+  private readonly stopped = new AbortController();
   /** jobId → tenant, or null when the job has no readable submission. */
   private readonly tenants = new LRUCache<string, { tenant: string | null }>({ max: TENANTS_REMEMBERED });
 
@@ -95,44 +97,36 @@ export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown
     this.idleTimer.unref();
   }
 
-  private async run(): Promise<void> {
-    let delay = RETRY_MIN_MS;
-    while (!this.stopping && this.subscribers.size > 0) {
-      try {
-        const start =
-          this.resumeAt !== null
-            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.resumeAt }
-            : { deliver_policy: DeliverPolicy.New };
-        const consumer = await this.store.js.consumers.get(this.store.streamName, { filter_subjects: this.store.subjects.all, ...start });
-        const messages = await consumer.consume({ max_messages: 256 });
+  /**
+   * While anyone listens: an ordered consumer from where the last one stopped (or of new events), each
+   * change passed on. A close with subscribers still here is a failure of the consumer, not an idle
+   * close: it opens again.
+   */
+  private run(): Promise<void> {
+    return consumeLoop({
+      signal: this.stopped.signal,
+      backoff: new Backoff(RETRY_MIN_MS, RETRY_MAX_MS),
+      again: () => !this.stopping && this.subscribers.size > 0,
+      open: () => this.store.consumeOrdered(this.resumeAt, { max_messages: 256 }),
+      onOpen: (messages) => {
         this.messages = messages;
         this.markStarted?.();
-        delay = RETRY_MIN_MS;
-        try {
-          for await (const msg of messages) {
-            // Until it is passed on, a failure resumes at this very message.
-            this.resumeAt = msg.seq;
-            const item = readJsMsg(msg);
-            if (item.ok) {
-              const change = jobChangeOf(item.stored.event, item.stored.seq, await this.tenantOf(item.stored.event));
-              for (const subscriber of this.subscribers) subscriber.onChange(change);
-            }
-            this.resumeAt = msg.seq + 1;
-          }
-        } finally {
-          this.messages = null;
-          await messages.close().catch(() => undefined);
-        }
-        // A close with subscribers still here is a failure of the consumer, not an idle close.
-        if (this.subscribers.size === 0) return;
-      } catch (error) {
-        this.messages = null;
-        if (this.stopping) return;
-        this.logger.warn(`live feed interrupted, resuming in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
-      }
+      },
+      handle: (msg) => this.passOn(msg),
+      onError: (error, delay) =>
+        this.logger.warn(`live feed interrupted, resuming in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`),
+    });
+  }
+
+  private async passOn(msg: JsMsg): Promise<void> {
+    // Until it is passed on, a failure resumes at this very message.
+    this.resumeAt = msg.seq;
+    const item = readJsMsg(msg);
+    if (item.ok) {
+      const change = jobChangeOf(item.stored.event, item.stored.seq, await this.tenantOf(item.stored.event));
+      for (const subscriber of this.subscribers) subscriber.onChange(change);
     }
+    this.resumeAt = msg.seq + 1;
   }
 
   /** The tenant of the event's job: from the event itself, from memory, or from the job's first event. */
@@ -160,7 +154,7 @@ export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.messages?.close().catch(() => undefined);
+    this.stopped.abort();
     await this.loop;
   }
 }

@@ -4,7 +4,8 @@ import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import type { z } from 'zod';
 import { ErrorCode, isErrorCode, type JobSubjects } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
-import { JOB_SUBJECTS, NatsAvailability, withCorrelation } from '@app/event-store';
+import { JOB_SUBJECTS, NatsAvailability } from '@app/nats';
+import { withCorrelation } from '@app/rpc';
 import { ApiError } from '../http/api-error.js';
 import { GATEWAY_CONFIG } from '../gateway.config.js';
 

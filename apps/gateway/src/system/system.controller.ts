@@ -1,6 +1,6 @@
 import { Controller, Get, Header, UseGuards } from '@nestjs/common';
 import { ErrorCode, type SystemView } from '@app/contracts';
-import { EventStore, readJetStreamFigures } from '@app/event-store';
+import { EventStore } from '@app/event-store';
 import { ApiError } from '../http/api-error.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 import { AdminOnly } from '../auth/route-access.decorator.js';
@@ -26,10 +26,7 @@ export class SystemController {
   @Header('Cache-Control', 'no-store')
   async get(): Promise<SystemView> {
     const [figures, projection] = await Promise.all([
-      this.store
-        .jsm()
-        .then((jsm) => readJetStreamFigures(jsm, this.store.streamName))
-        .catch((error: unknown) => {
+      this.store.figures().catch((error: unknown) => {
           throw new ApiError(ErrorCode.ServiceUnavailable, `cannot read the stream: ${error instanceof Error ? error.message : String(error)}`, { 'Retry-After': '1' });
         }),
       this.queries.projection().then(

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { WorkerInfo } from '@app/contracts';
-import { WorkerRegistry } from '@app/event-store';
+import { WorkerRegistry } from '@app/worker-registry';
 
 /** The live workers, from their heartbeats in the registry (entries expire when a worker stops beating). */
 @Injectable()

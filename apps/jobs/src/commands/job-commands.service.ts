@@ -175,7 +175,7 @@ export class JobCommandsService implements OnApplicationShutdown {
   /** Tells the workers that a running job is to stop. Only a nudge: the stored request is what counts. */
   private nudge(jobId: string): void {
     try {
-      this.store.nc.publish(this.store.subjects.cancelRequested, JSON.stringify({ job_id: jobId }));
+      this.store.nudgeCancel(jobId);
     } catch (error) {
       this.logger.warn({ jobId, err: error instanceof Error ? error.message : String(error) }, 'could not nudge the workers; the running attempt finds the request at its next append');
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { firstValueFrom } from 'rxjs';
 import { JobQuery, type DeadLettersReply, type GetJobReply, type JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
@@ -41,7 +41,7 @@ describe('dead letters from MAX_DELIVERIES advisories', () => {
 
   /** A worker that takes the job and dies, `times` times; the server redelivers after the 1 s ack wait. */
   async function crashOnEveryDelivery(times: number): Promise<number[]> {
-    const consumer = await store.js.consumers.get(ns.subjects.streamName, CRASHING_CONSUMER);
+    const consumer = await jetstream(ns.nc).consumers.get(ns.subjects.streamName, CRASHING_CONSUMER);
     const deliveries: number[] = [];
     while (deliveries.length < times) {
       const msg = await consumer.next({ expires: 3000 });

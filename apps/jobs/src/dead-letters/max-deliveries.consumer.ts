@@ -1,6 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ensureDurableConsumer, EventStore } from '@app/event-store';
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { consumeLoop, EventStore } from '@app/event-store';
+import { Backoff } from '@app/runtime';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
 import { DeadLetterService } from './dead-letter.service.js';
 import { maxDeliveriesAdvisorySchema } from './max-deliveries.advisory.js';
@@ -23,8 +24,7 @@ const UNREADABLE_RETRY_MS = 60_000;
 @Injectable()
 export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(MaxDeliveriesConsumer.name);
-  private stopping = false;
-  private messages: ConsumerMessages | null = null;
+  private readonly stopped = new AbortController();
   private loop: Promise<void> | null = null;
 
   constructor(
@@ -38,19 +38,17 @@ export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeAppl
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    await this.messages?.close().catch(() => undefined);
+    this.stopped.abort();
     await this.loop;
   }
 
-  private async run(): Promise<void> {
-    let delay = RETRY_MIN_MS;
-    while (!this.stopping) {
-      try {
-        const stream = this.store.subjects.advisoryStreamName;
-        await ensureDurableConsumer(
-          await this.store.jsm(),
-          stream,
+  private run(): Promise<void> {
+    const stream = this.store.subjects.advisoryStreamName;
+    return consumeLoop({
+      signal: this.stopped.signal,
+      backoff: new Backoff(RETRY_MIN_MS, RETRY_MAX_MS),
+      open: async () => {
+        await this.store.ensureDurableConsumer(
           {
             durable_name: DEAD_LETTER_CONSUMER,
             description: 'Turns MAX_DELIVERIES advisories into dead letters',
@@ -61,23 +59,15 @@ export class MaxDeliveriesConsumer implements OnApplicationBootstrap, BeforeAppl
             filter_subject: this.store.subjects.maxDeliveriesAdvisories,
           },
           ['description', 'ack_wait', 'max_deliver'],
+          stream,
         );
-        const consumer = await this.store.js.consumers.get(stream, DEAD_LETTER_CONSUMER);
         // A consumer deleted under it (NATS lost its data) ends the iteration, and the loop makes it again.
-        const messages = await consumer.consume({ max_messages: 64, abort_on_missing_resource: true });
-        this.messages = messages;
-        if (this.stopping) void messages.close();
-        delay = RETRY_MIN_MS;
-        for await (const msg of messages) await this.handle(msg);
-      } catch (error) {
-        if (this.stopping) break;
-        this.logger.error(`dead-letter consumer paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
-      } finally {
-        this.messages = null;
-      }
-    }
+        return this.store.consumeDurable(DEAD_LETTER_CONSUMER, { max_messages: 64, abort_on_missing_resource: true }, stream);
+      },
+      handle: (msg) => this.handle(msg),
+      onError: (error, delay) =>
+        this.logger.error(`dead-letter consumer paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`),
+    });
   }
 
   private async handle(msg: JsMsg): Promise<void> {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { BlobStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
 import type { JobState } from '@app/job-state';
 
 /** Where a job's objects live in the bucket, by job: its upload, stored results and artifacts. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { JobsConfig } from '@app/config';
-import { BlobStore, EventStore } from '@app/event-store';
+import { EventStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
 import { JobReadRepository, type ReadModel } from '@app/read-model';
 import { Clock } from '@app/runtime';
 import { JobCommandsService } from '../commands/job-commands.service.js';

@@ -1,7 +1,7 @@
 import { Controller, Logger, UseInterceptors } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { KeyQuery, verifyKeyRequestSchema } from '@app/contracts';
-import { RpcCorrelationInterceptor } from '@app/event-store';
+import { RpcCorrelationInterceptor } from '@app/rpc';
 import { answer } from '../rpc/rpc-answer.js';
 import { KeyVerificationService } from './key-verification.service.js';
 

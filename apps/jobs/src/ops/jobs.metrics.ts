@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { JetStreamFigures } from '@app/contracts';
-import { EventStore, readJetStreamFigures } from '@app/event-store';
+import { EventStore } from '@app/event-store';
 import { METRICS_REGISTRY } from '@app/observability';
 
 /** How long one reading of the stream's state serves scrapes, so a burst of scrapes asks JetStream once. */
@@ -142,10 +142,7 @@ export class JobsMetrics {
   private figures(): Promise<JetStreamFigures | null> {
     const now = Date.now();
     if (this.cached && now - this.cached.at < FIGURES_TTL_MS) return this.cached.figures;
-    const figures = this.store
-      .jsm()
-      .then((jsm) => readJetStreamFigures(jsm, this.store.streamName))
-      .catch((error: unknown) => {
+    const figures = this.store.figures().catch((error: unknown) => {
         this.logger.warn(`cannot read stream figures: ${error instanceof Error ? error.message : String(error)}`);
         return null;
       });

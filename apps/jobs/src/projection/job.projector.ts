@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ensureDurableConsumer, EventStore, isStreamNotFound, PROJECTOR_CONSUMER, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
+import { EventStore, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
+import { isStreamNotFound, PROJECTOR_CONSUMER } from '@app/nats';
 import { ProjectionSupersededError, ProjectionWriter, sameStream, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';
+import { Backoff, retryLoop } from '@app/runtime';
 import { JOBS_CONFIG } from '../jobs.config.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
 import { ProjectionStreamService, StreamMismatchError, type VerifiedStream } from './projection-stream.service.js';
@@ -75,10 +77,10 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
     return this.checkpoint;
   }
 
-  private async run(): Promise<void> {
-    let delay = RETRY_MIN_MS;
-    while (!this.stopping) {
-      try {
+  private run(): Promise<void> {
+    const backoff = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS);
+    return retryLoop(
+      async (healthy) => {
         // The stream (made again if it is gone), the consumer from the model's checkpoint, then the
         // check that model and stream belong together: a consumer made before a check that passes is
         // one of the stream the model was projected from (a consumer goes with its stream).
@@ -88,40 +90,38 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
         this.stream = verified.identity;
         this.checkpoint = verified.checkpoint;
         await this.catchUp(verified);
-        delay = RETRY_MIN_MS;
+        healthy();
         await this.consumeLive();
-      } catch (error) {
-        if (this.stopping) break;
-        if (error instanceof StreamMismatchError) {
-          // Reported (ProjectionStreamService). The consumer may have been made on the new stream at the
-          // old model's checkpoint: it goes, and is made again at the new model's once that is active.
-          // Of this stream the read model reflects nothing yet (the lag metric shows the whole stream).
-          this.checkpoint = 0;
-          await this.dropConsumer();
-          delay = RETRY_MIN_MS;
-          await sleep(this.config.PROJECTION_UPGRADE_POLL_MS, this.stopped.signal);
-          continue;
-        }
-        if (streamChanged(error)) {
-          // The stream was deleted (and perhaps made again) under the live consumer or a catch-up: the
-          // next round finds out which stream is there, and says so if it is not the model's.
-          this.logger.warn(`the event stream changed under the projector (${describe(error)}); looking at it again`);
-          delay = RETRY_MIN_MS;
-          await sleep(delay, this.stopped.signal);
-          continue;
-        }
-        if (error instanceof ProjectionSupersededError) {
-          // A newer version of the jobs service has taken over the read model; this one only answers reads.
-          if (delay === RETRY_MIN_MS) this.logger.warn(`${error.message}; the live projection stays with the newer instances`);
-          delay = RETRY_MAX_MS;
-          await sleep(delay, this.stopped.signal);
-          continue;
-        }
-        this.logger.error(`projection paused, retrying in ${delay} ms: ${describe(error)}`);
-        await sleep(delay, this.stopped.signal);
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
-      }
+      },
+      { signal: this.stopped.signal, backoff, onError: (error, delay) => this.paused(error, delay, backoff) },
+    );
+  }
+
+  /** Reports why the projection stopped, and says how long to wait before it starts again. */
+  private async paused(error: unknown, delay: number, backoff: Backoff): Promise<number | void> {
+    if (error instanceof StreamMismatchError) {
+      // Reported (ProjectionStreamService). The consumer may have been made on the new stream at the
+      // old model's checkpoint: it goes, and is made again at the new model's once that is active.
+      // Of this stream the read model reflects nothing yet (the lag metric shows the whole stream).
+      this.checkpoint = 0;
+      await this.store.dropDurableConsumer(PROJECTOR_CONSUMER);
+      backoff.reset();
+      return this.config.PROJECTION_UPGRADE_POLL_MS;
     }
+    if (streamChanged(error)) {
+      // The stream was deleted (and perhaps made again) under the live consumer or a catch-up: the
+      // next round finds out which stream is there, and says so if it is not the model's.
+      this.logger.warn(`the event stream changed under the projector (${describe(error)}); looking at it again`);
+      backoff.reset();
+      return RETRY_MIN_MS;
+    }
+    if (error instanceof ProjectionSupersededError) {
+      // A newer version of the jobs service has taken over the read model; this one only answers reads.
+      if (delay === RETRY_MIN_MS) this.logger.warn(`${error.message}; the live projection stays with the newer instances`);
+      backoff.holdAtMax();
+      return RETRY_MAX_MS;
+    }
+    this.logger.error(`projection paused, retrying in ${delay} ms: ${describe(error)}`);
   }
 
   private async ensureConsumer(checkpoint: number): Promise<void> {
@@ -130,9 +130,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       checkpoint > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: checkpoint + 1 }
         : { deliver_policy: DeliverPolicy.All };
-    await ensureDurableConsumer(
-      await this.store.jsm(),
-      this.store.streamName,
+    await this.store.ensureDurableConsumer(
       {
         durable_name: PROJECTOR_CONSUMER,
         description: 'Projects job events into the PostgreSQL read model',
@@ -145,11 +143,6 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       },
       ['description', 'ack_wait', 'max_ack_pending', 'max_deliver'],
     );
-  }
-
-  private async dropConsumer(): Promise<void> {
-    const jsm = await this.store.jsm().catch(() => null);
-    await jsm?.consumers.delete(this.store.streamName, PROJECTOR_CONSUMER).catch(() => undefined);
   }
 
   /** Reads from checkpoint+1 to the end of the stream as it was when verified. */
@@ -179,11 +172,10 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async consumeLive(): Promise<void> {
-    const consumer = await this.store.js.consumers.get(this.store.streamName, PROJECTOR_CONSUMER);
     // A consumer deleted under it (with its stream) ends the iteration with an error, and the loop
     // restarts; without this the client would wait for a consumer of that name to come back, and
     // then read it, whichever stream it belonged to.
-    const messages = await consumer.consume({ max_messages: this.config.PROJECTOR_BATCH_SIZE * 2, abort_on_missing_resource: true });
+    const messages = await this.store.consumeDurable(PROJECTOR_CONSUMER, { max_messages: this.config.PROJECTOR_BATCH_SIZE * 2, abort_on_missing_resource: true });
     this.messages = messages;
     // Shutdown may have begun while the consumer was being opened, before there was anything to close.
     // close() resolves only once the loop below has drained the iterator, so it is not awaited here.
@@ -350,12 +342,4 @@ function nextTurn(): Promise<typeof IDLE> {
 
 function after(ms: number): Promise<typeof IDLE> {
   return new Promise((resolve) => setTimeout(() => resolve(IDLE), ms).unref());
-}
-
-/** Waits `ms`, or less if `signal` aborts (shutdown does not wait for a retry delay). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EventStore, EventStreamSetup, isStreamNotFound, type StreamIdentity, type StreamState } from '@app/event-store';
+import { EventStore, EventStreamSetup, type StreamIdentity, type StreamState } from '@app/event-store';
+import { isStreamNotFound } from '@app/nats';
 import type { HealthCheck } from '@app/observability';
 import {
   adoptStreamIdentity,

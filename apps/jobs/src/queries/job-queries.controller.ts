@@ -10,7 +10,7 @@ import {
   listJobsRequestSchema,
   projectionRequestSchema,
 } from '@app/contracts';
-import { RpcCorrelationInterceptor } from '@app/event-store';
+import { RpcCorrelationInterceptor } from '@app/rpc';
 import { answer } from '../rpc/rpc-answer.js';
 import { JobQueriesService } from './job-queries.service.js';
 

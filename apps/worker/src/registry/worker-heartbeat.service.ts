@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { WorkerConfig } from '@app/config';
 import type { WorkerInfo } from '@app/contracts';
-import { WORKER_TTL_MS, WorkerRegistry } from '@app/event-store';
+import { WORKER_TTL_MS, WorkerRegistry } from '@app/worker-registry';
 import { Clock } from '@app/runtime';
 import { InFlightJobs } from '../work/in-flight-jobs.js';
 import { WORKER_CONFIG } from '../worker.config.js';

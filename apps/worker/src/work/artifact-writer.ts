@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { artifactNameSchema, ErrorCode, type ArtifactRef } from '@app/contracts';
-import type { BlobStore } from '@app/event-store';
+import type { BlobStore } from '@app/blob-store';
 import { ToolError, type ArtifactWriter } from '@app/tools';
 
 /** Where an attempt's artifacts live in the Object Store: one folder per job, one per attempt in it. */

@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { cleanJson, ErrorCode, mayHoldUncleanText, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { abortLink } from '@app/runtime';
-import { BlobStore } from '@app/event-store';
+import { BlobStore } from '@app/blob-store';
 import {
   assembleResult,
   checkMediaLimits,

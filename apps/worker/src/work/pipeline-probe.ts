@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WorkerConfig } from '@app/config';
-import { NATS_CONNECTION, type NatsConnection } from '@app/event-store';
+import { NATS_CONNECTION, type NatsConnection } from '@app/nats';
 import { WORKER_CONFIG } from '../worker.config.js';
 
 /**

@@ -1,18 +1,16 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import type { Subscription } from '@nats-io/transport-node';
-import { decodeEvent, isWorkRequest, JOB_PRIORITIES, jobIdSchema, type JobPriority } from '@app/contracts';
+import { decodeEvent, isWorkRequest, JOB_PRIORITIES, type JobPriority } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
-import { ensureDurableConsumer, EventStore, inboxPrefixOf, WORK_CONSUMERS } from '@app/event-store';
+import { WorkQueue, type PulledMessage, type WorkPuller } from '@app/event-store';
+import { WORK_CONSUMERS } from '@app/nats';
 import { runWithCorrelation } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { InFlightJobs } from './in-flight-jobs.js';
 import { JobRunner } from './job-runner.service.js';
 import { PrioritySchedule } from './priority-schedule.js';
 import type { WorkDelivery } from './work-delivery.js';
-import { WorkPuller, type PulledMessage } from './work-puller.js';
 
-/** The durable pull consumers shared by every worker process, one per priority (libs/event-store/src/durable-consumers.ts). */
+/** The durable pull consumers shared by every worker process, one per priority (libs/nats/src/durable-consumers.ts). */
 export { WORK_CONSUMERS };
 /** The consumer of normal-priority work, the default priority. */
 export const WORK_CONSUMER = WORK_CONSUMERS.normal;
@@ -47,9 +45,9 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly running = new Map<number, AbortController>();
   private slots: Promise<void>[] = [];
   private readonly pullers: WorkPuller[] = [];
-  private nudges: Subscription | null = null;
+  private stopNudges: (() => void) | null = null;
   private restoring: Promise<void> | null = null;
-  private doorbell: Subscription | null = null;
+  private stopDoorbell: (() => void) | null = null;
   private readonly schedule = new PrioritySchedule();
   /** Priorities that may have work to deliver. */
   private readonly mayHaveWork = new Set<JobPriority>(JOB_PRIORITIES);
@@ -61,7 +59,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly idle: Array<() => void> = [];
 
   constructor(
-    private readonly store: EventStore,
+    private readonly queue: WorkQueue,
     private readonly runner: JobRunner,
     private readonly inFlight: InFlightJobs,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -71,30 +69,17 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     // A consumer that cannot be brought to the current filter stops the worker here, loudly: one left
     // with an older filter would never hand out that priority's jobs.
     await this.ensureConsumers().catch((error: unknown) => {
-      this.logger.error({ stream: this.store.streamName }, `cannot set up the work consumers; the worker stops: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error({ stream: this.queue.streamName }, `cannot set up the work consumers; the worker stops: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     });
-    const nc = this.store.nc;
     // New work: wake an idle slot for it.
-    this.doorbell = nc.subscribe(this.store.subjects.allSubmitted, {
-      callback: (error, msg) => {
-        if (error) return;
-        const priority = this.store.subjects.parse(msg.subject)?.priority;
-        if (priority) this.workArrived(priority);
-      },
-    });
+    this.stopDoorbell = this.queue.onWorkAppended((priority) => this.workArrived(priority));
     // Cancel nudges: the job, if it runs here, is stopped at once rather than at its next append.
-    this.nudges = nc.subscribe(this.store.subjects.cancelRequested, {
-      callback: (error, msg) => {
-        if (error) return;
-        const jobId = cancelNudgeJobId(msg.string());
-        if (jobId) void this.runner.cancelRequested(jobId);
-      },
-    });
+    this.stopNudges = this.queue.onCancelNudge((jobId) => void this.runner.cancelRequested(jobId));
     // The subscriptions are known to the server before the first pull, so no append falls between.
-    await nc.flush();
+    await this.queue.listening();
     this.slots = Array.from({ length: this.config.WORKER_CONCURRENCY }, (_, i) => {
-      const puller = new WorkPuller(nc, this.store.streamName, inboxPrefixOf('worker'));
+      const puller = this.queue.puller();
       this.pullers.push(puller);
       return this.slot(i, puller);
     });
@@ -117,32 +102,14 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     return this.restoring;
   }
 
-  private async ensureConsumers(): Promise<void> {
-    const jsm = await this.store.jsm();
-    for (const priority of JOB_PRIORITIES) {
-      await ensureDurableConsumer(
-        jsm,
-        this.store.streamName,
-        {
-          durable_name: WORK_CONSUMERS[priority],
-          description: `Framewire workers, ${priority} priority: each job to one worker at a time`,
-          filter_subject: this.store.subjects.submittedWith(priority),
-          deliver_policy: DeliverPolicy.All,
-          ack_policy: AckPolicy.Explicit,
-          ack_wait: this.config.WORKER_ACK_WAIT_MS * 1_000_000,
-          max_deliver: this.config.WORKER_MAX_DELIVER,
-          max_ack_pending: 10_000,
-          max_waiting: 512,
-        },
-        ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
-      );
-    }
+  private ensureConsumers(): Promise<void> {
+    return this.queue.ensureConsumers({ ackWaitMs: this.config.WORKER_ACK_WAIT_MS, maxDeliver: this.config.WORKER_MAX_DELIVER });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    this.nudges?.unsubscribe();
-    this.doorbell?.unsubscribe();
+    this.stopNudges?.();
+    this.stopDoorbell?.();
     for (const wake of this.idle.splice(0)) wake();
     const finished = Promise.all(this.slots);
     const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.WORKER_SHUTDOWN_GRACE_MS).unref());
@@ -191,7 +158,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         const ringsBefore = this.rings[priority];
         const waitMs = this.announced.delete(priority) ? ANNOUNCED_WAIT_MS : 0;
         try {
-          msg = await puller.pull(WORK_CONSUMERS[priority], waitMs);
+          msg = await puller.pull(priority, waitMs);
         } catch (error) {
           if (this.stopping) return null;
           this.logger.error(`pull failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
@@ -283,15 +250,5 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       this.running.delete(slot);
       this.inFlight.delete(decoded.event.jobId);
     }
-  }
-}
-
-/** The job id of a cancel nudge (`{"job_id": ...}`), or null for anything else. */
-function cancelNudgeJobId(body: string): string | null {
-  try {
-    const parsed = jobIdSchema.safeParse((JSON.parse(body) as { job_id?: unknown }).job_id);
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
   }
 }

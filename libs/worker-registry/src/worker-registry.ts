@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { workerInfoSchema, type WorkerInfo } from '@app/contracts';
-import { streamGone } from './event-store.js';
+import { streamGone } from '@app/nats';
 
 /** How long an announcement lives without a refresh; a worker refreshes every third of it. */
 export const WORKER_TTL_MS = 15_000;

@@ -5,8 +5,8 @@ import { natsPermissions, renderNatsAuthorization } from './nats-permissions.js'
 
 const DEPLOY_FILE = new URL('../../../deploy/nats/permissions.conf', import.meta.url);
 const HEADER = [
-  '# Generated from libs/event-store/src/nats-permissions.ts for the namespace "framewire"; do not edit.',
-  '# Refresh: UPDATE_DEPLOY=1 npm run jest -- libs/event-store/src/nats-permissions.spec.ts',
+  '# Generated from libs/nats/src/nats-permissions.ts for the namespace "framewire"; do not edit.',
+  '# Refresh: UPDATE_DEPLOY=1 npm run jest -- libs/nats/src/nats-permissions.spec.ts',
   '# Passwords come from the nats container\'s environment (see docker-compose.yml).',
   '',
 ].join('\n');

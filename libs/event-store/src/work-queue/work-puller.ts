@@ -32,7 +32,7 @@ const ANSWER_TIMEOUT_MS = 5000;
  * that arrives after its request gave up waiting (NATS was slow) is kept and handed out by the next
  * pull, never dropped: it is delivered, and dropping it would hold the job until its ack deadline.
  */
-export class WorkPuller {
+export class JetStreamWorkPuller {
   private readonly inbox: string;
   private readonly sub: Subscription;
   private waiting: ((msg: Msg) => void) | null = null;

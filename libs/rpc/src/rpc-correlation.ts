@@ -3,7 +3,7 @@ import { NatsRecordBuilder, type NatsContext, type NatsRecord } from '@nestjs/mi
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { Observable } from 'rxjs';
 import { currentCorrelation, runWithCorrelation } from '@app/observability';
-import { EventHeader } from './event-store.js';
+import { EventHeader } from '@app/contracts';
 
 /**
  * A request/reply payload that carries the caller's correlation id in the `Fw-Correlation-Id` NATS

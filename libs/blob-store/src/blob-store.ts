@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { jetstream, JetStreamApiError, JetStreamError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, JetStreamError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
-import { streamGone } from './event-store.js';
+import { streamGone } from '@app/nats';
 
 export interface StoredBlob {
   bucket: string;
@@ -36,11 +36,6 @@ export interface OrphanChunks {
 export interface BucketSurvey {
   objects: BlobEntry[];
   orphans: OrphanChunks[];
-}
-
-/** A stream or bucket refused a write because it is at its size limit (it discards new data when full). */
-export function isStorageFullError(error: unknown): boolean {
-  return error instanceof JetStreamApiError && /maximum (bytes|messages) exceeded/i.test(error.message);
 }
 
 export class BlobNotFoundError extends Error {
@@ -283,7 +278,7 @@ function sliceStream(source: Readable, start: number, end: number): Readable {
 }
 
 /** `SHA-256=<base64url>` as the Object Store writes it, to lower-case hex. */
-export function digestToHex(digest: string): string {
+function digestToHex(digest: string): string {
   const encoded = digest.replace(/^SHA-256=/i, '');
   return Buffer.from(encoded, 'base64url').toString('hex');
 }

@@ -1,0 +1,2 @@
+export * from './rpc-server.js';
+export * from './rpc-correlation.js';

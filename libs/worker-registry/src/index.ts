@@ -1,0 +1,2 @@
+export * from './worker-registry.js';
+export * from './worker-registry.module.js';

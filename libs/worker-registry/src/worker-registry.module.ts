@@ -1,0 +1,28 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { JobSubjects } from '@app/contracts';
+import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/nats';
+import { WorkerRegistry } from './worker-registry.js';
+
+/**
+ * The workers' registry of the namespace, on the service's NATS connection (NatsModule). `create`
+ * creates its KV bucket, for the workers, whose NATS user is the one allowed to; `bind` reads it
+ * without touching the server until it is used, for services that only list workers.
+ */
+@Module({})
+export class WorkerRegistryModule {
+  static forRoot(mode: 'create' | 'bind'): DynamicModule {
+    return {
+      module: WorkerRegistryModule,
+      global: true,
+      providers: [
+        {
+          provide: WorkerRegistry,
+          inject: [NATS_CONNECTION, JOB_SUBJECTS],
+          useFactory: (nc: NatsConnection, subjects: JobSubjects) =>
+            mode === 'create' ? WorkerRegistry.open(nc, subjects.workersBucket) : WorkerRegistry.bind(nc, subjects.workersBucket),
+        },
+      ],
+      exports: [WorkerRegistry],
+    };
+  }
+}
