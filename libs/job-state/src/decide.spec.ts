@@ -325,6 +325,11 @@ describe('decide: RequestCancel', () => {
     expect(refusal(decide(given(submitted, jobDeleted(submitted)).history, requestCancel(submitted)))).toBe('deleted');
     expect(refusal(decide(given(submitted, started, jobCompleted(started), UNREADABLE).history, requestCancel(submitted)))).toBe('unreadable');
   });
+  it("given a submission this release cannot read: unreadable for a caller who sees every tenant, not-found for a tenant's key (whose job it is can't be checked)", () => {
+    const history: JobHistory = { submission: { seq: 10, event: null }, lifecycle: null, latestWork: { seq: 10, event: null } };
+    expect(refusal(decide(history, requestCancel(submitted)))).toBe('unreadable');
+    expect(refusal(decide(history, requestCancel(submitted, { kind: 'tenant', tenant: submitted.data.tenant })))).toBe('not-found');
+  });
 });
 
 describe('decide: Redrive', () => {

@@ -443,8 +443,10 @@ function workPosition(history: JobHistory, request: WorkRequest, deliverySeq: nu
  */
 function jobOf(history: JobHistory, scope: JobScope, jobId: string): Extract<Decision, { kind: 'refused' }> | { submission: VideoSubmitted; workSeq: number; position: LivePosition } {
   const { submission, latestWork, lifecycle } = history;
-  if (!submission || (submission.event && !inScope(scope, submission.event.data.tenant))) return refused('not-found', `no job ${jobId}`, null);
-  if (!submission.event) return unreadable(jobId, submission.seq);
+  if (!submission) return refused('not-found', `no job ${jobId}`, null);
+  // Whose job it is can't be read: only a caller who sees every tenant learns that the job exists.
+  if (!submission.event) return scope.kind === 'all' ? unreadable(jobId, submission.seq) : refused('not-found', `no job ${jobId}`, null);
+  if (!inScope(scope, submission.event.data.tenant)) return refused('not-found', `no job ${jobId}`, null);
   if (latestWork && !latestWork.event) return unreadable(jobId, latestWork.seq);
   const workSeq = latestWork?.seq ?? submission.seq;
   const position = positionOf(lifecycle, workSeq);
