@@ -15,6 +15,7 @@ const root = new URL('../..', import.meta.url).pathname;
 describe('npm run bench, quick mode', () => {
   let out: string;
   let exit: { code: number | null; output: string };
+  let group: number | undefined;
 
   beforeAll(async () => {
     out = await mkdtemp(join(tmpdir(), 'framewire-bench-smoke-'));
@@ -23,15 +24,28 @@ describe('npm run bench, quick mode', () => {
         cwd: root,
         env: { ...process.env, BENCH_CPU_PROF_DIR: '' },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: if the hook times out, afterAll kills the run with every app it started.
+        detached: true,
       });
+      group = child.pid;
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.on('exit', (code) => resolve({ code, output }));
+      child.on('exit', (code) => {
+        group = undefined;
+        resolve({ code, output });
+      });
     });
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
+    if (group !== undefined) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     await rm(out, { recursive: true, force: true });
   });
 
