@@ -37,6 +37,13 @@ export interface RunOptions {
   priority?: JobPriority;
   /** At most this many rounds instead of MAX_ROUNDS (a claim that loses a race after reading walks away). */
   rounds?: number;
+  /**
+   * Past `rounds` (and up to MAX_ROUNDS), whether the decision made again from a fresh read is still
+   * acted on: a refusal returned, an append tried. When not (the default), the ConcurrencyError is
+   * thrown. A claim that lost a race walks away rather than take the job over from the attempt that
+   * won, but a cancel it was settling is settled (after a newer request) or found settled.
+   */
+  pastRounds?: (decision: Decision) => boolean;
   /** Called right after the first append is handed to the connection, in the same turn. */
   sending?: () => void;
 }
@@ -50,8 +57,10 @@ export interface RunOptions {
 export async function runCommand(store: EventStore, command: JobCommand, options: RunOptions = {}): Promise<CommandOutcome> {
   const rounds = options.rounds ?? MAX_ROUNDS;
   let history = options.assumed ?? (await readJobHistory(store, command.jobId, options.priority));
+  let next: Decision | null = null;
   for (let round = 1; ; round++) {
-    const decision = decide(history, command);
+    const decision = next ?? decide(history, command);
+    next = null;
     if (decision.kind === 'refused') return { kind: 'refused', decision, history };
     const stored: StoredAppend[] = [];
     try {
@@ -67,8 +76,12 @@ export async function runCommand(store: EventStore, command: JobCommand, options
       if (!(error instanceof ConcurrencyError)) throw error;
       const [first, ...rest] = stored;
       if (first) return { kind: 'appended', stored: [first, ...rest], complete: false, history: after(history, stored), decision };
-      if (round >= rounds) throw error;
+      if (round >= MAX_ROUNDS || (round >= rounds && !options.pastRounds)) throw error;
       history = await readJobHistory(store, command.jobId, options.priority);
+      if (round >= rounds) {
+        next = decide(history, command);
+        if (!options.pastRounds!(next)) throw error;
+      }
       continue;
     }
     const [first, ...rest] = stored;

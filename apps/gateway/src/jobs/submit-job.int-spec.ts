@@ -6,6 +6,7 @@ import { BlobStore } from '@app/blob-store';
 import { EventStore } from '@app/event-store';
 import { SystemClock, UuidV7Generator, idempotentJobId } from '@app/runtime';
 import { buildCatalog } from '@app/tools';
+import { publishAsNewerRelease, videoSubmitted } from '../../../../test/support/events.js';
 import { freshName, freshNamespace, type TestNamespace } from '../../../../test/support/services.js';
 import { mp4Shell } from '../../../../test/support/videos.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
@@ -69,5 +70,16 @@ describe('submitting a job against JetStream', () => {
     // The refused upload is gone; the job's own is kept.
     const names = (await blobs.names()).filter((name) => name.startsWith(`uploads/${jobId}/`));
     expect(names).toHaveLength(1);
+  });
+
+  it("answers 503 JOB_HISTORY_UNREADABLE to a key whose job's submission this release cannot read, and stores nothing", async () => {
+    const key = freshName('key-');
+    const jobId = idempotentJobId('default', key);
+    // A newer release stored the key's job (a rolling upgrade).
+    await publishAsNewerRelease(ns.nc, ns.subjects.submitted(jobId, 'normal'), videoSubmitted(jobId), 0, 'VideoSubmitted');
+    const submit = service.submit({ source: body(mp4Shell(3), { pipeline: 'noop' }), tenant: 'default', idempotencyKey: key, correlationId: freshName('req-') });
+    await expect(submit).rejects.toMatchObject({ code: 'JOB_HISTORY_UNREADABLE' });
+    expect((await store.readJob(jobId)).map((item) => item.ok)).toEqual([false]);
+    expect((await blobs.names()).filter((name) => name.startsWith(`uploads/${jobId}/`))).toEqual([]);
   });
 });

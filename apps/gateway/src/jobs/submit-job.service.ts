@@ -206,7 +206,9 @@ export class SubmitJobService {
     const item = await this.store.firstSubmission(jobId);
     if (!item) return null;
     if (!item.ok || item.stored.event.type !== 'VideoSubmitted') {
-      throw new ApiError(ErrorCode.Internal, 'the stored submission for this key is unreadable');
+      // A newer release stored it (a rolling upgrade): left alone until a release that can read it answers.
+      this.logger.warn({ jobId, seq: item.ok ? item.stored.seq : item.malformed.seq }, 'the submission for this Idempotency-Key is an event this release cannot read; refused');
+      throw new ApiError(ErrorCode.JobHistoryUnreadable, 'the job of this Idempotency-Key was stored by a newer release, which this one cannot read; try again later');
     }
     return item.stored.event;
   }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { EventStore } from '@app/event-store';
 import { stampNow } from '@app/job-commands';
 import { SystemClock, UuidV7Generator } from '@app/runtime';
@@ -105,5 +105,25 @@ describe('attempt log against JetStream', () => {
     await store.append(jobCancelled(other.started, 1, 'jobs-service'), asked.seq);
     expect(await other.log.settleCancelled()).toBeNull();
     expect((await stored(other.started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobCancelRequested', 'JobCancelled']);
+  });
+
+  it('ends a cancel found by a nudge while its last report was on its way after the request, not before it', async () => {
+    const { started, log } = await startedJob();
+    // The report is stored, the cancel request after it, and the nudge's look at the lifecycle
+    // returns before the report's own answer does.
+    const append = store.append.bind(store);
+    const spy = jest.spyOn(store, 'append').mockImplementationOnce(async (event, expected) => {
+      const result = await append(event, expected);
+      await append(jobCancelRequested(event, 1), result.seq);
+      expect(await log.checkCancel()).toBe(true);
+      return result;
+    });
+    try {
+      log.boundary(snapshot(50, { toolsCompleted: 1, toolsTotal: 2 }));
+      expect((await log.settleCancelled())?.type).toBe('JobCancelled');
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await stored(started.jobId)).map((e) => e.type)).toEqual(['VideoSubmitted', 'JobStarted', 'JobProgressed', 'JobCancelRequested', 'JobCancelled']);
   });
 });

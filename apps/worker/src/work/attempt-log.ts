@@ -114,7 +114,7 @@ export class AttemptLog {
       this.stopFor(outcome.history, outcome.decision.reason);
       return null;
     }
-    this.history = outcome.history;
+    this.advance(outcome.history);
     const { event } = outcome.stored[0];
     return event.type === 'JobCompleted' || event.type === 'JobFailed' ? event : null;
   }
@@ -129,7 +129,7 @@ export class AttemptLog {
     if (!this.cancelled) throw new Error('settleCancelled on an attempt that was not cancelled');
     const outcome = await runCommand(this.store, { kind: 'Cancel', jobId: this.jobId, started: this.started, stamp: this.stamp() }, { assumed: this.history });
     if (outcome.kind === 'refused') return null;
-    this.history = outcome.history;
+    this.advance(outcome.history);
     const { event } = outcome.stored[0];
     return event.type === 'JobCancelled' ? event : null;
   }
@@ -168,7 +168,7 @@ export class AttemptLog {
         this.stopFor(outcome.history, outcome.decision.reason);
         return;
       }
-      this.history = outcome.history;
+      this.advance(outcome.history);
       this.progressAppends++;
     } catch (error) {
       // The append may or may not have been stored: find out from the subject itself.
@@ -182,7 +182,7 @@ export class AttemptLog {
   /** The decider refused an append of this attempt: it was asked to stop, or it lost the job. */
   private stopFor(history: JobHistory, reason: Extract<Decision, { kind: 'refused' }>['reason']): void {
     if (this.stop.signal.aborted) return;
-    this.history = history;
+    this.advance(history);
     if (reason === 'cancel-requested') {
       this.logger.log({ jobId: this.jobId }, 'cancel requested; stopping the attempt');
       this.cancelled = true;
@@ -193,12 +193,21 @@ export class AttemptLog {
     this.stop.abort(new Error(`attempt stopped: ${reason}`));
   }
 
+  /**
+   * Takes `history` as what the job's lifecycle holds, unless this attempt already knows a later
+   * message of it: an append's answer can arrive after a cancel nudge has read the request stored
+   * after that append, and the request is what the attempt must settle after.
+   */
+  private advance(history: JobHistory): void {
+    if ((history.lifecycle?.seq ?? 0) >= (this.history.lifecycle?.seq ?? 0)) this.history = history;
+  }
+
   private async resync(): Promise<void> {
     try {
       const last = await this.store.lastLifecycleEntry(this.jobId);
       const standing = attemptStanding(last, this.started);
       // Its own last event (the report was stored after all): go on after it.
-      if (standing === 'holds') this.history = { ...this.history, lifecycle: last };
+      if (standing === 'holds') this.advance({ ...this.history, lifecycle: last });
       else this.stopFor({ ...this.history, lifecycle: last }, standing);
     } catch {
       // Still unreachable: the terminal append will fail or succeed on its own terms.

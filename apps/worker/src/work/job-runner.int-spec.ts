@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { JobEvent, WorkRequest } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
-import { jobStarted, publishAsNewerRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
+import { jobCancelled, jobCancelRequested, jobStarted, publishAsNewerRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
 import { freshNamespace, IN_PROCESS_OPS, type TestNamespace } from '../../../../test/support/services.js';
 import { WorkerModule } from '../worker.module.js';
 import { JobRunner } from './job-runner.service.js';
@@ -61,6 +61,56 @@ describe('job runner against JetStream', () => {
     await runner.run(stale.delivery, new AbortController().signal);
     expect(stale.done).toEqual({ acks: 1, naks: [] });
     expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobFailed', 'JobCancelRequested', 'JobCancelled', 'JobRedriven', 'JobStarted']);
+  });
+
+  /**
+   * Runs `first` against the stream right before the runner's first append of a JobCancelled, as if
+   * the jobs service (or a DELETE) appended in the moment between the runner's read and its append.
+   */
+  const beforeWorkerCancels = (first: (expected: number) => Promise<void>) => {
+    const runnerStore = module.get(EventStore);
+    const append = runnerStore.append.bind(runnerStore);
+    let done = false;
+    const spy = jest.spyOn(runnerStore, 'append').mockImplementation(async (event, expected) => {
+      if (!done && event.type === 'JobCancelled') {
+        done = true;
+        await first(expected);
+      }
+      return append(event, expected);
+    });
+    return () => spy.mockRestore();
+  };
+
+  it('acks a waiting job whose cancel the jobs service settled while the runner was settling it too', async () => {
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
+    const submittedSeq = await append(submitted, 0);
+    const asked = jobCancelRequested(submitted, 0);
+    await append(asked, 0);
+    const restore = beforeWorkerCancels(async (expected) => void (await append(jobCancelled(asked, 0), expected)));
+    try {
+      const redelivered = delivery(submitted, submittedSeq, 2);
+      expect(await runner.run(redelivered.delivery, new AbortController().signal)).toBe('skipped');
+      expect(redelivered.done).toEqual({ acks: 1, naks: [] });
+    } finally {
+      restore();
+    }
+    expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobCancelRequested', 'JobCancelled']);
+  });
+
+  it('settles after the newest cancel request when a DELETE asks again while the runner settles a cancel, and acks', async () => {
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
+    const submittedSeq = await append(submitted, 0);
+    const asked = jobCancelRequested(submitted, 0);
+    await append(asked, 0);
+    const restore = beforeWorkerCancels(async (expected) => void (await append(jobCancelRequested(asked, 0, 'key_test', true), expected)));
+    try {
+      const first = delivery(submitted, submittedSeq, 1);
+      expect(await runner.run(first.delivery, new AbortController().signal)).toBe('skipped');
+      expect(first.done).toEqual({ acks: 1, naks: [] });
+    } finally {
+      restore();
+    }
+    expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobCancelRequested', 'JobCancelRequested', 'JobCancelled']);
   });
 
   it('leaves alone a job whose last lifecycle event it cannot read: no append, no ack, a nak with a delay', async () => {

@@ -118,7 +118,8 @@ export class JobRunner {
    * claimed it. A first delivery of a submission almost always meets a job with no lifecycle yet, so
    * it claims attempt 1 from that assumed history and reads the history only when that append is
    * refused (a lost ack, a cancel): one round trip instead of two before the pipeline begins, and the
-   * same outcome on every other path. A claim refused after a read has lost a race: it walks away.
+   * same outcome on every other path. A claim refused after a read has lost a race: it walks away,
+   * unless what it must do then is skip the job or settle its cancel (settlesOrSkips).
    */
   private async claim(delivery: WorkDelivery): Promise<ClaimedAttempt | 'skipped' | 'held' | 'lost'> {
     const { request } = delivery;
@@ -128,7 +129,7 @@ export class JobRunner {
       outcome = await runCommand(
         this.store,
         { kind: 'Claim', jobId: request.jobId, request, deliverySeq: delivery.seq, workerId: this.config.WORKER_ID, stamp: stampNow(this.clock, this.ids) },
-        { assumed: fast ? firstDeliveryHistory(request, delivery.seq) : undefined, priority: request.data.priority, rounds: fast ? 2 : 1 },
+        { assumed: fast ? firstDeliveryHistory(request, delivery.seq) : undefined, priority: request.data.priority, rounds: fast ? 2 : 1, pastRounds: settlesOrSkips },
       );
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
@@ -227,6 +228,16 @@ export class JobRunner {
     this.logger.warn({ jobId }, 'job was taken over by another attempt; discarding this result');
     return 'lost';
   }
+}
+
+/**
+ * What a claim that lost a race after reading still does: skip a job that ended, was deleted or
+ * redriven meanwhile (acked), and settle a cancel after the newest request (a DELETE asking again).
+ * It never starts an attempt then: the attempt that won runs the job.
+ */
+function settlesOrSkips(decision: Decision): boolean {
+  if (decision.kind === 'refused') return decision.reason !== 'unreadable';
+  return decision.appends[0].event.type === 'JobCancelled';
 }
 
 /** Three heartbeats per ack deadline, so that one lost on the way never lets the deadline pass. */
