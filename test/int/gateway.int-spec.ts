@@ -11,6 +11,7 @@ import { testKeys, type TestKey } from '../support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { startJobsService } from '../support/jobs-service.js';
 import { isoBox, mp4Shell } from '../support/videos.js';
+import { jobStarted, publishAsNewerRelease, videoSubmitted } from '../support/events.js';
 import { multipart, rawRequest, send } from '../support/raw-http.js';
 
 /**
@@ -336,6 +337,25 @@ describe('gateway over HTTP', () => {
     } finally {
       await open.close();
     }
+  });
+
+  it('answers cancel, retry and delete of a job whose history it cannot read with 503 JOB_HISTORY_UNREADABLE, and appends nothing', async () => {
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop', tenant: 'acme' });
+    await store.append(submitted, 0);
+    const started = jobStarted(submitted, 1, 'newer-worker');
+    const { seq } = await store.append(started, 0);
+    // A newer release ended the job with an event this one does not know (a rolling upgrade).
+    await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq, 'JobArchived');
+    const path = `/v1/jobs/${submitted.jobId}`;
+    for (const [method, url] of [
+      ['POST', `${path}/cancel`],
+      ['POST', `${path}/retry`],
+      ['DELETE', path],
+    ] as const) {
+      const res = await fetch(`${base}${url}`, { method, headers: acme.headers });
+      expect({ method, url, status: res.status, code: await codeOf(res) }).toEqual({ method, url, status: 503, code: 'JOB_HISTORY_UNREADABLE' });
+    }
+    expect((await store.readJob(submitted.jobId)).map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'malformed']);
   });
 
   it('answers 503 with Retry-After when the jobs service does not reply', async () => {

@@ -50,4 +50,38 @@ describe('consumeLoop against JetStream', () => {
     await loop;
     expect(opened).toBe(2);
   });
+
+  it('after a handler fails, opens the consumer again and hands the message over again (the live feed resuming where it stopped)', async () => {
+    const first = await store.append(videoSubmitted(), 0);
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    let opened = 0;
+    let failed = false;
+    let resumeAt: number | null = first.seq;
+    const stop = new AbortController();
+    const loop = consumeLoop({
+      signal: stop.signal,
+      backoff: new Backoff(10, 100),
+      open: () => {
+        opened += 1;
+        return store.consumeOrdered(resumeAt, { max_messages: 8 });
+      },
+      handle: async (msg) => {
+        // A lookup that fails on the first delivery (NATS slow, say): the round ends, and the next resumes at this message.
+        if (!failed) {
+          failed = true;
+          throw new Error('the lookup failed');
+        }
+        seen.push(msg.seq);
+        resumeAt = msg.seq + 1;
+      },
+      onError: (error) => errors.push(error),
+    });
+
+    await eventually(async () => (seen.includes(first.seq) ? true : undefined), 10_000, 'the message handed over again');
+    expect(opened).toBe(2);
+    expect(errors).toEqual([new Error('the lookup failed')]);
+    stop.abort();
+    await loop;
+  });
 });

@@ -99,8 +99,19 @@ export class EventStore {
     return this.subjects.streamName;
   }
 
+  /**
+   * The JetStream manager, made once (its making asks the server for the account's JetStream info).
+   * One that failed to be made (NATS away, JetStream not ready) is not kept: the next call asks again,
+   * so one failure at the first read does not break every read until a restart.
+   */
   private jsm(): Promise<JetStreamManager> {
-    this.jsmPromise ??= jetstreamManager(this.nc, { timeout: this.timeoutMs });
+    if (!this.jsmPromise) {
+      const making = jetstreamManager(this.nc, { timeout: this.timeoutMs });
+      this.jsmPromise = making;
+      making.catch(() => {
+        if (this.jsmPromise === making) this.jsmPromise = undefined;
+      });
+    }
     return this.jsmPromise;
   }
 

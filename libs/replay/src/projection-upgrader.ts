@@ -14,7 +14,7 @@ import {
   type StreamMismatch,
   type SwitchResult,
 } from '@app/read-model';
-import { abortableSleep } from '@app/runtime';
+import { abortableSleep, Backoff, retryLoop } from '@app/runtime';
 import { catchUpFromStream, DEFAULT_REBUILD_BATCH, rebuildRange } from './rebuild.js';
 import { guardedByStream, streamStillThere } from './stream-guard.js';
 
@@ -103,22 +103,32 @@ export class ProjectionUpgrader {
   private async run(): Promise<SwitchResult | null> {
     const { registry, version, log } = this.options;
     const pollMs = this.options.pollMs ?? 2000;
-    let delay = pollMs;
-    for (;;) {
-      if (this.abort.signal.aborted) return null;
-      try {
-        if (!(await this.rebuildNeeded())) return null;
+    const signal = this.abort.signal;
+    /** Set once the run has its answer: the switch it made, or null. */
+    const outcome: { result?: SwitchResult | null } = {};
+    await retryLoop(
+      async (healthy) => {
+        if (!(await this.rebuildNeeded())) {
+          outcome.result = null;
+          return;
+        }
         const built = await registry.whileHolding(registry.rebuildLockKey(version), () => this.build());
-        if (built) return built.value;
+        if (built) {
+          outcome.result = built.value;
+          return;
+        }
         log.info(`another instance is rebuilding the read model (projection version ${version}); waiting`);
-        delay = pollMs;
-      } catch (error) {
-        if (this.abort.signal.aborted) return null;
-        log.warn(`read-model rebuild paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
-        delay = Math.min(delay * 2, 60_000);
-      }
-      await abortableSleep(delay, this.abort.signal);
-    }
+        healthy();
+        await abortableSleep(pollMs, signal);
+      },
+      {
+        signal,
+        backoff: new Backoff(pollMs, 60_000),
+        again: () => !('result' in outcome),
+        onError: (error, delay) => log.warn(`read-model rebuild paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`),
+      },
+    );
+    return outcome.result ?? null;
   }
 
   /** Under the rebuild lock: builds and switches, or null when nothing is to be done (any more). */

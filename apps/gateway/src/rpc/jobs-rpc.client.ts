@@ -11,8 +11,11 @@ import { GATEWAY_CONFIG } from '../gateway.config.js';
 
 export const JOBS_RPC = Symbol('JOBS_RPC');
 
-/** Replies that the gateway passes on as client errors rather than as an outage. */
-const CLIENT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
+/**
+ * Replies that the gateway passes on with their own code rather than as an outage: the client
+ * errors, and JOB_HISTORY_UNREADABLE (a 503 that retrying soon does not cure, so without Retry-After).
+ */
+const PASSED_ON_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.BadRequest,
   ErrorCode.InvalidCursor,
   ErrorCode.JobNotFound,
@@ -20,6 +23,7 @@ const CLIENT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.EventNotFound,
   ErrorCode.JobAlreadyEnded,
   ErrorCode.JobNotRetryable,
+  ErrorCode.JobHistoryUnreadable,
 ]);
 
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
@@ -61,7 +65,7 @@ export class JobsRpcClient {
     }
     const value = reply.data as Reply;
     if (!value.ok) {
-      if (isErrorCode(value.error.code) && CLIENT_ERROR_CODES.has(value.error.code)) throw new ApiError(value.error.code, value.error.message);
+      if (isErrorCode(value.error.code) && PASSED_ON_CODES.has(value.error.code)) throw new ApiError(value.error.code, value.error.message);
       throw new ApiError(ErrorCode.ServiceUnavailable, value.error.message, { 'Retry-After': '1' });
     }
     return value.value as Extract<z.output<S>, { ok: true }>['value'];
