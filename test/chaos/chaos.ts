@@ -34,6 +34,8 @@ export interface ChaosReport {
   accepted: number;
   completed: number;
   failed: Record<string, number>;
+  /** The first few failed jobs' ends: job, attempt, code and message, to tell why without the stream. */
+  failures: string[];
   deadLetters: number;
   kills: { workers: number; nats: number; postgres: number; projector: number };
   /** Services that exited without being killed by the run (each was restarted). */
@@ -296,6 +298,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let deadLetters = 0;
     let extraAttempts = 0;
     const failed: Record<string, number> = {};
+    const failures: string[] = [];
     const unexpectedJobs = [...tally.byJob.keys()].filter((id) => !accepted.has(id));
     if (unexpectedJobs.length > 0) violations.push(`${unexpectedJobs.length} jobs in the stream that no client was told about`);
     if (tally.malformed > 0) violations.push(`${tally.malformed} malformed messages in the stream`);
@@ -310,6 +313,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (end?.type === 'JobCompleted') completed++;
       if (end?.type === 'JobFailed') {
         failed[end.data.error.code] = (failed[end.data.error.code] ?? 0) + 1;
+        if (failures.length < 10) failures.push(`${end.jobId} attempt ${end.data.attempt} of ${events.filter((e) => e.type === 'JobStarted').length} started: ${end.data.error.code}: ${end.data.error.message.slice(0, 300)}`);
         if (end.data.deadLetter) deadLetters++;
       }
     }
@@ -334,6 +338,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       accepted: accepted.size,
       completed,
       failed,
+      failures,
       deadLetters,
       kills,
       unexpectedExits: fleet.unexpectedExits,
@@ -377,7 +382,13 @@ export function formatReport(report: ChaosReport): string {
   const width = Math.max(...rows.map(([name]) => name.length));
   const lines = rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`);
   const exits = report.unexpectedExits.slice(0, 5).map((exit) => `    ${exit.slice(0, 3000)}`);
-  return ['chaos run:', ...lines, ...(exits.length ? ['  unexpected exits (restarted):', ...exits] : [])].join('\n');
+  const failures = report.failures.map((failure) => `    ${failure}`);
+  return [
+    'chaos run:',
+    ...lines,
+    ...(failures.length ? ['  failed jobs (the first ten):', ...failures] : []),
+    ...(exits.length ? ['  unexpected exits (restarted):', ...exits] : []),
+  ].join('\n');
 }
 
 /** Makes an admin key for the chaos run, retrying while PostgreSQL is still coming up. */
