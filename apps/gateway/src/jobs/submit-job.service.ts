@@ -87,7 +87,7 @@ export class SubmitJobService {
     const jobId = command.idempotencyKey ? idempotentJobId(command.tenant, command.idempotencyKey) : this.ids.next();
     if (command.idempotencyKey) {
       const prior = await this.priorSubmission(jobId);
-      if (prior) return this.replay(prior, command.source, command.fields);
+      if (prior) return this.replay(prior.event, command.source, command.fields);
     }
 
     const objectName = `uploads/${jobId}/${this.ids.next()}`;
@@ -140,12 +140,13 @@ export class SubmitJobService {
         if (isStorageFullError(error)) throw new ApiError(ErrorCode.StorageFull, 'the event log is full: no new job can be stored now; try again later');
         throw error;
       }
-      if (outcome.kind === 'refused' || !(await this.isFirst(jobId, outcome.stored[0].seq, command.idempotencyKey))) {
-        // The key's job was stored by another request first: answer as it was answered (or 422 for
-        // another body). A VideoSubmitted of ours stored after it is inert: the first one is the job.
+      if (outcome.kind === 'refused' || command.idempotencyKey) {
+        // With a key, the job's first submission is read back once: ours, or one that another request
+        // stored first, answered as it was answered (or 422 for another body). A VideoSubmitted of
+        // ours stored after it is inert: the first one is the job. Without a key the id is new.
         const prior = await this.priorSubmission(jobId);
         if (!prior) throw new ApiError(ErrorCode.Internal, 'the submission for this key could not be read back');
-        return this.compare(prior, upload.blob.sha256, received.fields, command.fields);
+        if (outcome.kind === 'refused' || prior.seq !== outcome.stored[0].seq) return this.compare(prior.event, upload.blob.sha256, received.fields, command.fields);
       }
       keepUpload = true;
       this.metrics.submitted.inc({ pipeline, priority });
@@ -155,13 +156,6 @@ export class SubmitJobService {
         await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
       }
     }
-  }
-
-  /** True when the submission stored at `seq` is the job's first (always, without a key: its id is new). */
-  private async isFirst(jobId: string, seq: number, idempotencyKey: string | null): Promise<boolean> {
-    if (!idempotencyKey) return true;
-    const first = await this.store.firstSubmission(jobId);
-    return (first?.ok ? first.stored.seq : first?.malformed.seq) === seq;
   }
 
   /**
@@ -202,7 +196,8 @@ export class SubmitJobService {
     return { blob, filename: part.filename, contentType: media.contentType };
   }
 
-  private async priorSubmission(jobId: string): Promise<VideoSubmitted | null> {
+  /** The job's first submission with its stream sequence; null when there is none. */
+  private async priorSubmission(jobId: string): Promise<{ seq: number; event: VideoSubmitted } | null> {
     const item = await this.store.firstSubmission(jobId);
     if (!item) return null;
     if (!item.ok || item.stored.event.type !== 'VideoSubmitted') {
@@ -210,7 +205,7 @@ export class SubmitJobService {
       this.logger.warn({ jobId, seq: item.ok ? item.stored.seq : item.malformed.seq }, 'the submission for this Idempotency-Key is an event this release cannot read; refused');
       throw new ApiError(ErrorCode.JobHistoryUnreadable, 'the job of this Idempotency-Key was stored by a newer release, which this one cannot read; try again later');
     }
-    return item.stored.event;
+    return { seq: item.stored.seq, event: item.stored.event };
   }
 
   /** A repeated key: read the body through a hash only (nothing is stored), then compare. */
