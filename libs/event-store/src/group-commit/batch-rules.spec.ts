@@ -13,7 +13,7 @@ import {
   type GroupCommitLimits,
 } from './batch-rules.js';
 
-const limits: GroupCommitLimits = { minBatch: 4, maxBatch: 10, maxBatchesInFlight: 1 };
+const limits: GroupCommitLimits = { minBatch: 4, maxAloneInFlight: 4, maxBatch: 10, maxBatchesInFlight: 1 };
 
 /** A publish to `subject` with message id `id`, expecting `expect` on its subject (or on `over`). */
 function msg(subject: string, id: string, expect?: number, over?: string) {
@@ -103,6 +103,14 @@ describe('when to send', () => {
     expect(nextSend({ inFlight: 2, batchesInFlight: 0, waiting: 3 }, limits)).toBe('alone');
     expect(nextSend({ inFlight: 5, batchesInFlight: 0, waiting: 3 }, limits)).toBe('wait');
     expect(nextSend({ inFlight: 0, batchesInFlight: 0, waiting: 0 }, limits)).toBe('wait');
+  });
+
+  it('holds new publishes as soon as `maxAloneInFlight` are in flight, whatever the batch threshold', () => {
+    const strict = { ...limits, maxAloneInFlight: 1 };
+    expect(sendAtOnce({ inFlight: 0, batchesInFlight: 0, waiting: 0 }, strict)).toBe(true);
+    expect(sendAtOnce({ inFlight: 1, batchesInFlight: 0, waiting: 0 }, strict)).toBe(false);
+    expect(nextSend({ inFlight: 1, batchesInFlight: 0, waiting: 3 }, strict)).toBe('wait');
+    expect(nextSend({ inFlight: 0, batchesInFlight: 0, waiting: 3 }, strict)).toBe('alone');
   });
 
   it('never leaves publishes waiting with nothing in flight (an answer is what sends them)', () => {

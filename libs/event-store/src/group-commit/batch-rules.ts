@@ -90,6 +90,11 @@ export interface GroupCommitLimits {
    * once, alone, while fewer than this many are in flight.
    */
   minBatch: number;
+  /**
+   * While fewer than this many publishes are in flight, a new one is sent at once, alone; past it,
+   * new publishes wait for the next answer, to be sent together.
+   */
+  maxAloneInFlight: number;
   /** The most publishes in one batch (nats-server allows 1,000 by default). */
   maxBatch: number;
   /** The most batches of this publisher in flight at once (nats-server allows 50 per stream). */
@@ -107,11 +112,12 @@ export interface GroupCommitLoad {
 }
 
 /**
- * A new publish, with nothing waiting before it: sent at once while fewer than `minBatch` publishes are
- * in flight (a lone publish, or a few pipelined, are not held back); else it waits to share a batch.
+ * A new publish, with nothing waiting before it: sent at once while fewer than `maxAloneInFlight`
+ * publishes are in flight (a lone publish, or a few pipelined, are not held back); else it waits to
+ * share a batch.
  */
 export function sendAtOnce(load: GroupCommitLoad, limits: GroupCommitLimits): boolean {
-  return load.waiting === 0 && load.inFlight < limits.minBatch;
+  return load.waiting === 0 && load.inFlight < limits.maxAloneInFlight;
 }
 
 /**
@@ -122,7 +128,7 @@ export function sendAtOnce(load: GroupCommitLoad, limits: GroupCommitLimits): bo
 export function nextSend(load: GroupCommitLoad, limits: GroupCommitLimits): 'batch' | 'alone' | 'wait' {
   if (load.waiting === 0) return 'wait';
   if (load.waiting >= limits.minBatch) return load.batchesInFlight < limits.maxBatchesInFlight ? 'batch' : 'wait';
-  return load.inFlight < limits.minBatch ? 'alone' : 'wait';
+  return load.inFlight < limits.maxAloneInFlight ? 'alone' : 'wait';
 }
 
 /**

@@ -9,9 +9,11 @@ const ATOMIC_PUBLISH_DISABLED = 10174;
 
 /**
  * Measured on nats-server 2.15.1, one file-backed server, `sync_interval: always` (docs/adr/0003):
- * a batch costs about as much as eight single publishes, so fewer wait-ers are sent one by one.
+ * an atomic batch costs about as much as several single publishes (its staging store syncs four
+ * times), so up to eight in flight are sent alone, pipelined, exactly as without group commit, and
+ * a batch needs at least eight.
  */
-export const DEFAULT_GROUP_COMMIT_LIMITS: GroupCommitLimits = { minBatch: 8, maxBatch: 256, maxBatchesInFlight: 1 };
+export const DEFAULT_GROUP_COMMIT_LIMITS: GroupCommitLimits = { minBatch: 8, maxAloneInFlight: 8, maxBatch: 256, maxBatchesInFlight: 1 };
 
 export interface GroupCommitOptions extends Partial<GroupCommitLimits> {
   /**
@@ -51,8 +53,9 @@ type BatchMode = { kind: 'unknown' } | { kind: 'asking'; answer: Promise<boolean
  * stored message or batch before it answers).
  *
  * - A lone publish, or a few at once, are sent at once, as JetStreamPublisher sends them: while fewer
- *   than `minBatch` are in flight, nothing is held back.
- * - Past that, new publishes wait. When an answer comes, what waits is sent: as one atomic batch
+ *   than `maxAloneInFlight` (by default `minBatch`) are in flight, nothing is held back.
+ * - Past that, new publishes wait. When an answer comes, what waits is sent at the end of that turn
+ *   of the event loop (so the next appends of the callers just answered join it): as one atomic batch
  *   (at most `maxBatch`, at most `maxBatchesInFlight` batches at once) when `minBatch` or more wait,
  *   else each alone. Publishes that may not share a batch (takeBatch) wait for the next one.
  * - Each message keeps its own headers (`Nats-Msg-Id`, its expected-sequence check): a committed
@@ -70,6 +73,7 @@ export class GroupCommitPublisher {
   private waiting: Pending[] = [];
   private inFlight = 0;
   private batchesInFlight = 0;
+  private sendScheduled = false;
   private mode: BatchMode = { kind: 'unknown' };
   private readonly counts: GroupCommitFigures = { alone: 0, batches: 0, batched: 0, refusedBatches: 0 };
 
@@ -81,6 +85,7 @@ export class GroupCommitPublisher {
     this.single = new JetStreamPublisher(nc, timeoutMs);
     this.limits = {
       minBatch: options.minBatch ?? DEFAULT_GROUP_COMMIT_LIMITS.minBatch,
+      maxAloneInFlight: options.maxAloneInFlight ?? options.minBatch ?? DEFAULT_GROUP_COMMIT_LIMITS.maxAloneInFlight,
       maxBatch: options.maxBatch ?? DEFAULT_GROUP_COMMIT_LIMITS.maxBatch,
       maxBatchesInFlight: options.maxBatchesInFlight ?? DEFAULT_GROUP_COMMIT_LIMITS.maxBatchesInFlight,
     };
@@ -219,12 +224,21 @@ export class GroupCommitPublisher {
     this.settled(batch.length, true, () => batch.forEach((pending, i) => pending.resolve({ stream: ack.stream, seq: seqs[i]!, duplicate: false })));
   }
 
-  /** Books an answer (of one publish or one batch), tells the callers, then sends what waits. */
+  /**
+   * Books an answer (of one publish or one batch) and tells the callers; what waits is sent at the
+   * end of this turn of the event loop, so that the callers' next appends (made as soon as they hear)
+   * join the same batch instead of trickling out alone.
+   */
   private settled(count: number, wasBatch: boolean, tell: () => void): void {
     this.inFlight -= count;
     if (wasBatch) this.batchesInFlight--;
     tell();
-    this.sendWaiting();
+    if (this.sendScheduled) return;
+    this.sendScheduled = true;
+    setImmediate(() => {
+      this.sendScheduled = false;
+      this.sendWaiting();
+    });
   }
 }
 
