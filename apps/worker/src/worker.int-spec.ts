@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JobPriority } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
@@ -10,7 +10,7 @@ import { BlobStore } from '@app/blob-store';
 import { WorkerRegistry } from '@app/worker-registry';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
-import { eventually, freshNamespace, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
+import { eventually, freshNamespace, type TestNamespace, IN_PROCESS_OPS, TEST_NATS_URL } from '../../../test/support/services.js';
 import { ffprobe, makeTextFile, makeVideo, mediaDir } from '../../../test/support/videos.js';
 import { WORK_CONSUMER } from './work/work.consumer.js';
 import { WorkerModule } from './worker.module.js';
@@ -57,7 +57,7 @@ describe('worker against JetStream and ffprobe', () => {
     const { seq } = await store.append(started, 0);
     await store.append(jobCompleted(started), seq);
 
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
@@ -117,6 +117,17 @@ describe('worker against JetStream and ffprobe', () => {
     expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: { total_frames: null, frames: [], summary: { frame_count: 0 }, tools: { noop: { summary: {} } } }, artifacts: [] });
   });
 
+  it('terminates a malformed work message, and the server\'s MSG_TERMINATED advisory says why', async () => {
+    const advisories = ns.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${ns.subjects.streamName}.${WORK_CONSUMER}`, { max: 1 });
+    await ns.nc.flush();
+    const { seq } = await jetstream(ns.nc).publish(ns.subjects.submitted('job-not-json', 'normal'), '{"type":');
+    let advisory: { stream_seq?: number; reason?: string } | undefined;
+    for await (const msg of advisories) advisory = msg.json();
+    expect(advisory?.stream_seq).toBe(seq);
+    expect(advisory?.reason).toMatch(/^malformed work message: /);
+    await eventually(settled, 20_000, 'the work consumer to settle');
+  });
+
   it('continues the attempts of a job whose lifecycle began before this message was first delivered', async () => {
     // For example a job handed back after a failed attempt: the first delivery's cheap claim of
     // attempt 1 is refused, so the worker reads the lifecycle and claims attempt 2 instead.
@@ -153,7 +164,7 @@ describe('a work consumer left by an older version', () => {
     // The work subject used to end at `.submitted`; a durable made then would never see a job now.
     const jsm = await jetstreamManager(ns.nc);
     const old = await jsm.consumers.add(ns.subjects.streamName, { durable_name: WORK_CONSUMER, ack_policy: AckPolicy.Explicit, filter_subject: `${ns.namespace}.job.*.submitted` });
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'upgraded-worker' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'upgraded-worker' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
@@ -195,7 +206,7 @@ describe('priorities', () => {
         jobs.set(submitted.jobId, priority);
       }
     }
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'priority-worker', WORKER_CONCURRENCY: '1' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'priority-worker', WORKER_CONCURRENCY: '1' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
