@@ -19,12 +19,19 @@ export class WorkerRegistry {
   ) {}
 
   /**
-   * Opens (or creates) the bucket. `ttlMs` applies only when this call creates it. An announcement
-   * that finds the bucket gone (NATS lost its data) makes it again.
+   * Opens (or creates) the bucket with `replicas` copies on a cluster (NATS_STREAM_REPLICAS, like the
+   * event stream: with one copy, the death of its node leaves the workers unlisted while jobs go on).
+   * An existing bucket with another number of copies is changed to it. `ttlMs` applies only when
+   * this call creates it. An announcement that finds the bucket gone (NATS lost its data) makes it again.
    */
-  static async open(nc: NatsConnection, bucket: string, ttlMs = WORKER_TTL_MS): Promise<WorkerRegistry> {
+  static async open(nc: NatsConnection, bucket: string, options: { ttlMs?: number; replicas?: number } = {}): Promise<WorkerRegistry> {
+    const replicas = options.replicas ?? 1;
     const owner = {
-      create: () => new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1, description: 'Framewire workers (heartbeats)' }),
+      create: async () => {
+        const kv = await new Kvm(nc).create(bucket, { ttl: options.ttlMs ?? WORKER_TTL_MS, history: 1, replicas, description: 'Framewire workers (heartbeats)' });
+        if ((await kv.status()).replicas !== replicas) await (await jetstreamManager(nc)).streams.update(`KV_${bucket}`, { num_replicas: replicas });
+        return kv;
+      },
       gone: async () => streamGone(await jetstreamManager(nc), `KV_${bucket}`),
     };
     return new WorkerRegistry(await owner.create(), owner);
