@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -61,6 +62,13 @@ describe('the whole system on a three-node NATS cluster', () => {
   }, 150_000);
 
   afterAll(async () => {
+    // FRAMEWIRE_TEST_LOGS=<dir> keeps every process's output (services and nats nodes) for a post-mortem.
+    const keep = process.env['FRAMEWIRE_TEST_LOGS'];
+    if (keep && system && cluster) {
+      await mkdir(keep, { recursive: true });
+      for (const [name, service] of system.services) await writeFile(join(keep, `${name}.log`), service.output());
+      for (const node of cluster.nodes) await writeFile(join(keep, `${node.name}.log`), node.log());
+    }
     await system?.stopAll('SIGKILL');
     await nc?.close().catch(() => undefined);
     await cluster?.stop();
@@ -111,6 +119,8 @@ describe('the whole system on a three-node NATS cluster', () => {
       await seed.stop('SIGKILL');
       const atSeedKill = accepted.size;
       await reach(atSeedKill + 20, '20 jobs accepted after the seed node was killed');
+      // Refusals during a failover are 503s (or a dropped connection), never a 500 or another 4xx.
+      expect([...refusals.keys()].filter((why) => /^\d+$/.test(why) && why !== '503')).toEqual([]);
       process.stdout.write(`cluster e2e: killed stream leader ${leader.name} at ${atLeaderKill} jobs, seed ${seed.name} at ${atSeedKill}; refused submissions (retried): ${JSON.stringify(Object.fromEntries(refusals))}\n`);
     } finally {
       submitting = false;
@@ -121,6 +131,7 @@ describe('the whole system on a three-node NATS cluster', () => {
     const jobIds = new Set(accepted.values());
     expect(jobIds.size).toBe(accepted.size);
     const store = new EventStore(nc, subjects, 10_000);
+    let unended: string[] = [];
     const histories = await eventually(
       async () => {
         const byJob = new Map<string, JobEvent[]>();
@@ -130,12 +141,14 @@ describe('the whole system on a three-node NATS cluster', () => {
             byJob.set(item.stored.event.jobId, [...(byJob.get(item.stored.event.jobId) ?? []), item.stored.event]);
           }
         });
-        const ended = [...jobIds].every((id) => checkJob(byJob.get(id) ?? []).ended);
-        return ended ? byJob : undefined;
+        unended = [...jobIds].filter((id) => !checkJob(byJob.get(id) ?? []).ended).map((id) => `${id}: ${(byJob.get(id) ?? []).map((e) => e.type).join(',')}`);
+        return unended.length === 0 ? byJob : undefined;
       },
       120_000,
       'every accepted job to end',
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; ${unended.length} of ${jobIds.size} not ended, e.g. ${unended.slice(0, 5).join(' | ')}`);
+    });
     const problems = [...histories.entries()].flatMap(([id, events]) => checkJob(events).problems.map((p) => `${id}: ${p}`));
     expect(problems).toEqual([]);
     // No job the submitters were not told of (a retried submission that made a second job).

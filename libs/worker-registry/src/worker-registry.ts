@@ -1,8 +1,8 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { workerInfoSchema, type WorkerInfo } from '@app/contracts';
-import { streamGone } from '@app/nats';
+import { isStreamNotFound, streamGone } from '@app/nats';
 
 /** How long an announcement lives without a refresh; a worker refreshes every third of it. */
 export const WORKER_TTL_MS = 15_000;
@@ -29,7 +29,8 @@ export class WorkerRegistry {
     const owner = {
       create: async () => {
         const kv = await new Kvm(nc).create(bucket, { ttl: options.ttlMs ?? WORKER_TTL_MS, history: 1, replicas, description: 'Framewire workers (heartbeats)' });
-        if ((await kv.status()).replicas !== replicas) await (await jetstreamManager(nc)).streams.update(`KV_${bucket}`, { num_replicas: replicas });
+        const jsm = await jetstreamManager(nc);
+        if ((await streamInfoSoon(jsm, `KV_${bucket}`)).config.num_replicas !== replicas) await jsm.streams.update(`KV_${bucket}`, { num_replicas: replicas });
         return kv;
       },
       gone: async () => streamGone(await jetstreamManager(nc), `KV_${bucket}`),
@@ -76,6 +77,22 @@ export class WorkerRegistry {
       if (parsed.success) found.push(parsed.data);
     }
     return found.sort((a, b) => b.last_heartbeat.localeCompare(a.last_heartbeat));
+  }
+}
+
+/**
+ * The info of a stream that was just made, perhaps by another process: on a cluster it can answer
+ * "stream not found" for a moment after its creation returned (seen on 2.15.1 with two workers
+ * starting at once), until its group has a leader.
+ */
+async function streamInfoSoon(jsm: JetStreamManager, stream: string): Promise<StreamInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await jsm.streams.info(stream);
+    } catch (error) {
+      if (!isStreamNotFound(error) || attempt >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 }
 
