@@ -33,6 +33,8 @@ export interface NatsServerOptions {
    * is the user the readiness probe connects as when the config has users.
    */
   config?: { file: string; env?: Record<string, string>; probe?: { user: string; pass: string }; clustered?: boolean };
+  /** The nats-server binary to run (default: nats-server from PATH). */
+  binary?: string;
 }
 
 export interface NatsServer {
@@ -82,7 +84,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       });
     },
     async start() {
-      child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.config?.env } });
+      child = spawn(options.binary ?? 'nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.config?.env } });
       child.stderr?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-20_000);
       });

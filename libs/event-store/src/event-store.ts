@@ -13,6 +13,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type MsgRequest,
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
@@ -194,9 +195,13 @@ export class EventStore {
   }
 
   /** The job's first work request, whatever its priority: its `VideoSubmitted`. Null for an unknown job. */
-  async firstSubmission(jobId: string): Promise<ReadItem | null> {
+  async firstSubmission(jobId: string, from: 'any' | 'leader' = 'any'): Promise<ReadItem | null> {
     const jsm = await this.jsm();
-    const msg = await jsm.direct.getMessage(this.streamName, { seq: 1, next_by_subj: this.subjects.submittedOfJob(jobId) });
+    const query = { seq: 1, next_by_subj: this.subjects.submittedOfJob(jobId) };
+    // A direct get is answered by any replica, and on a cluster a follower may not have applied an
+    // append that the leader acknowledged yet: a read that must see an append just made (ours or one
+    // that refused ours) asks the leader (STREAM.MSG.GET, which takes next_by_subj too on 2.9+).
+    const msg = from === 'leader' ? await jsm.streams.getMessage(this.streamName, query as unknown as MsgRequest) : await jsm.direct.getMessage(this.streamName, query);
     return msg ? readStored(msg) : null;
   }
 

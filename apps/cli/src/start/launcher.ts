@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cliEnvSchema, parseConfig } from '@app/config';
+import { natsServers } from '@app/nats';
 import { forgetServices, recordServices } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { ensureFirstKey } from './first-admin-key.js';
@@ -9,7 +10,7 @@ import { waitForJobsService } from './jobs-ready.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { startLocalNats, type LocalNats } from './local-nats.js';
 import { ensureLocalNatsPasswords, LOCAL_NATS_USERS_FILE, localNatsAuthorization, type LocalNatsPasswords, type LocalNatsUser } from './local-nats-users.js';
-import { freePort, isListening } from './net-probe.js';
+import { anyListening, freePort } from './net-probe.js';
 import { Supervisor } from './supervisor.js';
 import { redact } from '../shared/redact.js';
 
@@ -94,8 +95,7 @@ export async function start(options: StartOptions): Promise<void> {
 async function resolveNats(dataDir: string, local: boolean, started: (nats: LocalNats) => void): Promise<{ url: string; passwords: LocalNatsPasswords | null }> {
   const configured = local ? undefined : process.env['NATS_URL'];
   const url = configured || DEFAULT_NATS_URL;
-  const first = new URL(url.split(',')[0]!.trim());
-  if (!local && (await isListening(first.hostname, Number(first.port || 4222)))) {
+  if (!local && (await anyListening(natsServers(url)))) {
     say(`using NATS at ${url}`);
     return { url, passwords: null };
   }
