@@ -27,7 +27,8 @@ interface FramewireThroughput extends Throughput {
 const bench: Benchmark = {
   id: 'p2',
   title: 'End-to-end throughput, no-op jobs',
-  timeoutMs: 8 * 60_000,
+  // Framewire and three peers at two concurrencies, and Framewire again on the comparison server.
+  timeoutMs: 10 * 60_000,
   async run(ctx) {
     const counts = { 1: ctx.quick ? 50 : 10_000, 4: ctx.quick ? 50 : 20_000 };
     const framewire: Record<number, FramewireThroughput> = {};
