@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --out DIR] [-- --docs] [-- ids...]`
  *
- * Builds the apps if they are stale, then runs every bench/<id>-<name>.bench.ts in one process, the
- * raw limits first, each with a bounded count and time against loopback services only. Writes
+ * Builds the apps if they are stale, starts a durable nats-server of its own (unless BENCH_NATS_URL
+ * names one), then runs every bench/<id>-<name>.bench.ts in one process, the raw limits first, each
+ * with a bounded count and time against loopback services only. Writes
  * <out>/<timestamp>.json, .md (the table) and .svg (latency distributions), prints the table, and
  * with --docs puts the table into docs/performance.md between its bench markers (--readme, its
  * name from when the table was in the README, does the same). Exits non-zero if a benchmark failed
@@ -15,8 +16,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
+import { durableServerBinary, serverVersion, startOwnNats, type OwnNats, type SyncSetting } from './lib/nats-server.js';
 import { latencyChart, markdownTable, problemsOf, TABLE_PAGE, withBenchTable, type RunEntry, type RunReport } from './lib/report.js';
-import type { BenchContext, Benchmark, BenchResult } from './lib/types.js';
+import type { BenchContext, BenchNats, Benchmark, BenchResult } from './lib/types.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const benchDir = join(root, 'bench');
@@ -41,9 +43,22 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const natsUrl = process.env['BENCH_NATS_URL'] ?? process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+/**
+ * NATS: BENCH_NATS_URL if set (its sync setting unknown to the bench); else a nats-server of the
+ * bench's own from `scripts/nats-server.sh` (2.12 or newer) on a free port, its store in a temp dir,
+ * with `sync_interval: always`, or its default sync with BENCH_NATS_SYNC=default.
+ */
+const givenNatsUrl = process.env['BENCH_NATS_URL'];
+const syncSetting = (process.env['BENCH_NATS_SYNC'] ?? 'always') as SyncSetting;
+if (syncSetting !== 'always' && syncSetting !== 'default') throw new Error(`BENCH_NATS_SYNC must be always or default, not ${String(syncSetting)}`);
+/**
+ * The comparison server (rows "for comparison only"): BENCH_COMPARE_NATS_SERVER, a nats-server binary
+ * run with its default sync, or `none`. By default Debian 12's 2.9.10 at /usr/sbin/nats-server, in a
+ * full run only (a quick run has none unless the variable names one).
+ */
+const DEBIAN_NATS_SERVER = '/usr/sbin/nats-server';
 const databaseUrl = process.env['BENCH_DATABASE_URL'] ?? process.env['TEST_DATABASE_URL'] ?? 'postgres://root@127.0.0.1:5432/test';
-for (const url of [natsUrl, databaseUrl]) {
+for (const url of [givenNatsUrl ?? 'nats://127.0.0.1', databaseUrl]) {
   const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
   if (!/^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host)) {
     throw new Error(`benchmarks run on loopback only, but ${url} is not a loopback address`);
@@ -68,7 +83,58 @@ function isBenchmark(value: unknown): value is Benchmark {
   return !!b && typeof b.id === 'string' && typeof b.title === 'string' && typeof b.run === 'function';
 }
 
-async function machine(): Promise<Record<string, unknown>> {
+/** The servers of a run: the one every benchmark uses, and the comparison one if any. */
+interface Servers {
+  nats: BenchNats;
+  comparison?: BenchNats;
+  own: OwnNats[];
+}
+
+async function startServers(): Promise<Servers> {
+  const own: OwnNats[] = [];
+  try {
+    let nats: BenchNats;
+    if (givenNatsUrl) {
+      nats = { url: givenNatsUrl, version: await answeringVersion(givenNatsUrl), sync: 'sync setting unknown (BENCH_NATS_URL)', countFsyncs: async () => null };
+    } else {
+      const binary = await durableServerBinary(root);
+      const server = await startOwnNats(binary, syncSetting);
+      own.push(server);
+      nats = server;
+      log(`nats-server ${server.version} with ${server.sync} on ${server.url} (${binary})`);
+    }
+    let comparison: BenchNats | undefined;
+    const compareWith = process.env['BENCH_COMPARE_NATS_SERVER'] ?? (values.quick ? 'none' : DEBIAN_NATS_SERVER);
+    if (compareWith !== 'none') {
+      const version = await serverVersion(compareWith).catch(() => null);
+      if (version === null) {
+        log(`no comparison server: ${compareWith} does not run (BENCH_COMPARE_NATS_SERVER=none skips this)`);
+      } else {
+        const server = await startOwnNats(compareWith, 'default');
+        own.push(server);
+        comparison = server;
+        log(`for comparison: nats-server ${version} with ${server.sync} on ${server.url} (${compareWith})`);
+      }
+    }
+    return { nats, ...(comparison ? { comparison } : {}), own };
+  } catch (error) {
+    await Promise.all(own.map((server) => server.stop()));
+    throw error;
+  }
+}
+
+async function answeringVersion(url: string): Promise<string> {
+  try {
+    const nc = await connect({ servers: url, timeout: 3000 });
+    const version = nc.info?.version ?? 'unknown';
+    await nc.close();
+    return version;
+  } catch (error) {
+    throw new Error(`NATS at ${url} does not answer: ${String(error)}`);
+  }
+}
+
+async function machine(servers: Servers): Promise<Record<string, unknown>> {
   const version = (cmd: string, args: string[]) => {
     try {
       return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0]!;
@@ -76,24 +142,22 @@ async function machine(): Promise<Record<string, unknown>> {
       return 'not found';
     }
   };
-  let natsServer = 'unknown';
-  try {
-    const nc = await connect({ servers: natsUrl, timeout: 3000 });
-    natsServer = nc.info?.version ?? 'unknown';
-    await nc.close();
-  } catch (error) {
-    throw new Error(`NATS at ${natsUrl} does not answer: ${String(error)}`);
-  }
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  const postgres = String((await client.query('SHOW server_version')).rows[0]?.server_version ?? 'unknown');
+  const setting = async (name: string) => String((await client.query(`SHOW ${name}`)).rows[0]?.[name] ?? 'unknown');
+  const postgres = await setting('server_version');
+  const postgresDurability = `synchronous_commit=${await setting('synchronous_commit')}, fsync=${await setting('fsync')}`;
   await client.end();
   return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
     node: process.version,
-    natsServer,
+    natsServer: servers.nats.version,
+    natsSync: servers.nats.sync,
+    natsStartedByBench: !givenNatsUrl,
+    ...(servers.comparison ? { comparisonNats: `${servers.comparison.version}, ${servers.comparison.sync}` } : {}),
     postgres: `PostgreSQL ${postgres}`,
+    postgresDurability,
     redisServer: version(process.env['REDIS_SERVER'] ?? 'redis-server', ['--version']).replace(/ sha=.*$/, ''),
     ffmpeg: version('ffmpeg', ['-version']).replace(/ Copyright.*$/, ''),
     loadBefore: loadavg().map((l) => l.toFixed(2)).join(' '),
@@ -110,12 +174,14 @@ function gitState(): RunReport['git'] {
   }
 }
 
-async function runOne(benchmark: Benchmark, file: string, results: RunEntry[]): Promise<RunEntry> {
+async function runOne(benchmark: Benchmark, file: string, results: RunEntry[], servers: Servers): Promise<RunEntry> {
   const workDir = await mkdtemp(join(tmpdir(), `framewire-bench-${benchmark.id}-`));
   const controller = new AbortController();
   const budget = values.quick ? Math.min(QUICK_TIMEOUT_MS, benchmark.timeoutMs ?? QUICK_TIMEOUT_MS) : (benchmark.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const ctx: BenchContext = {
-    natsUrl,
+    natsUrl: servers.nats.url,
+    nats: servers.nats,
+    ...(servers.comparison ? { comparisonNats: servers.comparison } : {}),
     databaseUrl,
     workDir,
     repoRoot: root,
@@ -152,7 +218,16 @@ async function main(): Promise<number> {
     const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, stdio: ['ignore', 2, 2] });
     if (build.status !== 0) throw new Error('the build failed');
   }
-  const info = await machine();
+  const servers = await startServers();
+  try {
+    return await runAll(startedAt, servers);
+  } finally {
+    await Promise.all(servers.own.map((server) => server.stop()));
+  }
+}
+
+async function runAll(startedAt: Date, servers: Servers): Promise<number> {
+  const info = await machine(servers);
   const wanted = new Set(positionals);
   const found = await discover();
   const selected = found.filter(({ id }) => wanted.size === 0 || wanted.has(id) || id === 'raw');
@@ -173,7 +248,7 @@ async function main(): Promise<number> {
       continue;
     }
     log(`${benchmark.id}: ${benchmark.title}${values.quick ? ' (quick)' : ''}`);
-    const entry = await runOne(benchmark, file, results);
+    const entry = await runOne(benchmark, file, results, servers);
     log(`${benchmark.id}: done in ${(entry.durationMs / 1000).toFixed(1)} s${entry.error ? ' (FAILED)' : ''}`);
     results.push(entry);
   }

@@ -85,10 +85,11 @@ export class FramewireUnderTest {
     return Number(rows[0]?.['seq'] ?? 0);
   }
 
-  /** Resolves with the hrtime at which the read model first reached `seq`, polling every `everyMs`. */
-  async projectedThrough(seq: number, timeoutMs: number, everyMs = 5): Promise<bigint> {
+  /** Resolves with the hrtime at which the read model first reached `seq`, polling every `everyMs`; rejects once `signal` aborts. */
+  async projectedThrough(seq: number, timeoutMs: number, everyMs = 5, signal?: AbortSignal): Promise<bigint> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      signal?.throwIfAborted();
       if ((await this.checkpoint()) >= seq) return process.hrtime.bigint();
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }

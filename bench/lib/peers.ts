@@ -4,7 +4,7 @@ import { Logger as GraphileLogger, makeWorkerUtils, runMigrations, type WorkerUt
 import { is, runScript, type ChildScript } from './child.js';
 import { enqueueToStart, StartWatch } from './measure.js';
 import { cpuMs } from './proc.js';
-import { OwnRedis } from './redis.js';
+import { OwnRedis, type AppendFsync } from './redis.js';
 import { perSecond } from './stats.js';
 import type { BenchContext } from './types.js';
 import { freshName } from '../../test/support/services.js';
@@ -86,13 +86,23 @@ abstract class ScriptPeer implements Peer {
   }
 }
 
-/** BullMQ on a redis-server of its own, append-only file fsynced every second. */
+/**
+ * BullMQ on a redis-server of its own with the append-only file on, fsynced every second (the
+ * benchmark's long-standing peer) or before every reply (`always`: durability equal to
+ * `sync_interval: always`).
+ */
 export class BullmqPeer extends ScriptPeer {
-  readonly name = 'BullMQ';
+  readonly name: string;
   protected script = 'bullmq-worker.ts';
-  private readonly redis = new OwnRedis();
+  private readonly redis: OwnRedis;
   private queue!: Queue;
   private readonly queueName = freshName('bench');
+
+  constructor(ctx: BenchContext, appendfsync: AppendFsync = 'everysec') {
+    super(ctx);
+    this.redis = new OwnRedis(appendfsync);
+    this.name = bullmqName(appendfsync);
+  }
 
   async open(): Promise<void> {
     await this.redis.start(this.ctx.workDir);
@@ -122,16 +132,26 @@ export class BullmqPeer extends ScriptPeer {
   }
 }
 
-/** graphile-worker in a fresh schema of the benchmark database. */
+/** A BullMQ peer's name in the table, with its durability. */
+export const bullmqName = (appendfsync: AppendFsync): string => `BullMQ, appendfsync ${appendfsync}`;
+
+/** graphile-worker in a fresh schema of the benchmark database (its durability is the database's: synchronous_commit). */
 export class GraphilePeer extends ScriptPeer {
   readonly name = 'graphile-worker';
   protected script = 'graphile-worker.ts';
   private readonly schema = freshName('bench_gw_');
   private utils!: WorkerUtils;
 
+  /** The database's durability settings, read at open, e.g. "synchronous_commit=on, fsync=on". */
+  durability = 'unknown';
+
   async open(): Promise<void> {
     await runMigrations({ connectionString: this.ctx.databaseUrl, schema: this.schema, logger: silent() });
     this.utils = await makeWorkerUtils({ connectionString: this.ctx.databaseUrl, schema: this.schema, logger: silent() });
+    this.durability = await this.utils.withPgClient(async (client) => {
+      const show = async (name: string) => String((await client.query(`SHOW ${name}`)).rows[0]?.[name]);
+      return `synchronous_commit=${await show('synchronous_commit')}, fsync=${await show('fsync')}`;
+    });
   }
 
   protected env() {

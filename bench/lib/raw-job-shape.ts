@@ -87,13 +87,29 @@ export class RawJobShape implements Peer {
 
   /** Jobs per second with `count` jobs already enqueued, from the first start to the last completion. */
   async throughput(count: number, concurrency: number): Promise<Throughput> {
+    await this.enqueue(count);
+    return this.work(count, concurrency);
+  }
+
+  /** Submits `count` jobs, 256 in flight at a time. */
+  async enqueue(count: number): Promise<void> {
     for (let i = 0; i < count; i += 256) await Promise.all(Array.from({ length: Math.min(256, count - i) }, () => this.submit()));
+  }
+
+  /** Starts a worker with `concurrency` slots and measures it until it has done the `count` jobs enqueued. */
+  async work(count: number, concurrency: number): Promise<Throughput> {
     const worker = await this.startWorker('throughput', concurrency, count);
     try {
       return await scriptThroughput(worker, count);
     } finally {
       await worker.stop();
     }
+  }
+
+  /** The stream's last sequence: what has been appended so far. */
+  async lastSeq(): Promise<number> {
+    const jsm = await jetstreamManager(this.nc);
+    return (await jsm.streams.info(this.subjects.streamName)).state.last_seq;
   }
 
   async close(): Promise<void> {

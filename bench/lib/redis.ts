@@ -5,14 +5,22 @@ import { createConnection } from 'node:net';
 import { freeTcpPort } from '../../test/support/processes.js';
 
 /**
- * A redis-server of the benchmark's own (never the machine's on 6379), on a free loopback port,
- * with its data in a temp dir and the append-only file fsynced every second: durability comparable
- * to JetStream's file store on nats-server 2.9, which also fsyncs on a timer.
+ * How redis-server syncs its append-only file: `everysec` (a crash loses up to a second of
+ * acknowledged writes, like JetStream's file store on a timer) or `always` (fsynced before the reply,
+ * like `sync_interval: always`; redis shares one fsync among the writes of an event-loop turn).
+ */
+export type AppendFsync = 'everysec' | 'always';
+
+/**
+ * A redis-server of the benchmark's own (never the machine's on 6379, which keeps nothing on disk),
+ * on a free loopback port, with its data in a temp dir and the append-only file on.
  */
 export class OwnRedis {
   private process: ChildProcess | null = null;
   private dir = '';
   port = 0;
+
+  constructor(readonly appendfsync: AppendFsync = 'everysec') {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -21,7 +29,7 @@ export class OwnRedis {
   async start(workDir: string): Promise<this> {
     this.dir = await mkdtemp(join(workDir, 'redis-'));
     this.port = await freeTcpPort();
-    const args = ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no', '--logfile', ''];
+    const args = ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', this.appendfsync, '--save', '', '--daemonize', 'no', '--logfile', ''];
     this.process = spawn(process.env['REDIS_SERVER'] ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     this.process.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

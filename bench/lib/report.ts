@@ -36,10 +36,13 @@ const escape = (text: string) => text.replace(/\|/g, '\\|');
 export function markdownTable(report: RunReport): string {
   const lines: string[] = [];
   const m = report.machine;
+  const within = (key: string) => (m[key] === undefined ? '' : ` (${String(m[key])})`);
+  const nats = `nats-server ${String(m['natsServer'])}${m['natsSync'] === undefined ? '' : ` with ${String(m['natsSync'])}${m['natsStartedByBench'] ? ', started by the bench' : ''}`}`;
   lines.push(
     `Run of ${report.startedAt}${report.quick ? ' (quick mode: tiny counts, figures are not meaningful)' : ''}: ` +
-      `${String(m['cpus'])} × ${String(m['cpuModel'])}, Node ${String(m['node'])}, nats-server ${String(m['natsServer'])}, ` +
-      `${String(m['postgres'])}, ${String(m['redisServer'])}; load average before ${String(m['loadBefore'])}, after ${String(m['loadAfter'])}.`,
+      `${String(m['cpus'])} × ${String(m['cpuModel'])}, Node ${String(m['node'])}, ${nats}, ` +
+      `${String(m['postgres'])}${within('postgresDurability')}, ${String(m['redisServer'])}; load average before ${String(m['loadBefore'])}, after ${String(m['loadAfter'])}.` +
+      (m['comparisonNats'] === undefined ? '' : ` Rows marked "for comparison only" ran on nats-server ${String(m['comparisonNats'])}.`),
     '',
     '| Benchmark | Measurement | Value | Baseline (same run) | Ratio | Goal | Met |',
     '| --- | --- | ---: | --- | ---: | --- | :---: |',

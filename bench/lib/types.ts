@@ -31,6 +31,35 @@ export interface BenchContext {
    * its baseline from here (for example `ctx.earlier?.('raw')`) instead of measuring it again.
    */
   earlier?(id: string): BenchResult | undefined;
+  /**
+   * The NATS server at `natsUrl`: its version and sync setting, and a counter of its fsyncs when the
+   * runner started it. Optional, as `signal` is.
+   */
+  nats?: BenchNats;
+  /**
+   * A second server, measured for comparison only (by default Debian 12's nats-server 2.9.10 with its
+   * default sync, in a full run): absent when the run has none.
+   */
+  comparisonNats?: BenchNats;
+}
+
+/** A NATS server the benchmarks run on. */
+export interface BenchNats {
+  readonly url: string;
+  /** e.g. "2.15.1". */
+  readonly version: string;
+  /** Its durability in words, for the header and row labels, e.g. "sync_interval: always". */
+  readonly sync: string;
+  /** Counts the server's fsync and fdatasync calls from now on; null when the runner did not start it or no counter works here. */
+  countFsyncs(): Promise<FsyncCount | null>;
+}
+
+/** A running count of one process's fsync and fdatasync calls. */
+export interface FsyncCount {
+  /** `perf` (kernel counters: the server is not slowed) or `strace` (ptrace: every system call of the server stops). */
+  readonly tool: 'perf' | 'strace';
+  /** Stops counting and resolves with the calls made since the count began. */
+  stop(): Promise<number>;
 }
 
 export interface Measurement {

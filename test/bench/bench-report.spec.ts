@@ -36,6 +36,25 @@ describe('benchmark report', () => {
     { id: 'p9', title: 'Broken', durationMs: 5, measurements: [], error: 'boom\nstack' },
   ]);
 
+  it("states the NATS server's version and sync setting, PostgreSQL's durability and the comparison server in the header", () => {
+    const described = {
+      ...good,
+      machine: {
+        ...good.machine,
+        natsServer: '2.15.1',
+        natsSync: 'sync_interval: always',
+        natsStartedByBench: true,
+        postgresDurability: 'synchronous_commit=on, fsync=on',
+        comparisonNats: '2.9.10, default sync (2 min)',
+      },
+    };
+    const header = markdownTable(described).split('\n')[0]!;
+    expect(header).toContain('nats-server 2.15.1 with sync_interval: always, started by the bench');
+    expect(header).toContain('PostgreSQL 15 (synchronous_commit=on, fsync=on)');
+    expect(header).toContain('Rows marked "for comparison only" ran on nats-server 2.9.10, default sync (2 min).');
+    expect(markdownTable(good).split('\n')[0]).toContain('nats-server 2.9.10, PostgreSQL 15, Redis 7;');
+  });
+
   it('puts each figure beside its baseline with the ratio and whether the goal was met', () => {
     const table = markdownTable(good);
     expect(table).toContain('| p1 Enqueue to start | Framewire p50 | 0.8 ms | raw p50: 0.5 ms | 1.6× | ≤ 1 ms | yes |');

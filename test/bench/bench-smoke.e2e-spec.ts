@@ -7,6 +7,11 @@ import { problemsOf, type RunReport } from '../../bench/lib/report.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
+function withoutBenchNats(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { BENCH_NATS_URL: _url, BENCH_NATS_SYNC: _sync, BENCH_COMPARE_NATS_SERVER: _compare, ...rest } = env;
+  return rest;
+}
+
 /**
  * `npm run bench -- --quick`: the harness and every benchmark still run end to end (tiny counts,
  * the built apps as processes, peers included) and write a valid JSON, table and chart. The figures
@@ -22,7 +27,8 @@ describe('npm run bench, quick mode', () => {
     exit = await new Promise((resolve) => {
       const child = spawn(process.execPath, ['--import', './bench/lib/register.mjs', 'bench/run.ts', '--quick', '--no-build', '--out', out], {
         cwd: root,
-        env: { ...process.env, BENCH_CPU_PROF_DIR: '' },
+        // The bench's own durable server (no BENCH_NATS_URL, BENCH_NATS_SYNC or comparison server from outside).
+        env: { ...withoutBenchNats(process.env), BENCH_CPU_PROF_DIR: '' },
         stdio: ['ignore', 'pipe', 'pipe'],
         // Its own process group: if the hook times out, afterAll kills the run with every app it started.
         detached: true,
@@ -63,6 +69,20 @@ describe('npm run bench, quick mode', () => {
     const modules = (await readdir(join(root, 'bench'))).filter((f) => f.endsWith('.bench.ts'));
     expect(ids).toHaveLength(modules.length);
     expect(report.benchmarks.find((b) => b.id === 'p1')?.samples?.['Framewire']?.length).toBeGreaterThan(0);
+
+    // On a nats-server of its own, 2.12 or newer, fsyncing every ack; the peers at equal durability beside Framewire.
+    expect(report.machine).toMatchObject({ natsSync: 'sync_interval: always', natsStartedByBench: true });
+    const [major, minor] = String(report.machine['natsServer']).split('.').map(Number) as [number, number];
+    expect(major > 2 || minor >= 12).toBe(true);
+    const p2 = report.benchmarks.find((b) => b.id === 'p2')!;
+    const goals = p2.measurements.filter((m) => m.name === 'Framewire, concurrency 4').map((m) => [m.baseline?.name, m.goal]);
+    expect(goals).toEqual([
+      ['raw job shape c4, same server', '≥ 0.9× raw job shape'],
+      ['graphile-worker c4', '≥ 1× graphile-worker'],
+      ['graphile-worker c4', 'stretch: ≥ 1.5× graphile-worker'],
+      ['BullMQ, appendfsync always c4', '≥ 1× BullMQ, appendfsync always'],
+      ['BullMQ, appendfsync everysec c4 (less durable)', undefined],
+    ]);
 
     const table = await readFile(join(out, `${base}.md`), 'utf8');
     expect(table).toContain('| Benchmark | Measurement | Value | Baseline (same run) | Ratio | Goal | Met |');
