@@ -10,7 +10,7 @@ import { BlobStore } from '@app/blob-store';
 import { WorkerRegistry } from '@app/worker-registry';
 import { createLogger } from '@app/observability';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
-import { eventually, freshNamespace, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
+import { eventually, freshNamespace, type TestNamespace, IN_PROCESS_OPS, TEST_NATS_URL } from '../../../test/support/services.js';
 import { ffprobe, makeTextFile, makeVideo, mediaDir } from '../../../test/support/videos.js';
 import { WORK_CONSUMER } from './work/work.consumer.js';
 import { WorkerModule } from './worker.module.js';
@@ -57,7 +57,7 @@ describe('worker against JetStream and ffprobe', () => {
     const { seq } = await store.append(started, 0);
     await store.append(jobCompleted(started), seq);
 
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
@@ -153,7 +153,7 @@ describe('a work consumer left by an older version', () => {
     // The work subject used to end at `.submitted`; a durable made then would never see a job now.
     const jsm = await jetstreamManager(ns.nc);
     const old = await jsm.consumers.add(ns.subjects.streamName, { durable_name: WORK_CONSUMER, ack_policy: AckPolicy.Explicit, filter_subject: `${ns.namespace}.job.*.submitted` });
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'upgraded-worker' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'upgraded-worker' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
@@ -195,7 +195,7 @@ describe('priorities', () => {
         jobs.set(submitted.jobId, priority);
       }
     }
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'priority-worker', WORKER_CONCURRENCY: '1' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'priority-worker', WORKER_CONCURRENCY: '1' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
