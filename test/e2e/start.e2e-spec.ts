@@ -168,8 +168,8 @@ describe('framewire start with a NATS it cannot use', () => {
     await scratch?.cleanup();
   });
 
-  const refusal = async (env: Record<string, string>) => {
-    const cli = spawnCli('framewire start', ['start', '--data-dir', join(scratch.dir, 'data'), '--port', String(await freeTcpPort())], { LOG_LEVEL: 'warn', ...env });
+  const refusal = async (env: Record<string, string>, args: string[] = []) => {
+    const cli = spawnCli('framewire start', ['start', ...args, '--data-dir', join(scratch.dir, 'data'), '--port', String(await freeTcpPort())], { LOG_LEVEL: 'warn', ...env });
     const code = await cli.exited();
     return { code, lines: cli.output().split('\n').filter((line) => line.trim() !== '') };
   };
@@ -182,6 +182,17 @@ describe('framewire start with a NATS it cannot use', () => {
     ]);
     // It started nothing: no server of its own, no service.
     expect(lines.join('\n')).not.toMatch(/started nats-server|starting a nats-server|jobs|gateway:/);
+  });
+
+  it('says in one line how to get a nats-server when it has none to start', async () => {
+    // FRAMEWIRE_NATS_SERVER is the binary chosen by hand: scripts/nats-server.sh takes no other, and this one is 2.9.
+    const { code, lines } = await refusal({ FRAMEWIRE_NATS_SERVER: OLD_NATS_SERVER }, ['--local-services']);
+    expect(code).toBe(1);
+    expect(lines.filter((line) => /cannot start/.test(line))).toEqual([
+      `[framewire] cannot start: no nats-server 2.12 or newer could be found or fetched (FRAMEWIRE_NATS_SERVER=${OLD_NATS_SERVER} is not a nats-server 2.12 or newer): ` +
+        "install nats-server 2.12 or newer (https://github.com/nats-io/nats-server/releases, Homebrew, or Debian unstable's nats-server package) " +
+        'and set FRAMEWIRE_NATS_SERVER=/path/to/nats-server, or run `bash scripts/nats-server.sh` to see why the fetch failed',
+    ]);
   });
 
   it('refuses a NATS_SYNC_INTERVAL nats-server would not take, naming it', async () => {

@@ -13,7 +13,7 @@ export class NatsServerUnavailableError extends Error {
 /**
  * The path of a nats-server 2.12 or newer, as scripts/nats-server.sh finds it: FRAMEWIRE_NATS_SERVER,
  * the cache (~/.cache/framewire/nats-server), PATH, or else Debian's build fetched into the cache
- * (unless `fetch` is false). The script's own notes, such as "fetching ...", go to `log` as they come.
+ * (unless `fetch` is false). The script's "fetching ..." note goes to `log` as it comes.
  */
 export function natsServerBinary(root: string, options: { fetch?: boolean; log?: (line: string) => void } = {}): Promise<string> {
   const script = join(root, 'scripts', 'nats-server.sh');
@@ -28,14 +28,15 @@ export function natsServerBinary(root: string, options: { fetch?: boolean; log?:
         const note = line.trim();
         if (!note) continue;
         lastNote = note.replace(/^nats-server\.sh: /, '');
-        options.log?.(note);
+        // Progress ("fetching ...") as it happens; a failure's reason ends up in the error instead.
+        if (lastNote.startsWith('fetching')) options.log?.(note);
       }
     });
     child.once('error', (error) => reject(new NatsServerUnavailableError(`cannot run ${script} (${error.message}): ${HOW_TO_GET_NATS_SERVER}`)));
     child.once('close', (code) => {
       const path = stdout.trim().split('\n').at(-1)?.trim() ?? '';
       if (code === 0 && path) return resolve(path);
-      reject(new NatsServerUnavailableError(`no nats-server 2.12 or newer here${options.fetch === false ? '' : ', and none could be fetched'} (${lastNote || `exit ${code}`}): ${HOW_TO_GET_NATS_SERVER}`));
+      reject(new NatsServerUnavailableError(`no nats-server 2.12 or newer could be found${options.fetch === false ? '' : ' or fetched'} (${lastNote || `exit ${code}`}): ${HOW_TO_GET_NATS_SERVER}`));
     });
   });
 }
