@@ -242,6 +242,25 @@ describe('framewire events, state and replay, as processes', () => {
     ]);
   });
 
+  it('replay --verify: a stream that is not the one the model was projected from is reported before anything is compared, exit 1', async () => {
+    await projected();
+    // Another stream under the same name space of subjects as far as the model knows: what a NATS
+    // that lost its data, or a lone server's truncated block file, leaves the model facing.
+    const other = await freshNamespace();
+    try {
+      await new EventStore(other.nc, other.subjects).append(videoSubmitted(), 0);
+      const run = await runCli(['replay', '--verify'], { ...env, FRAMEWIRE_NAMESPACE: other.namespace });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^verify: STREAM: the event stream is not the one the read model was projected from \(another stream\): the model \S+ holds .* through seq \d+; the stream now is .*, last seq 1; /m);
+      expect(run.stdout).not.toMatch(/^rebuilt /m);
+      const json = await runCli(['replay', '--verify', '--json'], { ...env, FRAMEWIRE_NAMESPACE: other.namespace });
+      expect(json.code).toBe(1);
+      expect((JSON.parse(json.stdout) as { verify: { stream_mismatch: unknown } }).verify.stream_mismatch).toMatchObject({ reason: 'identity', last_seq: 1 });
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   it('replay --swap: switches to the rebuilt model while the jobs service runs, which then projects into it', async () => {
     await db.query(`DELETE FROM jobs WHERE job_id = $1`, [queuedJob]);
     const [{ active_schema: before }] = await db.query(`SELECT active_schema FROM projection_registry`);

@@ -14,6 +14,7 @@ import { createLogger } from '@app/observability';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobStarted, videoSubmitted } from '../support/events.js';
 import { freeTcpPort } from '../support/processes.js';
+import { modernNatsServer } from '../support/nats-cluster.js';
 import { scratchDir, startNatsServer, type NatsServer } from '../support/servers.js';
 import { eventually, IN_PROCESS_OPS } from '../support/services.js';
 
@@ -84,6 +85,7 @@ describe('the shipped NATS cluster config, on three nodes', () => {
     const file = join(scratch.dir, `${name}.conf`);
     await writeFile(file, clusterNodeConfig(template, own, join(dir, 'jetstream')));
     return startNatsServer({
+      binary: modernNatsServer(),
       storeDir: dir,
       port: own.client,
       config: { file, env: env(name, routePassword), probe: { user: 'admin', pass: passwords.admin }, clustered: true },
@@ -168,16 +170,17 @@ describe('the shipped NATS cluster config, on three nodes', () => {
     const after = await jsm.streams.info(subjects.streamName);
     expect(after.state).toMatchObject({ messages: before.messages, last_seq: before.last_seq });
     expect(after.config.num_replicas).toBe(3);
+    // The buckets the worker made as its own user have three replicas too, and so has every durable consumer.
+    expect((await jsm.streams.info(`KV_${subjects.workersBucket}`)).config.num_replicas).toBe(3);
+    expect((await jsm.streams.info(`OBJ_${subjects.videoBucket}`)).config.num_replicas).toBe(3);
+    for await (const consumer of jsm.consumers.list(subjects.streamName)) if (consumer.config.durable_name) expect({ [consumer.name]: consumer.cluster?.replicas?.length }).toEqual({ [consumer.name]: 2 });
     expect((await jsm.consumers.info(subjects.streamName, 'workers')).config.filter_subject).toBe(subjects.submittedWith('normal'));
   });
 
   it('keeps out a node that does not know the route password', async () => {
-    // The other servers a node has routes to: since 2.10 a node keeps a pool of routes to each peer
-    // (so num_routes is a multiple of the peers), all naming the same remote server.
-    const routez = async (node: NodePorts) => {
-      const body = (await (await fetch(`http://127.0.0.1:${node.http}/routez`)).json()) as { routes?: Array<{ remote_id: string }> };
-      return new Set((body.routes ?? []).map((route) => route.remote_id)).size;
-    };
+    // The nodes routed to, not the routes: 2.10+ pools several routes per peer.
+    const routez = async (node: NodePorts) =>
+      new Set(((await (await fetch(`http://127.0.0.1:${node.http}/routez`)).json()) as { routes?: { remote_id: string }[] }).routes?.map((r) => r.remote_id) ?? []).size;
     expect(await Promise.all(ports.map(routez))).toEqual([2, 2, 2]);
     const rogue: NodePorts = { client: await freeTcpPort(), http: await freeTcpPort(), route: await freeTcpPort() };
     const logged = nodes.map((n) => n.log().length);

@@ -1,46 +1,38 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { jobSubjects, type VideoSubmitted } from '@app/contracts';
 import { ensureEventStream, EventStore } from '@app/event-store';
 import { connectNats, type NatsConnection } from '@app/nats';
 import { videoSubmitted } from '../support/events.js';
-import { freeTcpPort } from '../support/processes.js';
-import { scratchDir, startNatsServer, type NatsServer } from '../support/servers.js';
+import { startNatsCluster, type ClusterNode, type NatsCluster } from '../support/nats-cluster.js';
+import { scratchDir } from '../support/servers.js';
 import { eventually } from '../support/services.js';
 
 /**
- * Three nats-server processes on loopback, clustered, each with its own store; the event stream at
+ * Three nats-server processes on loopback (the current server, `sync_interval: always`), clustered,
+ * each with its own store; the event stream at
  * three replicas (NATS_STREAM_REPLICAS=3). Publishers append under load, the node that leads the
  * stream is killed, and every event that was ever acknowledged must still be in the stream, once.
  */
 describe('event stream on a three-node NATS cluster (R3)', () => {
   const subjects = jobSubjects('cluster');
   let scratch: Awaited<ReturnType<typeof scratchDir>>;
-  const nodes: NatsServer[] = [];
+  let cluster: NatsCluster;
+  const nodes: ClusterNode[] = [];
   let nc: NatsConnection;
 
   beforeAll(async () => {
     scratch = await scratchDir('framewire-cluster-');
-    const routePorts = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
-    nodes.push(
-      ...(await Promise.all(
-        routePorts.map((port, i) =>
-          startNatsServer({
-            storeDir: join(scratch.dir, `n${i + 1}`),
-            cluster: { name: 'framewire-test', serverName: `n${i + 1}`, port, routes: routePorts },
-          }),
-        ),
-      )),
-    );
-    nc = await connectNats(nodes.map((n) => n.url).join(','), 'cluster-test');
+    cluster = await startNatsCluster(scratch.dir);
+    nodes.push(...cluster.nodes);
+    nc = await connectNats(cluster.urls, 'cluster-test');
     // The cluster is usable once it has elected a meta leader and all three peers are known.
     await eventually(async () => ((await ensureEventStream(nc, subjects, { replicas: 3 })).config.num_replicas === 3 ? true : undefined), 30_000, 'an R3 stream');
   }, 60_000);
 
   afterAll(async () => {
     await nc?.close().catch(() => undefined);
-    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+    await cluster?.stop();
     await scratch?.cleanup();
   });
 
@@ -71,7 +63,7 @@ describe('event stream on a three-node NATS cluster (R3)', () => {
     await eventually(async () => (acked.size >= 200 ? true : undefined), 30_000, '200 acknowledged appends');
     const jsm = await jetstreamManager(nc);
     const leaderName = (await jsm.streams.info(subjects.streamName)).cluster?.leader;
-    const leader = nodes.find((_, i) => `n${i + 1}` === leaderName);
+    const leader = nodes.find((n) => n.name === leaderName);
     expect(leader).toBeDefined();
     const ackedBeforeKill = acked.size;
     await leader!.stop('SIGKILL');

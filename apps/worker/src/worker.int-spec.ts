@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JobPriority } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
@@ -115,6 +115,17 @@ describe('worker against JetStream and ffprobe', () => {
     }, 30_000, 'the noop job to end');
     expect(ended.map((item) => (item.ok ? item.stored.event.type : 'malformed'))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
     expect(ended[2]!.ok && ended[2]!.stored.event.data).toMatchObject({ result: { total_frames: null, frames: [], summary: { frame_count: 0 }, tools: { noop: { summary: {} } } }, artifacts: [] });
+  });
+
+  it('terminates a malformed work message, and the server\'s MSG_TERMINATED advisory says why', async () => {
+    const advisories = ns.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${ns.subjects.streamName}.${WORK_CONSUMER}`, { max: 1 });
+    await ns.nc.flush();
+    const { seq } = await jetstream(ns.nc).publish(ns.subjects.submitted('job-not-json', 'normal'), '{"type":');
+    let advisory: { stream_seq?: number; reason?: string } | undefined;
+    for await (const msg of advisories) advisory = msg.json();
+    expect(advisory?.stream_seq).toBe(seq);
+    expect(advisory?.reason).toMatch(/^malformed work message: /);
+    await eventually(settled, 20_000, 'the work consumer to settle');
   });
 
   it('continues the attempts of a job whose lifecycle began before this message was first delivered', async () => {

@@ -34,7 +34,7 @@ export class WorkerModule {
         EventStoreModule.forRoot({ stream: 'await', replicas: config.NATS_STREAM_REPLICAS }),
         BlobStoreModule.forRoot({ replicas: config.NATS_STREAM_REPLICAS }),
         // Workers announce themselves in the registry bucket, so they create it.
-        WorkerRegistryModule.forRoot('create'),
+        WorkerRegistryModule.forRoot('create', config.NATS_STREAM_REPLICAS),
         ToolCatalogModule.forRoot(config.FRAMEWIRE_PLUGINS),
       ],
       providers: [

@@ -61,6 +61,8 @@ export class BlobStore {
     private readonly create: () => Promise<ObjectStore>,
     /** The size limit this process owns (the jobs service), or undefined: the bucket keeps its own. */
     private readonly maxBytes?: number,
+    /** The copies on a cluster; applied to an existing bucket only by the owner of the size limit. */
+    private readonly replicas = 1,
   ) {}
 
   /**
@@ -72,21 +74,26 @@ export class BlobStore {
   static async open(nc: NatsConnection, bucket: string, replicas = 1, maxBytes?: number): Promise<BlobStore> {
     // A bucket found gone later (NATS lost its data) is made again with these same options.
     const create = () => new Objm(nc).create(bucket, { storage: StorageType.File, replicas, ...(maxBytes !== undefined ? { max_bytes: maxBytes } : {}) });
-    const blobs = new BlobStore(bucket, await create(), jetstream(nc), create, maxBytes);
+    const blobs = new BlobStore(bucket, await create(), jetstream(nc), create, maxBytes, replicas);
     await blobs.applySizeLimit();
     return blobs;
   }
 
   /**
-   * Sets the bucket's size limit to the one this process owns, if it owns one and the bucket has
-   * another. Called at open, and by the storage sweep: a bucket that another service made again
-   * after NATS lost it has no limit until then.
+   * Sets the bucket's size limit and its replicas (NATS_STREAM_REPLICAS) to the ones this process owns,
+   * if it owns the settings (the jobs service, which passes a size limit) and the bucket has others.
+   * Called at open, and by the storage sweep: a bucket that another service made again after NATS
+   * lost it has no limit until then, and one made by an older version may have one replica on a cluster.
    */
   async applySizeLimit(): Promise<void> {
     if (this.maxBytes === undefined) return;
     const jsm = await this.js.jetstreamManager();
     const info = await jsm.streams.info(this.streamName);
-    if (info.config.max_bytes !== this.maxBytes) await jsm.streams.update(this.streamName, { max_bytes: this.maxBytes });
+    const changes = {
+      ...(info.config.max_bytes !== this.maxBytes ? { max_bytes: this.maxBytes } : {}),
+      ...(info.config.num_replicas !== this.replicas ? { num_replicas: this.replicas } : {}),
+    };
+    if (Object.keys(changes).length > 0) await jsm.streams.update(this.streamName, changes);
   }
 
   private get streamName(): string {

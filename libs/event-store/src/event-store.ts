@@ -13,6 +13,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type MsgRequest,
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
@@ -20,6 +21,8 @@ import { decodeEvent, encodeEvent, EventHeader, isWorkRequest, type JetStreamFig
 import { encodeCancelNudge } from './cancel-nudge.js';
 import { ensureDurableConsumer } from './consumer-setup.js';
 import { readJetStreamFigures } from './jetstream-figures.js';
+import type { GroupCommitLimits } from './group-commit/batch-rules.js';
+import { GroupCommitPublisher, type GroupCommitFigures } from './group-commit/group-commit-publisher.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 
 /** How long a pull of a `stopIfGone` range read lasts: a stream deleted under it is noticed within about this long. */
@@ -84,15 +87,41 @@ export class ConcurrencyError extends Error {
 export class EventStore {
   private readonly js: JetStreamClient;
   private jsmPromise: Promise<JetStreamManager> | undefined;
-  private readonly publisher: JetStreamPublisher;
+  private readonly publisher: Pick<JetStreamPublisher, 'publish'>;
 
+  /**
+   * `groupCommit`: appends that wait at the same time share one atomic batch, and so one fsync
+   * (GroupCommitPublisher, docs/adr/0003-group-commit.md), once the stream allows atomic batches;
+   * its sizes may be set here. `false` sends every append alone.
+   */
   constructor(
     private readonly nc: NatsConnection,
     readonly subjects: JobSubjects,
     private readonly timeoutMs = 5000,
+    groupCommit: Partial<GroupCommitLimits> | false = {},
   ) {
     this.js = jetstream(nc, { timeout: timeoutMs });
-    this.publisher = new JetStreamPublisher(nc, timeoutMs);
+    this.publisher =
+      groupCommit === false
+        ? new JetStreamPublisher(nc, timeoutMs)
+        : new GroupCommitPublisher(nc, timeoutMs, { ...groupCommit, atomicBatches: () => this.allowsAtomicBatches() });
+  }
+
+  /** What group commit did so far (batches, and appends sent alone); null when it is off. */
+  groupCommitFigures(): GroupCommitFigures | null {
+    return this.publisher instanceof GroupCommitPublisher ? this.publisher.figures() : null;
+  }
+
+  /** Whether appends that wait together share atomic batches (asks the stream the first time). */
+  groupCommitReady(): Promise<boolean> {
+    return this.publisher instanceof GroupCommitPublisher ? this.publisher.atomicBatchesReady() : Promise.resolve(false);
+  }
+
+  /** Whether the event stream takes atomic batches: its `allow_atomic`, which only nats-server 2.12 or newer keeps. */
+  private async allowsAtomicBatches(): Promise<boolean> {
+    const jsm = await this.jsm();
+    const info = await jsm.streams.info(this.streamName);
+    return info.config.allow_atomic === true;
   }
 
   get streamName(): string {
@@ -166,9 +195,13 @@ export class EventStore {
   }
 
   /** The job's first work request, whatever its priority: its `VideoSubmitted`. Null for an unknown job. */
-  async firstSubmission(jobId: string): Promise<ReadItem | null> {
+  async firstSubmission(jobId: string, from: 'any' | 'leader' = 'any'): Promise<ReadItem | null> {
     const jsm = await this.jsm();
-    const msg = await jsm.direct.getMessage(this.streamName, { seq: 1, next_by_subj: this.subjects.submittedOfJob(jobId) });
+    const query = { seq: 1, next_by_subj: this.subjects.submittedOfJob(jobId) };
+    // A direct get is answered by any replica, and on a cluster a follower may not have applied an
+    // append that the leader acknowledged yet: a read that must see an append just made (ours or one
+    // that refused ours) asks the leader (STREAM.MSG.GET, which takes next_by_subj too on 2.9+).
+    const msg = from === 'leader' ? await jsm.streams.getMessage(this.streamName, query as unknown as MsgRequest) : await jsm.direct.getMessage(this.streamName, query);
     return msg ? readStored(msg) : null;
   }
 

@@ -12,6 +12,8 @@ export {
   type StreamIdentity,
   type StreamState,
 } from './event-store.js';
+export type { GroupCommitLimits } from './group-commit/batch-rules.js';
+export type { GroupCommitFigures } from './group-commit/group-commit-publisher.js';
 export { EventStoreModule, type EventStoreModuleOptions } from './event-store.module.js';
 export { ConsumerFilterError } from './consumer-setup.js';
 export { consumeLoop, type ConsumeLoopOptions } from './consume-loop.js';

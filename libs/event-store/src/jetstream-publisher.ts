@@ -15,6 +15,8 @@ export interface PublishAck {
   stream: string;
   seq: number;
   duplicate: boolean;
+  /** For the commit of an atomic batch: the batch's id and how many messages it stored (`seq` is its last one's). */
+  batch?: { id: string; count: number };
 }
 
 interface Waiting {
@@ -27,6 +29,8 @@ interface ApiAnswer {
   stream?: string;
   seq?: number;
   duplicate?: boolean;
+  batch?: string;
+  count?: number;
   error?: { code: number; err_code: JetStreamApiCodes; description: string };
 }
 
@@ -97,7 +101,11 @@ export class JetStreamPublisher {
     }
     if (answer.error) waiting.reject(new JetStreamApiError(answer.error));
     else if (typeof answer.seq !== 'number' || !answer.stream) waiting.reject(new Error('invalid JetStream publish ack'));
-    else waiting.resolve({ stream: answer.stream, seq: answer.seq, duplicate: answer.duplicate === true });
+    else {
+      const ack: PublishAck = { stream: answer.stream, seq: answer.seq, duplicate: answer.duplicate === true };
+      if (typeof answer.batch === 'string' && typeof answer.count === 'number') ack.batch = { id: answer.batch, count: answer.count };
+      waiting.resolve(ack);
+    }
   }
 
   private failAll(error: Error): void {

@@ -49,6 +49,9 @@ export function eventStreamConfig(subjects: JobSubjects, options: StreamOptions 
     num_replicas: options.replicas ?? 1,
     duplicate_window: DUPLICATE_WINDOW_NS,
     allow_direct: true,
+    // Atomic batch publishes (nats-server 2.12+): group commit sends appends that wait together as
+    // one batch, which shares one fsync (docs/adr/0003-group-commit.md).
+    allow_atomic: true,
     allow_rollup_hdrs: false,
     deny_delete: true,
     deny_purge: false,

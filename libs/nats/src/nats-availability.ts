@@ -57,3 +57,24 @@ export function isNatsUnavailableError(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * What really failed, for an error that isNatsUnavailableError accepts, in words fit for a 503's
+ * message. `connected` is whether the client's connection is up (NatsAvailability.available): a
+ * JetStream request that times out or finds no leader while it is up is not NATS being unreachable
+ * but the servers that hold one stream or bucket being down or electing a leader (on a cluster, the
+ * node of an R1 bucket died, say), and the message must say so.
+ */
+export function natsFailureMessage(error: unknown, connected: boolean): string {
+  if (!connected) return 'NATS is unreachable';
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ConnectionError || e instanceof ClosedConnectionError || e instanceof DrainingConnectionError) return 'NATS is unreachable';
+    if (e instanceof JetStreamApiError) return `JetStream is unavailable (${e.message}, code ${e.code}); NATS itself is reachable`;
+    if (e instanceof TimeoutError) {
+      return 'JetStream did not answer in time: the servers that hold this stream or bucket are down or electing a leader; NATS itself is reachable';
+    }
+    if (e instanceof NoRespondersError) return 'JetStream did not answer (no responders: JetStream is off or has no leader); NATS itself is reachable';
+    if (e instanceof JetStreamError) return `JetStream failed (${e.message}); NATS itself is reachable`;
+  }
+  return `a NATS request failed (${error instanceof Error ? error.message : String(error)})`;
+}

@@ -10,10 +10,22 @@ export interface NatsIdentity {
   inboxPrefix?: string | undefined;
 }
 
+/**
+ * The servers named by a NATS_URL: one URL, or a cluster's several, comma-separated (as
+ * deploy/nats/docker-compose.cluster.yml sets it). nats.js takes them as an array and fails over
+ * between them; a string holding commas would be taken as one (broken) URL.
+ */
+export function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((server) => server.trim())
+    .filter((server) => server.length > 0);
+}
+
 /** The options every NATS client of a service shares (ours and Nest's transport): servers and identity. */
 export function natsClientOptions(url: string, identity: NatsIdentity = {}) {
   return {
-    servers: url.split(',').map((server) => server.trim()),
+    servers: natsServers(url),
     ...(identity.user ? { user: identity.user } : {}),
     ...(identity.pass ? { pass: identity.pass } : {}),
     ...(identity.inboxPrefix ? { inboxPrefix: identity.inboxPrefix } : {}),

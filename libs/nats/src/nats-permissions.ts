@@ -175,6 +175,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         `$KV.${subjects.workersBucket}.>`,
         ...workersKv.info,
         ...workersKv.create,
+        // Bringing the bucket's replicas to NATS_STREAM_REPLICAS when an older version made it with one.
+        ...workersKv.update,
         ...workersKv.get,
       ],
       publishDeny: projectorConsumer,

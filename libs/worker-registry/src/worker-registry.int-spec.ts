@@ -33,7 +33,7 @@ describe('worker registry in a KV bucket', () => {
   });
 
   it('drops a worker that stops refreshing its entry once the TTL has passed', async () => {
-    const registry = await WorkerRegistry.open(ns.nc, `${ns.subjects.workersBucket}_ttl`, 1000);
+    const registry = await WorkerRegistry.open(ns.nc, `${ns.subjects.workersBucket}_ttl`, { ttlMs: 1000 });
     try {
       await registry.announce(info('w-gone', new Date().toISOString()));
       expect(await registry.list()).toHaveLength(1);

@@ -10,7 +10,8 @@ import { WorkerRegistry } from './worker-registry.js';
  */
 @Module({})
 export class WorkerRegistryModule {
-  static forRoot(mode: 'create' | 'bind'): DynamicModule {
+  /** `replicas` (NATS_STREAM_REPLICAS): the bucket's copies on a cluster, when this service creates it. */
+  static forRoot(mode: 'create' | 'bind', replicas = 1): DynamicModule {
     return {
       module: WorkerRegistryModule,
       global: true,
@@ -19,7 +20,7 @@ export class WorkerRegistryModule {
           provide: WorkerRegistry,
           inject: [NATS_CONNECTION, JOB_SUBJECTS],
           useFactory: (nc: NatsConnection, subjects: JobSubjects) =>
-            mode === 'create' ? WorkerRegistry.open(nc, subjects.workersBucket) : WorkerRegistry.bind(nc, subjects.workersBucket),
+            mode === 'create' ? WorkerRegistry.open(nc, subjects.workersBucket, { replicas }) : WorkerRegistry.bind(nc, subjects.workersBucket),
         },
       ],
       exports: [WorkerRegistry],

@@ -1,8 +1,8 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { workerInfoSchema, type WorkerInfo } from '@app/contracts';
-import { streamGone } from '@app/nats';
+import { isStreamNotFound, streamGone } from '@app/nats';
 
 /** How long an announcement lives without a refresh; a worker refreshes every third of it. */
 export const WORKER_TTL_MS = 15_000;
@@ -19,12 +19,20 @@ export class WorkerRegistry {
   ) {}
 
   /**
-   * Opens (or creates) the bucket. `ttlMs` applies only when this call creates it. An announcement
-   * that finds the bucket gone (NATS lost its data) makes it again.
+   * Opens (or creates) the bucket with `replicas` copies on a cluster (NATS_STREAM_REPLICAS, like the
+   * event stream: with one copy, the death of its node leaves the workers unlisted while jobs go on).
+   * An existing bucket with another number of copies is changed to it. `ttlMs` applies only when
+   * this call creates it. An announcement that finds the bucket gone (NATS lost its data) makes it again.
    */
-  static async open(nc: NatsConnection, bucket: string, ttlMs = WORKER_TTL_MS): Promise<WorkerRegistry> {
+  static async open(nc: NatsConnection, bucket: string, options: { ttlMs?: number; replicas?: number } = {}): Promise<WorkerRegistry> {
+    const replicas = options.replicas ?? 1;
     const owner = {
-      create: () => new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1, description: 'Framewire workers (heartbeats)' }),
+      create: async () => {
+        const kv = await new Kvm(nc).create(bucket, { ttl: options.ttlMs ?? WORKER_TTL_MS, history: 1, replicas, description: 'Framewire workers (heartbeats)' });
+        const jsm = await jetstreamManager(nc);
+        if ((await streamInfoSoon(jsm, `KV_${bucket}`)).config.num_replicas !== replicas) await jsm.streams.update(`KV_${bucket}`, { num_replicas: replicas });
+        return kv;
+      },
       gone: async () => streamGone(await jetstreamManager(nc), `KV_${bucket}`),
     };
     return new WorkerRegistry(await owner.create(), owner);
@@ -69,6 +77,22 @@ export class WorkerRegistry {
       if (parsed.success) found.push(parsed.data);
     }
     return found.sort((a, b) => b.last_heartbeat.localeCompare(a.last_heartbeat));
+  }
+}
+
+/**
+ * The info of a stream that was just made, perhaps by another process: on a cluster it can answer
+ * "stream not found" for a moment after its creation returned (seen on 2.15.1 with two workers
+ * starting at once), until its group has a leader.
+ */
+async function streamInfoSoon(jsm: JetStreamManager, stream: string): Promise<StreamInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await jsm.streams.info(stream);
+    } catch (error) {
+      if (!isStreamNotFound(error) || attempt >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 }
 

@@ -2,11 +2,14 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { DataSource } from 'typeorm';
 import type { EventStore } from '@app/event-store';
 import {
+  describeStreamMismatch,
   parkedEventView,
   PROJECTION_VERSION,
   ProjectionSwitchError,
   qualified,
   readCheckpoint,
+  readModelStream,
+  streamMismatchOf,
   type ProjectionRegistry,
   type SwitchResult,
 } from '@app/read-model';
@@ -82,6 +85,17 @@ async function replay(options: ReplayOptions): Promise<ExitCode> {
         note(`warning: ${what}; differences may come from that`);
       }
       const live = await readCheckpoint(ds, active.schema);
+      if (options.verify) {
+        // A model of another stream, or of one that lost events it folded (NATS lost its data, a
+        // truncated block file on a lone server), has nothing to compare with: report that first.
+        const mismatch = streamMismatchOf(active.schema, await readModelStream(ds, active.schema), await store.streamState());
+        if (mismatch) {
+          const line = `${describeStreamMismatch(mismatch)}; the jobs service rebuilds the model from this stream when its projector next starts`;
+          if (options.json) outJson({ verify: { stream_mismatch: { reason: mismatch.reason, schema: mismatch.schema, checkpoint: mismatch.checkpoint, last_seq: mismatch.lastSeq, message: line } } });
+          else out(`verify: STREAM: ${line}`);
+          return ExitCode.Finding;
+        }
+      }
       const target = options.verify ? live : await store.lastSeq();
       const schema = registry.newModelSchemaName(PROJECTION_VERSION);
       const abort = new AbortController();

@@ -14,6 +14,24 @@ export function isListening(host: string, port: number, timeoutMs = 1000): Promi
   });
 }
 
+/**
+ * True when one of `urls` (a cluster's servers: any of them will do, the client fails over) accepts
+ * TCP connections; a URL without a port means NATS's 4222.
+ */
+export async function anyListening(urls: string[], timeoutMs = 1000): Promise<boolean> {
+  const answers = await Promise.all(
+    urls.map((url) => {
+      try {
+        const { hostname, port } = new URL(url);
+        return isListening(hostname.replace(/^\[|\]$/g, ''), Number(port || 4222), timeoutMs);
+      } catch {
+        return false;
+      }
+    }),
+  );
+  return answers.some(Boolean);
+}
+
 /** A TCP port that is free right now on 127.0.0.1, preferring `preferred`. */
 export async function freePort(preferred?: number): Promise<number> {
   const tryListen = (port: number) =>

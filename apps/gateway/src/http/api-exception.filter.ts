@@ -1,7 +1,7 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger, Optional } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ErrorCode, type ErrorBody } from '@app/contracts';
-import { isNatsUnavailableError } from '@app/nats';
+import { isNatsUnavailableError, NatsAvailability, natsFailureMessage } from '@app/nats';
 import { ApiError, statusOf } from './api-error.js';
 
 const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
@@ -20,11 +20,14 @@ const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
 export class ApiExceptionFilter implements ExceptionFilter {
   protected readonly logger = new Logger('Http');
 
+  /** Tells NATS being unreachable from JetStream failing while NATS answers (absent in unit tests: taken as connected). */
+  constructor(@Optional() private readonly nats?: NatsAvailability) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, body, headers } = describeException(exception, req, this.logger);
+    const { status, body, headers } = describeException(exception, req, this.logger, this.nats?.available ?? true);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -42,7 +45,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
 }
 
 /** The status, body and headers of the error response for `exception`. */
-export function describeException(exception: unknown, req: Request, logger: Logger): { status: number; body: ErrorBody; headers: Record<string, string> } {
+export function describeException(
+  exception: unknown,
+  req: Request,
+  logger: Logger,
+  natsConnected = true,
+): { status: number; body: ErrorBody; headers: Record<string, string> } {
   if (exception instanceof ApiError) {
     return { status: statusOf(exception.code), body: errorBody(exception.code, exception.message), headers: exception.headers };
   }
@@ -53,9 +61,11 @@ export function describeException(exception: unknown, req: Request, logger: Logg
     return { status, body: errorBody(code, message), headers: {} };
   }
   if (isNatsUnavailableError(exception)) {
-    // NATS went away during the request: the client may retry, nothing half-done is visible.
-    logger.warn({ err: exception instanceof Error ? exception.message : String(exception), path: req.path }, 'NATS unavailable');
-    return { status: 503, body: errorBody(ErrorCode.ServiceUnavailable, 'NATS is unreachable; try again shortly'), headers: { 'Retry-After': '1' } };
+    // NATS went away during the request, or JetStream could not serve it (a stream without a leader
+    // on a cluster): the client may retry, nothing half-done is visible. The message says which.
+    const message = natsFailureMessage(exception, natsConnected);
+    logger.warn({ err: exception instanceof Error ? exception.message : String(exception), path: req.path }, message);
+    return { status: 503, body: errorBody(ErrorCode.ServiceUnavailable, `${message}; try again shortly`), headers: { 'Retry-After': '1' } };
   }
   logger.error(
     { err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : String(exception), path: req.path },

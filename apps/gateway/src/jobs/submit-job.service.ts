@@ -141,11 +141,17 @@ export class SubmitJobService {
         throw error;
       }
       if (outcome.kind === 'refused' || command.idempotencyKey) {
-        // With a key, the job's first submission is read back once: ours, or one that another request
-        // stored first, answered as it was answered (or 422 for another body). A VideoSubmitted of
-        // ours stored after it is inert: the first one is the job. Without a key the id is new.
-        const prior = await this.priorSubmission(jobId);
-        if (!prior) throw new ApiError(ErrorCode.Internal, 'the submission for this key could not be read back');
+        // With a key, the job's first submission is read back once, from the stream's leader (a
+        // follower may not hold our append yet): ours, or one that another request stored first,
+        // answered as it was answered (or 422 for another body). A VideoSubmitted of ours stored
+        // after it is inert: the first one is the job. Without a key the id is new.
+        // Until the read says whose it is, the upload stays: our event may be the job and point at it.
+        if (outcome.kind !== 'refused') keepUpload = true;
+        const prior = await this.priorSubmission(jobId, 'leader');
+        if (!prior) {
+          throw new ApiError(ErrorCode.ServiceUnavailable, 'the submission for this key could not be read back; retry with the same Idempotency-Key', { 'Retry-After': '1' });
+        }
+        keepUpload = false;
         if (outcome.kind === 'refused' || prior.seq !== outcome.stored[0].seq) return this.compare(prior.event, upload.blob.sha256, received.fields, command.fields);
       }
       keepUpload = true;
@@ -197,8 +203,8 @@ export class SubmitJobService {
   }
 
   /** The job's first submission with its stream sequence; null when there is none. */
-  private async priorSubmission(jobId: string): Promise<{ seq: number; event: VideoSubmitted } | null> {
-    const item = await this.store.firstSubmission(jobId);
+  private async priorSubmission(jobId: string, from: 'any' | 'leader' = 'any'): Promise<{ seq: number; event: VideoSubmitted } | null> {
+    const item = await this.store.firstSubmission(jobId, from);
     if (!item) return null;
     if (!item.ok || item.stored.event.type !== 'VideoSubmitted') {
       // A newer release stored it (a rolling upgrade): left alone until a release that can read it answers.

@@ -179,7 +179,7 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
       for (const jobId of chunk) {
         const record = records.get(jobId);
         if (record) owners.set(jobId, { kind: 'known', state: record.state });
-        else owners.set(jobId, (await this.store.firstSubmission(jobId)) ? { kind: 'not-projected' } : { kind: 'unknown' });
+        else owners.set(jobId, (await this.store.firstSubmission(jobId, 'leader')) ? { kind: 'not-projected' } : { kind: 'unknown' });
       }
     }
     return owners;

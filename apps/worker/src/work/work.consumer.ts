@@ -218,7 +218,8 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     if (!decoded.ok || !isWorkRequest(decoded.event)) {
       const reason = decoded.ok ? `unexpected ${decoded.event.type} on the work subject` : decoded.reason;
       this.logger.error({ seq: msg.seq, subject: msg.subject }, `terminating malformed work message: ${reason}`);
-      msg.term();
+      // The reason also reaches the server's MSG_TERMINATED advisory, for whoever watches the consumers.
+      msg.term(`malformed work message: ${reason}`);
       return;
     }
     const delivery: WorkDelivery = {

@@ -15,8 +15,15 @@ export interface PulledMessage {
   nak(delayMs?: number): void;
   /** In progress: resets its ack deadline. */
   working(): void;
-  term(): void;
+  /**
+   * Never delivers it again. The reason (one line, at most TERM_REASON_MAX characters kept) goes into the
+   * server's MSG_TERMINATED advisory, which nats-server 2.10 and later fill from it (2.9 ignored it).
+   */
+  term(reason?: string): void;
 }
+
+/** The longest reason a term carries into the advisory. */
+export const TERM_REASON_MAX = 200;
 
 /** How long a pull waits for the server's answer; it answers at once unless it is unreachable. */
 const ANSWER_TIMEOUT_MS = 5000;
@@ -106,6 +113,12 @@ export function parseAckSubject(reply: string): { deliveryCount: number; seq: nu
   return { deliveryCount: Number(tokens[at + 2]), seq: Number(tokens[at + 3]), pending: Number(tokens[at + 6]) };
 }
 
+/** `+TERM`, with the reason on one line after it when there is one. */
+export function termBody(reason?: string): string {
+  const line = (reason ?? '').replace(/[\r\n]+/g, ' ').trim().slice(0, TERM_REASON_MAX);
+  return line ? `+TERM ${line}` : '+TERM';
+}
+
 function toPulled(msg: Msg): PulledMessage {
   const { deliveryCount, seq, pending } = parseAckSubject(msg.reply ?? '');
   return {
@@ -117,6 +130,6 @@ function toPulled(msg: Msg): PulledMessage {
     ack: () => msg.respond('+ACK'),
     nak: (delayMs = 0) => msg.respond(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs * 1_000_000) })}` : '-NAK'),
     working: () => msg.respond('+WPI'),
-    term: () => msg.respond('+TERM'),
+    term: (reason) => msg.respond(termBody(reason)),
   };
 }
