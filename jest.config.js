@@ -13,6 +13,9 @@ export default {
     ...Object.fromEntries(libs.map((lib) => [`^@app/${lib}$`, `<rootDir>/libs/${lib}/src/index.ts`])),
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  // One nats-server (2.12+, sync_interval: always) for the whole run, unless TEST_NATS_URL names one.
+  globalSetup: '<rootDir>/test/support/nats-global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/nats-global-teardown.ts',
   testTimeout: 60_000,
   slowTestThreshold: 20,
 };

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { compareNatsServerVersions, MIN_NATS_SERVER_VERSION } from '@app/nats';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -35,7 +36,31 @@ describe('containers', () => {
     expect(services['worker']!.ports).toBeUndefined();
     expect(services['worker']!.container_name).toBeUndefined();
     expect(services['gateway']!.depends_on!['jobs']!.condition).toBe('service_healthy');
-    expect(services['nats']!.image).toMatch(/^nats:2\.(1\d|[2-9]\d)/);
+  });
+
+  it('every NATS server that compose runs is 2.12 or newer and fsyncs each write before its ack', async () => {
+    const compose = parse(await readFile(`${root}/docker-compose.yml`, 'utf8'), { merge: true }) as { services: Record<string, Service> };
+    const overlay = parse(await readFile(`${root}/deploy/nats/docker-compose.cluster.yml`, 'utf8'), { merge: true }) as { services: Record<string, Service> };
+    // The single server, and the cluster: the overlay's `nats` keeps the main file's image, nats-2 and nats-3 name theirs.
+    const servers = {
+      nats: compose.services['nats']!,
+      'nats-1 (cluster)': { ...compose.services['nats']!, ...overlay.services['nats'] },
+      'nats-2 (cluster)': overlay.services['nats-2']!,
+      'nats-3 (cluster)': overlay.services['nats-3']!,
+    };
+    for (const [name, service] of Object.entries(servers)) {
+      // `nats:2.12-alpine`, `nats:2.14.1`: a pinned minor release at least the minimum (never `latest`).
+      const tag = /^nats:(\d+)\.(\d+)(?:\.(\d+))?(?:-[a-z0-9.]+)?$/.exec(service.image ?? '');
+      expect([name, tag !== null]).toEqual([name, true]);
+      const version = [Number(tag![1]), Number(tag![2]), Number(tag![3] ?? 0)] as const;
+      expect([name, service.image, compareNatsServerVersions(version, MIN_NATS_SERVER_VERSION) >= 0]).toEqual([name, service.image, true]);
+      // Its config file, from the deploy/nats folder mounted at /etc/nats, has JetStream fsync every write.
+      const file = service.command![service.command!.indexOf('-c') + 1]!;
+      expect(file).toMatch(/^\/etc\/nats\//);
+      const conf = await readFile(`${root}/deploy/nats/${file.slice('/etc/nats/'.length)}`, 'utf8');
+      const jetstream = /^jetstream \{\n([\s\S]*?)^\}/m.exec(conf)?.[1] ?? '';
+      expect([name, file, /^ {2}sync_interval: always$/m.test(jetstream)]).toEqual([name, file, true]);
+    }
   });
 
   it('compose has no default NATS password: it refuses to start until every one is set', async () => {

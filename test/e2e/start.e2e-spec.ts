@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from '@nats-io/transport-node';
 import { freeTcpPort, spawnCli, type ServiceProcess } from '../support/processes.js';
+import { scratchDir, startNatsServer, type NatsServer } from '../support/servers.js';
 import { eventually } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
 
 /**
- * `framewire start` on a machine with nothing running: it starts nats-server from PATH and an
- * embedded PostgreSQL under its data directory, then the services. (--local-services forces that
+ * `framewire start` on a machine with nothing running: it starts a nats-server of its own (from
+ * scripts/nats-server.sh, fsyncing every write before its ack) and an embedded PostgreSQL under its data directory, then the services. (--local-services forces that
  * path here, where a NATS and a PostgreSQL are already running.) A second start on the same data
  * directory finds the jobs of the first.
  */
@@ -43,7 +44,11 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
 
   it('runs a job, stops cleanly, and keeps it across a restart', async () => {
     const first = await startSystem();
-    expect(first.output()).toMatch(/starting nats-server from PATH/);
+    expect(first.output()).toMatch(/starting a nats-server of its own \(--local-services\)/);
+    // Its banner names the NATS, its version and its durability; its config fsyncs every write before the ack.
+    expect(first.output()).toMatch(/gateway: http:\/\/127\.0\.0\.1:\d+ {2}\(NATS nats:\/\/127\.0\.0\.1:\d+, nats-server 2\.(1[2-9]|[2-9]\d)\.\d+\S* started here, sync_interval: always, PostgreSQL/);
+    expect(first.output()).toMatch(/durability: sync_interval: always \(each write is on disk before its ack: a machine crash loses nothing acknowledged\)/);
+    expect(await readFile(join(media.dir, 'data', 'nats-server.conf'), 'utf8')).toMatch(/^ {2}sync_interval: always$/m);
     expect(first.output()).toMatch(/embedded PostgreSQL at postgres:\/\/framewire:\*\*\*@127\.0\.0\.1/);
     // The first start creates an admin key and prints it once, on the line the acceptance checks read.
     const keyLines = first.output().split('\n').filter((line) => /API key: /.test(line));
@@ -122,7 +127,8 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     // Every service did all of that within its own permissions: the server (whose errors start passes
     // on) refused nothing but the logins this test tried above.
     expect(first.output()).not.toMatch(/Violation/);
-    expect(first.output().split('\n').filter((line) => /authentication error/.test(line)).map((line) => /User "([^"]*)"/.exec(line)?.[1])).toEqual(['', 'admin', 'gateway']);
+    // (nats-server names the user it refused, and no user at all for an anonymous client.)
+    expect(first.output().split('\n').filter((line) => /authentication error/.test(line)).map((line) => /User "([^"]*)"/.exec(line)?.[1] ?? '(anonymous)')).toEqual(['(anonymous)', 'admin', 'gateway']);
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.output()).toMatch(/\[framewire\] stopped/);
     running = null;
@@ -145,4 +151,55 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     expect(await second.stop('SIGTERM')).toBe(0);
     running = null;
   }, 240_000);
+});
+
+/** `framewire start` refuses, in one line and before starting anything, a NATS it cannot run on or a setting it cannot use. */
+describe('framewire start with a NATS it cannot use', () => {
+  const OLD_NATS_SERVER = '/usr/sbin/nats-server'; // Debian 12's 2.9.10
+  let scratch: Awaited<ReturnType<typeof scratchDir>>;
+  let old: NatsServer;
+
+  beforeAll(async () => {
+    scratch = await scratchDir('framewire-start-old-nats-');
+    old = await startNatsServer({ storeDir: join(scratch.dir, 'old'), binary: OLD_NATS_SERVER, syncInterval: null });
+  });
+  afterAll(async () => {
+    await old?.stop();
+    await scratch?.cleanup();
+  });
+
+  const refusal = async (env: Record<string, string>, args: string[] = []) => {
+    const cli = spawnCli('framewire start', ['start', ...args, '--data-dir', join(scratch.dir, 'data'), '--port', String(await freeTcpPort())], { LOG_LEVEL: 'warn', ...env });
+    const code = await cli.exited();
+    return { code, lines: cli.output().split('\n').filter((line) => line.trim() !== '') };
+  };
+
+  it('stops when NATS_URL names a nats-server older than 2.12, saying so in one line', async () => {
+    const { code, lines } = await refusal({ NATS_URL: old.url });
+    expect(code).toBe(1);
+    expect(lines.filter((line) => /cannot start/.test(line))).toEqual([
+      `[framewire] cannot start: NATS at ${old.url} is nats-server 2.9.10, older than the 2.12 Framewire needs: fix NATS_URL (see docs/operations.md), or unset it and start runs a nats-server of its own`,
+    ]);
+    // It started nothing: no server of its own, no service.
+    expect(lines.join('\n')).not.toMatch(/started nats-server|starting a nats-server|jobs|gateway:/);
+  });
+
+  it('says in one line how to get a nats-server when it has none to start', async () => {
+    // FRAMEWIRE_NATS_SERVER is the binary chosen by hand: scripts/nats-server.sh takes no other, and this one is 2.9.
+    const { code, lines } = await refusal({ FRAMEWIRE_NATS_SERVER: OLD_NATS_SERVER }, ['--local-services']);
+    expect(code).toBe(1);
+    expect(lines.filter((line) => /cannot start/.test(line))).toEqual([
+      `[framewire] cannot start: no nats-server 2.12 or newer could be found or fetched (FRAMEWIRE_NATS_SERVER=${OLD_NATS_SERVER} is not a nats-server 2.12 or newer): ` +
+        "install nats-server 2.12 or newer (https://github.com/nats-io/nats-server/releases, Homebrew, or Debian unstable's nats-server package) " +
+        'and set FRAMEWIRE_NATS_SERVER=/path/to/nats-server, or run `bash scripts/nats-server.sh` to see why the fetch failed',
+    ]);
+  });
+
+  it('refuses a NATS_SYNC_INTERVAL nats-server would not take, naming it', async () => {
+    const { code, lines } = await refusal({ NATS_URL: old.url, NATS_SYNC_INTERVAL: 'sometimes' });
+    expect(code).toBe(1);
+    expect(lines.filter((line) => /cannot start/.test(line))).toEqual([
+      expect.stringMatching(/^\[framewire\] cannot start: invalid configuration: NATS_SYNC_INTERVAL must be "always" or a duration such as 10s, 2m or 1h30m .*\(got "sometimes"\)$/),
+    ]);
+  });
 });

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TestingModule } from '@nestjs/testing';
 import { Test } from '@nestjs/testing';
@@ -13,7 +11,6 @@ import { encodeEvent, jobSubjects } from '@app/contracts';
 import { ensureEventStream, EventStore } from '@app/event-store';
 import { connectNats, inboxPrefixOf, type NatsConnection, type ServiceRole } from '@app/nats';
 import { createLogger } from '@app/observability';
-import { parseNatsVersion } from '../../apps/cli/src/start/local-nats.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobStarted, videoSubmitted } from '../support/events.js';
 import { freeTcpPort } from '../support/processes.js';
@@ -32,18 +29,16 @@ interface NodePorts {
 
 /**
  * deploy/nats/nats-cluster.conf as a test node runs it: only what ties it to containers changes (the
- * addresses, the store directory and, on a 2.9 server that refuses the field, sync_interval). Each
- * replacement must match exactly once, so a change to the file makes this fail rather than test
+ * addresses and the store directory; `sync_interval: always` stays). Each replacement must match exactly once, so a change to the file makes this fail rather than test
  * something else. Users (the `include` of permissions.conf) and route authentication stay as shipped.
  */
-function clusterNodeConfig(text: string, ports: NodePorts, storeDir: string, version: [number, number, number]): string {
+function clusterNodeConfig(text: string, ports: NodePorts, storeDir: string): string {
   const replacements: Array<[RegExp, string]> = [
     [/^listen: 0\.0\.0\.0:4222$/m, `listen: 127.0.0.1:${ports.client}`],
     [/^http: 0\.0\.0\.0:8222$/m, `http: 127.0.0.1:${ports.http}`],
     [/^ {2}store_dir: \/data\/jetstream$/m, `  store_dir: ${JSON.stringify(storeDir)}`],
     [/^ {2}listen: 0\.0\.0\.0:6222$/m, `  listen: 127.0.0.1:${ports.route}`],
   ];
-  if (version[0] === 2 && version[1] < 10) replacements.push([/^ {2}sync_interval: always$/m, '  # sync_interval: always (refused by nats-server 2.9)']);
   let out = text;
   for (const [pattern, value] of replacements) {
     expect(text.match(new RegExp(pattern.source, 'gm'))).toHaveLength(1);
@@ -66,7 +61,6 @@ describe('the shipped NATS cluster config, on three nodes', () => {
   const secret = () => `fw${randomBytes(16).toString('hex')}`;
   const passwords: Record<User | 'route', string> = { gateway: secret(), jobs: secret(), worker: secret(), admin: secret(), route: secret() };
   let scratch: Awaited<ReturnType<typeof scratchDir>>;
-  let version: [number, number, number];
   let template = '';
   const ports: NodePorts[] = [];
   const nodes: NatsServer[] = [];
@@ -89,7 +83,7 @@ describe('the shipped NATS cluster config, on three nodes', () => {
   async function startNode(name: string, own: NodePorts, routePassword = passwords.route): Promise<NatsServer> {
     const dir = join(scratch.dir, name);
     const file = join(scratch.dir, `${name}.conf`);
-    await writeFile(file, clusterNodeConfig(template, own, join(dir, 'jetstream'), version));
+    await writeFile(file, clusterNodeConfig(template, own, join(dir, 'jetstream')));
     return startNatsServer({
       binary: modernNatsServer(),
       storeDir: dir,
@@ -106,7 +100,6 @@ describe('the shipped NATS cluster config, on three nodes', () => {
 
   beforeAll(async () => {
     scratch = await scratchDir('framewire-cluster-perm-');
-    version = parseNatsVersion((await promisify(execFile)(modernNatsServer(), ['--version'])).stdout)!;
     template = await readFile(join(deploy, 'nats-cluster.conf'), 'utf8');
     // The node configs include permissions.conf from beside them, as in the containers.
     await copyFile(join(deploy, 'permissions.conf'), join(scratch.dir, 'permissions.conf'));

@@ -22,11 +22,12 @@ import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobStarted } from '../support/events.js';
 import { testKeys } from '../support/keys.js';
 import { freeTcpPort } from '../support/processes.js';
+import { testNatsServerBinary } from '../support/servers.js';
 import { eventually, freshName, freshSchema, IN_PROCESS_OPS, type TestSchema } from '../support/services.js';
 import { mp4Shell } from '../support/videos.js';
 
 /**
- * The permission set of deploy/nats (natsPermissions), enforced by a nats-server 2.9 that this test
+ * The permission set of deploy/nats (natsPermissions), enforced by a nats-server that this test
  * starts: every service runs as its own user and still does its whole job (submit, run, project,
  * read, verify keys, revoke), while the gateway's user cannot append a lifecycle event, touch the
  * stream, or answer the jobs service's requests.
@@ -63,9 +64,9 @@ describe('NATS permissions per service', () => {
     dir = await mkdtemp(join(tmpdir(), 'framewire-nats-perm-'));
     const port = await freeTcpPort();
     subjects = jobSubjects(freshName('p'));
-    const config = [`listen: 127.0.0.1:${port}`, `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))} }`, renderNatsAuthorization(subjects, passwords)].join('\n');
+    const config = [`listen: 127.0.0.1:${port}`, `jetstream { store_dir: ${JSON.stringify(join(dir, 'js'))}, sync_interval: always }`, renderNatsAuthorization(subjects, passwords)].join('\n');
     await writeFile(join(dir, 'nats.conf'), config);
-    server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { stdio: 'ignore' });
+    server = spawn(await testNatsServerBinary(), ['-c', join(dir, 'nats.conf')], { stdio: 'ignore' });
     url = `nats://127.0.0.1:${port}`;
     await eventually(async () => (await connectAs('admin').then(() => true).catch(() => undefined)), 10_000, 'nats-server');
     db = await freshSchema();

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { userInfo, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { loadEmbeddedPostgres } from '../../apps/cli/src/start/local-postgres.js';
+import { natsServerBinary } from '../../apps/cli/src/start/nats-server-binary.js';
 import { freeTcpPort } from './processes.js';
 
 /**
@@ -21,10 +22,22 @@ export async function scratchDir(prefix: string): Promise<{ dir: string; cleanup
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+let binary: Promise<string> | null = null;
+
+/** The nats-server the tests run: the one scripts/nats-server.sh finds (2.12 or newer), fetched once if need be. */
+export function testNatsServerBinary(): Promise<string> {
+  binary ??= natsServerBinary(new URL('../..', import.meta.url).pathname);
+  return binary;
+}
+
 export interface NatsServerOptions {
-  /** Where the JetStream store lives; kept across restarts. */
+  /** Where the JetStream store lives; kept across restarts. The generated config is written here too. */
   storeDir: string;
   port?: number;
+  /** Another nats-server binary (e.g. an old one a test wants refused); the default is testNatsServerBinary(). */
+  binary?: string;
+  /** The config's `sync_interval` (default `always`); null leaves it out, for a server older than 2.10, which refuses it. */
+  syncInterval?: string | null;
   /** For a cluster node: its name, its route port, the route ports of all nodes, and the cluster's name. */
   cluster?: { name: string; serverName: string; port: number; routes: number[] };
   /**
@@ -33,8 +46,6 @@ export interface NatsServerOptions {
    * is the user the readiness probe connects as when the config has users.
    */
   config?: { file: string; env?: Record<string, string>; probe?: { user: string; pass: string }; clustered?: boolean };
-  /** The nats-server binary to run (default: nats-server from PATH). */
-  binary?: string;
 }
 
 export interface NatsServer {
@@ -51,19 +62,39 @@ export interface NatsServer {
   log(): string;
 }
 
-/** Starts nats-server from PATH with JetStream, on a free (or given) loopback port. */
+/**
+ * The config startNatsServer writes when it is not given one: JetStream with its store in
+ * `storeDir`, fsyncing every write before its ack (`sync_interval: always`) unless told otherwise,
+ * and, for a cluster node, its name and routes.
+ */
+export function testNatsConfig(options: Pick<NatsServerOptions, 'storeDir' | 'cluster' | 'syncInterval'>, port: number): string {
+  const sync = options.syncInterval === undefined ? 'always' : options.syncInterval;
+  const lines = [`listen: 127.0.0.1:${port}`];
+  if (options.cluster) lines.push(`server_name: ${options.cluster.serverName}`);
+  lines.push('jetstream {', `  store_dir: ${JSON.stringify(options.storeDir)}`);
+  if (sync !== null) lines.push(`  sync_interval: ${sync === 'always' ? sync : JSON.stringify(sync)}`);
+  lines.push('}');
+  if (options.cluster) {
+    const { name, port: clusterPort, routes } = options.cluster;
+    lines.push('cluster {', `  name: ${name}`, `  listen: 127.0.0.1:${clusterPort}`, `  routes: [${routes.map((p) => `nats-route://127.0.0.1:${p}`).join(', ')}]`, '}');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Starts a nats-server (2.12+, see testNatsServerBinary) with JetStream, on a free (or given) loopback port. */
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
   const port = options.port ?? (await freeTcpPort());
   const url = `nats://127.0.0.1:${port}`;
   await mkdir(options.storeDir, { recursive: true });
-  const args = options.config ? ['-c', options.config.file] : ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir];
+  let configFile = options.config?.file;
+  if (!configFile) {
+    configFile = join(options.storeDir, 'nats-server.conf');
+    await writeFile(configFile, testNatsConfig(options, port));
+  }
+  const args = ['-c', configFile];
+  const executable = options.binary ?? (await testNatsServerBinary());
   const probe = options.config?.probe;
   const clustered = Boolean(options.cluster || options.config?.clustered);
-  if (options.cluster) {
-    const { name, serverName, port: clusterPort, routes } = options.cluster;
-    args.push('--name', serverName, '--cluster_name', name, '--cluster', `nats://127.0.0.1:${clusterPort}`);
-    args.push('--routes', routes.map((p) => `nats://127.0.0.1:${p}`).join(','));
-  }
   let child: ChildProcess | null = null;
   let output = '';
   const server: NatsServer = {
@@ -84,7 +115,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       });
     },
     async start() {
-      child = spawn(options.binary ?? 'nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.config?.env } });
+      child = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.config?.env } });
       child.stderr?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-20_000);
       });

@@ -6,9 +6,19 @@ import { jobSubjects, type JobSubjects } from '@app/contracts';
 import { ensureEventStream } from '@app/event-store';
 import { connectNats, type NatsConnection } from '@app/nats';
 
-/** The NATS server and PostgreSQL database the tests use; every test makes its own names inside them. */
-export const TEST_NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+/**
+ * The NATS server and PostgreSQL database the tests use; every test makes its own names inside them.
+ * TEST_NATS_URL is the run's own nats-server (test/support/nats-global-setup.ts) unless it was set.
+ */
+export const TEST_NATS_URL = testEnv('TEST_NATS_URL', "jest.config.js's globalSetup starts the run's nats-server and sets it; run the tests with `npm run jest`, or set it");
 export const TEST_DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://root@127.0.0.1:5432/test';
+
+/** A variable the tests need: missing inside Jest is an error; outside (the benchmarks import helpers from here) it is empty. */
+function testEnv(name: string, why: string): string {
+  const value = process.env[name] ?? '';
+  if (!value && process.env['JEST_WORKER_ID'] !== undefined) throw new Error(`${name} is not set: ${why}`);
+  return value;
+}
 
 /** A fresh lower-case name, unique across parallel and repeated runs. */
 export function freshName(prefix: string): string {

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { gatewayEnvSchema, loadConfig } from '@app/config';
+import { inboxPrefixOf, preflightNatsServer } from '@app/nats';
 import { createLogger } from '@app/observability';
 import { closeOnSignals } from '@app/runtime';
 import { GatewayModule } from './gateway.module.js';
@@ -10,6 +11,8 @@ import { configureHttp } from './http/http-setup.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(gatewayEnvSchema);
+  // A NATS too old or without JetStream stops the start here, in one line (see the catch below).
+  await preflightNatsServer(config.NATS_URL, 'framewire-gateway-preflight', { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('gateway') });
   const logger = createLogger('gateway', config.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config, logger), { bufferLogs: true });
   app.useLogger(app.get(Logger));

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { jobSubjects } from '@app/contracts';
 import { jobsEnvSchema, loadConfig } from '@app/config';
-import { inboxPrefixOf, natsClientOptions } from '@app/nats';
+import { inboxPrefixOf, natsClientOptions, preflightNatsServer } from '@app/nats';
 import { NamespacedNatsServer } from '@app/rpc';
 import { createLogger } from '@app/observability';
 import { closeOnSignals } from '@app/runtime';
@@ -11,6 +11,8 @@ import { JobsModule } from './jobs.module.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(jobsEnvSchema);
+  // A NATS too old or without JetStream stops the start here, in one line (see the catch below).
+  await preflightNatsServer(config.NATS_URL, 'framewire-jobs-preflight', { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') });
   const logger = createLogger('jobs', config.LOG_LEVEL);
   const subjects = jobSubjects(config.FRAMEWIRE_NAMESPACE);
   const app = await NestFactory.createMicroservice(JobsModule.forRoot(config, logger), {

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from './env.js';
+import { cliEnvSchema, ConfigError, gatewayEnvSchema, isSyncInterval, jobsEnvSchema, parseConfig, workerEnvSchema } from './env.js';
 
 describe('config', () => {
   it('gives defaults for a newcomer', () => {
@@ -39,6 +39,32 @@ describe('config', () => {
     const url = 'nats://nats:4222,nats://nats-2:4222,nats://nats-3:4222';
     expect(parseConfig(workerEnvSchema, { NATS_URL: url }).NATS_URL).toBe(url);
     expect(() => parseConfig(workerEnvSchema, { NATS_URL: 'nats://nats:4222,http://x' })).toThrow(/NATS_URL/);
+  });
+
+  it('has the nats-server that `framewire start` runs fsync before every ack unless NATS_SYNC_INTERVAL says otherwise', () => {
+    expect(parseConfig(cliEnvSchema, {}).NATS_SYNC_INTERVAL).toBe('always');
+    expect(parseConfig(cliEnvSchema, { NATS_SYNC_INTERVAL: '2m' }).NATS_SYNC_INTERVAL).toBe('2m');
+    expect(() => parseConfig(cliEnvSchema, { NATS_SYNC_INTERVAL: 'never' })).toThrow(/NATS_SYNC_INTERVAL must be "always" or a duration .*\(got "never"\)/);
+  });
+
+  it.each([
+    ['always', true],
+    ['10s', true],
+    ['2m', true],
+    ['1h30m', true],
+    ['1.5s', true],
+    ['250ms', true],
+    ['5us', true],
+    ['0s', false],
+    ['0', false],
+    ['10', false],
+    ['-1s', false],
+    ['2M', false],
+    ['2 m', false],
+    ['Always', false],
+    ['', false],
+  ])('NATS_SYNC_INTERVAL %j is valid: %s', (value, valid) => {
+    expect(isSyncInterval(value)).toBe(valid);
   });
 
   it('coerces numbers from the environment', () => {

@@ -39,6 +39,16 @@ const common = {
   NATS_STREAM_REPLICAS: int(1, 5).default(1),
 };
 
+const GO_DURATION = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/;
+
+/**
+ * nats-server's `sync_interval`: `always` (fsync before every acknowledgement) or a Go duration such
+ * as `10s`, `2m` or `1h30m` (fsync on that timer), above zero.
+ */
+export function isSyncInterval(value: string): boolean {
+  return value === 'always' || (GO_DURATION.test(value) && /[1-9]/.test(value));
+}
+
 const sqlIdentifier = () => z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier');
 
 /**
@@ -213,6 +223,8 @@ export const cliEnvSchema = z
     ...database,
     DATABASE_URL: database.DATABASE_URL.optional(),
     AUTH_MODE: z.enum(['keys', 'off']).default('keys'),
+    /** The `sync_interval` of the nats-server that `framewire start` runs itself (docs/operations.md). */
+    NATS_SYNC_INTERVAL: z.string().default('always').refine(isSyncInterval, 'must be "always" or a duration such as 10s, 2m or 1h30m (units ns, us, ms, s, m, h)'),
   })
   .transform(withAuthSchema);
 

@@ -2,6 +2,7 @@ import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicat
 import { jobSubjects } from '@app/contracts';
 import { connectNats, type NatsConnection, type NatsIdentity } from './nats-connection.js';
 import { NatsAvailability } from './nats-availability.js';
+import { checkNatsServer } from './nats-server-requirement.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export const JOB_SUBJECTS = Symbol('JOB_SUBJECTS');
@@ -28,6 +29,21 @@ class NatsConnectionCloser implements OnApplicationShutdown {
 }
 
 /**
+ * Connects, then refuses a server too old or without JetStream (checkNatsServer) before any module
+ * uses the connection: a service on such a server stops at start with that one line.
+ */
+async function connectCheckedNats(options: NatsModuleOptions): Promise<NatsConnection> {
+  const nc = await connectNats(options.natsUrl, options.connectionName, options.identity);
+  try {
+    await checkNatsServer(nc);
+    return nc;
+  } catch (error) {
+    await nc.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
  * A service's one NATS connection (NATS_CONNECTION), its namespace's subjects (JOB_SUBJECTS) and the
  * connection's availability, for every module that talks to NATS (the event store, the blob store,
  * the worker registry).
@@ -40,7 +56,7 @@ export class NatsModule {
       global: true,
       providers: [
         { provide: JOB_SUBJECTS, useValue: jobSubjects(options.namespace) },
-        { provide: NATS_CONNECTION, useFactory: () => connectNats(options.natsUrl, options.connectionName, options.identity) },
+        { provide: NATS_CONNECTION, useFactory: () => connectCheckedNats(options) },
         { provide: NatsAvailability, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new NatsAvailability(nc) },
         NatsConnectionCloser,
       ],

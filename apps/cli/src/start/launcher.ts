@@ -2,15 +2,16 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cliEnvSchema, parseConfig } from '@app/config';
-import { natsServers } from '@app/nats';
 import { forgetServices, recordServices } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
 import { ensureFirstKey } from './first-admin-key.js';
 import { waitForJobsService } from './jobs-ready.js';
 import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
-import { startLocalNats, type LocalNats } from './local-nats.js';
+import { durabilityOf, startLocalNats, type LocalNats } from './local-nats.js';
 import { ensureLocalNatsPasswords, LOCAL_NATS_USERS_FILE, localNatsAuthorization, type LocalNatsPasswords, type LocalNatsUser } from './local-nats-users.js';
-import { anyListening, freePort } from './net-probe.js';
+import { natsServerBinary } from './nats-server-binary.js';
+import { probeNats } from './nats-probe.js';
+import { freePort } from './net-probe.js';
 import { Supervisor } from './supervisor.js';
 import { redact } from '../shared/redact.js';
 
@@ -30,7 +31,8 @@ const say = (line: string) => process.stdout.write(`[framewire] ${line}\n`);
 
 /**
  * `framewire start`: the whole system on one machine. NATS and PostgreSQL are used where they are
- * reachable (NATS_URL, DATABASE_URL, or the default local ports); otherwise a nats-server from PATH
+ * reachable (NATS_URL, DATABASE_URL, or the default local ports) and, for NATS, new enough (2.12+,
+ * with JetStream); otherwise a nats-server (from scripts/nats-server.sh: the cache, PATH, or fetched)
  * and an embedded PostgreSQL are started with their data under the data directory. Then the jobs
  * service, the gateway and the workers run as separate processes until SIGINT or SIGTERM.
  */
@@ -60,7 +62,7 @@ export async function start(options: StartOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
-    const { url: natsUrl, passwords } = await resolveNats(dataDir, options.localServices, (started) => (nats = started));
+    const { url: natsUrl, passwords, description: natsDescription } = await resolveNats(root, dataDir, options.localServices, (started) => (nats = started));
     const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
     await ensureFirstKey(databaseUrl, say);
     mkdirSync(dataDir, { recursive: true });
@@ -79,7 +81,7 @@ export async function start(options: StartOptions): Promise<void> {
     await waitForJobsService(natsUrl, passwords ? { user: 'gateway', pass: passwords.gateway } : { user: config.NATS_USER, pass: config.NATS_PASSWORD });
     if (shuttingDown) return;
     supervisor.start({ name: 'gateway', entry: appEntry(root, 'gateway'), env: { ...env, ...as('gateway') } });
-    say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsUrl}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
+    say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsDescription}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
     say(`dashboard: http://127.0.0.1:${options.port}/   API docs: http://127.0.0.1:${options.port}/docs   metrics (admin key): http://127.0.0.1:${options.port}/metrics`);
     say(`ops (/metrics, /health/ready): ${[...opsPorts].map(([name, port]) => `${name} http://127.0.0.1:${port}`).join(', ')}`);
   } catch (error) {
@@ -89,26 +91,42 @@ export async function start(options: StartOptions): Promise<void> {
 }
 
 /**
- * The NATS to use: NATS_URL or the default address if it answers; otherwise a nats-server started
- * here, with a user per service (the permissions of deploy/nats) whose passwords are returned too.
+ * The NATS to use: NATS_URL or the default address if a nats-server 2.12+ with JetStream answers
+ * there. A NATS_URL given explicitly that is unusable (down, too old, no JetStream) stops the start
+ * with one line; at the default address, that one line is followed by a nats-server started here,
+ * with a user per service (the permissions of deploy/nats) whose passwords are returned too.
+ * `description` is what the banner says of it: address, version and durability.
  */
-async function resolveNats(dataDir: string, local: boolean, started: (nats: LocalNats) => void): Promise<{ url: string; passwords: LocalNatsPasswords | null }> {
+async function resolveNats(
+  root: string,
+  dataDir: string,
+  local: boolean,
+  started: (nats: LocalNats) => void,
+): Promise<{ url: string; passwords: LocalNatsPasswords | null; description: string }> {
+  const config = parseConfig(cliEnvSchema, process.env);
   const configured = local ? undefined : process.env['NATS_URL'];
-  const url = configured || DEFAULT_NATS_URL;
-  if (!local && (await anyListening(natsServers(url)))) {
-    say(`using NATS at ${url}`);
-    return { url, passwords: null };
+  if (!local) {
+    const url = configured || DEFAULT_NATS_URL;
+    const probe = await probeNats(url, { user: config.NATS_USER, pass: config.NATS_PASSWORD });
+    if (probe.usable) {
+      // A client cannot read a server's sync_interval: only its operator knows whether it fsyncs each ack.
+      const durability = 'durability as that server is configured (sync_interval: always loses nothing acknowledged in a machine crash)';
+      say(`using NATS at ${url}: nats-server ${probe.version}; ${durability}`);
+      return { url, passwords: null, description: `${url}, nats-server ${probe.version}, ${durability}` };
+    }
+    if (configured) throw new Error(`${probe.problem}: fix NATS_URL (see docs/operations.md), or unset it and start runs a nats-server of its own`);
+    say(`${probe.problem}: starting a nats-server of its own`);
+  } else {
+    say('starting a nats-server of its own (--local-services)');
   }
-  if (configured) throw new Error(`NATS_URL=${configured} is not reachable`);
-  say(local ? 'starting nats-server from PATH (--local-services)' : 'no NATS on 127.0.0.1:4222; starting nats-server from PATH');
+  const binary = await natsServerBinary(root, { log: say });
   mkdirSync(dataDir, { recursive: true });
   const passwords = ensureLocalNatsPasswords(dataDir);
-  const { FRAMEWIRE_NAMESPACE } = parseConfig(cliEnvSchema, process.env);
-  const nats = await startLocalNats(dataDir, say, localNatsAuthorization(FRAMEWIRE_NAMESPACE, passwords));
+  const nats = await startLocalNats(dataDir, say, localNatsAuthorization(config.FRAMEWIRE_NAMESPACE, passwords), { binary, syncInterval: config.NATS_SYNC_INTERVAL });
   started(nats);
-  say(`started ${nats.version} at ${nats.url}; durability: ${nats.durability}`);
+  say(`started nats-server ${nats.version} at ${nats.url}; binary ${binary}, store ${join(dataDir, 'nats')}; durability: ${nats.durability}`);
   say(`NATS users: gateway, jobs, worker and admin (for framewire commands), each with its own password in ${join(dataDir, LOCAL_NATS_USERS_FILE)}`);
-  return { url: nats.url, passwords };
+  return { url: nats.url, passwords, description: `${nats.url}, nats-server ${nats.version} started here, ${durabilityOf(config.NATS_SYNC_INTERVAL).replace(/ \(.*$/, '')}` };
 }
 
 async function resolvePostgres(dataDir: string, local: boolean, started: (pg: LocalPostgres) => void): Promise<string> {

@@ -8,6 +8,7 @@ const run = promisify(execFile);
 
 export interface LocalNats {
   url: string;
+  /** The server's version, e.g. `2.15.1`. */
   version: string;
   durability: string;
   process: ChildProcess;
@@ -15,32 +16,29 @@ export interface LocalNats {
   stop(): Promise<void>;
 }
 
-/** Parses `nats-server: v2.9.10` into [2, 9, 10]. */
-export function parseNatsVersion(output: string): [number, number, number] | null {
-  const match = /v?(\d+)\.(\d+)\.(\d+)/.exec(output);
-  return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : null;
-}
-
 /**
- * The server config for a local JetStream. From 2.10 on, `sync_interval: always` makes every
- * acknowledged write reach the disk before the ack; 2.9 refuses that field and would not start, so
- * there the default applies (written to the OS at once, fsynced on a timer). `authorization` is the
+ * The server config for a local JetStream: `syncInterval` is nats-server's `sync_interval`, `always`
+ * (every acknowledged write is fsynced before the ack) or a Go duration such as `2m` (fsync on that
+ * timer; quoted, since the config parser would read a bare `2m` as a size). `authorization` is the
  * block of users (see local-nats-users.ts).
  */
-export function natsConfig(version: [number, number, number], port: number, storeDir: string, authorization = ''): { text: string; durability: string } {
-  const syncAlways = version[0] > 2 || (version[0] === 2 && version[1] >= 10);
+export function natsConfig(port: number, storeDir: string, syncInterval = 'always', authorization = ''): { text: string; durability: string } {
   const lines = [
     `listen: 127.0.0.1:${port}`,
     'jetstream {',
     `  store_dir: ${JSON.stringify(storeDir)}`,
-    ...(syncAlways ? ['  sync_interval: always'] : []),
+    `  sync_interval: ${syncInterval === 'always' ? 'always' : JSON.stringify(syncInterval)}`,
     '}',
     ...(authorization ? [authorization.trimEnd()] : []),
   ];
-  const durability = syncAlways
-    ? 'sync_interval: always (every acknowledged write is fsynced)'
-    : 'default sync (2.9 refuses sync_interval): survives a killed server, not a machine crash';
-  return { text: `${lines.join('\n')}\n`, durability };
+  return { text: `${lines.join('\n')}\n`, durability: durabilityOf(syncInterval) };
+}
+
+/** What `sync_interval` means for an acknowledged write, in the words the start banner uses. */
+export function durabilityOf(syncInterval: string): string {
+  return syncInterval === 'always'
+    ? 'sync_interval: always (each write is on disk before its ack: a machine crash loses nothing acknowledged)'
+    : `sync_interval: ${syncInterval} (fsync every ${syncInterval}: a machine crash can lose up to ${syncInterval} of acknowledged writes)`;
 }
 
 /** Users the server enforces: its `authorization` block, and the environment with the passwords that block refers to. */
@@ -49,24 +47,25 @@ export interface LocalNatsAuth {
   env: Record<string, string>;
 }
 
-/** Starts nats-server from PATH with JetStream and its store under `dataDir`, enforcing `auth`'s users. */
-export async function startLocalNats(dataDir: string, log: (line: string) => void, auth: LocalNatsAuth): Promise<LocalNats> {
-  let versionText: string;
-  try {
-    versionText = (await run('nats-server', ['--version'])).stdout.trim();
-  } catch {
-    throw new Error('NATS is not reachable and there is no nats-server on PATH to start (install nats-server, or set NATS_URL)');
-  }
-  const version = parseNatsVersion(versionText);
-  if (!version) throw new Error(`cannot read the nats-server version from "${versionText}"`);
+export interface LocalNatsOptions {
+  /** The nats-server to run (see natsServerBinary). */
+  binary: string;
+  /** Its `sync_interval` (NATS_SYNC_INTERVAL): `always` unless told otherwise. */
+  syncInterval?: string;
+}
+
+/** Starts `binary` with JetStream and its store under `dataDir`, on a free port, enforcing `auth`'s users. */
+export async function startLocalNats(dataDir: string, log: (line: string) => void, auth: LocalNatsAuth, options: LocalNatsOptions): Promise<LocalNats> {
+  const versionText = (await run(options.binary, ['--version'])).stdout.trim();
+  const version = /v?(\d+\.\d+\.\d+\S*)/.exec(versionText)?.[1] ?? versionText;
   const storeDir = join(dataDir, 'nats');
   mkdirSync(storeDir, { recursive: true });
   const port = await freePort(4222);
-  const { text, durability } = natsConfig(version, port, storeDir, auth.authorization);
+  const { text, durability } = natsConfig(port, storeDir, options.syncInterval, auth.authorization);
   const configPath = join(dataDir, 'nats-server.conf');
   writeFileSync(configPath, text);
   // The config names the password variables; their values reach the server through its environment only.
-  const child = spawn('nats-server', ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...auth.env } });
+  const child = spawn(options.binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...auth.env } });
   child.stderr?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (/\[(ERR|FTL)\]/.test(line)) log(`nats-server: ${line.trim()}`);
   });
@@ -79,5 +78,5 @@ export async function startLocalNats(dataDir: string, log: (line: string) => voi
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
-  return { url: `nats://127.0.0.1:${port}`, version: versionText, durability, process: child, stop };
+  return { url: `nats://127.0.0.1:${port}`, version, durability, process: child, stop };
 }

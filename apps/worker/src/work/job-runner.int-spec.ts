@@ -5,7 +5,7 @@ import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { jobCancelled, jobCancelRequested, jobStarted, publishAsNewerRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
-import { freshNamespace, IN_PROCESS_OPS, type TestNamespace } from '../../../../test/support/services.js';
+import { freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace } from '../../../../test/support/services.js';
 import { WorkerModule } from '../worker.module.js';
 import { JobRunner } from './job-runner.service.js';
 import type { WorkDelivery } from './work-delivery.js';
@@ -38,7 +38,7 @@ describe('job runner against JetStream', () => {
   beforeAll(async () => {
     ns = await freshNamespace();
     store = new EventStore(ns.nc, ns.subjects);
-    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: 'nats://127.0.0.1:4222', WORKER_ID: 'runner-worker' });
+    const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'runner-worker' });
     // Compiled, not started: no consumer pulls work; the test hands the runner its deliveries.
     module = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     runner = module.get(JobRunner);
