@@ -11,6 +11,7 @@ export {
   type StoredJobEvent,
   type StreamIdentity,
   type StreamState,
+  type SubjectEntry,
 } from './event-store.js';
 export { EventStoreModule, type EventStoreModuleOptions } from './event-store.module.js';
 export { ConsumerFilterError } from './consumer-setup.js';
