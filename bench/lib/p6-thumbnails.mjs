@@ -95,7 +95,11 @@ export async function runThumbnailsBench(ctx) {
         data: { pipeline: 'thumbnails', params, tenant: 'default', priority: 'normal',
           video: { bucket: `${namespace}_videos`, objectName: 'uploads/bench/p6.mp4', filename: 'p6.mp4', size: bytes.length, contentType: 'video/mp4', sha256 } },
       };
-      const ack = await js.publish(`${namespace}.job.${jobId}.submitted.normal`, JSON.stringify(event), { msgID: event.eventId, expect: { lastSubjectSequence: 0 } });
+      // The job's first event, as the gateway appends it: nothing of the job before it, on any of its subjects.
+      const ack = await js.publish(`${namespace}.job.${jobId}.submitted.normal`, JSON.stringify(event), {
+        msgID: event.eventId,
+        expect: { lastSubjectSequence: 0, lastSubjectSequenceSubject: `${namespace}.job.${jobId}.>` },
+      });
       const submittedAt = (await jsm.direct.getMessage(stream, { seq: ack.seq })).time.getTime();
       let completed = null;
       const deadline = Date.now() + 120_000;

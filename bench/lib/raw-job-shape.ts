@@ -45,7 +45,7 @@ export class RawJobShape implements Peer {
     const event = videoSubmitted(undefined, { pipeline: 'noop' });
     const ack = await this.js.publish(this.subjects.submitted(event.jobId, 'normal'), encodeEvent(event), {
       msgID: event.eventId,
-      expect: { lastSubjectSequence: 0 },
+      expect: { lastSubjectSequence: 0, lastSubjectSequenceSubject: this.subjects.ofJob(event.jobId) },
     });
     return { id: event.jobId, seq: ack.seq };
   }

@@ -1,9 +1,9 @@
 /**
  * The raw job shape, the physical limit of a job on JetStream: a bare nats.js script with no
  * framework, no schema validation and no read model. One shared durable pull consumer delivers the
- * job; the handler appends "started" and "completed" to the job's own subject (each with a
- * Nats-Msg-Id and the expected last subject sequence, the guarantees Framewire's appends carry),
- * then acks. With the submission that makes 3 appends per job.
+ * job; the handler appends "started" and "completed" to the job's lifecycle subject (each with a
+ * Nats-Msg-Id and the expected last sequence over the job's whole subject tree, the guarantees
+ * Framewire's appends carry), then acks. With the submission that makes 3 appends per job.
  */
 import { randomUUID } from 'node:crypto';
 import { jetstream, type JsMsg } from '@nats-io/jetstream';
@@ -28,7 +28,7 @@ async function append(jobId: string, type: string, expected: number): Promise<nu
   const event = { eventId: randomUUID(), jobId, type, occurredAt: new Date().toISOString() };
   const ack = await js.publish(`${prefix}.${jobId}.lifecycle`, encoder.encode(JSON.stringify(event)), {
     msgID: event.eventId,
-    expect: { lastSubjectSequence: expected },
+    expect: { lastSubjectSequence: expected, lastSubjectSequenceSubject: `${prefix}.${jobId}.>` },
   });
   return ack.seq;
 }
@@ -36,7 +36,7 @@ async function append(jobId: string, type: string, expected: number): Promise<nu
 send({ type: 'ready' });
 await runWithSlots(messages, concurrency, async (msg: JsMsg) => {
   const job = msg.json<{ jobId: string }>();
-  const started = await append(job.jobId, 'started', 0);
+  const started = await append(job.jobId, 'started', msg.seq);
   if (mode === 'latency') send({ type: 'started', id: job.jobId, t: now() });
   else tally.started();
   await append(job.jobId, 'completed', started);

@@ -110,9 +110,9 @@ describe('PostgreSQL outage', () => {
     let last = 0;
     for (let i = 0; i < n; i++) {
       const submitted = videoSubmitted();
-      await store.append(submitted, 0);
+      const s = await store.append(submitted, 0);
       const started = jobStarted(submitted);
-      const { seq } = await store.append(started, 0);
+      const { seq } = await store.append(started, s.seq);
       last = (await store.append(jobCompleted(started), seq)).seq;
     }
     return last;

@@ -44,7 +44,7 @@ describe('framewire events, state and replay, as processes', () => {
     const other = videoSubmitted();
     await append(other, 0); // another job's event between this job's events
     const started = jobStarted(submitted, 1, 'w-1');
-    done.push({ event: started, seq: await append(started, 0) });
+    done.push({ event: started, seq: await append(started, done.at(-1)!.seq) });
     const retry = jobFailed(started, 1, false, 'WORKER_ERROR');
     done.push({ event: retry, seq: await append(retry, done.at(-1)!.seq) });
     const restarted = jobStarted(retry, 2, 'w-2');
@@ -58,9 +58,9 @@ describe('framewire events, state and replay, as processes', () => {
     done.push({ event: completed, seq: await append(completed, done.at(-1)!.seq) });
 
     const bad = videoSubmitted();
-    await append(bad, 0);
+    const badSeq = await append(bad, 0);
     const badStarted = jobStarted(bad, 1, 'w-1');
-    await append(jobFailed(badStarted, 1, true, 'INVALID_MEDIA'), await append(badStarted, 0));
+    await append(jobFailed(badStarted, 1, true, 'INVALID_MEDIA'), await append(badStarted, badSeq));
     failedJob = bad.jobId;
     queuedJob = other.jobId;
     await projected();
@@ -149,11 +149,11 @@ describe('framewire events, state and replay, as processes', () => {
 
   it('events --follow: prints what is appended while it runs and ends with the job', async () => {
     const submitted = videoSubmitted();
-    await append(submitted, 0);
+    const submittedSeq = await append(submitted, 0);
     const follow = spawnCli('events --follow', ['events', submitted.jobId, '--follow', '--json'], env);
     await follow.waitForLine(/"type":"VideoSubmitted"/);
     const started = jobStarted(submitted, 1, 'w-9');
-    const startedSeq = await append(started, 0);
+    const startedSeq = await append(started, submittedSeq);
     await follow.waitForLine(/"type":"JobStarted"/);
     await append(jobCompleted(started), startedSeq);
     await follow.waitForLine(/"type":"JobCompleted"/);

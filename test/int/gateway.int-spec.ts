@@ -341,9 +341,9 @@ describe('gateway over HTTP', () => {
 
   it('answers cancel, retry and delete of a job whose history it cannot read with 503 JOB_HISTORY_UNREADABLE, and appends nothing', async () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop', tenant: 'acme' });
-    await store.append(submitted, 0);
+    const s = await store.append(submitted, 0);
     const started = jobStarted(submitted, 1, 'newer-worker');
-    const { seq } = await store.append(started, 0);
+    const { seq } = await store.append(started, s.seq);
     // A newer release ended the job with an event this one does not know (a rolling upgrade).
     await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq, 'JobArchived');
     const path = `/v1/jobs/${submitted.jobId}`;

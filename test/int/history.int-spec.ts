@@ -49,9 +49,9 @@ describe('job history over HTTP', () => {
       return seq;
     };
     const submitted = videoSubmitted();
-    await append(submitted, 0);
+    const s0 = await append(submitted, 0);
     const started = jobStarted(submitted, 1, 'w-1');
-    const s = await append(started, 0);
+    const s = await append(started, s0);
     // Stored times have millisecond resolution, and a time names every event stored in its
     // millisecond: keep event 2 alone in its own so that the as-of-time test can name it.
     await new Promise((resolve) => setTimeout(resolve, 5));

@@ -42,9 +42,12 @@ describe('cancel and redrive', () => {
     const info = await (await jetstreamManager(ns.nc)).consumers.info(ns.subjects.streamName, WORK_CONSUMER);
     return info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
   };
+  /** The stream sequence of each job's submission: what its first lifecycle append expects. */
+  const submittedSeq = new Map<string, number>();
   const submitNoop = async (params: Record<string, unknown> = {}, tenant = 'default'): Promise<VideoSubmitted> => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop', params, tenant });
-    await store.append(submitted, 0);
+    const { seq } = await store.append(submitted, 0);
+    submittedSeq.set(submitted.jobId, seq);
     return submitted;
   };
   const refusal = (promise: Promise<unknown>) => promise.then(() => null, (error: unknown) => (error instanceof QueryError ? error.code : String(error)));
@@ -57,7 +60,7 @@ describe('cancel and redrive', () => {
     await stopWorker();
     const submitted = await submitNoop();
     const started = jobStarted(submitted, 1, 'old-worker');
-    const { seq } = await store.append(started, 0);
+    const { seq } = await store.append(started, submittedSeq.get(submitted.jobId)!);
     const ending = end === 'failed' ? jobFailed(started, 1, true, 'WORKER_ERROR') : jobCompleted(started);
     await store.append(ending, seq);
     await startWorker();

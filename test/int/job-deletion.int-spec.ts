@@ -56,9 +56,11 @@ describe('job deletion', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop', tenant: 'tenant-a', ...data });
     const upload = await blobs.putBytes(submitted.data.video.objectName, bytes('not really a video'), 'video/mp4');
     const withVideo: VideoSubmitted = { ...submitted, data: { ...submitted.data, video: { ...submitted.data.video, bucket: upload.bucket, size: upload.size, sha256: upload.sha256 } } };
-    await store.append(withVideo, 0);
+    submittedSeq.set(withVideo.jobId, (await store.append(withVideo, 0)).seq);
     return withVideo;
   };
+  /** The stream sequence of each job's submission: what its first lifecycle append expects. */
+  const submittedSeq = new Map<string, number>();
 
   beforeAll(async () => {
     Logger.overrideLogger(false);
@@ -77,7 +79,7 @@ describe('job deletion', () => {
     const submitted = await submit();
     const jobId = submitted.jobId;
     const started = jobStarted(submitted, 1, 'old-worker');
-    const { seq: startedSeq } = await store.append(started, 0);
+    const { seq: startedSeq } = await store.append(started, submittedSeq.get(jobId)!);
     const artifacts: ArtifactRef[] = [];
     for (const name of ['thumb-000000.jpg', 'sprite-000.jpg']) {
       const stored = await blobs.putBytes(`artifacts/${jobId}/1/${name}`, bytes(name), 'image/jpeg');
@@ -123,14 +125,14 @@ describe('job deletion', () => {
     expect(await types(queued.jobId)).toEqual(['VideoSubmitted', 'JobDeleted']);
   });
 
-  it('skips a work request that comes after the deletion (a redrive that raced it)', async () => {
+  it('skips a work request that comes after the deletion (a redrive that a release before the whole-job check let race it)', async () => {
     await stopWorker();
     const submitted = await submit();
-    await commands.delete(submitted.jobId, ALL, null);
+    const { deleted_seq: deletedSeq } = await commands.delete(submitted.jobId, ALL, null);
     const deleted = (await events(submitted.jobId)).at(-1)!;
     // A redrive that read the job before it was deleted: its work request lands after JobDeleted.
-    const work = await store.lastEntryOn(ns.subjects.submitted(submitted.jobId, submitted.data.priority));
-    await store.append(jobRedriven(submitted, deleted, 1), work!.seq);
+    // (This release's redrive expects the job's last event, so it would be refused instead.)
+    await store.append(jobRedriven(submitted, deleted, 1), deletedSeq!);
     await startWorker();
     await eventually(settled, 20_000, 'the worker to take and ack both work messages');
     expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobDeleted', 'JobRedriven']);
@@ -141,7 +143,7 @@ describe('job deletion', () => {
     // No worker runs here, so nothing stops the job between the two requests: it is running until its end is appended below.
     await stopWorker();
     const submitted = await submit();
-    await store.append(jobStarted(submitted, 1, 'absent-worker'), 0);
+    await store.append(jobStarted(submitted, 1, 'absent-worker'), submittedSeq.get(submitted.jobId)!);
     expect(await commands.delete(submitted.jobId, TENANT_A, 'key_a')).toEqual({ job_id: submitted.jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 });
     expect(await commands.delete(submitted.jobId, TENANT_A, 'key_b')).toEqual({ job_id: submitted.jobId, status: 'deleting', deleted_seq: null, objects_deleted: 0 });
     const asked = await events(submitted.jobId);

@@ -118,18 +118,19 @@ export function publishAsOlderRelease(nc: NatsConnection, subject: string, event
 }
 
 /**
- * Appends after `cause` (stored at `afterSeq` on the job's lifecycle subject) an event of a type this
- * release does not know, as a newer release would during a rolling upgrade. Returns the stream sequence.
+ * Appends after `cause` (stored at `afterSeq`, the job's last event) an event of a type this release
+ * does not know, as a newer release would during a rolling upgrade. Returns the stream sequence.
  */
 export function publishAsNewerRelease(nc: NatsConnection, subject: string, cause: JobEvent, afterSeq: number, type = 'JobPaused'): Promise<number> {
   const newer = { ...meta(cause.jobId, cause), type, version: 1, data: { attempt: 1 } };
-  return publishRaw(nc, subject, newer, afterSeq);
+  // Checked over the job's whole subject tree (`<ns>.job.<id>.>`), as this release appends.
+  return publishRaw(nc, subject, newer, afterSeq, `${subject.split('.').slice(0, 3).join('.')}.>`);
 }
 
-async function publishRaw(nc: NatsConnection, subject: string, event: { eventId: string }, expectLastSeq: number): Promise<number> {
+async function publishRaw(nc: NatsConnection, subject: string, event: { eventId: string }, expectLastSeq: number, tree?: string): Promise<number> {
   const ack = await jetstream(nc).publish(subject, new TextEncoder().encode(JSON.stringify(event)), {
     msgID: event.eventId,
-    expect: { lastSubjectSequence: expectLastSeq },
+    expect: { lastSubjectSequence: expectLastSeq, ...(tree ? { lastSubjectSequenceSubject: tree } : {}) },
   });
   return ack.seq;
 }
@@ -145,10 +146,10 @@ export async function redrivenDuringBackoff(append: (event: JobEvent, expectedSe
   const failed = jobFailed(started, 1, false, 'WORKER_ERROR');
   const asked = jobCancelRequested(failed, 1);
   const cancelled = jobCancelled(asked, 1);
-  let seq = 0;
+  let seq = submittedSeq;
   for (const event of [started, failed, asked, cancelled]) seq = await append(event, seq);
   const redriven = jobRedriven(submitted, cancelled, 2);
-  await append(redriven, submittedSeq);
-  await append(jobStarted(redriven, 2, 'worker-b'), seq);
+  const redrivenSeq = await append(redriven, seq);
+  await append(jobStarted(redriven, 2, 'worker-b'), redrivenSeq);
   return submittedSeq;
 }

@@ -80,14 +80,14 @@ describe('jobs service against NATS and PostgreSQL', () => {
   /** A completed job, a failed job and a queued one, appended to the stream. */
   async function appendHistory() {
     const done = videoSubmitted();
-    await store.append(done, 0);
+    const d = await store.append(done, 0);
     const doneStarted = jobStarted(done);
-    const s = await store.append(doneStarted, 0);
+    const s = await store.append(doneStarted, d.seq);
     await store.append(jobCompleted(doneStarted, 1, { width: 320, height: 240 }), s.seq);
     const bad = videoSubmitted();
-    await store.append(bad, 0);
+    const a = await store.append(bad, 0);
     const badStarted = jobStarted(bad);
-    const b = await store.append(badStarted, 0);
+    const b = await store.append(badStarted, a.seq);
     await store.append(jobFailed(badStarted, 1, true, 'INVALID_MEDIA'), b.seq);
     const waiting = videoSubmitted();
     const last = await store.append(waiting, 0);
@@ -256,14 +256,14 @@ describe('jobs service against NATS and PostgreSQL', () => {
     it('parks an event whose row PostgreSQL refuses, and projects every later event of every tenant', async () => {
       app = await startJobs();
       const first = videoSubmitted(undefined, { tenant: 'acme' });
-      await store.append(first, 0);
+      const f = await store.append(first, 0);
       // Valid by its schema, refused by PostgreSQL (there is no year 0 in a timestamptz): before parking, the projector stopped here for good.
       const poison = { ...videoSubmitted(undefined, { tenant: 'acme' }), occurredAt: '0000-01-01T00:00:00Z' };
       const { seq: poisonSeq } = await store.append(poison, 0);
       const other = videoSubmitted(undefined, { tenant: 'bravo' });
       await store.append(other, 0);
       const started = jobStarted(first);
-      const s = await store.append(started, 0);
+      const s = await store.append(started, f.seq);
       const { seq: last } = await store.append(jobCompleted(started), s.seq);
 
       await eventually(() => projectedThrough(last), 20_000, 'projection past the poison event');

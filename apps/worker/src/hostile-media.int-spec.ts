@@ -58,9 +58,8 @@ async function startWorker(id: string, env: Record<string, string> = {}) {
 
   /** Redrives a job that ended (as the jobs service does, from its attempt `firstAttempt`) and waits for the redrive to end. */
   async function redrive(submitted: VideoSubmitted, firstAttempt: number, timeoutMs = 120_000) {
-    const ended = (await store.readJob(submitted.jobId)).flatMap((item) => (item.ok ? [item.stored.event] : [])).at(-1)!;
-    const work = await store.lastEntryOn(ns.subjects.submitted(submitted.jobId, submitted.data.priority));
-    await store.append(jobRedriven(submitted, ended, firstAttempt), work!.seq);
+    const ended = (await store.readJob(submitted.jobId)).flatMap((item) => (item.ok ? [item.stored] : [])).at(-1)!;
+    await store.append(jobRedriven(submitted, ended.event, firstAttempt), ended.seq);
     return eventually(async () => {
       const events = (await store.readJob(submitted.jobId)).flatMap((item) => (item.ok ? [item.stored.event] : []));
       const run = events.slice(events.findIndex((e) => e.type === 'JobRedriven'));

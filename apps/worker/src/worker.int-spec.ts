@@ -27,8 +27,8 @@ describe('worker against JetStream and ffprobe', () => {
     const submitted = videoSubmitted();
     const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(path), 'video/mp4');
     submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
-    await store.append(submitted, 0);
-    return submitted;
+    const { seq } = await store.append(submitted, 0);
+    return Object.assign(submitted, { seq });
   }
 
   const types = async (jobId: string) => (await store.readJob(jobId)).map((item) => (item.ok ? item.stored.event.type : 'malformed'));
@@ -54,7 +54,7 @@ describe('worker against JetStream and ffprobe', () => {
     // The job ended, but its ack was lost: the work message is still there when the worker starts.
     const submitted = await submit(await makeTextFile(join(media.dir, 'ended.mp4')));
     const started = jobStarted(submitted);
-    const { seq } = await store.append(started, 0);
+    const { seq } = await store.append(started, submitted.seq);
     await store.append(jobCompleted(started), seq);
 
     const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'int-worker', WORKER_CONCURRENCY: '2' });
@@ -129,14 +129,14 @@ describe('worker against JetStream and ffprobe', () => {
   });
 
   it('continues the attempts of a job whose lifecycle began before this message was first delivered', async () => {
-    // For example a job handed back after a failed attempt: the first delivery's cheap claim of
-    // attempt 1 is refused, so the worker reads the lifecycle and claims attempt 2 instead.
+    // A work message not stored as its job's first event (as a release before the whole-job check
+    // could store a submission): the worker reads the history before it claims, and claims attempt 2.
     // The work message goes in last, so that the running worker cannot take it before the history is there.
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
     const started = jobStarted(submitted, 1, 'gone-worker');
     const first = await store.append(started, 0);
-    await store.append(jobFailed(started, 1, false, 'WORKER_ERROR'), first.seq);
-    await store.append(submitted, 0);
+    const failed = await store.append(jobFailed(started, 1, false, 'WORKER_ERROR'), first.seq);
+    await store.append(submitted, failed.seq);
     const ended = await eventually(async () => {
       const items = await store.readJob(submitted.jobId);
       return items.length === 5 ? items : undefined;

@@ -1,16 +1,21 @@
 /**
- * The subject scheme of the event log, one exact subject per job aggregate and role, so that
- * `Nats-Expected-Last-Subject-Sequence` is checked by the server (nats-server 2.9 ignores it
- * on wildcard subjects):
+ * The subject scheme of the event log: each job has its own subject tree, `<ns>.job.<jobId>.>`,
+ * with a subject per role:
  *
  *   <ns>.job.<jobId>.submitted.<priority>
- *                                the job's work requests; the first one is appended with
- *                                expected last subject sequence 0, so a job is submitted once.
- *                                The priority (high, normal, low) is the last token, so workers
- *                                can drain each priority through its own consumer.
- *   <ns>.job.<jobId>.lifecycle   everything a worker or operator appends later, each append
- *                                expecting the sequence of the one before, so that exactly one
- *                                terminal event wins a race between two workers
+ *                                the job's work requests: its submission (VideoSubmitted), then a
+ *                                JobRedriven per redrive. The priority (high, normal, low) is the
+ *                                last token, so workers can drain each priority through its own consumer.
+ *   <ns>.job.<jobId>.lifecycle   everything a worker or operator appends later (JobStarted ...
+ *                                JobDeleted)
+ *
+ * Every append, on either subject, expects the sequence of the job's last message on any subject of
+ * its tree (`Nats-Expected-Last-Subject-Sequence` with `Nats-Expected-Last-Subject-Sequence-Subject:
+ * <ns>.job.<jobId>.>`, nats-server 2.11 and later): 0 for the submission, so a job is submitted once
+ * whatever the priority; so of two appends decided from the same history (two terminal events, a
+ * redrive and a deletion, a claim and a second submission) exactly one is stored. nats-server 2.9
+ * checked the sequence on the message's own subject only, which is why the roles have subjects of
+ * their own (docs/adr/0002-job-concurrency-check.md); the split now only serves the consumers.
  *
  * Workers filter `<ns>.job.*.submitted.<priority>` and see only work; the projector and replay read `<ns>.job.>`
  * in stream order. Request/reply queries live under `<ns>.rpc.` and never touch the stream.
@@ -49,7 +54,7 @@ export interface JobSubjects {
   /** Every work request of one job, whatever its priority. */
   submittedOfJob(jobId: string): string;
   lifecycle(jobId: string): string;
-  /** Every subject of one job, for reading its whole history. */
+  /** Every subject of one job: for reading its whole history, and what every append's expected sequence is checked on. */
   ofJob(jobId: string): string;
   /** The request/reply subject of a query pattern such as `jobs.get`. */
   rpc(pattern: string): string;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { jobCompleted, jobDeleted, jobFailed, jobRedriven, jobStarted, publishAsOlderRelease, videoSubmitted } from '../../../test/support/events.js';
 import { jobSubjects } from '@app/contracts';
 import { deleteNamespace, eventually, freshName, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
-import { ConcurrencyError, EventStore } from './event-store.js';
+import { ConcurrencyError, EventStore, storedAsFirstOfJob } from './event-store.js';
 import { ensureEventStream } from './stream-setup.js';
 
 describe('EventStore against JetStream', () => {
@@ -50,30 +50,105 @@ describe('EventStore against JetStream', () => {
     }
   });
 
-  it('appends the first event of a job only once: a second "first event" is rejected', async () => {
-    const first = videoSubmitted();
+  it('appends the first event of a job only once: a second "first event" is rejected, at any priority', async () => {
+    const first = videoSubmitted(undefined, { priority: 'high' });
     const { seq } = await store.append(first, 0);
     expect(seq).toBeGreaterThan(0);
 
-    const impostor = videoSubmitted(first.jobId);
-    await expect(store.append(impostor, 0)).rejects.toBeInstanceOf(ConcurrencyError);
+    for (const priority of ['high', 'normal', 'low'] as const) {
+      const impostor = videoSubmitted(first.jobId, { priority });
+      await expect(store.append(impostor, 0)).rejects.toBeInstanceOf(ConcurrencyError);
+    }
     const items = await store.readJob(first.jobId);
     expect(items.map((i) => i.ok && i.stored.event.eventId)).toEqual([first.eventId]);
   });
 
-  it('stores a retried append once, using the event id as Nats-Msg-Id', async () => {
+  it('stores a retried append once: the server checks its expected sequence before its Nats-Msg-Id, so a retry is a conflict, or a duplicate when it expects its own sequence', async () => {
     const submitted = videoSubmitted();
     const a = await store.append(submitted, 0);
-    const b = await store.append(submitted, 0);
-    expect(b).toEqual({ seq: a.seq, duplicate: true });
+    // nats-server 2.9 answered this one as a duplicate; 2.12 and later check the expectation first.
+    await expect(store.append(submitted, 0)).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(await store.append(submitted, a.seq)).toEqual({ seq: a.seq, duplicate: true });
     expect(await store.readJob(submitted.jobId)).toHaveLength(1);
+  });
+
+  it('expects the job\'s last event over all of its subjects: an append after the submission expects the submission', async () => {
+    const submitted = videoSubmitted();
+    const { seq: submittedSeq } = await store.append(submitted, 0);
+    const started = jobStarted(submitted);
+    // The lifecycle subject is empty, but the job is not.
+    await expect(store.append(started, 0)).rejects.toMatchObject({ name: 'ConcurrencyError', subject: ns.subjects.ofJob(submitted.jobId), expectedSeq: 0 });
+    const { seq } = await store.append(started, submittedSeq);
+    expect(seq).toBeGreaterThan(submittedSeq);
+  });
+
+  it('lets exactly one of two appends racing on different subjects of one job win: a lifecycle event and a VideoSubmitted at another priority', async () => {
+    const submitted = videoSubmitted(undefined, { priority: 'high' });
+    const { seq: submittedSeq } = await store.append(submitted, 0);
+    // Both decided from the same history: the job's last event is its submission.
+    const started = jobStarted(submitted);
+    const later = videoSubmitted(submitted.jobId, { priority: 'low' });
+    const results = await Promise.allSettled([store.append(started, submittedSeq), store.append(later, submittedSeq)]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected.map((r) => r.reason)).toEqual([expect.any(ConcurrencyError)]);
+    const events = (await store.readJob(submitted.jobId)).map((i) => (i.ok ? i.stored.event.eventId : 'malformed'));
+    expect(events).toHaveLength(2);
+    expect([[submitted.eventId, started.eventId], [submitted.eventId, later.eventId]]).toContainEqual(events);
+  });
+
+  it('orders a redrive (work subject) and a deletion (lifecycle subject) decided from the same history: one wins', async () => {
+    const submitted = videoSubmitted();
+    const { seq: s0 } = await store.append(submitted, 0);
+    const started = jobStarted(submitted);
+    const { seq: s1 } = await store.append(started, s0);
+    const failed = jobFailed(started, 1, true, 'WORKER_ERROR');
+    const { seq: s2 } = await store.append(failed, s1);
+    const results = await Promise.allSettled([store.append(jobRedriven(submitted, failed, 2), s2), store.append(jobDeleted(failed, 1), s2)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(await store.readJob(submitted.jobId)).toHaveLength(4);
+  });
+
+  it('reads the last message of each of a job\'s subjects together, and none for an unknown job', async () => {
+    const submitted = videoSubmitted(undefined, { priority: 'high' });
+    const { seq: s0 } = await store.append(submitted, 0);
+    await store.append(videoSubmitted(), 0);
+    const started = jobStarted(submitted);
+    const { seq: s1 } = await store.append(started, s0);
+    const entries = await store.lastPerSubjectOfJob(submitted.jobId);
+    expect(entries.map(({ subject, seq, event }) => [subject, seq, event?.eventId]).sort()).toEqual(
+      [
+        [ns.subjects.submitted(submitted.jobId, 'high'), s0, submitted.eventId],
+        [ns.subjects.lifecycle(submitted.jobId), s1, started.eventId],
+      ].sort(),
+    );
+    expect(await store.lastPerSubjectOfJob(videoSubmitted().jobId)).toEqual([]);
+  });
+
+  it('tells a work message stored as its job\'s first event from one stored after events of its job, by the expectation stored with it', async () => {
+    const jsm = await jetstreamManager(ns.nc);
+    const firstOfJob = async (seq: number) => {
+      const msg = (await jsm.direct.getMessage(ns.subjects.streamName, { seq }))!;
+      return storedAsFirstOfJob(msg.subject, msg.header, ns.subjects);
+    };
+    const submitted = videoSubmitted();
+    const { seq: s0 } = await store.append(submitted, 0);
+    const started = jobStarted(submitted);
+    const { seq: s1 } = await store.append(started, s0);
+    const failed = jobFailed(started, 1, true, 'WORKER_ERROR');
+    const { seq: s2 } = await store.append(failed, s1);
+    const { seq: s3 } = await store.append(jobRedriven(submitted, failed, 2), s2);
+    // A release before the whole-job check expected 0 on the submission's own subject only.
+    const older = videoSubmitted();
+    const olderSeq = await publishAsOlderRelease(ns.nc, ns.subjects.submitted(older.jobId, 'normal'), older);
+    expect(await Promise.all([s0, s1, s2, s3, olderSeq].map(firstOfJob))).toEqual([true, false, false, false, false]);
   });
 
   it('lets exactly one of two racing terminal events win on the lifecycle subject', async () => {
     const submitted = videoSubmitted();
-    await store.append(submitted, 0);
+    const { seq: submittedSeq } = await store.append(submitted, 0);
     const started = jobStarted(submitted);
-    const { seq: startedSeq } = await store.append(started, 0);
+    const { seq: startedSeq } = await store.append(started, submittedSeq);
 
     const results = await Promise.allSettled([
       store.append(jobCompleted(started), startedSeq),
@@ -91,11 +166,11 @@ describe('EventStore against JetStream', () => {
 
   it('reads a job in stream order, with paging, and finds its last events by direct get', async () => {
     const submitted = videoSubmitted();
-    await store.append(submitted, 0);
+    const s0 = await store.append(submitted, 0);
     const other = videoSubmitted();
     await store.append(other, 0);
     const started = jobStarted(submitted);
-    const s1 = await store.append(started, 0);
+    const s1 = await store.append(started, s0.seq);
     const completed = jobCompleted(started);
     const s2 = await store.append(completed, s1.seq);
 

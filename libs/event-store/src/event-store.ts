@@ -68,7 +68,17 @@ export interface StreamState {
   lastSeq: number;
 }
 
-/** An append's expected last subject sequence did not hold: someone else appended first. */
+/** The last message on one subject of a job, as an append after it must expect it; `event` is null for a message that is not a valid event. */
+export interface SubjectEntry {
+  subject: string;
+  seq: number;
+  event: JobEvent | null;
+}
+
+/**
+ * An append's expected sequence did not hold: someone else appended to the job first. `subject` is
+ * what the sequence was checked against (the job's whole subject tree).
+ */
 export class ConcurrencyError extends Error {
   constructor(
     readonly subject: string,
@@ -81,8 +91,13 @@ export class ConcurrencyError extends Error {
 
 /**
  * Appends to and reads from the JetStream event log. Every append is optimistic: it names the
- * sequence it expects to find last on the job's exact subject (0 for "none yet"), and sets
- * `Nats-Msg-Id` to the event id so a retried append is stored once.
+ * sequence of the job's last message on any of its subjects (`<ns>.job.<id>.>`; 0 for "none yet"),
+ * which the server checks (`Nats-Expected-Last-Subject-Sequence` with
+ * `Nats-Expected-Last-Subject-Sequence-Subject`, nats-server 2.11 and later), so one check orders
+ * every event of a job, whatever its subject, priority or kind. It sets `Nats-Msg-Id` to the event
+ * id; a server of 2.12 or later checks the expected sequence before the duplicate window, so a
+ * retried append is refused by its expectation (a ConcurrencyError) rather than acknowledged as a
+ * duplicate, unless it expects its own sequence.
  */
 export class EventStore {
   private readonly js: JetStreamClient;
@@ -150,24 +165,28 @@ export class EventStore {
       : this.subjects.lifecycle(event.jobId);
   }
 
-  async append(event: JobEvent, expectedLastSubjectSeq: number): Promise<AppendResult> {
-    const subject = this.subjectOf(event);
+  /**
+   * Appends `event` on its subject, if the job's last message (on any of its subjects) is still the
+   * one at `expectedLastSeq` (0: the job has none); else a ConcurrencyError.
+   */
+  async append(event: JobEvent, expectedLastSeq: number): Promise<AppendResult> {
+    const tree = this.subjects.ofJob(event.jobId);
     try {
       const headers = eventHeaders(event);
       headers.set(PubHeaders.MsgIdHdr, event.eventId);
       headers.set(PubHeaders.ExpectedStreamHdr, this.streamName);
-      headers.set(PubHeaders.ExpectedLastSubjectSequenceHdr, String(expectedLastSubjectSeq));
-      const ack = await this.publisher.publish(subject, encodeEvent(event), headers);
+      setExpectedLastSeq(headers, tree, expectedLastSeq);
+      const ack = await this.publisher.publish(this.subjectOf(event), encodeEvent(event), headers);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
-        throw new ConcurrencyError(subject, expectedLastSubjectSeq);
+        throw new ConcurrencyError(tree, expectedLastSeq);
       }
       throw error;
     }
   }
 
-  /** The last event on an exact subject, by direct get; null when there is none. */
+  /** The last event on a subject (exact, or a wildcard: the last of all it matches), by direct get; null when there is none. */
   async lastOn(subject: string): Promise<ReadItem | null> {
     const jsm = await this.jsm();
     const msg = await jsm.direct.getMessage(this.streamName, { last_by_subj: subject });
@@ -180,8 +199,8 @@ export class EventStore {
   }
 
   /**
-   * The last message on an exact subject as its sequence and event (null for a message that is not a
-   * valid event), or null when the subject is empty: what an append after it must expect.
+   * The last message on a subject as its sequence and event (null for a message that is not a valid
+   * event), or null when the subject is empty.
    */
   async lastEntryOn(subject: string): Promise<{ seq: number; event: JobEvent | null } | null> {
     const last = await this.lastOn(subject);
@@ -192,6 +211,23 @@ export class EventStore {
   /** The last message of a job's lifecycle, as lastEntryOn gives it. */
   lastLifecycleEntry(jobId: string): Promise<{ seq: number; event: JobEvent | null } | null> {
     return this.lastEntryOn(this.subjects.lifecycle(jobId));
+  }
+
+  /**
+   * The last message of each of a job's subjects (its lifecycle, its work subject at each priority it
+   * has), all as of one moment: one batch direct get (`multi_last` over `<ns>.job.<id>.>`), which the
+   * server answers up to one stream sequence, isolated from appends. The largest sequence among them
+   * is the job's last message, what its next append expects. Empty for an unknown job.
+   */
+  async lastPerSubjectOfJob(jobId: string): Promise<SubjectEntry[]> {
+    const jsm = await this.jsm();
+    const messages = await jsm.direct.getLastMessagesFor(this.streamName, { multi_last: [this.subjects.ofJob(jobId)] });
+    const entries: SubjectEntry[] = [];
+    for await (const msg of messages) {
+      const item = readStored(msg);
+      entries.push(item.ok ? { subject: item.stored.subject, seq: item.stored.seq, event: item.stored.event } : { subject: item.malformed.subject, seq: item.malformed.seq, event: null });
+    }
+    return entries;
   }
 
   /** The job's first work request, whatever its priority: its `VideoSubmitted`. Null for an unknown job. */
@@ -379,6 +415,34 @@ export class EventStore {
       stop();
     }
   }
+}
+
+/**
+ * The headers of an append that expects `seq` to be the last sequence on `subjects` (a job's whole
+ * subject tree): the server refuses the message when another one came after it. nats-server 2.11
+ * added the subject header, and 2.12 refuses it without the sequence. An older server ignores it and
+ * checks the sequence against the message's own subject (2.9.10, checked), so every append after a
+ * job's first would be refused there: Framewire needs nats-server 2.12 or later.
+ */
+function setExpectedLastSeq(headers: MsgHdrs, subjects: string, seq: number): void {
+  headers.set(PubHeaders.ExpectedLastSubjectSequenceHdr, String(seq));
+  headers.set(PubHeaders.ExpectedLastSubjectSequenceSubjectHdr, subjects);
+}
+
+/**
+ * Whether a message on `subject` was stored as its job's first event: appended expecting sequence 0
+ * over the job's whole subject tree, which the server checked (the headers a message was published
+ * with are stored with it). A work message stored so is the job's submission with nothing of the job
+ * before it; one stored otherwise (a redrive, or a submission from a release before the whole-job
+ * check) may follow events of its job.
+ */
+export function storedAsFirstOfJob(subject: string, headers: MsgHdrs | undefined, subjects: JobSubjects): boolean {
+  const parsed = subjects.parse(subject);
+  return (
+    parsed !== null &&
+    headers?.get(PubHeaders.ExpectedLastSubjectSequenceHdr) === '0' &&
+    headers.get(PubHeaders.ExpectedLastSubjectSequenceSubjectHdr) === subjects.ofJob(parsed.jobId)
+  );
 }
 
 function eventHeaders(event: JobEvent): MsgHdrs {

@@ -11,6 +11,7 @@ export {
   type StoredJobEvent,
   type StreamIdentity,
   type StreamState,
+  type SubjectEntry,
 } from './event-store.js';
 export type { GroupCommitLimits } from './group-commit/batch-rules.js';
 export type { GroupCommitFigures } from './group-commit/group-commit-publisher.js';

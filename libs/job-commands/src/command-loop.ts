@@ -1,5 +1,5 @@
-import { isWorkRequest, type JobEvent, type JobPriority, type VideoSubmitted, type WorkRequest } from '@app/contracts';
-import { ConcurrencyError, type EventStore } from '@app/event-store';
+import { isWorkRequest, type JobEvent, type VideoSubmitted, type WorkRequest } from '@app/contracts';
+import { ConcurrencyError, type EventStore, type SubjectEntry } from '@app/event-store';
 import { decide, type Decision, type JobCommand, type JobHistory, type Stamp, type Stored } from '@app/job-state';
 import type { Clock, IdGenerator } from '@app/runtime';
 
@@ -29,12 +29,11 @@ export type CommandOutcome =
 export interface RunOptions {
   /**
    * The history to decide the first round from, without reading it (the worker's first delivery of a
-   * submission assumes a job with no lifecycle yet; a running attempt knows its own last event). A
-   * refused append reads the real one.
+   * submission assumes a job with nothing after it; a running attempt knows its own last event; a new
+   * job id has nothing). A refused append reads the real one: the server checks every append against
+   * the job's real last event, so a wrong assumption costs a round, never a wrong append.
    */
   assumed?: JobHistory;
-  /** The job's priority when the caller knows it: the reads of the history then go out together. */
-  priority?: JobPriority;
   /** At most this many rounds instead of MAX_ROUNDS (a claim that loses a race after reading walks away). */
   rounds?: number;
   /**
@@ -56,7 +55,7 @@ export interface RunOptions {
  */
 export async function runCommand(store: EventStore, command: JobCommand, options: RunOptions = {}): Promise<CommandOutcome> {
   const rounds = options.rounds ?? MAX_ROUNDS;
-  let history = options.assumed ?? (await readJobHistory(store, command.jobId, options.priority));
+  let history = options.assumed ?? (await readJobHistory(store, command.jobId));
   let next: Decision | null = null;
   for (let round = 1; ; round++) {
     const decision = next ?? decide(history, command);
@@ -69,7 +68,7 @@ export async function runCommand(store: EventStore, command: JobCommand, options
         const appending = store.append(event, expected);
         if (stored.length === 0) options.sending?.();
         const result = await appending;
-        if (result.duplicate) throw new ConcurrencyError(store.subjectOf(event), expected);
+        if (result.duplicate) throw new ConcurrencyError(store.subjects.ofJob(command.jobId), expected);
         stored.push({ event, seq: result.seq });
       }
     } catch (error) {
@@ -77,7 +76,7 @@ export async function runCommand(store: EventStore, command: JobCommand, options
       const [first, ...rest] = stored;
       if (first) return { kind: 'appended', stored: [first, ...rest], complete: false, history: after(history, stored), decision };
       if (round >= MAX_ROUNDS || (round >= rounds && !options.pastRounds)) throw error;
-      history = await readJobHistory(store, command.jobId, options.priority);
+      history = await readJobHistory(store, command.jobId);
       if (round >= rounds) {
         next = decide(history, command);
         if (!options.pastRounds!(next)) throw error;
@@ -90,22 +89,38 @@ export async function runCommand(store: EventStore, command: JobCommand, options
 }
 
 /**
- * What the stream says of a job (see JobHistory): its first submission, the last message of its
- * lifecycle, and the last work request on the submission's subject. Direct gets, at once when the
- * priority is known (the work subject is then known too); else the work request after the submission.
+ * What the stream says of a job (see JobHistory): its first submission, and the last message of each
+ * of its subjects as of one moment (EventStore.lastPerSubjectOfJob), from which its lifecycle, its
+ * latest work request and its last sequence are taken together, so that the sequence every append
+ * expects is never newer than what the decision was made from. Two direct gets, at once. A
+ * submission the caller already read is not read again (a job's first submission never changes).
  */
-export async function readJobHistory(store: EventStore, jobId: string, priority?: JobPriority): Promise<JobHistory> {
-  const work = (p: JobPriority) => store.lastEntryOn(store.subjects.submitted(jobId, p));
-  const [first, lifecycle, guessed] = await Promise.all([store.firstSubmission(jobId), store.lastLifecycleEntry(jobId), priority ? work(priority) : null]);
-  const submission: Stored<VideoSubmitted> | null = !first
-    ? null
-    : first.ok && first.stored.event.type === 'VideoSubmitted'
-      ? { seq: first.stored.seq, event: first.stored.event }
-      : { seq: first.ok ? first.stored.seq : first.malformed.seq, event: null };
-  const actual = submission?.event?.data.priority;
-  // Redrives keep the job's priority, so they share the submission's exact subject.
-  const latest = !actual ? guessed : actual === priority ? guessed : await work(actual);
-  return { submission, lifecycle, latestWork: latest ? workEntry(latest) : submission };
+export async function readJobHistory(store: EventStore, jobId: string, submission?: Stored<VideoSubmitted>): Promise<JobHistory> {
+  const [first, latest] = await Promise.all([submission ? null : store.firstSubmission(jobId), store.lastPerSubjectOfJob(jobId)]);
+  const known: Stored<VideoSubmitted> | null =
+    submission ??
+    (!first
+      ? null
+      : first.ok && first.stored.event.type === 'VideoSubmitted'
+        ? { seq: first.stored.seq, event: first.stored.event }
+        : { seq: first.ok ? first.stored.seq : first.malformed.seq, event: null });
+  return historyOf(store, jobId, known, latest);
+}
+
+/** The history of a job from its first submission and the last message of each of its subjects, read together. */
+function historyOf(store: EventStore, jobId: string, submission: Stored<VideoSubmitted> | null, latest: SubjectEntry[]): JobHistory {
+  const lifecycleSubject = store.subjects.lifecycle(jobId);
+  // Redrives keep the job's priority, so they share the submission's subject.
+  const priority = submission?.event?.data.priority;
+  const workSubject = priority ? store.subjects.submitted(jobId, priority) : null;
+  const lifecycle = latest.find((entry) => entry.subject === lifecycleSubject);
+  const work = latest.find((entry) => entry.subject === workSubject);
+  return {
+    submission,
+    lifecycle: lifecycle ? { seq: lifecycle.seq, event: lifecycle.event } : null,
+    latestWork: work ? workEntry(work) : submission,
+    last: latest.reduce((max, entry) => Math.max(max, entry.seq), 0),
+  };
 }
 
 /** The stamp of events decided now: this clock's time and this generator's ids. */
@@ -113,12 +128,18 @@ export function stampNow(clock: Clock, ids: IdGenerator): Stamp {
   return { at: clock.now().toISOString(), nextId: () => ids.next() };
 }
 
-/** The history a worker assumes on the first delivery of a submission: the job has nothing but it. */
+/**
+ * The history a worker assumes on the first delivery of a submission: the job has nothing but it.
+ * Its claim expects the submission to be the job's last event, which the server checks.
+ */
 export function firstDeliveryHistory(request: VideoSubmitted, seq: number): JobHistory {
-  return { submission: { seq, event: request }, lifecycle: null, latestWork: { seq, event: request } };
+  return { submission: { seq, event: request }, lifecycle: null, latestWork: { seq, event: request }, last: seq };
 }
 
-function workEntry(entry: { seq: number; event: JobEvent | null }): Stored<WorkRequest> {
+/** The history of a job id that was just made up: nothing. */
+export const NO_JOB: JobHistory = { submission: null, lifecycle: null, latestWork: null, last: 0 };
+
+function workEntry(entry: SubjectEntry): Stored<WorkRequest> {
   const event = entry.event;
   return { seq: entry.seq, event: event && isWorkRequest(event) ? event : null };
 }
@@ -130,6 +151,7 @@ function after(history: JobHistory, stored: StoredAppend[]): JobHistory {
     if (event.type === 'VideoSubmitted') next = { ...next, submission: next.submission ?? { seq, event }, latestWork: next.latestWork ?? { seq, event } };
     else if (event.type === 'JobRedriven') next = { ...next, latestWork: { seq, event } };
     else next = { ...next, lifecycle: { seq, event } };
+    next = { ...next, last: seq };
   }
   return next;
 }

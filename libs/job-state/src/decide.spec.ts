@@ -20,14 +20,16 @@ type Entry = JobEvent | typeof UNREADABLE;
 
 /**
  * The history a stream holding `entries` in this order gives (each at a sequence 3 apart from the
- * one before, as if other jobs' events came in between), and the sequence of each entry.
+ * one before, as if other jobs' events came in between), and the sequence of each entry. The last
+ * entry is the job's last message, whatever its subject.
  */
 function given(...entries: Entry[]): { history: JobHistory; seq: (entry: Entry) => number } {
   const seqs = new Map<Entry, number>();
-  const history: JobHistory = { submission: null, lifecycle: null, latestWork: null };
+  const history: JobHistory = { submission: null, lifecycle: null, latestWork: null, last: 0 };
   entries.forEach((entry, i) => {
     const seq = 10 + 3 * i;
     seqs.set(entry, seq);
+    history.last = seq;
     if ('unreadable' in entry) {
       history.lifecycle = { seq, event: null };
     } else if (isWorkRequest(entry)) {
@@ -114,13 +116,17 @@ describe('decide: Submit', () => {
     const high = videoSubmitted(submitted.jobId, { priority: 'high' });
     expect(refusal(decide(given(high).history, { kind: 'Submit', jobId: submitted.jobId, correlationId: 'req-2', data, stamp: stamp() }))).toBe('already-submitted');
   });
+  it('given events under the id but no submission, refuses too: the first event of a job is its submission', () => {
+    const { history, seq } = given(started);
+    expect(decide(history, { kind: 'Submit', jobId: submitted.jobId, correlationId: 'req-3', data, stamp: stamp() })).toEqual({ kind: 'refused', reason: 'already-submitted', message: expect.any(String), seq: seq(started) });
+  });
 });
 
 describe('decide: Claim', () => {
-  it('given a new submission, starts attempt 1 expecting no lifecycle, caused by the submission', () => {
+  it('given a new submission, starts attempt 1 expecting the submission (the job has nothing after it), caused by the submission', () => {
     const { history, seq } = given(submitted);
     const decision = decide(history, claim(submitted, seq(submitted)));
-    expect(appends(decision)).toEqual([['JobStarted', 0, { workerId: 'w-new', attempt: 1 }]]);
+    expect(appends(decision)).toEqual([['JobStarted', seq(submitted), { workerId: 'w-new', attempt: 1 }]]);
     expect(decision).toMatchObject({ appends: [{ event: { causationId: submitted.eventId, correlationId: submitted.correlationId } }], previousFailure: null });
   });
 
@@ -157,12 +163,12 @@ describe('decide: Claim', () => {
     expect(refusal(decide(history, claim(redriven, seq(redriven))))).toBe('deleted');
   });
 
-  it('given a redrive after the job ended, starts attempt firstAttempt, caused by the redrive', () => {
+  it('given a redrive after the job ended, starts attempt firstAttempt after the redrive, caused by it', () => {
     const failed = jobFailed(started);
     const redriven = jobRedriven(submitted, failed, 2);
     const { history, seq } = given(submitted, started, failed, redriven);
     const decision = decide(history, claim(redriven, seq(redriven)));
-    expect(appends(decision)).toEqual([['JobStarted', seq(failed), { workerId: 'w-new', attempt: 2 }]]);
+    expect(appends(decision)).toEqual([['JobStarted', seq(redriven), { workerId: 'w-new', attempt: 2 }]]);
     expect(decision).toMatchObject({ appends: [{ event: { causationId: redriven.eventId } }], previousFailure: null });
   });
 
@@ -181,24 +187,26 @@ describe('decide: Claim', () => {
     it('given the redrive waits for a worker, the old message is stale too, and the redrive itself starts', () => {
       const { history, seq } = given(submitted, started, failed, asked, cancelled, redriven);
       expect(refusal(decide(history, claim(submitted, seq(submitted))))).toBe('stale');
-      expect(appends(decide(history, claim(redriven, seq(redriven))))).toEqual([['JobStarted', seq(cancelled), { workerId: 'w-new', attempt: 2 }]]);
+      expect(appends(decide(history, claim(redriven, seq(redriven))))).toEqual([['JobStarted', seq(redriven), { workerId: 'w-new', attempt: 2 }]]);
     });
     it('given two redrives, the first one is stale once the second is stored', () => {
       const failedAgain = jobFailed(restarted, 2);
       const second = jobRedriven(submitted, failedAgain, 3);
       const { history, seq } = given(submitted, started, failed, asked, cancelled, redriven, restarted, failedAgain, second);
       expect(refusal(decide(history, claim(redriven, seq(redriven))))).toBe('stale');
-      expect(appends(decide(history, claim(second, seq(second))))).toEqual([['JobStarted', seq(failedAgain), { workerId: 'w-new', attempt: 3 }]]);
+      expect(appends(decide(history, claim(second, seq(second))))).toEqual([['JobStarted', seq(second), { workerId: 'w-new', attempt: 3 }]]);
     });
   });
 
   describe('defect: one Idempotency-Key at two priorities ran the job twice', () => {
+    // A release before the whole-job check could store the later one; this one cannot (its Submit expects an empty job).
     it('given the job first submitted at high, a later VideoSubmitted at normal is inert: its delivery is refused', () => {
       const first = videoSubmitted(submitted.jobId, { priority: 'high' });
       const later = videoSubmitted(submitted.jobId, { priority: 'normal' });
       const { history, seq } = given(first, later);
       expect(refusal(decide(history, claim(later, seq(later))))).toBe('not-first-submission');
-      expect(appends(decide(history, claim(first, seq(first))))).toEqual([['JobStarted', 0, { workerId: 'w-new', attempt: 1 }]]);
+      // The first one starts, after the later one: that is the job's last event, on whichever subject.
+      expect(appends(decide(history, claim(first, seq(first))))).toEqual([['JobStarted', seq(later), { workerId: 'w-new', attempt: 1 }]]);
     });
   });
 
@@ -208,7 +216,7 @@ describe('decide: Claim', () => {
       expect(decide(history, claim(submitted, seq(submitted)))).toEqual({ kind: 'refused', reason: 'unreadable', message: expect.any(String), seq: seq(UNREADABLE) });
     });
     it('given a submission this release cannot read, refuses with unreadable', () => {
-      const history: JobHistory = { submission: { seq: 10, event: null }, lifecycle: null, latestWork: { seq: 10, event: null } };
+      const history: JobHistory = { submission: { seq: 10, event: null }, lifecycle: null, latestWork: { seq: 10, event: null }, last: 10 };
       expect(refusal(decide(history, claim(submitted, 10)))).toBe('unreadable');
     });
   });
@@ -304,10 +312,10 @@ describe('decide: Cancel by the worker whose attempt was stopped', () => {
 
 describe('decide: RequestCancel', () => {
   it('given a waiting job, cancels it at once: JobCancelRequested, then JobCancelled expecting the first one', () => {
-    const { history } = given(submitted);
+    const { history, seq } = given(submitted);
     const decision = decide(history, requestCancel(submitted));
     expect(appends(decision)).toEqual([
-      ['JobCancelRequested', 0, { attempt: 0, reason: null, requestedBy: 'key_a', deletion: false }],
+      ['JobCancelRequested', seq(submitted), { attempt: 0, reason: null, requestedBy: 'key_a', deletion: false }],
       ['JobCancelled', 'previous', { attempt: 0, cancelledBy: 'jobs-service' }],
     ]);
     if (decision.kind === 'append') expect(decision.appends[1].event.causationId).toBe(decision.appends[0].event.eventId);
@@ -326,7 +334,7 @@ describe('decide: RequestCancel', () => {
     expect(refusal(decide(given(submitted, started, jobCompleted(started), UNREADABLE).history, requestCancel(submitted)))).toBe('unreadable');
   });
   it("given a submission this release cannot read: unreadable for a caller who sees every tenant, not-found for a tenant's key (whose job it is can't be checked)", () => {
-    const history: JobHistory = { submission: { seq: 10, event: null }, lifecycle: null, latestWork: { seq: 10, event: null } };
+    const history: JobHistory = { submission: { seq: 10, event: null }, lifecycle: null, latestWork: { seq: 10, event: null }, last: 10 };
     expect(refusal(decide(history, requestCancel(submitted)))).toBe('unreadable');
     expect(refusal(decide(history, requestCancel(submitted, { kind: 'tenant', tenant: submitted.data.tenant })))).toBe('not-found');
   });
@@ -334,10 +342,10 @@ describe('decide: RequestCancel', () => {
 
 describe('decide: Redrive', () => {
   const failed = jobFailed(started, 1, true);
-  it('given a failed job, appends JobRedriven on the work subject expecting the latest work request, from the next attempt, caused by the ending', () => {
+  it('given a failed job, appends JobRedriven on the work subject expecting the ending (the job\'s last event), from the next attempt, caused by the ending', () => {
     const { history, seq } = given(submitted, started, failed);
     const decision = decide(history, redrive(submitted));
-    expect(appends(decision)).toEqual([['JobRedriven', seq(submitted), expect.objectContaining({ firstAttempt: 2, requestedBy: 'key_a', priority: 'normal' })]]);
+    expect(appends(decision)).toEqual([['JobRedriven', seq(failed), expect.objectContaining({ firstAttempt: 2, requestedBy: 'key_a', priority: 'normal' })]]);
     expect(decision).toMatchObject({ appends: [{ event: { causationId: failed.eventId, correlationId: submitted.correlationId } }] });
   });
   it('given two redrives, the second is refused: the job has not ended since the first', () => {
@@ -370,9 +378,9 @@ describe('decide: DeadLetter', () => {
       ],
     ]);
   });
-  it('given no attempt ever started, dead-letters attempt 0 expecting no lifecycle', () => {
+  it('given no attempt ever started, dead-letters attempt 0 expecting the submission', () => {
     const { history, seq } = given(submitted);
-    expect(appends(decide(history, deadLetter(submitted, seq(submitted))))[0]!.slice(0, 2)).toEqual(['JobFailed', 0]);
+    expect(appends(decide(history, deadLetter(submitted, seq(submitted))))[0]!.slice(0, 2)).toEqual(['JobFailed', seq(submitted)]);
   });
   it('given a late worker that completed first (a dead letter racing it), refuses with ended', () => {
     const { history, seq } = given(submitted, started, jobCompleted(started));
@@ -392,11 +400,12 @@ describe('decide: DeadLetter', () => {
 });
 
 describe('decide: Delete', () => {
-  it('given an ended job, or one that never started, or waits for a retry, deletes it at once expecting its last lifecycle sequence', () => {
+  it("given an ended job, or one that never started, or waits for a retry, deletes it at once expecting the job's last event", () => {
     const completed = jobCompleted(started);
     const ended = given(submitted, started, completed);
     expect(appends(decide(ended.history, remove(submitted)))).toEqual([['JobDeleted', ended.seq(completed), { attempt: 1, reason: 'request', requestedBy: 'key_a' }]]);
-    expect(appends(decide(given(submitted).history, remove(submitted)))).toEqual([['JobDeleted', 0, { attempt: 0, reason: 'request', requestedBy: 'key_a' }]]);
+    const waiting0 = given(submitted);
+    expect(appends(decide(waiting0.history, remove(submitted)))).toEqual([['JobDeleted', waiting0.seq(submitted), { attempt: 0, reason: 'request', requestedBy: 'key_a' }]]);
     const retrying = jobFailed(started, 1, false);
     const waiting = given(submitted, started, retrying);
     expect(appends(decide(waiting.history, remove(submitted)))[0]!.slice(0, 2)).toEqual(['JobDeleted', waiting.seq(retrying)]);
@@ -414,5 +423,21 @@ describe('decide: Delete', () => {
   });
   it('given an unreadable history, refuses with unreadable', () => {
     expect(refusal(decide(given(submitted, started, jobCompleted(started), UNREADABLE).history, remove(submitted)))).toBe('unreadable');
+  });
+});
+
+describe('decide: one expected sequence for the whole job', () => {
+  const failed = jobFailed(started, 1, true);
+  it('given a failed job, a redrive (work subject) and a deletion (lifecycle subject) expect the same sequence: of the two, one is stored', () => {
+    const { history, seq } = given(submitted, started, failed);
+    const [[, redriveExpects]] = appends(decide(history, redrive(submitted)));
+    const [[, deleteExpects]] = appends(decide(history, remove(submitted)));
+    expect([redriveExpects, deleteExpects]).toEqual([seq(failed), seq(failed)]);
+  });
+  it('given a redrive waiting for a worker, a cancel, a deletion and the claim of the redrive all expect the redrive', () => {
+    const redriven = jobRedriven(submitted, failed, 2);
+    const { history, seq } = given(submitted, started, failed, redriven);
+    const expected = [decide(history, requestCancel(submitted)), decide(history, remove(submitted)), decide(history, claim(redriven, seq(redriven)))].map((d) => appends(d)[0]![1]);
+    expect(expected).toEqual([seq(redriven), seq(redriven), seq(redriven)]);
   });
 });

@@ -23,18 +23,23 @@ export interface Stored<E extends JobEvent> {
 }
 
 /**
- * What the stream says of one job, all that a decision needs:
+ * What the stream says of one job, all that a decision needs, as of one moment:
  * - `submission`: its first VideoSubmitted, whatever its priority: that one is the job. A later one
- *   (the same Idempotency-Key at another priority) is inert.
- * - `lifecycle`: the last message on its lifecycle subject; what a lifecycle append must expect.
+ *   (stored by a release before the whole-job check, for the same Idempotency-Key at another
+ *   priority) is inert.
+ * - `lifecycle`: the last message on its lifecycle subject.
  * - `latestWork`: the last work request on the submission's subject (the submission, or its latest
- *   redrive); what a redrive must expect, and what makes an older work message stale.
+ *   redrive): what makes an older work message stale.
+ * - `last`: the sequence of the job's last message on any of its subjects (`<ns>.job.<id>.>`), 0
+ *   when it has none: what every append of the job expects, whatever the event, so that of two
+ *   appends decided from the same history exactly one is stored.
  * Null where the stream holds nothing.
  */
 export interface JobHistory {
   submission: Stored<VideoSubmitted> | null;
   lifecycle: Stored<JobEvent> | null;
   latestWork: Stored<WorkRequest> | null;
+  last: number;
 }
 
 /**
@@ -86,7 +91,10 @@ export type JobCommand =
   /** Delete the job (`DELETE /v1/jobs/{id}`, or its retention ran out). */
   | { kind: 'Delete'; jobId: string; scope: JobScope; requestedBy: string | null; reason: JobDeletionReason; stamp: Stamp };
 
-/** One event to append, and the sequence its subject must hold last: a number, or the sequence the previous append of the decision got. */
+/**
+ * One event to append, and the sequence the job's last message (on any of its subjects) must have:
+ * the history's `last`, or the sequence the previous append of the decision got.
+ */
 export interface Append {
   event: JobEvent;
   expectSeq: number | 'previous';
@@ -182,7 +190,10 @@ export function decide(history: JobHistory, command: JobCommand): Decision {
 
 function decideSubmit(history: JobHistory, command: Extract<JobCommand, { kind: 'Submit' }>): Decision {
   if (history.submission) return refused('already-submitted', `job ${command.jobId} is already submitted`, history.submission.seq);
+  // Something is stored under the id, but no submission: the id is taken all the same.
+  if (history.last > 0) return refused('already-submitted', `job ${command.jobId} already has events`, history.last);
   const meta = metaOf(command.stamp, command.jobId, command.correlationId, null);
+  // The job's first event: its subjects must hold nothing yet, at any priority.
   return append([{ event: newEvent('VideoSubmitted', command.data, meta), expectSeq: 0 }]);
 }
 
@@ -196,11 +207,11 @@ function decideClaim(history: JobHistory, command: Extract<JobCommand, { kind: '
   const meta = metaOf(command.stamp, command.jobId, request.correlationId, (previous ?? request).eventId);
   if (position.kind === 'cancel-requested') {
     // Asked to stop before any attempt of this run started: settle it, so the job never starts.
-    return append([{ event: newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: command.workerId }, meta), expectSeq: history.lifecycle!.seq }]);
+    return append([{ event: newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: command.workerId }, meta), expectSeq: history.last }]);
   }
   // Running: the attempt's worker died (this is a redelivery after its ack deadline): a new attempt takes over.
   const started = newEvent('JobStarted', { workerId: command.workerId, attempt: position.attempt + 1 }, meta);
-  return append([{ event: started, expectSeq: history.lifecycle?.seq ?? 0 }], previous?.type === 'JobFailed' ? previous.data.error.code : null);
+  return append([{ event: started, expectSeq: history.last }], previous?.type === 'JobFailed' ? previous.data.error.code : null);
 }
 
 /**
@@ -225,7 +236,7 @@ function decideAttemptEvent(history: JobHistory, command: Extract<JobCommand, { 
   if (standing !== 'holds') return attemptRefusal(standing, history, started);
   const meta = metaOf(command.stamp, command.jobId, started.correlationId, started.eventId);
   const attempt = started.data.attempt;
-  const expectSeq = history.lifecycle!.seq;
+  const expectSeq = history.last;
   switch (command.kind) {
     case 'Progress':
       return append([{ event: newEvent('JobProgressed', { attempt, ...command.progress }, meta), expectSeq }]);
@@ -270,7 +281,7 @@ function decideCancel(history: JobHistory, command: Extract<JobCommand, { kind: 
   // After the newest request: a DELETE that asks again stops the job all the same.
   if (last?.event?.type !== 'JobCancelRequested') return refused('settled', `the cancel of job ${started.jobId} was settled by someone else`, last?.seq ?? null);
   const meta = metaOf(command.stamp, command.jobId, started.correlationId, started.eventId);
-  return append([{ event: newEvent('JobCancelled', { attempt: started.data.attempt, cancelledBy: started.data.workerId }, meta), expectSeq: last.seq }]);
+  return append([{ event: newEvent('JobCancelled', { attempt: started.data.attempt, cancelledBy: started.data.workerId }, meta), expectSeq: history.last }]);
 }
 
 function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, { kind: 'RequestCancel' }>): Decision {
@@ -288,7 +299,7 @@ function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, {
     case 'waiting': {
       const data = { attempt: position.attempt, reason: command.reason, requestedBy: command.requestedBy, deletion: false };
       const asked = newEvent('JobCancelRequested', data, metaOf(command.stamp, command.jobId, submission.correlationId, (history.lifecycle?.event ?? submission).eventId));
-      const first: Append = { event: asked, expectSeq: seq ?? 0 };
+      const first: Append = { event: asked, expectSeq: history.last };
       // A running job is stopped by its worker, which appends JobCancelled; a waiting one is cancelled at once, so no worker ever starts it.
       if (position.kind === 'running') return append([first]);
       const cancelled = newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: JOBS_SERVICE_ACTOR }, metaOf(command.stamp, command.jobId, submission.correlationId, asked.eventId));
@@ -302,16 +313,17 @@ function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, {
 function decideRedrive(history: JobHistory, command: Extract<JobCommand, { kind: 'Redrive' }>): Decision {
   const job = jobOf(history, command.scope, command.jobId);
   if ('kind' in job) return job;
-  const { submission, position, workSeq } = job;
+  const { submission, position } = job;
   const ending = history.lifecycle?.event ?? null;
   const seq = history.lifecycle?.seq ?? null;
   if (position.kind !== 'ended' || !ending) return refused('not-ended', `job ${command.jobId} has not ended; only a failed or cancelled job can be retried`, seq);
   if (ending.type === 'JobCompleted') return refused('completed', `job ${command.jobId} completed; only a failed or cancelled job can be retried`, seq);
   const { pipeline, params, video, tenant, priority } = submission.data;
   const data = { pipeline, params, video, tenant, priority, firstAttempt: position.attempt + 1, requestedBy: command.requestedBy };
-  // On the submission's subject, expecting its latest work request: of two redrives, one wins.
+  // On the submission's subject, so the workers of its priority get it. Of two redrives, or a redrive
+  // and a deletion, decided from the same history, one wins.
   const redriven = newEvent('JobRedriven', data, metaOf(command.stamp, command.jobId, submission.correlationId, ending.eventId));
-  return append([{ event: redriven, expectSeq: workSeq }]);
+  return append([{ event: redriven, expectSeq: history.last }]);
 }
 
 function decideDeadLetter(history: JobHistory, command: Extract<JobCommand, { kind: 'DeadLetter' }>): Decision {
@@ -332,7 +344,7 @@ function decideDeadLetter(history: JobHistory, command: Extract<JobCommand, { ki
     },
     metaOf(command.stamp, command.jobId, request.correlationId, (history.lifecycle?.event ?? request).eventId),
   );
-  return append([{ event: failed, expectSeq: history.lifecycle?.seq ?? 0 }]);
+  return append([{ event: failed, expectSeq: history.last }]);
 }
 
 function decideDelete(history: JobHistory, command: Extract<JobCommand, { kind: 'Delete' }>): Decision {
@@ -342,14 +354,14 @@ function decideDelete(history: JobHistory, command: Extract<JobCommand, { kind: 
   const last = history.lifecycle;
   const meta = () => metaOf(command.stamp, command.jobId, submission.correlationId, (last?.event ?? submission).eventId);
   const requestCancel = (attempt: number) =>
-    append([{ event: newEvent('JobCancelRequested', { attempt, reason: 'the job is being deleted', requestedBy: command.requestedBy, deletion: true }, meta()), expectSeq: last!.seq }]);
+    append([{ event: newEvent('JobCancelRequested', { attempt, reason: 'the job is being deleted', requestedBy: command.requestedBy, deletion: true }, meta()), expectSeq: history.last }]);
   switch (position.kind) {
     case 'ended':
     case 'waiting': {
-      // No attempt runs: deleted at once. A worker claiming the job at this moment expects the same
-      // sequence, so exactly one of the two wins.
+      // No attempt runs: deleted at once. A worker claiming the job, or a redrive, at this moment
+      // expects the same sequence, so exactly one of them wins.
       const deleted = newEvent('JobDeleted', { attempt: position.attempt, reason: command.reason, requestedBy: command.requestedBy }, meta());
-      return append([{ event: deleted, expectSeq: last?.seq ?? 0 }]);
+      return append([{ event: deleted, expectSeq: history.last }]);
     }
     case 'running':
       // Stopped first; the job is deleted once it has ended.
@@ -438,10 +450,10 @@ function workPosition(history: JobHistory, request: WorkRequest, deliverySeq: nu
 }
 
 /**
- * The job a command of the jobs service acts on: its readable submission within the caller's scope,
- * its latest work request's sequence, and where it stands; or the refusal (not found, deleted, unreadable).
+ * The job a command of the jobs service acts on: its readable submission within the caller's scope
+ * and where it stands; or the refusal (not found, deleted, unreadable).
  */
-function jobOf(history: JobHistory, scope: JobScope, jobId: string): Extract<Decision, { kind: 'refused' }> | { submission: VideoSubmitted; workSeq: number; position: LivePosition } {
+function jobOf(history: JobHistory, scope: JobScope, jobId: string): Extract<Decision, { kind: 'refused' }> | { submission: VideoSubmitted; position: LivePosition } {
   const { submission, latestWork, lifecycle } = history;
   if (!submission) return refused('not-found', `no job ${jobId}`, null);
   // Whose job it is can't be read: only a caller who sees every tenant learns that the job exists.
@@ -452,7 +464,7 @@ function jobOf(history: JobHistory, scope: JobScope, jobId: string): Extract<Dec
   const position = positionOf(lifecycle, workSeq);
   if (position.kind === 'unreadable') return unreadable(jobId, position.seq);
   if (position.kind === 'deleted') return refused('deleted', `no job ${jobId}`, lifecycle!.seq);
-  return { submission: submission.event, workSeq, position };
+  return { submission: submission.event, position };
 }
 
 /** RESOURCE codes: what an attempt stopped for time (a tool's timeout) or memory (a tool's cap, a crash) fails with. */

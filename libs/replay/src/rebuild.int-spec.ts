@@ -80,11 +80,8 @@ describe('replaying a stream written by v1 code', () => {
     // Today's code, the same facts.
     const current = new EventStore(v2.nc, v2.subjects);
     for (const job of jobs) {
-      let lifecycle = 0;
-      for (const event of job.v2Events) {
-        const { seq } = await current.append(event, event.type === 'VideoSubmitted' ? 0 : lifecycle);
-        if (event.type !== 'VideoSubmitted') lifecycle = seq;
-      }
+      let last = 0;
+      for (const event of job.v2Events) last = (await current.append(event, last)).seq;
     }
 
     const oldSchema = `${db.schema}_old`;

@@ -4,6 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Registry } from 'prom-client';
 import { BlobStore } from '@app/blob-store';
 import { EventStore } from '@app/event-store';
+import { NO_JOB, runCommand } from '@app/job-commands';
 import { SystemClock, UuidV7Generator, idempotentJobId } from '@app/runtime';
 import { buildCatalog } from '@app/tools';
 import { publishAsNewerRelease, videoSubmitted } from '../../../../test/support/events.js';
@@ -70,6 +71,38 @@ describe('submitting a job against JetStream', () => {
     // The refused upload is gone; the job's own is kept.
     const names = (await blobs.names()).filter((name) => name.startsWith(`uploads/${jobId}/`));
     expect(names).toHaveLength(1);
+  });
+
+  it('needs no read of the job before its append: a submission assumed to be new is refused by the server when the job was stored at another priority', async () => {
+    const first = videoSubmitted(undefined, { priority: 'high' });
+    await store.append(first, 0);
+    const again = videoSubmitted(first.jobId, { priority: 'low' });
+    const stamp = { at: again.occurredAt, nextId: () => again.eventId };
+    const outcome = await runCommand(store, { kind: 'Submit', jobId: first.jobId, correlationId: 'req-x', data: again.data, stamp }, { assumed: NO_JOB });
+    // Refused at the append, then decided again from the job's history: the first submission is the job.
+    expect(outcome).toMatchObject({ kind: 'refused', decision: { reason: 'already-submitted' }, history: { submission: { event: { eventId: first.eventId } } } });
+    expect((await store.readJob(first.jobId)).map((item) => item.ok && item.stored.event.eventId)).toEqual([first.eventId]);
+  });
+
+  it('answers a request whose key another request used while it uploaded as the first one was answered, past the duplicate window, storing one VideoSubmitted', async () => {
+    const key = freshName('key-');
+    const jobId = idempotentJobId('default', key);
+    const command = (source: SubmissionSource) => ({ source, tenant: 'default', idempotencyKey: key, correlationId: freshName('req-') });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reading!: () => void;
+    const slowStarted = new Promise<void>((resolve) => (reading = resolve));
+    const slow = service.submit(command(body(mp4Shell(5), { pipeline: 'noop', priority: 'low' }, gate, reading)));
+    await slowStarted;
+    const fast = await service.submit(command(body(mp4Shell(5), { pipeline: 'noop', priority: 'low' })));
+    expect(fast).toMatchObject({ job_id: jobId, replayed: false });
+    await new Promise((resolve) => setTimeout(resolve, SHORT_DUPLICATE_WINDOW_MS * 3));
+    release();
+
+    expect(await slow).toMatchObject({ job_id: jobId, priority: 'low', replayed: true, submitted_at: fast.submitted_at });
+    expect((await store.readJob(jobId)).map((item) => item.ok && item.stored.event.type)).toEqual(['VideoSubmitted']);
+    // The replay's upload is gone; the job's own is kept.
+    expect((await blobs.names()).filter((name) => name.startsWith(`uploads/${jobId}/`))).toHaveLength(1);
   });
 
   it("answers 503 JOB_HISTORY_UNREADABLE to a key whose job's submission this release cannot read, and stores nothing", async () => {

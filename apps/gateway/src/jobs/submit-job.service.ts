@@ -17,8 +17,8 @@ import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
 import { EventStore } from '@app/event-store';
 import { BlobStore, type StoredBlob } from '@app/blob-store';
 import { isNatsUnavailableError, isStorageFullError } from '@app/nats';
-import { runCommand } from '@app/job-commands';
-import type { JobCommand, JobHistory } from '@app/job-state';
+import { NO_JOB, runCommand } from '@app/job-commands';
+import type { JobCommand, Stored } from '@app/job-state';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
@@ -57,17 +57,14 @@ export interface SubmitResult extends JobSubmitted {
 
 export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 
-/** The history of a job id that was just made up: nothing. */
-const NO_JOB: JobHistory = { submission: null, lifecycle: null, latestWork: null };
-
 /**
  * Submitting a job: check the fields that came before the file (checkFieldsSoFar) and what the upload
  * is from its first bytes (guardUpload), store it, validate every field, publish `VideoSubmitted` as
- * the job's first event (expected last subject sequence 0). A rejected submission leaves no object and
- * publishes nothing: refused before the file is stored when the fields that decide it came first, or
- * with its object removed when they came after the file.
+ * the job's first event (expecting sequence 0 over all of the job's subjects: the job has nothing yet).
+ * A rejected submission leaves no object and publishes nothing: refused before the file is stored
+ * when the fields that decide it came first, or with its object removed when they came after the file.
  * With an Idempotency-Key the job id is derived from the key, so the stream itself keeps a key from
- * ever making a second job; a repeat with the same content gets the first answer back.
+ * ever making a second job, at any priority; a repeat with the same content gets the first answer back.
  */
 @Injectable()
 export class SubmitJobService {
@@ -113,9 +110,10 @@ export class SubmitJobService {
         contentType: upload.contentType,
         sha256: upload.blob.sha256,
       };
-      // With a key, the event id is derived from the job id: two racing requests with the same key
-      // publish the same Nats-Msg-Id, so within the duplicate window the stream stores one even if
-      // they chose different priorities (different subjects).
+      // With a key, the event id is derived from the job id. The expected sequence refuses a second
+      // submission of the job on its own (the server checks it before the duplicate window); the id
+      // still matters in a rolling upgrade, where a release that checked each priority's subject
+      // alone stores the same key's submission once within the duplicate window.
       const eventId = command.idempotencyKey ? idempotentEventId(jobId) : this.ids.next();
       const submit: JobCommand = {
         kind: 'Submit',
@@ -126,11 +124,10 @@ export class SubmitJobService {
       };
       let outcome;
       try {
-        // With a key, the job's submissions (at every priority) are read again right before the
-        // append: the expected sequence 0 is checked per priority only, so this read, with the
-        // duplicate window for the moment between it and the append, keeps a key to one job. A new
-        // random id has nothing to read.
-        outcome = await runCommand(this.store, submit, { priority, assumed: command.idempotencyKey ? undefined : NO_JOB });
+        // Appended without reading first: it expects the job to have no event on any of its subjects,
+        // so the server refuses it when the key's job exists (stored since the check above, at any
+        // priority), and only then is the job read (runCommand decides again: already submitted).
+        outcome = await runCommand(this.store, submit, { assumed: NO_JOB });
       } catch (error) {
         // NATS went away while the event was on its way: it may have been stored. Keep the upload, so
         // that a job that exists never points at a deleted video (a retry with the same
@@ -140,19 +137,13 @@ export class SubmitJobService {
         if (isStorageFullError(error)) throw new ApiError(ErrorCode.StorageFull, 'the event log is full: no new job can be stored now; try again later');
         throw error;
       }
-      if (outcome.kind === 'refused' || command.idempotencyKey) {
-        // With a key, the job's first submission is read back once, from the stream's leader (a
-        // follower may not hold our append yet): ours, or one that another request stored first,
-        // answered as it was answered (or 422 for another body). A VideoSubmitted of ours stored
-        // after it is inert: the first one is the job. Without a key the id is new.
-        // Until the read says whose it is, the upload stays: our event may be the job and point at it.
-        if (outcome.kind !== 'refused') keepUpload = true;
-        const prior = await this.priorSubmission(jobId, 'leader');
-        if (!prior) {
-          throw new ApiError(ErrorCode.ServiceUnavailable, 'the submission for this key could not be read back; retry with the same Idempotency-Key', { 'Retry-After': '1' });
-        }
-        keepUpload = false;
-        if (outcome.kind === 'refused' || prior.seq !== outcome.stored[0].seq) return this.compare(prior.event, upload.blob.sha256, received.fields, command.fields);
+      if (outcome.kind === 'refused') {
+        // Another request with the key stored the job first: answered as it was answered (or 422 for
+        // another body), from the history the refusal was decided on. A stored submission needs no
+        // read back: the server stored it as the job's first event.
+        const prior = this.readableSubmission(jobId, outcome.history.submission);
+        if (!prior) throw new ApiError(ErrorCode.Internal, 'the submission for this key could not be read back');
+        return this.compare(prior, upload.blob.sha256, received.fields, command.fields);
       }
       keepUpload = true;
       this.metrics.submitted.inc({ pipeline, priority });
@@ -202,16 +193,23 @@ export class SubmitJobService {
     return { blob, filename: part.filename, contentType: media.contentType };
   }
 
-  /** The job's first submission with its stream sequence; null when there is none. */
-  private async priorSubmission(jobId: string, from: 'any' | 'leader' = 'any'): Promise<{ seq: number; event: VideoSubmitted } | null> {
-    const item = await this.store.firstSubmission(jobId, from);
+  /** The job's first submission; null when there is none. */
+  private async priorSubmission(jobId: string): Promise<{ event: VideoSubmitted } | null> {
+    const item = await this.store.firstSubmission(jobId);
     if (!item) return null;
-    if (!item.ok || item.stored.event.type !== 'VideoSubmitted') {
+    const event = this.readableSubmission(jobId, { seq: item.ok ? item.stored.seq : item.malformed.seq, event: item.ok && item.stored.event.type === 'VideoSubmitted' ? item.stored.event : null });
+    return event ? { event } : null;
+  }
+
+  /** A job's first submission, refused with 503 when this release cannot read it; null when there is none. */
+  private readableSubmission(jobId: string, submission: Stored<VideoSubmitted> | null): VideoSubmitted | null {
+    if (!submission) return null;
+    if (!submission.event) {
       // A newer release stored it (a rolling upgrade): left alone until a release that can read it answers.
-      this.logger.warn({ jobId, seq: item.ok ? item.stored.seq : item.malformed.seq }, 'the submission for this Idempotency-Key is an event this release cannot read; refused');
+      this.logger.warn({ jobId, seq: submission.seq }, 'the submission for this Idempotency-Key is an event this release cannot read; refused');
       throw new ApiError(ErrorCode.JobHistoryUnreadable, 'the job of this Idempotency-Key was stored by a newer release, which this one cannot read; try again later');
     }
-    return { seq: item.stored.seq, event: item.stored.event };
+    return submission.event;
   }
 
   /** A repeated key: read the body through a hash only (nothing is stored), then compare. */

@@ -40,9 +40,9 @@ describe('job commands against NATS and PostgreSQL', () => {
 
   it('refuses to cancel, redrive or delete a job whose last lifecycle event it cannot read, and appends nothing', async () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
-    await store.append(submitted, 0);
+    const s = await store.append(submitted, 0);
     const started = jobStarted(submitted, 1, 'newer-worker');
-    const { seq } = await store.append(started, 0);
+    const { seq } = await store.append(started, s.seq);
     // A newer release ended the job with an event this one does not know (a rolling upgrade).
     await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq, 'JobArchived');
 

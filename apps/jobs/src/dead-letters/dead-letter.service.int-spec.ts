@@ -49,7 +49,7 @@ describe('dead-letter service against JetStream', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
     const submittedSeq = await append(submitted, 0);
     const started = jobStarted(submitted, 1);
-    const seq = await append(started, 0);
+    const seq = await append(started, submittedSeq);
     await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq);
 
     expect(await service.record(advisory(submittedSeq))).toBe('unreadable');

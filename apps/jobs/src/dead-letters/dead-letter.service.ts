@@ -19,7 +19,7 @@ export type DeadLetterOutcome = 'dead-lettered' | 'already-ended' | 'stale' | 'u
 /**
  * Turns a MAX_DELIVERIES advisory into the job's final `JobFailed` (code MAX_DELIVERIES, with its
  * `deadLetter`), which is what puts the job on the dead-letter list, as the decider decides it
- * (DeadLetter): the append expects the job's last lifecycle sequence, like every worker append, so a
+ * (DeadLetter): the append expects the job's last sequence, like every append, so a
  * redelivered advisory, a second jobs service, or a worker that finishes at the same moment can never
  * give the job a second terminal event. The event id derives from the advisory's id.
  */
@@ -43,7 +43,6 @@ export class DeadLetterService {
     const outcome = await runCommand(
       this.store,
       { kind: 'DeadLetter', jobId: request.jobId, request, deliverySeq: work.stored.seq, exhausted: { consumer: advisory.consumer, deliveries: advisory.deliveries }, stamp },
-      { priority: request.data.priority },
     );
     if (outcome.kind === 'appended') {
       this.logger.warn({ jobId: request.jobId, attempt: attemptOf(outcome.stored[0].event), deliveries: advisory.deliveries, correlationId: request.correlationId }, 'job dead-lettered');

@@ -90,7 +90,7 @@ describe('dead letters from MAX_DELIVERIES advisories', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
     const { seq: workSeq } = await store.append(submitted, 0);
     const started = jobStarted(submitted, 1, 'doomed-worker');
-    await store.append(started, 0);
+    await store.append(started, workSeq);
 
     expect(await crashOnEveryDelivery(MAX_DELIVER)).toEqual([1, 2]);
     const failed = await eventually(async () => {
@@ -167,9 +167,9 @@ describe('dead letters from MAX_DELIVERIES advisories', () => {
 
   it('adds nothing to a job that ended before its advisory was handled', async () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
-    await store.append(submitted, 0);
+    const s = await store.append(submitted, 0);
     const started = jobStarted(submitted);
-    const { seq } = await store.append(started, 0);
+    const { seq } = await store.append(started, s.seq);
     await crashOnEveryDelivery(MAX_DELIVER);
     // The attempt's worker was slow, not dead: it finished after the last delivery ran out.
     await store.append(jobCompleted(started), seq);

@@ -73,9 +73,11 @@ describe('storage sweep', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop', ...data });
     const upload = await blobs.putBytes(submitted.data.video.objectName, bytes('video'), 'video/mp4');
     const event: VideoSubmitted = { ...submitted, occurredAt: now(), data: { ...submitted.data, video: { ...submitted.data.video, bucket: upload.bucket, size: upload.size, sha256: upload.sha256 } } };
-    await store.append(event, 0);
+    submittedSeq.set(event.jobId, (await store.append(event, 0)).seq);
     return event;
   };
+  /** The stream sequence of each job's submission: what its first lifecycle append expects. */
+  const submittedSeq = new Map<string, number>();
   const artifact = async (jobId: string, attempt: number, name: string): Promise<ArtifactRef> => {
     const stored = await blobs.putBytes(`artifacts/${jobId}/${attempt}/${name}`, bytes(name), 'image/jpeg');
     return { name, bucket: stored.bucket, objectName: stored.name, size: stored.size, contentType: 'image/jpeg', sha256: stored.sha256 };
@@ -83,7 +85,7 @@ describe('storage sweep', () => {
   const completedJob = async () => {
     const submitted = await submit();
     const started = jobStarted(submitted);
-    const seq = await append(started, 0);
+    const seq = await append(started, submittedSeq.get(submitted.jobId)!);
     const completed = jobCompleted(started);
     completed.data.artifacts = [await artifact(submitted.jobId, 1, 'thumb-000000.jpg')];
     await append(completed, seq);
@@ -107,7 +109,7 @@ describe('storage sweep', () => {
     const sweeper = await startJobs({ JOB_RETENTION_DAYS: '30' });
     const done = await completedJob();
     const running = await submit();
-    await append(jobStarted(running), 0);
+    await append(jobStarted(running), submittedSeq.get(running.jobId)!);
     await projected(done.jobId, (row) => row['status'] === 'completed');
     await projected(running.jobId, (row) => row['status'] === 'running');
 
@@ -137,7 +139,7 @@ describe('storage sweep', () => {
     await startJobs();
     const running = await submit();
     const started = jobStarted(running);
-    await append(started, 0);
+    await append(started, submittedSeq.get(running.jobId)!);
     expect(await app!.get(JobCommandsService).delete(running.jobId, { kind: 'all' }, 'key_a')).toMatchObject({ status: 'deleting' });
     const asked = await store.lastLifecycle(running.jobId);
     if (!asked?.ok) throw new Error('no lifecycle event after the DELETE');
@@ -172,7 +174,7 @@ describe('storage sweep', () => {
     // A job whose first attempt died after writing an artifact; its second attempt runs and has written one.
     const retried = await submit();
     const first = jobStarted(retried, 1, 'dead-worker');
-    let seq = await append(first, 0);
+    let seq = await append(first, submittedSeq.get(retried.jobId)!);
     seq = await append(jobFailed(first, 1, false, 'WORKER_ERROR'), seq);
     const second = jobStarted(retried, 2, 'live-worker');
     await append(second, seq);

@@ -35,9 +35,9 @@ describe('projection version upgrade', () => {
   /** A completed job: three events. */
   async function completedJob(): Promise<string> {
     const submitted = videoSubmitted();
-    await store.append(submitted, 0);
+    const s = await store.append(submitted, 0);
     const started = jobStarted(submitted);
-    const { seq } = await store.append(started, 0);
+    const { seq } = await store.append(started, s.seq);
     await store.append(jobCompleted(started), seq);
     return submitted.jobId;
   }

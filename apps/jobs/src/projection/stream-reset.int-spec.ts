@@ -98,9 +98,9 @@ describe('a reset of the event stream under the read model', () => {
     let lastSeq = 0;
     for (let i = 0; i < n; i++) {
       const submitted = videoSubmitted();
-      await store.append(submitted, 0);
+      const s = await store.append(submitted, 0);
       const started = jobStarted(submitted);
-      const { seq } = await store.append(started, 0);
+      const { seq } = await store.append(started, s.seq);
       lastSeq = (await store.append(jobCompleted(started), seq)).seq;
       ids.push(submitted.jobId);
     }

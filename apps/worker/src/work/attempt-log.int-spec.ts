@@ -35,8 +35,8 @@ describe('attempt log against JetStream', () => {
     const submitted = videoSubmitted();
     const work = await store.append(submitted, 0);
     const started = jobStarted(submitted);
-    const { seq } = await store.append(started, 0);
-    const history = { submission: { seq: work.seq, event: submitted }, lifecycle: { seq, event: started }, latestWork: { seq: work.seq, event: submitted } };
+    const { seq } = await store.append(started, work.seq);
+    const history = { submission: { seq: work.seq, event: submitted }, lifecycle: { seq, event: started }, latestWork: { seq: work.seq, event: submitted }, last: seq };
     const log = new AttemptLog(store, started, history, stamp, 200);
     return { submitted, started, seq, log };
   }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ErrorCode, type JobCancelled, type JobCompleted, type JobFailed, type JobStarted } from '@app/contracts';
 import type { EventStore } from '@app/event-store';
-import { runCommand } from '@app/job-commands';
+import { readJobHistory, runCommand } from '@app/job-commands';
 import { attemptStanding, type Decision, type JobCommand, type JobHistory, type Stamp } from '@app/job-state';
 import { JobFailure } from './job-failure.js';
 import type { ProgressSnapshot } from './progress-tracker.js';
@@ -13,9 +13,9 @@ export const PROGRESS_INTERVAL_MS = 500;
 export type AttemptEnd = Extract<JobCommand, { kind: 'Complete' | 'Fail' }> extends infer C ? (C extends unknown ? Omit<C, 'jobId' | 'started' | 'stamp'> : never) : never;
 
 /**
- * The lifecycle subject of one attempt, from its `JobStarted` on. Every append (progress or the
- * terminal event) goes through the decider (runCommand), from the history this attempt knows (its
- * own last append), so a worker that has lost the job can append nothing more. The first refused
+ * The appends of one attempt, from its `JobStarted` on. Every append (progress or the terminal event)
+ * goes through the decider (runCommand), from the history this attempt knows (its own last append),
+ * so a worker that has lost the job can append nothing more. The first refused
  * append stops the attempt (`stopSignal`, which stops its tools): it was cancelled when the decider
  * says a cancel was requested, and lost to another attempt otherwise. A cancel nudge or a heartbeat
  * asks the same (`checkCancel`).
@@ -72,14 +72,19 @@ export class AttemptLog {
   }
 
   /**
-   * Looks at the subject for a cancel request stored after this attempt's last append, and stops the
+   * Looks at the job for a cancel request stored after this attempt's last append, and stops the
    * attempt if there is one. For a cancel nudge and the heartbeat; errors are left for the next append.
    */
   async checkCancel(): Promise<boolean> {
     if (this.stop.signal.aborted) return this.isCancelled;
-    const last = await this.store.lastLifecycleEntry(this.jobId).catch(() => null);
-    if (last && attemptStanding(last, this.started) === 'cancel-requested') this.stopFor({ ...this.history, lifecycle: last }, 'cancel-requested');
+    const history = await this.readHistory().catch(() => null);
+    if (history?.lifecycle && attemptStanding(history.lifecycle, this.started) === 'cancel-requested') this.stopFor(history, 'cancel-requested');
     return this.isCancelled;
+  }
+
+  /** The job's history now; its first submission, which never changes, is not read again. */
+  private readHistory(): Promise<JobHistory> {
+    return readJobHistory(this.store, this.jobId, this.history.submission ?? undefined);
   }
 
   /** A throttled progress report. */
@@ -194,21 +199,21 @@ export class AttemptLog {
   }
 
   /**
-   * Takes `history` as what the job's lifecycle holds, unless this attempt already knows a later
-   * message of it: an append's answer can arrive after a cancel nudge has read the request stored
-   * after that append, and the request is what the attempt must settle after.
+   * Takes `history` as what the job holds, unless this attempt already knows a later message of it:
+   * an append's answer can arrive after a cancel nudge has read the request stored after that
+   * append, and the request is what the attempt must settle after.
    */
   private advance(history: JobHistory): void {
-    if ((history.lifecycle?.seq ?? 0) >= (this.history.lifecycle?.seq ?? 0)) this.history = history;
+    if (history.last >= this.history.last) this.history = history;
   }
 
   private async resync(): Promise<void> {
     try {
-      const last = await this.store.lastLifecycleEntry(this.jobId);
-      const standing = attemptStanding(last, this.started);
+      const history = await this.readHistory();
+      const standing = attemptStanding(history.lifecycle, this.started);
       // Its own last event (the report was stored after all): go on after it.
-      if (standing === 'holds') this.advance({ ...this.history, lifecycle: last });
-      else this.stopFor({ ...this.history, lifecycle: last }, standing);
+      if (standing === 'holds') this.advance(history);
+      else this.stopFor(history, standing);
     } catch {
       // Still unreachable: the terminal append will fail or succeed on its own terms.
     }

@@ -4,19 +4,23 @@ import type { JobEvent, WorkRequest } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
-import { jobCancelled, jobCancelRequested, jobStarted, publishAsNewerRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
+import { jobCancelled, jobCancelRequested, jobFailed, jobStarted, publishAsNewerRelease, publishAsOlderRelease, redrivenDuringBackoff, videoSubmitted } from '../../../../test/support/events.js';
 import { freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace } from '../../../../test/support/services.js';
 import { WorkerModule } from '../worker.module.js';
 import { JobRunner } from './job-runner.service.js';
 import type { WorkDelivery } from './work-delivery.js';
 
-/** A delivery that records what the runner does with it, instead of a JetStream message. */
-function delivery(request: WorkRequest, seq: number, deliveryCount: number) {
+/**
+ * A delivery that records what the runner does with it, instead of a JetStream message. A submission
+ * appended by this release was stored as its job's first event (`firstOfJob`).
+ */
+function delivery(request: WorkRequest, seq: number, deliveryCount: number, firstOfJob = request.type === 'VideoSubmitted') {
   const done = { acks: 0, naks: [] as number[] };
   const d: WorkDelivery = {
     request,
     seq,
     deliveryCount,
+    firstOfJob,
     heartbeat: () => undefined,
     ack: () => void done.acks++,
     nak: (delayMs) => void done.naks.push(delayMs),
@@ -63,6 +67,24 @@ describe('job runner against JetStream', () => {
     expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobFailed', 'JobCancelRequested', 'JobCancelled', 'JobRedriven', 'JobStarted']);
   });
 
+  it('reads the history before it claims a submission not stored as its job\'s first event: a later one an older release stored is skipped, never run', async () => {
+    // A release that checked each priority's subject alone stored a second VideoSubmitted for the same
+    // Idempotency-Key, at another priority, after the job's first attempt had failed once.
+    const submitted = videoSubmitted(undefined, { pipeline: 'noop', priority: 'high' });
+    const s0 = await append(submitted, 0);
+    const started = jobStarted(submitted, 1, 'w-1');
+    const s1 = await append(started, s0);
+    await append(jobFailed(started, 1, false, 'WORKER_ERROR'), s1);
+    const later = videoSubmitted(submitted.jobId, { pipeline: 'noop', priority: 'low' });
+    const laterSeq = await publishAsOlderRelease(ns.nc, ns.subjects.submitted(later.jobId, 'low'), later);
+
+    // Its first delivery: it is the job's last event, so a claim that assumed it is the job's first would be stored.
+    const first = delivery(later, laterSeq, 1, false);
+    expect(await runner.run(first.delivery, new AbortController().signal)).toBe('skipped');
+    expect(first.done).toEqual({ acks: 1, naks: [] });
+    expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobFailed', 'VideoSubmitted']);
+  });
+
   /**
    * Runs `first` against the stream right before the runner's first append of a JobCancelled, as if
    * the jobs service (or a DELETE) appended in the moment between the runner's read and its append.
@@ -85,7 +107,7 @@ describe('job runner against JetStream', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
     const submittedSeq = await append(submitted, 0);
     const asked = jobCancelRequested(submitted, 0);
-    await append(asked, 0);
+    await append(asked, submittedSeq);
     const restore = beforeWorkerCancels(async (expected) => void (await append(jobCancelled(asked, 0), expected)));
     try {
       const redelivered = delivery(submitted, submittedSeq, 2);
@@ -101,7 +123,7 @@ describe('job runner against JetStream', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
     const submittedSeq = await append(submitted, 0);
     const asked = jobCancelRequested(submitted, 0);
-    await append(asked, 0);
+    await append(asked, submittedSeq);
     const restore = beforeWorkerCancels(async (expected) => void (await append(jobCancelRequested(asked, 0, 'key_test', true), expected)));
     try {
       const first = delivery(submitted, submittedSeq, 1);
@@ -118,7 +140,7 @@ describe('job runner against JetStream', () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
     const submittedSeq = await append(submitted, 0);
     const started = jobStarted(submitted, 1, 'newer-worker');
-    const seq = await append(started, 0);
+    const seq = await append(started, submittedSeq);
     await publishAsNewerRelease(ns.nc, ns.subjects.lifecycle(submitted.jobId), started, seq);
 
     const redelivered = delivery(submitted, submittedSeq, 2);

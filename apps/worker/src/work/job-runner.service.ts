@@ -115,21 +115,24 @@ export class JobRunner {
    * the job ended after this work request, it is deleted, the delivery is older than the job's
    * latest work request or an inert later submission; or it was cancelled before it started, settled
    * here), 'held' when the job's history cannot be read by this release, 'lost' when another worker
-   * claimed it. A first delivery of a submission almost always meets a job with no lifecycle yet, so
-   * it claims attempt 1 from that assumed history and reads the history only when that append is
-   * refused (a lost ack, a cancel): one round trip instead of two before the pipeline begins, and the
-   * same outcome on every other path. A claim refused after a read has lost a race: it walks away,
+   * claimed it. A first delivery of a submission almost always meets a job with nothing after it, so
+   * it claims attempt 1 from that assumed history, expecting the submission to be the job's last
+   * event, and reads the history only when that append is refused (a lost ack, a cancel): one round
+   * trip instead of two before the pipeline begins, and the same outcome on every other path. The
+   * server proves the assumption: the submission was stored as the job's first event (firstOfJob),
+   * and the claim is stored only if it is still the last. A submission stored otherwise (by a release
+   * before that check) is claimed after a read. A claim refused after a read has lost a race: it walks away,
    * unless what it must do then is skip the job or settle its cancel (settlesOrSkips).
    */
   private async claim(delivery: WorkDelivery): Promise<ClaimedAttempt | 'skipped' | 'held' | 'lost'> {
     const { request } = delivery;
-    const fast = delivery.deliveryCount === 1 && request.type === 'VideoSubmitted';
+    const fast = delivery.deliveryCount === 1 && request.type === 'VideoSubmitted' && delivery.firstOfJob;
     let outcome;
     try {
       outcome = await runCommand(
         this.store,
         { kind: 'Claim', jobId: request.jobId, request, deliverySeq: delivery.seq, workerId: this.config.WORKER_ID, stamp: stampNow(this.clock, this.ids) },
-        { assumed: fast ? firstDeliveryHistory(request, delivery.seq) : undefined, priority: request.data.priority, rounds: fast ? 2 : 1, pastRounds: settlesOrSkips },
+        { assumed: fast ? firstDeliveryHistory(request, delivery.seq) : undefined, rounds: fast ? 2 : 1, pastRounds: settlesOrSkips },
       );
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;

@@ -11,6 +11,11 @@ export interface WorkDelivery {
   readonly seq: number;
   /** How many times the server has delivered this message, this time included. */
   readonly deliveryCount: number;
+  /**
+   * The message was stored as its job's first event (the server checked that the job had nothing
+   * before it): a submission, not a redrive nor a later submission stored by an older release.
+   */
+  readonly firstOfJob: boolean;
   /** Tells the server the job is alive, resetting its ack deadline. */
   heartbeat(): void;
   ack(): void;

@@ -226,6 +226,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       request: decoded.event,
       seq: msg.seq,
       deliveryCount: msg.deliveryCount,
+      firstOfJob: msg.firstOfJob,
       heartbeat: () => msg.working(),
       ack: () => msg.ack(),
       nak: (delayMs) => {

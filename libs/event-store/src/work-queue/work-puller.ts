@@ -1,4 +1,6 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { JobSubjects } from '@app/contracts';
+import { storedAsFirstOfJob } from '../event-store.js';
 
 /** A work message pulled from a durable consumer, with what its ack subject says about it. */
 export interface PulledMessage {
@@ -10,6 +12,11 @@ export interface PulledMessage {
   readonly deliveryCount: number;
   /** How many messages the consumer still had to deliver after this one. */
   readonly pending: number;
+  /**
+   * It was stored as its job's first event (see storedAsFirstOfJob): a submission of a job that had
+   * nothing before it.
+   */
+  readonly firstOfJob: boolean;
   ack(): void;
   /** Hands it back; the server delivers it again after `delayMs` (at once for 0). */
   nak(delayMs?: number): void;
@@ -49,6 +56,7 @@ export class JetStreamWorkPuller {
     private readonly nc: NatsConnection,
     private readonly stream: string,
     inboxPrefix: string,
+    private readonly subjects: JobSubjects,
   ) {
     this.inbox = createInbox(inboxPrefix);
     this.sub = nc.subscribe(this.inbox, {
@@ -67,7 +75,7 @@ export class JetStreamWorkPuller {
    */
   async pull(consumer: string, waitMs = 0): Promise<PulledMessage | null> {
     const kept = this.early.shift();
-    if (kept) return toPulled(kept);
+    if (kept) return toPulled(kept, this.subjects);
     const answer = new Promise<Msg | null>((resolve) => {
       const timer = setTimeout(() => {
         this.waiting = null;
@@ -83,7 +91,7 @@ export class JetStreamWorkPuller {
     this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${consumer}`, JSON.stringify(request), { reply: this.inbox });
     const msg = await answer;
     if (!msg) throw new Error(`no answer from ${consumer} within ${ANSWER_TIMEOUT_MS + waitMs} ms`);
-    if (!isStatus(msg)) return toPulled(msg);
+    if (!isStatus(msg)) return toPulled(msg, this.subjects);
     const code = msg.headers?.code ?? 0;
     // 404 No Messages, 408 Request Timeout: nothing to deliver now.
     if (code === 404 || code === 408) return null;
@@ -119,7 +127,7 @@ export function termBody(reason?: string): string {
   return line ? `+TERM ${line}` : '+TERM';
 }
 
-function toPulled(msg: Msg): PulledMessage {
+function toPulled(msg: Msg, subjects: JobSubjects): PulledMessage {
   const { deliveryCount, seq, pending } = parseAckSubject(msg.reply ?? '');
   return {
     subject: msg.subject,
@@ -127,6 +135,7 @@ function toPulled(msg: Msg): PulledMessage {
     seq,
     deliveryCount,
     pending,
+    firstOfJob: storedAsFirstOfJob(msg.subject, msg.headers, subjects),
     ack: () => msg.respond('+ACK'),
     nak: (delayMs = 0) => msg.respond(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs * 1_000_000) })}` : '-NAK'),
     working: () => msg.respond('+WPI'),

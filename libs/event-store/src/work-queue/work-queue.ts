@@ -74,7 +74,7 @@ export class WorkQueue {
 
   /** A puller for one slot, with its own reply inbox under the connection's inbox prefix. */
   puller(): WorkPuller {
-    const puller = new JetStreamWorkPuller(this.nc, this.streamName, inboxPrefixOfConnection(this.nc) ?? '_INBOX');
+    const puller = new JetStreamWorkPuller(this.nc, this.streamName, inboxPrefixOfConnection(this.nc) ?? '_INBOX', this.subjects);
     return {
       pull: (priority, waitMs) => puller.pull(WORK_CONSUMERS[priority], waitMs),
       close: () => puller.close(),
