@@ -180,10 +180,27 @@ export class EventStore {
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        const stored = await this.storedRightAfter(tree, expectedLastSeq, event.eventId);
+        if (stored !== null) return { seq: stored, duplicate: true };
         throw new ConcurrencyError(tree, expectedLastSeq);
       }
       throw error;
     }
+  }
+
+  /**
+   * The sequence of event `eventId` when it is the job's first message after `afterSeq`, else null.
+   * nats-server 2.12+ checks an append's expected sequence before its `Nats-Msg-Id` (2.9 did the
+   * reverse), so a retried append whose first try was stored (its ack lost) is refused as a conflict
+   * instead of acknowledged as a duplicate. If the first try was stored, it passed the same check, so
+   * it is the job's very next message: one read tells a retry from a real conflict, and keeps every
+   * append idempotent by its event id. Asked of the stream's leader (a follower may not hold it yet).
+   */
+  private async storedRightAfter(tree: string, afterSeq: number, eventId: string): Promise<number | null> {
+    const jsm = await this.jsm();
+    const query = { seq: afterSeq + 1, next_by_subj: tree };
+    const msg = await jsm.streams.getMessage(this.streamName, query as unknown as MsgRequest).catch(() => null);
+    return msg && msg.header.get(PubHeaders.MsgIdHdr) === eventId ? msg.seq : null;
   }
 
   /** The last event on a subject (exact, or a wildcard: the last of all it matches), by direct get; null when there is none. */

@@ -209,8 +209,12 @@ describe('EventStore.append with group commit', () => {
   it('still throws a ConcurrencyError for the one append that lost, when it waited in a batch', async () => {
     await store.groupCommitReady();
     const submitted = Array.from({ length: 12 }, () => videoSubmitted());
-    await Promise.all(submitted.map((e) => store.append(e, 0)));
-    const started = await Promise.all(submitted.map((e) => jobStarted(e)).map(async (e) => ({ e, ...(await store.append(e, 0)) })));
+    const submittedSeqs = await Promise.all(submitted.map(async (e) => (await store.append(e, 0)).seq));
+    // Every append expects the job's last sequence over its whole subject tree: here its submission.
+    const started = await Promise.all(submitted.map(async (s, i) => {
+      const e = jobStarted(s);
+      return { e, ...(await store.append(e, submittedSeqs[i]!)) };
+    }));
     // Each job's next event expects its JobStarted; the tenth expects the sequence before it (stale).
     const progressed = started.map(({ e, seq }, i) => ({ event: jobStarted(e, 2), expect: i === 9 ? seq - 1 : seq }));
     const results = await Promise.allSettled(progressed.map(({ event, expect }) => store.append(event, expect)));
