@@ -73,10 +73,11 @@ async function runCell(store: EventStore, shape: AbCell['shape'], concurrency: n
   const latencies: number[] = [];
   const oneJob = async () => {
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
-    await store.append(submitted, 0);
+    const { seq: submittedSeq } = await store.append(submitted, 0);
     if (shape === 'appends') return;
     const started = jobStarted(submitted);
-    const { seq } = await store.append(started, 0);
+    // Every append expects the job's last sequence over its whole subject tree (ADR 0002).
+    const { seq } = await store.append(started, submittedSeq);
     await store.append(jobCompleted(started), seq);
   };
   const start = process.hrtime.bigint();

@@ -31,7 +31,7 @@ export function testNatsServerBinary(): Promise<string> {
 }
 
 export interface NatsServerOptions {
-  /** Where the JetStream store lives; kept across restarts. The generated config is written here too. */
+  /** Where the JetStream store lives; kept across restarts. The generated config is written beside it (`<storeDir>.nats-server.conf`). */
   storeDir: string;
   port?: number;
   /** Another nats-server binary (e.g. an old one a test wants refused); the default is testNatsServerBinary(). */
@@ -85,12 +85,14 @@ export function testNatsConfig(options: Pick<NatsServerOptions, 'storeDir' | 'cl
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
   const port = options.port ?? (await freeTcpPort());
   const url = `nats://127.0.0.1:${port}`;
-  await mkdir(options.storeDir, { recursive: true });
-  let configFile = options.config?.file;
-  if (!configFile) {
-    configFile = join(options.storeDir, 'nats-server.conf');
-    await writeFile(configFile, testNatsConfig(options, port));
-  }
+  // The generated config lives beside the store, not in it: a test may wipe the store (NATS loses
+  // all its data) and start the server again from the same config.
+  const configFile = options.config?.file ?? `${options.storeDir.replace(/\/+$/, '')}.nats-server.conf`;
+  const writeConfig = async () => {
+    await mkdir(options.storeDir, { recursive: true });
+    if (!options.config?.file) await writeFile(configFile, testNatsConfig(options, port));
+  };
+  await writeConfig();
   const args = ['-c', configFile];
   const executable = options.binary ?? (await testNatsServerBinary());
   const probe = options.config?.probe;
@@ -115,6 +117,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       });
     },
     async start() {
+      await writeConfig();
       child = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.config?.env } });
       child.stderr?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-20_000);
