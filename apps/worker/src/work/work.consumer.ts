@@ -22,6 +22,21 @@ const IDLE_RECHECK_MS = 1000;
  */
 const ANNOUNCED_WAIT_MS = 200;
 const ERROR_RETRY_MS = 1000;
+/** The longest a delivery that met an outage waits before it comes back (see outageRetryDelayMs). */
+const OUTAGE_RETRY_MAX_MS = 30_000;
+
+/**
+ * How long a work message that could not be run (the event store or the object store failed before
+ * its attempt could be settled: a stream electing its leader, NATS away) waits before it is
+ * delivered again: 1 s, doubling with each delivery, at most 30 s. Every delivery counts against
+ * max_deliver, and a fixed second spent ten deliveries in ten seconds, less than a three-node
+ * cluster took to elect a stream leader on a loaded machine, so the job was dead-lettered for an
+ * outage it had no part in. With the default of ten deliveries, the job now rides out about two and
+ * a half minutes of outage.
+ */
+export function outageRetryDelayMs(deliveryCount: number): number {
+  return Math.min(ERROR_RETRY_MS * 2 ** Math.max(0, deliveryCount - 1), OUTAGE_RETRY_MAX_MS);
+}
 
 /**
  * The worker's transport. Each of WORKER_CONCURRENCY slots pulls one message only when it is free,
@@ -247,7 +262,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     } catch (error) {
       // The event store or the object store failed before the attempt could be settled: try later.
       this.logger.error({ jobId: decoded.event.jobId, err: error instanceof Error ? error.message : String(error) }, 'job could not be run now; it will be redelivered');
-      delivery.nak(ERROR_RETRY_MS);
+      delivery.nak(outageRetryDelayMs(delivery.deliveryCount));
     } finally {
       this.running.delete(slot);
       this.inFlight.delete(decoded.event.jobId);
