@@ -9,7 +9,7 @@ import { connectNats, type NatsConnection } from '@app/nats';
 import { describeStreamMismatch, judgeStream, streamMismatchOf } from '@app/read-model';
 import { WorkerRegistry } from '@app/worker-registry';
 import { videoSubmitted } from '../support/events.js';
-import { modernNatsServer, startNatsCluster, type ClusterNode, type NatsCluster } from '../support/nats-cluster.js';
+import { startNatsCluster, type ClusterNode, type NatsCluster } from '../support/nats-cluster.js';
 import { freeTcpPort } from '../support/processes.js';
 import { scratchDir, startNatsServer } from '../support/servers.js';
 import { eventually, freshName } from '../support/services.js';
@@ -285,7 +285,7 @@ describe('a single server whose newest block file was truncated (no peers to rec
     const file = join(scratch.dir, 'nats.conf');
     const port = await freeTcpPort();
     await writeFile(file, `listen: 127.0.0.1:${port}\njetstream { store_dir: ${JSON.stringify(storeDir)}, sync_interval: always }\n`);
-    const server = await startNatsServer({ storeDir, port, binary: modernNatsServer(), config: { file } });
+    const server = await startNatsServer({ storeDir, port, config: { file } });
     const subjects = jobSubjects(freshName('u'));
     let nc = await connectNats(server.url, 'truncated-test');
     try {

@@ -14,7 +14,6 @@ import { createLogger } from '@app/observability';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobStarted, videoSubmitted } from '../support/events.js';
 import { freeTcpPort } from '../support/processes.js';
-import { modernNatsServer } from '../support/nats-cluster.js';
 import { scratchDir, startNatsServer, type NatsServer } from '../support/servers.js';
 import { eventually, IN_PROCESS_OPS } from '../support/services.js';
 
@@ -85,7 +84,6 @@ describe('the shipped NATS cluster config, on three nodes', () => {
     const file = join(scratch.dir, `${name}.conf`);
     await writeFile(file, clusterNodeConfig(template, own, join(dir, 'jetstream')));
     return startNatsServer({
-      binary: modernNatsServer(),
       storeDir: dir,
       port: own.client,
       config: { file, env: env(name, routePassword), probe: { user: 'admin', pass: passwords.admin }, clustered: true },

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -11,15 +10,6 @@ import { startNatsServer, type NatsServer } from './servers.js';
  * 2.12 or newer) on loopback, each with its own store and `sync_interval: always`, so a test can
  * kill, stop (SIGSTOP) and damage single nodes or all of them.
  */
-
-const root = new URL('../..', import.meta.url).pathname;
-let binary: string | undefined;
-
-/** The nats-server of scripts/nats-server.sh (fetched into the cache the first time if needed). */
-export function modernNatsServer(): string {
-  binary ??= execFileSync('bash', [join(root, 'scripts', 'nats-server.sh')], { encoding: 'utf8' }).trim();
-  return binary;
-}
 
 export interface ClusterNode extends NatsServer {
   /** n1, n2, ...: the server_name, as stream infos name leaders and replicas. */
@@ -75,7 +65,7 @@ export async function startNatsCluster(dir: string, options: { size?: number; na
           '',
         ].join('\n'),
       );
-      const server = await startNatsServer({ storeDir, port, binary: modernNatsServer(), config: { file, clustered: true } });
+      const server = await startNatsServer({ storeDir, port, config: { file, clustered: true } });
       return Object.assign(Object.create(server) as NatsServer, {
         name,
         storeDir,
