@@ -16,6 +16,17 @@ describe('EventStore against JetStream', () => {
   });
   afterAll(() => ns.cleanup());
 
+  /** A job submitted, started and failed for good, with the sequences of its three events. */
+  async function finallyFailedJob() {
+    const submitted = videoSubmitted();
+    const { seq: s0 } = await store.append(submitted, 0);
+    const started = jobStarted(submitted);
+    const { seq: s1 } = await store.append(started, s0);
+    const failed = jobFailed(started, 1, true, 'WORKER_ERROR');
+    const { seq: s2 } = await store.append(failed, s1);
+    return { submitted, failed, seqs: [s0, s1, s2] as const };
+  }
+
   it('creates a file-backed stream with Limits retention, idempotently and concurrently', async () => {
     const infos = await Promise.all([1, 2, 3].map(() => ensureEventStream(ns.nc, ns.subjects)));
     for (const info of infos) {
@@ -108,12 +119,7 @@ describe('EventStore against JetStream', () => {
   });
 
   it('orders a redrive (work subject) and a deletion (lifecycle subject) decided from the same history: one wins', async () => {
-    const submitted = videoSubmitted();
-    const { seq: s0 } = await store.append(submitted, 0);
-    const started = jobStarted(submitted);
-    const { seq: s1 } = await store.append(started, s0);
-    const failed = jobFailed(started, 1, true, 'WORKER_ERROR');
-    const { seq: s2 } = await store.append(failed, s1);
+    const { submitted, failed, seqs: [s0, s1, s2] } = await finallyFailedJob();
     const results = await Promise.allSettled([store.append(jobRedriven(submitted, failed, 2), s2), store.append(jobDeleted(failed, 1), s2)]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     expect(await store.readJob(submitted.jobId)).toHaveLength(4);
@@ -141,12 +147,7 @@ describe('EventStore against JetStream', () => {
       const msg = (await jsm.direct.getMessage(ns.subjects.streamName, { seq }))!;
       return storedAsFirstOfJob(msg.subject, msg.header, ns.subjects);
     };
-    const submitted = videoSubmitted();
-    const { seq: s0 } = await store.append(submitted, 0);
-    const started = jobStarted(submitted);
-    const { seq: s1 } = await store.append(started, s0);
-    const failed = jobFailed(started, 1, true, 'WORKER_ERROR');
-    const { seq: s2 } = await store.append(failed, s1);
+    const { submitted, failed, seqs: [s0, s1, s2] } = await finallyFailedJob();
     const { seq: s3 } = await store.append(jobRedriven(submitted, failed, 2), s2);
     // A release before the whole-job check expected 0 on the submission's own subject only.
     const older = videoSubmitted();
