@@ -9,7 +9,8 @@
  * The libs, and the project libs each one may import. Read bottom-up, the layers are:
  * 1. foundations, no project code: contracts (the shared language), runtime, observability, database;
  * 2. over the contracts: config, job-state (the pure fold), tools; nats (the connection, permissions)
- *    and rpc (request/reply); api-keys (over database);
+ *    and rpc (request/reply); api-keys and webhooks (over database: the key store, webhook endpoints
+ *    and their deliveries, with the signing and the outbound HTTP of a delivery);
  * 3. over nats: event-store (the log, its consumers and the work queue), blob-store, worker-registry;
  *    job-commands (the loop that reads a job's history, decides with job-state and appends to the log);
  * 4. read-model (the log projected into PostgreSQL);
@@ -28,6 +29,7 @@ const LIB_LAYERS = {
   nats: ['contracts', 'observability'],
   rpc: ['contracts', 'observability'],
   'api-keys': ['contracts', 'database'],
+  webhooks: ['contracts', 'database'],
   'event-store': ['contracts', 'nats', 'runtime'],
   'blob-store': ['contracts', 'nats'],
   'worker-registry': ['contracts', 'nats'],

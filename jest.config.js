@@ -1,7 +1,7 @@
 // Tests run as ESM (NestJS 12 is ESM-only): `node --experimental-vm-modules node_modules/jest/bin/jest.js`.
 // Tiers by suffix: *.spec.ts (pure units), *.int-spec.ts (one service against real NATS and
 // PostgreSQL), *.e2e-spec.ts (the built apps as separate processes).
-const libs = ['contracts', 'config', 'nats', 'event-store', 'blob-store', 'worker-registry', 'rpc', 'job-state', 'job-commands', 'read-model', 'observability', 'runtime', 'tools', 'database', 'api-keys', 'replay'];
+const libs = ['contracts', 'config', 'nats', 'event-store', 'blob-store', 'worker-registry', 'rpc', 'job-state', 'job-commands', 'read-model', 'observability', 'runtime', 'tools', 'database', 'api-keys', 'webhooks', 'replay'];
 
 export default {
   testEnvironment: 'node',

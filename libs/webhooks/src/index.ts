@@ -1,0 +1,4 @@
+// Webhooks: the endpoints integrators register and the deliveries made to them (stored in their own
+// PostgreSQL schema), the Standard Webhooks signature, the URL policy against server-side request
+// forgery and the outbound HTTP request of one attempt.
+export {};
