@@ -80,6 +80,22 @@ export const ErrorCode = {
    * rolling upgrade): nothing is done to the job until a release that can read it does.
    */
   JobHistoryUnreadable: 'JOB_HISTORY_UNREADABLE',
+  /** No webhook endpoint with this id in the caller's scope. */
+  WebhookNotFound: 'WEBHOOK_NOT_FOUND',
+  /** No delivery with this id on that endpoint. */
+  WebhookDeliveryNotFound: 'WEBHOOK_DELIVERY_NOT_FOUND',
+  /**
+   * A webhook URL the policy refuses: not https (unless WEBHOOK_ALLOW_HTTP=1), or a host that resolves
+   * to a loopback, private, link-local or metadata address (unless WEBHOOK_ALLOW_PRIVATE_NETWORKS=1;
+   * metadata addresses never).
+   */
+  WebhookUrlForbidden: 'WEBHOOK_URL_FORBIDDEN',
+  /** A webhook URL that is not a usable URL at all (no host, credentials in it, a host that does not resolve). */
+  InvalidWebhookUrl: 'INVALID_WEBHOOK_URL',
+  /** A replay's `from` that is neither a stream sequence nor an ISO time. */
+  InvalidReplayFrom: 'INVALID_REPLAY_FROM',
+  /** Retrying a delivery of a disabled endpoint: enable it first. */
+  WebhookDisabled: 'WEBHOOK_DISABLED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -18,3 +18,4 @@ export * from './workers/worker-info.js';
 export * from './pipelines/pipeline-info.js';
 export * from './http/job-responses.js';
 export * from './events/new-event.js';
+export * from './webhooks/webhooks.js';

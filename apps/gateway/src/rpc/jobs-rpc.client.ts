@@ -24,6 +24,13 @@ const PASSED_ON_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.JobAlreadyEnded,
   ErrorCode.JobNotRetryable,
   ErrorCode.JobHistoryUnreadable,
+  ErrorCode.WebhookNotFound,
+  ErrorCode.WebhookDeliveryNotFound,
+  ErrorCode.WebhookUrlForbidden,
+  ErrorCode.InvalidWebhookUrl,
+  ErrorCode.InvalidReplayFrom,
+  ErrorCode.WebhookDisabled,
+  ErrorCode.Forbidden,
 ]);
 
 type Reply = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
