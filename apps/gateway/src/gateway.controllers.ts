@@ -10,6 +10,7 @@ import { OpsController } from './ops/ops.controller.js';
 import { PipelinesController } from './pipelines/pipelines.controller.js';
 import { VideoCompatController } from './seeds/video-compat.controller.js';
 import { SystemController } from './system/system.controller.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
 import { WorkersController } from './workers/workers.controller.js';
 
 /** Every HTTP controller of the gateway, in the order their routes are matched. */
@@ -18,6 +19,7 @@ export const GATEWAY_CONTROLLERS: Type[] = [
   JobFilesController,
   JobStreamController,
   DeadLettersController,
+  WebhooksController,
   PipelinesController,
   WorkersController,
   VideoCompatController,

@@ -22,6 +22,7 @@ import { NatsAvailableGuard } from './http/nats-available.guard.js';
 import { SecurityHeadersMiddleware } from './http/security-headers.js';
 import { JobCommandsClient } from './jobs/job-commands.client.js';
 import { JobQueriesClient } from './jobs/job-queries.client.js';
+import { WebhooksClient } from './webhooks/webhooks.client.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
 import { RateLimitGuard } from './limits/rate-limit.guard.js';
 import { UploadSlots } from './limits/upload-slots.js';
@@ -93,6 +94,7 @@ export class GatewayModule implements NestModule {
         GatewayMetrics,
         JobQueriesClient,
         JobCommandsClient,
+        WebhooksClient,
         NatsAvailableGuard,
         SubmitJobService,
         JobFeed,

@@ -23,6 +23,12 @@ import { ProjectionUpgradeService } from './projection/projection-upgrade.servic
 import { JobQueriesController } from './queries/job-queries.controller.js';
 import { JobQueriesService } from './queries/job-queries.service.js';
 import { READ_MODEL, ReadModelModule } from './read-model/read-model.module.js';
+import { WebhookFanout } from './webhooks/webhook-fanout.consumer.js';
+import { WebhookMetrics } from './webhooks/webhook.metrics.js';
+import { WebhookSender } from './webhooks/webhook-sender.service.js';
+import { WebhookStoreModule } from './webhooks/webhook-store.module.js';
+import { WebhooksController } from './webhooks/webhooks.controller.js';
+import { WebhooksService } from './webhooks/webhooks.service.js';
 
 @Module({})
 export class JobsModule {
@@ -43,8 +49,9 @@ export class JobsModule {
         BlobStoreModule.forRoot({ replicas: config.NATS_STREAM_REPLICAS, maxBytes: config.NATS_BUCKET_MAX_BYTES ?? -1 }),
         ReadModelModule.forRoot({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, version: options.projectionVersion }),
         KeyStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.AUTH_DATABASE_SCHEMA }),
+        WebhookStoreModule.forRoot({ url: config.DATABASE_URL, schema: config.WEBHOOKS_DATABASE_SCHEMA, poolSize: 5 }),
       ],
-      controllers: [JobQueriesController, JobCommandsController, KeyVerificationController],
+      controllers: [JobQueriesController, JobCommandsController, KeyVerificationController, WebhooksController],
       providers: [
         { provide: JOBS_CONFIG, useValue: config },
         { provide: Clock, useClass: SystemClock },
@@ -72,6 +79,10 @@ export class JobsModule {
         KeyVerificationService,
         DeadLetterService,
         MaxDeliveriesConsumer,
+        WebhookMetrics,
+        WebhookSender,
+        WebhookFanout,
+        WebhooksService,
       ],
     };
   }

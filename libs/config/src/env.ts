@@ -96,6 +96,44 @@ function withAuthSchema<T extends { DATABASE_SCHEMA: string; AUTH_DATABASE_SCHEM
   return { ...config, AUTH_DATABASE_SCHEMA: schema };
 }
 
+const flag = z.enum(['0', '1', 'false', 'true']).default('0').transform((value) => value === '1' || value === 'true');
+
+/** Webhook deliveries, made by the jobs service (docs/webhooks.md). */
+const webhooks = {
+  /** Where the webhook endpoints and deliveries live; by default `<DATABASE_SCHEMA>_webhooks`. */
+  WEBHOOKS_DATABASE_SCHEMA: sqlIdentifier().optional(),
+  /** Accept `http://` webhook URLs (default: https only). */
+  WEBHOOK_ALLOW_HTTP: flag,
+  /** Accept webhook hosts on loopback, private and link-local addresses (cloud metadata addresses are never accepted). */
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: flag,
+  /** One attempt's limit: connect, headers and body. */
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /** The first retry's delay; each next one doubles (with jitter) up to WEBHOOK_RETRY_MAX_MS. */
+  WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000).default(5_000),
+  WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000).default(3_600_000),
+  /** How long a delivery is retried after its first attempt before it is marked failed. */
+  WEBHOOK_RETRY_WINDOW_MS: int(1000, 30 * 86_400_000).default(86_400_000),
+  /** An endpoint whose every delivery has failed for this long is disabled. */
+  WEBHOOK_DISABLE_AFTER_MS: int(1000, 365 * 86_400_000).default(3 * 86_400_000),
+  /** How long the secret before a rotation still signs beside the new one. */
+  WEBHOOK_SECRET_GRACE_MS: int(0, 30 * 86_400_000).default(86_400_000),
+  /** Attempts one jobs service instance has in flight at most, and to one endpoint at most. */
+  WEBHOOK_CONCURRENCY: int(1, 1024).default(64),
+  WEBHOOK_ENDPOINT_CONCURRENCY: int(1, 256).default(8),
+};
+
+/** Fills in WEBHOOKS_DATABASE_SCHEMA from DATABASE_SCHEMA when it is not set. */
+function withWebhooksSchema<T extends { DATABASE_SCHEMA: string; AUTH_DATABASE_SCHEMA: string; WEBHOOKS_DATABASE_SCHEMA?: string | undefined }>(config: T, ctx: z.RefinementCtx) {
+  const schema = config.WEBHOOKS_DATABASE_SCHEMA ?? `${config.DATABASE_SCHEMA}_webhooks`;
+  if (schema.length > 63) {
+    ctx.addIssue({ code: 'custom', path: ['WEBHOOKS_DATABASE_SCHEMA'], message: 'must be at most 63 characters (set it when DATABASE_SCHEMA is long)' });
+  }
+  if (schema === config.DATABASE_SCHEMA || schema === config.AUTH_DATABASE_SCHEMA) {
+    ctx.addIssue({ code: 'custom', path: ['WEBHOOKS_DATABASE_SCHEMA'], message: 'must differ from DATABASE_SCHEMA and AUTH_DATABASE_SCHEMA' });
+  }
+  return { ...config, WEBHOOKS_DATABASE_SCHEMA: schema };
+}
+
 /** Comma-separated origins such as `https://app.example.com,http://localhost:5173`; empty means CORS is off. */
 const originList = z
   .string()
@@ -210,8 +248,10 @@ export const jobsEnvSchema = z
     STORAGE_SWEEP_INTERVAL_MS: int(1000, 86_400_000).default(60_000),
     /** How old garbage must be before the sweep removes it, so an upload or attempt in progress is never touched. */
     STORAGE_GC_GRACE_MS: int(0, 30 * 86_400_000).default(3_600_000),
+    ...webhooks,
   })
-  .transform(withAuthSchema);
+  .transform(withAuthSchema)
+  .transform(withWebhooksSchema);
 
 /**
  * What the `framewire` CLI reads: the same NATS and database settings as the services (DATABASE_URL

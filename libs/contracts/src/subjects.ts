@@ -40,6 +40,8 @@ export interface JobSubjects {
   readonly all: string;
   /** Every work request, whatever its priority. */
   readonly allSubmitted: string;
+  /** Every job's lifecycle subject (what the webhook fan-out reads). */
+  readonly allLifecycle: string;
   /** The work requests of one priority: what that priority's worker consumer filters on. */
   submittedWith(priority: JobPriority): string;
   /** The stream that captures the server's MAX_DELIVERIES advisories about the event stream. */
@@ -85,6 +87,7 @@ export function jobSubjects(namespace: string): JobSubjects {
     streamName: `${namespace.toUpperCase()}_EVENTS`,
     all: `${prefix}.>`,
     allSubmitted: `${prefix}.*.submitted.*`,
+    allLifecycle: `${prefix}.*.lifecycle`,
     advisoryStreamName: `${namespace.toUpperCase()}_ADVISORIES`,
     maxDeliveriesAdvisories: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${namespace.toUpperCase()}_EVENTS.*`,
     submittedWith: (priority) => `${prefix}.*.submitted.${priorityToken(priority)}`,

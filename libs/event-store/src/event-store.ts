@@ -286,6 +286,13 @@ export class EventStore {
     return info.state.last_seq;
   }
 
+  /** The sequence of the first message stored at or after `time`, or null when there is none (a direct get by time, nats-server 2.11+). */
+  async firstSeqSince(time: Date): Promise<number | null> {
+    const jsm = await this.jsm();
+    const msg = await jsm.direct.getMessage(this.streamName, { start_time: time });
+    return msg ? msg.seq : null;
+  }
+
   /**
    * Which stream this is (its name and creation time) and how far it goes, from one stream info.
    * Rejects with a StreamNotFound JetStreamApiError when the stream does not exist.

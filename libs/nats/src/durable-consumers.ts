@@ -15,3 +15,6 @@ export const WORK_CONSUMERS: Readonly<Record<JobPriority, string>> = { high: 'wo
 
 /** The jobs service's projector: every event of the stream into the read model. */
 export const PROJECTOR_CONSUMER = 'projector';
+
+/** The jobs service's webhook fan-out: every lifecycle event into the deliveries it owes. */
+export const WEBHOOK_CONSUMER = 'webhooks';

@@ -55,8 +55,8 @@ describe('NATS permissions', () => {
 
   it("denies the gateway and the workers, by name, every durable consumer that is not their own", () => {
     const reach = (name: string) => [`$JS.API.CONSUMER.CREATE.FRAMEWIRE_EVENTS.${name}`, `$JS.API.CONSUMER.CREATE.FRAMEWIRE_EVENTS.${name}.>`, `$JS.API.CONSUMER.MSG.NEXT.FRAMEWIRE_EVENTS.${name}`, `$JS.ACK.FRAMEWIRE_EVENTS.${name}.>`];
-    for (const name of ['workers', 'workers-high', 'workers-low', 'projector']) expect(p.gateway.publishDeny).toEqual(expect.arrayContaining(reach(name)));
-    expect(p.worker.publishDeny).toEqual(expect.arrayContaining(reach('projector')));
+    for (const name of ['workers', 'workers-high', 'workers-low', 'projector', 'webhooks']) expect(p.gateway.publishDeny).toEqual(expect.arrayContaining(reach(name)));
+    for (const name of ['projector', 'webhooks']) expect(p.worker.publishDeny).toEqual(expect.arrayContaining(reach(name)));
     expect(p.worker.publishDeny.some((s) => s.includes('.workers'))).toBe(false);
     // Nothing a service needs for its own consumers is denied to it.
     expect(p.worker.publish.filter((s) => p.worker.publishDeny.includes(s))).toEqual([]);

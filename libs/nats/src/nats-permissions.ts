@@ -1,5 +1,5 @@
 import type { JobSubjects } from '@app/contracts';
-import { PROJECTOR_CONSUMER, WORK_CONSUMERS } from './durable-consumers.js';
+import { PROJECTOR_CONSUMER, WEBHOOK_CONSUMER, WORK_CONSUMERS } from './durable-consumers.js';
 
 /**
  * Who may publish and subscribe to what on NATS. Each service connects as its own user and gets only
@@ -91,6 +91,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
   const rpc = `${ns}.rpc.>`;
   const workConsumers = Object.values(WORK_CONSUMERS).flatMap((name) => durableConsumerApi(subjects.streamName, name));
   const projectorConsumer = durableConsumerApi(subjects.streamName, PROJECTOR_CONSUMER);
+  const webhookConsumer = durableConsumerApi(subjects.streamName, WEBHOOK_CONSUMER);
 
   return {
     gateway: {
@@ -116,7 +117,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
         `$JS.FC.KV_${subjects.workersBucket}.>`,
       ],
-      publishDeny: [...workConsumers, ...projectorConsumer],
+      publishDeny: [...workConsumers, ...projectorConsumer, ...webhookConsumer],
       subscribe: [`${inboxPrefixOf('gateway')}.>`, subjects.keyRevoked],
       allowResponses: false,
     },
@@ -179,7 +180,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.update,
         ...workersKv.get,
       ],
-      publishDeny: projectorConsumer,
+      publishDeny: [...projectorConsumer, ...webhookConsumer],
       // The work subjects are the doorbell: a new job wakes an idle worker, which then pulls it.
       subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.allSubmitted, subjects.cancelRequested],
       allowResponses: false,

@@ -5,3 +5,5 @@ export * from './delivery/signing.js';
 export * from './delivery/url-policy.js';
 export * from './delivery/retry-schedule.js';
 export * from './delivery/post-webhook.js';
+export * from './store/webhook-store.js';
+export * from './store/webhook.repository.js';

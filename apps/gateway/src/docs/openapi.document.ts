@@ -10,6 +10,7 @@ import { registerOpsRoutes } from '../ops/ops.openapi.js';
 import { registerPipelinesRoutes } from '../pipelines/pipelines.openapi.js';
 import { registerVideoCompatRoutes } from '../seeds/video-compat.openapi.js';
 import { registerSystemRoutes } from '../system/system.openapi.js';
+import { registerWebhooksRoutes } from '../webhooks/webhooks.openapi.js';
 import { registerWorkersRoutes } from '../workers/workers.openapi.js';
 import type { RouteAccessEntry } from '../auth/route-access.table.js';
 import { createApiDocs, type ApiDocs } from './openapi.registry.js';
@@ -22,6 +23,7 @@ export const ROUTE_DOCS: Array<(api: ApiDocs) => void> = [
   registerPipelinesRoutes,
   registerWorkersRoutes,
   registerDeadLettersRoutes,
+  registerWebhooksRoutes,
   registerVideoCompatRoutes,
   registerLiveRoutes,
   registerSystemRoutes,
@@ -104,6 +106,7 @@ export function buildOpenApiDocument(version: string, access: RouteAccessEntry[]
     tags: [
       { name: 'jobs', description: 'Submit and read jobs' },
       { name: 'live', description: 'Server-Sent Events' },
+      { name: 'webhooks', description: 'Signed webhooks: endpoints, their deliveries, replays' },
       { name: 'operations', description: 'Metrics, health, figures, documentation' },
       { name: 'dashboard', description: 'The web dashboard' },
       { name: 'seeds', description: 'The seeds\' video API, for their clients to work unchanged' },

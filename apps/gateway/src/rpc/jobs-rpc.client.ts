@@ -53,15 +53,16 @@ export class JobsRpcClient {
     private readonly nats: NatsAvailability,
   ) {}
 
-  async send<S extends z.ZodType<Reply>>(pattern: string, payload: unknown, schema: S): Promise<Extract<z.output<S>, { ok: true }>['value']> {
+  /** @param timeoutMs how long to wait for the reply (default RPC_TIMEOUT_MS) */
+  async send<S extends z.ZodType<Reply>>(pattern: string, payload: unknown, schema: S, timeoutMs = this.config.RPC_TIMEOUT_MS): Promise<Extract<z.output<S>, { ok: true }>['value']> {
     if (!this.nats.available) {
       throw new ApiError(ErrorCode.ServiceUnavailable, 'NATS is unreachable; try again shortly', { 'Retry-After': '1' });
     }
     let raw: unknown;
     try {
-      raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), withCorrelation(payload)).pipe(timeout(this.config.RPC_TIMEOUT_MS)));
+      raw = await firstValueFrom(this.client.send(this.subjects.rpc(pattern), withCorrelation(payload)).pipe(timeout(timeoutMs)));
     } catch (error) {
-      const reason = error instanceof TimeoutError ? `no reply within ${this.config.RPC_TIMEOUT_MS} ms` : String((error as Error)?.message ?? error);
+      const reason = error instanceof TimeoutError ? `no reply within ${timeoutMs} ms` : String((error as Error)?.message ?? error);
       this.logger.warn(`${pattern}: ${reason}`);
       throw new ApiError(ErrorCode.ServiceUnavailable, 'the jobs service is not answering; try again shortly', { 'Retry-After': '1' });
     }

@@ -1,0 +1,44 @@
+import { webhookEventTypeOf, type WebhookPayload } from '@app/contracts';
+import type { ReadItem } from '@app/event-store';
+import { evolve, toJobView, type JobState } from '@app/job-state';
+import type { NewDelivery } from '@app/webhooks';
+
+/** An endpoint as the fan-out sees it: what it hears, and from which stream sequence on. */
+export interface Listener {
+  id: string;
+  events: readonly string[];
+  /** Events at or below this sequence are not sent to it (stored before it heard them, or already recorded). */
+  afterSeq: number;
+}
+
+/**
+ * The deliveries a job's history owes its listeners, up to and including `upToSeq`: for each event
+ * an endpoint hears, one delivery whose body is the job as GET /v1/jobs/{id} showed it right after
+ * that event (folded with the projector's `evolve`, so a late delivery of `job.started` never shows
+ * the job completed). Pure: the caller reads the history and makes the ids.
+ *
+ * Every event after a listener's `afterSeq` is owed, not only the newest: the fan-out records a job's
+ * deliveries to one endpoint in stream order even when the consumer hands it events out of order
+ * (a redelivery after a failure), and the sender sends a job's deliveries to one endpoint one at a
+ * time, lowest sequence first.
+ */
+export function deliveriesOwed(history: readonly ReadItem[], upToSeq: number, listeners: readonly Listener[], newId: () => string): NewDelivery[] {
+  const owed: NewDelivery[] = [];
+  let state: JobState | null = null;
+  for (const item of history) {
+    if (!item.ok) continue;
+    const { seq, event } = item.stored;
+    if (seq > upToSeq) break;
+    state = evolve(state, event);
+    const type = webhookEventTypeOf(event);
+    if (!type || !state) continue;
+    const hearing = listeners.filter((l) => seq > l.afterSeq && l.events.includes(type));
+    if (hearing.length === 0) continue;
+    const payload: WebhookPayload = { type, timestamp: new Date(event.occurredAt).toISOString(), data: toJobView(state, seq) };
+    const body = JSON.stringify(payload);
+    for (const listener of hearing) {
+      owed.push({ id: newId(), endpointId: listener.id, eventId: event.eventId, eventType: type, jobId: event.jobId, streamSeq: seq, occurredAt: new Date(event.occurredAt), body });
+    }
+  }
+  return owed;
+}
