@@ -165,10 +165,17 @@ export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationS
     const firstAttemptAt = delivery.firstAttemptAt ?? delivery.claimedAt;
     const next = nextAttemptAt({ attempts: delivery.attempts + 1, firstAttemptAt, now, retryAfterMs: outcome.retryAfterMs }, this.schedule);
     if (!next) {
-      return { kind: 'failed', status: outcome.status, error: `gave up after ${delivery.attempts + 1} attempts over ${Math.round(this.schedule.windowMs / 3_600_000)} h; last: ${outcome.error}` };
+      return { kind: 'failed', status: outcome.status, error: `gave up after ${delivery.attempts + 1} attempts over ${spanOf(this.schedule.windowMs)}; last: ${outcome.error}` };
     }
     return { kind: 'retry', status: outcome.status, error: outcome.error, nextAttemptAt: next };
   }
+}
+
+/** A retry window for a person: `24 h`, `30 min`, `5 s`. */
+function spanOf(ms: number): string {
+  if (ms >= 3_600_000) return `${+(ms / 3_600_000).toFixed(1)} h`;
+  if (ms >= 60_000) return `${+(ms / 60_000).toFixed(1)} min`;
+  return `${+(ms / 1000).toFixed(1)} s`;
 }
 
 function sleep(ms: number): Promise<void> {
