@@ -117,8 +117,9 @@ const webhooks = {
   WEBHOOK_DISABLE_AFTER_MS: int(1000, 365 * 86_400_000).default(3 * 86_400_000),
   /** How long the secret before a rotation still signs beside the new one. */
   WEBHOOK_SECRET_GRACE_MS: int(0, 30 * 86_400_000).default(86_400_000),
-  /** Attempts one jobs service instance has in flight at most, and to one endpoint at most. */
+  /** Attempts one jobs service instance has in flight at most: in all, for one tenant's endpoints, to one endpoint. */
   WEBHOOK_CONCURRENCY: int(1, 1024).default(64),
+  WEBHOOK_TENANT_CONCURRENCY: int(1, 1024).default(32),
   WEBHOOK_ENDPOINT_CONCURRENCY: int(1, 256).default(8),
 };
 

@@ -30,15 +30,17 @@ const LEASE_MARGIN_MS = 30_000;
  * with every secret that is valid), posts it under the URL policy (checked again at each attempt:
  * DNS can change) and records the outcome: delivered; retried later with exponential backoff and
  * jitter (timeouts, connection errors, 408, 429, 5xx) for WEBHOOK_RETRY_WINDOW_MS; or failed at once
- * (other 4xx, redirects). At most WEBHOOK_CONCURRENCY attempts are in flight, and at most
- * WEBHOOK_ENDPOINT_CONCURRENCY to one endpoint, so a slow or dead endpoint holds up no other (and
- * never the jobs: nothing here is on their path).
+ * (other 4xx, redirects). At most WEBHOOK_CONCURRENCY attempts are in flight, at most
+ * WEBHOOK_TENANT_CONCURRENCY for one tenant and WEBHOOK_ENDPOINT_CONCURRENCY to one endpoint, so slow
+ * or dead endpoints hold up no other endpoint and no other tenant (and never the jobs: nothing here is
+ * on their path).
  */
 @Injectable()
 export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookSender.name);
   private readonly inFlight = new Map<string, ClaimedDelivery>();
   private readonly perEndpoint = new Map<string, number>();
+  private readonly perTenant = new Map<string, number>();
   private readonly agents = createWebhookAgents();
   private readonly policy: WebhookUrlPolicy;
   private readonly schedule: RetrySchedule;
@@ -86,12 +88,18 @@ export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationS
       this.woken = false;
       if (free > 0) {
         try {
+          const tenantCap = this.config.WEBHOOK_TENANT_CONCURRENCY;
           claimed = await this.repository.claimDue({
             limit: free,
             perEndpoint: this.config.WEBHOOK_ENDPOINT_CONCURRENCY,
             leaseMs: this.config.WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS,
             busy: this.perEndpoint,
+            fullTenants: [...this.perTenant].filter(([, n]) => n >= tenantCap).map(([tenant]) => tenant),
           });
+          // One claim may still give a tenant more than its share (several endpoints at once): the rest go back.
+          const { kept, over } = withinTenantCap(claimed, this.perTenant, tenantCap);
+          await Promise.all(over.map((d) => this.repository.releaseLease(d.id)));
+          claimed = kept;
         } catch (error) {
           this.logger.error(`webhook deliveries not claimed, trying again in ${CLAIM_RETRY_MS} ms: ${error instanceof Error ? error.message : String(error)}`);
           await this.idle(CLAIM_RETRY_MS);
@@ -122,6 +130,7 @@ export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationS
   private start(delivery: ClaimedDelivery): void {
     this.inFlight.set(delivery.id, delivery);
     this.perEndpoint.set(delivery.endpointId, (this.perEndpoint.get(delivery.endpointId) ?? 0) + 1);
+    this.perTenant.set(delivery.tenant, (this.perTenant.get(delivery.tenant) ?? 0) + 1);
     void this.attempt(delivery)
       .catch((error: unknown) => this.logger.error({ delivery: delivery.id, err: error instanceof Error ? error.message : String(error) }, 'webhook attempt not recorded; it is tried again when its lease ends'))
       .finally(() => {
@@ -129,6 +138,9 @@ export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationS
         const left = (this.perEndpoint.get(delivery.endpointId) ?? 1) - 1;
         if (left > 0) this.perEndpoint.set(delivery.endpointId, left);
         else this.perEndpoint.delete(delivery.endpointId);
+        const tenantLeft = (this.perTenant.get(delivery.tenant) ?? 1) - 1;
+        if (tenantLeft > 0) this.perTenant.set(delivery.tenant, tenantLeft);
+        else this.perTenant.delete(delivery.tenant);
         this.wake();
       });
   }
@@ -169,6 +181,23 @@ export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationS
     }
     return { kind: 'retry', status: outcome.status, error: outcome.error, nextAttemptAt: next };
   }
+}
+
+/** Splits claimed deliveries into those within each tenant's cap (counting what is in flight) and the rest. */
+export function withinTenantCap<T extends { tenant: string }>(claimed: readonly T[], inFlight: ReadonlyMap<string, number>, cap: number): { kept: T[]; over: T[] } {
+  const counts = new Map(inFlight);
+  const kept: T[] = [];
+  const over: T[] = [];
+  for (const delivery of claimed) {
+    const n = counts.get(delivery.tenant) ?? 0;
+    if (n < cap) {
+      counts.set(delivery.tenant, n + 1);
+      kept.push(delivery);
+    } else {
+      over.push(delivery);
+    }
+  }
+  return { kept, over };
 }
 
 /** A retry window for a person: `24 h`, `30 min`, `5 s`. */

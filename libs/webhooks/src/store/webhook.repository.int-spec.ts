@@ -41,8 +41,16 @@ describe('WebhookRepository (PostgreSQL)', () => {
   });
 
   /** Claims everything due now for the endpoints in `only` (other tests' endpoints share the schema). */
-  const claim = async (only: string[], options: { limit?: number; perEndpoint?: number; leaseMs?: number; busy?: Map<string, number> } = {}) =>
-    (await repo.claimDue({ limit: options.limit ?? 100, perEndpoint: options.perEndpoint ?? LEASE.perEndpoint, leaseMs: options.leaseMs ?? LEASE.leaseMs, busy: options.busy ?? NO_BUSY })).filter((d) =>
+  const claim = async (only: string[], options: { limit?: number; perEndpoint?: number; leaseMs?: number; busy?: Map<string, number>; fullTenants?: string[] } = {}) =>
+    (
+      await repo.claimDue({
+        limit: options.limit ?? 100,
+        perEndpoint: options.perEndpoint ?? LEASE.perEndpoint,
+        leaseMs: options.leaseMs ?? LEASE.leaseMs,
+        busy: options.busy ?? NO_BUSY,
+        fullTenants: options.fullTenants ?? [],
+      })
+    ).filter((d) =>
       only.includes(d.endpointId),
     );
 
@@ -77,6 +85,13 @@ describe('WebhookRepository (PostgreSQL)', () => {
     const claimed = await claim([busy.id, quiet.id], { perEndpoint: 3, busy: new Map([[busy.id, 1]]) });
     expect(claimed.filter((d) => d.endpointId === busy.id)).toHaveLength(2);
     expect(claimed.filter((d) => d.endpointId === quiet.id)).toHaveLength(1);
+  });
+
+  it('gives nothing of a tenant whose share is in flight', async () => {
+    const full = await endpoint('full-tenant');
+    await repo.addDeliveries([delivery(full.id, randomUUID(), 250)]);
+    expect(await claim([full.id], { fullTenants: ['full-tenant'] })).toEqual([]);
+    expect((await claim([full.id], { fullTenants: ['other'] })).map((d) => d.tenant)).toEqual(['full-tenant']);
   });
 
   it('never gives one delivery to two claimers at once, and gives it again once its lease ends', async () => {

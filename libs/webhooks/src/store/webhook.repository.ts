@@ -41,6 +41,7 @@ export interface DeliveryRecord {
 
 /** A delivery the sender holds the lease of, with what it needs to sign and send it. */
 export interface ClaimedDelivery extends DeliveryRecord {
+  tenant: string;
   body: string;
   url: string;
   /** The secrets that sign it: the endpoint's, and the one before the last rotation while it is still valid. */
@@ -203,11 +204,17 @@ export class WebhookRepository {
   /**
    * Takes the lease of up to `limit` due deliveries: at most `perEndpoint` per endpoint, less what this
    * instance already has in flight to it (`busy`), the first due of each endpoint before the second of
-   * any (so a backlog on one endpoint never starves the others), and only a job's earliest pending
-   * delivery to an endpoint (a job's events reach one endpoint in stream order). An instance that
-   * dies holding a lease loses it after `leaseMs`.
+   * any (so a backlog on one endpoint never starves the others), none of the tenants in
+   * `fullTenants`, and only a job's earliest pending delivery to an endpoint (a job's events reach one
+   * endpoint in stream order). An instance that dies holding a lease loses it after `leaseMs`.
    */
-  async claimDue(options: { limit: number; perEndpoint: number; leaseMs: number; busy: ReadonlyMap<string, number> }): Promise<ClaimedDelivery[]> {
+  async claimDue(options: {
+    limit: number;
+    perEndpoint: number;
+    leaseMs: number;
+    busy: ReadonlyMap<string, number>;
+    fullTenants?: readonly string[];
+  }): Promise<ClaimedDelivery[]> {
     const busyIds = [...options.busy.keys()];
     const busyCounts = busyIds.map((id) => options.busy.get(id) ?? 0);
     const [rows] = (await this.ds.query(
@@ -224,7 +231,7 @@ export class WebhookRepository {
            ORDER BY d.next_attempt_at, d.stream_seq
            LIMIT greatest(0, $2 - coalesce((SELECT b.n FROM unnest($4::uuid[], $5::int[]) AS b(id, n) WHERE b.id = e.id), 0))
          ) c
-         WHERE e.enabled
+         WHERE e.enabled AND e.tenant <> ALL ($6::text[])
          ORDER BY c.rn, c.id
          LIMIT $1
        )
@@ -233,11 +240,12 @@ export class WebhookRepository {
        WHERE d.id = picked.id AND e.id = d.endpoint_id AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
        RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.job_id, d.stream_seq, d.occurred_at, d.status, d.attempts,
          d.next_attempt_at, d.first_attempt_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at, d.body,
-         e.url, e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret, now() AS claimed_at`,
-      [options.limit, options.perEndpoint, options.leaseMs, busyIds, busyCounts],
+         e.tenant, e.url, e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret, now() AS claimed_at`,
+      [options.limit, options.perEndpoint, options.leaseMs, busyIds, busyCounts, options.fullTenants ?? []],
     )) as [Row[], number];
     return rows.map((row) => ({
       ...toDelivery(row),
+      tenant: String(row['tenant']),
       body: String(row['body']),
       url: String(row['url']),
       secrets: [String(row['secret']), ...(row['previous_secret'] ? [String(row['previous_secret'])] : [])],
