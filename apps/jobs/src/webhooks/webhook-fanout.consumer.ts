@@ -32,6 +32,7 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
   private readonly stopped = new AbortController();
   private readonly tenants = new LRUCache<string, string>({ max: TENANT_CACHE_SIZE });
   private loop: Promise<void> | null = null;
+  private stream = '';
 
   constructor(
     private readonly store: EventStore,
@@ -55,6 +56,8 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
       signal: this.stopped.signal,
       backoff: new Backoff(RETRY_MIN_MS, RETRY_MAX_MS),
       open: async () => {
+        // Which stream the sequences count in: the endpoints' watermarks hold only in the stream they were read from.
+        this.stream = (await this.store.streamState()).identity.created;
         await this.store.ensureDurableConsumer(
           {
             durable_name: WEBHOOK_CONSUMER,
@@ -104,7 +107,7 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
     if (!type) return 0;
     const tenant = await this.tenantOf(jobId);
     if (!tenant) return 0;
-    const endpoints = await this.repository.endpointsHearing(tenant, type, seq);
+    const endpoints = await this.repository.endpointsHearing(tenant, type, { seq, stream: this.stream });
     if (endpoints.length === 0) return 0;
     const newest = await this.repository.newestDeliveredSeq(jobId, endpoints.map((e) => e.id));
     const listeners = endpoints.map((e) => ({ id: e.id, events: e.events, afterSeq: Math.max(e.fromSeq, newest.get(e.id) ?? 0) })).filter((l) => l.afterSeq < seq);

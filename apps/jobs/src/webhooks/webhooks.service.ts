@@ -26,6 +26,7 @@ import {
   WebhookRepository,
   type EndpointRecord,
   type NewDelivery,
+  type StreamPosition,
   type WebhookUrlPolicy,
 } from '@app/webhooks';
 import { JOBS_CONFIG } from '../jobs.config.js';
@@ -66,8 +67,8 @@ export class WebhooksService {
     const secret = newWebhookSecret();
     // The endpoint hears the events stored from now on: the stream's last sequence is read before the
     // endpoint is stored, so no event stored after the endpoint can be at or below it.
-    const fromSeq = await this.store.lastSeq();
-    const endpoint = await this.repository.createEndpoint({ id: this.ids.next(), tenant: request.tenant, url, events: request.events, description: request.description, secret, fromSeq });
+    const from = await this.streamEnd();
+    const endpoint = await this.repository.createEndpoint({ id: this.ids.next(), tenant: request.tenant, url, events: request.events, description: request.description, secret, from });
     this.logger.log({ endpoint: endpoint.id, tenant: endpoint.tenant, events: endpoint.events }, 'webhook endpoint created');
     return { ...endpointView(endpoint), secret };
   }
@@ -85,8 +86,8 @@ export class WebhooksService {
     const url = request.url === undefined ? undefined : await this.checkUrl(request.url);
     const hearsMore = (request.events ?? []).some((type) => !current.events.includes(type)) || (request.enabled === true && !current.enabled);
     // What it starts to hear, it hears from now on: nothing the log stored before is sent to it.
-    const fromSeq = hearsMore ? await this.store.lastSeq() : null;
-    const updated = await this.repository.updateEndpoint(request.id, request.scope, { url, events: request.events, description: request.description, enabled: request.enabled }, fromSeq);
+    const from = hearsMore ? await this.streamEnd() : null;
+    const updated = await this.repository.updateEndpoint(request.id, request.scope, { url, events: request.events, description: request.description, enabled: request.enabled }, from);
     if (!updated) throw notFound(request.id);
     if (request.enabled === true && !current.enabled) this.sender.wake();
     return endpointView(updated);
@@ -175,6 +176,12 @@ export class WebhooksService {
       }
     });
     return jobs;
+  }
+
+  /** Where the stream ends now: its last sequence, in this stream (its creation time). */
+  private async streamEnd(): Promise<StreamPosition> {
+    const state = await this.store.streamState();
+    return { seq: state.lastSeq, stream: state.identity.created };
   }
 
   private async require(id: string, scope: JobScope): Promise<EndpointRecord> {

@@ -9,6 +9,7 @@ import { openWebhookStore } from './webhook-store.js';
 const ALL = { kind: 'all' } as const;
 const NO_BUSY = new Map<string, number>();
 const LEASE = { leaseMs: 60_000, perEndpoint: 8 };
+const STREAM = '2026-12-05T10:00:00Z';
 
 describe('WebhookRepository (PostgreSQL)', () => {
   let db: TestSchema;
@@ -27,7 +28,7 @@ describe('WebhookRepository (PostgreSQL)', () => {
   });
 
   const endpoint = (tenant = 'acme', events: WebhookEventType[] = ['job.started', 'job.completed']) =>
-    repo.createEndpoint({ id: randomUUID(), tenant, url: 'https://example.com/hook', events, description: '', secret: 'whsec_a', fromSeq: 0 });
+    repo.createEndpoint({ id: randomUUID(), tenant, url: 'https://example.com/hook', events, description: '', secret: 'whsec_a', from: { seq: 0, stream: STREAM } });
 
   const delivery = (endpointId: string, jobId: string, streamSeq: number, eventType: WebhookEventType = 'job.completed'): NewDelivery => ({
     id: randomUUID(),
@@ -151,9 +152,21 @@ describe('WebhookRepository (PostgreSQL)', () => {
     expect(await repo.deleteEndpoint(mine.id, { kind: 'tenant', tenant: 'tenant-b' })).toBe(false);
     expect(await repo.updateEndpoint(mine.id, { kind: 'tenant', tenant: 'tenant-b' }, { enabled: false }, null)).toBeNull();
     expect((await repo.listEndpoints({ kind: 'tenant', tenant: 'tenant-b' })).map((x) => x.id)).not.toContain(mine.id);
-    expect((await repo.endpointsHearing('tenant-b', 'job.completed', 10)).map((x) => x.id)).not.toContain(mine.id);
-    expect((await repo.endpointsHearing('tenant-a', 'job.completed', 10)).map((x) => x.id)).toContain(mine.id);
-    expect((await repo.endpointsHearing('tenant-a', 'job.failed', 10)).map((x) => x.id)).not.toContain(mine.id);
+    expect((await repo.endpointsHearing('tenant-b', 'job.completed', { seq: 10, stream: STREAM })).map((x) => x.id)).not.toContain(mine.id);
+    expect((await repo.endpointsHearing('tenant-a', 'job.completed', { seq: 10, stream: STREAM })).map((x) => x.id)).toContain(mine.id);
+    expect((await repo.endpointsHearing('tenant-a', 'job.failed', { seq: 10, stream: STREAM })).map((x) => x.id)).not.toContain(mine.id);
+  });
+
+  it('hears an event only past its watermark, unless the stream was made again (its numbers start over)', async () => {
+    const e = await repo.createEndpoint({ id: randomUUID(), tenant: 'watermarked', url: 'https://example.com/hook', events: ['job.completed'], description: '', secret: 'whsec_a', from: { seq: 50, stream: STREAM } });
+    const hearing = async (seq: number, stream: string) => (await repo.endpointsHearing('watermarked', 'job.completed', { seq, stream })).map((x) => [x.id, x.fromSeq]);
+    expect(await hearing(50, STREAM)).toEqual([]);
+    expect(await hearing(51, STREAM)).toEqual([[e.id, 50]]);
+    expect(await hearing(3, 'another stream')).toEqual([[e.id, 0]]);
+    // Hearing more moves the watermark, and into the stream it was read from.
+    await repo.updateEndpoint(e.id, ALL, { events: ['job.completed', 'job.failed'] }, { seq: 7, stream: 'another stream' });
+    expect(await hearing(7, 'another stream')).toEqual([]);
+    expect(await hearing(8, 'another stream')).toEqual([[e.id, 7]]);
   });
 
   it('a replay makes a delivered delivery due again with its own id; a retry does the same for one', async () => {

@@ -14,9 +14,20 @@ export interface EndpointRecord {
   previousSecretExpiresAt: Date | null;
   /** Events at or below this stream sequence are not sent (they were stored before the endpoint heard them). */
   fromSeq: number;
+  /**
+   * The stream `fromSeq` counts in (its creation time). A stream made again (NATS lost its data)
+   * numbers from 1 again: its events are all after the watermark.
+   */
+  fromStream: string;
   failingSince: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A point of the event stream: a sequence, and the stream it counts in (its creation time). */
+export interface StreamPosition {
+  seq: number;
+  stream: string;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
@@ -82,7 +93,7 @@ export class InvalidDeliveryCursorError extends Error {
 }
 
 const ENDPOINT_COLUMNS = `id, tenant, url, events, description, enabled, disabled_reason, secret, previous_secret,
-  previous_secret_expires_at, from_seq, failing_since, created_at, updated_at`;
+  previous_secret_expires_at, from_seq, from_stream, failing_since, created_at, updated_at`;
 const DELIVERY_COLUMNS = `id, endpoint_id, event_id, event_type, job_id, stream_seq, occurred_at, status, attempts,
   next_attempt_at, first_attempt_at, last_status_code, last_error, delivered_at, created_at`;
 
@@ -97,11 +108,19 @@ export class WebhookRepository {
 
   // Endpoints
 
-  async createEndpoint(input: { id: string; tenant: string; url: string; events: WebhookEventType[]; description: string; secret: string; fromSeq: number }): Promise<EndpointRecord> {
+  async createEndpoint(input: {
+    id: string;
+    tenant: string;
+    url: string;
+    events: WebhookEventType[];
+    description: string;
+    secret: string;
+    from: StreamPosition;
+  }): Promise<EndpointRecord> {
     const rows = await this.ds.query(
-      `INSERT INTO webhook_endpoints (id, tenant, url, events, description, secret, from_seq)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${ENDPOINT_COLUMNS}`,
-      [input.id, input.tenant, input.url, input.events, input.description, input.secret, input.fromSeq],
+      `INSERT INTO webhook_endpoints (id, tenant, url, events, description, secret, from_seq, from_stream)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${ENDPOINT_COLUMNS}`,
+      [input.id, input.tenant, input.url, input.events, input.description, input.secret, input.from.seq, input.from.stream],
     );
     return toEndpoint(rows[0]);
   }
@@ -125,7 +144,7 @@ export class WebhookRepository {
    * not (new event types, or enabled again), so that what the log stored before is not sent to it.
    * Enabling clears a disablement and the failure streak behind it.
    */
-  async updateEndpoint(id: string, scope: JobScope, patch: EndpointPatch, fromSeq: number | null): Promise<EndpointRecord | null> {
+  async updateEndpoint(id: string, scope: JobScope, patch: EndpointPatch, from: StreamPosition | null): Promise<EndpointRecord | null> {
     if (!(await this.getEndpoint(id, scope))) return null;
     const rows = (await this.ds.query(
       `UPDATE webhook_endpoints SET
@@ -135,10 +154,11 @@ export class WebhookRepository {
          enabled = coalesce($5, enabled),
          disabled_reason = CASE WHEN $5::boolean IS NOT NULL THEN NULL ELSE disabled_reason END,
          failing_since = CASE WHEN $5::boolean THEN NULL ELSE failing_since END,
-         from_seq = greatest(from_seq, coalesce($6, from_seq)),
+         from_seq = CASE WHEN $7::text IS NULL THEN from_seq WHEN $7 <> from_stream THEN $6 ELSE greatest(from_seq, $6) END,
+         from_stream = coalesce($7, from_stream),
          updated_at = now()
        WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
-      [id, patch.url ?? null, patch.events ?? null, patch.description ?? null, patch.enabled ?? null, fromSeq],
+      [id, patch.url ?? null, patch.events ?? null, patch.description ?? null, patch.enabled ?? null, from?.seq ?? null, from?.stream ?? null],
     )) as [Row[], number];
     const row = rows[0][0];
     return row ? toEndpoint(row) : null;
@@ -164,13 +184,18 @@ export class WebhookRepository {
     return row ? toEndpoint(row) : null;
   }
 
-  /** The enabled endpoints of `tenant` that hear `type` and were hearing it when the event at `seq` was stored. */
-  async endpointsHearing(tenant: string, type: WebhookEventType, seq: number): Promise<EndpointRecord[]> {
+  /**
+   * The enabled endpoints of `tenant` that hear `type` and were hearing it when the event at `seq` of
+   * the stream `stream` was stored. Each comes with the watermark that applies in that stream (0 when
+   * its own is of another stream: the stream was made again since, and every event of it is new).
+   */
+  async endpointsHearing(tenant: string, type: WebhookEventType, at: StreamPosition): Promise<EndpointRecord[]> {
     const rows = (await this.ds.query(
-      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant = $1 AND enabled AND $2 = ANY (events) AND from_seq < $3 ORDER BY id`,
-      [tenant, type, seq],
+      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints
+       WHERE tenant = $1 AND enabled AND $2 = ANY (events) AND (from_seq < $3 OR from_stream <> $4) ORDER BY id`,
+      [tenant, type, at.seq, at.stream],
     )) as Row[];
-    return rows.map(toEndpoint);
+    return rows.map(toEndpoint).map((e) => (e.fromStream === at.stream ? e : { ...e, fromSeq: 0 }));
   }
 
   // Deliveries: the fan-out
@@ -389,6 +414,7 @@ function toEndpoint(row: Row): EndpointRecord {
     previousSecret: (row['previous_secret'] as string | null) ?? null,
     previousSecretExpiresAt: dateOrNull(row['previous_secret_expires_at']),
     fromSeq: Number(row['from_seq']),
+    fromStream: String(row['from_stream']),
     failingSince: dateOrNull(row['failing_since']),
     createdAt: new Date(row['created_at'] as string),
     updatedAt: new Date(row['updated_at'] as string),

@@ -22,6 +22,7 @@ export class CreateWebhooks1766000000000 implements MigrationInterface {
         previous_secret            text,
         previous_secret_expires_at timestamptz,
         from_seq                   bigint NOT NULL,
+        from_stream                text NOT NULL,
         failing_since              timestamptz,
         created_at                 timestamptz NOT NULL DEFAULT now(),
         updated_at                 timestamptz NOT NULL DEFAULT now()
