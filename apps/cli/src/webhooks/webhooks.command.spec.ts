@@ -132,6 +132,7 @@ describe('what framewire webhooks prints', () => {
 
   it('says what a replay queued and, when its scan stopped short, where to go on from', () => {
     expect(replayLines(ID, { queued: 3, from_seq: 10, to_seq: 20, truncated: false })).toBe('queued 3 deliveries, from the events at stream sequences 10 to 20');
+    expect(replayLines(ID, { queued: 1, from_seq: 10, to_seq: 20, truncated: false })).toMatch(/^queued 1 delivery,/);
     expect(replayLines(ID, { queued: 500, from_seq: 10, to_seq: 5009, truncated: true }).split('\n')[1]).toContain(`framewire webhooks replay ${ID} --from seq:5010`);
   });
 });

@@ -132,7 +132,7 @@ export function deliveriesTable(deliveries: WebhookDeliveryView[]): string {
 
 /** What a replay did, and how to go on when its scan stopped before the end of the log. */
 export function replayLines(id: string, outcome: WebhookReplayOutcome): string {
-  const lines = [`queued ${outcome.queued} deliveries, from the events at stream sequences ${outcome.from_seq} to ${outcome.to_seq}`];
+  const lines = [`queued ${outcome.queued} ${outcome.queued === 1 ? 'delivery' : 'deliveries'}, from the events at stream sequences ${outcome.from_seq} to ${outcome.to_seq}`];
   if (outcome.truncated) lines.push(`the scan stopped at its limit before the end of the log: go on with framewire webhooks replay ${id} --from seq:${outcome.to_seq + 1}`);
   return lines.join('\n');
 }

@@ -67,10 +67,10 @@ function EndpointRow({ endpoint: w, selected, onSelect }: { endpoint: WebhookEnd
   const state = endpointState(w);
   return (
     <tr data-testid="webhook-row" data-webhook-id={w.id} className={selected ? 'selected' : undefined}>
-      <td title={`${w.id} (tenant ${w.tenant})`}>
+      <td className="wrap url" title={`${w.id} (tenant ${w.tenant})`}>
         <code>{w.url}</code>
       </td>
-      <td>{w.events.join(', ')}</td>
+      <td className="wrap">{w.events.join(', ')}</td>
       <td>
         <StatusBadge status={state.label} />
         {state.reason && <div className="row-error">{state.reason}</div>}
@@ -78,7 +78,7 @@ function EndpointRow({ endpoint: w, selected, onSelect }: { endpoint: WebhookEnd
       <td title={w.failing_since ?? undefined} className={w.failing_since ? 'fail' : undefined}>
         {ago(w.failing_since)}
       </td>
-      <td>{w.description || <span className="muted">–</span>}</td>
+      <td className="wrap">{w.description || <span className="muted">–</span>}</td>
       <td>
         <button type="button" className="link" onClick={onSelect} data-testid="webhook-select">
           {selected ? 'Hide deliveries' : 'Deliveries'}
@@ -149,7 +149,6 @@ function SecretNote({ endpoint, what, onDismiss }: { endpoint: WebhookWithSecret
     <div className="secret-note" role="status">
       <p>
         <strong>Signing secret</strong> of <code>{endpoint.url}</code> ({what}). Copy it now: it is not shown again.
-        {endpoint.previous_secret_expires_at && <> The previous secret also signs deliveries until {new Date(endpoint.previous_secret_expires_at).toLocaleString()}.</>}
       </p>
       <div className="actions">
         <code className="secret" data-testid="webhook-secret">
@@ -200,9 +199,9 @@ function EndpointDetail({
       actions={
         <div className="actions">
           {w.enabled ? (
-            <ActionButton label="Disable" kind="danger" run={() => api.updateWebhook(w.id, { enabled: false }).then(onChanged)} testId="webhook-disable" />
+            <ActionButton key="disable" label="Disable" kind="danger" run={() => api.updateWebhook(w.id, { enabled: false }).then(onChanged)} testId="webhook-disable" />
           ) : (
-            <ActionButton label="Enable" run={() => api.updateWebhook(w.id, { enabled: true }).then(onChanged)} testId="webhook-enable" />
+            <ActionButton key="enable" label="Enable" run={() => api.updateWebhook(w.id, { enabled: true }).then(onChanged)} testId="webhook-enable" />
           )}
           <ActionButton label="Rotate secret" run={rotate} testId="webhook-rotate" />
         </div>
