@@ -248,7 +248,7 @@ describe('operating Framewire', () => {
     expect(missing).toEqual([]);
     // ... with who may call it: the public routes are the dashboard, the docs and the probes, and no others.
     const publicRoutes = mapped.filter(({ path, method }) => doc.paths[path]![method]!['x-framewire-access'] === 'public').map(({ path }) => path);
-    expect(new Set(publicRoutes)).toEqual(new Set(['/', '/jobs/{id}', '/docs', '/docs/openapi.json', '/docs/init.js', '/docs/assets/{file}', '/health/live', '/health/ready']));
+    expect(new Set(publicRoutes)).toEqual(new Set(['/', '/jobs/{id}', '/webhooks', '/docs', '/docs/openapi.json', '/docs/init.js', '/docs/assets/{file}', '/health/live', '/health/ready']));
     for (const { path, method } of mapped) {
       const operation = doc.paths[path]![method]!;
       expect([path, operation.security]).toEqual([path, operation['x-framewire-access'] === 'public' ? [] : expect.arrayContaining([{ apiKey: [] }])]);

@@ -12,6 +12,7 @@ import { defaultDataDir } from './connection.js';
 import { start } from './start/launcher.js';
 import { registerStateCommand } from './state/state.command.js';
 import { submitCommand } from './submit/submit.command.js';
+import { webhooksCommand } from './webhooks/webhooks.command.js';
 import { workersCommand } from './workers/workers.command.js';
 
 function positiveInt(min: number, max: number) {
@@ -31,9 +32,9 @@ const program = new Command()
   .addHelpText(
     'after',
     `
-Environment: submit, jobs, workers, cancel, dlq and redrive talk to the gateway (FRAMEWIRE_URL,
-FRAMEWIRE_API_KEY); events, state and replay read NATS and PostgreSQL like the services (NATS_URL,
-FRAMEWIRE_NAMESPACE, DATABASE_URL, DATABASE_SCHEMA).
+Environment: submit, jobs, workers, cancel, delete, dlq, redrive and webhooks talk to the gateway
+(FRAMEWIRE_URL, FRAMEWIRE_API_KEY); events, state and replay read NATS and PostgreSQL like the
+services (NATS_URL, FRAMEWIRE_NAMESPACE, DATABASE_URL, DATABASE_SCHEMA).
 
 Exit codes of events, state and replay:${EXIT_CODES_HELP.replace(/^\nExit codes:/, '')}`,
   );
@@ -55,6 +56,7 @@ program.addCommand(cancelCommand());
 program.addCommand(dlqCommand());
 program.addCommand(redriveCommand());
 program.addCommand(deleteCommand());
+program.addCommand(webhooksCommand());
 
 // Debugging from the event log.
 registerEventsCommand(program);

@@ -8,6 +8,7 @@ import { SystemPanel } from './ops/system-panel';
 import { WorkersPanel } from './ops/workers-panel';
 import { linkProps, useRoute } from './router';
 import { UploadForm } from './upload/upload-form';
+import { WebhooksPage } from './webhooks/webhooks-page';
 
 export function App() {
   return (
@@ -27,6 +28,9 @@ function Shell() {
         </a>
         <nav>
           <a {...linkProps('/')}>Jobs</a>
+          <a {...linkProps('/webhooks')} data-testid="nav-webhooks">
+            Webhooks
+          </a>
           <a href="/docs" target="_blank" rel="noreferrer">
             API docs
           </a>
@@ -38,6 +42,8 @@ function Shell() {
         <div className="main-column">
           {route.page === 'job' ? (
             <JobDetail id={route.id} />
+          ) : route.page === 'webhooks' ? (
+            <WebhooksPage />
           ) : (
             <>
               <UploadForm />

@@ -1,11 +1,16 @@
 import { useEffect, useState } from 'react';
 
-export type Route = { page: 'jobs' } | { page: 'job'; id: string };
+export type Route = { page: 'jobs' } | { page: 'job'; id: string } | { page: 'webhooks' };
 
-/** `/` is the jobs page, `/jobs/<id>` a job: plain history routing, served by the gateway. */
+/**
+ * `/` is the jobs page, `/jobs/<id>` a job, `/webhooks` the webhook endpoints: plain history
+ * routing, served by the gateway. Any other path shows the jobs.
+ */
 export function parseRoute(path: string): Route {
   const match = /^\/jobs\/([0-9a-fA-F-]{36})\/?$/.exec(path);
-  return match ? { page: 'job', id: match[1]!.toLowerCase() } : { page: 'jobs' };
+  if (match) return { page: 'job', id: match[1]!.toLowerCase() };
+  if (/^\/webhooks\/?$/.test(path)) return { page: 'webhooks' };
+  return { page: 'jobs' };
 }
 
 export function navigate(path: string): void {

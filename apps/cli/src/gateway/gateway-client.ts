@@ -65,21 +65,26 @@ export function errorFromBody(status: number, text: string, statusText = ''): Ga
 }
 
 export async function getJson<T>(options: GatewayOptions, path: string): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(gatewayUrl(options, path), { headers: { Accept: 'application/json', ...authHeaders(options) } });
-  } catch (error) {
-    throw unreachable(options, error);
-  }
-  if (!res.ok) throw await errorFromResponse(res);
-  return (await res.json()) as T;
+  return requestJson<T>(options, 'GET', path);
 }
 
 /** A POST (or, with `method`, a DELETE) without a body: a command on a job, answered with JSON. */
 export async function postJson<T>(options: GatewayOptions, path: string, method: 'POST' | 'DELETE' = 'POST'): Promise<T> {
+  return requestJson<T>(options, method, path);
+}
+
+/** A POST or PATCH with a JSON body (creating or changing a resource), answered with JSON. */
+export async function sendJson<T>(options: GatewayOptions, method: 'POST' | 'PATCH', path: string, body: unknown): Promise<T> {
+  return requestJson<T>(options, method, path, body);
+}
+
+/** Every call to the API goes through here, so that each reports an unreachable gateway and an error answer alike. */
+async function requestJson<T>(options: GatewayOptions, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders(options) };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(gatewayUrl(options, path), { method, headers: { Accept: 'application/json', ...authHeaders(options) } });
+    res = await fetch(gatewayUrl(options, path), { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   } catch (error) {
     throw unreachable(options, error);
   }

@@ -12,6 +12,13 @@ import type {
   PipelinesResponse,
   RedriveOutcome,
   SystemView,
+  UpdateWebhookBody,
+  WebhookDeliveriesPage,
+  WebhookDeliveryView,
+  WebhookEndpointView,
+  WebhookEventType,
+  WebhookReplayOutcome,
+  WebhookWithSecret,
   WorkersResponse,
 } from '@app/contracts';
 import { authHeaders } from './api-key';
@@ -75,6 +82,10 @@ const q = (params: Record<string, string | number | undefined | null>) => {
 };
 
 const jobPath = (id: string) => `/v1/jobs/${encodeURIComponent(id)}`;
+const webhookPath = (id: string) => `/v1/webhooks/${encodeURIComponent(id)}`;
+
+/** A request with a JSON body. */
+const send = (method: 'POST' | 'PATCH', body: unknown): RequestInit => ({ method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 
 export const api = {
   listJobs: (filter: { status?: string; pipeline?: string; limit: number; cursor?: string | null }) =>
@@ -94,6 +105,16 @@ export const api = {
   workers: async () => (await json<WorkersResponse>('/v1/workers')).workers,
   deadLetters: async () => (await json<DeadLettersPage>('/v1/dead-letters')).dead_letters,
   system: () => json<SystemView>('/v1/system'),
+  webhooks: async () => (await json<{ webhooks: WebhookEndpointView[] }>('/v1/webhooks')).webhooks,
+  /** The answer holds the endpoint's signing secret: the only time the API shows it. */
+  createWebhook: (body: { url: string; events?: WebhookEventType[]; description?: string; tenant?: string }) => json<WebhookWithSecret>('/v1/webhooks', send('POST', body)),
+  updateWebhook: (id: string, body: UpdateWebhookBody) => json<WebhookEndpointView>(webhookPath(id), send('PATCH', body)),
+  deleteWebhook: (id: string) => json<{ id: string; deleted: true }>(webhookPath(id), { method: 'DELETE' }),
+  rotateWebhookSecret: (id: string) => json<WebhookWithSecret>(`${webhookPath(id)}/rotate-secret`, { method: 'POST' }),
+  webhookDeliveries: (id: string, page: { limit?: number; cursor?: string | null } = {}) =>
+    json<WebhookDeliveriesPage>(`${webhookPath(id)}/deliveries${q({ limit: page.limit, cursor: page.cursor })}`),
+  retryDelivery: (id: string, deliveryId: string) => json<WebhookDeliveryView>(`${webhookPath(id)}/deliveries/${encodeURIComponent(deliveryId)}/retry`, { method: 'POST' }),
+  replayWebhook: (id: string, from: string) => json<WebhookReplayOutcome>(`${webhookPath(id)}/replay`, send('POST', { from })),
 };
 
 /**

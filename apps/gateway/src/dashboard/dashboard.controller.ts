@@ -7,9 +7,9 @@ import { Public } from '../auth/route-access.decorator.js';
 import { DASHBOARD_DIR } from './dashboard.static.js';
 
 /**
- * The dashboard's pages: `/` and `/jobs/{id}` are the same single-page app, whose index.html is
- * never cached (it names the current hashed assets); the assets themselves are served by the
- * static middleware with a one-year immutable cache. Public: the page holds no data; its API calls
+ * The dashboard's pages: `/`, `/jobs/{id}` and `/webhooks` are the same single-page app, whose
+ * index.html is never cached (it names the current hashed assets); the assets themselves are served
+ * by the static middleware with a one-year immutable cache. Public: the page holds no data; its API calls
  * send the operator's key.
  */
 @Controller()
@@ -25,6 +25,11 @@ export class DashboardController {
   @Get('jobs/:id')
   job(@Param('id') id: string, @Res() res: Response): void {
     parseJobId(id);
+    this.sendIndex(res);
+  }
+
+  @Get('webhooks')
+  webhooks(@Res() res: Response): void {
     this.sendIndex(res);
   }
 

@@ -13,4 +13,5 @@ export function registerDashboardRoutes({ registry, errors }: ApiDocs): void {
     request: { params: jobIdParams },
     responses: { 200: html, ...errors(400, 503) },
   });
+  registry.registerPath({ method: 'get', path: '/webhooks', tags: ['dashboard'], summary: 'The dashboard, open on the webhook endpoints', responses: { 200: html, ...errors(503) } });
 }

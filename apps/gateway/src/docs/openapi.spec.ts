@@ -55,7 +55,7 @@ describe('the OpenAPI document', () => {
     expect(doc.components.securitySchemes['apiKey']).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.components.securitySchemes['mediaLink']).toMatchObject({ type: 'apiKey', in: 'query' });
     expect(doc.security).toEqual([{ apiKey: [] }]);
-    for (const path of ['/', '/jobs/{id}', '/docs', '/docs/openapi.json', '/docs/init.js', '/docs/assets/{file}', '/health/live', '/health/ready']) {
+    for (const path of ['/', '/jobs/{id}', '/webhooks', '/docs', '/docs/openapi.json', '/docs/init.js', '/docs/assets/{file}', '/health/live', '/health/ready']) {
       expect([path, op('get', path)?.security, op('get', path)?.responses['401']]).toEqual([path, [], undefined]);
     }
     for (const path of ['/metrics', '/v1/system', '/v1/workers']) {
