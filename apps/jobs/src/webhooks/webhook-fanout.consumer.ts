@@ -24,7 +24,8 @@ const TENANT_CACHE_SIZE = 50_000;
  * stored before an event is called for it across restarts of every service.
  *
  * The consumer starts with the events appended after it is first made: endpoints only ever hear
- * events stored after they were created (each records the stream's last sequence then).
+ * events stored after they were created (each records the stream's last sequence then, after making
+ * sure the consumer exists).
  */
 @Injectable()
 export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -58,25 +59,34 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
       open: async () => {
         // Which stream the sequences count in: the endpoints' watermarks hold only in the stream they were read from.
         this.stream = (await this.store.streamState()).identity.created;
-        await this.store.ensureDurableConsumer(
-          {
-            durable_name: WEBHOOK_CONSUMER,
-            description: 'Stores the webhook deliveries each lifecycle event owes',
-            ack_policy: AckPolicy.Explicit,
-            deliver_policy: DeliverPolicy.New,
-            ack_wait: ACK_WAIT_MS * 1_000_000,
-            max_deliver: -1,
-            max_ack_pending: 1024,
-            filter_subject: this.store.subjects.allLifecycle,
-          },
-          ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
-        );
+        await this.ensureConsumer();
         return this.store.consumeDurable(WEBHOOK_CONSUMER, { max_messages: 256, abort_on_missing_resource: true });
       },
       handle: (msg) => this.handle(msg),
       onError: (error, delay) =>
         this.logger.error(`webhook fan-out paused, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`),
     });
+  }
+
+  /**
+   * Makes the durable consumer if it is not there. The webhook requests call this before they read an
+   * endpoint's watermark: a consumer made with "deliver new" after the watermark was read would miss
+   * the events in between.
+   */
+  async ensureConsumer(): Promise<void> {
+    await this.store.ensureDurableConsumer(
+      {
+        durable_name: WEBHOOK_CONSUMER,
+        description: 'Stores the webhook deliveries each lifecycle event owes',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: ACK_WAIT_MS * 1_000_000,
+        max_deliver: -1,
+        max_ack_pending: 1024,
+        filter_subject: this.store.subjects.allLifecycle,
+      },
+      ['description', 'ack_wait', 'max_deliver', 'max_ack_pending'],
+    );
   }
 
   private async handle(msg: JsMsg): Promise<void> {

@@ -32,6 +32,7 @@ import {
 import { JOBS_CONFIG } from '../jobs.config.js';
 import { QueryError } from '../rpc/rpc-answer.js';
 import { deliveriesOwed } from './webhook-deliveries.js';
+import { WebhookFanout } from './webhook-fanout.consumer.js';
 import { WebhookSender } from './webhook-sender.service.js';
 
 /** Stream sequences one replay request scans at most; a longer range is answered `truncated`, to be continued. */
@@ -53,6 +54,7 @@ export class WebhooksService {
     private readonly repository: WebhookRepository,
     private readonly store: EventStore,
     private readonly sender: WebhookSender,
+    private readonly fanout: WebhookFanout,
     private readonly ids: IdGenerator,
     @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
   ) {
@@ -178,8 +180,12 @@ export class WebhooksService {
     return jobs;
   }
 
-  /** Where the stream ends now: its last sequence, in this stream (its creation time). */
+  /**
+   * Where the stream ends now: its last sequence, in this stream (its creation time). The fan-out's
+   * consumer is made first, so that every event after this point reaches it.
+   */
   private async streamEnd(): Promise<StreamPosition> {
+    await this.fanout.ensureConsumer();
     const state = await this.store.streamState();
     return { seq: state.lastSeq, stream: state.identity.created };
   }
