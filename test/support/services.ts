@@ -66,8 +66,8 @@ export interface TestSchema {
 }
 
 /**
- * A fresh PostgreSQL schema in the test database. `drop()` drops it and every model schema named
- * after it (`<schema>_v<version>_...`, see ProjectionRegistry).
+ * A fresh PostgreSQL schema in the test database. `drop()` drops it and every schema named after it:
+ * its models (`<schema>_v<version>_...`, see ProjectionRegistry), `<schema>_auth` and `<schema>_webhooks`.
  */
 export async function freshSchema(): Promise<TestSchema> {
   const schema = freshName('t_');
@@ -81,8 +81,9 @@ export async function freshSchema(): Promise<TestSchema> {
     },
     async drop() {
       const models = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, [`${schema}\\_v%`]);
-      // The model schemas of this home schema, and the API keys of its services (AUTH_DATABASE_SCHEMA's default).
-      for (const name of [schema, ...models.rows.map((row) => row.nspname), `${schema}_auth`]) {
+      // The model schemas of this home schema, and the API keys and webhooks of its services
+      // (the defaults of AUTH_DATABASE_SCHEMA and WEBHOOKS_DATABASE_SCHEMA).
+      for (const name of [schema, ...models.rows.map((row) => row.nspname), `${schema}_auth`, `${schema}_webhooks`]) {
         await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
       }
       await client.end();
