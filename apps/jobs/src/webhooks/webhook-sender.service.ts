@@ -21,8 +21,12 @@ const IDLE_POLL_MS = 1000;
 const CLAIM_RETRY_MS = 2000;
 /** How long shutdown waits for attempts in flight before handing their leases back. */
 const SHUTDOWN_GRACE_MS = 2000;
-/** A lease outlives the attempt's timeout by this much, so only a dead instance ever loses one. */
-const LEASE_MARGIN_MS = 30_000;
+/**
+ * A lease outlives the attempt's timeout by this much, so that a live instance rarely loses one (only
+ * when recording the outcome takes longer: then the delivery may be sent twice, which at least once
+ * allows). A crashed instance's deliveries are sent again this long after their attempt's timeout.
+ */
+const LEASE_MARGIN_MS = 5_000;
 
 /**
  * Sends the stored deliveries. It claims due ones in PostgreSQL (a lease, so several jobs service
