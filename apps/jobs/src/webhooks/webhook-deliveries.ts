@@ -22,14 +22,23 @@ export interface Listener {
  * (a redelivery after a failure), and the sender sends a job's deliveries to one endpoint one at a
  * time, lowest sequence first.
  */
-export function deliveriesOwed(history: readonly ReadItem[], upToSeq: number, listeners: readonly Listener[], newId: () => string): NewDelivery[] {
+export function deliveriesOwed(
+  history: readonly ReadItem[],
+  upToSeq: number,
+  listeners: readonly Listener[],
+  newId: () => string,
+  from: FoldedJob = { state: null, seq: 0 },
+): { deliveries: NewDelivery[]; folded: FoldedJob } {
   const owed: NewDelivery[] = [];
-  let state: JobState | null = null;
+  let state = from.state;
+  let folded = from.seq;
   for (const item of history) {
     if (!item.ok) continue;
     const { seq, event } = item.stored;
     if (seq > upToSeq) break;
+    if (seq <= folded) continue;
     state = evolve(state, event);
+    folded = seq;
     const type = webhookEventTypeOf(event);
     if (!type || !state) continue;
     const hearing = listeners.filter((l) => seq > l.afterSeq && l.events.includes(type));
@@ -40,5 +49,15 @@ export function deliveriesOwed(history: readonly ReadItem[], upToSeq: number, li
       owed.push({ id: newId(), endpointId: listener.id, eventId: event.eventId, eventType: type, jobId: event.jobId, streamSeq: seq, occurredAt: new Date(event.occurredAt), body });
     }
   }
-  return owed;
+  return { deliveries: owed, folded: { state, seq: folded } };
+}
+
+/**
+ * A job folded up to a stream sequence. The fan-out keeps the last one of each job it handled, so
+ * that the next event of the job reads only the events after it rather than the whole history again
+ * (a job that reports progress twice a second would otherwise cost a read of its history per report).
+ */
+export interface FoldedJob {
+  state: JobState | null;
+  seq: number;
 }

@@ -6,7 +6,7 @@ import { consumeLoop, EventStore, readJsMsg } from '@app/event-store';
 import { WEBHOOK_CONSUMER } from '@app/nats';
 import { Backoff, IdGenerator } from '@app/runtime';
 import { WebhookRepository } from '@app/webhooks';
-import { deliveriesOwed } from './webhook-deliveries.js';
+import { deliveriesOwed, type FoldedJob } from './webhook-deliveries.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhookSender } from './webhook-sender.service.js';
 
@@ -15,6 +15,8 @@ const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
 /** Jobs whose tenant is remembered (a job's tenant never changes). */
 const TENANT_CACHE_SIZE = 50_000;
+/** Jobs whose state, folded up to their last event handled here, is remembered. */
+const FOLD_CACHE_SIZE = 10_000;
 
 /**
  * The webhook fan-out: a durable consumer of every job's lifecycle subject, shared by the jobs service
@@ -32,6 +34,7 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
   private readonly logger = new Logger(WebhookFanout.name);
   private readonly stopped = new AbortController();
   private readonly tenants = new LRUCache<string, string>({ max: TENANT_CACHE_SIZE });
+  private readonly folds = new LRUCache<string, FoldedJob>({ max: FOLD_CACHE_SIZE });
   private loop: Promise<void> | null = null;
   private stream = '';
 
@@ -122,10 +125,14 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
     const newest = await this.repository.newestDeliveredSeq(jobId, endpoints.map((e) => e.id));
     const listeners = endpoints.map((e) => ({ id: e.id, events: e.events, afterSeq: Math.max(e.fromSeq, newest.get(e.id) ?? 0) })).filter((l) => l.afterSeq < seq);
     if (listeners.length === 0) return 0;
-    const history = await this.store.readJob(jobId, 0, Number.MAX_SAFE_INTEGER);
-    const owed = deliveriesOwed(history, seq, listeners, () => this.ids.next());
-    await this.repository.addDeliveries(owed);
-    return owed.length;
+    // The job as folded for its last event here, when nothing before that is owed to anyone.
+    const cached = this.folds.get(jobId);
+    const from = cached && cached.seq < seq && listeners.every((l) => l.afterSeq >= cached.seq) ? cached : undefined;
+    const history = await this.store.readJob(jobId, from?.seq ?? 0, Number.MAX_SAFE_INTEGER);
+    const { deliveries, folded } = deliveriesOwed(history, seq, listeners, () => this.ids.next(), from);
+    await this.repository.addDeliveries(deliveries);
+    if (folded.seq > (cached?.seq ?? 0)) this.folds.set(jobId, folded);
+    return deliveries.length;
   }
 
   /** The job's tenant, from its VideoSubmitted (null when the job's first submission cannot be read). */

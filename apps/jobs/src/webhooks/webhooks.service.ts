@@ -147,7 +147,7 @@ export class WebhooksService {
     let queued = 0;
     for (const [jobId, upTo] of jobs) {
       const history = await this.store.readJob(jobId, 0, Number.MAX_SAFE_INTEGER);
-      owed.push(...deliveriesOwed(history, upTo, [{ id: endpoint.id, events: endpoint.events, afterSeq: fromSeq - 1 }], () => this.ids.next()));
+      owed.push(...deliveriesOwed(history, upTo, [{ id: endpoint.id, events: endpoint.events, afterSeq: fromSeq - 1 }], () => this.ids.next()).deliveries);
       if (owed.length >= REPLAY_WRITE_BATCH) {
         queued += await this.repository.requeueDeliveries(owed);
         owed = [];
