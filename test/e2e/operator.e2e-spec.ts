@@ -226,7 +226,7 @@ describe('operating Framewire', () => {
       consumers: Array<{ name: string }>;
       projector: { lag: number; parked: unknown };
     };
-    expect(system.consumers.map((c) => c.name).sort()).toEqual(['projector', 'workers', 'workers-high', 'workers-low']);
+    expect(system.consumers.map((c) => c.name).sort()).toEqual(['projector', 'webhooks', 'workers', 'workers-high', 'workers-low']);
     expect(system.projector.lag).toBe(0);
     expect(system.projector.parked).toEqual({ count: 0, recent: [] });
   });
