@@ -228,8 +228,10 @@ describe('the dashboard in a browser', () => {
       await page.locator('[data-testid=upload-file]').setInputFiles(video);
       await page.locator('[data-testid=upload-submit]').click();
       const hookedJob = (await page.locator('[data-testid=upload-result] a').getAttribute('href'))!.replace('/jobs/', '');
-      const [refused] = await receiver.waitFor(1);
+      // The second attempt, held, comes only once the first (refused) is stored.
+      const [refused, secondAttempt] = await receiver.waitFor(2);
       expect(refused!.payload).toMatchObject({ type: 'job.completed', data: { job_id: hookedJob, status: 'completed' } });
+      expect(secondAttempt!.id).toBe(refused!.id);
 
       // Back on the page the secret is gone for good; the delivery shows the refusal, due again.
       await page.locator('[data-testid=nav-webhooks]').click();
