@@ -9,6 +9,7 @@ import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
+import { webhookReceiver } from '../support/webhook-receiver.js';
 
 /**
  * The dashboard in a real browser (Debian's Chromium driven by playwright-core) against the built
@@ -56,7 +57,8 @@ describe('the dashboard in a browser', () => {
     db = await freshSchema();
     media = await mediaDir();
     video = await makeVideo(join(media.dir, 'dashboard-clip.mp4'), { seconds: 2, width: 320, height: 240 });
-    const jobs = start('jobs', 'jobs');
+    // The webhook receiver is on loopback, over http; retries come quickly.
+    const jobs = start('jobs', 'jobs', { WEBHOOK_ALLOW_HTTP: '1', WEBHOOK_ALLOW_PRIVATE_NETWORKS: '1', WEBHOOK_RETRY_BASE_MS: '200' });
     const worker = start('worker', 'worker', { WORKER_ID: 'browser-worker', WORKER_CONCURRENCY: '1' });
     const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '1500' });
     const [listening] = await Promise.all([
@@ -189,6 +191,81 @@ describe('the dashboard in a browser', () => {
     expect(await entry.locator('a').getAttribute('href')).toBe(`/jobs/${poison.jobId}`);
     expect(await entry.textContent()).toMatch(/VideoSubmitted v2.*22008/);
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-parked-event.png'), fullPage: true });
+  });
+
+  it('registers a webhook on its page, shows the secret once, and a delivery that failed, then went through, and a retry', async () => {
+    // The receiver refuses the first attempt (500) and holds the second until the page has shown the
+    // first; then it takes everything (200).
+    let letThrough!: () => void;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    const receiver = await webhookReceiver(async (_hook, before) => {
+      const n = before.length;
+      if (n === 0) return 500;
+      if (n === 1) await held;
+      return 200;
+    });
+    try {
+      await page.locator('[data-testid=nav-webhooks]').click();
+      await page.locator('[data-testid=webhooks-page]').waitFor();
+      await page.locator('[data-testid=webhooks-panel]', { hasText: 'No endpoints yet.' }).waitFor();
+      await page.locator('[data-testid=webhook-url]').fill(receiver.url);
+      await page.locator('[data-testid=webhook-description]').fill('browser receiver');
+      // The form's default events: how each job ended.
+      for (const [type, on] of [['job.completed', true], ['job.failed', true], ['job.cancelled', true], ['job.started', false], ['job.progress', false]] as const) {
+        expect([type, await page.locator(`[data-testid="webhook-event-${type}"]`).isChecked()]).toEqual([type, on]);
+      }
+      await page.locator('[data-testid=webhook-submit]').click();
+      const secret = page.locator('[data-testid=webhook-secret]');
+      await secret.waitFor();
+      expect(await secret.textContent()).toMatch(/^whsec_[A-Za-z0-9+/=]+$/);
+      const endpoint = page.locator('[data-testid=webhook-row]', { hasText: receiver.url });
+      await endpoint.waitFor();
+      expect(await endpoint.textContent()).toMatch(/job\.completed, job\.failed, job\.cancelled.*enabled.*browser receiver/);
+      await page.locator('[data-testid=webhook-detail]', { hasText: 'No deliveries yet.' }).waitFor();
+      await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-webhook-created.png'), fullPage: true });
+
+      // A job, uploaded as before, ends; its job.completed goes to the receiver.
+      await page.locator('nav a', { hasText: 'Jobs' }).click();
+      await page.locator('[data-testid=upload-file]').setInputFiles(video);
+      await page.locator('[data-testid=upload-submit]').click();
+      const hookedJob = (await page.locator('[data-testid=upload-result] a').getAttribute('href'))!.replace('/jobs/', '');
+      // The second attempt, held, comes only once the first (refused) is stored.
+      const [refused, secondAttempt] = await receiver.waitFor(2);
+      expect(refused!.json).toMatchObject({ type: 'job.completed', data: { job_id: hookedJob, status: 'completed' } });
+      expect(secondAttempt!.id).toBe(refused!.id);
+
+      // Back on the page the secret is gone for good; the delivery shows the refusal, due again.
+      await page.locator('[data-testid=nav-webhooks]').click();
+      await endpoint.locator('[data-testid=webhook-select]').click();
+      expect(await secret.count()).toBe(0);
+      const delivery = page.locator(`[data-testid=delivery-row][data-delivery-id="${refused!.id}"]`);
+      await delivery.waitFor();
+      expect(await delivery.locator('[data-testid=status]').textContent()).toBe('pending');
+      expect(await delivery.locator('td').evaluateAll((cells) => cells.slice(1, 5).map((td) => td.textContent))).toEqual(['job.completed', `${hookedJob.slice(0, 8)}…${hookedJob.slice(-4)}`, '1', 'HTTP 500']);
+      await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-webhook-retrying.png'), fullPage: true });
+
+      // The second attempt goes through. The page polls every 5 s; the operator opens the deliveries
+      // again rather than wait (if that look comes before the attempt is stored, the poll shows it).
+      letThrough();
+      await receiver.waitFor(1, (r) => r.answered === 200);
+      await endpoint.locator('[data-testid=webhook-select]', { hasText: 'Hide deliveries' }).click();
+      await endpoint.locator('[data-testid=webhook-select]', { hasText: 'Deliveries' }).click();
+      await delivery.locator('[data-testid=status]', { hasText: 'delivered' }).waitFor({ timeout: 10_000 });
+      expect(await delivery.locator('td').evaluateAll((cells) => cells.slice(3, 5).map((td) => td.textContent))).toEqual(['2', 'HTTP 200']);
+      expect(receiver.received.map((r) => [r.id, r.answered])).toEqual([
+        [refused!.id, 500],
+        [refused!.id, 200],
+      ]);
+
+      // Retry sends it again, with the same webhook-id.
+      await delivery.locator('[data-testid=delivery-retry]').click();
+      await delivery.locator('.action .ok', { hasText: 'done' }).waitFor();
+      const [, , again] = await receiver.waitFor(3, (r) => r.id === refused!.id);
+      expect(again!.json.data.job_id).toBe(hookedJob);
+      expect(receiver.received).toHaveLength(3);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('deletes a job from its page once the operator confirms, and the list drops it', async () => {

@@ -3,10 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Webhook } from 'standardwebhooks';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir, mp4Shell } from '../support/videos.js';
+import { webhookReceiver } from '../support/webhook-receiver.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -77,7 +79,8 @@ describe('operating Framewire', () => {
     db = await freshSchema();
     media = await mediaDir();
     video = await makeVideo(join(media.dir, 'ops-clip.mp4'), { seconds: 1 });
-    const jobs = start('jobs', 'jobs');
+    // The webhook receivers are on loopback, over http; retries come quickly.
+    const jobs = start('jobs', 'jobs', { WEBHOOK_ALLOW_HTTP: '1', WEBHOOK_ALLOW_PRIVATE_NETWORKS: '1', WEBHOOK_RETRY_BASE_MS: '200' });
     const worker = start('worker', 'worker', { WORKER_ID: 'ops-worker' });
     const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1' });
     const [listening] = await Promise.all([gateway.waitForLine(/gateway listening/), jobs.waitForLine(/jobs service ready/), worker.waitForLine(/worker pulling jobs/)]);
@@ -226,7 +229,7 @@ describe('operating Framewire', () => {
       consumers: Array<{ name: string }>;
       projector: { lag: number; parked: unknown };
     };
-    expect(system.consumers.map((c) => c.name).sort()).toEqual(['projector', 'workers', 'workers-high', 'workers-low']);
+    expect(system.consumers.map((c) => c.name).sort()).toEqual(['projector', 'webhooks', 'workers', 'workers-high', 'workers-low']);
     expect(system.projector.lag).toBe(0);
     expect(system.projector.parked).toEqual({ count: 0, recent: [] });
   });
@@ -257,6 +260,65 @@ describe('operating Framewire', () => {
     for (const { path } of mapped.filter((m) => m.method === 'get' && !m.path.includes('{'))) {
       const status = (await fetch(`${base}${path}`, { method: 'HEAD' })).status;
       expect([path, status === 401]).toEqual([path, !publicRoutes.includes(path)]);
+    }
+  });
+
+  it('registers a webhook with the CLI, which hears a job end (signed), lists its delivery, retries and replays it', async () => {
+    const receiver = await webhookReceiver();
+    try {
+      const created = await cli(['webhooks', 'create', receiver.url, '--events', 'job.completed', '--json']);
+      expect(created.code).toBe(0);
+      const endpoint = JSON.parse(created.stdout) as { id: string; secret: string; tenant: string; events: string[]; url: string };
+      expect(endpoint).toMatchObject({ url: receiver.url, tenant: admin.tenant, events: ['job.completed'], secret: expect.stringMatching(/^whsec_/) });
+
+      // The job and the count below go over HTTP: each CLI run is a node process to start.
+      const form = new FormData();
+      form.set('file', new Blob([await readFile(video)], { type: 'video/mp4' }), 'hooked.mp4');
+      const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: admin.headers });
+      expect(res.status).toBe(202);
+      const { job_id: jobId } = (await res.json()) as { job_id: string };
+      const [heard] = await receiver.waitFor(1, (r) => r.json.data.job_id === jobId);
+      // Signed with the secret the CLI printed, as a receiver using the specification's library checks it.
+      expect(new Webhook(endpoint.secret).verify(heard!.body, heard!.headers)).toMatchObject({ type: 'job.completed', data: { job_id: jobId, status: 'completed' } });
+      expect(() => new Webhook(`whsec_${Buffer.from('not the secret').toString('base64')}`).verify(heard!.body, heard!.headers)).toThrow();
+
+      // The receiver answers before the attempt is recorded: wait for the record (over HTTP, quicker than CLI runs).
+      await eventually(async () => {
+        const page = (await (await fetch(`${base}/v1/webhooks/${endpoint.id}/deliveries`, { headers: admin.headers })).json()) as { deliveries: Array<{ status: string }> };
+        return page.deliveries[0]?.status === 'delivered' ? true : undefined;
+      }, 10_000, 'the delivery recorded as delivered');
+      const listing = await cli(['webhooks', 'deliveries', endpoint.id]);
+      expect(listing.code).toBe(0);
+      const [header, ...rows] = listing.stdout.trimEnd().split('\n');
+      expect(header).toMatch(/^DELIVERY +EVENT +JOB +STATUS +ATTEMPTS +LAST +NEXT ATTEMPT +DELIVERED AT$/);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatch(new RegExp(`^${heard!.id} +job\\.completed +${jobId} +delivered +1 +200 +- +\\d{4}-`));
+
+      // A retry sends the same delivery (its webhook-id) again, signed again.
+      const retried = await cli(['webhooks', 'retry', endpoint.id, heard!.id]);
+      expect(retried.code).toBe(0);
+      expect(retried.stdout).toContain(`delivery ${heard!.id} (job.completed of job ${jobId}) queued again`);
+      const [, again] = await receiver.waitFor(2, (r) => r.id === heard!.id);
+      expect(new Webhook(endpoint.secret).verify(again!.body, again!.headers)).toMatchObject({ data: { job_id: jobId } });
+
+      // A replay from the start of the log queues every job.completed of the endpoint's tenant, those
+      // from before the endpoint existed too; the receiver gets them, this job's under its webhook-id.
+      const listed = (await (await fetch(`${base}/v1/jobs?status=completed&limit=100`, { headers: admin.headers })).json()) as { jobs: Array<{ tenant: string }> };
+      const completed = listed.jobs.filter((job) => job.tenant === endpoint.tenant).length;
+      const before = receiver.received.length;
+      const replayed = await cli(['webhooks', 'replay', endpoint.id, '--from', '1']);
+      expect(replayed.code).toBe(0);
+      expect(replayed.stdout).toMatch(new RegExp(`^queued ${completed} deliver(y|ies), from the events at stream sequences 1 to \\d+\n$`));
+      const afterReplay = await eventually(async () => (receiver.received.length >= before + completed ? receiver.received.slice(before) : undefined), 10_000, 'the replayed deliveries');
+      expect(afterReplay.map((r) => r.json.type)).toEqual(Array(completed).fill('job.completed'));
+      expect(afterReplay.filter((r) => r.json.data.job_id === jobId).map((r) => r.id)).toEqual([heard!.id]);
+
+      // An event type that does not exist is a usage error, refused before anything is sent.
+      const usage = await cli(['webhooks', 'create', receiver.url, '--events', 'job.exploded']);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toContain('unknown event "job.exploded"');
+    } finally {
+      await receiver.close();
     }
   });
 });

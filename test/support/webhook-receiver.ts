@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { freeTcpPort } from './processes.js';
+import { eventually } from './services.js';
 
 /** One request as a webhook receiver got it: the raw body (what the signature covers) and the headers. */
 export interface ReceivedWebhook {
@@ -8,18 +9,19 @@ export interface ReceivedWebhook {
   id: string;
   body: string;
   json: { type: string; timestamp: string; data: Record<string, any> };
-  /** The status this receiver answered. */
+  /** The status this receiver answered (0 while it holds the request). */
   answered: number;
 }
 
 /**
  * A real HTTP receiver on 127.0.0.1, on a port it keeps across close() and listen(): a test takes it
  * down (the port refuses connections) and brings it back at the same URL. `answer` decides each
- * response's status from what came before it (default: 200).
+ * response's status from what came before it (default: 200), and may wait first, to hold an attempt
+ * in flight.
  */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
-  answer: (hook: ReceivedWebhook, before: readonly ReceivedWebhook[]) => number = () => 200;
+  answer: (hook: ReceivedWebhook, before: readonly ReceivedWebhook[]) => number | Promise<number> = () => 200;
   private server: Server | null = null;
 
   private constructor(readonly port: number) {}
@@ -38,6 +40,14 @@ export class WebhookReceiver {
     return this.received.filter((hook) => hook.json.data['job_id'] === jobId && (type === undefined || hook.json.type === type));
   }
 
+  /** Waits until `count` received requests match `match`, and returns them. */
+  waitFor(count: number, match: (hook: ReceivedWebhook) => boolean = () => true, timeoutMs = 20_000): Promise<ReceivedWebhook[]> {
+    return eventually(async () => {
+      const matching = this.received.filter(match);
+      return matching.length >= count ? matching : undefined;
+    }, timeoutMs, `${count} matching webhook request(s) at the receiver`);
+  }
+
   listen(): Promise<void> {
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -45,9 +55,12 @@ export class WebhookReceiver {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const hook: ReceivedWebhook = { headers: webhookHeaders(req.headers), id: String(req.headers['webhook-id']), body, json: JSON.parse(body), answered: 0 };
-        hook.answered = this.answer(hook, [...this.received]);
+        const before = [...this.received];
         this.received.push(hook);
-        res.writeHead(hook.answered, { 'content-type': 'text/plain' }).end('ok');
+        void Promise.resolve(this.answer(hook, before)).then((status) => {
+          hook.answered = status;
+          res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'not now');
+        });
       });
     });
     this.server = server;
@@ -75,4 +88,12 @@ function webhookHeaders(headers: IncomingHttpHeaders): Record<string, string> {
     if (typeof value === 'string') out[name] = value;
   }
   return out;
+}
+
+/** A receiver already listening, answering with `answer` (its n-th request is `before.length`). */
+export async function webhookReceiver(answer?: WebhookReceiver['answer']): Promise<WebhookReceiver> {
+  const receiver = await WebhookReceiver.create();
+  if (answer) receiver.answer = answer;
+  await receiver.listen();
+  return receiver;
 }
