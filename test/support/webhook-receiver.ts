@@ -1,0 +1,102 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { signatureHeader } from '@app/webhooks';
+
+/** One delivery as a receiver saw it. */
+export interface ReceivedWebhook {
+  /** The `webhook-id` header: the same on every attempt of one delivery. */
+  id: string;
+  /** Wall-clock milliseconds (with a fraction) when the whole body had arrived. */
+  receivedAt: number;
+  type: string;
+  jobId: string;
+  status: string;
+  /** True when a signature in `webhook-signature` matches one of `secrets`. */
+  signed: boolean;
+}
+
+/**
+ * A webhook endpoint for the chaos run and the benchmark: a node:http server on 127.0.0.1 that keeps
+ * every delivery it answered 200 and checks its signature. With `failRate` it answers 503 to that
+ * fraction of requests (at random), so that the sender's retries are exercised.
+ */
+export class WebhookReceiver {
+  readonly received: ReceivedWebhook[] = [];
+  /** Requests answered 503 on purpose. */
+  refused = 0;
+  /** Requests that were not a delivery (no id, or a body that is not a webhook payload). */
+  malformed = 0;
+  /** The endpoints' secrets (known once they are created). */
+  secrets: string[] = [];
+  private listeners = new Set<(webhook: ReceivedWebhook) => void>();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly failRate: number,
+  ) {}
+
+  static async start(options: { failRate?: number } = {}): Promise<WebhookReceiver> {
+    const server = createServer();
+    const receiver = new WebhookReceiver(server, options.failRate ?? 0);
+    server.on('request', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const receivedAt = performance.timeOrigin + performance.now();
+        if (Math.random() < receiver.failRate) {
+          receiver.refused++;
+          res.writeHead(503).end();
+          return;
+        }
+        const body = Buffer.concat(chunks).toString('utf8');
+        const webhook = receiver.parse(req.headers, body, receivedAt);
+        if (!webhook) {
+          receiver.malformed++;
+          res.writeHead(400).end();
+          return;
+        }
+        receiver.received.push(webhook);
+        for (const listener of receiver.listeners) listener(webhook);
+        res.writeHead(200).end();
+      });
+    });
+    // Loopback: the jobs service needs WEBHOOK_ALLOW_HTTP=1 and WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 to call it.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return receiver;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  /** Calls `listener` with every delivery answered 200 from now on; returns the unsubscribe. */
+  onReceive(listener: (webhook: ReceivedWebhook) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private parse(headers: Record<string, string | string[] | undefined>, body: string, receivedAt: number): ReceivedWebhook | null {
+    const id = headers['webhook-id'];
+    const timestamp = headers['webhook-timestamp'];
+    const signature = headers['webhook-signature'];
+    if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signature !== 'string') return null;
+    let payload: { type?: unknown; data?: { job_id?: unknown; status?: unknown } };
+    try {
+      payload = JSON.parse(body) as typeof payload;
+    } catch {
+      return null;
+    }
+    if (typeof payload.type !== 'string' || typeof payload.data?.job_id !== 'string') return null;
+    const offered = signature.split(' ');
+    const signed = this.secrets.some((secret) => offered.includes(signatureHeader([secret], id, Number(timestamp), body)));
+    return { id, receivedAt, type: payload.type, jobId: payload.data.job_id, status: String(payload.data.status), signed };
+  }
+}
