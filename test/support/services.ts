@@ -81,8 +81,9 @@ export async function freshSchema(): Promise<TestSchema> {
     },
     async drop() {
       const models = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, [`${schema}\\_v%`]);
-      // The model schemas of this home schema, and the API keys of its services (AUTH_DATABASE_SCHEMA's default).
-      for (const name of [schema, ...models.rows.map((row) => row.nspname), `${schema}_auth`]) {
+      // The model schemas of this home schema, and the API keys and webhooks of its services (the defaults
+      // of AUTH_DATABASE_SCHEMA and WEBHOOKS_DATABASE_SCHEMA).
+      for (const name of [schema, ...models.rows.map((row) => row.nspname), `${schema}_auth`, `${schema}_webhooks`]) {
         await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
       }
       await client.end();
