@@ -27,7 +27,9 @@ const HEARD_PER_JOB = 3;
  * endpoint hearing job.completed only; (b) the deliveries per second one jobs service sustains from
  * a backlog: the service is stopped, synthetic jobs' lifecycles are appended (4 events each, 3 of
  * them heard by each of 8 endpoints hearing every type), the service is started again, and the
- * receiver counts what arrives between 10% and 90% of it. The receiver (node:http, on loopback,
+ * receiver counts what arrives between 10% and 90% of it; once with the fan-out and the sender at
+ * work together, once with the receiver holding every request until the fan-out is done (its rate,
+ * then the sender's from deliveries already stored). The receiver (node:http, on loopback,
  * answering 200 at once, checking each signature) runs in this process.
  */
 const bench: Benchmark = {
@@ -41,36 +43,36 @@ const bench: Benchmark = {
 
     const latency = await deliveryLatency(ctx, count, warmup);
     ctx.log(`stored→received p50 ${round(distribution(latency.fromStored).p50)} ms over ${latency.fromStored.length} jobs`);
-    const rate = await deliveryRate(ctx, backlogJobs);
-    ctx.log(`${rate.deliveries} deliveries, ${round(rate.steadyPerSecond, 0)}/s at steady state`);
+    const together = await deliveryRate(ctx, backlogJobs, false);
+    ctx.log(`together: ${together.deliveries} deliveries, ${round(together.steadyPerSecond, 0)}/s at steady state`);
+    const gated = await deliveryRate(ctx, backlogJobs, true);
+    ctx.log(`gated: fan-out ${round(gated.fanoutEventsPerSecond ?? Number.NaN, 0)} events/s; sender ${round(gated.steadyPerSecond, 0)} deliveries/s`);
 
-    const unsigned = latency.unsigned + rate.unsigned;
+    const unsigned = latency.unsigned + together.unsigned + gated.unsigned;
     if (unsigned > 0) throw new Error(`${unsigned} deliveries without a valid signature`);
+    const extra = (rate: RateResult) => ({
+      deliveries: rate.deliveries,
+      endpoints: ENDPOINTS,
+      overallPerSecond: round(rate.overallPerSecond, 0),
+      maxQueueDepth: rate.maxQueueDepth,
+      duplicates: rate.duplicates,
+      jobsCpuMsPerDelivery: round(rate.jobsCpuMsPerDelivery, 4),
+    });
     return {
       id: 'webhooks',
       title: 'Webhook delivery: latency and rate',
       measurements: [
         ...latencyMeasurements('JobCompleted stored→webhook received', latency.fromStored),
         ...latencyMeasurements('JobCompleted occurredAt→webhook received', latency.fromOccurred).filter((m) => / p(50|99)$/.test(m.name)),
-        {
-          name: 'webhook deliveries per second, one jobs service, steady backlog',
-          unit: 'deliveries/s',
-          value: round(rate.steadyPerSecond, 0),
-          extra: {
-            deliveries: rate.deliveries,
-            endpoints: ENDPOINTS,
-            overallPerSecond: round(rate.overallPerSecond, 0),
-            maxQueueDepth: rate.maxQueueDepth,
-            queueDepthAtHalf: rate.queueDepthAtHalf,
-            duplicates: rate.duplicates,
-          },
-        },
-        { name: 'jobs service CPU per webhook delivery (backlog)', unit: 'ms', value: round(rate.jobsCpuMsPerDelivery, 4) },
+        { name: 'webhook deliveries per second, one jobs service, backlog in the stream', unit: 'deliveries/s', value: round(together.steadyPerSecond, 0), extra: extra(together) },
+        { name: 'webhook fan-out, lifecycle events per second (deliveries held)', unit: 'events/s', value: round(gated.fanoutEventsPerSecond ?? Number.NaN, 0), extra: { deliveriesPerEvent: ENDPOINTS } },
+        { name: 'webhook sender, deliveries per second from a stored backlog', unit: 'deliveries/s', value: round(gated.steadyPerSecond, 0), extra: extra(gated) },
+        { name: 'jobs service CPU per webhook delivery (backlog in the stream)', unit: 'ms', value: round(together.jobsCpuMsPerDelivery, 4) },
       ],
       samples: { 'JobCompleted stored→webhook received': latency.fromStored },
       notes: [
         `Latency: ${count} noop jobs after ${warmup} warm-up jobs, one at a time (the next ${GAP_MS} ms after the last was received), one worker (WORKER_CONCURRENCY=1), one endpoint hearing job.completed. The start is the stream's stored time of the JobCompleted (nats-server's clock, nanoseconds); the occurredAt rows start from the worker's clock when it made the event, before the append.`,
-        `Rate: ${backlogJobs} synthetic jobs appended while the jobs service was stopped, ${rate.deliveries} deliveries to ${ENDPOINTS} endpoints (default WEBHOOK_CONCURRENCY and WEBHOOK_ENDPOINT_CONCURRENCY); receipts per second between 10% and 90% of them (overall, from the service's start to the last: ${round(rate.overallPerSecond, 0)}/s). The jobs service projects the same events meanwhile, on the same cores, and its CPU per delivery includes that. Queue depth (framewire_webhook_queue_depth, all endpoints) at half-way: ${rate.queueDepthAtHalf ?? 'not read'}; above 0, the sender was the bottleneck, not the fan-out.`,
+        `Rates: ${backlogJobs} synthetic noop lifecycles (4 events, 3 of them heard) appended while the jobs service was stopped, ${together.deliveries} deliveries to ${ENDPOINTS} endpoints hearing every type (default WEBHOOK_CONCURRENCY and WEBHOOK_ENDPOINT_CONCURRENCY); receipts per second between 10% and 90% of them. "Backlog in the stream": the fan-out and the sender at once (overall, from the service's start to the last receipt: ${round(together.overallPerSecond, 0)}/s; largest queue depth ${together.maxQueueDepth}). "Held"/"stored backlog": the receiver held every request until the fan-out had handled every event, then answered them all and every later one at once. The jobs service projects the same events meanwhile, on the same cores, and its CPU per delivery includes that.`,
         'The receiver answers 200 as soon as the body has arrived and runs in the benchmark process, whose work it shares the cores with.',
       ],
     };
@@ -125,21 +127,31 @@ async function deliveryLatency(ctx: BenchContext, count: number, warmup: number)
 
 interface RateResult {
   deliveries: number;
+  /** Receipts per second between 10% and 90% of them. */
   steadyPerSecond: number;
+  /** From the service's start (or the release) to the last receipt. */
   overallPerSecond: number;
+  /** Gated only: lifecycle events the fan-out handled per second, between 10% and 90% of them. */
+  fanoutEventsPerSecond?: number;
   maxQueueDepth: number;
-  queueDepthAtHalf: number | null;
   duplicates: number;
   jobsCpuMsPerDelivery: number;
   unsigned: number;
 }
 
-async function deliveryRate(ctx: BenchContext, jobs: number): Promise<RateResult> {
+/**
+ * Delivers `jobs` synthetic lifecycles' webhooks from a backlog in the stream. Together: the fan-out
+ * and the sender work at once, as after an outage, and the receiver counts. Gated: the receiver
+ * holds every request (the sender's slots fill, the rest waits in PostgreSQL) until the fan-out has
+ * handled every event, then answers: the fan-out's rate and the sender's from a stored backlog, apart.
+ */
+async function deliveryRate(ctx: BenchContext, jobs: number, gated: boolean): Promise<RateResult> {
   const fw = await new FramewireUnderTest(ctx).open();
   const receiver = await WebhookReceiver.start();
   try {
     const opsPort = await freeTcpPort();
-    const env = { ...WEBHOOK_ENV, OPS_PORT: String(opsPort) };
+    // Gated, a held attempt must outlast the whole fan-out rather than time out and be retried later.
+    const env = { ...WEBHOOK_ENV, OPS_PORT: String(opsPort), ...(gated ? { WEBHOOK_TIMEOUT_MS: '120000' } : {}) };
     await fw.startJobs(env);
     const base = await startGateway(fw);
     const auth = await fw.adminKey();
@@ -149,32 +161,47 @@ async function deliveryRate(ctx: BenchContext, jobs: number): Promise<RateResult
     await fw.stopService('jobs');
     await appendLifecycles(fw, jobs);
     const total = jobs * HEARD_PER_JOB * ENDPOINTS;
+    // The fan-out hears the lifecycle subjects only: not the submissions.
+    const events = jobs * HEARD_PER_JOB;
+    if (gated) receiver.hold();
 
-    const startedAt = performance.timeOrigin + performance.now();
+    let startedAt = performance.timeOrigin + performance.now();
     const service = await fw.startJobs(env);
     const cpuBefore = await cpuMs(service.child.pid!);
-    const depths: Array<{ received: number; depth: number }> = [];
+    const fanned: Array<{ at: number; count: number }> = [];
+    let maxQueueDepth = 0;
+    let released = false;
+    const distinct = () => new Set(receiver.received.map((w) => w.id)).size;
     let lastCount = -1;
-    for (let lastProgress = Date.now(); new Set(receiver.received.map((w) => w.id)).size < total; await sleep(250)) {
+    for (let lastProgress = Date.now(); distinct() < total; await sleep(100)) {
       ctx.signal?.throwIfAborted();
-      const depth = await queueDepth(opsPort).catch(() => null);
-      if (depth !== null) depths.push({ received: receiver.received.length, depth });
-      if (receiver.received.length > lastCount) {
-        lastCount = receiver.received.length;
+      const metrics = await scrape(opsPort).catch(() => null);
+      if (metrics) {
+        maxQueueDepth = Math.max(maxQueueDepth, metrics.queueDepth);
+        fanned.push({ at: performance.timeOrigin + performance.now(), count: metrics.fanned });
+        if (gated && !released && metrics.fanned >= events) {
+          released = true;
+          startedAt = performance.timeOrigin + performance.now();
+          receiver.release();
+        }
+      }
+      const progress = receiver.received.length + (fanned.at(-1)?.count ?? 0);
+      if (progress > lastCount) {
+        lastCount = progress;
         lastProgress = Date.now();
       } else if (Date.now() - lastProgress > 30_000) {
-        throw new Error(`the deliveries stopped at ${lastCount} of ${total}`);
+        const said = service.output().split('\n').slice(-20).join('\n');
+        throw new Error(`the deliveries stopped at ${receiver.received.length} of ${total} (fan-out: ${fanned.at(-1)?.count ?? '?'} of ${events} events); the jobs service's last lines:\n${said}`);
       }
     }
     const cpuAfter = await cpuMs(service.child.pid!);
     const times = receiver.received.map((w) => w.receivedAt);
-    const half = depths.find((d) => d.received >= receiver.received.length / 2);
     return {
       deliveries: total,
       steadyPerSecond: steadyRate(times),
       overallPerSecond: (total * 1000) / (Math.max(...times) - startedAt),
-      maxQueueDepth: Math.max(0, ...depths.map((d) => d.depth)),
-      queueDepthAtHalf: half?.depth ?? null,
+      ...(gated ? { fanoutEventsPerSecond: counterRate(fanned, events) } : {}),
+      maxQueueDepth,
       duplicates: receiver.received.length - total,
       jobsCpuMsPerDelivery: (cpuAfter - cpuBefore) / total,
       unsigned: receiver.received.filter((w) => !w.signed).length,
@@ -183,6 +210,13 @@ async function deliveryRate(ctx: BenchContext, jobs: number): Promise<RateResult
     await fw.close();
     await receiver.close();
   }
+}
+
+/** Per second, between the readings where a counter passed 10% and 90% of `total`. */
+function counterRate(readings: ReadonlyArray<{ at: number; count: number }>, total: number): number {
+  const from = readings.find((r) => r.count >= 0.1 * total);
+  const to = readings.find((r) => r.count >= 0.9 * total);
+  return from && to && to.at > from.at ? ((to.count - from.count) * 1000) / (to.at - from.at) : Number.NaN;
 }
 
 /** Appends `jobs` noop jobs' whole lifecycles (submitted, started, progressed, completed), 64 jobs at a time. */
@@ -216,12 +250,13 @@ async function createEndpoint(base: string, auth: Record<string, string>, url: s
   return (await res.json()) as WebhookWithSecret;
 }
 
-/** framewire_webhook_queue_depth summed over the endpoints, from the jobs service's ops port. */
-async function queueDepth(port: number): Promise<number> {
+/** From the jobs service's ops port: framewire_webhook_queue_depth and framewire_webhook_fanout_events_total, each summed over its labels. */
+async function scrape(port: number): Promise<{ queueDepth: number; fanned: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('framewire_webhook_queue_depth{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return { queueDepth: sum('framewire_webhook_queue_depth'), fanned: sum('framewire_webhook_fanout_events_total') };
 }

@@ -257,8 +257,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // A killed worker's job comes back after 3 s; a running one heartbeats every second.
       WORKER_ACK_WAIT_MS: '3000',
     });
-    // The receiver is on loopback over http; a refused delivery comes back within a second or two, and
-    // a delivery in flight when the jobs service is killed when its lease ends (timeout + 30 s).
+    // The receiver is on loopback over http; a refused delivery comes back within a second or two.
     fleet.start('jobs', 'jobs', {
       WEBHOOK_ALLOW_HTTP: '1',
       WEBHOOK_ALLOW_PRIVATE_NETWORKS: '1',
@@ -361,8 +360,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline && ((await readModel(postgres.url, 'public').catch(() => null))?.checkpoint ?? 0) < lastSeq) await sleep(500);
 
-    // The receiver hears every end, or nothing new arrives for 45 s (longer than a lease the killed
-    // jobs service held: WEBHOOK_TIMEOUT_MS + 30 s).
+    // The receiver hears every end, or nothing new arrives for 45 s: longer than what the killed jobs
+    // service held comes back after (a delivery's lease, WEBHOOK_TIMEOUT_MS + 30 s; an event the
+    // fan-out had not acked, its consumer's ack wait of 30 s).
     const webhookWait = Date.now();
     await tally.poll().catch(() => undefined);
     const owed = new Set([...accepted].map((id) => owedEnd(tally.byJob.get(id) ?? [])).filter((key): key is string => key !== null));

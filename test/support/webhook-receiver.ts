@@ -18,7 +18,8 @@ export interface ReceivedWebhook {
 /**
  * A webhook endpoint for the chaos run and the benchmark: a node:http server on 127.0.0.1 that keeps
  * every delivery it answered 200 and checks its signature. With `failRate` it answers 503 to that
- * fraction of requests (at random), so that the sender's retries are exercised.
+ * fraction of requests (at random), so that the sender's retries are exercised; `hold` keeps
+ * requests unanswered until `release`, so that a backlog builds up behind the sender's full slots.
  */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
@@ -29,6 +30,8 @@ export class WebhookReceiver {
   /** The endpoints' secrets (known once they are created). */
   secrets: string[] = [];
   private listeners = new Set<(webhook: ReceivedWebhook) => void>();
+  /** Requests parked unanswered while held (see hold). */
+  private parked: Array<() => void> | null = null;
 
   private constructor(
     private readonly server: Server,
@@ -41,7 +44,7 @@ export class WebhookReceiver {
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
+      const answer = () => {
         const receivedAt = performance.timeOrigin + performance.now();
         if (Math.random() < receiver.failRate) {
           receiver.refused++;
@@ -58,7 +61,8 @@ export class WebhookReceiver {
         receiver.received.push(webhook);
         for (const listener of receiver.listeners) listener(webhook);
         res.writeHead(200).end();
-      });
+      };
+      req.on('end', () => (receiver.parked ? receiver.parked.push(answer) : answer()));
     });
     // Loopback: the jobs service needs WEBHOOK_ALLOW_HTTP=1 and WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 to call it.
     await new Promise<void>((resolve, reject) => {
@@ -78,7 +82,25 @@ export class WebhookReceiver {
     return () => this.listeners.delete(listener);
   }
 
+  /** Parks every request that arrives from now on, unanswered, until `release` (the sender's slots fill up). */
+  hold(): void {
+    this.parked ??= [];
+  }
+
+  /** Answers the parked requests (each counts as received now) and every later one at once. */
+  release(): void {
+    const parked = this.parked ?? [];
+    this.parked = null;
+    for (const answer of parked) answer();
+  }
+
+  /** Requests parked by `hold` so far. */
+  get held(): number {
+    return this.parked?.length ?? 0;
+  }
+
   async close(): Promise<void> {
+    this.release();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
