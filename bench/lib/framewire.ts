@@ -137,8 +137,8 @@ export class FramewireUnderTest {
   async close(): Promise<void> {
     await Promise.all([...this.services.values()].map((service) => service.stop()));
     this.services.clear();
-    // The home schema, its read models (<schema>_v<version>_<id>) and its key store (<schema>_auth).
-    const schemas = await this.query(`SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $2 OR nspname = $3`, [this.schema, `${this.schema}\\_v%`, `${this.schema}_auth`]).catch(() => []);
+    // The home schema, its read models (<schema>_v<version>_<id>), its key store (<schema>_auth) and its webhooks (<schema>_webhooks).
+    const schemas = await this.query(`SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $2 OR nspname = ANY($3)`, [this.schema, `${this.schema}\\_v%`, [`${this.schema}_auth`, `${this.schema}_webhooks`]]).catch(() => []);
     for (const row of schemas) await this.query(`DROP SCHEMA IF EXISTS "${String(row['nspname'])}" CASCADE`).catch(() => undefined);
     await this.pool?.end();
     if (this.nc) {

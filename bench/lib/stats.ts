@@ -63,3 +63,27 @@ export function latencyMeasurements(
     extra: { n: d.n },
   }));
 }
+
+/**
+ * Epoch milliseconds, with the fraction, of an RFC 3339 time with up to nanoseconds, as nats-server
+ * stamps a stored message ("2026-12-05T11:52:35.123456789Z"): `Date` keeps only whole milliseconds.
+ */
+export function epochMsOf(time: string): number {
+  const match = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(time);
+  if (!match) return Number.NaN;
+  const [, seconds, fraction = '', zone] = match;
+  return Date.parse(`${seconds}${zone}`) + Number(`0.${fraction || '0'}`) * 1000;
+}
+
+/**
+ * Events per second in the middle of a run: from the `from` to the `to` share of the events (by
+ * count), so that the ramp at the start and the stragglers at the end do not count. `times` are
+ * milliseconds, in any order.
+ */
+export function steadyRate(times: readonly number[], from = 0.1, to = 0.9): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  const first = Math.floor(from * (sorted.length - 1));
+  const last = Math.ceil(to * (sorted.length - 1));
+  if (last <= first) return Number.NaN;
+  return ((last - first) * 1000) / (sorted[last]! - sorted[first]!);
+}

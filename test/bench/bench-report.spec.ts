@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { latencyChart, markdownTable, problemsOf, TABLE_PAGE, withBenchTable, type RunReport } from '../../bench/lib/report.js';
-import { distribution, percentile } from '../../bench/lib/stats.js';
+import { distribution, epochMsOf, percentile, steadyRate } from '../../bench/lib/stats.js';
 
 const report = (benchmarks: RunReport['benchmarks']): RunReport => ({
   schema: 1,
@@ -20,6 +20,22 @@ describe('benchmark statistics', () => {
     expect([percentile(values, 50), percentile(values, 90), percentile(values, 99), percentile(values, 100)]).toEqual([50, 90, 99, 100]);
     expect(distribution([3, 1, 2])).toMatchObject({ n: 3, p50: 2, max: 3, mean: 2 });
     expect(Number.isNaN(distribution([]).p50)).toBe(true);
+  });
+
+  it("keeps the sub-millisecond part of nats-server's stored time, which Date drops", () => {
+    const base = Date.parse('2026-12-05T11:52:35.123Z');
+    expect(epochMsOf('2026-12-05T11:52:35.123456789Z')).toBeCloseTo(base + 0.456789, 6);
+    expect(epochMsOf('2026-12-05T12:52:35.5+01:00')).toBe(Date.parse('2026-12-05T11:52:35.500Z'));
+    expect(epochMsOf('2026-12-05T11:52:35Z')).toBe(Date.parse('2026-12-05T11:52:35Z'));
+    expect(Number.isNaN(epochMsOf('yesterday'))).toBe(true);
+  });
+
+  it('takes a steady rate between two shares of the events, leaving out the ramp and the stragglers', () => {
+    // 1 event per ms from 0 to 100 ms, then a straggler 10 s later; unsorted.
+    const times = [10_000, ...Array.from({ length: 101 }, (_, i) => 100 - i)];
+    expect(steadyRate(times)).toBeCloseTo(1000, 6);
+    expect(steadyRate(times, 0, 1)).toBeLessThan(20);
+    expect(Number.isNaN(steadyRate([5]))).toBe(true);
   });
 });
 

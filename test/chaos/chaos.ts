@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { isTerminal, jobSubjects, type JobEvent } from '@app/contracts';
+import { isTerminal, jobSubjects, webhookEventTypeOf, type JobEvent, type WebhookWithSecret } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { connectNats, type NatsConnection } from '@app/nats';
 import { WORK_CONSUMER } from '../../apps/worker/src/work/work.consumer.js';
@@ -11,13 +11,16 @@ import { testKeys } from '../support/keys.js';
 import { describeDifferences, differingRows, readModel, replayInto } from '../support/read-model.js';
 import { scratchDir, startNatsServer, startPostgres, type NatsServer, type PostgresServer } from '../support/servers.js';
 import { makeVideo } from '../support/videos.js';
+import { WebhookSink, type SunkWebhook } from '../support/webhook-sink.js';
 
 /**
  * The chaos run: the whole system as processes on its own nats-server and PostgreSQL, N probe jobs
  * submitted over HTTP, and while they run: a random worker SIGKILLed every 2 s, NATS killed and
  * restarted once, PostgreSQL crashed and restarted once, the jobs service (the projector) SIGKILLed
- * once. Every service that exits is restarted, as `framewire start` or compose would. Then the
- * stream is checked job by job, and the read model against a fresh replay.
+ * once. Every service that exits is restarted, as `framewire start` or compose would. A webhook
+ * endpoint (a receiver in this process that refuses a few deliveries with 503) hears how each job
+ * ended. Then the stream is checked job by job, the read model against a fresh replay, and the
+ * receiver for each job's end (at least once).
  */
 export interface ChaosOptions {
   jobs: number;
@@ -26,6 +29,8 @@ export interface ChaosOptions {
   killEveryMs?: number;
   /** Uploads in flight at once. */
   uploadConcurrency?: number;
+  /** The share of webhook deliveries the receiver answers 503 (each is retried). */
+  webhookFailRate?: number;
   log?: (line: string) => void;
 }
 
@@ -50,10 +55,29 @@ export interface ChaosReport {
   lost: number;
   readModelRows: number;
   readModelDiffering: number;
+  webhooks: WebhookTally;
   cleanStops: string;
   submitSeconds: number;
   wallSeconds: number;
   violations: string[];
+}
+
+/** What the webhook receiver heard of the jobs' ends. */
+export interface WebhookTally {
+  /** Jobs whose end some endpoint is owed (job.completed, job.failed or job.cancelled). */
+  expected: number;
+  /** Of those, the ends the receiver had (at least once) when the run stopped. */
+  delivered: number;
+  /** The first few jobs whose end never came, as `job type`. */
+  missing: string[];
+  /** Deliveries beyond the first of an end (allowed: at least once): the same webhook-id again, or another. */
+  duplicates: { sameId: number; otherId: number };
+  /** Deliveries answered 503 on purpose (each must come again). */
+  refused: number;
+  /** Deliveries whose signature did not match the endpoint's secret. */
+  unsigned: number;
+  /** How long the run waited, after the read model, for the last ends to arrive. */
+  waitSeconds: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -169,13 +193,52 @@ export function checkJob(events: JobEvent[]): { duplicates: number; problems: st
   return { duplicates, problems, ended: terminals.length > 0 };
 }
 
+/** `job type` of the end a job's history owes an endpoint hearing every end, or null while it has not ended. */
+export function owedEnd(events: readonly JobEvent[]): string | null {
+  const end = events.find(isTerminal);
+  const type = end ? webhookEventTypeOf(end) : null;
+  return end && type ? `${end.jobId} ${type}` : null;
+}
+
+/**
+ * What the receiver heard, against the ends owed (`job type`): which never came, how many came
+ * again (with the same webhook-id: an attempt retried; with another: the end recorded twice), and
+ * which should not have come at all (an end the stream does not hold, or a body whose status is
+ * not the event's).
+ */
+export function tallyWebhooks(owed: ReadonlySet<string>, received: readonly SunkWebhook[]) {
+  const ids = new Map<string, Set<string>>();
+  const duplicates = { sameId: 0, otherId: 0 };
+  let unsigned = 0;
+  const unexpected: string[] = [];
+  for (const webhook of received) {
+    const key = `${webhook.jobId} ${webhook.type}`;
+    if (!webhook.signed) unsigned++;
+    if (!owed.has(key) || webhook.status !== webhook.type.replace(/^job\./, '')) unexpected.push(`${key} (status ${webhook.status})`);
+    const seen = ids.get(key);
+    if (!seen) {
+      ids.set(key, new Set([webhook.id]));
+      continue;
+    }
+    if (seen.has(webhook.id)) duplicates.sameId++;
+    else duplicates.otherId++;
+    seen.add(webhook.id);
+  }
+  const missing = [...owed].filter((key) => !ids.has(key));
+  return { delivered: owed.size - missing.length, missing, duplicates, unsigned, unexpected };
+}
+
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const workers = options.workers ?? 3;
   const killEveryMs = options.killEveryMs ?? 2000;
   const concurrency = options.uploadConcurrency ?? 8;
   const started = Date.now();
-  const scratch = await scratchDir('framewire-chaos-');
+  const receiver = await WebhookSink.start({ failRate: options.webhookFailRate ?? 0.03 });
+  const scratch = await scratchDir('framewire-chaos-').catch(async (error: unknown) => {
+    await receiver.close();
+    throw error;
+  });
   let nats: NatsServer | null = null;
   let postgres: PostgresServer | null = null;
   let fleet: Fleet | null = null;
@@ -194,7 +257,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // A killed worker's job comes back after 3 s; a running one heartbeats every second.
       WORKER_ACK_WAIT_MS: '3000',
     });
-    fleet.start('jobs', 'jobs');
+    // The receiver is on loopback over http; a refused delivery comes back within a second or two.
+    fleet.start('jobs', 'jobs', {
+      WEBHOOK_ALLOW_HTTP: '1',
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: '1',
+      WEBHOOK_RETRY_BASE_MS: '200',
+      WEBHOOK_RETRY_MAX_MS: '2000',
+      WEBHOOK_TIMEOUT_MS: '2000',
+    });
     for (let i = 1; i <= workers; i++) fleet.start(`worker-${i}`, 'worker', { WORKER_ID: `chaos-worker-${i}` });
     // One client submitting thousands of jobs: the per-key limits are for tenants, not for this run.
     fleet.start('gateway', 'gateway', { PORT: String(port), HOST: '127.0.0.1', RPC_TIMEOUT_MS: '3000', RATE_LIMIT_REQUESTS: '0', MAX_CONCURRENT_UPLOADS_PER_KEY: '64' });
@@ -204,6 +274,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (let ready = false; !ready; await sleep(200)) {
       ready = (await fetch(`${base}/v1/jobs?limit=1`, { headers: auth }).catch(() => null))?.status === 200;
     }
+    // Before the first job: an endpoint hears only events stored after it was made.
+    const webhook = await createWebhook(base, auth, receiver.url);
+    receiver.secrets.push(webhook.secret);
     nc = await connectNats(nats.url, 'chaos-observer');
     const store = new EventStore(nc, subjects);
     const tally = new StreamTally(store);
@@ -280,12 +353,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(1000);
     }
     clearInterval(killer);
-    log(`chaos: ${tally.ended.size} of ${accepted.size} jobs ended; waiting for the read model`);
+    log(`chaos: ${tally.ended.size} of ${accepted.size} jobs ended; waiting for the read model and the webhooks`);
 
     // The read model catches up with the stream.
     const lastSeq = await store.lastSeq();
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline && ((await readModel(postgres.url, 'public').catch(() => null))?.checkpoint ?? 0) < lastSeq) await sleep(500);
+
+    // The receiver hears every end, or nothing new arrives for 45 s: longer than what the killed jobs
+    // service held comes back after (a delivery's lease, WEBHOOK_TIMEOUT_MS + 30 s; an event the
+    // fan-out had not acked, its consumer's ack wait of 30 s).
+    const webhookWait = Date.now();
+    await tally.poll().catch(() => undefined);
+    const owed = new Set([...accepted].map((id) => owedEnd(tally.byJob.get(id) ?? [])).filter((key): key is string => key !== null));
+    let heard = -1;
+    for (let lastHeard = Date.now(); Date.now() - lastHeard < 45_000; await sleep(200)) {
+      const { missing } = tallyWebhooks(owed, receiver.received);
+      if (missing.length === 0) break;
+      if (owed.size - missing.length > heard) {
+        heard = owed.size - missing.length;
+        lastHeard = Date.now();
+      }
+    }
+    const webhookWaitSeconds = (Date.now() - webhookWait) / 1000;
+    log(`chaos: the receiver heard ${tallyWebhooks(owed, receiver.received).delivered} of ${owed.size} ends after waiting ${webhookWaitSeconds.toFixed(1)} s`);
     const workInfo = await (await jetstreamManager(nc)).consumers.info(subjects.streamName, WORK_CONSUMER);
     const exits = await fleet.stopAll();
     await tally.poll();
@@ -331,6 +422,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     if (live.rows.length !== accepted.size) violations.push(`${live.rows.length} rows for ${accepted.size} jobs`);
 
+    const heardEnds = tallyWebhooks(owed, receiver.received);
+    if (heardEnds.missing.length > 0) violations.push(`${heardEnds.missing.length} job ends never delivered by webhook (e.g. ${heardEnds.missing.slice(0, 3).join(', ')})`);
+    if (heardEnds.unexpected.length > 0) violations.push(`${heardEnds.unexpected.length} webhooks for no end the stream holds (e.g. ${heardEnds.unexpected.slice(0, 3).join(', ')})`);
+    if (heardEnds.unsigned > 0) violations.push(`${heardEnds.unsigned} webhooks without a valid signature`);
+    if (owed.size !== accepted.size - lost) violations.push(`${owed.size} ends owed to the webhook for ${accepted.size - lost} ended jobs`);
+
     const stops = Object.values(exits);
     const unclean = Object.entries(exits).filter(([, code]) => code !== 0).map(([name, code]) => `${name}: ${code}`);
     return {
@@ -349,6 +446,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lost,
       readModelRows: live.rows.length,
       readModelDiffering: differing.length,
+      webhooks: {
+        expected: owed.size,
+        delivered: heardEnds.delivered,
+        missing: heardEnds.missing.slice(0, 10),
+        duplicates: heardEnds.duplicates,
+        refused: receiver.refused,
+        unsigned: heardEnds.unsigned,
+        waitSeconds: webhookWaitSeconds,
+      },
       cleanStops: `${stops.filter((code) => code === 0).length}/${stops.length}${unclean.length ? ` (not clean: ${unclean.join(', ')})` : ''}`,
       submitSeconds,
       wallSeconds: (Date.now() - started) / 1000,
@@ -360,6 +466,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await nats?.stop('SIGKILL').catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
     await scratch.cleanup();
+    await receiver.close();
   }
 }
 
@@ -374,6 +481,7 @@ export function formatReport(report: ChaosReport): string {
     ['duplicates', report.duplicates],
     ['lost', report.lost],
     ['read model', `${report.readModelRows} rows, ${report.readModelDiffering} differ from a fresh replay`],
+    ['webhooks', webhookLine(report.webhooks)],
     ['unexpected exits', report.unexpectedExits.length],
     ['clean SIGTERM stops', report.cleanStops],
     ['wall time', `${report.wallSeconds.toFixed(1)} s (submissions ${report.submitSeconds.toFixed(1)} s)`],
@@ -389,6 +497,30 @@ export function formatReport(report: ChaosReport): string {
     ...(failures.length ? ['  failed jobs (the first ten):', ...failures] : []),
     ...(exits.length ? ['  unexpected exits (restarted):', ...exits] : []),
   ].join('\n');
+}
+
+function webhookLine(w: WebhookTally): string {
+  const missing = w.expected - w.delivered;
+  return (
+    `${w.delivered} of ${w.expected} job ends delivered${missing ? ` (${missing} missing)` : ''}, ` +
+    `duplicates ${w.duplicates.sameId} same webhook-id + ${w.duplicates.otherId} another (at least once), ` +
+    `${w.refused} answered 503 and retried, waited ${w.waitSeconds.toFixed(1)} s for the last`
+  );
+}
+
+/** Registers the receiver for every job end, retrying while the jobs service answers 5xx (it may be starting). */
+async function createWebhook(base: string, auth: Record<string, string>, url: string): Promise<WebhookWithSecret> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${base}/v1/webhooks`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ url, events: ['job.completed', 'job.failed', 'job.cancelled'], description: 'chaos receiver' }),
+    }).catch(() => null);
+    if (res?.status === 201) return (await res.json()) as WebhookWithSecret;
+    if (res && res.status < 500) throw new Error(`the webhook was refused: ${res.status} ${await res.text()}`);
+    if (attempt >= 50) throw new Error(`the webhook was not created: ${res ? res.status : 'no answer'}`);
+    await sleep(200);
+  }
 }
 
 /** Makes an admin key for the chaos run, retrying while PostgreSQL is still coming up. */

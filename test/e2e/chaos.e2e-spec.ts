@@ -3,8 +3,8 @@ import { formatReport, runChaos } from '../chaos/chaos.js';
 
 /**
  * The chaos run (test/chaos/chaos.ts). In `npm test` it runs with 200 jobs; `npm run chaos` runs it
- * with 2000 (CHAOS_JOBS). It fails on any violation: a lost job, a duplicate, or a read model that
- * differs from a fresh replay of the stream.
+ * with 2000 (CHAOS_JOBS). It fails on any violation: a lost job, a duplicate, a read model that
+ * differs from a fresh replay of the stream, or a job's end that its webhook endpoint never heard.
  */
 const jobs = Number(process.env['CHAOS_JOBS'] ?? 200);
 
