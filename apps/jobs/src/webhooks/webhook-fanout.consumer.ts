@@ -10,7 +10,12 @@ import { deliveriesOwed, type FoldedJob } from './webhook-deliveries.js';
 import { WebhookMetrics } from './webhook.metrics.js';
 import { WebhookSender } from './webhook-sender.service.js';
 
-const ACK_WAIT_MS = 30_000;
+/**
+ * Handling one event takes milliseconds (a few queries and a read of the job's newest events), and at
+ * most FETCH_MAX wait in the client's buffer: an event a crashed instance held comes back after this.
+ */
+const ACK_WAIT_MS = 10_000;
+const FETCH_MAX = 64;
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
 /** Jobs whose tenant is remembered (a job's tenant never changes). */
@@ -63,7 +68,7 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
         // Which stream the sequences count in: the endpoints' watermarks hold only in the stream they were read from.
         this.stream = (await this.store.streamState()).identity.created;
         await this.ensureConsumer();
-        return this.store.consumeDurable(WEBHOOK_CONSUMER, { max_messages: 256, abort_on_missing_resource: true });
+        return this.store.consumeDurable(WEBHOOK_CONSUMER, { max_messages: FETCH_MAX, abort_on_missing_resource: true });
       },
       handle: (msg) => this.handle(msg),
       onError: (error, delay) =>
