@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from '@nats-io/transport-node';
@@ -17,6 +17,9 @@ describe('the server check every service makes at start', () => {
   let old: NatsServer | null = null;
   let noJetStream: ChildProcess | null = null;
   let noJetStreamUrl = '';
+  /** A server that runs JetStream, with an account that has none: what a client sees until it answers, for good. */
+  let noAccountJetStream: ChildProcess | null = null;
+  let noAccountJetStreamUrl = '';
 
   beforeAll(async () => {
     scratch = await scratchDir('framewire-nats-check-');
@@ -25,17 +28,29 @@ describe('the server check every service makes at start', () => {
     noJetStream = spawn(await testNatsServerBinary(), ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     noJetStreamUrl = `nats://127.0.0.1:${port}`;
     await eventually(async () => (await connect({ servers: noJetStreamUrl, reconnect: false }).then((nc) => nc.close().then(() => true)).catch(() => undefined)), 10_000, 'nats-server without JetStream');
+
+    const accountPort = await freeTcpPort();
+    const conf = join(scratch.dir, 'accounts.conf');
+    writeFileSync(
+      conf,
+      `listen: 127.0.0.1:${accountPort}\njetstream { store_dir: "${join(scratch.dir, 'accounts-store')}" }\n` +
+        `accounts { PLAIN: { users: [ { user: plain, password: plain } ] } }\n`,
+    );
+    noAccountJetStream = spawn(await testNatsServerBinary(), ['-c', conf], { stdio: 'ignore' });
+    noAccountJetStreamUrl = `nats://127.0.0.1:${accountPort}`;
+    await eventually(async () => (await connect({ servers: noAccountJetStreamUrl, user: 'plain', pass: 'plain', reconnect: false }).then((nc) => nc.close().then(() => true)).catch(() => undefined)), 10_000, 'nats-server with an account without JetStream');
   });
   afterAll(async () => {
     await old?.stop();
     noJetStream?.kill('SIGTERM');
+    noAccountJetStream?.kill('SIGTERM');
     await scratch?.cleanup();
   });
 
-  const checked = async (url: string) => {
-    const nc = await connect({ servers: url, reconnect: false });
+  const checked = async (url: string, settleMs?: number, auth: { user?: string; pass?: string } = {}) => {
+    const nc = await connect({ servers: url, reconnect: false, ...auth });
     try {
-      return await checkNatsServer(nc);
+      return await checkNatsServer(nc, settleMs === undefined ? {} : { settleMs });
     } finally {
       await nc.close();
     }
@@ -59,5 +74,13 @@ describe('the server check every service makes at start', () => {
     const refusal = await checked(noJetStreamUrl).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(UnsupportedNatsServerError);
     expect((refusal as Error).message).toMatch(/^JetStream is not enabled on nats-server 2\.\d+\.\d+ at 127\.0\.0\.1:\d+: start it with -js/);
+  });
+
+  it('waits for a server that advertises JetStream to answer for it (a forming cluster), and refuses it once the wait is over', async () => {
+    const started = Date.now();
+    const refusal = await checked(noAccountJetStreamUrl, 1500, { user: 'plain', pass: 'plain' }).catch((error: unknown) => error);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    expect(refusal).toBeInstanceOf(UnsupportedNatsServerError);
+    expect((refusal as Error).message).toMatch(/^JetStream is not enabled on nats-server/);
   });
 });

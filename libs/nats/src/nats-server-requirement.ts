@@ -48,23 +48,37 @@ export class UnsupportedNatsServerError extends Error {
  * UnsupportedNatsServerError when either is not so. JetStream that is only temporarily unavailable
  * (a cluster still electing its meta leader) is not a refusal: the caller's own retries cover it.
  */
-export async function checkNatsServer(nc: NatsConnection): Promise<{ version: string }> {
+export async function checkNatsServer(nc: NatsConnection, options: { settleMs?: number } = {}): Promise<{ version: string }> {
   const version = nc.info?.version ?? 'unknown';
   const where = `at ${nc.getServer()}`;
   if (!isSupportedNatsServer(version)) {
     throw new UnsupportedNatsServerError(`nats-server ${version} ${where} is too old: ${NATS_SERVER_UPGRADE_HINT}`);
   }
   const notEnabled = `JetStream is not enabled on nats-server ${version} ${where}: start it with -js, or a jetstream {} block in its config`;
-  try {
-    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 5000 });
-    await jsm.getAccountInfo();
-  } catch (error) {
-    // nats.js names both "no JetStream on the server" (no responders) and "none for this account" so.
-    if (error instanceof Error && error.name === 'JetStreamNotEnabled') throw new UnsupportedNatsServerError(`${notEnabled} (${error.message})`);
-    // A timeout or a 503 while a cluster elects its leader: not a verdict on the server.
+  // A server that says in its INFO that it runs JetStream may not answer for it yet: a cluster that is
+  // still forming has no responders on the API for a few seconds. Only a server that does not say so
+  // is refused at once.
+  const advertised = nc.info?.jetstream === true;
+  const deadline = Date.now() + (options.settleMs ?? JETSTREAM_SETTLE_MS);
+  for (;;) {
+    try {
+      const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 5000 });
+      await jsm.getAccountInfo();
+      return { version };
+    } catch (error) {
+      // nats.js names both "no JetStream on the server" (no responders) and "none for this account" so.
+      if (!(error instanceof Error && error.name === 'JetStreamNotEnabled')) {
+        // A timeout or a 503 while a cluster elects its leader: not a verdict on the server.
+        return { version };
+      }
+      if (!advertised || Date.now() >= deadline) throw new UnsupportedNatsServerError(`${notEnabled} (${error.message})`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
-  return { version };
 }
+
+/** How long a server that advertises JetStream may take to answer for it (a cluster forming) before it is refused. */
+const JETSTREAM_SETTLE_MS = 20_000;
 
 /**
  * A service's first step (its main.ts, before Nest builds it): one connection as the service's own
