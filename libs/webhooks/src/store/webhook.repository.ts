@@ -284,18 +284,26 @@ export class WebhookRepository {
    * endpoint. Resolves to the reason when this attempt disabled it.
    */
   async recordAttempt(delivery: { id: string; endpointId: string }, attempt: AttemptRecord, disableAfterMs: number): Promise<{ disabled: string | null }> {
+    if (attempt.kind === 'delivered') {
+      // The usual case, in one statement (one round trip, one commit).
+      await this.ds.query(
+        `WITH delivered AS (
+           UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, last_attempt_at = now(), last_status_code = $2,
+             last_error = NULL, next_attempt_at = NULL, delivered_at = now(), locked_until = NULL
+           WHERE id = $1)
+         UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $3 AND failing_since IS NOT NULL`,
+        [delivery.id, attempt.status, delivery.endpointId],
+      );
+      return { disabled: null };
+    }
     return this.ds.transaction(async (tx) => {
-      const status = attempt.kind === 'retry' ? 'pending' : attempt.kind;
+      const status = attempt.kind === 'retry' ? 'pending' : 'failed';
       await tx.query(
         `UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_attempt_at = now(), last_status_code = $3,
-           last_error = $4, next_attempt_at = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN now() END, locked_until = NULL
+           last_error = $4, next_attempt_at = $5, delivered_at = NULL, locked_until = NULL
          WHERE id = $1`,
-        [delivery.id, status, attempt.status, attempt.kind === 'delivered' ? null : attempt.error, attempt.kind === 'retry' ? attempt.nextAttemptAt : null],
+        [delivery.id, status, attempt.status, attempt.error, attempt.kind === 'retry' ? attempt.nextAttemptAt : null],
       );
-      if (attempt.kind === 'delivered') {
-        await tx.query(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, [delivery.endpointId]);
-        return { disabled: null };
-      }
       const [rows] = (await tx.query(
         `UPDATE webhook_endpoints e SET
            failing_since = coalesce(e.failing_since, now()),
