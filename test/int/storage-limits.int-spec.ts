@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { gatewayEnvSchema, jobsEnvSchema, parseConfig } from '@app/config';
+import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { isStorageFullError } from '@app/nats';
-import { createLogger } from '@app/observability';
-import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
-import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { videoSubmitted } from '../support/events.js';
+import { startGateway } from '../support/gateway.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { freshNamespace, freshSchema, IN_PROCESS_OPS, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { startJobsService } from '../support/jobs-service.js';
@@ -57,12 +54,7 @@ describe('storage limits', () => {
     jobs = await startJobsService(jobsConfig, ns.subjects);
     keys = await testKeys(db.schema);
     acme = await keys.create('acme');
-    const config = parseConfig(gatewayEnvSchema, { ...env, PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '2000', MAX_UPLOAD_BYTES: String(4 * 1024 * 1024) });
-    const gatewayRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
-    gateway = gatewayRef.createNestApplication<NestExpressApplication>({ logger: false });
-    configureHttp(gateway, config);
-    await gateway.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(gateway.getHttpServer().address() as { port: number }).port}`;
+    ({ app: gateway, base } = await startGateway({ ...env, RPC_TIMEOUT_MS: '2000', MAX_UPLOAD_BYTES: String(4 * 1024 * 1024) }));
   });
 
   afterAll(async () => {

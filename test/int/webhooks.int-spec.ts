@@ -2,14 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
-import { gatewayEnvSchema, parseConfig } from '@app/config';
 import type { WebhookDeliveriesPage, WebhookEndpointView, WebhookWithSecret } from '@app/contracts';
 import { EventStore } from '@app/event-store';
-import { createLogger } from '@app/observability';
-import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
-import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { jobCompleted, jobStarted, videoSubmitted } from '../support/events.js';
+import { startGateway } from '../support/gateway.js';
 import { jobsTestConfig, startJobsService } from '../support/jobs-service.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { eventually, freshNamespace, freshSchema, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
@@ -50,12 +46,7 @@ describe('webhooks through the gateway (production URL policy)', () => {
     jobs = await startJobsService(jobsTestConfig(ns, db, { WEBHOOK_TIMEOUT_MS: '300', WEBHOOK_RETRY_BASE_MS: '60000' }), ns.subjects);
     keys = await testKeys(db.schema);
     [acme, bravo, admin] = await Promise.all([keys.create('acme'), keys.create('bravo'), keys.create('ops', true)]);
-    const config = parseConfig(gatewayEnvSchema, { NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '5000' });
-    const gatewayRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
-    gateway = gatewayRef.createNestApplication<NestExpressApplication>({ logger: false });
-    configureHttp(gateway, config);
-    await gateway.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(gateway.getHttpServer().address() as { port: number }).port}`;
+    ({ app: gateway, base } = await startGateway({ NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, RPC_TIMEOUT_MS: '5000' }));
   });
 
   afterAll(async () => {

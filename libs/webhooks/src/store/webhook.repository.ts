@@ -61,16 +61,8 @@ export interface ClaimedDelivery extends DeliveryRecord {
   claimedAt: Date;
 }
 
-export interface NewDelivery {
-  id: string;
-  endpointId: string;
-  eventId: string;
-  eventType: WebhookEventType;
-  jobId: string;
-  streamSeq: number;
-  occurredAt: Date;
-  body: string;
-}
+/** A delivery the fan-out stores: the event it tells of, and the body every attempt sends. */
+export type NewDelivery = Pick<DeliveryRecord, 'id' | 'endpointId' | 'eventId' | 'eventType' | 'jobId' | 'streamSeq' | 'occurredAt'> & { body: string };
 
 export interface EndpointPatch {
   url?: string | undefined;
