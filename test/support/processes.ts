@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type AppName = 'gateway' | 'jobs' | 'worker';
@@ -39,12 +39,16 @@ function spawnProcess(name: string, args: string[], env: Record<string, string>)
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  // For a run to look into afterwards (the chaos run's services come and go): every line in <dir>/<name>.log.
+  const logDir = process.env['FRAMEWIRE_TEST_LOG_DIR'];
+  const logFile = logDir ? join(logDir, `${name}.log`) : null;
   const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
   let partial = '';
   const onData = (chunk: Buffer) => {
     const text = partial + chunk.toString();
     const complete = text.split('\n');
     partial = complete.pop() ?? '';
+    if (logFile && complete.length > 0) appendFileSync(logFile, `${complete.join('\n')}\n`);
     for (const line of complete) {
       lines.push(line);
       for (const waiter of waiters) {

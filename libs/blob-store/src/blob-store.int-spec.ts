@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { freshNamespace, type TestNamespace } from '../../../test/support/services.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { eventually, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
 import { mediaDir } from '../../../test/support/videos.js';
 import { BlobNotFoundError, BlobStore } from './blob-store.js';
 
@@ -39,6 +40,9 @@ describe('BlobStore against the NATS Object Store', () => {
     const path = join(media.dir, 'a.bin');
     await blobs.downloadToFile('uploads/a', path);
     expect((await readFile(path)).equals(content)).toBe(true);
+    // Each read's ordered consumer is deleted when it is done, not left to the server's 5 minutes.
+    const jsm = await jetstreamManager(ns.nc);
+    await eventually(async () => ((await jsm.consumers.list(`OBJ_${ns.subjects.videoBucket}`).next()).length === 0 ? true : undefined), 5000, 'no consumer left on the bucket');
   });
 
   it('serves byte ranges across chunk boundaries, and the last byte alone', async () => {

@@ -201,6 +201,10 @@ export class BlobStore {
         }
       } finally {
         await messages.close().catch(() => undefined);
+        // An ordered consumer outlives its reader by 5 minutes on the server unless deleted: a worker
+        // reading many uploads would pile them up until the server refuses more (it said "maximum
+        // consumers limit reached" at 1000 on the bucket's stream in the 2000-job chaos run).
+        await consumer.delete().catch(() => undefined);
       }
       if (count !== info.chunks || size !== info.size) throw new Error(`object ${info.name}: read ${count} chunks, ${size} bytes; expected ${info.chunks}, ${info.size}`);
       if (hash.digest('hex') !== digestToHex(info.digest)) throw new Error(`object ${info.name}: its content does not match its SHA-256 digest`);

@@ -222,6 +222,10 @@ describe('EventStore against JetStream', () => {
     }, 10);
     expect(seen).toEqual(Array.from({ length: to - from + 1 }, (_, i) => from + i));
     expect(Math.max(...batches)).toBeLessThanOrEqual(10);
+    // The read's ordered consumer is deleted once it is done (the server would keep it 5 minutes).
+    const jsm = await jetstreamManager(ns.nc);
+    const ephemeral = (await jsm.consumers.list(ns.subjects.streamName).next()).filter((c) => !c.config.durable_name);
+    expect(ephemeral).toEqual([]);
   });
 
   it('ends a range read with an error when the stream is deleted under it (stopIfGone), instead of waiting for it to come back', async () => {

@@ -339,7 +339,9 @@ export class EventStore {
   async consumeOrdered(fromSeq: number | null, options: ConsumeOptions): Promise<ConsumerMessages> {
     const start = fromSeq !== null ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.New };
     const consumer = await this.js.consumers.get(this.streamName, { filter_subjects: this.subjects.all, ...start });
-    return consumer.consume(options);
+    const messages = await consumer.consume(options);
+    void messages.closed().then(() => dropOrdered(consumer));
+    return messages;
   }
 
   /**
@@ -406,6 +408,7 @@ export class EventStore {
       if (inFlight) await inFlight;
     } finally {
       await messages.close().catch(() => undefined);
+      await dropOrdered(consumer);
     }
   }
   /** True when the stream holds a message with a sequence from `fromSeq` to `toSeq`. */
@@ -437,8 +440,19 @@ export class EventStore {
     } finally {
       signal.removeEventListener('abort', stop);
       stop();
+      await dropOrdered(consumer);
     }
   }
+}
+
+/**
+ * Deletes an ordered consumer once its reader is done with it. The server otherwise keeps it for the
+ * 5 minutes of inactivity nats.js gives ordered consumers, and every read, live follow and upload
+ * read adds one: enough of them reach the server's limit of consumers per stream, and every new read
+ * is refused. Deleting one that is already gone, or with NATS away, is no error.
+ */
+async function dropOrdered(consumer: { delete(): Promise<unknown> }): Promise<void> {
+  await consumer.delete().catch(() => undefined);
 }
 
 /**
