@@ -338,10 +338,8 @@ export class EventStore {
    */
   async consumeOrdered(fromSeq: number | null, options: ConsumeOptions): Promise<ConsumerMessages> {
     const start = fromSeq !== null ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.New };
-    const consumer = await this.js.consumers.get(this.streamName, { filter_subjects: this.subjects.all, ...start });
-    const messages = await consumer.consume(options);
-    void messages.closed().then(() => dropOrdered(consumer));
-    return messages;
+    const consumer = await this.js.consumers.get(this.streamName, { filter_subjects: this.subjects.all, inactive_threshold: FOLLOW_INACTIVE_MS, ...start });
+    return consumer.consume(options);
   }
 
   /**
@@ -429,6 +427,7 @@ export class EventStore {
     const consumer = await this.js.consumers.get(this.streamName, {
       filter_subjects: this.subjects.ofJob(jobId),
       opt_start_seq: afterSeq + 1,
+      inactive_threshold: FOLLOW_INACTIVE_MS,
     });
     const messages = await consumer.consume({ max_messages: 64 });
     const stop = () => void messages.close().catch(() => undefined);
@@ -440,16 +439,23 @@ export class EventStore {
     } finally {
       signal.removeEventListener('abort', stop);
       stop();
-      await dropOrdered(consumer);
     }
   }
 }
 
 /**
- * Deletes an ordered consumer once its reader is done with it. The server otherwise keeps it for the
- * 5 minutes of inactivity nats.js gives ordered consumers, and every read, live follow and upload
- * read adds one: enough of them reach the server's limit of consumers per stream, and every new read
- * is refused. Deleting one that is already gone, or with NATS away, is no error.
+ * How long the server keeps a live follow's ordered consumer once nobody pulls from it (nats.js's
+ * default is 5 minutes). The gateway follows jobs for every SSE and WebSocket client and may not
+ * delete consumers of the event stream (its NATS user would then reach the durable ones), so a
+ * closed follow is left to this: every follow would otherwise stay 5 minutes, and enough of them
+ * reach the server's limit of consumers per stream, past which every new read is refused. A live
+ * follow pulls all the time, so it is never idle this long while its reader is there.
+ */
+const FOLLOW_INACTIVE_MS = 30_000;
+
+/**
+ * Deletes a range read's ordered consumer once it is done (the jobs service and the CLI, whose NATS
+ * users may). Deleting one that is already gone, or with NATS away, is no error.
  */
 async function dropOrdered(consumer: { delete(): Promise<unknown> }): Promise<void> {
   await consumer.delete().catch(() => undefined);

@@ -48,9 +48,14 @@ describe('NATS permissions', () => {
     expect([p.gateway, p.worker].every((r) => !r.allowResponses && !r.subscribe.includes('framewire.rpc.>'))).toBe(true);
   });
 
-  it('lets workers delete their own work consumers (to make one again for a new filter), and no other', () => {
-    const deletes = p.worker.publish.filter((s) => s.includes('CONSUMER.DELETE'));
+  it('lets workers delete their own work consumers (to make one again for a new filter), and no other of the event stream', () => {
+    const deletes = p.worker.publish.filter((s) => s.includes('CONSUMER.DELETE.FRAMEWIRE_EVENTS'));
     expect(deletes.sort()).toEqual(['workers', 'workers-high', 'workers-low'].map((name) => `$JS.API.CONSUMER.DELETE.FRAMEWIRE_EVENTS.${name}`));
+  });
+
+  it("lets every service delete its reads' ordered consumers on the bucket's stream (which has no durable ones), and the gateway none of the event stream's", () => {
+    for (const role of ['gateway', 'jobs', 'worker'] as const) expect(p[role].publish).toContain('$JS.API.CONSUMER.DELETE.OBJ_framewire_videos.*');
+    expect(p.gateway.publish.filter((s) => s.includes('CONSUMER.DELETE.FRAMEWIRE_EVENTS'))).toEqual([]);
   });
 
   it("denies the gateway and the workers, by name, every durable consumer that is not their own", () => {

@@ -110,6 +110,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...objects.create,
         ...objects.get,
         ...objects.purge,
+        // A read's ordered consumer, deleted when the read ends (the bucket's stream has no durable consumers).
+        ...objects.deleteConsumer,
         ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
         // Listing the workers (GET /v1/workers, /v1/worker/health): reads the registry bucket, never writes it.
         ...workersKv.info,
@@ -149,6 +151,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         // listing the objects (ordered consumers), and the bucket's size limit (NATS_BUCKET_MAX_BYTES).
         `$O.${subjects.videoBucket}.M.>`,
         ...objects.purge,
+        // A read's ordered consumer, deleted when the read ends (the bucket's stream has no durable consumers).
+        ...objects.deleteConsumer,
         ...objects.update,
         ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
       ],
@@ -171,6 +175,8 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...objects.create,
         ...objects.get,
         ...objects.purge,
+        // A read's ordered consumer, deleted when the read ends (the bucket's stream has no durable consumers).
+        ...objects.deleteConsumer,
         ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
         // The workers' registry (heartbeats with a TTL) is a KV bucket.
         `$KV.${subjects.workersBucket}.>`,
