@@ -4,15 +4,12 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import WebSocket from 'ws';
 import { KeyQuery, type VideoSubmitted } from '@app/contracts';
-import { gatewayEnvSchema, jobsEnvSchema, parseConfig } from '@app/config';
+import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore } from '@app/event-store';
-import { createLogger } from '@app/observability';
-import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
-import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
+import { startGateway } from '../support/gateway.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { publishAsOlderRelease } from '../support/events.js';
 import { multipart, rawRequest, send } from '../support/raw-http.js';
@@ -113,19 +110,12 @@ describe('the gateway against one abusive client', () => {
     keys = await testKeys(db.schema);
     [acme, bravo, admin] = await Promise.all([keys.create('acme'), keys.create('bravo'), keys.create('ops', true)]);
 
-    const config = parseConfig(gatewayEnvSchema, {
+    ({ app: gateway, port } = await startGateway({
       ...env,
-      PORT: '0',
-      HOST: '127.0.0.1',
       AUTH_FAILURE_LIMIT: String(AUTH_FAILURE_LIMIT),
       AUTH_FAILURE_WINDOW_MS: '600000',
       MAX_LIVE_STREAMS_PER_KEY: String(STREAMS_PER_KEY),
-    });
-    const gatewayRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
-    gateway = gatewayRef.createNestApplication<NestExpressApplication>({ logger: false });
-    configureHttp(gateway, config);
-    await gateway.listen(0, '127.0.0.1');
-    port = (gateway.getHttpServer().address() as { port: number }).port;
+    }));
   });
 
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { EventStore } from '@app/event-store';
 import { createLogger } from '@app/observability';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
+import { startGateway } from '../support/gateway.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, objectNames, streamLastSeq, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { startJobsService } from '../support/jobs-service.js';
@@ -65,20 +66,7 @@ describe('gateway over HTTP', () => {
     keys = await testKeys(db.schema);
     [acme, bravo, admin] = await Promise.all([keys.create('acme'), keys.create('bravo'), keys.create('ops', true)]);
 
-    const config = parseConfig(gatewayEnvSchema, {
-      ...env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      RPC_TIMEOUT_MS: '2000',
-      MAX_UPLOAD_BYTES: '4096',
-      CORS_ORIGINS: 'https://app.example.com',
-    });
-    const gatewayRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'silent'))] }).compile();
-    gateway = gatewayRef.createNestApplication<NestExpressApplication>({ logger: false });
-    configureHttp(gateway, config);
-    await gateway.listen(0, '127.0.0.1');
-    const address = gateway.getHttpServer().address() as { port: number };
-    base = `http://127.0.0.1:${address.port}`;
+    ({ app: gateway, base } = await startGateway({ ...env, RPC_TIMEOUT_MS: '2000', MAX_UPLOAD_BYTES: '4096', CORS_ORIGINS: 'https://app.example.com' }));
   });
 
   afterAll(async () => {

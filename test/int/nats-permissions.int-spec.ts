@@ -8,17 +8,16 @@ import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { AckPolicy, jetstream, jetstreamManager, type ConsumerInfo } from '@nats-io/jetstream';
-import { gatewayEnvSchema, jobsEnvSchema, parseConfig, workerEnvSchema } from '@app/config';
+import { jobsEnvSchema, parseConfig, workerEnvSchema } from '@app/config';
 import { encodeEvent, jobSubjects, type JobSubjects } from '@app/contracts';
 import { ConsumerFilterError, EventStore } from '@app/event-store';
 import { connectNats, inboxPrefixOf, natsClientOptions, renderNatsAuthorization, type NatsConnection, type ServiceRole } from '@app/nats';
 import { NamespacedNatsServer } from '@app/rpc';
 import { createLogger } from '@app/observability';
-import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
-import { configureHttp } from '../../apps/gateway/src/http/http-setup.js';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { WORK_CONSUMERS } from '../../apps/worker/src/work/work.consumer.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
+import { startGateway } from '../support/gateway.js';
 import { jobCompleted, jobStarted } from '../support/events.js';
 import { testKeys } from '../support/keys.js';
 import { freeTcpPort } from '../support/processes.js';
@@ -97,12 +96,7 @@ describe('NATS permissions per service', () => {
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(workerConfig, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
 
-    const gatewayConfig = parseConfig(gatewayEnvSchema, { ...env('gateway'), PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '3000' });
-    const gatewayRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(gatewayConfig, createLogger('gateway', 'silent'))] }).compile();
-    gateway = gatewayRef.createNestApplication<NestExpressApplication>({ logger: false });
-    configureHttp(gateway, gatewayConfig);
-    await gateway.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(gateway.getHttpServer().address() as { port: number }).port}`;
+    ({ app: gateway, base } = await startGateway({ ...env('gateway'), RPC_TIMEOUT_MS: '3000' }));
 
     const keys = await testKeys(db.schema);
     key = (await keys.create('acme')).key;
