@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { JobSubjects } from '@app/contracts';
-import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/nats';
+import { JOB_SUBJECTS, NATS_CONNECTION, START_UNAVAILABLE_MS, whileNatsUnavailable, type NatsConnection } from '@app/nats';
 import { BlobStore } from './blob-store.js';
 
 export interface BlobStoreModuleOptions {
@@ -24,7 +24,9 @@ export class BlobStoreModule {
         {
           provide: BlobStore,
           inject: [NATS_CONNECTION, JOB_SUBJECTS],
-          useFactory: (nc: NatsConnection, subjects: JobSubjects) => BlobStore.open(nc, subjects.videoBucket, options.replicas, options.maxBytes),
+          // A restarted node of a cluster answers "no responders" for JetStream for a few seconds.
+          useFactory: (nc: NatsConnection, subjects: JobSubjects) =>
+            whileNatsUnavailable(() => BlobStore.open(nc, subjects.videoBucket, options.replicas, options.maxBytes), { timeoutMs: START_UNAVAILABLE_MS }),
         },
       ],
       exports: [BlobStore],

@@ -78,3 +78,25 @@ export function natsFailureMessage(error: unknown, connected: boolean): string {
   }
   return `a NATS request failed (${error instanceof Error ? error.message : String(error)})`;
 }
+
+/** How long a service's start-up steps wait for NATS and JetStream to answer before the start fails. */
+export const START_UNAVAILABLE_MS = 30_000;
+
+/**
+ * Runs `step` (a start-up step: making consumers, a first heartbeat) again while NATS or JetStream is
+ * not answering, for up to `timeoutMs`: a server of a cluster that was just restarted, or one still
+ * forming, answers "no responders" for JetStream for a few seconds. Any other error, or the same one
+ * past the deadline, is thrown.
+ */
+export async function whileNatsUnavailable<T>(step: () => Promise<T>, options: { timeoutMs: number; onRetry?: (error: unknown, delayMs: number) => void }): Promise<T> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 2000)) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isNatsUnavailableError(error) || Date.now() + delayMs > deadline) throw error;
+      options.onRetry?.(error, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

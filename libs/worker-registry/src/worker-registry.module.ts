@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { JobSubjects } from '@app/contracts';
-import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/nats';
+import { JOB_SUBJECTS, NATS_CONNECTION, START_UNAVAILABLE_MS, whileNatsUnavailable, type NatsConnection } from '@app/nats';
 import { WorkerRegistry } from './worker-registry.js';
 
 /**
@@ -19,8 +19,11 @@ export class WorkerRegistryModule {
         {
           provide: WorkerRegistry,
           inject: [NATS_CONNECTION, JOB_SUBJECTS],
+          // A restarted node of a cluster answers "no responders" for JetStream for a few seconds.
           useFactory: (nc: NatsConnection, subjects: JobSubjects) =>
-            mode === 'create' ? WorkerRegistry.open(nc, subjects.workersBucket, { replicas }) : WorkerRegistry.bind(nc, subjects.workersBucket),
+            whileNatsUnavailable(() => (mode === 'create' ? WorkerRegistry.open(nc, subjects.workersBucket, { replicas }) : WorkerRegistry.bind(nc, subjects.workersBucket)), {
+              timeoutMs: START_UNAVAILABLE_MS,
+            }),
         },
       ],
       exports: [WorkerRegistry],

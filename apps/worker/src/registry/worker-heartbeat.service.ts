@@ -32,7 +32,9 @@ export class WorkerHeartbeat implements OnApplicationBootstrap, BeforeApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     this.startedAt = this.clock.now().toISOString();
-    await this.beat();
+    // The first beat is not a condition of starting: like every later one, it may meet JetStream not
+    // answering yet (a restarted node of a cluster), and the next beat comes a third of the TTL later.
+    await this.beat().catch((error: unknown) => this.logger.warn(`first heartbeat failed: ${error instanceof Error ? error.message : String(error)}`));
     this.timer = setInterval(() => {
       this.beating = this.beat().catch((error: unknown) => this.logger.warn(`heartbeat failed: ${error instanceof Error ? error.message : String(error)}`));
     }, Math.floor(WORKER_TTL_MS / 3));

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { decodeEvent, isWorkRequest, JOB_PRIORITIES, type JobPriority } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { WorkQueue, type PulledMessage, type WorkPuller } from '@app/event-store';
-import { WORK_CONSUMERS } from '@app/nats';
+import { START_UNAVAILABLE_MS, WORK_CONSUMERS, whileNatsUnavailable } from '@app/nats';
 import { runWithCorrelation } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { InFlightJobs } from './in-flight-jobs.js';
@@ -83,7 +83,10 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   async onApplicationBootstrap(): Promise<void> {
     // A consumer that cannot be brought to the current filter stops the worker here, loudly: one left
     // with an older filter would never hand out that priority's jobs.
-    await this.ensureConsumers().catch((error: unknown) => {
+    await whileNatsUnavailable(() => this.ensureConsumers(), {
+      timeoutMs: START_UNAVAILABLE_MS,
+      onRetry: (error, delay) => this.logger.warn(`JetStream is not answering yet (${error instanceof Error ? error.message : String(error)}); setting up the work consumers again in ${delay} ms`),
+    }).catch((error: unknown) => {
       this.logger.error({ stream: this.queue.streamName }, `cannot set up the work consumers; the worker stops: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     });
