@@ -258,6 +258,16 @@ export class EventStore {
     return msg ? readStored(msg) : null;
   }
 
+  /**
+   * Who owns the job: the tenant its first `VideoSubmitted` names (read by direct get, so it holds
+   * before any projection has seen the job). Null for an unknown job, or one whose first submission
+   * this release cannot read.
+   */
+  async tenantOf(jobId: string): Promise<string | null> {
+    const first = await this.firstSubmission(jobId);
+    return first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
+  }
+
   /** One message by stream sequence; null if the stream has no such message. */
   async bySeq(seq: number): Promise<ReadItem | null> {
     const jsm = await this.jsm();

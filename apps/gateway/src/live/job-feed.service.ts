@@ -137,8 +137,7 @@ export class JobFeed implements BeforeApplicationShutdown, OnApplicationShutdown
     }
     const known = this.tenants.get(event.jobId);
     if (known) return known.tenant;
-    const first = await this.store.firstSubmission(event.jobId);
-    const tenant = first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
+    const tenant = await this.store.tenantOf(event.jobId);
     if (tenant === null) this.logger.warn(`job ${event.jobId} has no readable VideoSubmitted: its changes go to admin keys only`);
     this.tenants.set(event.jobId, { tenant });
     return tenant;

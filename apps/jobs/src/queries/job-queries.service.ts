@@ -148,8 +148,7 @@ export class JobQueriesService {
    * holds even before the projector has seen the job. Unknown and foreign jobs get the same error.
    */
   private async assertVisible(jobId: string, scope: JobScope): Promise<void> {
-    const first = await this.store.firstSubmission(jobId);
-    const tenant = first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
+    const tenant = await this.store.tenantOf(jobId);
     if (tenant === null || !inScope(scope, tenant)) throw new QueryError(ErrorCode.JobNotFound, `no job ${jobId}`);
   }
 

@@ -144,8 +144,7 @@ export class WebhookFanout implements OnApplicationBootstrap, BeforeApplicationS
   private async tenantOf(jobId: string): Promise<string | null> {
     const known = this.tenants.get(jobId);
     if (known) return known;
-    const first = await this.store.firstSubmission(jobId);
-    const tenant = first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null;
+    const tenant = await this.store.tenantOf(jobId);
     if (tenant) this.tenants.set(jobId, tenant);
     return tenant;
   }

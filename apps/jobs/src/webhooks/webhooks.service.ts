@@ -171,8 +171,7 @@ export class WebhooksService {
         const type = webhookEventTypeOf(event);
         if (!type || !endpoint.events.includes(type)) continue;
         if (!tenants.has(event.jobId)) {
-          const first = await this.store.firstSubmission(event.jobId);
-          tenants.set(event.jobId, first?.ok && first.stored.event.type === 'VideoSubmitted' ? first.stored.event.data.tenant : null);
+          tenants.set(event.jobId, await this.store.tenantOf(event.jobId));
         }
         if (tenants.get(event.jobId) === endpoint.tenant) jobs.set(event.jobId, seq);
       }
