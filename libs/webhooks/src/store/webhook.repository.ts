@@ -118,17 +118,14 @@ export class WebhookRepository {
   }
 
   async listEndpoints(scope: JobScope): Promise<EndpointRecord[]> {
-    const rows = scope.kind === 'all'
-      ? await this.ds.query(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id`)
-      : await this.ds.query(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant = $1 ORDER BY created_at, id`, [scope.tenant]);
-    return (rows as Row[]).map(toEndpoint);
+    const rows = (await this.ds.query(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE ${IN_SCOPE('$1')} ORDER BY created_at, id`, [tenantOf(scope)])) as Row[];
+    return rows.map(toEndpoint);
   }
 
   /** The endpoint, or null when there is none with this id in the scope (the same answer for both). */
   async getEndpoint(id: string, scope: JobScope): Promise<EndpointRecord | null> {
-    const rows = (await this.ds.query(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1`, [id])) as Row[];
-    const found = rows[0] ? toEndpoint(rows[0]) : null;
-    return found && inScope(scope, found.tenant) ? found : null;
+    const rows = (await this.ds.query(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND ${IN_SCOPE('$2')}`, [id, tenantOf(scope)])) as Row[];
+    return rows[0] ? toEndpoint(rows[0]) : null;
   }
 
   /**
@@ -137,7 +134,6 @@ export class WebhookRepository {
    * Enabling clears a disablement and the failure streak behind it.
    */
   async updateEndpoint(id: string, scope: JobScope, patch: EndpointPatch, from: StreamPosition | null): Promise<EndpointRecord | null> {
-    if (!(await this.getEndpoint(id, scope))) return null;
     const rows = (await this.ds.query(
       `UPDATE webhook_endpoints SET
          url = coalesce($2, url),
@@ -149,8 +145,8 @@ export class WebhookRepository {
          from_seq = CASE WHEN $7::text IS NULL THEN from_seq WHEN $7 <> from_stream THEN $6 ELSE greatest(from_seq, $6) END,
          from_stream = coalesce($7, from_stream),
          updated_at = now()
-       WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
-      [id, patch.url ?? null, patch.events ?? null, patch.description ?? null, patch.enabled ?? null, from?.seq ?? null, from?.stream ?? null],
+       WHERE id = $1 AND ${IN_SCOPE('$8')} RETURNING ${ENDPOINT_COLUMNS}`,
+      [id, patch.url ?? null, patch.events ?? null, patch.description ?? null, patch.enabled ?? null, from?.seq ?? null, from?.stream ?? null, tenantOf(scope)],
     )) as [Row[], number];
     const row = rows[0][0];
     return row ? toEndpoint(row) : null;
@@ -158,19 +154,17 @@ export class WebhookRepository {
 
   /** Deletes the endpoint and its deliveries (nothing more is sent to it); false when it is not in the scope. */
   async deleteEndpoint(id: string, scope: JobScope): Promise<boolean> {
-    if (!(await this.getEndpoint(id, scope))) return false;
-    const [, count] = (await this.ds.query(`DELETE FROM webhook_endpoints WHERE id = $1`, [id])) as [unknown, number];
+    const [, count] = (await this.ds.query(`DELETE FROM webhook_endpoints WHERE id = $1 AND ${IN_SCOPE('$2')}`, [id, tenantOf(scope)])) as [unknown, number];
     return count > 0;
   }
 
   /** A new secret; the current one keeps signing beside it for `graceMs`. */
   async rotateSecret(id: string, scope: JobScope, secret: string, graceMs: number): Promise<EndpointRecord | null> {
-    if (!(await this.getEndpoint(id, scope))) return null;
     const rows = (await this.ds.query(
       `UPDATE webhook_endpoints SET previous_secret = secret, secret = $2,
          previous_secret_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
-       WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
-      [id, secret, graceMs],
+       WHERE id = $1 AND ${IN_SCOPE('$4')} RETURNING ${ENDPOINT_COLUMNS}`,
+      [id, secret, graceMs, tenantOf(scope)],
     )) as [Row[], number];
     const row = rows[0][0];
     return row ? toEndpoint(row) : null;
@@ -393,8 +387,14 @@ async function insertDeliveries(tx: EntityManager, deliveries: NewDelivery[], on
   return rows.length;
 }
 
-function inScope(scope: JobScope, tenant: string): boolean {
-  return scope.kind === 'all' || scope.tenant === tenant;
+/**
+ * A scope in SQL, in the statement that reads or changes the endpoint (no read before the write): the
+ * parameter is the scope's tenant, or null for an admin's scope, which sees every tenant.
+ */
+const IN_SCOPE = (param: string) => `(${param}::text IS NULL OR tenant = ${param})`;
+
+function tenantOf(scope: JobScope): string | null {
+  return scope.kind === 'tenant' ? scope.tenant : null;
 }
 
 type Row = Record<string, unknown>;
