@@ -18,7 +18,7 @@ import { sanitizeFilename } from '../uploads/multipart-reader.js';
 import { KvUploadLocker } from './kv-upload.locker.js';
 import { ChecksumMismatchError, ResumableUploadStore } from './resumable-upload.store.js';
 import { TusDataStore, type UploadRequestContext } from './tus-data.store.js';
-import { submissionKeyOf, submissionOf, UploadStateConflict, type UploadState } from './upload-state.js';
+import { parseChecksumHeader, submissionKeyOf, submissionOf, UploadStateConflict, type UploadState } from './upload-state.js';
 
 export const UPLOADS_PATH = '/v1/uploads';
 /** The response header that names the job a completed upload made (final PATCH, and HEAD afterwards). */
@@ -98,9 +98,12 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
 
   /** Serves one tus request (POST, HEAD, PATCH, DELETE, OPTIONS) for `call.tenant`. */
   async handle(call: TusCall): Promise<void> {
-    const checksum = call.req.headers['upload-checksum'];
+    const checksum = parseChecksumHeader(firstHeader(call.req.headers['upload-checksum']));
+    if (checksum.kind === 'unsupported' || checksum.kind === 'malformed') {
+      throw new ApiError(ErrorCode.BadRequest, checksum.kind === 'unsupported' ? `checksum algorithm "${checksum.algorithm.slice(0, 32)}" is not supported: use sha256` : 'Upload-Checksum must be "sha256 <base64 digest>"');
+    }
     const context: UploadRequestContext & { correlationId: string } = { tenant: call.tenant, correlationId: call.correlationId };
-    if (checksum !== undefined) context.sha256 = String(checksum);
+    if (checksum.kind === 'sha256') context.sha256 = checksum.digest;
     await this.requests.run(context, async () => {
       if (call.req.method === 'HEAD') await this.headExtras(call);
       const response = await this.tus.handleWeb(new NodeRequest({ req: call.req, res: call.res }));
@@ -210,7 +213,9 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Every error as the API's JSON body, with its status (tus's own errors get a code of their status). */
-  private errorResponse(error: Error | { status_code: number; body: string }): { status_code: number; body: string } {
+  private errorResponse(reported: Error | { status_code: number; body: string }): { status_code: number; body: string } {
+    // The store's own failure, which the stream pipeline around it reports as an abort.
+    const error = this.requests.getStore()?.failure ?? reported;
     const json = (code: ErrorCode, message: string, status = statusOf(code)) => ({ status_code: status, body: JSON.stringify({ error: { code, message } }) });
     if (error instanceof ApiError) return json(error.code, error.message);
     if (error instanceof ChecksumMismatchError) return json(ErrorCode.ChecksumMismatch, 'the body does not match its Upload-Checksum: none of it was kept');
@@ -234,6 +239,10 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
     this.logger.error(error, 'a resumable upload request failed');
     return json(ErrorCode.Internal, 'internal error');
   }
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /** The upload's first bytes decide what it is, as POST /v1/jobs decides it, before more is stored. */

@@ -2,14 +2,16 @@ import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import type { Clock, IdGenerator } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
-import type { AppendOptions, ResumableUploadStore } from './resumable-upload.store.js';
-import type { UploadState } from './upload-state.js';
+import { ChecksumMismatchError, type AppendOptions, type ResumableUploadStore } from './resumable-upload.store.js';
+import { UploadStateConflict, type UploadState } from './upload-state.js';
 
 /** Who is asking, for the request the store serves now (an AsyncLocalStorage around each tus request). */
 export interface UploadRequestContext {
   tenant: string;
   /** The PATCH's Upload-Checksum digest (base64 sha256), if it had one. */
   sha256?: string;
+  /** Why the store failed this request's write (the stream pipeline around it reports an abort instead). */
+  failure?: Error;
 }
 
 /**
@@ -60,6 +62,7 @@ export class TusDataStore extends DataStore {
     try {
       return await this.uploads.append(id, offset, stream, { ...this.appendOptions, ...(sha256 ? { sha256 } : {}) });
     } catch (error) {
+      if (error instanceof ApiError || error instanceof UploadStateConflict || error instanceof ChecksumMismatchError) this.context().failure = error;
       // The first bytes were refused (not a video container): the upload can never become a job.
       if (error instanceof ApiError) await this.uploads.remove(id).catch(() => undefined);
       throw error;
