@@ -55,8 +55,6 @@ describe('resumable uploads (tus) over HTTP', () => {
     for (const app of gateways) await app.close();
     await jobs?.close();
     await keys?.close();
-    const jsm = await jetstreamManager(ns.nc);
-    for (const name of [ns.subjects.uploadChunksStreamName, `KV_${ns.subjects.uploadsBucket}`, `KV_${ns.subjects.uploadLocksBucket}`]) await jsm.streams.delete(name).catch(() => undefined);
     await ns?.cleanup();
     await db?.drop();
   });

@@ -44,7 +44,6 @@ export class KvUploadLocker implements Locker {
 
 class KvUploadLock implements Lock {
   private readonly owner = randomBytes(12).toString('hex');
-  private revision = 0;
   private refresher: NodeJS.Timeout | null = null;
 
   constructor(
@@ -59,7 +58,7 @@ class KvUploadLock implements Lock {
     for (;;) {
       if (signal.aborted || Date.now() > deadline) throw ERRORS.ERR_LOCK_TIMEOUT;
       try {
-        this.revision = await this.kv.create(this.id, encode({ owner: this.owner }));
+        await this.kv.create(this.id, encode({ owner: this.owner }));
         break;
       } catch (error) {
         if (!/wrong last sequence|key exists/i.test(String(error))) throw error;
@@ -79,8 +78,18 @@ class KvUploadLock implements Lock {
     if (this.refresher) clearInterval(this.refresher);
     this.refresher = null;
     if (this.held.get(this.id) !== undefined) this.held.delete(this.id);
-    // Only our own lock: one that expired and was taken by another request stays theirs.
-    await this.kv.delete(this.id, { previousSeq: this.revision }).catch(() => undefined);
+    // Only our own lock: one that expired and was taken by another request stays theirs. A waiter may
+    // have marked it wanted since our last write, hence the read of its current revision.
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        const entry = await this.kv.get(this.id);
+        if (!entry || entry.operation !== 'PUT' || decode(entry.value)?.owner !== this.owner) return;
+        await this.kv.delete(this.id, { previousSeq: entry.revision });
+        return;
+      } catch {
+        // Changed between the read and the delete: read again.
+      }
+    }
   }
 
   private async askHolderToRelease(): Promise<void> {
@@ -98,7 +107,7 @@ class KvUploadLock implements Lock {
       const value = entry?.operation === 'PUT' ? decode(entry.value) : null;
       if (!entry || value?.owner !== this.owner) return; // expired and taken: nothing of ours to keep
       if (value.wanted) await requestRelease();
-      this.revision = await this.kv.update(this.id, encode(value), entry.revision);
+      await this.kv.update(this.id, encode(value), entry.revision);
     } catch {
       // NATS away for a moment: the next refresh tries again (the TTL leaves five of them).
     }

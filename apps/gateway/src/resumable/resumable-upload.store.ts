@@ -167,7 +167,10 @@ export class ResumableUploadStore {
       committedAt = acked;
     };
     const publish = async (data: Buffer) => {
-      inFlight.push({ ack: this.js.publish(subject, data, { timeout: 30_000 }), size: data.length });
+      const ack = this.js.publish(subject, data, { timeout: 30_000 });
+      // Awaited in order below; one left behind by a failure must not be an unhandled rejection.
+      ack.catch(() => undefined);
+      inFlight.push({ ack, size: data.length });
       while (inFlight.length >= PUBLISH_WINDOW) await settleOne();
     };
     const settleOne = async () => {
@@ -203,7 +206,12 @@ export class ResumableUploadStore {
     } catch (error) {
       // What was acknowledged before a failure stays (the client resumes after it), unless the body
       // had a checksum (a partial body cannot be checked), or it was refused or overtaken.
-      await Promise.allSettled(inFlight.map((f) => f.ack));
+      // The publishes still in flight count up to the first that failed (JetStream stores them in order).
+      for (const { ack, size } of inFlight.splice(0)) {
+        const ok = await ack.then(() => true, () => false);
+        if (!ok) break;
+        acked += size;
+      }
       const keep = !hash && !refused && !(error instanceof UploadStateConflict);
       if (keep) await commit().catch(() => undefined);
       if (!keep || committedAt === 0) await this.purge(subject).catch(() => undefined);
