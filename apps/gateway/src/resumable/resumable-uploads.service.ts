@@ -88,7 +88,7 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
       },
       onResponseError: (_req, error) => this.errorResponse(error),
     });
-    this.sweeper = setInterval(() => void this.sweep(), this.config.UPLOAD_SWEEP_INTERVAL_MS);
+    this.sweeper = setInterval(() => void this.sweep().catch((error: unknown) => this.logger.warn(`the sweep of expired uploads failed (the next one tries again): ${String(error)}`)), this.config.UPLOAD_SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
 
@@ -121,14 +121,9 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
 
   /** Deletes every expired upload now (the periodic sweep; tests call it too). */
   async sweep(): Promise<number> {
-    try {
-      const removed = await this.store.sweep(this.clock.now());
-      if (removed > 0) this.logger.log({ removed }, 'expired resumable uploads deleted');
-      return removed;
-    } catch (error) {
-      this.logger.warn(`the sweep of expired uploads failed: ${String(error)}`);
-      return 0;
-    }
+    const removed = await this.store.sweep(this.clock.now());
+    if (removed > 0) this.logger.log({ removed }, 'expired resumable uploads deleted');
+    return removed;
   }
 
   /**
