@@ -1,7 +1,6 @@
 import { Controller, Delete, Head, Options, Patch, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
-import { Public } from '../auth/route-access.decorator.js';
 import { ClientAddresses } from '../http/client-address.js';
 import { NatsAvailableGuard } from '../http/nats-available.guard.js';
 import { UploadSlots } from '../limits/upload-slots.js';
@@ -10,7 +9,8 @@ import { ResumableUploadsService } from './resumable-uploads.service.js';
 /**
  * /v1/uploads: resumable uploads (tus 1.0.0). Thin: the auth guard and the rate limit have run (the
  * global guards), the request takes one of its key's upload slots while it sends bytes, and the tus
- * server answers it for the principal's tenant. OPTIONS (tus discovery) is public, like a CORS preflight.
+ * server answers it for the principal's tenant. OPTIONS (tus discovery) needs a key too; a browser's
+ * CORS preflight never reaches it (the CORS middleware answers it, for CORS_ORIGINS only).
  */
 @Controller('v1/uploads')
 @UseGuards(NatsAvailableGuard)
@@ -22,9 +22,8 @@ export class UploadsController {
   ) {}
 
   @Options()
-  @Public()
-  discover(@Req() req: Request, @Res() res: Response) {
-    return this.uploads.handle({ req, res, tenant: '', correlationId: String(req.id) });
+  discover(@CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response) {
+    return this.uploads.handle({ req, res, tenant: principal.tenant, correlationId: String(req.id) });
   }
 
   /** Creates an upload (creation), with its first bytes if the request has a body (creation-with-upload). */

@@ -13,7 +13,6 @@ export function registerUploadsRoutes({ registry, errors }: ApiDocs): void {
     tags: ['uploads'],
     summary: 'tus discovery',
     description: 'Tus-Version, Tus-Extension (creation, creation-with-upload, termination, expiration, checksum), Tus-Max-Size and Tus-Checksum-Algorithm (sha256).',
-    security: [],
     responses: { 204: { description: 'The server\'s tus capabilities, in headers' } },
   });
   registry.registerPath({
