@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -11,7 +14,8 @@ import { startGateway } from '../support/gateway.js';
 import { startJobsService } from '../support/jobs-service.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
-import { mp4Shell } from '../support/videos.js';
+import { mediaDir, mp4Shell } from '../support/videos.js';
+import { uploadResumable } from '../../apps/cli/src/submit/resumable-upload.js';
 
 const TUS = { 'Tus-Resumable': '1.0.0' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -139,6 +143,49 @@ describe('resumable uploads (tus) over HTTP', () => {
     // The job made again by a gateway that sees the upload complete finds the same job (idempotent).
     const service = gateways[1]!.get(ResumableUploadsService);
     expect(await service.complete(uploadUrl.split('/').pop()!, 'acme', 'test')).toBe(jobIdOfFinalPatch);
+  }, 60_000);
+
+  it("lets `framewire submit`'s upload go on after its connection was dropped midway, from the gateway's offset", async () => {
+    const media = await mediaDir();
+    // A proxy that cuts the first connection once 1.5 MB of the request have gone through.
+    let forwarded = 0;
+    let dropped = false;
+    const target = new URL(first);
+    const proxy: Server = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      client.on('data', (chunk: Buffer) => {
+        forwarded += chunk.length;
+        if (!dropped && forwarded > 1_500_000) {
+          dropped = true;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const path = join(media.dir, 'big.mp4');
+      const file = Buffer.from(mp4Shell(9, 3 * 1024 * 1024));
+      await writeFile(path, file);
+      const options = { url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, apiKey: acme.key, json: true };
+      const progress: number[] = [];
+      const submitted = await uploadResumable(options, path, { pipeline: 'probe' }, (sent) => progress.push(sent), [100, 300, 1000]);
+      expect(dropped).toBe(true);
+      expect(submitted).toMatchObject({ status: 'queued', pipeline: 'probe' });
+      // It resumed instead of starting again (which would send the 1.5 MB cut off plus the whole file).
+      expect(forwarded).toBeLessThan(file.length + 1_000_000);
+      const video = Buffer.from(await (await fetch(`${first}/v1/jobs/${submitted.job_id}/video`, { headers: acme.headers })).arrayBuffer());
+      expect(video.equals(file)).toBe(true);
+    } finally {
+      proxy.close();
+      await media.cleanup();
+    }
   }, 60_000);
 
   it('refuses a PATCH whose body does not match its Upload-Checksum (460), keeping none of it', async () => {
