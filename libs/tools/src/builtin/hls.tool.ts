@@ -142,9 +142,10 @@ export const hlsTool = defineTool({
     let frames: number | null = null;
     await ctx.tools.ffmpeg(args, {
       onProgress: (p) => {
-        if (p.frame !== null) frames = p.frame;
-        if (p.frame !== null) ctx.progress.frames(p.frame, media.frameCount);
-        else if (p.outTimeSec !== null && media.durationSec) ctx.progress.fraction(p.outTimeSec / media.durationSec);
+        if (p.frame !== null) {
+          frames = p.frame;
+          ctx.progress.frames(p.frame, media.frameCount);
+        } else if (p.outTimeSec !== null && media.durationSec) ctx.progress.fraction(p.outTimeSec / media.durationSec);
       },
     });
 
@@ -170,8 +171,7 @@ export const hlsTool = defineTool({
       made.map((r) => ({ playlist: r.playlist, bandwidth: r.bandwidth, averageBandwidth: r.average_bandwidth, width: r.width, height: r.height, codecs: r.codecs, frameRate: r.frame_rate })),
       audio ? { groupId: AUDIO_GROUP, name: AUDIO_GROUP, playlist: audio.playlist, channels: media.details.audio?.channels ?? null } : null,
     );
-    const masterPath = join(ctx.workDir, MASTER_PLAYLIST);
-    await writeFile(masterPath, master);
+    await writeFile(join(ctx.workDir, MASTER_PLAYLIST), master);
 
     const uploads: Array<[name: string, contentType: string]> = [
       [MASTER_PLAYLIST, PLAYLIST_CONTENT_TYPE],
