@@ -1,16 +1,16 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import webvtt from 'webvtt-parser';
-import type { ArtifactRef, JobCompleted, JobEvent, JobProgressed } from '@app/contracts';
+import type { ArtifactRef, JobCompleted, JobProgressed } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { BlobStore } from '@app/blob-store';
 import { createLogger } from '@app/observability';
 import type { PipelineResult } from '@app/tools';
-import { videoSubmitted } from '../../../test/support/events.js';
-import { eventually, freshNamespace, TEST_NATS_URL, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
+import { downloadObject, runWorkerJob } from '../../../test/support/worker-jobs.js';
+import { freshNamespace, TEST_NATS_URL, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
 import { dimensions, ffmpeg, ffprobe, frameTimes, makeCutsVideo, makeVideo, mediaDir } from '../../../test/support/videos.js';
 import { WorkerModule } from './worker.module.js';
 
@@ -29,29 +29,8 @@ describe('built-in tools on real videos', () => {
   const v: Record<string, string> = {};
   let cuts: number[] = [];
 
-  async function runJob(video: string, pipeline: string, params: Record<string, unknown> = {}) {
-    const submitted = videoSubmitted(undefined, { pipeline, params });
-    const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(video), 'video/mp4');
-    submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
-    await store.append(submitted, 0);
-    const events = await eventually(async () => {
-      const items = await store.readJob(submitted.jobId);
-      const all = items.map((item) => (item.ok ? item.stored.event : null)).filter((e): e is JobEvent => e !== null);
-      return all.some((e) => e.type === 'JobCompleted' || (e.type === 'JobFailed' && e.data.final)) ? all : undefined;
-    }, 60_000, `${pipeline} job to end`);
-    const last = events.at(-1)!;
-    if (last.type !== 'JobCompleted') throw new Error(`job failed: ${JSON.stringify(last.data)}`);
-    const result = (last.data.result ?? JSON.parse(new TextDecoder().decode(await download(last.data.resultRef!.objectName)))) as PipelineResult;
-    return { events, completed: last as JobCompleted, result, artifacts: new Map(last.data.artifacts.map((a) => [a.name, a])) };
-  }
-
-  async function download(objectName: string): Promise<Buffer> {
-    const opened = await blobs.open(objectName);
-    if (!opened) throw new Error(`no object ${objectName}`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of opened.stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  }
+  const runJob = (video: string, pipeline: string, params: Record<string, unknown> = {}) => runWorkerJob(store, blobs, video, pipeline, params);
+  const download = (objectName: string) => downloadObject(blobs, objectName);
 
   /** Saves an artifact to disk and checks it is a JPEG; returns its size in pixels. */
   async function jpegSize(ref: ArtifactRef | undefined): Promise<{ width: number; height: number }> {
