@@ -3,6 +3,10 @@ import type { JobMediaLinks, Principal } from '@app/contracts';
 import { MEDIA_LINK_PARAM, MediaLinks } from '../auth/media-links.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
+/** The artifact that makes a job's output HLS: the master playlist the `hls` pipeline writes. */
+export const HLS_MASTER = 'master.m3u8';
+/** The thumbnails pipeline's storyboard: a WebVTT whose cues name sprite sheets (`sprite-001.jpg#xywh=…`). */
+export const STORYBOARD = 'storyboard.vtt';
 
 /** Issues a job's media links to a principal that may see the job (404 otherwise, as for no job). */
 @Injectable()
@@ -17,12 +21,19 @@ export class JobMediaLinksService {
     const { token, expiresAt } = this.links.issue(principal, job.job_id);
     const base = `/v1/jobs/${job.job_id}`;
     const query = `?${MEDIA_LINK_PARAM}=${encodeURIComponent(token)}`;
+    // The token in the path (MediaLinkInPath): a player resolves the names inside a playlist or a
+    // WebVTT against this URL, which keeps the path and drops a query string.
+    const inPath = (name: string) => (job.artifacts.some((a) => a.name === name) ? `${base}/media/${encodeURIComponent(token)}/${name}` : undefined);
+    const hls = inPath(HLS_MASTER);
+    const storyboard = inPath(STORYBOARD);
     return {
       job_id: job.job_id,
       token,
       expires_at: expiresAt.toISOString(),
       video_url: `${base}/video${query}`,
       artifacts: job.artifacts.map((a) => ({ ...a, url: `${base}/artifacts/${encodeURIComponent(a.name)}${query}` })),
+      ...(hls ? { hls_url: hls } : {}),
+      ...(storyboard ? { storyboard_url: storyboard } : {}),
     };
   }
 }
