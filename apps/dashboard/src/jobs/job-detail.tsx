@@ -6,6 +6,7 @@ import { linkProps, navigate } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, duration, time } from '../ui/format';
 import { cancellable, shownStatus } from './jobs-list.state';
+import { HLS_MASTER, HlsPlayer } from './hls-player';
 
 /**
  * One job: its state, its timeline (the events, read from the stream), its error or result, its
@@ -222,6 +223,12 @@ function MediaPanel({ job }: { job: JobView }) {
             </li>
           ))}
         </ul>
+      )}
+      {artifacts.some((a) => a.name === HLS_MASTER) && (
+        <>
+          <h3>HLS</h3>
+          <HlsPlayer jobId={job.job_id} />
+        </>
       )}
       <h3>Video</h3>
       <VideoPlayer jobId={job.job_id} />
