@@ -6,5 +6,8 @@ export * from './media/media-limits.js';
 export * from './media/ffmpeg-progress.js';
 export * from './builtin/builtin.plugin.js';
 export * from './builtin/sampling.js';
+export { hlsCommand, hlsParams, maxrateKbps, renditionHeights, displayHeight, MASTER_PLAYLIST, PLAYLIST_CONTENT_TYPE } from './builtin/hls.tool.js';
+export { masterPlaylist, readMediaPlaylist } from './builtin/hls-playlist.js';
+export { readAvcTrack } from './media/mp4-init.js';
 export { spriteGrid, thumbnailsCommand, thumbnailsParams } from './builtin/thumbnails.tool.js';
 export * from './tool-catalog.module.js';
