@@ -3,14 +3,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { ARTIFACTS_DIR, launchChromium } from '../support/browser.js';
-import { HLS_FIXTURE_PLUGIN } from '../support/hls.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
 
-/** The HLS job's pipeline: the test plugin's raw ffmpeg command (test/support/hls-fixture), 240p and 360p. */
-const PIPELINE = 'hls-fixture';
+/** The HLS job: the `hls` pipeline, 240p and 360p in 2 s segments. */
 const HEIGHTS = [240, 360];
 
 /**
@@ -36,7 +34,6 @@ describe('the dashboard plays a job\'s HLS output', () => {
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: db.schema,
       FRAMEWIRE_NAMESPACE: ns.namespace,
-      FRAMEWIRE_PLUGINS: HLS_FIXTURE_PLUGIN,
       ...extra,
     });
     services.set(name, service);
@@ -77,8 +74,8 @@ describe('the dashboard plays a job\'s HLS output', () => {
 
     const form = new FormData();
     form.set('file', new Blob([await readFile(clip)], { type: 'video/mp4' }), 'hls-clip.mp4');
-    form.set('pipeline', PIPELINE);
-    form.set('params', JSON.stringify({ heights: HEIGHTS, segment_seconds: 2 }));
+    form.set('pipeline', 'hls');
+    form.set('params', JSON.stringify({ renditions: HEIGHTS, segment_seconds: 2 }));
     const submitted = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: key.headers });
     expect(submitted.status).toBe(202);
     jobId = ((await submitted.json()) as { job_id: string }).job_id;

@@ -11,7 +11,7 @@ import { Clock } from '@app/runtime';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { MediaLinks } from '../../apps/gateway/src/auth/media-links.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
-import { HLS_FIXTURE_PLUGIN, playlistUris } from '../support/hls.js';
+import { playlistUris, STORYBOARD_FIXTURE_PLUGIN } from '../support/hls.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { startJobsService } from '../support/jobs-service.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
@@ -33,8 +33,8 @@ class StoppedClock extends Clock {
 
 /**
  * Serving a job's HLS output over HTTP: the gateway, the jobs service and a worker in this process
- * against real NATS, PostgreSQL and ffmpeg; the HLS files come from the test plugin's raw ffmpeg
- * command (test/support/hls-fixture). Artifacts by Range, HEAD and revalidation; the media link in
+ * against real NATS, PostgreSQL and ffmpeg; a job of the `hls` pipeline, and a storyboard from a test
+ * plugin (test/support/storyboard-fixture). Artifacts by Range, HEAD and revalidation; the media link in
  * the path (what opens it, what does not, CORS); hls_url and storyboard_url; and ffprobe playing
  * the hls_url over plain HTTP like any player.
  */
@@ -51,11 +51,12 @@ describe('HLS output served to players', () => {
   let keys: Awaited<ReturnType<typeof testKeys>>;
   let acme: TestKey;
   let bravo: TestKey;
-  /** acme's completed hls-fixture job (with a storyboard), and a completed noop job. */
+  /** acme's completed jobs: an `hls` one (240p and 360p), a storyboard, a noop. */
   let hlsJob = '';
+  let storyboardJob = '';
   let plainJob = '';
 
-  const env = () => ({ ...IN_PROCESS_OPS, NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, FRAMEWIRE_PLUGINS: HLS_FIXTURE_PLUGIN });
+  const env = () => ({ ...IN_PROCESS_OPS, NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, FRAMEWIRE_PLUGINS: STORYBOARD_FIXTURE_PLUGIN });
   const get = (path: string, headers: Record<string, string> = {}, key: TestKey | null = acme, method = 'GET') => fetch(`${base}${path}`, { method, headers: { ...(key?.headers ?? {}), ...headers } });
   const links = async (id: string, key: TestKey = acme) => {
     const res = await fetch(`${base}/v1/jobs/${id}/media-links`, { method: 'POST', headers: key.headers });
@@ -96,7 +97,8 @@ describe('HLS output served to players', () => {
     gateway = gatewayRef.createNestApplication({ logger: false });
     await gateway.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(gateway.getHttpServer().address() as { port: number }).port}`;
-    hlsJob = await submit('hls-fixture', { heights: [240, 360], storyboard: true });
+    hlsJob = await submit('hls', { renditions: [240, 360], segment_seconds: 2 });
+    storyboardJob = await submit('storyboard-fixture');
     plainJob = await submit('noop');
   }, 120_000);
 
@@ -120,8 +122,6 @@ describe('HLS output served to players', () => {
       'hls-360p.mp4': 'video/mp4',
       'hls-audio.m3u8': 'application/vnd.apple.mpegurl',
       'hls-audio.mp4': 'audio/mp4',
-      'sprite-001.jpg': 'image/jpeg',
-      'storyboard.vtt': 'text/vtt',
     });
 
     const master = await get(`/v1/jobs/${hlsJob}/artifacts/master.m3u8`);
@@ -171,9 +171,12 @@ describe('HLS output served to players', () => {
     const token = issued['token'] as string;
     expect(issued).toMatchObject({
       hls_url: `/v1/jobs/${hlsJob}/media/${token}/master.m3u8`,
-      storyboard_url: `/v1/jobs/${hlsJob}/media/${token}/storyboard.vtt`,
       video_url: `/v1/jobs/${hlsJob}/video?token=${encodeURIComponent(token)}`,
     });
+    expect(issued).not.toHaveProperty('storyboard_url');
+    const storyboard = await links(storyboardJob);
+    expect(storyboard).toMatchObject({ storyboard_url: `/v1/jobs/${storyboardJob}/media/${storyboard['token']}/storyboard.vtt` });
+    expect(storyboard).not.toHaveProperty('hls_url');
     const plain = await links(plainJob);
     expect(plain).not.toHaveProperty('hls_url');
     expect(plain).not.toHaveProperty('storyboard_url');
@@ -211,7 +214,7 @@ describe('HLS output served to players', () => {
     expect([...seen].map((p) => p.split('/').at(-1)).sort()).toEqual(['hls-240p.m3u8', 'hls-240p.mp4', 'hls-360p.m3u8', 'hls-360p.mp4', 'hls-audio.m3u8', 'hls-audio.mp4', 'master.m3u8']);
 
     // The storyboard's cues name its sprite relatively, with a fragment.
-    const storyboardUrl = new URL(issued['storyboard_url'], base);
+    const storyboardUrl = new URL((await links(storyboardJob))['storyboard_url'], base);
     const vtt = await (await fetch(storyboardUrl)).text();
     const cue = /^(sprite-001\.jpg)#xywh=\d+,\d+,\d+,\d+$/m.exec(vtt)!;
     const sprite = await fetch(new URL(cue[0], storyboardUrl));

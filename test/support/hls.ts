@@ -1,10 +1,11 @@
-/**
- * HLS output for the tests of its serving: the test plugin (test/support/hls-fixture) that writes
- * one with a raw ffmpeg command, in the `hls` pipeline's file layout, loaded by path.
- */
+/** Helpers for the tests of serving a job's HLS output and storyboard. */
 
-/** FRAMEWIRE_PLUGINS for a gateway and a worker that know the `hls-fixture` pipeline. */
-export const HLS_FIXTURE_PLUGIN = new URL('./hls-fixture/index.js', import.meta.url).pathname;
+/**
+ * FRAMEWIRE_PLUGINS for a gateway and a worker that know the `storyboard-fixture` pipeline: a test
+ * plugin (test/support/storyboard-fixture) that writes storyboard.vtt and sprite-001.jpg as the
+ * thumbnails pipeline's storyboard is laid out.
+ */
+export const STORYBOARD_FIXTURE_PLUGIN = new URL('./storyboard-fixture/index.js', import.meta.url).pathname;
 
 /** The URIs a playlist names (its non-comment lines, and the URI="…" of its tags), in order, without repeats. */
 export function playlistUris(text: string): string[] {
