@@ -11,7 +11,7 @@ import { Clock } from '@app/runtime';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module.js';
 import { MediaLinks } from '../../apps/gateway/src/auth/media-links.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
-import { playlistUris, STORYBOARD_FIXTURE_PLUGIN } from '../support/hls.js';
+import { playlistUris } from '../support/hls.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { startJobsService } from '../support/jobs-service.js';
 import { eventually, freshNamespace, freshSchema, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
@@ -33,8 +33,8 @@ class StoppedClock extends Clock {
 
 /**
  * Serving a job's HLS output over HTTP: the gateway, the jobs service and a worker in this process
- * against real NATS, PostgreSQL and ffmpeg; a job of the `hls` pipeline, and a storyboard from a test
- * plugin (test/support/storyboard-fixture). Artifacts by Range, HEAD and revalidation; the media link in
+ * against real NATS, PostgreSQL and ffmpeg; a job of the `hls` pipeline, and one of `thumbnails`
+ * (for its storyboard). Artifacts by Range, HEAD and revalidation; the media link in
  * the path (what opens it, what does not, CORS); hls_url and storyboard_url; and ffprobe playing
  * the hls_url over plain HTTP like any player.
  */
@@ -51,12 +51,12 @@ describe('HLS output served to players', () => {
   let keys: Awaited<ReturnType<typeof testKeys>>;
   let acme: TestKey;
   let bravo: TestKey;
-  /** acme's completed jobs: an `hls` one (240p and 360p), a storyboard, a noop. */
+  /** acme's completed jobs: an `hls` one (240p and 360p), a `thumbnails` one (with its storyboard), a noop. */
   let hlsJob = '';
   let storyboardJob = '';
   let plainJob = '';
 
-  const env = () => ({ ...IN_PROCESS_OPS, NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, FRAMEWIRE_PLUGINS: STORYBOARD_FIXTURE_PLUGIN });
+  const env = () => ({ ...IN_PROCESS_OPS, NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace });
   const get = (path: string, headers: Record<string, string> = {}, key: TestKey | null = acme, method = 'GET') => fetch(`${base}${path}`, { method, headers: { ...(key?.headers ?? {}), ...headers } });
   const links = async (id: string, key: TestKey = acme) => {
     const res = await fetch(`${base}/v1/jobs/${id}/media-links`, { method: 'POST', headers: key.headers });
@@ -98,7 +98,7 @@ describe('HLS output served to players', () => {
     await gateway.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(gateway.getHttpServer().address() as { port: number }).port}`;
     hlsJob = await submit('hls', { renditions: [240, 360], segment_seconds: 2 });
-    storyboardJob = await submit('storyboard-fixture');
+    storyboardJob = await submit('thumbnails', { frame_stride: 25, thumbnail_width: 160 });
     plainJob = await submit('noop');
   }, 120_000);
 

@@ -1,11 +1,4 @@
-/** Helpers for the tests of serving a job's HLS output and storyboard. */
-
-/**
- * FRAMEWIRE_PLUGINS for a gateway and a worker that know the `storyboard-fixture` pipeline: a test
- * plugin (test/support/storyboard-fixture) that writes storyboard.vtt and sprite-001.jpg as the
- * thumbnails pipeline's storyboard is laid out.
- */
-export const STORYBOARD_FIXTURE_PLUGIN = new URL('./storyboard-fixture/index.js', import.meta.url).pathname;
+/** Helpers for the tests of serving a job's HLS output. */
 
 /** The URIs a playlist names (its non-comment lines, and the URI="…" of its tags), in order, without repeats. */
 export function playlistUris(text: string): string[] {

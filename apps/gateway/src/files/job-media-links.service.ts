@@ -1,12 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { JobMediaLinks, Principal } from '@app/contracts';
+import { MASTER_PLAYLIST, STORYBOARD_NAME } from '@app/tools';
 import { MEDIA_LINK_PARAM, MediaLinks } from '../auth/media-links.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
-/** The artifact that makes a job's output HLS: the master playlist the `hls` pipeline writes. */
-export const HLS_MASTER = 'master.m3u8';
-/** The thumbnails pipeline's storyboard: a WebVTT whose cues name sprite sheets (`sprite-001.jpg#xywh=…`). */
-export const STORYBOARD = 'storyboard.vtt';
 
 /** Issues a job's media links to a principal that may see the job (404 otherwise, as for no job). */
 @Injectable()
@@ -24,8 +21,9 @@ export class JobMediaLinksService {
     // The token in the path (MediaLinkInPath): a player resolves the names inside a playlist or a
     // WebVTT against this URL, which keeps the path and drops a query string.
     const inPath = (name: string) => (job.artifacts.some((a) => a.name === name) ? `${base}/media/${encodeURIComponent(token)}/${name}` : undefined);
-    const hls = inPath(HLS_MASTER);
-    const storyboard = inPath(STORYBOARD);
+    // The `hls` tool's master playlist; the `thumbnails` tool's storyboard (cues name `sprite-001.jpg#xywh=…`).
+    const hls = inPath(MASTER_PLAYLIST);
+    const storyboard = inPath(STORYBOARD_NAME);
     return {
       job_id: job.job_id,
       token,
