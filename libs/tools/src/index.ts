@@ -9,5 +9,5 @@ export * from './builtin/sampling.js';
 export { hlsCommand, hlsParams, maxrateKbps, renditionHeights, displayHeight, MASTER_PLAYLIST, PLAYLIST_CONTENT_TYPE } from './builtin/hls.tool.js';
 export { masterPlaylist, readMediaPlaylist } from './builtin/hls-playlist.js';
 export { readAvcTrack } from './media/mp4-init.js';
-export { spriteGrid, thumbnailsCommand, thumbnailsParams } from './builtin/thumbnails.tool.js';
+export { spriteGrid, STORYBOARD_NAME, thumbnailsCommand, thumbnailsParams } from './builtin/thumbnails.tool.js';
 export * from './tool-catalog.module.js';

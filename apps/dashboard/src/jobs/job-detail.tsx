@@ -6,6 +6,7 @@ import { linkProps, navigate } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, duration, time } from '../ui/format';
 import { cancellable, shownStatus } from './jobs-list.state';
+import { HLS_MASTER, HlsPlayer } from './hls-player';
 import { StoryboardPreview } from './storyboard-preview';
 
 /**
@@ -223,6 +224,12 @@ function MediaPanel({ job }: { job: JobView }) {
             </li>
           ))}
         </ul>
+      )}
+      {artifacts.some((a) => a.name === HLS_MASTER) && (
+        <>
+          <h3>HLS</h3>
+          <HlsPlayer jobId={job.job_id} />
+        </>
       )}
       <h3>Video</h3>
       {/* Remounted when the job completes: its media links then list the artifacts (the storyboard). */}
