@@ -12,21 +12,22 @@ import { connect, headers } from '@nats-io/transport-node';
 
 const run = promisify(execFile);
 
-function median(values) {
+/** The median of a list of numbers (exported for P8). */
+export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Runs ffmpeg with the tool's own arguments (no -progress: nobody reads it). */
-async function rawFfmpeg(args) {
+/** Runs ffmpeg with the tool's own arguments (no -progress: nobody reads it). Exported for P8. */
+export async function rawFfmpeg(args) {
   const started = performance.now();
   await run('ffmpeg', ['-hide_banner', '-nostdin', '-y', '-v', 'error', ...args], { maxBuffer: 64 * 1024 * 1024 });
   return performance.now() - started;
 }
 
-/** Starts the built worker as a process and resolves once it pulls jobs. */
-function startWorker(repoRoot, env) {
+/** Starts the built worker as a process and resolves once it pulls jobs. Exported for P8. */
+export function startWorker(repoRoot, env) {
   const child = spawn(process.execPath, [join(repoRoot, 'dist/apps/worker/apps/worker/src/main.js')], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

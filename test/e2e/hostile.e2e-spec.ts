@@ -254,6 +254,15 @@ describe('hostile input against the running gateway', () => {
       status: 401,
       code: 'UNAUTHENTICATED',
     },
+    {
+      category: 'auth',
+      what: 'a forged media link in the path of an artifact',
+      send: () => request(`/v1/jobs/${job()}/media/${Buffer.from('{"k":"key_000000000000","t":"acme","a":true,"e":4102444800}').toString('base64url')}.forged/master.m3u8`, { key: null }),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    },
+    // The media path takes its token only: a valid key there opens nothing.
+    { category: 'auth', what: 'a key instead of the media link in the path', send: () => request(`/v1/jobs/${job()}/media/x/sprite.jpg`), status: 401, code: 'UNAUTHENTICATED' },
     { category: 'auth', what: 'a tenant key on an admin route (/metrics)', send: () => request('/metrics'), status: 403, code: 'FORBIDDEN' },
     { category: 'auth', what: 'a tenant key asking for the workers of every tenant', send: () => request('/v1/workers'), status: 403, code: 'FORBIDDEN' },
     {

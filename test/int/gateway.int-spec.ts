@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -257,6 +258,12 @@ describe('gateway over HTTP', () => {
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
+    // The files a media link in the path opens are for players on any origin, whatever CORS_ORIGINS lists.
+    const media = `${base}/v1/jobs/${randomUUID()}/media/not-a-token/master.m3u8`;
+    const mediaPreflight = await fetch(media, { method: 'OPTIONS', headers: { Origin: 'https://evil.example.net', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' } });
+    expect([mediaPreflight.status, mediaPreflight.headers.get('access-control-allow-origin'), mediaPreflight.headers.get('access-control-allow-headers')]).toEqual([204, '*', expect.stringMatching(/\bRange\b/)]);
+    const mediaRefused = await fetch(media, { headers: { Origin: 'https://evil.example.net' } });
+    expect([mediaRefused.status, mediaRefused.headers.get('access-control-allow-origin')]).toEqual([401, '*']);
     // The docs page (public) gets the same strict policy: scripts from this origin only, no framing.
     const docs = await get('/docs', null);
     expect(docs.status).toBe(200);

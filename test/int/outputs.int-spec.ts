@@ -172,7 +172,7 @@ describe('job outputs and live updates over HTTP', () => {
     const byName = new Map((body['pipelines'] as Json[]).map((p) => [p['name'], p]));
     expect([...byName.keys()]).toEqual(expect.arrayContaining(['noop', 'probe', 'thumbnails', 'scenes', 'frame-stats', 'transcode', 'analyze']));
     const thumbnails = byName.get('thumbnails')!;
-    expect(thumbnails['tools']).toEqual([expect.objectContaining({ name: 'thumbnails', version: '1.0.0' })]);
+    expect(thumbnails['tools']).toEqual([expect.objectContaining({ name: 'thumbnails', version: '1.1.0' })]);
     expect(thumbnails['params_schema']).toMatchObject({ type: 'object', additionalProperties: false, properties: { frame_stride: { type: 'integer', minimum: 1, default: 30 } } });
     expect(byName.get('analyze')!['tools'].map((t: Json) => t['name'])).toEqual(['probe', 'thumbnails', 'scenes', 'frame-stats']);
     expect(thumbnails['media_limits']).toEqual({});
@@ -232,6 +232,7 @@ describe('job outputs and live updates over HTTP', () => {
       { name: 'thumb-000000.jpg', size: expect.any(Number), content_type: 'image/jpeg' },
       { name: 'thumb-000025.jpg', size: expect.any(Number), content_type: 'image/jpeg' },
       { name: 'sprite-001.jpg', size: expect.any(Number), content_type: 'image/jpeg' },
+      { name: 'storyboard.vtt', size: expect.any(Number), content_type: 'text/vtt' },
     ]);
     const res = await get(`/v1/jobs/${id}/artifacts/thumb-000025.jpg`);
     expect(res.status).toBe(200);

@@ -36,6 +36,7 @@ import { HttpObservabilityMiddleware } from './ops/http-observability.middleware
 import { JOBS_RPC, JobsRpcClient } from './rpc/jobs-rpc.client.js';
 import { JobFilesService } from './files/job-files.service.js';
 import { JobMediaLinksService } from './files/job-media-links.service.js';
+import { MEDIA_PATH_ROUTE, MediaCorsMiddleware } from './files/media-cors.middleware.js';
 import { JobUpdatesService } from './live/job-updates.service.js';
 import { JobUpdatesWebSocket } from './live/job-updates.ws.js';
 import { VideoCompatService } from './seeds/video-compat.service.js';
@@ -113,5 +114,7 @@ export class GatewayModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     // `{*path}` matches every path, `/` included.
     consumer.apply(SecurityHeadersMiddleware, HttpObservabilityMiddleware, DashboardStaticMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+    // After the security headers, whose Cross-Origin-Resource-Policy it opens for these files.
+    consumer.apply(MediaCorsMiddleware).forRoutes({ path: MEDIA_PATH_ROUTE, method: RequestMethod.ALL });
   }
 }

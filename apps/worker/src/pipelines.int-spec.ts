@@ -1,15 +1,16 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import type { ArtifactRef, JobCompleted, JobEvent, JobProgressed } from '@app/contracts';
+import webvtt from 'webvtt-parser';
+import type { ArtifactRef, JobCompleted, JobProgressed } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { BlobStore } from '@app/blob-store';
 import { createLogger } from '@app/observability';
 import type { PipelineResult } from '@app/tools';
-import { videoSubmitted } from '../../../test/support/events.js';
-import { eventually, freshNamespace, TEST_NATS_URL, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
+import { downloadObject, runWorkerJob } from '../../../test/support/worker-jobs.js';
+import { freshNamespace, TEST_NATS_URL, type TestNamespace, IN_PROCESS_OPS } from '../../../test/support/services.js';
 import { dimensions, ffmpeg, ffprobe, frameTimes, makeCutsVideo, makeVideo, mediaDir } from '../../../test/support/videos.js';
 import { WorkerModule } from './worker.module.js';
 
@@ -28,29 +29,8 @@ describe('built-in tools on real videos', () => {
   const v: Record<string, string> = {};
   let cuts: number[] = [];
 
-  async function runJob(video: string, pipeline: string, params: Record<string, unknown> = {}) {
-    const submitted = videoSubmitted(undefined, { pipeline, params });
-    const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(video), 'video/mp4');
-    submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
-    await store.append(submitted, 0);
-    const events = await eventually(async () => {
-      const items = await store.readJob(submitted.jobId);
-      const all = items.map((item) => (item.ok ? item.stored.event : null)).filter((e): e is JobEvent => e !== null);
-      return all.some((e) => e.type === 'JobCompleted' || (e.type === 'JobFailed' && e.data.final)) ? all : undefined;
-    }, 60_000, `${pipeline} job to end`);
-    const last = events.at(-1)!;
-    if (last.type !== 'JobCompleted') throw new Error(`job failed: ${JSON.stringify(last.data)}`);
-    const result = (last.data.result ?? JSON.parse(new TextDecoder().decode(await download(last.data.resultRef!.objectName)))) as PipelineResult;
-    return { events, completed: last as JobCompleted, result, artifacts: new Map(last.data.artifacts.map((a) => [a.name, a])) };
-  }
-
-  async function download(objectName: string): Promise<Buffer> {
-    const opened = await blobs.open(objectName);
-    if (!opened) throw new Error(`no object ${objectName}`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of opened.stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  }
+  const runJob = (video: string, pipeline: string, params: Record<string, unknown> = {}) => runWorkerJob(store, blobs, video, pipeline, params);
+  const download = (objectName: string) => downloadObject(blobs, objectName);
 
   /** Saves an artifact to disk and checks it is a JPEG; returns its size in pixels. */
   async function jpegSize(ref: ArtifactRef | undefined): Promise<{ width: number; height: number }> {
@@ -62,6 +42,71 @@ describe('built-in tools on real videos', () => {
     const path = join(media.dir, `${ref!.sha256}.jpg`);
     await writeFile(path, bytes);
     return dimensions(path);
+  }
+
+  /**
+   * Reads a job's storyboard.vtt with the W3C's WebVTT parser and validator and checks it against the sheets and
+   * the video: one cue per sampled frame, each the rectangle of one whole cell of a sheet that exists
+   * (measured by ffprobe on the downloaded JPEG), the cells of a sheet in row-major grid order with
+   * none used twice, and the cues one after another from 0 to the end of the video.
+   */
+  async function checkStoryboard(job: Awaited<ReturnType<typeof runJob>>, video: string, spriteWidth: number) {
+    const { result, artifacts } = job;
+    const data = result.tools['thumbnails']!.data as { storyboard: string; sprites: string[]; sprite_grid: { columns: number; rows: number; per_sheet: number } };
+    expect(data.storyboard).toBe('storyboard.vtt');
+    const ref = artifacts.get('storyboard.vtt');
+    expect(ref?.contentType).toBe('text/vtt');
+    const parsed = new webvtt.WebVTTParser().parse((await download(ref!.objectName)).toString('utf8'), 'metadata');
+    expect(parsed.errors).toEqual([]);
+    const cues = parsed.cues;
+    expect(cues).toHaveLength(result.frames.length);
+
+    const sheets = new Map<string, { width: number; height: number }>();
+    for (const name of data.sprites) sheets.set(name, await jpegSize(artifacts.get(name)));
+    const { columns, rows } = data.sprite_grid;
+    const source = await dimensions(video);
+    const used = new Map<string, Set<string>>();
+    cues.forEach((cue, k) => {
+      const match = /^(sprite-\d{3}\.jpg)#xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(cue.text);
+      expect(match).not.toBeNull();
+      const [, name, x, y, w, h] = match!.map((part, i) => (i === 1 ? part : Number(part))) as [string, string, number, number, number, number];
+      const sheet = sheets.get(name);
+      expect(sheet).toBeDefined();
+      // The k-th frame is on sheet k / per_sheet, at cell k % per_sheet counted row by row.
+      expect(name).toBe(data.sprites[Math.floor(k / data.sprite_grid.per_sheet)]);
+      const cell = { width: sheet!.width / columns, height: sheet!.height / rows };
+      expect(Number.isInteger(cell.width) && Number.isInteger(cell.height)).toBe(true);
+      expect([w, h]).toEqual([cell.width, cell.height]);
+      const index = k % data.sprite_grid.per_sheet;
+      expect([x, y]).toEqual([(index % columns) * cell.width, Math.floor(index / columns) * cell.height]);
+      expect(x + w <= sheet!.width && y + h <= sheet!.height).toBe(true);
+      const taken = used.get(name) ?? new Set<string>();
+      expect(taken.has(`${x},${y}`)).toBe(false);
+      used.set(name, taken.add(`${x},${y}`));
+      // Cells are sprite_width wide and keep the video's shape (ffmpeg makes the height even).
+      expect(w).toBe(spriteWidth);
+      expect(h % 2).toBe(0);
+      expect(Math.abs(h - (spriteWidth * source.height) / source.width)).toBeLessThanOrEqual(2);
+    });
+
+    // Coverage: from 0, each cue where the previous one ends and at its own frame's time, the last
+    // one at the end of the video (ffprobe's duration) within one frame, and after the last frame.
+    const probe = await ffprobe(video);
+    const duration = Number(probe.format.duration);
+    const [num, den] = probe.streams.find((s) => s.codec_type === 'video')!.avg_frame_rate!.split('/').map(Number) as [number, number];
+    const frame = den / num;
+    expect(cues[0]!.startTime).toBe(0);
+    cues.forEach((cue, k) => {
+      if (k > 0) {
+        expect(cue.startTime).toBe(cues[k - 1]!.endTime);
+        expect(cue.startTime).toBeCloseTo(result.frames[k]!.timestamp, 3);
+      }
+      expect(cue.endTime).toBeGreaterThan(cue.startTime);
+    });
+    const end = cues.at(-1)!.endTime;
+    expect(Math.abs(end - duration)).toBeLessThanOrEqual(frame);
+    expect(end).toBeGreaterThan((await frameTimes(video)).at(-1)!);
+    return { cues, sheets };
   }
 
   beforeAll(async () => {
@@ -112,7 +157,35 @@ describe('built-in tools on real videos', () => {
     expect(result.summary).toMatchObject({ frame_count: 7, thumbnail_count: 7, sprite_count: 1 });
     // Seven cells of 160x120 in one row.
     expect(await jpegSize(artifacts.get('sprite-001.jpg'))).toEqual({ width: 7 * 160, height: 120 });
-    expect([...artifacts.keys()]).toHaveLength(8);
+    // Seven thumbnails, the sheet and its storyboard.
+    expect([...artifacts.keys()]).toHaveLength(9);
+    expect(artifacts.get('storyboard.vtt')).toMatchObject({ contentType: 'text/vtt' });
+  });
+
+  it('thumbnails: a storyboard.vtt whose cues tile the sprite sheet and cover the video, landscape, portrait and at a variable frame rate', async () => {
+    // 320x240 in cells 100 wide: ffmpeg makes them 100x76 (75 is odd).
+    const clip = await checkStoryboard(await runJob(v['clip']!, 'thumbnails', { frame_stride: 10, sprite_width: 100 }), v['clip']!, 100);
+    expect(clip.cues).toHaveLength(10);
+    expect(clip.cues[1]!.text).toBe('sprite-001.jpg#xywh=100,0,100,76');
+    // 180x320 in cells 160 wide: 160x284, not 284.4.
+    const portrait = await checkStoryboard(await runJob(v['portrait']!, 'thumbnails', { frame_stride: 3 }), v['portrait']!, 160);
+    expect(portrait.cues.at(-1)!.text).toBe('sprite-001.jpg#xywh=1440,0,160,284');
+    // Frames 0 to 9, then a gap to 1 s: the cue of frame 5 lasts until frame 10 at 1.0 s.
+    const vfr = await checkStoryboard(await runJob(v['vfr']!, 'thumbnails', { frame_stride: 5, sprite_width: 64 }), v['vfr']!, 64);
+    expect([vfr.cues[1]!.startTime, vfr.cues[1]!.endTime]).toEqual([expect.closeTo(5 / 30, 3), 1]);
+  });
+
+  it('thumbnails: more than 100 samples spill onto a second sheet and the storyboard follows them there; analyze writes it too', async () => {
+    // 1200 frames, every 10th: 120 samples, 100 on the first sheet and 20 on the second (a whole 10x10 sheet all the same).
+    const job = await runJob(v['long']!, 'analyze', { frame_stride: 10, max_frames: 150, sprite_width: 50 });
+    const { cues, sheets } = await checkStoryboard(job, v['long']!, 50);
+    expect([...sheets.entries()]).toEqual([
+      ['sprite-001.jpg', { width: 500, height: 280 }],
+      ['sprite-002.jpg', { width: 500, height: 280 }],
+    ]);
+    expect(cues.filter((c) => c.text.startsWith('sprite-002.jpg'))).toHaveLength(20);
+    expect(cues[100]!.text).toBe('sprite-002.jpg#xywh=0,0,50,28');
+    expect([cues[100]!.startTime, cues.at(-1)!.endTime]).toEqual([500, 600]);
   });
 
   it('thumbnails: stops at the end of the video when max_frames asks for more, and keeps a portrait video upright', async () => {
@@ -195,7 +268,7 @@ describe('built-in tools on real videos', () => {
     expect(result.frames).toEqual([expect.objectContaining({ frame_index: 0, timestamp: 0, thumbnail: 'thumb-000000.jpg', motion: null })]);
     expect((result.tools['scenes']!.data as { cuts: unknown[] }).cuts).toEqual([]);
     expect(result.tools['probe']!.data).toMatchObject({ width: 160, height: 120, frame_count: 1 });
-    expect([...artifacts.keys()].sort()).toEqual(['sprite-001.jpg', 'thumb-000000.jpg']);
+    expect([...artifacts.keys()].sort()).toEqual(['sprite-001.jpg', 'storyboard.vtt', 'thumb-000000.jpg']);
     const rendition = await runJob(v['one']!, 'transcode', { height: 60 });
     expect(rendition.artifacts.has('rendition-60p.mp4')).toBe(true);
   });

@@ -56,9 +56,12 @@ export function createLogger(service: string, level: LevelWithSilent): PinoLogge
 /** Query parameters that carry credentials (a media link's token, keys some clients put in URLs). */
 const SECRET_PARAMS = /([?&](?:token|access_token|api_key|apikey|key)=)[^&#]*/gi;
 
-/** A request URL fit for the logs: credential-bearing query parameters are replaced by `[redacted]`. */
+/** A media link in the path (`/v1/jobs/{id}/media/{token}/{name}`). */
+const SECRET_PATH = /^(\/v1\/jobs\/[^/?#]+\/media\/)[^/?#]+/i;
+
+/** A request URL fit for the logs: credential-bearing query parameters and path segments are replaced by `[redacted]`. */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[redacted]');
+  return url.replace(SECRET_PATH, '$1[redacted]').replace(SECRET_PARAMS, '$1[redacted]');
 }
 
 @Module({})

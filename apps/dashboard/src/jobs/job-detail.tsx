@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, apiFetch, fetchObjectUrl } from '../api/api-client';
 import { useFeed } from '../api/feed-context';
-import type { ArtifactView, JobView, StoredEventView } from '@app/contracts';
+import type { ArtifactView, JobMediaLinks, JobView, StoredEventView } from '@app/contracts';
 import { linkProps, navigate } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, duration, time } from '../ui/format';
 import { cancellable, shownStatus } from './jobs-list.state';
+import { HLS_MASTER, HlsPlayer } from './hls-player';
+import { StoryboardPreview } from './storyboard-preview';
 
 /**
  * One job: its state, its timeline (the events, read from the stream), its error or result, its
@@ -223,8 +225,15 @@ function MediaPanel({ job }: { job: JobView }) {
           ))}
         </ul>
       )}
+      {artifacts.some((a) => a.name === HLS_MASTER) && (
+        <>
+          <h3>HLS</h3>
+          <HlsPlayer jobId={job.job_id} />
+        </>
+      )}
       <h3>Video</h3>
-      <VideoPlayer jobId={job.job_id} />
+      {/* Remounted when the job completes: its media links then list the artifacts (the storyboard). */}
+      <VideoPlayer jobId={job.job_id} key={job.status === 'completed' ? 'completed' : 'pending'} />
     </Panel>
   );
 }
@@ -274,16 +283,17 @@ function ArtifactLink({ jobId, artifact }: { jobId: string; artifact: ArtifactVi
  * The uploaded video, streamed with Range requests by the browser itself. A <video> cannot send an
  * Authorization header, so it plays from the job's media link (a signed URL asked for with the key,
  * valid for minutes). When the link has expired, a fresh one is asked for and playback resumes where
- * it was; for any other failure the reason is read from a 1-byte request that sends the key.
+ * it was; for any other failure the reason is read from a 1-byte request that sends the key. Under
+ * it, a seek bar with storyboard previews when the job has a storyboard (storyboard-preview.tsx).
  */
 function VideoPlayer({ jobId }: { jobId: string }) {
   const [error, setError] = useState<unknown>(null);
-  const [link, setLink] = useState<{ src: string; expiresAt: number } | null>(null);
+  const [link, setLink] = useState<{ src: string; expiresAt: number; links: JobMediaLinks } | null>(null);
   const resumeAt = useRef(0);
   const video = useRef<HTMLVideoElement>(null);
 
   const renew = useCallback(() => {
-    api.mediaLinks(jobId).then((links) => setLink({ src: links.video_url, expiresAt: Date.parse(links.expires_at) }), setError);
+    api.mediaLinks(jobId).then((links) => setLink({ src: links.video_url, expiresAt: Date.parse(links.expires_at), links }), setError);
   }, [jobId]);
   useEffect(() => {
     setLink(null);
@@ -317,6 +327,7 @@ function VideoPlayer({ jobId }: { jobId: string }) {
           onError={onError}
         />
       )}
+      {error === null && link && <StoryboardPreview links={link.links} video={video} />}
       <ErrorNote error={error} what="Video" />
     </>
   );

@@ -36,3 +36,12 @@ export function duration(ms: number | null | undefined): string {
 export function time(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleTimeString(undefined, { hour12: false }) + `.${String(new Date(iso).getMilliseconds()).padStart(3, '0')}` : '–';
 }
+
+/** A position in a video as players show it: `m:ss`, or `h:mm:ss` from an hour on (whole seconds, rounded down). */
+export function clock(seconds: number): string {
+  const whole = Number.isFinite(seconds) ? Math.max(0, Math.floor(seconds)) : 0;
+  const s = String(whole % 60).padStart(2, '0');
+  const m = Math.floor(whole / 60) % 60;
+  const h = Math.floor(whole / 3600);
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}

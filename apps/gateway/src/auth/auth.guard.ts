@@ -11,7 +11,8 @@ import { ACCEPTS_MEDIA_LINK, ROUTE_ACCESS, type RouteAccess } from './route-acce
 /**
  * Runs before every HTTP route (a global guard): a route needs an API key unless it is marked
  * @Public(), and an admin key if it is marked @AdminOnly(); a route of a job's media marked
- * @AcceptsMediaLink() also takes a signed link to that job instead of a key. The principal is left
+ * @AcceptsMediaLink() also takes a signed link to that job instead of a key, and one marked
+ * @MediaLinkInPath() takes only the link in its path. The principal is left
  * on the request for the route, the rate limit and the upload cap.
  */
 @Injectable()
@@ -32,6 +33,11 @@ export class AuthGuard implements CanActivate {
     const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [context.getHandler(), context.getClass()]);
     if (access === 'public') return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (access === 'media-link') {
+      // The token in the path, whatever else the request carries (a key, a ?token=): see MediaLinkInPath.
+      req.principal = await this.authenticator.authenticateWithMediaLink(req.params['token'], String(req.params['id'] ?? ''), this.addresses.of(req));
+      return true;
+    }
     const acceptsLink = this.reflector.getAllAndOverride<boolean | undefined>(ACCEPTS_MEDIA_LINK, [context.getHandler(), context.getClass()]);
     const client = this.addresses.of(req);
     const principal = acceptsLink

@@ -1,7 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 
 export const ROUTE_ACCESS = 'framewire:route-access';
-export type RouteAccess = 'public' | 'admin';
+export type RouteAccess = 'public' | 'admin' | 'media-link';
 
 export const ACCEPTS_MEDIA_LINK = 'framewire:accepts-media-link';
 
@@ -21,3 +21,11 @@ export const AdminOnly = () => SetMetadata(ROUTE_ACCESS, 'admin' satisfies Route
  * download link. The link acts for the key that asked for it, for that job only.
  */
 export const AcceptsMediaLink = () => SetMetadata(ACCEPTS_MEDIA_LINK, true);
+
+/**
+ * Marks a route of one job's media (`/v1/jobs/:id/media/:token/...`) that opens with the signed
+ * media link in its path, and only with it: no API key, no `?token=`. A player resolves a playlist's
+ * relative URIs against the playlist's URL, which keeps the path and drops the query string, and it
+ * cannot send a header; a token in the path travels to every file the playlist names.
+ */
+export const MediaLinkInPath = () => SetMetadata(ROUTE_ACCESS, 'media-link' satisfies RouteAccess);

@@ -101,7 +101,7 @@ export function buildOpenApiDocument(version: string, access: RouteAccessEntry[]
         'Event-sourced video jobs. Every error is `{"error":{"code","message"}}` with a 4xx or 5xx status; clients match on `code`. ' +
         'Every response carries `X-Request-Id`, the correlation id found in every service\'s logs for the request. ' +
         'Every route needs an API key (`Authorization: Bearer <key>`) unless its `security` is empty; each operation\'s ' +
-        '`x-framewire-access` says `public`, `key` or `admin`. A key sees its own tenant\'s jobs only (an admin key, every tenant\'s): ' +
+        '`x-framewire-access` says `public`, `key`, `admin` or `media-link` (the signed media link in the path, nothing else). A key sees its own tenant\'s jobs only (an admin key, every tenant\'s): ' +
         'another tenant\'s job is 404, never 403.',
     },
     security: [{ [BEARER_SCHEME]: [] }],
@@ -138,7 +138,10 @@ function applySecurity(document: OpenApiDocument, access: RouteAccessEntry[], ap
         value.security = [];
         continue;
       }
-      value.security = entry?.mediaLink ? [{ [BEARER_SCHEME]: [] }, { [MEDIA_LINK_SCHEME]: [] }] : [{ [BEARER_SCHEME]: [] }];
+      // A media link in the path is a path parameter (which no OpenAPI security scheme can be): the
+      // operation names no scheme, and says how it is authorized in its `token` parameter.
+      if (level === 'media-link') value.security = [];
+      else value.security = entry?.mediaLink ? [{ [BEARER_SCHEME]: [] }, { [MEDIA_LINK_SCHEME]: [] }] : [{ [BEARER_SCHEME]: [] }];
       const responses = (value.responses ??= {});
       const component = JSON.stringify(responses).includes('#/components/schemas/SeedsError') ? 'SeedsError' : 'Error';
       responses['401'] ??= { ...errorResponse(401, component), headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'Bearer realm="framewire", with the error' } } };

@@ -69,6 +69,9 @@ describe('the OpenAPI document', () => {
       expect([path, op('get', path)?.security]).toEqual([path, [{ apiKey: [] }, { mediaLink: [] }]]);
     }
     expect(op('get', '/v1/jobs/{id}/result')?.security).toEqual([{ apiKey: [] }]);
+    // The files a media link in the path opens: no scheme fits a path parameter, and no key opens them.
+    const media = op('get', '/v1/jobs/{id}/media/{token}/{name}');
+    expect([media?.['x-framewire-access'], media?.security, Object.keys(media?.responses ?? {})]).toEqual(['media-link', [], expect.arrayContaining(['206', '401', '404', '416', '429'])]);
   });
 
   it('gives every route behind a key its 401 and its 429 with Retry-After, and the upload its media errors', () => {

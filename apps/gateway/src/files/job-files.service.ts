@@ -1,18 +1,22 @@
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
-import parseRange from 'range-parser';
 import { ErrorCode, type JobArtifacts, type JobFiles, type JobView, type Principal } from '@app/contracts';
 import { BlobStore } from '@app/blob-store';
 import { ApiError } from '../http/api-error.js';
+import { selectBytes, type FileConditions } from './byte-range.js';
 import { inlineDisposition } from '../http/content-disposition.js';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
 /** A file to send: its headers and a stream of its body (or of the requested range of it). */
 export interface FileResponse {
-  status: 200 | 206;
+  status: 200 | 206 | 304;
   headers: Record<string, string>;
-  body: Readable;
+  /** Null for a 304: nothing was read. */
+  body: Readable | null;
 }
+
+/** See JobFilesService.artifact: any cache may keep an artifact only to revalidate it, and only a private one. */
+export const ARTIFACT_CACHE_CONTROL = 'private, no-cache';
 
 /**
  * A job's outputs over HTTP: the result (inline, or read from the Object Store), the artifacts and the
@@ -44,51 +48,64 @@ export class JobFilesService {
     return { job_id: job.job_id, status: job.status, artifacts: job.artifacts };
   }
 
-  /** One artifact by name (already checked to be a plain file name: see parseArtifactName). */
-  async artifact(principal: Principal, jobId: string, name: string): Promise<FileResponse> {
+  /**
+   * One artifact by name (already checked to be a plain file name: see parseArtifactName), whole or
+   * one byte range of it (an HLS player reads its fragmented MP4 by ranges), or 304 when the caller
+   * has it already (see selectBytes). Its bytes never change under an attempt, but the URL names the
+   * job's current artifacts, which a redrive or a deletion changes: so a cache may keep it only to
+   * revalidate it (`no-cache`) against its ETag, the SHA-256 of its bytes, and only the caller's own
+   * cache may (`private`: it was read with a key or a media link).
+   */
+  async artifact(principal: Principal, jobId: string, name: string, conditions: FileConditions = {}): Promise<FileResponse> {
     const files = await this.files(principal, jobId);
     const ref = files.artifacts.find((a) => a.name === name);
     if (!ref) throw new ApiError(ErrorCode.ArtifactNotFound, `job ${jobId} has no artifact "${name}"`);
-    const opened = await this.blobs.open(ref.objectName);
-    if (!opened) throw new ApiError(ErrorCode.ArtifactNotFound, `artifact "${name}" of job ${jobId} is no longer stored`);
-    return {
-      status: 200,
-      headers: {
-        'Content-Type': servedContentType(ref.contentType),
-        'Content-Length': String(ref.size),
-        'Content-Disposition': inlineDisposition(name, 'artifact'),
-        ETag: `"${ref.sha256}"`,
-        'Cache-Control': 'private, max-age=31536000, immutable',
-        'X-Content-Type-Options': 'nosniff',
-      },
-      body: opened.stream,
+    const headers = {
+      'Content-Type': servedContentType(ref.contentType),
+      'Accept-Ranges': 'bytes',
+      'Content-Disposition': inlineDisposition(name, 'artifact'),
+      ETag: `"${ref.sha256}"`,
+      'Cache-Control': ARTIFACT_CACHE_CONTROL,
+      'X-Content-Type-Options': 'nosniff',
     };
+    const missing = () => new ApiError(ErrorCode.ArtifactNotFound, `artifact "${name}" of job ${jobId} is no longer stored`);
+    return this.serve(ref, headers, conditions, `artifact "${name}"`, missing);
   }
 
   /**
    * The original upload, whole (200) or one byte range of it (206). A range that starts beyond the
    * end is 416 with `Content-Range: bytes *\/size`; several ranges are served as the whole file.
    */
-  async video(principal: Principal, jobId: string, rangeHeader: string | undefined): Promise<FileResponse> {
+  async video(principal: Principal, jobId: string, conditions: FileConditions = {}): Promise<FileResponse> {
     const { video } = await this.files(principal, jobId);
-    const size = video.size;
-    const headers: Record<string, string> = {
+    const headers = {
       'Content-Type': servedContentType(video.contentType),
       'Accept-Ranges': 'bytes',
       'Content-Disposition': inlineDisposition(video.filename, 'video'),
       ETag: `"${video.sha256}"`,
       'X-Content-Type-Options': 'nosniff',
     };
-    let range: { start: number; end: number } | undefined;
-    if (rangeHeader) {
-      const parsed = parseRange(size, rangeHeader, { combine: true });
-      if (parsed === -1) {
-        throw new ApiError(ErrorCode.RangeNotSatisfiable, `the range ${rangeHeader.slice(0, 100)} is outside the ${size} bytes of the video`, { 'Content-Range': `bytes */${size}` });
-      }
-      if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) range = parsed[0];
+    return this.serve(video, headers, conditions, 'the video', () => new ApiError(ErrorCode.JobNotFound, `the upload of job ${jobId} is no longer stored`));
+  }
+
+  /** A stored object with `headers`: 304, whole, or the range the conditions select, read from the Object Store. */
+  private async serve(
+    stored: { objectName: string; size: number },
+    headers: Record<string, string>,
+    conditions: FileConditions,
+    what: string,
+    missing: () => ApiError,
+  ): Promise<FileResponse> {
+    const { size } = stored;
+    const selected = selectBytes(size, headers['ETag']!, conditions, what);
+    if (selected.status === 304) {
+      // Only what a 200 would have said about caching and identity (RFC 9110 15.4.5).
+      const { ETag, 'Cache-Control': cacheControl } = headers;
+      return { status: 304, headers: { ETag: ETag!, ...(cacheControl ? { 'Cache-Control': cacheControl } : {}) }, body: null };
     }
-    const opened = await this.blobs.open(video.objectName, range);
-    if (!opened) throw new ApiError(ErrorCode.JobNotFound, `the upload of job ${jobId} is no longer stored`);
+    const range = selected.status === 206 ? { start: selected.start, end: selected.end } : undefined;
+    const opened = await this.blobs.open(stored.objectName, range);
+    if (!opened) throw missing();
     if (!range) return { status: 200, headers: { ...headers, 'Content-Length': String(size) }, body: opened.stream };
     return {
       status: 206,

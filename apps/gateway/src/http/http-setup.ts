@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { CorsOptions } from '@nestjs/common/interfaces/external/cors-options.interface.js';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Request } from 'express';
+import { isMediaPath } from '../files/media-cors.middleware.js';
 import { ErrorCode } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from '../resumable/tus-headers.js';
@@ -14,7 +17,8 @@ const CORS_EXPOSED_HEADERS = ['Location', 'Retry-After', 'Idempotent-Replayed', 
  * Everything about the gateway's HTTP server that is not a route or a middleware, in one place so
  * main.ts and the tests build the same server (security headers are a middleware of the gateway
  * module, so every app built from it has them: see security-headers.ts):
- * - CORS only for the origins in CORS_ORIGINS (none by default: browsers on other origins are refused);
+ * - CORS only for the origins in CORS_ORIGINS (none by default: browsers on other origins are refused),
+ *   except the files a media link in the path opens, which any origin may read (media-cors.middleware.ts);
  * - requests that Node's HTTP parser rejects (a 10 MB header, a malformed request line, a smuggling
  *   attempt) still get a JSON error body;
  * - no overall request deadline (a large upload may take long), but headers must arrive within 30 s.
@@ -24,7 +28,7 @@ export function configureHttp(app: NestExpressApplication, config: GatewayConfig
   // The same proxies ClientAddresses believes (TRUST_PROXY; none by default), so req.ip agrees with it.
   app.set('trust proxy', config.TRUST_PROXY);
   if (config.CORS_ORIGINS.length > 0) {
-    app.enableCors({
+    const policy = {
       origin: config.CORS_ORIGINS,
       // PATCH: the resumable uploads' (tus) and the webhooks' changes.
       methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
@@ -32,7 +36,9 @@ export function configureHttp(app: NestExpressApplication, config: GatewayConfig
       exposedHeaders: CORS_EXPOSED_HEADERS,
       credentials: false,
       maxAge: 600,
-    });
+    };
+    // The files a media link in the path opens have their own policy (any origin: MediaCorsMiddleware).
+    app.enableCors((req: Request, done: (error: Error | null, options: CorsOptions) => void) => done(null, isMediaPath(req.path) ? { origin: false } : policy));
   }
   const server = app.getHttpServer() as Server;
   server.requestTimeout = 0;

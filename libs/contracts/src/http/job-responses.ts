@@ -28,5 +28,11 @@ export const jobMediaLinksSchema = z.object({
   expires_at: z.string(),
   video_url: z.string(),
   artifacts: z.array(artifactViewSchema.extend({ url: z.string() })),
+  hls_url: z.string().optional().meta({
+    description: 'Only when the job has an HLS output (artifact `master.m3u8`): its master playlist, with the token in the path, so the playlists and files it names relatively open too',
+  }),
+  storyboard_url: z.string().optional().meta({
+    description: 'Only when the job has a storyboard (artifact `storyboard.vtt`): the WebVTT, with the token in the path, so the sprites its cues name relatively open too',
+  }),
 });
 export type JobMediaLinks = z.infer<typeof jobMediaLinksSchema>;

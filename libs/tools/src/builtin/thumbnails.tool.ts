@@ -1,15 +1,20 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { imageSizeFromFile } from 'image-size/fromFile';
 import { z } from 'zod';
 import { parseMetadataPrint } from '../media/ffmpeg-progress.js';
 import { defineTool, mediaOf, type FrameOutput } from '../tool.js';
 import { frameName, inParallel, sampledProgress, samplingFilter, samplingParams, seconds } from './sampling.js';
+import { cellSize, storyboardCues, storyboardVtt, type SheetLayout } from './storyboard.js';
 
 /** How many artifact uploads run at once. */
 const UPLOADS_AT_ONCE = 8;
 
 /** Thumbnails per sprite sheet, at most (10 × 10). */
 const SHEET_SIDE = 10;
+
+/** The WebVTT file of seek-bar previews: one cue per thumbnail, pointing at its tile of a sprite sheet. */
+export const STORYBOARD_NAME = 'storyboard.vtt';
 
 export const thumbnailsParams = z.strictObject({
   ...samplingParams,
@@ -26,13 +31,14 @@ export function spriteGrid(count: number | null): { columns: number; rows: numbe
 
 /**
  * `thumbnails`: every frame_stride-th frame, up to max_frames, as JPEG artifacts, plus sprite sheets
- * (contact sheets) of up to 100 thumbnails each. One ffmpeg pass decodes the video once and writes
- * both; `trim` stops decoding after the last frame that can be sampled.
+ * (contact sheets) of up to 100 thumbnails each, and a storyboard (`storyboard.vtt`) that maps each
+ * stretch of the video to its tile. One ffmpeg pass decodes the video once and writes the images;
+ * `trim` stops decoding after the last frame that can be sampled.
  */
 export const thumbnailsTool = defineTool({
   name: 'thumbnails',
-  version: '1.0.0',
-  description: 'JPEG thumbnails of every frame_stride-th frame (up to max_frames) and sprite sheets of them',
+  version: '1.1.0',
+  description: 'JPEG thumbnails of every frame_stride-th frame (up to max_frames), sprite sheets of them and a WebVTT storyboard for seek-bar previews',
   params: thumbnailsParams,
   async run(ctx) {
     const media = mediaOf(ctx);
@@ -50,6 +56,13 @@ export const thumbnailsTool = defineTool({
     });
     const sheets = Array.from({ length: Math.ceil(samples.length / (grid.columns * grid.rows)) }, (_, i) => `sprite-${String(i + 1).padStart(3, '0')}.jpg`);
     await inParallel(sheets, UPLOADS_AT_ONCE, (name) => ctx.artifacts.putFile(name, join(ctx.workDir, name), 'image/jpeg'));
+    // The cells' real size, measured on the sheets: `scale=W:-2` rounds the height as ffmpeg sees fit.
+    const layouts: SheetLayout[] = await Promise.all(
+      sheets.map(async (name) => ({ name, ...grid, ...cellSize(await imageSizeFromFile(join(ctx.workDir, name)), grid) })),
+    );
+    const storyboard = join(ctx.workDir, STORYBOARD_NAME);
+    await writeFile(storyboard, storyboardVtt(storyboardCues(frames.map((f) => f.timestamp), media.durationSec, layouts)));
+    await ctx.artifacts.putFile(STORYBOARD_NAME, storyboard, 'text/vtt');
     return {
       summary: { thumbnail_count: frames.length, sprite_count: sheets.length },
       frames,
@@ -57,6 +70,7 @@ export const thumbnailsTool = defineTool({
         thumbnails: frames.map((f) => f.thumbnail),
         sprites: sheets,
         sprite_grid: { columns: grid.columns, rows: grid.rows, cell_width: ctx.params.sprite_width, per_sheet: grid.columns * grid.rows },
+        storyboard: STORYBOARD_NAME,
       },
     };
   },
