@@ -92,6 +92,11 @@ describe('the dashboard in a browser', () => {
     await page.locator('[data-testid=feed-state]', { hasText: 'live' }).waitFor();
     await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
 
+    // The form sends the file by the resumable upload (tus-js-client): a creation, then PATCHes.
+    const uploads: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname.startsWith('/v1/uploads')) uploads.push(request.method());
+    });
     await page.locator('[data-testid=upload-file]').setInputFiles(video);
     await page.locator('[data-testid=upload-submit]').click();
     const result = page.locator('[data-testid=upload-result]');
@@ -99,6 +104,7 @@ describe('the dashboard in a browser', () => {
     expect(await page.locator('[data-testid=upload-progress]').getAttribute('aria-valuenow')).toBe('100');
     jobId = (await result.locator('a').getAttribute('href'))!.replace('/jobs/', '');
     expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(uploads.slice(0, 2)).toEqual(['POST', 'PATCH']);
 
     // The row appears and turns completed through the live feed alone.
     await row(jobId).and(page.locator('[data-status=completed]')).waitFor({ timeout: 30_000 });

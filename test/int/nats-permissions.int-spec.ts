@@ -17,6 +17,7 @@ import { createLogger } from '@app/observability';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
 import { WORK_CONSUMERS } from '../../apps/worker/src/work/work.consumer.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
+import { ResumableUploadsService } from '../../apps/gateway/src/resumable/resumable-uploads.service.js';
 import { startGateway } from '../support/gateway.js';
 import { jobCompleted, jobStarted } from '../support/events.js';
 import { testKeys } from '../support/keys.js';
@@ -130,6 +131,23 @@ describe('NATS permissions per service', () => {
     expect(res.status).toBe(202);
     return ((await res.json()) as { job_id: string }).job_id;
   };
+
+  it("lets the gateway run a resumable upload (its own KV buckets and chunk stream) to a job, expiry sweep included", async () => {
+    const file = mp4Shell(4, 600 * 1024);
+    const tus = { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${key}` };
+    const created = await fetch(`${base}/v1/uploads`, { method: 'POST', headers: { ...tus, 'Upload-Length': String(file.length), 'Upload-Metadata': `pipeline ${Buffer.from('probe').toString('base64')}` } });
+    expect(created.status).toBe(201);
+    const url = new URL(created.headers.get('location')!, base).toString();
+    const patch = (offset: number, body: Uint8Array<ArrayBuffer>) => fetch(url, { method: 'PATCH', body, headers: { ...tus, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) } });
+    expect((await patch(0, file.slice(0, 300 * 1024))).status).toBe(204);
+    const head = await fetch(url, { method: 'HEAD', headers: tus });
+    expect(head.headers.get('upload-offset')).toBe(String(300 * 1024));
+    const last = await patch(300 * 1024, file.slice(300 * 1024));
+    expect(last.status).toBe(204);
+    expect(last.headers.get('framewire-job-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const sweep = gateway.get(ResumableUploadsService);
+    expect(await sweep.sweep()).toBe(0);
+  });
 
   it('runs a job end to end with every service as its own user', async () => {
     const jobId = await submit();

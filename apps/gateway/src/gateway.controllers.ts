@@ -4,6 +4,7 @@ import { DeadLettersController } from './dead-letters/dead-letters.controller.js
 import { DocsController } from './docs/docs.controller.js';
 import { JobFilesController } from './files/job-files.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
+import { UploadsController } from './resumable/uploads.controller.js';
 import { JobStreamController } from './live/job-stream.controller.js';
 import { LiveController } from './live/live.controller.js';
 import { OpsController } from './ops/ops.controller.js';
@@ -16,6 +17,7 @@ import { WorkersController } from './workers/workers.controller.js';
 /** Every HTTP controller of the gateway, in the order their routes are matched. */
 export const GATEWAY_CONTROLLERS: Type[] = [
   JobsController,
+  UploadsController,
   JobFilesController,
   JobStreamController,
   DeadLettersController,

@@ -24,6 +24,7 @@ import { JobCommandsClient } from './jobs/job-commands.client.js';
 import { JobQueriesClient } from './jobs/job-queries.client.js';
 import { WebhooksClient } from './webhooks/webhooks.client.js';
 import { SubmitJobService } from './jobs/submit-job.service.js';
+import { ResumableUploadsService } from './resumable/resumable-uploads.service.js';
 import { RateLimitGuard } from './limits/rate-limit.guard.js';
 import { UploadSlots } from './limits/upload-slots.js';
 import { AuthFailures } from './limits/auth-failures.js';
@@ -98,6 +99,7 @@ export class GatewayModule implements NestModule {
         WebhooksClient,
         NatsAvailableGuard,
         SubmitJobService,
+        ResumableUploadsService,
         JobFeed,
         JobFilesService,
         JobMediaLinksService,

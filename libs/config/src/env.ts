@@ -202,6 +202,10 @@ export const gatewayEnvSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
   /** Uploads one key may stream at the same time. */
   MAX_CONCURRENT_UPLOADS_PER_KEY: int(1, 10_000).default(4),
+  /** How long an unfinished resumable upload (tus, /v1/uploads) lives after its creation; then its bytes are deleted. */
+  UPLOAD_EXPIRES_MS: int(1000, 30 * 86_400_000).default(24 * 3_600_000),
+  /** How often each gateway looks for expired resumable uploads (any gateway may delete any of them). */
+  UPLOAD_SWEEP_INTERVAL_MS: int(200, 3_600_000).default(60_000),
   CORS_ORIGINS: originList,
   /** How long a signed media link (a job's video and artifacts without a key) works. */
   MEDIA_LINK_TTL_MS: int(10_000, 86_400_000).default(15 * 60_000),

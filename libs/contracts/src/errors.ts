@@ -38,6 +38,14 @@ export const ErrorCode = {
   TooManyStreams: 'TOO_MANY_STREAMS',
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   JobNotFound: 'JOB_NOT_FOUND',
+  /** No resumable upload with this id for the caller's tenant (another tenant's is the same 404). */
+  UploadNotFound: 'UPLOAD_NOT_FOUND',
+  /** A resumable upload's expiry (UPLOAD_EXPIRES_MS after its creation) has passed: its bytes are gone. */
+  UploadExpired: 'UPLOAD_EXPIRED',
+  /** A PATCH whose Upload-Offset is not the upload's offset (tus 409): HEAD it, and resume from there. */
+  UploadOffsetMismatch: 'UPLOAD_OFFSET_MISMATCH',
+  /** A PATCH body that does not match its Upload-Checksum (tus 460): none of its bytes were kept. */
+  ChecksumMismatch: 'CHECKSUM_MISMATCH',
   /** An as-of point that cannot be parsed. */
   InvalidAsOf: 'INVALID_AS_OF',
   /** An as-of event number past the job's last event. */

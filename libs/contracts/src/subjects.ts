@@ -52,6 +52,16 @@ export interface JobSubjects {
   readonly videoBucket: string;
   /** The KV bucket where workers announce themselves with a TTL. */
   readonly workersBucket: string;
+  /** The KV bucket of resumable (tus) uploads' state: length, offset, metadata, tenant, expiry, job. */
+  readonly uploadsBucket: string;
+  /** The KV bucket of resumable uploads' locks (one writer per upload across gateways), with a TTL. */
+  readonly uploadLocksBucket: string;
+  /** The stream that holds resumable uploads' bytes until the upload completes, expires or is terminated. */
+  readonly uploadChunksStreamName: string;
+  /** Every subject of the upload chunks stream. */
+  readonly allUploadChunks: string;
+  /** The chunks of one upload (`segment`: one PATCH's bytes), or of all its segments with `*`. */
+  uploadChunks(uploadId: string, segment: string): string;
   submitted(jobId: string, priority: JobPriority): string;
   /** Every work request of one job, whatever its priority. */
   submittedOfJob(jobId: string): string;
@@ -93,6 +103,11 @@ export function jobSubjects(namespace: string): JobSubjects {
     submittedWith: (priority) => `${prefix}.*.submitted.${priorityToken(priority)}`,
     videoBucket: `${namespace}_videos`,
     workersBucket: `${namespace}_workers`,
+    uploadsBucket: `${namespace}_uploads`,
+    uploadLocksBucket: `${namespace}_upload_locks`,
+    uploadChunksStreamName: `${namespace.toUpperCase()}_UPLOAD_CHUNKS`,
+    allUploadChunks: `${namespace}.upload.>`,
+    uploadChunks: (uploadId, segment) => `${namespace}.upload.${token(uploadId)}.${segment === '*' ? '*' : token(segment)}`,
     submitted: (jobId, priority) => `${prefix}.${token(jobId)}.submitted.${priorityToken(priority)}`,
     submittedOfJob: (jobId) => `${prefix}.${token(jobId)}.submitted.*`,
     lifecycle: (jobId) => `${prefix}.${token(jobId)}.lifecycle`,

@@ -36,8 +36,16 @@ describe('NATS permissions', () => {
 
   it("lets the gateway read the workers' registry but never write or create it", () => {
     expect(p.gateway.publish).toContain('$JS.API.STREAM.INFO.KV_framewire_workers');
-    expect(p.gateway.publish.some((s) => s.startsWith('$KV.') || /STREAM\.(CREATE|UPDATE|DELETE|PURGE)\.KV_/.test(s))).toBe(false);
+    expect(p.gateway.publish.some((s) => s.startsWith('$KV.framewire_workers') || /STREAM\.(CREATE|UPDATE|DELETE|PURGE)\.KV_framewire_workers/.test(s))).toBe(false);
     expect(p.worker.publish).toContain('$KV.framewire_workers.>');
+  });
+
+  it('lets the gateways alone own the resumable uploads: their state and lock buckets and the stream of their bytes', () => {
+    for (const s of ['$KV.framewire_uploads.>', '$KV.framewire_upload_locks.>', 'framewire.upload.>', '$JS.API.STREAM.CREATE.FRAMEWIRE_UPLOAD_CHUNKS', '$JS.API.STREAM.PURGE.FRAMEWIRE_UPLOAD_CHUNKS', '$JS.API.STREAM.CREATE.KV_framewire_uploads']) {
+      expect(p.gateway.publish).toContain(s);
+    }
+    expect([...p.jobs.publish, ...p.worker.publish].some((s) => /upload/i.test(s))).toBe(false);
+    expect(p.gateway.publish.some((s) => s.includes('STREAM.DELETE'))).toBe(false);
   });
 
   it('lets workers append lifecycle events but not submit work; only the jobs service answers requests', () => {

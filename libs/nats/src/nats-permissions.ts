@@ -86,6 +86,10 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
   const advisories = streamApi(subjects.advisoryStreamName);
   const objects = streamApi(`OBJ_${subjects.videoBucket}`);
   const workersKv = streamApi(`KV_${subjects.workersBucket}`);
+  const uploadsKv = streamApi(`KV_${subjects.uploadsBucket}`);
+  const uploadLocksKv = streamApi(`KV_${subjects.uploadLocksBucket}`);
+  const uploadChunks = streamApi(subjects.uploadChunksStreamName);
+  const orderedReads = (s: string) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE');
   const objectWrites = [`$O.${subjects.videoBucket}.C.>`, `$O.${subjects.videoBucket}.M.>`];
   const lifecycle = `${ns}.job.*.lifecycle`;
   const rpc = `${ns}.rpc.>`;
@@ -118,6 +122,22 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.get,
         ...workersKv.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
         `$JS.FC.KV_${subjects.workersBucket}.>`,
+        // Resumable uploads (tus): the gateways alone own their state and lock buckets and the stream
+        // of their bytes; they create them, write and read them, and delete what expired or completed.
+        subjects.allUploadChunks,
+        `$KV.${subjects.uploadsBucket}.>`,
+        `$KV.${subjects.uploadLocksBucket}.>`,
+        ...[uploadsKv, uploadLocksKv, uploadChunks].flatMap((s) => [
+          ...s.info,
+          ...s.create,
+          ...s.update,
+          ...s.get,
+          ...s.purge,
+          ...s.deleteConsumer,
+          ...s.consume.filter(orderedReads),
+        ]),
+        `$JS.FC.KV_${subjects.uploadsBucket}.>`,
+        `$JS.FC.${subjects.uploadChunksStreamName}.>`,
       ],
       publishDeny: [...workConsumers, ...projectorConsumer, ...webhookConsumer],
       subscribe: [`${inboxPrefixOf('gateway')}.>`, subjects.keyRevoked],

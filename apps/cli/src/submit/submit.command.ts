@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { GatewayError, runAction, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
 import { followJob } from './follow-job.js';
+import { uploadResumable } from './resumable-upload.js';
 import { uploadVideo } from './upload.js';
 
 interface SubmitOptions extends GatewayOptions {
@@ -10,10 +11,13 @@ interface SubmitOptions extends GatewayOptions {
   params?: string;
   priority?: string;
   wait: boolean;
+  /** false with --no-resumable: one POST /v1/jobs instead of the resumable upload. */
+  resumable: boolean;
 }
 
 /**
- * `framewire submit <file>`: uploads a video as a job, with an upload progress bar; with --wait,
+ * `framewire submit <file>`: uploads a video as a job (the resumable upload, which goes on after a
+ * dropped connection from where the gateway says it is; --no-resumable: one POST), with an upload progress bar; with --wait,
  * then a job progress bar until the job ends (exit 0 when it completed, 1 otherwise). Bars go to
  * stderr, the answer to stdout (JSON with --json, where no bars are drawn).
  */
@@ -25,7 +29,8 @@ export function submitCommand(): Command {
       .option('-p, --pipeline <name>', 'pipeline to run (default: the gateway\'s, probe)')
       .option('--params <json>', 'the pipeline\'s params, a JSON object')
       .addOption(new Option('--priority <priority>', 'queue priority').choices(['high', 'normal', 'low']))
-      .option('-w, --wait', 'follow the job until it ends', false),
+      .option('-w, --wait', 'follow the job until it ends', false)
+      .option('--no-resumable', 'send the file in one POST /v1/jobs instead of the resumable upload (tus), which survives a dropped connection'),
   ).action(
     runAction(async (file: string, options: SubmitOptions) => {
       await access(file).catch(() => {
@@ -55,7 +60,8 @@ export function submitCommand(): Command {
           );
       try {
         const uploadBar = bars?.create(100, 0, { label: 'upload', detail: '' });
-        const submitted = await uploadVideo(options, file, options, (sent, total) =>
+        const send = options.resumable ? uploadResumable : uploadVideo;
+        const submitted = await send(options, file, options, (sent, total) =>
           uploadBar?.update(Math.floor((sent / total) * 100), { detail: `${mib(sent)}/${mib(total)} MiB` }),
         );
         uploadBar?.update(100, { detail: `job ${submitted.job_id}` });

@@ -1,5 +1,6 @@
+import { Upload, type DetailedError } from 'tus-js-client';
 import type { JobPriority, JobSubmitted } from '@app/contracts';
-import { ApiError, apiErrorOf } from './api-client';
+import { api, ApiError, apiErrorOf } from './api-client';
 import { authHeaders } from './api-key';
 
 export interface UploadRequest {
@@ -10,36 +11,68 @@ export interface UploadRequest {
   priority: JobPriority;
 }
 
+/** One PATCH per 16 MiB: what a dropped connection costs at most. */
+const CHUNK_BYTES = 16 * 1024 * 1024;
+/** Retries after a dropped connection or a gateway that is away; each resumes from the offset the gateway reports. */
+const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10_000, 20_000, 30_000, 60_000];
+
 /**
- * POST /v1/jobs with XMLHttpRequest, whose upload events report bytes sent (fetch has no upload
- * progress). `onProgress` gets a fraction from 0 to 1. Abort with `signal`.
+ * The resumable upload (`/v1/uploads`, tus) with tus-js-client: the file goes in chunks, and after
+ * a dropped connection the client asks the gateway where the upload stands and goes on from there.
+ * The PATCH that brings the last byte names the job (Framewire-Job-Id). `onProgress` gets a
+ * fraction from 0 to 1. Abort with `signal` (the unfinished upload is terminated).
  */
 export function uploadJob(request: UploadRequest, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<JobSubmitted> {
   return new Promise((resolve, reject) => {
-    const form = new FormData();
-    form.set('pipeline', request.pipeline);
-    if (request.params.trim()) form.set('params', request.params);
-    form.set('priority', request.priority);
-    form.set('file', request.file, request.file.name);
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/v1/jobs');
-    xhr.responseType = 'json';
-    xhr.setRequestHeader('Accept', 'application/json');
-    for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
-    xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
-    };
-    xhr.onload = () => {
-      if (xhr.status === 202 || xhr.status === 200) {
+    let jobId: string | null = null;
+    const metadata: Record<string, string> = { filename: request.file.name, pipeline: request.pipeline, priority: request.priority };
+    if (request.params.trim()) metadata['params'] = request.params;
+    const upload = new Upload(request.file, {
+      endpoint: new URL('/v1/uploads', window.location.href).toString(),
+      headers: authHeaders(),
+      metadata,
+      chunkSize: CHUNK_BYTES,
+      retryDelays: RETRY_DELAYS_MS,
+      // Nothing kept in localStorage: a retry within the page resumes; a new page starts again.
+      storeFingerprintForResuming: false,
+      onShouldRetry: (error) => {
+        const status = error.originalResponse?.getStatus() ?? 0;
+        return status === 0 || status >= 500 || status === 409 || status === 423 || status === 429;
+      },
+      onProgress: (sent, total) => {
+        if (total > 0) onProgress(sent / total);
+      },
+      onAfterResponse: (_req, res) => {
+        jobId = res.getHeader('Framewire-Job-Id') ?? jobId;
+      },
+      onError: (error) => {
+        const res = (error as DetailedError).originalResponse;
+        if (!res) return reject(new ApiError(0, 'NETWORK', 'the upload failed: the gateway did not answer'));
+        let body: unknown = null;
+        try {
+          body = JSON.parse(res.getBody() ?? '');
+        } catch {
+          // not JSON
+        }
+        reject(apiErrorOf(res.getStatus(), body, `upload failed with HTTP ${res.getStatus()}`));
+      },
+      onSuccess: () => {
+        if (!jobId) return reject(new ApiError(0, 'NETWORK', 'the upload finished without naming its job'));
         onProgress(1);
-        resolve(xhr.response as JobSubmitted);
-        return;
-      }
-      reject(apiErrorOf(xhr.status, xhr.response, `upload failed with HTTP ${xhr.status}`));
-    };
-    xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'the upload failed: the gateway did not answer'));
-    xhr.onabort = () => reject(new ApiError(0, 'ABORTED', 'the upload was cancelled'));
-    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
-    xhr.send(form);
+        api.getJob(jobId).then(
+          (job) => resolve({ job_id: job.job_id, status: 'queued', pipeline: job.pipeline, priority: job.priority, submitted_at: job.created_at }),
+          reject,
+        );
+      },
+    });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        void upload.abort(true).catch(() => undefined);
+        reject(new ApiError(0, 'ABORTED', 'the upload was cancelled'));
+      },
+      { once: true },
+    );
+    upload.start();
   });
 }

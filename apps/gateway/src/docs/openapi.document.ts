@@ -4,6 +4,7 @@ import { registerDashboardRoutes } from '../dashboard/dashboard.openapi.js';
 import { registerDeadLettersRoutes } from '../dead-letters/dead-letters.openapi.js';
 import { registerJobFilesRoutes } from '../files/job-files.openapi.js';
 import { registerJobsRoutes } from '../jobs/jobs.openapi.js';
+import { registerUploadsRoutes } from '../resumable/uploads.openapi.js';
 import { registerJobStreamRoutes } from '../live/job-stream.openapi.js';
 import { registerLiveRoutes } from '../live/live.openapi.js';
 import { registerOpsRoutes } from '../ops/ops.openapi.js';
@@ -18,6 +19,7 @@ import { createApiDocs, type ApiDocs } from './openapi.registry.js';
 /** Every feature's route documentation. A new controller adds its `register…Routes` here. */
 export const ROUTE_DOCS: Array<(api: ApiDocs) => void> = [
   registerJobsRoutes,
+  registerUploadsRoutes,
   registerJobFilesRoutes,
   registerJobStreamRoutes,
   registerPipelinesRoutes,

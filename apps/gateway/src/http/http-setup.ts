@@ -6,11 +6,12 @@ import type { Request } from 'express';
 import { isMediaPath } from '../files/media-cors.middleware.js';
 import { ErrorCode } from '@app/contracts';
 import type { GatewayConfig } from '@app/config';
+import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from '../resumable/tus-headers.js';
 import { rawErrorResponse } from './raw-error.js';
 
 /** Request headers a browser may send cross-origin, and response headers it may read. */
-const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
-const CORS_EXPOSED_HEADERS = ['Location', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
+const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', ...TUS_REQUEST_HEADERS];
+const CORS_EXPOSED_HEADERS = ['Location', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', ...TUS_RESPONSE_HEADERS];
 
 /**
  * Everything about the gateway's HTTP server that is not a route or a middleware, in one place so
@@ -29,7 +30,8 @@ export function configureHttp(app: NestExpressApplication, config: GatewayConfig
   if (config.CORS_ORIGINS.length > 0) {
     const policy = {
       origin: config.CORS_ORIGINS,
-      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      // PATCH: the resumable uploads' (tus) and the webhooks' changes.
+      methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
       allowedHeaders: CORS_ALLOWED_HEADERS,
       exposedHeaders: CORS_EXPOSED_HEADERS,
       credentials: false,

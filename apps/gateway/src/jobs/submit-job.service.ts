@@ -25,7 +25,11 @@ import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import { guardUpload, type MediaCheck } from '../uploads/media-guard.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
 
-/** Where the submission's parts come from; the HTTP layer reads multipart, tests may read anything. */
+/**
+ * Where the submission's parts come from: POST /v1/jobs reads multipart, a completed resumable upload
+ * (resumable/resumable-uploads.service.ts) reads its committed chunks back with its metadata as the
+ * fields, tests may read anything. Every route that makes a job from a file goes through `submit`.
+ */
 export type SubmissionSource = <T>(
   sink: (part: FilePart) => Promise<T>,
   discard: (stored: T) => Promise<void>,

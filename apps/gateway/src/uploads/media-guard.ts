@@ -23,15 +23,7 @@ export type MediaCheck = (head: Buffer, media: Sniffed | null) => void;
  */
 export async function guardUpload(upload: Readable, check?: MediaCheck): Promise<GuardedUpload> {
   const { head, stream: source } = await peek(upload, SNIFF_BYTES);
-  const media = sniffContainer(head);
-  check?.(head, media);
-  if (head.length === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
-  if (!media) {
-    throw new ApiError(
-      ErrorCode.UnsupportedMedia,
-      'the file is not a video container Framewire accepts (MP4/MOV, WebM/Matroska, AVI or MPEG-TS), whatever its name says',
-    );
-  }
+  const media = judgeHead(head, check);
   const structure = structureCheckFor(media.kind);
   const checked = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -54,6 +46,24 @@ export async function guardUpload(upload: Readable, check?: MediaCheck): Promise
   // A failure upstream (a size limit, a client that went away) must fail the checked stream too.
   source.once('error', (error) => checked.destroy(error));
   return { stream: source.pipe(checked), media };
+}
+
+/**
+ * What an upload is from its first bytes (up to SNIFF_BYTES; fewer only when the file is that short):
+ * refused with EMPTY_FILE or UNSUPPORTED_MEDIA (or by the route's own `check`) unless it is a video
+ * container Framewire accepts. POST /v1/jobs and resumable uploads judge their first bytes with it.
+ */
+export function judgeHead(head: Buffer, check?: MediaCheck): Sniffed {
+  const media = sniffContainer(head);
+  check?.(head, media);
+  if (head.length === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
+  if (!media) {
+    throw new ApiError(
+      ErrorCode.UnsupportedMedia,
+      'the file is not a video container Framewire accepts (MP4/MOV, WebM/Matroska, AVI or MPEG-TS), whatever its name says',
+    );
+  }
+  return media;
 }
 
 function asApiError(error: unknown): Error {
