@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { BlobStore } from '@app/blob-store';
 import * as tus from 'tus-js-client';
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore } from '@app/event-store';
@@ -147,6 +149,15 @@ describe('resumable uploads (tus) over HTTP', () => {
     // The job made again by a gateway that sees the upload complete finds the same job (idempotent).
     const service = gateways[1]!.get(ResumableUploadsService);
     expect(await service.complete(uploadUrl.split('/').pop()!, 'acme', 'test')).toBe(jobIdOfFinalPatch);
+    // Even one whose job id was never recorded (the gateway died right after the job was made): one job, one object.
+    const id = uploadUrl.split('/').pop()!;
+    const kv = await new Kvm(ns.nc).open(ns.subjects.uploadsBucket);
+    const entry = (await kv.get(id))!;
+    await kv.update(id, JSON.stringify({ ...(JSON.parse(entry.string()) as object), jobId: null }), entry.revision);
+    expect(await service.complete(id, 'acme', 'test')).toBe(jobIdOfFinalPatch);
+    const blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+    expect((await blobs.names()).filter((n) => n.startsWith(`uploads/${jobIdOfFinalPatch}/`))).toEqual([`uploads/${jobIdOfFinalPatch}/${id}`]);
+    expect((await store.readJob(jobIdOfFinalPatch!)).filter((item) => item.ok && item.stored.event.type === 'VideoSubmitted')).toHaveLength(1);
   }, 60_000);
 
   it("lets `framewire submit`'s upload go on after its connection was dropped midway, from the gateway's offset", async () => {
