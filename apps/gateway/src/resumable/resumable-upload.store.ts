@@ -13,6 +13,8 @@ import { UploadStateConflict, type UploadState } from './upload-state.js';
 export const CHUNK_BYTES = 256 * 1024;
 /** Chunk publishes awaiting their ack at once (8 MiB in flight). */
 const PUBLISH_WINDOW = 32;
+/** Chunks read per direct-get batch when the completion reads the upload back (8 MiB). */
+const READ_BATCH = 32;
 /** While a PATCH streams, the offset is committed every this many acknowledged bytes. */
 const COMMIT_EVERY_BYTES = 8 * 1024 * 1024;
 
@@ -271,28 +273,30 @@ export class ResumableUploadStore {
    * reads them; nothing is copied). The count, the size and the SHA-256 are checked as it streams.
    */
   read(state: UploadState): Readable {
-    const js = this.js;
+    const jsm = this.jsm;
     const stream = this.streamName;
     const subject = this.chunkSubject(state);
+    // Batched direct gets, READ_BATCH chunks a request: each batch is asked for when the reader wants
+    // more, so nothing outruns a slow reader (an ordered consumer stalled here under load).
     async function* bytes(): AsyncGenerator<Uint8Array> {
-      if (state.chunks === 0) return;
-      const consumer = await js.consumers.get(stream, { filter_subjects: subject });
-      const messages = await consumer.consume({ max_messages: 256 });
       const hash = createHash('sha256');
       let count = 0;
       let size = 0;
-      try {
-        for await (const msg of messages) {
+      let from = 1;
+      while (count < state.chunks) {
+        const batch = await jsm.direct.getBatch(stream, { seq: from, next_by_subj: subject, batch: Math.min(READ_BATCH, state.chunks - count) });
+        let got = 0;
+        for await (const msg of batch) {
           if (msg.seq > state.lastSeq) break;
+          got += 1;
           count += 1;
           size += msg.data.length;
           hash.update(msg.data);
+          from = msg.seq + 1;
           yield msg.data;
           if (count === state.chunks) break;
         }
-      } finally {
-        await messages.close().catch(() => undefined);
-        await consumer.delete().catch(() => undefined);
+        if (got === 0) break;
       }
       if (count !== state.chunks || size !== state.offset) throw new Error(`upload ${state.id}: read ${count} chunks, ${size} bytes; committed ${state.chunks}, ${state.offset}`);
       const expected = Buffer.from(await hasherAt(state).then((h) => h.digest('binary'))).toString('hex');
