@@ -15,6 +15,7 @@ import { connectNats, inboxPrefixOf, natsClientOptions, renderNatsAuthorization,
 import { NamespacedNatsServer } from '@app/rpc';
 import { createLogger } from '@app/observability';
 import { JobsModule } from '../../apps/jobs/src/jobs.module.js';
+import { liveUploadChunkSets } from '../../apps/jobs/src/deletion/live-uploads.js';
 import { WORK_CONSUMERS } from '../../apps/worker/src/work/work.consumer.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { ResumableUploadsService } from '../../apps/gateway/src/resumable/resumable-uploads.service.js';
@@ -132,7 +133,7 @@ describe('NATS permissions per service', () => {
     return ((await res.json()) as { job_id: string }).job_id;
   };
 
-  it("lets the gateway run a resumable upload (its own KV buckets and chunk stream) to a job, expiry sweep included", async () => {
+  it("lets the gateway run a resumable upload (its own KV buckets, chunks in the video bucket) to a job, expiry sweep included", async () => {
     const file = mp4Shell(4, 600 * 1024);
     const tus = { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${key}` };
     const created = await fetch(`${base}/v1/uploads`, { method: 'POST', headers: { ...tus, 'Upload-Length': String(file.length), 'Upload-Metadata': `pipeline ${Buffer.from('probe').toString('base64')}` } });
@@ -147,6 +148,16 @@ describe('NATS permissions per service', () => {
     expect(last.headers.get('framewire-job-id')).toMatch(/^[0-9a-f-]{36}$/);
     const sweep = gateway.get(ResumableUploadsService);
     expect(await sweep.sweep()).toBe(0);
+    // A PATCH refused by its checksum deletes its chunks by sequence; a termination purges them; the
+    // jobs service's storage sweep reads the live uploads' chunk sets, read only.
+    const other = await fetch(`${base}/v1/uploads`, { method: 'POST', headers: { ...tus, 'Upload-Length': String(file.length) } });
+    const otherUrl = new URL(other.headers.get('location')!, base).toString();
+    const wrong = await fetch(otherUrl, { method: 'PATCH', body: file.slice(0, 1000), headers: { ...tus, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0', 'Upload-Checksum': `sha256 ${Buffer.alloc(32).toString('base64')}` } });
+    expect(wrong.status).toBe(460);
+    expect((await fetch(otherUrl, { method: 'PATCH', body: file.slice(0, 1000), headers: { ...tus, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' } })).status).toBe(204);
+    const { nuid } = (await sweep.find(otherUrl.split('/').pop()!, 'acme'))!;
+    expect(await liveUploadChunkSets(await connectAs('jobs'), subjects, new Date())).toContain(nuid);
+    expect((await fetch(otherUrl, { method: 'DELETE', headers: tus })).status).toBe(204);
   });
 
   it('runs a job end to end with every service as its own user', async () => {

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestMicroservice } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { BlobStore } from '@app/blob-store';
 import * as tus from 'tus-js-client';
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore } from '@app/event-store';
@@ -73,11 +75,14 @@ describe('resumable uploads (tus) over HTTP', () => {
     expect(res.status).toBe(201);
     return new URL(res.headers.get('location')!, base).toString();
   };
-  const chunksOf = async (url: string) => {
-    const id = url.split('/').pop()!;
+  /** The upload's state (its chunk set's nuid, its committed chunks), read while it exists. */
+  const stateOf = async (url: string) => (await gateways[0]!.get(ResumableUploadsService).find(url.split('/').pop()!, 'acme'))!;
+  /** Messages on a chunk set's subject in the video bucket, committed or not. */
+  const chunksOf = async (nuid: string) => {
     const jsm = await jetstreamManager(ns.nc);
-    const info = await jsm.streams.info(ns.subjects.uploadChunksStreamName, { subjects_filter: ns.subjects.uploadChunks(id, '*') });
-    return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    const subject = `$O.${ns.subjects.videoBucket}.C.${nuid}`;
+    const info = await jsm.streams.info(`OBJ_${ns.subjects.videoBucket}`, { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
   };
 
   it('resumes on another gateway from the offset it reports, and makes the job of the file, once', async () => {
@@ -130,9 +135,10 @@ describe('resumable uploads (tus) over HTTP', () => {
     });
     expect(resumedFrom).toEqual([offset]);
     expect(jobIdOfFinalPatch).toMatch(/^[0-9a-f-]{36}$/);
-    // HEAD afterwards, on either gateway, names the same job; the bytes left the upload stream.
+    // HEAD afterwards, on either gateway, names the same job; the upload's chunks are now the job's video, exactly.
     for (const url of [uploadUrl, resumedUrl]) expect((await head(url)).headers.get('framewire-job-id')).toBe(jobIdOfFinalPatch);
-    expect(await chunksOf(uploadUrl)).toBe(0);
+    const done = await stateOf(uploadUrl);
+    expect(await chunksOf(done.nuid)).toBe(done.chunks);
 
     const job = (await (await fetch(`${first}/v1/jobs/${jobIdOfFinalPatch}`, { headers: acme.headers })).json()) as Record<string, unknown>;
     expect(job).toMatchObject({ pipeline: 'probe', priority: 'high' });
@@ -143,6 +149,15 @@ describe('resumable uploads (tus) over HTTP', () => {
     // The job made again by a gateway that sees the upload complete finds the same job (idempotent).
     const service = gateways[1]!.get(ResumableUploadsService);
     expect(await service.complete(uploadUrl.split('/').pop()!, 'acme', 'test')).toBe(jobIdOfFinalPatch);
+    // Even one whose job id was never recorded (the gateway died right after the job was made): one job, one object.
+    const id = uploadUrl.split('/').pop()!;
+    const kv = await new Kvm(ns.nc).open(ns.subjects.uploadsBucket);
+    const entry = (await kv.get(id))!;
+    await kv.update(id, JSON.stringify({ ...(JSON.parse(entry.string()) as object), jobId: null }), entry.revision);
+    expect(await service.complete(id, 'acme', 'test')).toBe(jobIdOfFinalPatch);
+    const blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
+    expect((await blobs.names()).filter((n) => n.startsWith(`uploads/${jobIdOfFinalPatch}/`))).toEqual([`uploads/${jobIdOfFinalPatch}/${id}`]);
+    expect((await store.readJob(jobIdOfFinalPatch!)).filter((item) => item.ok && item.stored.event.type === 'VideoSubmitted')).toHaveLength(1);
   }, 60_000);
 
   it("lets `framewire submit`'s upload go on after its connection was dropped midway, from the gateway's offset", async () => {
@@ -191,26 +206,33 @@ describe('resumable uploads (tus) over HTTP', () => {
   it('refuses a PATCH whose body does not match its Upload-Checksum (460), keeping none of it', async () => {
     const file = mp4Shell(3, 4096);
     const url = await created(first, file.length);
+    const { nuid } = await stateOf(url);
     const part = file.slice(0, 2048);
     const wrong = await patch(url, 0, part, { 'Upload-Checksum': `sha256 ${sha256b64(file.slice(1, 2049))}` });
     expect(wrong.status).toBe(460);
     expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('CHECKSUM_MISMATCH');
     expect((await head(url)).headers.get('upload-offset')).toBe('0');
-    expect(await chunksOf(url)).toBe(0);
+    // Not one chunk of it is left in the video bucket's chunk subject.
+    expect(await chunksOf(nuid)).toBe(0);
     const right = await patch(url, 0, part, { 'Upload-Checksum': `sha256 ${sha256b64(part)}` });
     expect(right.status).toBe(204);
     expect(right.headers.get('upload-offset')).toBe('2048');
+    expect(await chunksOf(nuid)).toBe(1);
+    const wrongAgain = await patch(url, 2048, file.slice(2048, 3000), { 'Upload-Checksum': `sha256 ${sha256b64(part)}` });
+    expect(wrongAgain.status).toBe(460);
+    expect(await chunksOf(nuid)).toBe(1);
     const unsupported = await patch(url, 2048, file.slice(2048), { 'Upload-Checksum': `md5 ${Buffer.alloc(16).toString('base64')}` });
     expect(unsupported.status).toBe(400);
   });
 
   it('refuses an upload whose first bytes are not a video as soon as they arrive, and deletes it', async () => {
     const url = await created(first, 64 * 1024);
+    const { nuid } = await stateOf(url);
     const res = await patch(url, 0, Buffer.alloc(32 * 1024, 'not a video '));
     expect(res.status).toBe(415);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNSUPPORTED_MEDIA');
     expect((await head(url)).status).toBe(404);
-    expect(await chunksOf(url)).toBe(0);
+    expect(await chunksOf(nuid)).toBe(0);
   });
 
   it('refuses at creation what the submission would refuse: an unknown pipeline, an unknown key, a bad priority', async () => {
@@ -235,10 +257,11 @@ describe('resumable uploads (tus) over HTTP', () => {
     const file = mp4Shell(6, 8192);
     const url = await created(second, file.length);
     expect((await patch(url, 0, file.slice(0, 6000))).status).toBe(204);
-    expect(await chunksOf(url)).toBeGreaterThan(0);
+    const { nuid } = await stateOf(url);
+    expect(await chunksOf(nuid)).toBeGreaterThan(0);
     expect((await fetch(url, { method: 'DELETE', headers: { ...TUS, ...acme.headers } })).status).toBe(204);
     expect((await head(url)).status).toBe(404);
-    expect(await chunksOf(url)).toBe(0);
+    expect(await chunksOf(nuid)).toBe(0);
   });
 
   it('deletes an expired upload (Upload-Expires), its bytes too, at the next sweep', async () => {
@@ -248,10 +271,11 @@ describe('resumable uploads (tus) over HTTP', () => {
     const expires = Date.parse(res.headers.get('upload-expires')!);
     expect(expires).toBeGreaterThan(Date.now() - 5000);
     expect((await patch(url, 0, file.slice(0, 5000))).status).toBe(204);
+    const { nuid } = await stateOf(url);
     await eventually(async () => ((await head(url)).status === 410 ? true : undefined), 10_000, 'the upload to expire');
     const service = gateways[2]!.get(ResumableUploadsService);
     expect(await service.sweep()).toBeGreaterThanOrEqual(1);
     expect((await head(url)).status).toBe(404);
-    expect(await chunksOf(url)).toBe(0);
+    expect(await chunksOf(nuid)).toBe(0);
   });
 });

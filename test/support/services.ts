@@ -56,7 +56,7 @@ export async function deleteNamespace(nc: NatsConnection, subjects: JobSubjects)
   await jsm.streams.delete(subjects.advisoryStreamName).catch(() => undefined);
   await jsm.streams.delete(`OBJ_${subjects.videoBucket}`).catch(() => undefined);
   await jsm.streams.delete(`KV_${subjects.workersBucket}`).catch(() => undefined);
-  for (const name of [subjects.uploadChunksStreamName, `KV_${subjects.uploadsBucket}`, `KV_${subjects.uploadLocksBucket}`]) await jsm.streams.delete(name).catch(() => undefined);
+  for (const name of [`KV_${subjects.uploadsBucket}`, `KV_${subjects.uploadLocksBucket}`]) await jsm.streams.delete(name).catch(() => undefined);
 }
 
 export interface TestSchema {

@@ -32,6 +32,17 @@ export interface OrphanChunks {
   lastAt: Date;
 }
 
+/** Chunks already in the bucket that BlobStore.adopt makes an object of. */
+export interface AdoptedChunks {
+  nuid: string;
+  size: number;
+  chunks: number;
+  /** `SHA-256=<base64url>` of the content, as the Object Store's metadata holds it. */
+  digest: string;
+  /** The largest chunk's size (the metadata's options.max_chunk_size). */
+  maxChunkSize: number;
+}
+
 /** What one listing of the bucket found (see BlobStore.survey). */
 export interface BucketSurvey {
   objects: BlobEntry[];
@@ -124,6 +135,41 @@ export class BlobStore {
     h.set('Content-Type', contentType);
     const info = await this.writing(() => this.store.putBlob({ name, headers: h }, data));
     return this.describe(info);
+  }
+
+  /**
+   * Makes an object of chunks already in the bucket (a resumable upload writes its bytes as chunks on
+   * `$O.<bucket>.C.<nuid>` as they arrive): publishes the metadata a put would write last, with the
+   * same fields, content type header and digest form, so every reader sees it as a put object.
+   * Idempotent: the metadata is a rollup on its subject, so writing it twice leaves one object.
+   */
+  async adopt(name: string, chunkSet: AdoptedChunks, contentType: string): Promise<StoredBlob> {
+    const h = natsHeaders();
+    h.set('Nats-Rollup', 'sub');
+    const info = {
+      name,
+      description: '',
+      options: { max_chunk_size: chunkSet.maxChunkSize },
+      headers: { 'Content-Type': [contentType] },
+      bucket: this.bucket,
+      nuid: chunkSet.nuid,
+      size: chunkSet.size,
+      chunks: chunkSet.chunks,
+      mtime: new Date().toISOString(),
+      digest: chunkSet.digest,
+      deleted: false,
+    };
+    await this.writing(() => this.js.publish(`$O.${this.bucket}.M.${metaToken(name)}`, JSON.stringify(info), { headers: h }));
+    return { bucket: this.bucket, name, size: chunkSet.size, sha256: digestToHex(chunkSet.digest) };
+  }
+
+  /**
+   * Removes an object's metadata only, leaving its chunks (an adopted object whose job could not be
+   * made for a passing reason: the resumable upload still owns the chunks and completes again later).
+   */
+  async forget(name: string): Promise<void> {
+    const jsm = await this.js.jetstreamManager();
+    await jsm.streams.purge(this.streamName, { filter: `$O.${this.bucket}.M.${metaToken(name)}` });
   }
 
   /**
@@ -289,7 +335,12 @@ function sliceStream(source: Readable, start: number, end: number): Readable {
 }
 
 /** `SHA-256=<base64url>` as the Object Store writes it, to lower-case hex. */
-function digestToHex(digest: string): string {
+export function digestToHex(digest: string): string {
   const encoded = digest.replace(/^SHA-256=/i, '');
   return Buffer.from(encoded, 'base64url').toString('hex');
+}
+
+/** An object name as its metadata subject's last token: base64url, padded (as @nats-io/obj names it). */
+function metaToken(name: string): string {
+  return Buffer.from(name, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }

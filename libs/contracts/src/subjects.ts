@@ -56,12 +56,6 @@ export interface JobSubjects {
   readonly uploadsBucket: string;
   /** The KV bucket of resumable uploads' locks (one writer per upload across gateways), with a TTL. */
   readonly uploadLocksBucket: string;
-  /** The stream that holds resumable uploads' bytes until the upload completes, expires or is terminated. */
-  readonly uploadChunksStreamName: string;
-  /** Every subject of the upload chunks stream. */
-  readonly allUploadChunks: string;
-  /** The chunks of one upload (`segment`: one PATCH's bytes), or of all its segments with `*`. */
-  uploadChunks(uploadId: string, segment: string): string;
   submitted(jobId: string, priority: JobPriority): string;
   /** Every work request of one job, whatever its priority. */
   submittedOfJob(jobId: string): string;
@@ -105,9 +99,6 @@ export function jobSubjects(namespace: string): JobSubjects {
     workersBucket: `${namespace}_workers`,
     uploadsBucket: `${namespace}_uploads`,
     uploadLocksBucket: `${namespace}_upload_locks`,
-    uploadChunksStreamName: `${namespace.toUpperCase()}_UPLOAD_CHUNKS`,
-    allUploadChunks: `${namespace}.upload.>`,
-    uploadChunks: (uploadId, segment) => `${namespace}.upload.${token(uploadId)}.${segment === '*' ? '*' : token(segment)}`,
     submitted: (jobId, priority) => `${prefix}.${token(jobId)}.submitted.${priorityToken(priority)}`,
     submittedOfJob: (jobId) => `${prefix}.${token(jobId)}.submitted.*`,
     lifecycle: (jobId) => `${prefix}.${token(jobId)}.lifecycle`,

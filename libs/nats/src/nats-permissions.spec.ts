@@ -40,11 +40,16 @@ describe('NATS permissions', () => {
     expect(p.worker.publish).toContain('$KV.framewire_workers.>');
   });
 
-  it('lets the gateways alone own the resumable uploads: their state and lock buckets and the stream of their bytes', () => {
-    for (const s of ['$KV.framewire_uploads.>', '$KV.framewire_upload_locks.>', 'framewire.upload.>', '$JS.API.STREAM.CREATE.FRAMEWIRE_UPLOAD_CHUNKS', '$JS.API.STREAM.PURGE.FRAMEWIRE_UPLOAD_CHUNKS', '$JS.API.STREAM.CREATE.KV_framewire_uploads']) {
+  it('lets the gateways alone own the resumable uploads (their state and lock buckets), delete chunks by sequence, and the jobs service read their state', () => {
+    for (const s of ['$KV.framewire_uploads.>', '$KV.framewire_upload_locks.>', '$JS.API.STREAM.MSG.DELETE.OBJ_framewire_videos', '$JS.API.STREAM.CREATE.KV_framewire_uploads']) {
       expect(p.gateway.publish).toContain(s);
     }
-    expect([...p.jobs.publish, ...p.worker.publish].some((s) => /upload/i.test(s))).toBe(false);
+    expect(p.gateway.publish.some((s) => /UPLOAD_CHUNKS|framewire\.upload\./.test(s))).toBe(false);
+    expect(p.worker.publish.some((s) => /upload/i.test(s))).toBe(false);
+    // The storage sweep reads the uploads' state, to leave a live upload's chunks alone; it never writes it.
+    expect(p.jobs.publish).toContain('$JS.API.STREAM.INFO.KV_framewire_uploads');
+    expect(p.jobs.publish.some((s) => s.startsWith('$KV.framewire_upload') || /STREAM\.(CREATE|UPDATE|PURGE|MSG\.DELETE)\.KV_framewire_upload/.test(s) || s.includes('upload_locks'))).toBe(false);
+    expect(p.jobs.publish.some((s) => s.includes('MSG.DELETE'))).toBe(false);
     expect(p.gateway.publish.some((s) => s.includes('STREAM.DELETE'))).toBe(false);
   });
 

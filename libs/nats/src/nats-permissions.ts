@@ -51,6 +51,8 @@ function streamApi(stream: string) {
     create: [`${api}.STREAM.CREATE.${stream}`],
     update: [`${api}.STREAM.UPDATE.${stream}`],
     purge: [`${api}.STREAM.PURGE.${stream}`],
+    /** Deleting single messages by sequence. */
+    deleteMessage: [`${api}.STREAM.MSG.DELETE.${stream}`],
     /** Reading single messages: by sequence, last or next by subject. */
     get: [`${api}.STREAM.MSG.GET.${stream}`, `${api}.DIRECT.GET.${stream}`, `${api}.DIRECT.GET.${stream}.>`],
     /** Creating, reading and pulling from consumers (ordered ones for reads, durables for work). */
@@ -88,7 +90,6 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
   const workersKv = streamApi(`KV_${subjects.workersBucket}`);
   const uploadsKv = streamApi(`KV_${subjects.uploadsBucket}`);
   const uploadLocksKv = streamApi(`KV_${subjects.uploadLocksBucket}`);
-  const uploadChunks = streamApi(subjects.uploadChunksStreamName);
   const orderedReads = (s: string) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE');
   const objectWrites = [`$O.${subjects.videoBucket}.C.>`, `$O.${subjects.videoBucket}.M.>`];
   const lifecycle = `${ns}.job.*.lifecycle`;
@@ -122,12 +123,14 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...workersKv.get,
         ...workersKv.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
         `$JS.FC.KV_${subjects.workersBucket}.>`,
-        // Resumable uploads (tus): the gateways alone own their state and lock buckets and the stream
-        // of their bytes; they create them, write and read them, and delete what expired or completed.
-        subjects.allUploadChunks,
+        // Resumable uploads (tus): their bytes are chunks in the video bucket (above); a chunk published
+        // past an upload's committed point (a PATCH refused by its checksum, a gateway that died) is
+        // deleted by sequence. The gateways alone own the uploads' state and lock buckets; they create
+        // them, write and read them, and delete what expired or completed.
+        ...objects.deleteMessage,
         `$KV.${subjects.uploadsBucket}.>`,
         `$KV.${subjects.uploadLocksBucket}.>`,
-        ...[uploadsKv, uploadLocksKv, uploadChunks].flatMap((s) => [
+        ...[uploadsKv, uploadLocksKv].flatMap((s) => [
           ...s.info,
           ...s.create,
           ...s.update,
@@ -137,7 +140,6 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
           ...s.consume.filter(orderedReads),
         ]),
         `$JS.FC.KV_${subjects.uploadsBucket}.>`,
-        `$JS.FC.${subjects.uploadChunksStreamName}.>`,
       ],
       publishDeny: [...workConsumers, ...projectorConsumer, ...webhookConsumer],
       subscribe: [`${inboxPrefixOf('gateway')}.>`, subjects.keyRevoked],
@@ -175,6 +177,13 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
         ...objects.deleteConsumer,
         ...objects.update,
         ...objects.consume.filter((s) => !s.startsWith('$JS.ACK') && !s.includes('DURABLE')),
+        // The storage sweep reads the resumable uploads' state (never writes it) to leave the chunks of
+        // an unexpired upload alone.
+        ...uploadsKv.info,
+        ...uploadsKv.get,
+        ...uploadsKv.deleteConsumer,
+        ...uploadsKv.consume.filter(orderedReads),
+        `$JS.FC.KV_${subjects.uploadsBucket}.>`,
       ],
       // The jobs service owns the stream (it may delete it), so denying it the workers' consumers would protect nothing.
       publishDeny: [],

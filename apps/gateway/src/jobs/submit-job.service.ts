@@ -15,12 +15,12 @@ import {
 } from '@app/contracts';
 import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
 import { EventStore } from '@app/event-store';
-import { BlobStore, type StoredBlob } from '@app/blob-store';
+import { BlobStore, digestToHex, type StoredBlob } from '@app/blob-store';
 import { isNatsUnavailableError, isStorageFullError } from '@app/nats';
 import { NO_JOB, runCommand } from '@app/job-commands';
 import type { JobCommand, Stored } from '@app/job-state';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
-import { ApiError } from '../http/api-error.js';
+import { ApiError, statusOf } from '../http/api-error.js';
 import { GatewayMetrics } from '../ops/gateway.metrics.js';
 import { guardUpload, type MediaCheck } from '../uploads/media-guard.js';
 import type { FilePart, MultipartResult } from '../uploads/multipart-reader.js';
@@ -91,17 +91,18 @@ export class SubmitJobService {
       if (prior) return this.replay(prior.event, command.source, command.fields);
     }
 
-    const objectName = `uploads/${jobId}/${this.ids.next()}`;
     const received = await command.source(
       async (part) => {
         // Fields sent before the file (as the CLI and the dashboard send them) are refused before any of it is stored.
         if (!command.fields) checkFieldsSoFar(part.fieldsBefore, this.catalog);
-        return this.storeUpload(objectName, part, command.checkMedia);
+        // An adopted upload's name is its own (`uploads/<job>/<upload id>`): a retried completion names the same object.
+        return this.storeUpload(`uploads/${jobId}/${part.stored?.objectId ?? this.ids.next()}`, part, command.checkMedia);
       },
       async (stored) => void (await this.blobs.delete(stored.blob.name)),
     );
     const upload = received.file;
     let keepUpload = false;
+    let failure: unknown = null;
     try {
       if (!upload) throw new ApiError(ErrorCode.FileRequired, 'the request has no "file" part');
       if (upload.blob.size === 0) throw new ApiError(ErrorCode.EmptyFile, 'the uploaded file is empty');
@@ -147,14 +148,23 @@ export class SubmitJobService {
         // read back: the server stored it as the job's first event.
         const prior = this.readableSubmission(jobId, outcome.history.submission);
         if (!prior) throw new ApiError(ErrorCode.Internal, 'the submission for this key could not be read back');
+        // An adopted upload completed twice at once names the same object: it is the job's, kept.
+        if (prior.data.video.objectName === upload.blob.name) keepUpload = true;
         return this.compare(prior, upload.blob.sha256, received.fields, command.fields);
       }
       keepUpload = true;
       this.metrics.submitted.inc({ pipeline, priority });
       return { job_id: jobId, status: 'queued', pipeline, priority, submitted_at: submit.stamp.at, replayed: false };
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
       if (upload && !keepUpload) {
-        await this.blobs.delete(upload.blob.name).catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
+        // An adopted upload's chunks stay its upload's unless the submission was refused for good:
+        // after a passing failure only the metadata goes, and the upload completes again later.
+        const passing = upload.adopted && !(failure instanceof ApiError && isFinalRefusal(failure));
+        const drop = passing ? this.blobs.forget(upload.blob.name) : this.blobs.delete(upload.blob.name);
+        await drop.catch((e: unknown) => this.logger.error(`could not delete ${upload.blob.name}: ${String(e)}`));
       }
     }
   }
@@ -185,7 +195,13 @@ export class SubmitJobService {
     const { stream, media } = await guardUpload(part.stream, checkMedia);
     let blob: StoredBlob;
     try {
-      blob = await this.blobs.put(objectName, stream, media.contentType);
+      if (part.stored) {
+        // Already in the bucket as chunks: read through the same checks (nothing is written), then adopted.
+        await pipe(stream, new Writable({ write: (_chunk, _enc, done) => done() }));
+        blob = await this.blobs.adopt(objectName, part.stored, media.contentType);
+      } else {
+        blob = await this.blobs.put(objectName, stream, media.contentType);
+      }
     } catch (error) {
       if (isNatsUnavailableError(error)) {
         throw new ApiError(ErrorCode.ServiceUnavailable, 'NATS became unreachable during the upload; try again shortly', { 'Retry-After': '1' });
@@ -194,7 +210,7 @@ export class SubmitJobService {
       if (isStorageFullError(error)) throw new ApiError(ErrorCode.StorageFull, 'the video store is full: the upload was not stored; try again later');
       throw error;
     }
-    return { blob, filename: part.filename, contentType: media.contentType };
+    return { blob, filename: part.filename, contentType: media.contentType, adopted: part.stored !== undefined };
   }
 
   /** The job's first submission; null when there is none. */
@@ -220,6 +236,8 @@ export class SubmitJobService {
   private async replay(prior: VideoSubmitted, source: SubmissionSource, preset?: SubmissionFields): Promise<SubmitResult> {
     const received = await source(
       async (part) => {
+        // An adopted upload's digest is known without reading it.
+        if (part.stored) return digestToHex(part.stored.digest);
         const hash = createHash('sha256');
         await pipe(part.stream, new Writable({ write: (chunk: Buffer, _enc, done) => (hash.update(chunk), done()) }));
         return hash.digest('hex');
@@ -249,6 +267,12 @@ export class SubmitJobService {
       replayed: true,
     };
   }
+}
+
+/** A refusal of the submission itself (its content or fields), as opposed to a passing failure (5xx, 429). */
+function isFinalRefusal(error: ApiError): boolean {
+  const status = statusOf(error.code);
+  return status < 500 && status !== 429;
 }
 
 export interface SubmissionFields {

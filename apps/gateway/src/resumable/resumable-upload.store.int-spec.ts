@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import { BlobStore } from '@app/blob-store';
 import { freshName, freshNamespace, type TestNamespace } from '../../../../test/support/services.js';
 import { KvUploadLocker } from './kv-upload.locker.js';
 import { CHUNK_BYTES, ChecksumMismatchError, ResumableUploadStore } from './resumable-upload.store.js';
@@ -28,6 +31,15 @@ describe('ResumableUploadStore against NATS', () => {
   let ns: TestNamespace;
   let store: ResumableUploadStore;
   let other: ResumableUploadStore;
+  let blobs: BlobStore;
+  /** Messages on an upload's chunk subject in the video bucket's stream, committed or not. */
+  const chunksOn = async (nuid: string) => {
+    const jsm = await jetstreamManager(ns.nc);
+    const subject = `$O.${ns.subjects.videoBucket}.C.${nuid}`;
+    const info = await jsm.streams.info(`OBJ_${ns.subjects.videoBucket}`, { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
+  };
+  const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
   const content = randomBytes(3 * CHUNK_BYTES + 12_345);
 
   const fresh = async (length = content.length, expiresAt = new Date(Date.now() + 60_000)) => {
@@ -38,9 +50,10 @@ describe('ResumableUploadStore against NATS', () => {
 
   beforeAll(async () => {
     ns = await freshNamespace();
-    store = await ResumableUploadStore.open(ns.nc, ns.subjects, { expiresMs: 60_000 });
+    store = await ResumableUploadStore.open(ns.nc, ns.subjects, {});
     // A second gateway's instance, on the same bucket and stream.
-    other = await ResumableUploadStore.open(ns.nc, ns.subjects, { expiresMs: 60_000 });
+    other = await ResumableUploadStore.open(ns.nc, ns.subjects, {});
+    blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
   });
   afterAll(() => ns.cleanup());
 
@@ -52,9 +65,42 @@ describe('ResumableUploadStore against NATS', () => {
     const offset = await other.append(id, state.offset, body(content.subarray(state.offset)));
     expect(offset).toBe(content.length);
     const { state: done } = (await store.get(id))!;
-    expect(done.segments).toHaveLength(2);
+    expect(done).toMatchObject({ offset: content.length, chunks: 4 });
+    expect(await chunksOn(done.nuid)).toBe(4);
     const read = await collect(store.read(done));
-    expect(createHash('sha256').update(read).digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
+    expect(sha256(read)).toBe(sha256(content));
+  });
+
+  it('resumes after an instance that died mid-PATCH (chunks published, never committed): the object is exact', async () => {
+    const id = await fresh();
+    const cut = CHUNK_BYTES + 5000;
+    expect(await store.append(id, 0, body(content.subarray(0, cut)))).toBe(cut);
+    const { state: before } = (await store.get(id))!;
+    // The instance that died: its chunks reached the bucket, its commit never happened.
+    const js = jetstream(ns.nc);
+    for (let i = 0; i < 3; i++) await js.publish(store.chunkSubject(before), randomBytes(CHUNK_BYTES));
+    expect(await chunksOn(before.nuid)).toBe(before.chunks + 3);
+    // Another instance resumes from the committed offset: the dead one's chunks are gone first.
+    expect(await other.append(id, cut, body(content.subarray(cut)))).toBe(content.length);
+    const { state } = (await other.get(id))!;
+    expect(await chunksOn(state.nuid)).toBe(state.chunks);
+    // Adopted as an object without a copy: size, digest and bytes are the upload's, read as a put one is.
+    await other.trimUncommitted(state);
+    const adopted = await blobs.adopt('uploads/adopted/clip', { nuid: state.nuid, size: state.offset, chunks: state.chunks, digest: await other.digestOf(state), maxChunkSize: CHUNK_BYTES }, 'video/mp4');
+    expect(adopted).toMatchObject({ size: content.length, sha256: sha256(content) });
+    expect(await blobs.info('uploads/adopted/clip')).toEqual(adopted);
+    const opened = await blobs.open('uploads/adopted/clip');
+    expect(sha256(await collect(opened!.stream))).toBe(sha256(content));
+    // The Object Store client reads it too, with the same content type header as a put object.
+    const put = await blobs.putBytes('uploads/put/clip', content, 'video/mp4');
+    const os = await new Objm(ns.nc).open(ns.subjects.videoBucket);
+    const [viaClient, putInfo] = [await os.info('uploads/adopted/clip'), await os.info('uploads/put/clip')];
+    expect(viaClient).toMatchObject({ size: putInfo!.size, digest: putInfo!.digest, deleted: false });
+    expect(viaClient!.headers?.get('Content-Type')).toBe('video/mp4');
+    expect(sha256(await os.getBlob('uploads/adopted/clip') as Uint8Array)).toBe(put.sha256);
+    // Adopting again (a retried completion) leaves one object.
+    await blobs.adopt('uploads/adopted/clip', { nuid: state.nuid, size: state.offset, chunks: state.chunks, digest: await other.digestOf(state), maxChunkSize: CHUNK_BYTES }, 'video/mp4');
+    expect((await blobs.names()).filter((n) => n === 'uploads/adopted/clip')).toHaveLength(1);
   });
 
   it('refuses a body at a stale offset, and one overtaken by another writer', async () => {
@@ -70,8 +116,17 @@ describe('ResumableUploadStore against NATS', () => {
     const wrong = createHash('sha256').update('x').digest('base64');
     await expect(store.append(id, 0, body(part), { sha256: wrong })).rejects.toBeInstanceOf(ChecksumMismatchError);
     await expect(store.append(id, 0, body(part, CHUNK_BYTES), { sha256: createHash('sha256').update(part).digest('base64') })).rejects.toThrow('went away');
-    expect((await store.get(id))!.state).toMatchObject({ offset: 0, segments: [] });
+    const { state } = (await store.get(id))!;
+    expect(state).toMatchObject({ offset: 0, chunks: 0, lastSeq: 0 });
+    // Not one extra chunk is left in the bucket's chunk subject.
+    expect(await chunksOn(state.nuid)).toBe(0);
     expect(await store.append(id, 0, body(part), { sha256: createHash('sha256').update(part).digest('base64') })).toBe(part.length);
+    expect(await chunksOn(state.nuid)).toBe(2);
+    // A mismatch past committed chunks deletes its own chunks only.
+    const more = content.subarray(part.length, part.length + 3000);
+    await expect(store.append(id, part.length, body(more), { sha256: wrong })).rejects.toBeInstanceOf(ChecksumMismatchError);
+    expect(await chunksOn(state.nuid)).toBe(2);
+    expect(sha256(await collect(store.read((await store.get(id))!.state)))).toBe(sha256(part));
   });
 
   it('judges the first bytes once there are enough of them, across PATCHes, and keeps the type', async () => {
@@ -91,11 +146,15 @@ describe('ResumableUploadStore against NATS', () => {
     const alive = await fresh();
     await store.append(expired, 0, body(content.subarray(0, 5000)));
     await store.append(alive, 0, body(content.subarray(0, 5000)));
+    const [expiredNuid, aliveNuid] = [(await store.get(expired))!.state.nuid, (await store.get(alive))!.state.nuid];
     expect(await other.sweep(new Date())).toBeGreaterThanOrEqual(1);
     expect(await store.get(expired)).toBeNull();
+    expect(await chunksOn(expiredNuid)).toBe(0);
     expect((await store.get(alive))!.state.offset).toBe(5000);
+    expect(await chunksOn(aliveNuid)).toBe(1);
     await store.remove(alive);
     expect(await store.get(alive)).toBeNull();
+    expect(await chunksOn(aliveNuid)).toBe(0);
   });
 });
 

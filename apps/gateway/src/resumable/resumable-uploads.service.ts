@@ -16,7 +16,7 @@ import { judgeHead } from '../uploads/media-guard.js';
 import { SNIFF_BYTES } from '../uploads/media-sniffer.js';
 import { sanitizeFilename } from '../uploads/multipart-reader.js';
 import { KvUploadLocker } from './kv-upload.locker.js';
-import { ChecksumMismatchError, ResumableUploadStore } from './resumable-upload.store.js';
+import { CHUNK_BYTES, ChecksumMismatchError, ResumableUploadStore } from './resumable-upload.store.js';
 import { TusDataStore, type UploadRequestContext } from './tus-data.store.js';
 import { parseChecksumHeader, submissionKeyOf, submissionOf, UploadStateConflict, type UploadState } from './upload-state.js';
 
@@ -36,10 +36,10 @@ export interface TusCall {
 /**
  * Resumable uploads (tus 1.0.0 with creation, creation-with-upload, termination, expiration and
  * checksum): @tus/server speaks the protocol, over a store of our own on JetStream (state in a KV
- * bucket, bytes in a stream) and a KV locker, so any gateway continues any upload. When the last
- * byte is committed, the upload becomes a job exactly as POST /v1/jobs makes one: SubmitJobService
- * reads it as its submission's file, sniffs and checks it, stores it in the video bucket and
- * appends VideoSubmitted, under an idempotency key of the upload's, so that a retried final PATCH
+ * bucket, bytes as chunks in the video bucket) and a KV locker, so any gateway continues any upload.
+ * When the last byte is committed, the upload becomes a job exactly as POST /v1/jobs makes one:
+ * SubmitJobService reads its chunks through the same sniffing and structure check, adopts them as
+ * the object (its metadata is published over them: no copy) and appends VideoSubmitted, under an idempotency key of the upload's, so that a retried final PATCH
  * or another gateway finishing the same upload finds the same job.
  */
 @Injectable()
@@ -62,7 +62,7 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     const replicas = this.config.NATS_STREAM_REPLICAS;
-    this.store = await whileNatsUnavailable(() => ResumableUploadStore.open(this.nc, this.subjects, { expiresMs: this.config.UPLOAD_EXPIRES_MS, replicas }), { timeoutMs: START_UNAVAILABLE_MS });
+    this.store = await whileNatsUnavailable(() => ResumableUploadStore.open(this.nc, this.subjects, { replicas }), { timeoutMs: START_UNAVAILABLE_MS });
     const locker = await whileNatsUnavailable(() => KvUploadLocker.open(this.nc, this.subjects, replicas), { timeoutMs: START_UNAVAILABLE_MS });
     const context = () => {
       const current = this.requests.getStore();
@@ -137,6 +137,9 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
     const { state } = found;
     if (state.jobId) return state.jobId;
     if (state.offset !== state.length) throw new ApiError(ErrorCode.UploadOffsetMismatch, 'the upload is not complete');
+    // The object is exactly the committed chunks: any a dead gateway left past them go first.
+    await this.store.trimUncommitted(state);
+    const digest = await this.store.digestOf(state);
     const submission = submissionOf(state.metadata);
     if ('unknownKey' in submission) throw new ApiError(ErrorCode.ValidationFailed, `unknown Upload-Metadata key "${submission.unknownKey}"`);
     let jobId: string;
@@ -148,6 +151,8 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
             filename: sanitizeFilename(submission.filename),
             contentType: state.contentType ?? 'application/octet-stream',
             fieldsBefore: submission.fields,
+            // Already in the video bucket: adopted as the object, not copied.
+            stored: { objectId: id, nuid: state.nuid, size: state.offset, chunks: state.chunks, digest, maxChunkSize: CHUNK_BYTES },
           });
           return { fields: submission.fields, file };
         },
@@ -157,7 +162,7 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
       });
       jobId = result.job_id;
     } catch (error) {
-      // Another gateway finished it first (and deleted the bytes this one was reading).
+      // Another gateway finished it first.
       const now = await this.store.get(id);
       if (now?.state.jobId) return now.state.jobId;
       // A refusal of the content or the fields is final: the upload goes, bytes and all.
@@ -173,13 +178,12 @@ export class ResumableUploadsService implements OnModuleInit, OnModuleDestroy {
       const found = await this.store.get(id);
       if (!found || found.state.jobId) break;
       try {
-        await this.store.put({ ...found.state, jobId, segments: [], head: '' }, found.revision);
+        await this.store.put({ ...found.state, jobId, head: '' }, found.revision);
         break;
       } catch (error) {
         if (!(error instanceof UploadStateConflict)) throw error;
       }
     }
-    await this.store.purgeBytes(id);
   }
 
   /** HEAD of a completed upload: its job (made now if the gateway that took the last byte died first). */

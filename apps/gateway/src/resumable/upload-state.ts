@@ -1,11 +1,3 @@
-/** One PATCH's bytes, as chunk messages on their own subject: `length` of them are committed. */
-export interface UploadSegment {
-  id: string;
-  /** The upload offset of the segment's first byte. */
-  start: number;
-  length: number;
-}
-
 /** A resumable upload as its KV entry holds it (JSON). */
 export interface UploadState {
   id: string;
@@ -20,7 +12,16 @@ export interface UploadState {
   createdAt: string;
   /** After this the upload and its bytes are deleted (unless the job was made: then only the state). */
   expiresAt: string;
-  segments: UploadSegment[];
+  /**
+   * The chunk set the bytes are written to in the video bucket (`$O.<bucket>.C.<nuid>`, NATS ADR-20):
+   * completion publishes the object's metadata over it, so nothing is copied.
+   */
+  nuid: string;
+  /** Chunk messages committed (every one below `offset`), and the stream sequence of the last of them (0: none). */
+  chunks: number;
+  lastSeq: number;
+  /** The SHA-256 of the committed bytes so far, as hash-wasm's saved state (base64; '' before the first byte). */
+  hashState: string;
   /** The committed first bytes (base64) while there are too few of them to sniff. */
   head: string;
   /** The sniffed container's content type, set as soon as enough first bytes have arrived. */

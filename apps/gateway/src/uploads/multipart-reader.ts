@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
+import type { AdoptedChunks } from '@app/blob-store';
 import { cleanText, ErrorCode } from '@app/contracts';
 import { ApiError } from '../http/api-error.js';
 
@@ -10,6 +11,11 @@ export interface FilePart {
   contentType: string;
   /** The text fields that came before the file part (more may follow it). */
   fieldsBefore: ReadonlyMap<string, string>;
+  /**
+   * The file is already in the video bucket as chunks (a completed resumable upload): it is adopted as
+   * the object `uploads/<job>/<objectId>` instead of stored; `stream` reads it back for the checks.
+   */
+  stored?: AdoptedChunks & { objectId: string };
 }
 
 export interface MultipartLimits {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import type { ArtifactRef, JobEvent, VideoSubmitted } from '@app/contracts';
 import { jobsEnvSchema, parseConfig } from '@app/config';
 import { EventStore } from '@app/event-store';
@@ -231,6 +232,37 @@ describe('storage sweep', () => {
     clock.at = new Date(start + GRACE_MS * 1.5 + 60_000);
     expect(await sweeper.sweep()).toMatchObject({ ran: true, surveyed: true, objects: { 'unsubmitted-upload': 1 } });
     expect(await blobs.names()).not.toContain(unsubmitted.name);
+  });
+
+  it("leaves a live resumable upload's chunks alone however idle it is, and purges them once it expired", async () => {
+    const sweeper = await startJobs();
+    const start = clock.at.getTime();
+    // Uploads as a gateway keeps them (docs/adr/0009): state in the uploads KV bucket, bytes as chunks
+    // in the video bucket under the upload's nuid, no metadata until the last byte arrives.
+    const kv = await new Kvm(ns.nc).create(ns.subjects.uploadsBucket, { history: 1 });
+    const js = jetstream(ns.nc);
+    const upload = async (expiresAt: Date) => {
+      const id = randomUUID();
+      const nuid = `TUS${randomUUID().replaceAll('-', '').slice(0, 16).toUpperCase()}`;
+      await kv.create(id, JSON.stringify({ id, tenant: 'acme', nuid, expiresAt: expiresAt.toISOString(), jobId: null }));
+      for (let i = 0; i < 2; i++) await js.publish(`$O.${ns.subjects.videoBucket}.C.${nuid}`, new Uint8Array(1024).fill(i));
+      return { id, nuid };
+    };
+    // One live for a day, one that expires a grace period from now (and that no gateway swept).
+    const live = await upload(new Date(start + DAY));
+    const expiring = await upload(new Date(start + GRACE_MS));
+    const chunksOf = async (nuid: string) => (await blobs.survey(new Date(Date.now() + DAY))).orphans.find((o) => o.nuid === nuid)?.chunks ?? 0;
+    expect(await chunksOf(live.nuid)).toBe(2);
+    // Two grace periods later both chunk sets are old enough to look cut off: only the expired one goes.
+    clock.at = new Date(start + 2 * GRACE_MS);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, surveyed: true, orphanChunkSets: 1, orphanChunks: 2 });
+    expect(await chunksOf(live.nuid)).toBe(2);
+    expect(await chunksOf(expiring.nuid)).toBe(0);
+    // Once its state is gone (terminated, or swept by a gateway), the next listing purges what is left.
+    await kv.purge(live.id);
+    clock.at = new Date(start + 4 * GRACE_MS);
+    expect(await sweeper.sweep()).toMatchObject({ ran: true, surveyed: true, orphanChunkSets: 1 });
+    expect(await chunksOf(live.nuid)).toBe(0);
   });
 
   it('lets one instance sweep at a time: another one that holds the lock makes this one skip its turn', async () => {

@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { JobsConfig } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { BlobStore } from '@app/blob-store';
+import type { JobSubjects } from '@app/contracts';
+import { JOB_SUBJECTS, NATS_CONNECTION, type NatsConnection } from '@app/nats';
 import { JobReadRepository, type ReadModel } from '@app/read-model';
 import { Clock } from '@app/runtime';
 import { JobCommandsService } from '../commands/job-commands.service.js';
@@ -9,6 +11,7 @@ import { JOBS_CONFIG } from '../jobs.config.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
 import { READ_MODEL } from '../read-model/read-model.module.js';
 import { QueryError } from '../rpc/rpc-answer.js';
+import { liveUploadChunkSets } from './live-uploads.js';
 import { garbageKind, parseObjectName, type GarbageKind, type OwnerState } from './object-names.js';
 
 /** Jobs deleted per sweep and per cause at most; the next sweep goes on where this one stopped. */
@@ -42,7 +45,8 @@ export interface SweepReport {
  * 2. deletes, through the same path as DELETE (reason `retention`), jobs that ended more than
  *    JOB_RETENTION_DAYS ago (when set);
  * 3. collects garbage older than STORAGE_GC_GRACE_MS: chunks of uploads cut off midway (no
- *    metadata), uploads never submitted, and files of attempts that never ended (see garbageKind).
+ *    metadata; but not those of an unexpired resumable upload, whose chunks wait for their metadata
+ *    until its last byte arrives: their nuids are read from the uploads KV bucket), uploads never submitted, and files of attempts that never ended (see garbageKind).
  *    This step lists the whole bucket, so it runs at most once per grace period (the first sweep
  *    after start, then whenever a grace period has passed since the last listing): nothing younger
  *    than that is garbage, and garbage goes between one and two grace periods after it was written.
@@ -66,6 +70,8 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
     private readonly metrics: JobsMetrics,
     @Inject(READ_MODEL) private readonly model: ReadModel,
     @Inject(JOBS_CONFIG) private readonly config: JobsConfig,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(JOB_SUBJECTS) private readonly subjects: JobSubjects,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -146,7 +152,10 @@ export class StorageSweepService implements OnApplicationBootstrap, BeforeApplic
     const now = this.clock.now().getTime();
     if (this.surveyedAt !== null && now - this.surveyedAt < this.config.STORAGE_GC_GRACE_MS) return;
     const before = new Date(now - this.config.STORAGE_GC_GRACE_MS);
-    const { objects, orphans } = await this.blobs.survey(before);
+    const { objects, orphans: found } = await this.blobs.survey(before);
+    // Read after the listing: an upload made since cannot have chunks older than the grace period.
+    const live = found.length > 0 ? await liveUploadChunkSets(this.nc, this.subjects, new Date(now)) : new Set<string>();
+    const orphans = found.filter((orphan) => !live.has(orphan.nuid));
     this.surveyedAt = now;
     report.surveyed = true;
     const parsed = objects.flatMap((entry) => {
