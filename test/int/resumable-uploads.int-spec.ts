@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -162,43 +162,56 @@ describe('resumable uploads (tus) over HTTP', () => {
 
   it("lets `framewire submit`'s upload go on after its connection was dropped midway, from the gateway's offset", async () => {
     const media = await mediaDir();
-    // A proxy that cuts the first connection once 1.5 MB of the request have gone through.
-    let forwarded = 0;
-    let dropped = false;
-    const target = new URL(first);
-    const proxy: Server = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      client.on('data', (chunk: Buffer) => {
-        forwarded += chunk.length;
-        if (!dropped && forwarded > 1_500_000) {
-          dropped = true;
-          client.destroy();
-          upstream.destroy();
-          return;
-        }
-        upstream.write(chunk);
-      });
-      upstream.pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const cut = await cuttingProxy(first, 1_500_000);
+    const proxy = cut.server;
     try {
       const path = join(media.dir, 'big.mp4');
       const file = Buffer.from(mp4Shell(9, 3 * 1024 * 1024));
       await writeFile(path, file);
-      const options = { url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, apiKey: acme.key, json: true };
+      const options = { url: cut.url, apiKey: acme.key, json: true };
       const progress: number[] = [];
-      const submitted = await uploadResumable(options, path, { pipeline: 'probe' }, (sent) => progress.push(sent), [100, 300, 1000]);
-      expect(dropped).toBe(true);
+      const submitted = await uploadResumable(options, path, { pipeline: 'probe' }, (sent) => progress.push(sent), { retryDelays: [100, 300, 1000], stateFile: null });
+      expect(cut.dropped()).toBe(true);
       expect(submitted).toMatchObject({ status: 'queued', pipeline: 'probe' });
       // It resumed instead of starting again (which would send the 1.5 MB cut off plus the whole file).
-      expect(forwarded).toBeLessThan(file.length + 1_000_000);
+      expect(cut.forwarded()).toBeLessThan(file.length + 1_000_000);
       const video = Buffer.from(await (await fetch(`${first}/v1/jobs/${submitted.job_id}/video`, { headers: acme.headers })).arrayBuffer());
       expect(video.equals(file)).toBe(true);
     } finally {
       proxy.close();
+      await media.cleanup();
+    }
+  }, 60_000);
+
+  it('lets `framewire submit` run again on the same file resume the upload an earlier run left unfinished', async () => {
+    const media = await mediaDir();
+    const cut = await cuttingProxy(first, 1_500_000);
+    try {
+      const path = join(media.dir, 'again.mp4');
+      const file = Buffer.from(mp4Shell(11, 3 * 1024 * 1024));
+      await writeFile(path, file);
+      const stateFile = join(media.dir, 'state', 'uploads.json');
+      const options = { url: cut.url, apiKey: acme.key, json: true };
+      // The first run gives up when its connection is cut (no retries: the process that died).
+      await expect(uploadResumable(options, path, { pipeline: 'probe' }, () => undefined, { retryDelays: [], stateFile })).rejects.toBeDefined();
+      expect(cut.dropped()).toBe(true);
+      const remembered = JSON.parse(await readFile(stateFile, 'utf8')) as Record<string, { uploadUrl: string }>;
+      expect(Object.values(remembered)).toHaveLength(1);
+      const offset = Number((await head(new URL(Object.values(remembered)[0]!.uploadUrl, first).toString())).headers.get('upload-offset'));
+      expect(offset).toBeGreaterThan(0);
+      // Another run for another pipeline is another upload; the same one goes on from the offset.
+      const before = cut.forwarded();
+      const progress: number[] = [];
+      const submitted = await uploadResumable(options, path, { pipeline: 'probe' }, (sent) => progress.push(sent), { retryDelays: [], stateFile });
+      expect(submitted).toMatchObject({ status: 'queued', pipeline: 'probe' });
+      expect(progress[0]).toBeGreaterThanOrEqual(offset);
+      expect(cut.forwarded() - before).toBeLessThan(file.length - offset + 100_000);
+      const video = Buffer.from(await (await fetch(`${first}/v1/jobs/${submitted.job_id}/video`, { headers: acme.headers })).arrayBuffer());
+      expect(video.equals(file)).toBe(true);
+      // Done: the run forgets it.
+      expect(Object.values(JSON.parse(await readFile(stateFile, 'utf8')) as object)).toHaveLength(0);
+    } finally {
+      cut.server.close();
       await media.cleanup();
     }
   }, 60_000);
@@ -279,3 +292,29 @@ describe('resumable uploads (tus) over HTTP', () => {
     expect(await chunksOf(nuid)).toBe(0);
   });
 });
+
+/** A TCP proxy to `base` that cuts the first connection once `afterBytes` of requests have gone through it. */
+async function cuttingProxy(base: string, afterBytes: number) {
+  let forwarded = 0;
+  let dropped = false;
+  const target = new URL(base);
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    client.on('data', (chunk: Buffer) => {
+      forwarded += chunk.length;
+      if (!dropped && forwarded > afterBytes) {
+        dropped = true;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, forwarded: () => forwarded, dropped: () => dropped };
+}

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import * as tus from 'tus-js-client';
 import type { JobSubmitted, JobView } from '@app/contracts';
 import { authHeaders, errorFromBody, getJson, gatewayUrl, unreachable, type GatewayOptions } from '../gateway/gateway-client.js';
@@ -10,6 +12,26 @@ import type { SubmitFields } from './upload.js';
 export const RESUMABLE_CHUNK_BYTES = 32 * 1024 * 1024;
 /** Retries after a dropped connection or a gateway that is away (each resumes from the offset it reports). */
 const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10_000, 10_000, 20_000, 30_000, 30_000, 60_000];
+
+/**
+ * Where `framewire submit` remembers its unfinished uploads, so that running it again on the same
+ * file (after Ctrl-C, a crash or a laptop that slept) resumes instead of starting over:
+ * `$FRAMEWIRE_CACHE_DIR` (default `${XDG_CACHE_HOME:-~/.cache}/framewire`), `uploads.json`.
+ */
+export function defaultUploadStateFile(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env['FRAMEWIRE_CACHE_DIR'] || join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'framewire');
+  return join(cache, 'uploads.json');
+}
+
+/** tus-js-client's file-backed URL store (exported by its Node build, missing from its typings). */
+const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (path: string) => NonNullable<tus.UploadOptions['urlStorage']> };
+
+export interface ResumableOptions {
+  /** Delays of the retries within this run. */
+  retryDelays?: number[];
+  /** The file that remembers unfinished uploads across runs; null: none (a new run starts over). */
+  stateFile?: string | null;
+}
 
 /**
  * Uploads a video with the resumable upload (`/v1/uploads`, tus, tus-js-client): the file is read
@@ -22,13 +44,17 @@ export async function uploadResumable(
   path: string,
   fields: SubmitFields,
   onProgress: (sent: number, total: number) => void,
-  retryDelays: number[] = RETRY_DELAYS_MS,
+  { retryDelays = RETRY_DELAYS_MS, stateFile = defaultUploadStateFile() }: ResumableOptions = {},
 ): Promise<JobSubmitted> {
   const size = (await stat(path)).size;
   const metadata: Record<string, string> = { filename: basename(path) };
   if (fields.pipeline) metadata['pipeline'] = fields.pipeline;
   if (fields.params) metadata['params'] = fields.params;
   if (fields.priority) metadata['priority'] = fields.priority;
+  // The same file sent again for another pipeline, other params or with another key is another
+  // upload: the fingerprint tus-js-client keys its store by (path, size, mtime, endpoint) gets these too.
+  const submission = createHash('sha256').update(JSON.stringify([metadata, options.apiKey ?? ''])).digest('base64url').slice(0, 22);
+  if (stateFile) await mkdir(dirname(stateFile), { recursive: true });
   let jobId: string | null = null;
   await new Promise<void>((resolve, reject) => {
     const upload = new tus.Upload(createReadStream(path), {
@@ -38,6 +64,14 @@ export async function uploadResumable(
       uploadSize: size,
       chunkSize: RESUMABLE_CHUNK_BYTES,
       retryDelays,
+      ...(stateFile
+        ? {
+            urlStorage: new FileUrlStorage(stateFile),
+            fingerprint: async (file, o) => `${await tus.defaultOptions.fingerprint(file, o)}-${submission}`,
+            storeFingerprintForResuming: true,
+            removeFingerprintOnSuccess: true,
+          }
+        : { storeFingerprintForResuming: false }),
       // A refusal (4xx but 409/423/429) will not go away by retrying: it is reported at once.
       onShouldRetry: (error) => {
         const status = error.originalResponse?.getStatus() ?? 0;
@@ -53,7 +87,16 @@ export async function uploadResumable(
       },
       onSuccess: () => resolve(),
     });
-    upload.start();
+    // An upload of this file left unfinished by an earlier run goes on from the gateway's offset (an
+    // expired or unknown one is made again by tus-js-client).
+    void upload
+      .findPreviousUploads()
+      .catch(() => [])
+      .then((previous) => {
+        const latest = [...previous].sort((a, b) => b.creationTime.localeCompare(a.creationTime))[0];
+        if (latest) upload.resumeFromPreviousUpload(latest);
+        upload.start();
+      });
   });
   if (!jobId) throw errorFromBody(0, '', 'the upload finished without naming its job');
   const job = await getJson<JobView>(options, `v1/jobs/${jobId}`);

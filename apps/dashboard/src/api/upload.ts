@@ -1,4 +1,4 @@
-import { Upload, type DetailedError } from 'tus-js-client';
+import { defaultOptions, Upload, type DetailedError } from 'tus-js-client';
 import type { JobPriority, JobSubmitted } from '@app/contracts';
 import { api, ApiError, apiErrorOf } from './api-client';
 import { authHeaders } from './api-key';
@@ -33,8 +33,12 @@ export function uploadJob(request: UploadRequest, onProgress: (fraction: number)
       metadata,
       chunkSize: CHUNK_BYTES,
       retryDelays: RETRY_DELAYS_MS,
-      // Nothing kept in localStorage: a retry within the page resumes; a new page starts again.
-      storeFingerprintForResuming: false,
+      // The upload's address is kept in localStorage until it ends, so the same file dropped again
+      // after a reload, a closed tab or a crash goes on from the gateway's offset. The same file for
+      // another pipeline, other params or another key is another upload.
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      fingerprint: async (file, options) => `${await defaultOptions.fingerprint(file, options)}-${submissionTag(metadata)}`,
       onShouldRetry: (error) => {
         const status = error.originalResponse?.getStatus() ?? 0;
         return status === 0 || status >= 500 || status === 409 || status === 423 || status === 429;
@@ -73,6 +77,30 @@ export function uploadJob(request: UploadRequest, onProgress: (fraction: number)
       },
       { once: true },
     );
-    upload.start();
+    void upload
+      .findPreviousUploads()
+      .catch(() => [])
+      .then((previous) => {
+        const latest = [...previous].sort((a, b) => b.creationTime.localeCompare(a.creationTime))[0];
+        if (latest) upload.resumeFromPreviousUpload(latest);
+        if (!signal?.aborted) upload.start();
+      });
   });
+}
+
+/**
+ * A short tag of what the upload is for (its fields and the key sending it), part of its fingerprint:
+ * FNV-1a, 32 bits twice. Not a secret and not a security check (a foreign upload is 404 and then made
+ * again); crypto.subtle is not used because a dashboard on plain http outside localhost has none.
+ */
+function submissionTag(metadata: Record<string, string>): string {
+  const text = JSON.stringify([metadata, authHeaders()['Authorization'] ?? '']);
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 }
