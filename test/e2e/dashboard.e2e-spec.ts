@@ -1,6 +1,7 @@
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Page } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import type { JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { ARTIFACTS_DIR, launchChromium } from '../support/browser.js';
@@ -8,7 +9,7 @@ import { videoSubmitted } from '../support/events.js';
 import { testKeys, type TestKey } from '../support/keys.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
-import { makeVideo, mediaDir } from '../support/videos.js';
+import { makeVideo, mediaDir, mp4Shell } from '../support/videos.js';
 import { webhookReceiver } from '../support/webhook-receiver.js';
 
 /**
@@ -290,6 +291,43 @@ describe('the dashboard in a browser', () => {
     await row(jobId).waitFor({ state: 'detached', timeout: 10_000 });
     const answer = await fetch(`${base}/v1/jobs/${jobId}`, { headers: { Authorization: `Bearer ${admin.key}` } });
     expect(answer.status).toBe(404);
+  });
+
+  it('resumes an upload cut off by a reload from where the gateway holds it, when the same file is sent again', async () => {
+    await page.goto(base);
+    await enterKey(admin.key);
+    // 20 MiB: the form sends 16 MiB per PATCH. The first PATCH arrives, every later one is cut off.
+    const big = join(media.dir, 'dashboard-big.mp4');
+    await writeFile(big, mp4Shell(23, 20 * 1024 * 1024));
+    const cutOff = (route: Route) => (route.request().method() === 'PATCH' && route.request().headers()['upload-offset'] !== '0' ? route.abort() : route.continue());
+    await page.route('**/v1/uploads/**', cutOff);
+    const firstPatch = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.status() === 204);
+    await page.locator('[data-testid=upload-file]').setInputFiles(big);
+    await page.locator('[data-testid=upload-submit]').click();
+    const uploadUrl = (await firstPatch).url();
+    const held = Number((await fetch(uploadUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${admin.key}` } })).headers.get('upload-offset'));
+    expect(held).toBe(16 * 1024 * 1024);
+
+    // The tab is reloaded (or closed and opened again); the same file is sent again.
+    await page.reload();
+    await page.unroute('**/v1/uploads/**', cutOff);
+    const requests: string[] = [];
+    const onRequest = (request: { url(): string; method(): string }) => {
+      if (new URL(request.url()).pathname.startsWith('/v1/uploads')) requests.push(`${request.method()} ${request.url() === uploadUrl ? 'same' : 'other'}`);
+    };
+    page.on('request', onRequest);
+    await page.locator('[data-testid=upload-file]').setInputFiles(big);
+    await page.locator('[data-testid=upload-submit]').click();
+    const result = page.locator('[data-testid=upload-result]');
+    await result.waitFor({ timeout: 30_000 });
+    page.off('request', onRequest);
+    // No new upload: the page asked where the old one stood and sent the rest (4 MiB) to it.
+    expect(requests).toEqual(['HEAD same', 'PATCH same']);
+    const resumedJob = (await result.locator('a').getAttribute('href'))!.replace('/jobs/', '');
+    const video = await fetch(`${base}/v1/jobs/${resumedJob}/video`, { method: 'HEAD', headers: { Authorization: `Bearer ${admin.key}` } });
+    expect(video.headers.get('content-length')).toBe(String((await stat(big)).size));
+    // Finished: the page forgets it.
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::')))).toEqual([]);
   });
 
   it('says clearly when a route answers an error, and when the jobs service is gone', async () => {
