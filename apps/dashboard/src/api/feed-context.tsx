@@ -1,3 +1,4 @@
+import { rememberDeleted } from '../jobs/jobs-list.state';
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import type { JobChange } from '@app/contracts';
 import { onApiKeyChange } from './api-key';
@@ -27,6 +28,7 @@ export function FeedProvider({ children }: { children: ReactNode }) {
       followJobs({
         onReady: () => setGeneration((g) => g + 1),
         onChange: (change) => {
+          rememberDeleted(change);
           for (const listener of listeners.current) listener(change);
         },
         onState: (next, why) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { JobChange, JobView } from '@app/contracts';
-import { applyChange, cancellable, shownStatus } from './jobs-list.state';
+import { applyChange, cancellable, rememberDeleted, shownStatus, withoutDeleted } from './jobs-list.state';
 
 const ID = '0193a0b0-0000-7000-8000-000000000001';
 const OTHER = '0193a0b0-0000-7000-8000-000000000002';
@@ -94,5 +94,16 @@ describe('the jobs list under live changes', () => {
     let rows: JobView[] = [];
     for (let i = 1; i <= 5; i++) rows = applyChange(rows, submitted(i, `0193a0b0-0000-7000-8000-00000000000${i}`), {}, { firstPage: true, limit: 3 });
     expect(rows.map((r) => r.job_id.slice(-1))).toEqual(['5', '4', '3']);
+  });
+});
+
+describe('jobs heard deleted', () => {
+  it('are left out of a page loaded after the JobDeleted went by (the read model may not have caught up)', () => {
+    const kept = { job_id: '0193a0b0-0000-7000-8000-0000000000a1' } as JobView;
+    const gone = { job_id: '0193a0b0-0000-7000-8000-0000000000a2' } as JobView;
+    rememberDeleted({ type: 'JobCompleted', job_id: kept.job_id });
+    expect(withoutDeleted([kept, gone])).toEqual([kept, gone]);
+    rememberDeleted({ type: 'JobDeleted', job_id: gone.job_id });
+    expect(withoutDeleted([kept, gone])).toEqual([kept]);
   });
 });

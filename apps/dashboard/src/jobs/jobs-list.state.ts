@@ -91,3 +91,21 @@ export function shownStatus(job: Pick<JobView, 'status' | 'cancel_requested_at'>
 export function cancellable(job: Pick<JobView, 'status' | 'cancel_requested_at'>): boolean {
   return (job.status === 'running' || job.status === 'queued') && !job.cancel_requested_at;
 }
+
+/**
+ * Jobs this tab heard deleted on the live feed. A list read just after (the page loading while the
+ * JobDeleted went by, or before the read model has caught up with it) may still hold them, so they are
+ * left out of every page loaded afterwards. Job ids are never reused; the oldest are forgotten after 10,000.
+ */
+const deletedJobs = new Set<string>();
+
+export function rememberDeleted(change: Pick<JobChange, 'type' | 'job_id'>): void {
+  if (change.type !== 'JobDeleted') return;
+  deletedJobs.add(change.job_id);
+  if (deletedJobs.size > 10_000) deletedJobs.delete(deletedJobs.values().next().value!);
+}
+
+/** A loaded page without the jobs this tab heard deleted. */
+export function withoutDeleted(rows: JobView[]): JobView[] {
+  return deletedJobs.size === 0 ? rows : rows.filter((row) => !deletedJobs.has(row.job_id));
+}

@@ -7,7 +7,7 @@ import { linkProps } from '../router';
 import { ActionButton, ErrorNote, Panel, ProgressBar, StatusBadge } from '../ui/components';
 import { ago, bytes, shortId } from '../ui/format';
 import { usePipelines } from '../upload/use-pipelines';
-import { applyChange, cancellable, shownStatus, type ListFilter } from './jobs-list.state';
+import { applyChange, cancellable, shownStatus, withoutDeleted, type ListFilter } from './jobs-list.state';
 
 const PAGE_SIZE = 20;
 
@@ -39,7 +39,7 @@ export function JobsPage() {
     try {
       const page = await api.listJobs({ ...filter, limit: PAGE_SIZE, cursor });
       if (id !== latestLoad.current) return;
-      setRows(page.jobs);
+      setRows(withoutDeleted(page.jobs));
       setNext(page.next_cursor);
       setError(null);
     } catch (e) {
