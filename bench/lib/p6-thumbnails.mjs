@@ -48,6 +48,33 @@ export function startWorker(repoRoot, env) {
 /**
  * @param {{ natsUrl: string; workDir: string; repoRoot: string; quick: boolean; log(message: string): void }} ctx
  */
+/**
+ * Appends a job's VideoSubmitted as the gateway does (nothing of the job before it, on any of its
+ * subjects) and waits for its stored JobCompleted. Resolves with the time between the two, both read
+ * from the stream's timestamps, and the JobCompleted event; rejects when the job failed or timed out.
+ */
+export async function timeStreamJob({ js, jsm, stream, namespace, pipeline, params, video, correlationId, timeoutMs }) {
+  const jobId = randomUUID();
+  const event = {
+    eventId: randomUUID(), jobId, type: 'VideoSubmitted', version: 2, occurredAt: new Date().toISOString(), correlationId, causationId: null,
+    data: { pipeline, params, tenant: 'default', priority: 'normal', video: { bucket: `${namespace}_videos`, contentType: 'video/mp4', ...video } },
+  };
+  const ack = await js.publish(`${namespace}.job.${jobId}.submitted.normal`, JSON.stringify(event), {
+    msgID: event.eventId,
+    expect: { lastSubjectSequence: 0, lastSubjectSequenceSubject: `${namespace}.job.${jobId}.>` },
+  });
+  const submittedAt = (await jsm.direct.getMessage(stream, { seq: ack.seq })).time.getTime();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const last = await jsm.direct.getMessage(stream, { last_by_subj: `${namespace}.job.${jobId}.lifecycle` }).catch(() => null);
+    const type = last ? JSON.parse(new TextDecoder().decode(last.data)).type : null;
+    if (type === 'JobFailed') throw new Error(`the ${pipeline} job failed: ${new TextDecoder().decode(last.data)}`);
+    if (type === 'JobCompleted') return { ms: last.time.getTime() - submittedAt, completed: JSON.parse(new TextDecoder().decode(last.data)) };
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`the ${pipeline} job did not complete within ${timeoutMs / 1000} s`);
+}
+
 export async function runThumbnailsBench(ctx) {
   const { thumbnailsCommand, thumbnailsParams } = await import(join(ctx.repoRoot, 'dist/apps/worker/libs/tools/src/index.js'));
   const { ensureEventStream } = await import(join(ctx.repoRoot, 'dist/apps/worker/libs/event-store/src/index.js'));
@@ -90,30 +117,11 @@ export async function runThumbnailsBench(ctx) {
       await rm(dir, { recursive: true, force: true });
 
       // Pipeline: VideoSubmitted appended, JobCompleted stored; both times from the stream.
-      const jobId = randomUUID();
-      const event = {
-        eventId: randomUUID(), jobId, type: 'VideoSubmitted', version: 2, occurredAt: new Date().toISOString(), correlationId: `bench-p6-${round}`, causationId: null,
-        data: { pipeline: 'thumbnails', params, tenant: 'default', priority: 'normal',
-          video: { bucket: `${namespace}_videos`, objectName: 'uploads/bench/p6.mp4', filename: 'p6.mp4', size: bytes.length, contentType: 'video/mp4', sha256 } },
-      };
-      // The job's first event, as the gateway appends it: nothing of the job before it, on any of its subjects.
-      const ack = await js.publish(`${namespace}.job.${jobId}.submitted.normal`, JSON.stringify(event), {
-        msgID: event.eventId,
-        expect: { lastSubjectSequence: 0, lastSubjectSequenceSubject: `${namespace}.job.${jobId}.>` },
+      const { ms, completed: done } = await timeStreamJob({
+        js, jsm, stream, namespace, pipeline: 'thumbnails', params, correlationId: `bench-p6-${round}`, timeoutMs: 120_000,
+        video: { objectName: 'uploads/bench/p6.mp4', filename: 'p6.mp4', size: bytes.length, sha256 },
       });
-      const submittedAt = (await jsm.direct.getMessage(stream, { seq: ack.seq })).time.getTime();
-      let completed = null;
-      const deadline = Date.now() + 120_000;
-      while (!completed && Date.now() < deadline) {
-        const last = await jsm.direct.getMessage(stream, { last_by_subj: `${namespace}.job.${jobId}.lifecycle` }).catch(() => null);
-        const type = last ? JSON.parse(new TextDecoder().decode(last.data)).type : null;
-        if (type === 'JobFailed') throw new Error(`the thumbnails job failed: ${new TextDecoder().decode(last.data)}`);
-        if (type === 'JobCompleted') completed = last;
-        else await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      if (!completed) throw new Error('the thumbnails job did not complete within 120 s');
-      pipeline.push(completed.time.getTime() - submittedAt);
-      const done = JSON.parse(new TextDecoder().decode(completed.data));
+      pipeline.push(ms);
       const tool = done.data.result?.tools?.thumbnails?.duration_ms ?? null;
       breakdown.push({ attempt_ms: done.data.durationMs, tool_ms: tool });
       ctx.log(`p6 round ${round + 1}/${rounds}: raw ffmpeg ${raw.at(-1).toFixed(0)} ms, pipeline ${pipeline.at(-1)} ms (attempt ${done.data.durationMs} ms, of which the tool ${tool} ms)`);

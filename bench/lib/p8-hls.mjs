@@ -2,14 +2,14 @@
 // thumbnails (and with P6's worker, raw ffmpeg and median helpers). Plain JavaScript on purpose: it
 // runs from the built apps (dist/). bench/p8-hls.bench.ts wraps it for the harness.
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { connect, headers } from '@nats-io/transport-node';
-import { median, rawFfmpeg, startWorker } from './p6-thumbnails.mjs';
+import { median, rawFfmpeg, startWorker, timeStreamJob } from './p6-thumbnails.mjs';
 
 const run = promisify(execFile);
 
@@ -61,29 +61,11 @@ export async function runHlsBench(ctx) {
       await rm(dir, { recursive: true, force: true });
 
       // Pipeline: VideoSubmitted appended, JobCompleted stored; both times from the stream.
-      const jobId = randomUUID();
-      const event = {
-        eventId: randomUUID(), jobId, type: 'VideoSubmitted', version: 2, occurredAt: new Date().toISOString(), correlationId: `bench-p8-${round}`, causationId: null,
-        data: { pipeline: 'hls', params, tenant: 'default', priority: 'normal',
-          video: { bucket: `${namespace}_videos`, objectName: 'uploads/bench/p8.mp4', filename: 'p8.mp4', size: bytes.length, contentType: 'video/mp4', sha256 } },
-      };
-      const ack = await js.publish(`${namespace}.job.${jobId}.submitted.normal`, JSON.stringify(event), {
-        msgID: event.eventId,
-        expect: { lastSubjectSequence: 0, lastSubjectSequenceSubject: `${namespace}.job.${jobId}.>` },
+      const { ms, completed: done } = await timeStreamJob({
+        js, jsm, stream, namespace, pipeline: 'hls', params, correlationId: `bench-p8-${round}`, timeoutMs: 300_000,
+        video: { objectName: 'uploads/bench/p8.mp4', filename: 'p8.mp4', size: bytes.length, sha256 },
       });
-      const submittedAt = (await jsm.direct.getMessage(stream, { seq: ack.seq })).time.getTime();
-      let completed = null;
-      const deadline = Date.now() + 300_000;
-      while (!completed && Date.now() < deadline) {
-        const last = await jsm.direct.getMessage(stream, { last_by_subj: `${namespace}.job.${jobId}.lifecycle` }).catch(() => null);
-        const type = last ? JSON.parse(new TextDecoder().decode(last.data)).type : null;
-        if (type === 'JobFailed') throw new Error(`the hls job failed: ${new TextDecoder().decode(last.data)}`);
-        if (type === 'JobCompleted') completed = last;
-        else await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      if (!completed) throw new Error('the hls job did not complete within 300 s');
-      pipeline.push(completed.time.getTime() - submittedAt);
-      const done = JSON.parse(new TextDecoder().decode(completed.data));
+      pipeline.push(ms);
       const tool = done.data.result?.tools?.hls?.duration_ms ?? null;
       const artifactBytes = done.data.artifacts.reduce((sum, a) => sum + a.size, 0);
       breakdown.push({ attempt_ms: done.data.durationMs, tool_ms: tool, artifacts: done.data.artifacts.length, artifact_bytes: artifactBytes });
