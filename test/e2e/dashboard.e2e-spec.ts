@@ -7,7 +7,7 @@ import { EventStore } from '@app/event-store';
 import { ARTIFACTS_DIR, launchChromium } from '../support/browser.js';
 import { videoSubmitted } from '../support/events.js';
 import { testKeys, type TestKey } from '../support/keys.js';
-import { spawnService, type ServiceProcess } from '../support/processes.js';
+import { serviceStarter, type ServiceProcess } from '../support/processes.js';
 import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir, mp4Shell } from '../support/videos.js';
 import { webhookReceiver } from '../support/webhook-receiver.js';
@@ -31,17 +31,7 @@ describe('the dashboard in a browser', () => {
   let admin: TestKey;
   let tenant: TestKey;
 
-  function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
-    const service = spawnService(name, app, {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: TEST_DATABASE_URL,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      ...extra,
-    });
-    services.set(name, service);
-    return service;
-  }
+  const start = serviceStarter(() => ({ NATS_URL: TEST_NATS_URL, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace }), services);
 
   const row = (id: string) => page.locator(`[data-testid=job-row][data-job-id="${id}"]`);
 

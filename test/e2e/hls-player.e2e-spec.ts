@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { ARTIFACTS_DIR, launchChromium } from '../support/browser.js';
 import { testKeys, type TestKey } from '../support/keys.js';
-import { spawnService, type ServiceProcess } from '../support/processes.js';
+import { serviceStarter, type ServiceProcess } from '../support/processes.js';
 import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
 
@@ -28,17 +28,7 @@ describe('the dashboard plays a job\'s HLS output', () => {
   let jobId = '';
   const services = new Map<string, ServiceProcess>();
 
-  function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
-    const service = spawnService(name, app, {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: TEST_DATABASE_URL,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      ...extra,
-    });
-    services.set(name, service);
-    return service;
-  }
+  const start = serviceStarter(() => ({ NATS_URL: TEST_NATS_URL, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace }), services);
 
   const video = () => page.locator('[data-testid=hls-video]');
   const currentTime = () => video().evaluate((v: HTMLVideoElement) => v.currentTime);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { KeyQuery } from '@app/contracts';
 import { testKeys, type TestKey } from '../support/keys.js';
-import { spawnCli, spawnService, type ServiceProcess } from '../support/processes.js';
+import { spawnCli, serviceStarter, type ServiceProcess } from '../support/processes.js';
 import { multipart, rawRequest, send, type Part, type RawReply } from '../support/raw-http.js';
 import { eventually, freshNamespace, freshSchema, objectNames, streamLastSeq, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
@@ -63,17 +63,7 @@ describe('hostile input against the running gateway', () => {
     return Object.values(info.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
   };
 
-  function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
-    const service = spawnService(name, app, {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: TEST_DATABASE_URL,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      ...extra,
-    });
-    services.set(name, service);
-    return service;
-  }
+  const start = serviceStarter(() => ({ NATS_URL: TEST_NATS_URL, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace }), services);
 
   /** A request through fetch, as a JSON-speaking client sends it. */
   async function request(path: string, init: { method?: string; key?: TestKey | null; headers?: Record<string, string>; body?: BodyInit } = {}): Promise<RawReply> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import { testKeys, type TestKey } from '../support/keys.js';
-import { spawnService, type ServiceProcess } from '../support/processes.js';
+import { serviceStarter, type ServiceProcess } from '../support/processes.js';
 import { eventually, freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir, mp4Shell } from '../support/videos.js';
 import { webhookReceiver } from '../support/webhook-receiver.js';
@@ -60,17 +60,7 @@ describe('operating Framewire', () => {
   let admin: TestKey;
   let tenant: TestKey;
 
-  function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
-    const service = spawnService(name, app, {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: TEST_DATABASE_URL,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      ...extra,
-    });
-    services.set(name, service);
-    return service;
-  }
+  const start = serviceStarter(() => ({ NATS_URL: TEST_NATS_URL, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace }), services);
 
   const cli = (args: string[], key: TestKey | null = admin) => framewire(args, { FRAMEWIRE_URL: base, ...(key ? { FRAMEWIRE_API_KEY: key.key } : {}) });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { JobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { testKeys } from '../support/keys.js';
-import { spawnService, type ServiceProcess } from '../support/processes.js';
+import { serviceStarter, type ServiceProcess } from '../support/processes.js';
 import { eventually, freshNamespace, freshSchema, objectNames, streamLastSeq, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { ffprobe, makeTextFile, makeVideo, mediaDir, mp4Shell, type VideoSpec } from '../support/videos.js';
 
@@ -29,17 +29,7 @@ describe('walking skeleton, end to end', () => {
   ];
   const videos: Array<{ path: string; sha256: string }> = [];
 
-  function start(name: string, app: 'gateway' | 'jobs' | 'worker', extra: Record<string, string> = {}): ServiceProcess {
-    const service = spawnService(name, app, {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: TEST_DATABASE_URL,
-      DATABASE_SCHEMA: db.schema,
-      FRAMEWIRE_NAMESPACE: ns.namespace,
-      ...extra,
-    });
-    services.set(name, service);
-    return service;
-  }
+  const start = serviceStarter(() => ({ NATS_URL: TEST_NATS_URL, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace }), services);
 
   const rows = () => db.query(`SELECT * FROM jobs ORDER BY job_id`);
   const checkpoint = async () => Number((await db.query(`SELECT last_seq FROM projection_checkpoints`).catch(() => []))[0]?.['last_seq'] ?? 0);

@@ -93,6 +93,19 @@ function spawnProcess(name: string, args: string[], env: Record<string, string>)
 }
 
 /** A TCP port that is free on 127.0.0.1 right now. */
+/**
+ * A test file's `start(name, app, extra)`: each service spawned with the environment `base()` gives
+ * then (NATS, PostgreSQL, schema and namespace are made in beforeAll), plus `extra`, and kept in
+ * `services` by its name.
+ */
+export function serviceStarter(base: () => Record<string, string>, services: Map<string, ServiceProcess>) {
+  return (name: string, app: AppName, extra: Record<string, string> = {}): ServiceProcess => {
+    const service = spawnService(name, app, { ...base(), ...extra });
+    services.set(name, service);
+    return service;
+  };
+}
+
 export async function freeTcpPort(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolve, reject) => {
