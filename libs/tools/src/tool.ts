@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ArtifactRef } from '@app/contracts';
 import type { MediaLimits } from './media/media-limits.js';
 import type { ProbeResult } from './media/probe-result.js';
+import type { SplitSupport } from './split/split-support.js';
 
 /**
  * The tool interface: what a built-in tool or a third-party plugin implements. A tool is one step
@@ -29,6 +30,8 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
    */
   readonly usesWorkDir?: boolean;
   run(ctx: ToolContext<z.output<S>>): Promise<ToolOutput>;
+  /** Present when one long video may be encoded in parts on many workers and joined (see SplitSupport). */
+  readonly split?: SplitSupport<z.output<S>>;
 }
 
 /** One sampled frame in a result. Tools that look at the same frame index are merged into one entry. */
