@@ -105,7 +105,7 @@ export function timeline(history: readonly HistoryEntry[]): TimelineEntry[] {
     state = evolve(state, event);
     const attempt = event.type === 'VideoSubmitted' ? null : event.type === 'JobRedriven' ? event.data.firstAttempt : event.data.attempt;
     const workerId =
-      event.type === 'JobStarted' ? event.data.workerId : attempt !== null && state && attempt === state.attempts ? state.workerId : null;
+      event.type === 'JobStarted' || event.type === 'PartStarted' || event.type === 'PartCompleted' || event.type === 'PartFailed' ? event.data.workerId : attempt !== null && state && attempt === state.attempts ? state.workerId : null;
     return {
       number: entry.number,
       seq: entry.seq,
@@ -146,5 +146,19 @@ function summarize(event: JobEvent): string {
       return `cancelled by ${event.data.cancelledBy}`;
     case 'JobDeleted':
       return `deleted (${event.data.reason})${event.data.requestedBy ? ` by ${event.data.requestedBy}` : ''}`;
+    case 'JobSplit':
+      return `split into ${event.data.parts.length} parts of about ${event.data.splitSeconds} s${event.data.kept.length ? `, ${event.data.kept.length} kept from an earlier attempt` : ''}`;
+    case 'PartRequested':
+      return `part ${event.data.part.index} (${event.data.part.start.toFixed(3)} s to ${event.data.part.end === null ? 'the end' : `${event.data.part.end.toFixed(3)} s`}) requested`;
+    case 'JoinRequested':
+      return 'every part is done: join requested';
+    case 'PartStarted':
+      return `part ${event.data.index}, its attempt ${event.data.partAttempt}, on ${event.data.workerId}`;
+    case 'PartProgressed':
+      return `part ${event.data.index} at ${Math.round(event.data.percent * 10) / 10}%`;
+    case 'PartCompleted':
+      return `part ${event.data.index} done in ${event.data.durationMs} ms on ${event.data.workerId}`;
+    case 'PartFailed':
+      return `part ${event.data.index} ${event.data.error.code}${event.data.final ? ' (final)' : event.data.retryDelayMs !== null ? ` (retry in ${(event.data.retryDelayMs / 1000).toFixed(1)} s)` : ''}: ${event.data.error.message}`;
   }
 }

@@ -56,6 +56,17 @@ export function jobChangeOf(event: JobEvent, seq: number, tenant: string | null)
     case 'JobDeleted':
       // The status it had stays; the type tells a list to drop the row.
       return { ...base, status: null, attempt: event.data.attempt };
+    case 'JobSplit':
+    case 'PartRequested':
+    case 'JoinRequested':
+    case 'PartProgressed':
+    case 'PartCompleted':
+      // A part's progress is not the job's (that is the mean of every part's): the job page reads it.
+      return { ...base, status: 'running', attempt: event.data.attempt };
+    case 'PartStarted':
+      return { ...base, status: 'running', attempt: event.data.attempt, worker_id: event.data.workerId };
+    case 'PartFailed':
+      return { ...base, status: 'running', attempt: event.data.attempt, error: event.data.error };
     default:
       return assertNever(event);
   }

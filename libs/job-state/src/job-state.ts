@@ -46,6 +46,31 @@ export interface JobState {
   deleteRequest: DeleteRequest | null;
   /** When the job was deleted (its JobDeleted): it is no longer served, listed or run. Null while it is not. */
   deletedAt: string | null;
+  /** The parts of the latest split (issue #19); null for a job that was never split. */
+  split: SplitState | null;
+}
+
+/** A split job's parts, as its latest JobSplit cut them and their events moved them. */
+export interface SplitState {
+  /** The job's attempt that split it. */
+  attempt: number;
+  splitSeconds: number;
+  parts: PartState[];
+  /** Every part is done and the join was asked for. */
+  joinRequested: boolean;
+}
+
+export type PartStatus = 'queued' | 'running' | 'completed' | 'failed';
+
+export interface PartState {
+  index: number;
+  start: number;
+  end: number | null;
+  status: PartStatus;
+  /** The part's attempts so far (its latest PartStarted's partAttempt); kept from an earlier attempt of the job for a kept part. */
+  attempts: number;
+  workerId: string | null;
+  progress: number;
 }
 
 export interface DeleteRequest {
@@ -106,6 +131,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         cancelRequestedAt: null,
         deleteRequest: null,
         deletedAt: null,
+        split: null,
       };
     case 'JobStarted':
       if (!state) return null;
@@ -204,9 +230,78 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         deletedAt: at,
         updatedAt: at,
       };
+    case 'JobSplit': {
+      if (!state) return null;
+      const before = new Map((state.split?.parts ?? []).map((part) => [part.index, part]));
+      const kept = new Set(event.data.kept);
+      const parts = event.data.parts.map((part): PartState => {
+        const earlier = before.get(part.index);
+        return kept.has(part.index) && earlier
+          ? { ...earlier, status: 'completed', progress: 100 }
+          : { index: part.index, start: part.start, end: part.end, status: 'queued', attempts: 0, workerId: null, progress: 0 };
+      });
+      const split: SplitState = { attempt: event.data.attempt, splitSeconds: event.data.splitSeconds, parts, joinRequested: false };
+      return { ...state, split, ...splitProgress(state, split), updatedAt: at };
+    }
+    case 'JoinRequested':
+      if (!state?.split || state.split.attempt !== event.data.attempt) return state;
+      return { ...state, split: { ...state.split, joinRequested: true }, updatedAt: at };
+    case 'PartRequested':
+      // The part is already listed by its JobSplit: the request is only what a worker pulls.
+      return state;
+    case 'PartStarted':
+    case 'PartProgressed':
+    case 'PartCompleted':
+    case 'PartFailed': {
+      const split = state?.split;
+      if (!state || !split || split.attempt !== event.data.attempt) return state;
+      const part = split.parts.find((p) => p.index === event.data.index);
+      if (!part) return state;
+      const next = evolvePart(part, event);
+      if (next === part) return state;
+      const updated: SplitState = { ...split, parts: split.parts.map((p) => (p === part ? next : p)) };
+      // A part's files are the job's artifacts until the join replaces them with the joined output.
+      const artifacts = event.type === 'PartCompleted' ? [...state.artifacts.filter((a) => !event.data.artifacts.some((b) => b.name === a.name)), ...event.data.artifacts] : state.artifacts;
+      const error = event.type === 'PartFailed' ? event.data.error : state.error;
+      return { ...state, split: updated, artifacts, error, ...splitProgress(state, updated), updatedAt: at };
+    }
     default:
       return assertNever(event);
   }
+}
+
+/** The next state of one part; the same object when the event changes nothing (an older attempt's report). */
+function evolvePart(part: PartState, event: Extract<JobEvent, { type: 'PartStarted' | 'PartProgressed' | 'PartCompleted' | 'PartFailed' }>): PartState {
+  const partAttempt = event.data.partAttempt;
+  switch (event.type) {
+    case 'PartStarted':
+      return { ...part, status: 'running', attempts: Math.max(part.attempts, partAttempt), workerId: event.data.workerId, progress: 0 };
+    case 'PartProgressed':
+      if (part.status !== 'running' || partAttempt !== part.attempts) return part;
+      return { ...part, progress: Math.max(part.progress, Math.min(100, event.data.percent)) };
+    case 'PartCompleted':
+      return { ...part, status: 'completed', progress: 100, workerId: event.data.workerId };
+    case 'PartFailed':
+      return { ...part, status: event.data.final ? 'failed' : 'queued', progress: event.data.final ? part.progress : 0 };
+    default:
+      return assertNever(event);
+  }
+}
+
+/**
+ * A split job's progress: the mean of its parts' (so a part that starts again takes its share back),
+ * held below 100 until the join's JobCompleted. Never goes backwards while the same attempt runs,
+ * except when a part's attempt fails and starts over.
+ */
+function splitProgress(state: JobState, split: SplitState): Pick<JobState, 'progress' | 'progressDetail'> {
+  if (state.status !== 'running') return { progress: state.progress, progressDetail: state.progressDetail };
+  const mean = split.parts.reduce((sum, part) => sum + part.progress, 0) / split.parts.length;
+  const percent = Math.min(99, Math.round(mean * 10) / 10);
+  const done = split.parts.filter((part) => part.status === 'completed').length;
+  return {
+    progress: percent,
+    progressDetail: { percent, currentFrame: 0, totalFrames: null, currentTool: split.joinRequested ? 'join' : 'parts', toolsCompleted: done, toolsTotal: split.parts.length },
+  };
 }
 
 /** Folds events (already in stream order) into a state; null when they never submitted a job. */
@@ -268,6 +363,15 @@ export function toJobView(state: JobState, lastSeq: number): JobView {
           at: state.deadLetter.at,
         }
       : null,
+    parts: (state.split?.parts ?? []).map((part) => ({
+      index: part.index,
+      start: part.start,
+      end: part.end,
+      status: part.status,
+      attempts: part.attempts,
+      worker_id: part.workerId,
+      progress: part.progress,
+    })),
     last_seq: lastSeq,
   };
 }

@@ -30,6 +30,7 @@ export function rowToState(row: JobRow): JobState {
     cancelRequestedAt: row.cancelRequestedAt ? iso(row.cancelRequestedAt) : null,
     deleteRequest: row.deleteRequest as JobState['deleteRequest'],
     deletedAt: row.deletedAt ? iso(row.deletedAt) : null,
+    split: (row.split ?? null) as JobState['split'],
   };
 }
 
@@ -60,6 +61,7 @@ export interface RawJobRow {
   cancel_requested_at: Date | null;
   delete_request: Record<string, unknown> | null;
   deleted_at: Date | null;
+  split: Record<string, unknown> | null;
   last_seq: string;
 }
 
@@ -90,6 +92,7 @@ export function rawRowToState(row: RawJobRow): JobState {
     cancelRequestedAt: row.cancel_requested_at,
     deleteRequest: row.delete_request,
     deletedAt: row.deleted_at,
+    split: row.split,
     lastSeq: Number(row.last_seq),
   });
 }
@@ -122,6 +125,7 @@ export function stateToRecord(state: JobState, lastSeq: number): Record<string, 
     cancel_requested_at: state.cancelRequestedAt,
     delete_request: state.deleteRequest,
     deleted_at: state.deletedAt,
+    split: state.split,
     last_seq: lastSeq,
   };
 }

@@ -84,6 +84,10 @@ export class JobRow {
   @Column('timestamptz', { name: 'deleted_at', nullable: true })
   deletedAt!: Date | null;
 
+  /** A split job's parts (JobState.split); null for a job run whole. */
+  @Column('jsonb', { name: 'split', nullable: true })
+  split!: Record<string, unknown> | null;
+
   @Column('jsonb', { name: 'dead_letter', nullable: true })
   deadLetter!: Record<string, unknown> | null;
 

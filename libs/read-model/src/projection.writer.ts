@@ -68,7 +68,7 @@ export interface ProjectionWriterOptions {
 export const UPSERT_COLUMNS = `job_id uuid, status text, tenant text, priority text, pipeline text, params jsonb, video jsonb, progress double precision,
   progress_detail jsonb, attempts integer, worker_id text, created_at timestamptz, updated_at timestamptz, started_at timestamptz,
   completed_at timestamptz, duration_ms integer, error jsonb, result jsonb, result_ref jsonb, artifacts jsonb, correlation_id text,
-  dead_letter jsonb, cancel_requested_at timestamptz, delete_request jsonb, deleted_at timestamptz, last_seq bigint`;
+  dead_letter jsonb, cancel_requested_at timestamptz, delete_request jsonb, deleted_at timestamptz, split jsonb, last_seq bigint`;
 /** Every column of the jobs table, in the order of UPSERT_COLUMNS. */
 export const JOB_COLUMNS = UPSERT_COLUMNS.split(',').map((column) => column.trim().split(/\s+/)[0]!);
 

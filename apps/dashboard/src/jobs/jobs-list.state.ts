@@ -78,6 +78,7 @@ function newRow(change: JobChange): JobView {
     correlation_id: change.correlation_id,
     cancel_requested_at: null,
     dead_letter: null,
+    parts: [],
     last_seq: change.seq,
   };
 }

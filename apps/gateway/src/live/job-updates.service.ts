@@ -146,5 +146,14 @@ function toUpdate(event: JobEvent, seq: number, current: { attempt: number; work
       return null;
     case 'JobDeleted':
       return { kind: 'deleted', seq, data: { job_id: event.jobId } };
+    case 'JobSplit':
+    case 'PartRequested':
+    case 'JoinRequested':
+    case 'PartStarted':
+    case 'PartProgressed':
+    case 'PartCompleted':
+    case 'PartFailed':
+      // A split job's progress is the mean of its parts': the stream's state tracks them (partsProgress).
+      return null;
   }
 }

@@ -271,6 +271,112 @@ export const jobDeletedV1Schema = z.object({
   }),
 });
 
+/**
+ * Split jobs (issue #19): one long video encoded in parts by many workers, then joined. The attempt
+ * that claimed the job cuts the video at key frames and appends, in one atomic batch, a `JobSplit`
+ * (the cut points) and one `PartRequested` per part that is still to be made; once every part is
+ * done, the part that completed last appends a `JoinRequested` with its `PartCompleted`. The job's
+ * attempt (its `JobStarted`) holds the job all along: a cancel, a failure or another attempt ends
+ * every part of it. Each part has attempts of its own (`partAttempt`), each with one `PartStarted`
+ * and at most one end, appended with the job's last sequence expected like every append.
+ */
+
+/** One part of a split job: from `start` (a key frame, seconds) to `end` (the next part's start; null: to the end of the video). */
+export const splitPartSchema = z.object({
+  index: z.number().int().nonnegative(),
+  start: z.number().nonnegative(),
+  end: z.number().nonnegative().nullable(),
+});
+export type SplitPartRef = z.infer<typeof splitPartSchema>;
+
+/** The most parts a job is split into: its work requests go in one atomic batch (at most 1,000 messages). */
+export const MAX_SPLIT_PARTS = 500;
+
+/**
+ * The job's attempt `attempt` cut the video into `parts`. `kept` lists the parts that an earlier
+ * attempt of the same job completed (a redrive): their outputs are used as they are, and only the
+ * other parts are requested. On the job's split subject.
+ */
+export const jobSplitV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JobSplit'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().positive(),
+    splitSeconds: z.number().positive(),
+    parts: z.array(splitPartSchema).min(2).max(MAX_SPLIT_PARTS),
+    kept: z.array(z.number().int().nonnegative()).max(MAX_SPLIT_PARTS),
+  }),
+});
+
+/** A part to make: a work request on the job's parts subject (at the job's priority), for any worker. */
+export const partRequestedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('PartRequested'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().positive(),
+    priority: jobPrioritySchema,
+    part: splitPartSchema,
+  }),
+});
+
+/** Every part is done: join them. A work request on the job's parts subject. */
+export const joinRequestedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('JoinRequested'),
+  version: z.literal(1),
+  data: z.object({
+    attempt: z.number().int().positive(),
+    priority: jobPrioritySchema,
+  }),
+});
+
+const partAttemptShape = {
+  /** The job's attempt the part belongs to. */
+  attempt: z.number().int().positive(),
+  index: z.number().int().nonnegative(),
+  /** The part's own attempt, from 1. */
+  partAttempt: z.number().int().positive(),
+};
+
+/** A worker claimed a part. On the part's subject, like every event of the part. */
+export const partStartedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('PartStarted'),
+  version: z.literal(1),
+  data: z.object({ ...partAttemptShape, workerId: z.string().min(1).max(200) }),
+});
+
+export const partProgressedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('PartProgressed'),
+  version: z.literal(1),
+  data: z.object({ ...partAttemptShape, percent: z.number().min(0).max(100), currentFrame: z.number().int().nonnegative(), totalFrames: z.number().int().nonnegative().nullable() }),
+});
+
+/** The part is made: its files are artifacts of the job until the join removes them. */
+export const partCompletedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('PartCompleted'),
+  version: z.literal(1),
+  data: z.object({ ...partAttemptShape, workerId: z.string().min(1).max(200), durationMs: z.number().int().nonnegative(), artifacts: z.array(artifactRefSchema).max(64) }),
+});
+
+/** A part's attempt failed: retried after `retryDelayMs` unless `final`, which fails the job (a JobFailed follows). */
+export const partFailedV1Schema = z.object({
+  ...eventMetaShape,
+  type: z.literal('PartFailed'),
+  version: z.literal(1),
+  data: z.object({
+    ...partAttemptShape,
+    workerId: z.string().min(1).max(200),
+    final: z.boolean(),
+    error: jobErrorSchema,
+    retryDelayMs: z.number().int().nonnegative().nullable(),
+  }),
+});
+
 export type VideoSubmittedV1 = z.infer<typeof videoSubmittedV1Schema>;
 export type VideoSubmitted = z.infer<typeof videoSubmittedV2Schema>;
 export type JobStarted = z.infer<typeof jobStartedV1Schema>;
@@ -285,9 +391,32 @@ export type JobCancelRequestedV1 = z.infer<typeof jobCancelRequestedV1Schema>;
 export type JobCancelRequested = z.infer<typeof jobCancelRequestedV2Schema>;
 export type JobCancelled = z.infer<typeof jobCancelledV1Schema>;
 export type JobDeleted = z.infer<typeof jobDeletedV1Schema>;
+export type JobSplit = z.infer<typeof jobSplitV1Schema>;
+export type PartRequested = z.infer<typeof partRequestedV1Schema>;
+export type JoinRequested = z.infer<typeof joinRequestedV1Schema>;
+export type PartStarted = z.infer<typeof partStartedV1Schema>;
+export type PartProgressed = z.infer<typeof partProgressedV1Schema>;
+export type PartCompleted = z.infer<typeof partCompletedV1Schema>;
+export type PartFailed = z.infer<typeof partFailedV1Schema>;
+/** The events of a part, on its own subject. */
+export type PartEvent = PartStarted | PartProgressed | PartCompleted | PartFailed;
+/** The work requests of a split job's parts and join, on its parts subject. */
+export type PartWork = PartRequested | JoinRequested;
 
 /** The current version of every event: what code reads after upcasting. */
-export type JobEvent = VideoSubmitted | JobStarted | JobProgressed | JobCompleted | JobFailed | JobRedriven | JobCancelRequested | JobCancelled | JobDeleted;
+export type JobEvent =
+  | VideoSubmitted
+  | JobStarted
+  | JobProgressed
+  | JobCompleted
+  | JobFailed
+  | JobRedriven
+  | JobCancelRequested
+  | JobCancelled
+  | JobDeleted
+  | JobSplit
+  | PartWork
+  | PartEvent;
 export type JobEventType = JobEvent['type'];
 
 /** What the workers' consumer delivers: a job to run, first submitted or redriven. */
@@ -295,6 +424,14 @@ export type WorkRequest = VideoSubmitted | JobRedriven;
 
 export function isWorkRequest(event: JobEvent): event is WorkRequest {
   return event.type === 'VideoSubmitted' || event.type === 'JobRedriven';
+}
+
+export function isPartWork(event: JobEvent): event is PartWork {
+  return event.type === 'PartRequested' || event.type === 'JoinRequested';
+}
+
+export function isPartEvent(event: JobEvent): event is PartEvent {
+  return event.type === 'PartStarted' || event.type === 'PartProgressed' || event.type === 'PartCompleted' || event.type === 'PartFailed';
 }
 
 /** Events that end a job for good; each job has at most one of them per attempt. */
@@ -311,6 +448,13 @@ export const storedEventSchemas = {
   JobCancelRequested: { 1: jobCancelRequestedV1Schema, 2: jobCancelRequestedV2Schema },
   JobCancelled: { 1: jobCancelledV1Schema },
   JobDeleted: { 1: jobDeletedV1Schema },
+  JobSplit: { 1: jobSplitV1Schema },
+  PartRequested: { 1: partRequestedV1Schema },
+  JoinRequested: { 1: joinRequestedV1Schema },
+  PartStarted: { 1: partStartedV1Schema },
+  PartProgressed: { 1: partProgressedV1Schema },
+  PartCompleted: { 1: partCompletedV1Schema },
+  PartFailed: { 1: partFailedV1Schema },
 } as const satisfies Record<JobEventType, Record<number, z.ZodType>>;
 
 export const JOB_EVENT_TYPES = Object.keys(storedEventSchemas) as JobEventType[];
@@ -329,6 +473,14 @@ export function isTerminal(event: JobEvent): boolean {
     case 'JobCancelRequested':
     // Not an ending of its own: a job is deleted only after it has ended (or before it ever started).
     case 'JobDeleted':
+    // A part's end is not the job's: the join's JobCompleted, or the JobFailed after a final PartFailed, is.
+    case 'JobSplit':
+    case 'PartRequested':
+    case 'JoinRequested':
+    case 'PartStarted':
+    case 'PartProgressed':
+    case 'PartCompleted':
+    case 'PartFailed':
       return false;
     default:
       return assertNever(event);
@@ -352,6 +504,13 @@ export function attemptOf(event: JobEvent): number {
     case 'JobCancelRequested':
     case 'JobCancelled':
     case 'JobDeleted':
+    case 'JobSplit':
+    case 'PartRequested':
+    case 'JoinRequested':
+    case 'PartStarted':
+    case 'PartProgressed':
+    case 'PartCompleted':
+    case 'PartFailed':
       return event.data.attempt;
     default:
       return assertNever(event);

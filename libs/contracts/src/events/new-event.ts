@@ -21,6 +21,13 @@ const builders: { [T in JobEventType]: (meta: EventMeta, data: EventData<T>) => 
   JobCancelRequested: (meta, data) => ({ ...meta, type: 'JobCancelRequested', version: 2, data }),
   JobCancelled: (meta, data) => ({ ...meta, type: 'JobCancelled', version: 1, data }),
   JobDeleted: (meta, data) => ({ ...meta, type: 'JobDeleted', version: 1, data }),
+  JobSplit: (meta, data) => ({ ...meta, type: 'JobSplit', version: 1, data }),
+  PartRequested: (meta, data) => ({ ...meta, type: 'PartRequested', version: 1, data }),
+  JoinRequested: (meta, data) => ({ ...meta, type: 'JoinRequested', version: 1, data }),
+  PartStarted: (meta, data) => ({ ...meta, type: 'PartStarted', version: 1, data }),
+  PartProgressed: (meta, data) => ({ ...meta, type: 'PartProgressed', version: 1, data }),
+  PartCompleted: (meta, data) => ({ ...meta, type: 'PartCompleted', version: 1, data }),
+  PartFailed: (meta, data) => ({ ...meta, type: 'PartFailed', version: 1, data }),
 };
 
 /**

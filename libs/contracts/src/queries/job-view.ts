@@ -61,6 +61,21 @@ export const jobViewSchema = z.object({
       at: z.string(),
     })
     .nullable(),
+  /**
+   * A split job's parts (split_seconds), in order: each part's span of the video in seconds (`end`
+   * null: to the end), its status, its attempts and the worker of its latest one. Empty for a job run whole.
+   */
+  parts: z.array(
+    z.object({
+      index: z.number().int().nonnegative(),
+      start: z.number().nonnegative(),
+      end: z.number().nonnegative().nullable(),
+      status: z.enum(['queued', 'running', 'completed', 'failed']),
+      attempts: z.number().int().nonnegative(),
+      worker_id: z.string().nullable(),
+      progress: z.number().min(0).max(100),
+    }),
+  ),
   /** Stream sequence of the last event folded into this view. */
   last_seq: z.number().int().nonnegative(),
 });
