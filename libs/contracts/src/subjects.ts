@@ -8,6 +8,12 @@
  *                                last token, so workers can drain each priority through its own consumer.
  *   <ns>.job.<jobId>.lifecycle   everything a worker or operator appends later (JobStarted ...
  *                                JobDeleted)
+ *   <ns>.job.<jobId>.split       a split job's JobSplit per attempt that split it (issue #19)
+ *   <ns>.job.<jobId>.parts.<priority>
+ *                                a split job's work requests: a PartRequested per part, then its
+ *                                JoinRequested; the workers' consumer of that priority delivers them
+ *   <ns>.job.<jobId>.part.<index>
+ *                                the events of one part (PartStarted ... PartCompleted or PartFailed)
  *
  * Every append, on either subject, expects the sequence of the job's last message on any subject of
  * its tree (`Nats-Expected-Last-Subject-Sequence` with `Nats-Expected-Last-Subject-Sequence-Subject:
@@ -30,7 +36,7 @@ import { JOB_PRIORITIES, type JobPriority } from './events/job-events.js';
 
 const NAMESPACE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 
-export type SubjectRole = 'submitted' | 'lifecycle';
+export type SubjectRole = 'submitted' | 'lifecycle' | 'split' | 'parts' | 'part';
 
 export interface JobSubjects {
   readonly namespace: string;
@@ -44,6 +50,16 @@ export interface JobSubjects {
   readonly allLifecycle: string;
   /** The work requests of one priority: what that priority's worker consumer filters on. */
   submittedWith(priority: JobPriority): string;
+  /** The parts' and joins' work requests of one priority: the same consumer filters on these too. */
+  partWorkWith(priority: JobPriority): string;
+  /** Every part and join work request, whatever its priority (the workers' doorbell). */
+  readonly allPartWork: string;
+  /** A split job's JobSplit events. */
+  split(jobId: string): string;
+  /** A split job's part and join work requests at its priority. */
+  partWork(jobId: string, priority: JobPriority): string;
+  /** The events of one part of a split job. */
+  part(jobId: string, index: number): string;
   /** The stream that captures the server's MAX_DELIVERIES advisories about the event stream. */
   readonly advisoryStreamName: string;
   /** The advisory subject for every consumer of the event stream. */
@@ -74,7 +90,7 @@ export interface JobSubjects {
    */
   readonly cancelRequested: string;
   /** Parses an event subject back into its job id and role, or null if it is not one. */
-  parse(subject: string): { jobId: string; role: SubjectRole; priority: JobPriority | null } | null;
+  parse(subject: string): { jobId: string; role: SubjectRole; priority: JobPriority | null; index?: number } | null;
 }
 
 export function isValidNamespace(ns: string): boolean {
@@ -95,6 +111,11 @@ export function jobSubjects(namespace: string): JobSubjects {
     advisoryStreamName: `${namespace.toUpperCase()}_ADVISORIES`,
     maxDeliveriesAdvisories: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${namespace.toUpperCase()}_EVENTS.*`,
     submittedWith: (priority) => `${prefix}.*.submitted.${priorityToken(priority)}`,
+    partWorkWith: (priority) => `${prefix}.*.parts.${priorityToken(priority)}`,
+    allPartWork: `${prefix}.*.parts.*`,
+    split: (jobId) => `${prefix}.${token(jobId)}.split`,
+    partWork: (jobId, priority) => `${prefix}.${token(jobId)}.parts.${priorityToken(priority)}`,
+    part: (jobId, index) => `${prefix}.${token(jobId)}.part.${partToken(index)}`,
     videoBucket: `${namespace}_videos`,
     workersBucket: `${namespace}_workers`,
     uploadsBucket: `${namespace}_uploads`,
@@ -111,9 +132,13 @@ export function jobSubjects(namespace: string): JobSubjects {
       const parts = subject.split('.');
       if (parts[0] !== namespace || parts[1] !== 'job' || !parts[2]) return null;
       if (parts.length === 4 && parts[3] === 'lifecycle') return { jobId: parts[2], role: 'lifecycle', priority: null };
+      if (parts.length === 4 && parts[3] === 'split') return { jobId: parts[2], role: 'split', priority: null };
       const priority = parts[4] as JobPriority;
-      if (parts.length === 5 && parts[3] === 'submitted' && JOB_PRIORITIES.includes(priority)) {
-        return { jobId: parts[2], role: 'submitted', priority };
+      if (parts.length === 5 && (parts[3] === 'submitted' || parts[3] === 'parts') && JOB_PRIORITIES.includes(priority)) {
+        return { jobId: parts[2], role: parts[3], priority };
+      }
+      if (parts.length === 5 && parts[3] === 'part' && /^(0|[1-9][0-9]{0,5})$/.test(parts[4]!)) {
+        return { jobId: parts[2], role: 'part', priority: null, index: Number(parts[4]) };
       }
       return null;
     },
@@ -125,6 +150,11 @@ function token(jobId: string): string {
     throw new Error(`job id "${jobId}" cannot be a subject token`);
   }
   return jobId;
+}
+
+function partToken(index: number): string {
+  if (!Number.isSafeInteger(index) || index < 0) throw new Error(`"${String(index)}" is not a part index`);
+  return String(index);
 }
 
 function priorityToken(priority: JobPriority): string {

@@ -18,8 +18,9 @@ export async function ensureDurableConsumer(
   try {
     const info = await jsm.consumers.info(stream, config.durable_name);
     const current = info.config as unknown as Record<string, unknown>;
-    if (config.filter_subject !== undefined && current['filter_subject'] !== config.filter_subject) {
-      return await remake(jsm, stream, config, String(current['filter_subject'] ?? ''));
+    const wanted = filtersOf(config as Record<string, unknown>);
+    if (wanted !== null && wanted !== filtersOf(current)) {
+      return await remake(jsm, stream, config, filtersOf(current) ?? '');
     }
     const changed = mutable.filter((key) => JSON.stringify(current[key]) !== JSON.stringify(config[key]));
     if (changed.length === 0) return info;
@@ -41,7 +42,7 @@ export class ConsumerFilterError extends Error {
 
 /** Deletes a consumer whose filter changed and makes it again; one that another instance deleted meanwhile is fine. */
 async function remake(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }, oldFilter: string): Promise<ConsumerInfo> {
-  const what = `the durable consumer ${config.durable_name} of ${stream} filters "${oldFilter}" but this version needs "${config.filter_subject}"`;
+  const what = `the durable consumer ${config.durable_name} of ${stream} filters "${oldFilter}" but this version needs "${filtersOf(config as Record<string, unknown>)}"`;
   try {
     await jsm.consumers.delete(stream, config.durable_name);
   } catch (error) {
@@ -52,10 +53,21 @@ async function remake(jsm: JetStreamManager, stream: string, config: Partial<Con
     }
   }
   const made = await addOrFind(jsm, stream, config);
-  if (made.config.filter_subject !== config.filter_subject) {
+  if (filtersOf(made.config as unknown as Record<string, unknown>) !== filtersOf(config as Record<string, unknown>)) {
     throw new ConsumerFilterError(`${what}; it was deleted, and something made it again with the old filter (a process of an older version?)`);
   }
   return made;
+}
+
+/**
+ * A consumer's filter (`filter_subject`, or `filter_subjects` on nats-server 2.10+) as one comparable
+ * string, whichever way it is written; null when it has none.
+ */
+function filtersOf(config: Record<string, unknown>): string | null {
+  const many = config['filter_subjects'];
+  if (Array.isArray(many) && many.length > 0) return many.map(String).join(', ');
+  const one = config['filter_subject'];
+  return typeof one === 'string' && one !== '' ? one : null;
 }
 
 async function addOrFind(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<ConsumerInfo> {

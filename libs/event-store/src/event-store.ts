@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   jetstream,
   DeliverPolicy,
@@ -17,12 +18,13 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { decodeEvent, encodeEvent, EventHeader, isWorkRequest, type JetStreamFigures, type JobEvent, type JobSubjects } from '@app/contracts';
+import { decodeEvent, encodeEvent, EventHeader, isPartEvent, isPartWork, isWorkRequest, type JetStreamFigures, type JobEvent, type JobSubjects } from '@app/contracts';
 import { encodeCancelNudge } from './cancel-nudge.js';
 import { ensureDurableConsumer } from './consumer-setup.js';
 import { readJetStreamFigures } from './jetstream-figures.js';
 import type { GroupCommitLimits } from './group-commit/batch-rules.js';
 import { GroupCommitPublisher, type GroupCommitFigures } from './group-commit/group-commit-publisher.js';
+import { batchSequences } from './group-commit/batch-rules.js';
 import { JetStreamPublisher } from './jetstream-publisher.js';
 
 /** How long a pull of a `stopIfGone` range read lasts: a stream deleted under it is noticed within about this long. */
@@ -103,6 +105,8 @@ export class EventStore {
   private readonly js: JetStreamClient;
   private jsmPromise: Promise<JetStreamManager> | undefined;
   private readonly publisher: Pick<JetStreamPublisher, 'publish'>;
+  /** For the commits of atomic batches a caller asks for (appendAtomic), outside group commit's own. */
+  private readonly batchPublisher: JetStreamPublisher;
 
   /**
    * `groupCommit`: appends that wait at the same time share one atomic batch, and so one fsync
@@ -116,6 +120,7 @@ export class EventStore {
     groupCommit: Partial<GroupCommitLimits> | false = {},
   ) {
     this.js = jetstream(nc, { timeout: timeoutMs });
+    this.batchPublisher = new JetStreamPublisher(nc, timeoutMs);
     this.publisher =
       groupCommit === false
         ? new JetStreamPublisher(nc, timeoutMs)
@@ -160,9 +165,55 @@ export class EventStore {
   }
 
   subjectOf(event: JobEvent): string {
-    return isWorkRequest(event)
-      ? this.subjects.submitted(event.jobId, event.data.priority)
-      : this.subjects.lifecycle(event.jobId);
+    if (isWorkRequest(event)) return this.subjects.submitted(event.jobId, event.data.priority);
+    if (isPartWork(event)) return this.subjects.partWork(event.jobId, event.data.priority);
+    if (isPartEvent(event)) return this.subjects.part(event.jobId, event.data.index);
+    if (event.type === 'JobSplit') return this.subjects.split(event.jobId);
+    return this.subjects.lifecycle(event.jobId);
+  }
+
+  /**
+   * Appends `events` of one job all or nothing, in order, as one atomic batch (nats-server 2.12+,
+   * the stream's `allow_atomic`), if the job's last message is still the one at `expectedLastSeq`;
+   * else a ConcurrencyError and nothing is stored. The first event carries the expectation; the
+   * batch is stored whole, with consecutive sequences, or not at all. A stream that takes no atomic
+   * batches gets them one by one, each expecting the one before: a crash between them leaves the
+   * first ones, which the caller's decision must be able to pick up from (a split's JobSplit is
+   * only followed by its work requests, and a split decided again keeps what was made).
+   */
+  async appendAtomic(events: [JobEvent, ...JobEvent[]], expectedLastSeq: number): Promise<AppendResult[]> {
+    if (events.length === 1 || !(await this.allowsAtomicBatches().catch(() => false))) {
+      const results: AppendResult[] = [];
+      for (const event of events) results.push(await this.append(event, results.at(-1)?.seq ?? expectedLastSeq));
+      return results;
+    }
+    const tree = this.subjects.ofJob(events[0].jobId);
+    const id = randomUUID();
+    const last = events.length - 1;
+    const headersOf = (event: JobEvent, index: number): MsgHdrs => {
+      const headers = eventHeaders(event);
+      headers.set(PubHeaders.MsgIdHdr, event.eventId);
+      headers.set(PubHeaders.ExpectedStreamHdr, this.streamName);
+      if (index === 0) setExpectedLastSeq(headers, tree, expectedLastSeq);
+      headers.set('Nats-Batch-Id', id);
+      headers.set('Nats-Batch-Sequence', String(index + 1));
+      if (index === last) headers.set('Nats-Batch-Commit', '1');
+      return headers;
+    };
+    try {
+      for (let i = 0; i < last; i++) this.nc.publish(this.subjectOf(events[i]!), encodeEvent(events[i]!), { headers: headersOf(events[i]!, i) });
+      const ack = await this.batchPublisher.publish(this.subjectOf(events[last]!), encodeEvent(events[last]!), headersOf(events[last]!, last));
+      if (ack.batch?.id !== id || ack.batch.count !== events.length) throw new Error(`the stream stored the batch ${id} as ${ack.batch?.count ?? 'no'} batch message(s), not ${events.length}`);
+      return batchSequences(ack.seq, events.length).map((seq) => ({ seq, duplicate: false }));
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        // A batch retried after its first try was stored (its answer lost) finds itself right after the expected sequence.
+        const stored = await this.storedRightAfter(tree, expectedLastSeq, events[0].eventId);
+        if (stored !== null) return events.map((_, i) => ({ seq: stored + i, duplicate: true }));
+        throw new ConcurrencyError(tree, expectedLastSeq);
+      }
+      throw error;
+    }
   }
 
   /**

@@ -16,7 +16,8 @@ export async function readJetStreamFigures(jsm: JetStreamManager, streamName: st
       waiting: c.num_waiting,
       delivered_stream_seq: c.delivered.stream_seq,
       ack_floor_stream_seq: c.ack_floor.stream_seq,
-      filter_subject: c.config.filter_subject ?? null,
+      // The workers' consumers filter several subjects (jobs, and split jobs' parts): shown joined.
+      filter_subject: c.config.filter_subject || (c.config.filter_subjects?.length ? c.config.filter_subjects.join(', ') : null),
     });
   }
   consumers.sort((a, b) => a.name.localeCompare(b.name));

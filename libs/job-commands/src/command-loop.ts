@@ -1,4 +1,4 @@
-import { isWorkRequest, type JobEvent, type VideoSubmitted, type WorkRequest } from '@app/contracts';
+import { isPartEvent, isPartWork, isWorkRequest, type JobEvent, type JobSplit, type VideoSubmitted, type WorkRequest } from '@app/contracts';
 import { ConcurrencyError, type EventStore, type SubjectEntry } from '@app/event-store';
 import { decide, type Decision, type JobCommand, type JobHistory, type Stamp, type Stored } from '@app/job-state';
 import type { Clock, IdGenerator } from '@app/runtime';
@@ -63,7 +63,16 @@ export async function runCommand(store: EventStore, command: JobCommand, options
     if (decision.kind === 'refused') return { kind: 'refused', decision, history };
     const stored: StoredAppend[] = [];
     try {
-      for (const { event, expectSeq } of decision.appends) {
+      if (decision.atomic) {
+        const [first, ...rest] = decision.appends;
+        const expected = first.expectSeq === 'previous' ? history.last : first.expectSeq;
+        const appending = store.appendAtomic([first.event, ...rest.map((a) => a.event)], expected);
+        options.sending?.();
+        const results = await appending;
+        if (results[0]!.duplicate) throw new ConcurrencyError(store.subjects.ofJob(command.jobId), expected);
+        decision.appends.forEach(({ event }, i) => stored.push({ event, seq: results[i]!.seq }));
+      }
+      for (const { event, expectSeq } of decision.atomic ? [] : decision.appends) {
         const expected = expectSeq === 'previous' ? stored.at(-1)!.seq : expectSeq;
         const appending = store.append(event, expected);
         if (stored.length === 0) options.sending?.();
@@ -115,11 +124,20 @@ function historyOf(store: EventStore, jobId: string, submission: Stored<VideoSub
   const workSubject = priority ? store.subjects.submitted(jobId, priority) : null;
   const lifecycle = latest.find((entry) => entry.subject === lifecycleSubject);
   const work = latest.find((entry) => entry.subject === workSubject);
+  const splitSubject = store.subjects.split(jobId);
+  const split = latest.find((entry) => entry.subject === splitSubject);
+  const parts = new Map<number, Stored<JobEvent>>();
+  for (const entry of latest) {
+    const parsed = store.subjects.parse(entry.subject);
+    if (parsed?.role === 'part' && parsed.index !== undefined) parts.set(parsed.index, { seq: entry.seq, event: entry.event });
+  }
   return {
     submission,
     lifecycle: lifecycle ? { seq: lifecycle.seq, event: lifecycle.event } : null,
     latestWork: work ? workEntry(work) : submission,
     last: latest.reduce((max, entry) => Math.max(max, entry.seq), 0),
+    split: split ? { seq: split.seq, event: split.event?.type === 'JobSplit' ? split.event : null } : null,
+    parts,
   };
 }
 
@@ -150,7 +168,9 @@ function after(history: JobHistory, stored: StoredAppend[]): JobHistory {
   for (const { event, seq } of stored) {
     if (event.type === 'VideoSubmitted') next = { ...next, submission: next.submission ?? { seq, event }, latestWork: next.latestWork ?? { seq, event } };
     else if (event.type === 'JobRedriven') next = { ...next, latestWork: { seq, event } };
-    else next = { ...next, lifecycle: { seq, event } };
+    else if (event.type === 'JobSplit') next = { ...next, split: { seq, event: event satisfies JobSplit } };
+    else if (isPartEvent(event)) next = { ...next, parts: new Map(next.parts ?? []).set(event.data.index, { seq, event }) };
+    else if (!isPartWork(event)) next = { ...next, lifecycle: { seq, event } };
     next = { ...next, last: seq };
   }
   return next;

@@ -12,8 +12,13 @@ import {
   type JobEvent,
   type JobScope,
   type JobStarted,
+  type JobSplit,
+  type PartRequested,
+  type PartStarted,
+  type SplitPartRef,
   type VideoSubmitted,
   type WorkRequest,
+  type ArtifactRef,
 } from '@app/contracts';
 
 /** A message of the job's stream with its sequence; `event` is null when it cannot be read (an unknown type or version). */
@@ -40,6 +45,10 @@ export interface JobHistory {
   lifecycle: Stored<JobEvent> | null;
   latestWork: Stored<WorkRequest> | null;
   last: number;
+  /** A split job's latest JobSplit (on its split subject); absent or null for a job never split. */
+  split?: Stored<JobSplit> | null;
+  /** A split job's last event of each part, by part index (on each part's subject). */
+  parts?: ReadonlyMap<number, Stored<JobEvent>>;
 }
 
 /**
@@ -89,7 +98,21 @@ export type JobCommand =
   /** A work message's deliveries ran out (the jobs service, from a MAX_DELIVERIES advisory). */
   | { kind: 'DeadLetter'; jobId: string; request: WorkRequest; deliverySeq: number; exhausted: DeliveriesExhausted; stamp: Stamp }
   /** Delete the job (`DELETE /v1/jobs/{id}`, or its retention ran out). */
-  | { kind: 'Delete'; jobId: string; scope: JobScope; requestedBy: string | null; reason: JobDeletionReason; stamp: Stamp };
+  | { kind: 'Delete'; jobId: string; scope: JobScope; requestedBy: string | null; reason: JobDeletionReason; stamp: Stamp }
+  /**
+   * The running attempt cut the video into `parts` (issue #19): the split and the parts' work requests,
+   * in one atomic batch. An attempt after an earlier split (a redrive) keeps that split's cut points
+   * and the parts it completed, and asks only for the others (or straight for the join).
+   */
+  | { kind: 'Split'; jobId: string; started: JobStarted; splitSeconds: number; parts: SplitPartRef[]; stamp: Stamp }
+  /** A worker got a delivery of a part's work request and wants to make the part. */
+  | { kind: 'ClaimPart'; jobId: string; request: PartRequested; workerId: string; maxAttempts: number; stamp: Stamp }
+  /** A running part reports progress. */
+  | { kind: 'PartProgress'; jobId: string; started: PartStarted; progress: { percent: number; currentFrame: number; totalFrames: number | null }; stamp: Stamp }
+  /** A running part is made: its files are stored. */
+  | { kind: 'CompletePart'; jobId: string; started: PartStarted; durationMs: number; artifacts: ArtifactRef[]; stamp: Stamp }
+  /** A running part failed; like an attempt's failure, it is retried until the part's attempts run out, and then it fails the job. */
+  | { kind: 'FailPart'; jobId: string; started: PartStarted; failure: AttemptFailure; maxAttempts: number; jitter: number; stamp: Stamp };
 
 /**
  * One event to append, and the sequence the job's last message (on any of its subjects) must have:
@@ -132,8 +155,12 @@ export type RefusalReason =
   | 'settled';
 
 export type Decision =
-  /** `previousFailure`: for a claim, the error code of the attempt before it in the same run (null when none failed); null otherwise. */
-  | { kind: 'append'; appends: [Append, ...Append[]]; previousFailure: string | null }
+  /**
+   * `previousFailure`: for a claim, the error code of the attempt before it in the same run (null when
+   * none failed); null otherwise. `atomic`: the appends are stored all or nothing (one atomic batch;
+   * every one after the first is 'previous').
+   */
+  | { kind: 'append'; appends: [Append, ...Append[]]; previousFailure: string | null; atomic?: boolean }
   /** `seq`: the sequence of the message the refusal is about (the cancel request, the unreadable message), when there is one. */
   | { kind: 'refused'; reason: RefusalReason; message: string; seq: number | null };
 
@@ -183,6 +210,14 @@ export function decide(history: JobHistory, command: JobCommand): Decision {
       return decideDeadLetter(history, command);
     case 'Delete':
       return decideDelete(history, command);
+    case 'Split':
+      return decideSplit(history, command);
+    case 'ClaimPart':
+      return decideClaimPart(history, command);
+    case 'PartProgress':
+    case 'CompletePart':
+    case 'FailPart':
+      return decidePartEvent(history, command);
     default:
       return assertNever(command);
   }
@@ -208,6 +243,11 @@ function decideClaim(history: JobHistory, command: Extract<JobCommand, { kind: '
   if (position.kind === 'cancel-requested') {
     // Asked to stop before any attempt of this run started: settle it, so the job never starts.
     return append([{ event: newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: command.workerId }, meta), expectSeq: history.last }]);
+  }
+  // Running in parts: the attempt split the job and its worker died before acking the work message.
+  // The parts go on; nothing is left for this message to do.
+  if (position.kind === 'running' && splitAttempt(history) === position.attempt) {
+    return refused('stale', `job ${command.jobId} runs in parts (attempt ${position.attempt} split it)`, history.split?.seq ?? null);
   }
   // Running: the attempt's worker died (this is a redelivery after its ack deadline): a new attempt takes over.
   const started = newEvent('JobStarted', { workerId: command.workerId, attempt: position.attempt + 1 }, meta);
@@ -300,8 +340,10 @@ function decideRequestCancel(history: JobHistory, command: Extract<JobCommand, {
       const data = { attempt: position.attempt, reason: command.reason, requestedBy: command.requestedBy, deletion: false };
       const asked = newEvent('JobCancelRequested', data, metaOf(command.stamp, command.jobId, submission.correlationId, (history.lifecycle?.event ?? submission).eventId));
       const first: Append = { event: asked, expectSeq: history.last };
-      // A running job is stopped by its worker, which appends JobCancelled; a waiting one is cancelled at once, so no worker ever starts it.
-      if (position.kind === 'running') return append([first]);
+      // A running job is stopped by its worker, which appends JobCancelled; a waiting one is cancelled at
+      // once, so no worker ever starts it. So is one running in parts: no one worker holds it, and every
+      // part's worker stops at its next look (a nudge, a heartbeat or an append), appending nothing more.
+      if (position.kind === 'running' && splitAttempt(history) !== position.attempt) return append([first]);
       const cancelled = newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: JOBS_SERVICE_ACTOR }, metaOf(command.stamp, command.jobId, submission.correlationId, asked.eventId));
       return append([first, { event: cancelled, expectSeq: 'previous' }]);
     }
@@ -363,9 +405,13 @@ function decideDelete(history: JobHistory, command: Extract<JobCommand, { kind: 
       const deleted = newEvent('JobDeleted', { attempt: position.attempt, reason: command.reason, requestedBy: command.requestedBy }, meta());
       return append([{ event: deleted, expectSeq: history.last }]);
     }
-    case 'running':
-      // Stopped first; the job is deleted once it has ended.
-      return requestCancel(position.attempt);
+    case 'running': {
+      // Stopped first; the job is deleted once it has ended. A job running in parts ends at once (see decideRequestCancel).
+      if (splitAttempt(history) !== position.attempt) return requestCancel(position.attempt);
+      const asked = newEvent('JobCancelRequested', { attempt: position.attempt, reason: 'the job is being deleted', requestedBy: command.requestedBy, deletion: true }, meta());
+      const cancelled = newEvent('JobCancelled', { attempt: position.attempt, cancelledBy: JOBS_SERVICE_ACTOR }, metaOf(command.stamp, command.jobId, submission.correlationId, asked.eventId));
+      return append([{ event: asked, expectSeq: history.last }, { event: cancelled, expectSeq: 'previous' }]);
+    }
     case 'cancel-requested': {
       const event = last?.event;
       if (event?.type === 'JobCancelRequested' && event.data.deletion) return refused('deletion-pending', `a deletion of job ${command.jobId} waits for it to end`, last!.seq);
@@ -512,6 +558,146 @@ function metaOf(stamp: Stamp, jobId: string, correlationId: string, causationId:
 
 function append(appends: [Append, ...Append[]], previousFailure: string | null = null): Decision {
   return { kind: 'append', appends, previousFailure };
+}
+
+/** Appends stored all or nothing: the first expects the job's last sequence, the rest follow it. */
+function appendAtomic(history: JobHistory, events: [JobEvent, ...JobEvent[]]): Decision {
+  const [first, ...rest] = events;
+  return { kind: 'append', appends: [{ event: first, expectSeq: history.last }, ...rest.map((event) => ({ event, expectSeq: 'previous' as const }))], previousFailure: null, atomic: true };
+}
+
+// ---- Split jobs (issue #19) ----
+
+/** The attempt whose JobSplit is the job's latest; null when it was never split. */
+function splitAttempt(history: JobHistory): number | null {
+  return history.split?.event?.data.attempt ?? null;
+}
+
+/** Whether the job's lifecycle says that attempt `attempt` runs it (its JobStarted, or its progress, is the last event). */
+function attemptRuns(lifecycle: Stored<JobEvent> | null, attempt: number): boolean {
+  const event = lifecycle?.event;
+  return (event?.type === 'JobStarted' || event?.type === 'JobProgressed') && event.data.attempt === attempt;
+}
+
+/** Whether part `index` is made: kept from an earlier attempt, or its last event is this attempt's PartCompleted. */
+function partDone(history: JobHistory, split: JobSplit, index: number): boolean {
+  if (split.data.kept.includes(index)) return true;
+  const event = history.parts?.get(index)?.event;
+  return event?.type === 'PartCompleted' && event.data.attempt === split.data.attempt;
+}
+
+function decideSplit(history: JobHistory, command: Extract<JobCommand, { kind: 'Split' }>): Decision {
+  const { started } = command;
+  const standing = attemptStanding(history.lifecycle, started);
+  if (standing !== 'holds') return attemptRefusal(standing, history, started);
+  if (history.split && !history.split.event) return unreadable(command.jobId, history.split.seq);
+  const attempt = started.data.attempt;
+  const earlier = history.split?.event ?? null;
+  if (earlier?.data.attempt === attempt) return refused('stale', `attempt ${attempt} of job ${command.jobId} has split it already`, history.split!.seq);
+  // An earlier attempt's split (a redrive): its cut points, and the parts it made, are kept.
+  const parts = earlier ? earlier.data.parts : command.parts;
+  const splitSeconds = earlier ? earlier.data.splitSeconds : command.splitSeconds;
+  const kept = earlier ? parts.filter((part) => partDone(history, earlier, part.index)).map((part) => part.index) : [];
+  const meta = () => metaOf(command.stamp, command.jobId, started.correlationId, started.eventId);
+  const split = newEvent('JobSplit', { attempt, splitSeconds, parts, kept }, meta());
+  const priority = history.submission?.event?.data.priority ?? 'normal';
+  const requests: JobEvent[] = parts
+    .filter((part) => !kept.includes(part.index))
+    .map((part) => newEvent('PartRequested', { attempt, priority, part }, meta()));
+  if (requests.length === 0) requests.push(newEvent('JoinRequested', { attempt, priority }, meta()));
+  return appendAtomic(history, [split, ...requests]);
+}
+
+function decideClaimPart(history: JobHistory, command: Extract<JobCommand, { kind: 'ClaimPart' }>): Decision {
+  const { request } = command;
+  const { attempt, part } = request.data;
+  const jobId = command.jobId;
+  if (!history.submission) return refused('not-found', `job ${jobId} has no submission`, null);
+  if (!history.submission.event) return unreadable(jobId, history.submission.seq);
+  const lifecycle = history.lifecycle;
+  if (lifecycle && !lifecycle.event) return unreadable(jobId, lifecycle.seq);
+  if (history.split && !history.split.event) return unreadable(jobId, history.split.seq);
+  const last = lifecycle?.event ?? null;
+  if (last?.type === 'JobDeleted') return refused('deleted', `job ${jobId} is deleted`, lifecycle!.seq);
+  if (last?.type === 'JobCancelRequested') return refused('cancel-requested', `job ${jobId} was asked to stop`, lifecycle!.seq);
+  if (!attemptRuns(lifecycle, attempt) || splitAttempt(history) !== attempt) {
+    return refused(last && isTerminal(last) ? 'ended' : 'stale', `part ${part.index} belongs to attempt ${attempt} of job ${jobId}, which no longer runs it`, lifecycle?.seq ?? null);
+  }
+  const previous = history.parts?.get(part.index) ?? null;
+  if (previous && !previous.event) return unreadable(jobId, previous.seq);
+  const before = previous?.event ?? null;
+  let partAttempt = 1;
+  if (before && 'index' in before.data && before.data.attempt === attempt && (before.type === 'PartStarted' || before.type === 'PartProgressed' || before.type === 'PartCompleted' || before.type === 'PartFailed')) {
+    if (before.type === 'PartCompleted' || (before.type === 'PartFailed' && before.data.final)) return refused('ended', `part ${part.index} of job ${jobId} has ended`, previous!.seq);
+    // Its worker died (a redelivery after the ack deadline), or it failed and its retry is due: the next attempt of the part.
+    partAttempt = before.data.partAttempt + 1;
+  }
+  const meta = () => metaOf(command.stamp, jobId, request.correlationId, (before ?? request).eventId);
+  if (partAttempt > command.maxAttempts) {
+    // Every attempt of the part was started and none ended: its workers died or hung each time. Like a
+    // dead letter, the job fails rather than take down worker after worker.
+    const error = { code: ErrorCode.MaxDeliveries, message: `part ${part.index} was started ${partAttempt - 1} times and no attempt of it finished: its workers crashed or hung each time` };
+    const failed = newEvent('PartFailed', { attempt, index: part.index, partAttempt: partAttempt - 1, workerId: command.workerId, final: true, error, retryDelayMs: null }, meta());
+    const jobFailed = newEvent('JobFailed', { attempt, final: true, error, deadLetter: null, retryDelayMs: null }, meta());
+    return appendAtomic(history, [failed, jobFailed]);
+  }
+  return append([{ event: newEvent('PartStarted', { attempt, index: part.index, partAttempt, workerId: command.workerId }, meta()), expectSeq: history.last }]);
+}
+
+/**
+ * Whether the part attempt that `started` began still holds its part: its job still runs that
+ * attempt of the job, and the part's last event is its own. `cancel-requested` once a cancel was
+ * asked for or settled; `lost` otherwise (another attempt of the part or of the job, or the job ended).
+ */
+export function partStanding(history: JobHistory, started: PartStarted): 'holds' | 'cancel-requested' | 'lost' | 'unreadable' {
+  const lifecycle = history.lifecycle;
+  if (!lifecycle) return 'lost';
+  if (!lifecycle.event) return 'unreadable';
+  if (lifecycle.event.type === 'JobCancelRequested' || lifecycle.event.type === 'JobCancelled') return 'cancel-requested';
+  if (!attemptRuns(lifecycle, started.data.attempt) || splitAttempt(history) !== started.data.attempt) return 'lost';
+  const last = history.parts?.get(started.data.index);
+  if (!last) return 'lost';
+  if (!last.event) return 'unreadable';
+  const event = last.event;
+  if (event.type === 'PartStarted') return event.eventId === started.eventId ? 'holds' : 'lost';
+  if (event.type === 'PartProgressed') return event.data.attempt === started.data.attempt && event.data.partAttempt === started.data.partAttempt ? 'holds' : 'lost';
+  return 'lost';
+}
+
+function decidePartEvent(history: JobHistory, command: Extract<JobCommand, { kind: 'PartProgress' | 'CompletePart' | 'FailPart' }>): Decision {
+  const { started } = command;
+  const standing = partStanding(history, started);
+  const seq = history.parts?.get(started.data.index)?.seq ?? history.lifecycle?.seq ?? null;
+  const what = `attempt ${started.data.partAttempt} of part ${started.data.index} of job ${started.jobId}`;
+  if (standing === 'unreadable') return unreadable(started.jobId, seq ?? 0);
+  if (standing === 'cancel-requested') return refused('cancel-requested', `${what}: the job was asked to stop`, history.lifecycle?.seq ?? null);
+  if (standing === 'lost') return refused('lost', `${what} no longer holds it`, seq);
+  const { attempt, index, partAttempt, workerId } = started.data;
+  const meta = () => metaOf(command.stamp, command.jobId, started.correlationId, started.eventId);
+  switch (command.kind) {
+    case 'PartProgress':
+      return append([{ event: newEvent('PartProgressed', { attempt, index, partAttempt, ...command.progress }, meta()), expectSeq: history.last }]);
+    case 'CompletePart': {
+      const completed = newEvent('PartCompleted', { attempt, index, partAttempt, workerId, durationMs: command.durationMs, artifacts: command.artifacts }, meta());
+      const split = history.split!.event!;
+      const last = split.data.parts.every((part) => part.index === index || partDone(history, split, part.index));
+      if (!last) return append([{ event: completed, expectSeq: history.last }]);
+      // The last part: the join is asked for in the same batch, so a crash can't leave a job whose parts are all made and that nobody joins.
+      const priority = history.submission?.event?.data.priority ?? 'normal';
+      return appendAtomic(history, [completed, newEvent('JoinRequested', { attempt, priority }, meta())]);
+    }
+    case 'FailPart': {
+      const final = command.failure.permanent || partAttempt >= command.maxAttempts;
+      const error = jobErrorOf(command.failure);
+      const failed = newEvent('PartFailed', { attempt, index, partAttempt, workerId, final, error, retryDelayMs: final ? null : retryDelayMs(partAttempt, command.jitter) }, meta());
+      if (!final) return append([{ event: failed, expectSeq: history.last }]);
+      // The part is out of attempts (or its input is bad): the job fails with it, in the same batch.
+      const jobFailed = newEvent('JobFailed', { attempt, final: true, error, deadLetter: null, retryDelayMs: null }, meta());
+      return appendAtomic(history, [failed, jobFailed]);
+    }
+    default:
+      return assertNever(command);
+  }
 }
 
 function refused(reason: RefusalReason, message: string, seq: number | null): Extract<Decision, { kind: 'refused' }> {

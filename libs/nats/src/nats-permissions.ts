@@ -193,6 +193,12 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
     worker: {
       publish: [
         lifecycle,
+        // Split jobs (issue #19): the split, the parts' and the join's work requests, each part's events.
+        `${ns}.job.*.split`,
+        subjects.allPartWork,
+        `${ns}.job.*.part.*`,
+        // A part that fails the job stops the job's other parts at once, as a cancel does.
+        subjects.cancelRequested,
         `${api}.INFO`,
         ...events.info,
         ...events.get,
@@ -217,7 +223,7 @@ export function natsPermissions(subjects: JobSubjects): Record<ServiceRole, Role
       ],
       publishDeny: [...projectorConsumer, ...webhookConsumer],
       // The work subjects are the doorbell: a new job wakes an idle worker, which then pulls it.
-      subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.allSubmitted, subjects.cancelRequested],
+      subscribe: [`${inboxPrefixOf('worker')}.>`, subjects.allSubmitted, subjects.allPartWork, subjects.cancelRequested],
       allowResponses: false,
     },
   };

@@ -59,7 +59,8 @@ export class WorkQueue {
         {
           durable_name: WORK_CONSUMERS[priority],
           description: `Framewire workers, ${priority} priority: each job to one worker at a time`,
-          filter_subject: this.subjects.submittedWith(priority),
+          // A priority's jobs, and the parts and joins of its split jobs (issue #19).
+          filter_subjects: [this.subjects.submittedWith(priority), this.subjects.partWorkWith(priority)],
           deliver_policy: DeliverPolicy.All,
           ack_policy: AckPolicy.Explicit,
           ack_wait: settings.ackWaitMs * 1_000_000,
@@ -83,14 +84,13 @@ export class WorkQueue {
 
   /** Calls `listener` with the priority of each work request appended from now on; returns the way to stop. */
   onWorkAppended(listener: (priority: JobPriority) => void): () => void {
-    const sub = this.nc.subscribe(this.subjects.allSubmitted, {
-      callback: (error, msg) => {
-        if (error) return;
-        const priority = this.subjects.parse(msg.subject)?.priority;
-        if (priority) listener(priority);
-      },
-    });
-    return () => sub.unsubscribe();
+    const callback = (error: Error | null, msg: { subject: string }) => {
+      if (error) return;
+      const priority = this.subjects.parse(msg.subject)?.priority;
+      if (priority) listener(priority);
+    };
+    const subs = [this.nc.subscribe(this.subjects.allSubmitted, { callback }), this.nc.subscribe(this.subjects.allPartWork, { callback })];
+    return () => subs.forEach((sub) => sub.unsubscribe());
   }
 
   /** Calls `listener` with the job id of each cancel nudge from now on; returns the way to stop. */
