@@ -2,6 +2,7 @@ export * from './tool.js';
 export * from './catalog.js';
 export * from './result.js';
 export * from './split/split-support.js';
+export * from './split/cut-points.js';
 export * from './media/probe-result.js';
 export * from './media/media-limits.js';
 export * from './media/ffmpeg-progress.js';

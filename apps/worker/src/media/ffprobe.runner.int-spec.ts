@@ -59,4 +59,27 @@ describe('FfprobeRunner', () => {
       expect(await probe({ FFPROBE_PATH: path, FFMPEG_MEMORY_MB: memory })).toMatchObject({ code: 'TOOL_FAILED', permanent: false, message: expect.stringMatching(/^ffprobe could not run: /) });
     }
   });
+  it('lists the key frames of the video from its packets, in the source\'s own timeline, up to the duration limit', async () => {
+    const runner = new FfprobeRunner(parseConfig(workerEnvSchema, {}));
+    const never = new AbortController().signal;
+    // 10 fps with a key frame every 7 frames, and B-frames (so the packets come in decode order), plus audio.
+    const mkv = join(media.dir, 'gops.mkv');
+    await ffmpeg([
+      '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-f', 'lavfi', '-i', 'sine', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast',
+      '-x264-params', 'keyint=7:min-keyint=7:scenecut=0:bframes=2', '-pix_fmt', 'yuv420p', '-c:a', 'aac', mkv,
+    ]);
+    // Matroska puts the video 23 ms after the audio's first (primed) sample: the key frames' times are the packets' own.
+    const expected = [0.023, 0.723, 1.423, 2.123, 2.823];
+    expect(await runner.keyframes({ path: mkv, demuxer: 'matroska', maxDurationSec: 60 }, never)).toEqual(expected);
+    expect(await runner.keyframes({ path: mkv, demuxer: 'matroska', maxDurationSec: 2 }, never)).toEqual(expected.slice(0, 3));
+    // MPEG-TS starts its clock at 1.4 s: still the packets' own times.
+    const ts = join(media.dir, 'gops.ts');
+    await ffmpeg(['-i', mkv, '-c', 'copy', '-f', 'mpegts', ts]);
+    const times = await runner.keyframes({ path: ts, demuxer: 'mpegts', maxDurationSec: 60 }, never);
+    expect(times).toHaveLength(5);
+    times.forEach((t, i) => expect(t - times[0]!).toBeCloseTo(0.7 * i, 3));
+    expect(times[0]).toBeGreaterThan(1.4);
+    // The upload is read as the container it was accepted as.
+    await expect(runner.keyframes({ path: mkv, demuxer: 'mov', maxDurationSec: 60 }, never)).rejects.toMatchObject({ code: 'INVALID_MEDIA' });
+  });
 });

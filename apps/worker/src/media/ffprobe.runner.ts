@@ -41,11 +41,64 @@ export class FfprobeRunner {
     return counted;
   }
 
-  private run(input: MediaInput, countPackets: boolean, signal: AbortSignal): Promise<FfprobeOutput> {
+  /**
+   * The presentation times (seconds, sorted, as the packets state them: the source's own timeline)
+   * of the first video stream's key frames, where a split job may cut it (findCutPoints). Only the
+   * packets are read, nothing is decoded; no further than the duration limit. The listing is read as
+   * it comes, keeping only the key frames, so a long video's packets are never held in memory.
+   */
+  async keyframes(input: MediaInput, signal: AbortSignal): Promise<number[]> {
+    const args = [
+      '-v', 'error', '-hide_banner', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0',
+      '-read_intervals', `%+${input.maxDurationSec}`, '-threads', String(this.config.FFMPEG_THREADS), ...inputOptions(input.demuxer), '-i', input.path,
+    ];
+    const times: number[] = [];
+    let rest = '';
+    const line = (text: string) => {
+      // "1.920000,K__": the time, then the flags (K: key frame; D: discard; C: corrupt).
+      const [time, flags] = text.trim().split(',');
+      const t = Number(time);
+      if (flags?.includes('K') && time !== '' && time !== 'N/A' && Number.isFinite(t)) times.push(t);
+    };
+    // No video within the limits has more key frames than frames (MEDIA_MAX_FRAMES).
+    const most = this.config.MEDIA_MAX_FRAMES;
+    await this.spawn(args, input, signal, 'listing the key frames', `the video has more than ${most} key frames (MEDIA_MAX_FRAMES)`, (chunk) => {
+      const lines = (rest + chunk.toString('latin1')).split('\n');
+      rest = lines.pop()!;
+      lines.forEach(line);
+      return times.length <= most;
+    });
+    line(rest);
+    return times.sort((a, b) => a - b);
+  }
+
+  private async run(input: MediaInput, countPackets: boolean, signal: AbortSignal): Promise<FfprobeOutput> {
     const args = [
       '-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...(countPackets ? ['-count_packets'] : []),
       '-threads', String(this.config.FFMPEG_THREADS), ...inputOptions(input.demuxer), '-i', input.path,
     ];
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    const tooMuch = `ffprobe's description of the file is over ${STDOUT_LIMIT} bytes: too many streams`;
+    await this.spawn(args, input, signal, countPackets ? 'counting the packets' : null, tooMuch, (chunk) => {
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > STDOUT_LIMIT) return false;
+      stdout.push(chunk);
+      return true;
+    });
+    try {
+      return JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput;
+    } catch {
+      throw new ToolError(ErrorCode.ToolFailed, 'ffprobe printed output that is not JSON', false);
+    }
+  }
+
+  /**
+   * Runs ffprobe with `args`, passing its output to `onStdout` as it comes; `onStdout` returns false
+   * when it is too much, which kills ffprobe (INPUT_TOO_LARGE, saying `tooMuch`). `what` names the
+   * step in a timeout's message.
+   */
+  private spawn(args: string[], input: MediaInput, signal: AbortSignal, what: string | null, tooMuch: string, onStdout: (chunk: Buffer) => boolean): Promise<void> {
     return new Promise((resolve, reject) => {
       const link = abortLink([signal], this.config.FFPROBE_TIMEOUT_MS);
       const fail = (error: unknown) => {
@@ -54,15 +107,12 @@ export class FfprobeRunner {
       };
       if (link.signal.aborted) return fail(signal.reason);
       const child = spawnCapped(this.config.FFPROBE_PATH, args, this.memoryMb, link.signal);
-      const stdout: Buffer[] = [];
-      let stdoutBytes = 0;
-      let tooMuch = false;
+      let over = false;
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => {
-        stdoutBytes += chunk.length;
-        if (stdoutBytes <= STDOUT_LIMIT) stdout.push(chunk);
-        else if (!tooMuch) {
-          tooMuch = true;
+        if (over) return;
+        if (!onStdout(chunk)) {
+          over = true;
           child.kill('SIGKILL');
         }
       });
@@ -76,20 +126,16 @@ export class FfprobeRunner {
       child.on('close', (code, signalName) => {
         link.dispose();
         if (link.timedOut) {
-          return reject(new ToolError(ErrorCode.ResourceLimit, `ffprobe ran longer than ${this.config.FFPROBE_TIMEOUT_MS} ms (FFPROBE_TIMEOUT_MS)${countPackets ? ' counting the packets' : ''}`, false));
+          return reject(new ToolError(ErrorCode.ResourceLimit, `ffprobe ran longer than ${this.config.FFPROBE_TIMEOUT_MS} ms (FFPROBE_TIMEOUT_MS)${what ? ` ${what}` : ''}`, false));
         }
         if (signal.aborted) return reject(signal.reason);
-        if (tooMuch) return reject(new ToolError(ErrorCode.InputTooLarge, `ffprobe's description of the file is over ${STDOUT_LIMIT} bytes: too many streams`, true));
+        if (over) return reject(new ToolError(ErrorCode.InputTooLarge, tooMuch, true));
         const resources = code !== 0 ? resourceFailure('ffprobe', code, stderr, signalName, this.memoryMb) : null;
         if (resources) return reject(resources);
         if (code !== 0) {
           return reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${input.path}: `, '')) || `exit code ${code}`}`, true));
         }
-        try {
-          resolve(JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput);
-        } catch {
-          reject(new ToolError(ErrorCode.ToolFailed, 'ffprobe printed output that is not JSON', false));
-        }
+        resolve();
       });
     });
   }
