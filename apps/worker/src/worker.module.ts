@@ -13,6 +13,8 @@ import { WorkerMetrics } from './ops/worker.metrics.js';
 import { WORKER_PIPELINES, WorkerHeartbeat } from './registry/worker-heartbeat.service.js';
 import { InFlightJobs } from './work/in-flight-jobs.js';
 import { JobRunner } from './work/job-runner.service.js';
+import { PartRunner } from './work/part-runner.service.js';
+import { SplitExecutor } from './work/split-executor.js';
 import { PipelineProbe } from './work/pipeline-probe.js';
 import { PipelineExecutor } from './work/pipeline-executor.service.js';
 import { WorkConsumer } from './work/work.consumer.js';
@@ -53,6 +55,8 @@ export class WorkerModule {
         PipelineExecutor,
         PipelineProbe,
         JobRunner,
+        SplitExecutor,
+        PartRunner,
         WorkConsumer,
         WorkerHeartbeat,
       ],

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ErrorCode, type JobCancelled, type JobCompleted, type JobFailed, type JobStarted } from '@app/contracts';
+import { ErrorCode, type JobCancelled, type JobCompleted, type JobFailed, type JobSplit, type JobStarted, type SplitPartRef } from '@app/contracts';
 import type { EventStore } from '@app/event-store';
 import { readJobHistory, runCommand } from '@app/job-commands';
 import { attemptStanding, type Decision, type JobCommand, type JobHistory, type Stamp } from '@app/job-state';
@@ -122,6 +122,30 @@ export class AttemptLog {
     this.advance(outcome.history);
     const { event } = outcome.stored[0];
     return event.type === 'JobCompleted' || event.type === 'JobFailed' ? event : null;
+  }
+
+  /** Whether an earlier attempt split the job (a redrive): a new split keeps its cut points, so there is nothing to cut. */
+  get splitBefore(): boolean {
+    return Boolean(this.history.split?.event);
+  }
+
+  /**
+   * Splits the job (issue #19): its JobSplit and the parts' work requests, in one batch, through the
+   * decider, after everything already queued. The stored JobSplit, or null when the attempt was
+   * stopped (cancelled or lost: see isCancelled) or had split it already.
+   */
+  async split(splitSeconds: number, parts: SplitPartRef[]): Promise<JobSplit | null> {
+    this.close();
+    await this.chain;
+    if (this.stop.signal.aborted) return null;
+    const outcome = await runCommand(this.store, { kind: 'Split', jobId: this.jobId, started: this.started, splitSeconds, parts, stamp: this.stamp() }, { assumed: this.history });
+    if (outcome.kind === 'refused') {
+      if (outcome.decision.reason !== 'stale') this.stopFor(outcome.history, outcome.decision.reason);
+      return null;
+    }
+    this.advance(outcome.history);
+    const { event } = outcome.stored[0];
+    return event.type === 'JobSplit' ? event : null;
   }
 
   /**

@@ -1,20 +1,22 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { JobCompleted, JobFailed, JobStarted } from '@app/contracts';
+import type { JobCompleted, JobFailed, JobStarted, SplitPartRef } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { ConcurrencyError, EventStore } from '@app/event-store';
 import { firstDeliveryHistory, runCommand, stampNow } from '@app/job-commands';
 import type { Decision } from '@app/job-state';
-import { Clock, IdGenerator } from '@app/runtime';
+import { abortLink, Clock, IdGenerator } from '@app/runtime';
 import { ToolCatalog } from '@app/tools';
 import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { AttemptLog, type AttemptEnd } from './attempt-log.js';
 import { JobFailure } from './job-failure.js';
 import { PipelineExecutor, type PipelineOutcome } from './pipeline-executor.service.js';
+import { SplitExecutor } from './split-executor.js';
 import type { WorkDelivery } from './work-delivery.js';
 
 /** `held`: left alone, nak'ed with a delay, because the job's history holds an event this release cannot read. */
-export type RunOutcome = 'completed' | 'failed' | 'retry' | 'cancelled' | 'skipped' | 'held' | 'lost' | 'interrupted';
+/** `split`: the attempt cut the job into parts, which any worker now makes (issue #19). */
+export type RunOutcome = 'completed' | 'failed' | 'retry' | 'cancelled' | 'skipped' | 'held' | 'lost' | 'interrupted' | 'split';
 
 /** How long a delivery of a job whose history this release cannot read waits before it comes back (a newer release may take it meanwhile). */
 export const UNREADABLE_RETRY_MS = 60_000;
@@ -54,6 +56,7 @@ export class JobRunner {
   constructor(
     private readonly store: EventStore,
     private readonly executor: PipelineExecutor,
+    private readonly splitter: SplitExecutor,
     private readonly catalog: ToolCatalog,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
@@ -81,6 +84,8 @@ export class JobRunner {
     let outcome: PipelineOutcome;
     try {
       try {
+        const split = await this.runSplit(delivery, claim, signal, startedAt);
+        if (split) return split;
         outcome = await this.executor.run(request, claim.attempt, claim.log, signal);
       } catch (error) {
         claim.log.close();
@@ -103,6 +108,39 @@ export class JobRunner {
       this.attempts.delete(request.jobId);
       this.metrics.inFlight.dec();
     }
+  }
+
+  /**
+   * A job whose params ask for a split (issue #19): the attempt cuts the video at key frames and
+   * appends the split with its parts' work requests, then acks its message: the parts are any
+   * worker's now, and the join ends this attempt. Null when the job is not to be split, or is one
+   * part long: it then runs whole here. A redrive keeps the earlier split's cut points and made parts.
+   */
+  private async runSplit(delivery: WorkDelivery, claim: ClaimedAttempt, signal: AbortSignal, startedAt: number): Promise<RunOutcome | null> {
+    const { request } = delivery;
+    const plan = this.splitter.plan(request.data.pipeline, request.data.params);
+    if (!plan) return null;
+    let parts: SplitPartRef[] = [];
+    if (!claim.log.splitBefore) {
+      const link = abortLink([signal, claim.log.stopSignal]);
+      try {
+        parts = await this.splitter.cut(plan, request.data.video, request.jobId, link.signal);
+      } finally {
+        link.dispose();
+      }
+      if (parts.length < 2) return null;
+    }
+    const split = await claim.log.split(plan.splitSeconds, parts);
+    if (!split) {
+      if (claim.log.isCancelled) return this.settleCancelled(delivery, claim, startedAt);
+      if (claim.log.isLost) return this.walkAway(request.jobId);
+      // Split already by this attempt (its message came back after its worker died): the parts go on.
+      delivery.ack();
+      return 'skipped';
+    }
+    delivery.ack();
+    this.logger.log({ jobId: request.jobId, attempt: claim.attempt, parts: split.data.parts.length, kept: split.data.kept.length, durationMs: Math.round(performance.now() - startedAt) }, 'job split into parts');
+    return 'split';
   }
 
   /** A cancel of `jobId` was requested: if it runs here, its attempt looks at its lifecycle and stops. */

@@ -185,20 +185,24 @@ export class PipelineExecutor {
     }
   }
 
-  /**
-   * Small results travel in the event; large ones are stored and referenced. Either way the result is
-   * clean text first (a tool or plugin may return lone surrogates or NUL, in values or keys): it is
-   * walked and cleaned only when its JSON shows it may hold such text (mayHoldUncleanText).
-   */
-  private async place(jobId: string, attempt: number, raw: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
-    let result = raw;
-    let json = JSON.stringify(raw);
-    if (mayHoldUncleanText(json)) {
-      result = cleanJson(raw);
-      json = JSON.stringify(result);
-    }
-    if (Buffer.byteLength(json) <= this.config.RESULT_INLINE_MAX_BYTES) return { result: result as PipelineOutcome['result'], resultRef: null };
-    const blob = await this.blobs.putBytes(`results/${jobId}/${attempt}.json`, new TextEncoder().encode(json), 'application/json');
-    return { result: null, resultRef: { bucket: blob.bucket, objectName: blob.name, size: blob.size, contentType: 'application/json', sha256: blob.sha256 } };
+  private place(jobId: string, attempt: number, raw: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
+    return placeResult(this.blobs, this.config.RESULT_INLINE_MAX_BYTES, jobId, attempt, raw);
   }
+}
+
+/**
+ * Small results travel in the event; large ones are stored and referenced. Either way the result is
+ * clean text first (a tool or plugin may return lone surrogates or NUL, in values or keys): it is
+ * walked and cleaned only when its JSON shows it may hold such text (mayHoldUncleanText).
+ */
+export async function placeResult(blobs: BlobStore, inlineMaxBytes: number, jobId: string, attempt: number, raw: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
+  let result = raw;
+  let json = JSON.stringify(raw);
+  if (mayHoldUncleanText(json)) {
+    result = cleanJson(raw);
+    json = JSON.stringify(result);
+  }
+  if (Buffer.byteLength(json) <= inlineMaxBytes) return { result: result as PipelineOutcome['result'], resultRef: null };
+  const blob = await blobs.putBytes(`results/${jobId}/${attempt}.json`, new TextEncoder().encode(json), 'application/json');
+  return { result: null, resultRef: { bucket: blob.bucket, objectName: blob.name, size: blob.size, contentType: 'application/json', sha256: blob.sha256 } };
 }

@@ -1,12 +1,12 @@
-import type { WorkRequest } from '@app/contracts';
+import type { PartWork, WorkRequest } from '@app/contracts';
 
 /**
  * One delivery of a work request, independent of the transport. The runner decides; the transport
  * carries out ack, nak or term on the message it came from.
  */
-export interface WorkDelivery {
-  /** The job's submission, or a redrive of it. */
-  readonly request: WorkRequest;
+export interface WorkDelivery<R extends WorkRequest | PartWork = WorkRequest> {
+  /** The job's submission, or a redrive of it (or, for a split job's parts, a part's or the join's request). */
+  readonly request: R;
   /** The work message's stream sequence: lifecycle events before it belong to an earlier run. */
   readonly seq: number;
   /** How many times the server has delivered this message, this time included. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { decodeEvent, isWorkRequest, JOB_PRIORITIES, type JobPriority } from '@app/contracts';
+import { decodeEvent, isPartWork, isWorkRequest, JOB_PRIORITIES, type JobPriority, type PartWork, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { WorkQueue, type PulledMessage, type WorkPuller } from '@app/event-store';
 import { START_UNAVAILABLE_MS, WORK_CONSUMERS, whileNatsUnavailable } from '@app/nats';
@@ -7,6 +7,7 @@ import { runWithCorrelation } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { InFlightJobs } from './in-flight-jobs.js';
 import { JobRunner } from './job-runner.service.js';
+import { PartRunner } from './part-runner.service.js';
 import { PrioritySchedule } from './priority-schedule.js';
 import type { WorkDelivery } from './work-delivery.js';
 
@@ -76,6 +77,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly queue: WorkQueue,
     private readonly runner: JobRunner,
+    private readonly parts: PartRunner,
     private readonly inFlight: InFlightJobs,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
@@ -93,7 +95,10 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     // New work: wake an idle slot for it.
     this.stopDoorbell = this.queue.onWorkAppended((priority) => this.workArrived(priority));
     // Cancel nudges: the job, if it runs here, is stopped at once rather than at its next append.
-    this.stopNudges = this.queue.onCancelNudge((jobId) => void this.runner.cancelRequested(jobId));
+    this.stopNudges = this.queue.onCancelNudge((jobId) => {
+      void this.runner.cancelRequested(jobId);
+      void this.parts.cancelRequested(jobId);
+    });
     // The subscriptions are known to the server before the first pull, so no append falls between.
     await this.queue.listening();
     this.slots = Array.from({ length: this.config.WORKER_CONCURRENCY }, (_, i) => {
@@ -233,14 +238,14 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async dispatch(slot: number, msg: PulledMessage, priority: JobPriority, release: () => void): Promise<void> {
     const decoded = decodeEvent(msg.data);
-    if (!decoded.ok || !isWorkRequest(decoded.event)) {
+    if (!decoded.ok || !(isWorkRequest(decoded.event) || isPartWork(decoded.event))) {
       const reason = decoded.ok ? `unexpected ${decoded.event.type} on the work subject` : decoded.reason;
       this.logger.error({ seq: msg.seq, subject: msg.subject }, `terminating malformed work message: ${reason}`);
       // The reason also reaches the server's MSG_TERMINATED advisory, for whoever watches the consumers.
       msg.term(`malformed work message: ${reason}`);
       return;
     }
-    const delivery: WorkDelivery = {
+    const delivery: WorkDelivery<WorkRequest | PartWork> = {
       request: decoded.event,
       seq: msg.seq,
       deliveryCount: msg.deliveryCount,
@@ -261,7 +266,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     this.inFlight.add(decoded.event.jobId);
     try {
       // Every line logged while this job runs carries its correlation id and job id.
-      await runWithCorrelation(context, () => this.runner.run(delivery, controller.signal));
+      await runWithCorrelation(context, () => (isPartDelivery(delivery) ? this.parts.run(delivery, controller.signal) : this.runner.run(delivery as WorkDelivery, controller.signal)));
     } catch (error) {
       // The event store or the object store failed before the attempt could be settled: try later.
       this.logger.error({ jobId: decoded.event.jobId, err: error instanceof Error ? error.message : String(error) }, 'job could not be run now; it will be redelivered');
@@ -271,4 +276,8 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       this.inFlight.delete(decoded.event.jobId);
     }
   }
+}
+
+function isPartDelivery(delivery: WorkDelivery<WorkRequest | PartWork>): delivery is WorkDelivery<PartWork> {
+  return isPartWork(delivery.request);
 }
