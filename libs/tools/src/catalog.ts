@@ -64,6 +64,8 @@ export class ToolCatalog {
       return tool;
     });
     const shape: Record<string, z.ZodType> = {};
+    // A tool's checks across its params (two names for one thing, say) hold in its pipelines too.
+    const checks = tools.flatMap((tool) => (tool.params._zod.def.checks ?? []) as Array<z.core.$ZodCheck<Record<string, unknown>>>);
     for (const tool of tools) {
       for (const [key, schema] of Object.entries(tool.params.shape as Record<string, z.ZodType>)) {
         // Tools that share a param (frame_stride, say) share its meaning; the first declaration wins.
@@ -74,7 +76,7 @@ export class ToolCatalog {
       name: definition.name,
       description: definition.description,
       tools,
-      params: z.strictObject(shape),
+      params: z.strictObject(shape).check(...checks),
       source,
       readsInput: tools.some((tool) => tool.readsInput !== false),
       maxAttempts: definition.maxAttempts ?? null,

@@ -54,6 +54,12 @@ export interface ToolOutput {
 /** What the video is, read by ffprobe before the first tool runs. */
 export interface MediaInfo {
   durationSec: number | null;
+  /**
+   * The container's start time (ffprobe's `format.start_time`, the earliest of its streams' first
+   * timestamps): what ffmpeg takes from every timestamp of the file unless told to copy them. Null
+   * or absent when unknown.
+   */
+  startSec?: number | null;
   width: number;
   height: number;
   fps: number | null;

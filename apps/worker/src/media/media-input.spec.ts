@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ToolError } from '@app/tools';
-import { demuxerFor, ffmpegArgs, inputOptions, type MediaInput } from './media-input.js';
+import { checkConcatList, concatLists, demuxerFor, ffmpegArgs, inputOptions, type MediaInput } from './media-input.js';
 
 const input: MediaInput = { path: '/scratch/job/input', demuxer: 'mov', maxDurationSec: 14400 };
 /** What goes before the upload's -i: its container, protocols, no data references, and the duration limit. */
@@ -92,11 +92,45 @@ describe('a tool\'s ffmpeg arguments as the runner runs them', () => {
   it.each([
     ['a file: URL', ['-i', `file:${input.path}`, 'out.mp4']],
     ['a movie filter', ['-f', 'lavfi', '-i', `movie=${input.path}`, 'out.mp4']],
-    ['a concat list', ['-f', 'concat', '-i', 'list.txt', '-metadata', `comment=${input.path}`, 'out.mp4']],
+    ['a concat list', ['-f', 'concat', '-i', '/scratch/job/0-t/list.txt', '-metadata', `comment=${input.path}`, 'out.mp4']],
     ['an output over it', ['-i', 'other.mp4', input.path]],
   ])('refuses a tool that reads the upload through %s', (_, args) => {
     expect(() => ffmpegArgs(args, input, 1)).toThrow(ToolError);
     expect(() => ffmpegArgs(args, input, 1)).toThrow(/only as "-i <inputPath>"/);
+  });
+
+  it('reads a concat list in the scratch directory as plain local files only, after any options the tool gave, and says which lists a command has', () => {
+    const list = '/scratch/job/1-transcode/parts.txt';
+    const args = ['-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file,http,tcp', '-i', list, '-i', input.path, '-map', '0:v', '-map', '1:a?', '-c:v', 'copy', 'out.mp4'];
+    expect(ffmpegArgs(args, input, 1)).toEqual([
+      '-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file,http,tcp', '-threads', '1', '-safe', '1', '-protocol_whitelist', 'file', '-i', list,
+      '-threads', '1', ...upload, '-i', input.path, '-map', '0:v', '-map', '1:a?', '-c:v', 'copy', '-threads', '1', 'out.mp4',
+    ]);
+    expect(concatLists(args)).toEqual([list]);
+    expect(concatLists(['-i', 'a.txt', '-f', 'concat', 'out.mp4'])).toEqual([]);
+    // Without an upload (a tool that does not read it), a list may be anywhere, and is still read as plain files.
+    expect(ffmpegArgs(['-f', 'concat', '-i', 'list.txt', 'out.mp4'], null, 1)).toEqual(['-f', 'concat', '-threads', '1', '-safe', '1', '-protocol_whitelist', 'file', '-i', 'list.txt', '-threads', '1', 'out.mp4']);
+  });
+
+  it.each([
+    ['outside the scratch directory', '/tmp/elsewhere/parts.txt'],
+    ['a relative path', 'parts.txt'],
+    ['a URL', 'http://example.com/parts.txt'],
+    ['a file: URL of a file inside it', 'file:/scratch/job/parts.txt'],
+    ['climbing out of it', '/scratch/job/../elsewhere/parts.txt'],
+  ])('refuses a concat list %s', (_, list) => {
+    expect(() => ffmpegArgs(['-f', 'concat', '-i', list, 'out.mp4'], input, 1)).toThrow(/concat list must be in the job's scratch directory/);
+  });
+
+  it('takes from a concat list only plain file names beside it, each with an optional duration', () => {
+    const text = "ffconcat version 1.0\n# the parts\nfile 'part-0000-video.mp4'\nduration 2.002000\nfile part-0001-video.mp4\n\n";
+    expect(checkConcatList(text, '/scratch/job/1-t/parts.txt')).toEqual(['/scratch/job/1-t/part-0000-video.mp4', '/scratch/job/1-t/part-0001-video.mp4']);
+    for (const line of [
+      "file '../input'", "file 'a/../../input'", "file '/scratch/job/input'", "file 'file:part.mp4'", "file 'http://example.com/a.mp4'",
+      "file 'subfile,,start,0,end,0,,:part.mp4'", "file '.hidden'", 'option enable_drefs 1', "file 'a.mp4' 'b.mp4'", 'duration 2', 'stream', 'duration -1',
+    ]) {
+      expect(() => checkConcatList(`ffconcat version 1.0\n${line === 'duration 2' ? '' : "file 'a.mp4'\n"}${line}\n`, '/scratch/job/1-t/parts.txt')).toThrow(/is not a plain file name or a duration/);
+    }
   });
 
   it('refuses a -i without its file', () => {

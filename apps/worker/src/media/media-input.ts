@@ -1,3 +1,4 @@
+import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCode } from '@app/contracts';
 import { ToolError } from '@app/tools';
 
@@ -79,10 +80,24 @@ const isOptionName = (arg: string | undefined) => arg !== undefined && /^-[A-Za-
  *   one would read more than the tool asked for). A tool that reads the upload any other way
  *   (`-i file:<path>`, a `movie=` filter, a concat list) is refused: the upload reaches ffmpeg only
  *   as what it was accepted as.
+ * - a concat list (`-f concat -i <list>`, as a split job's join reads its parts) gets `-safe 1
+ *   -protocol_whitelist file` right before its `-i`, so that it names only plain local files beside
+ *   it; with an upload, the list must be inside the upload's directory (the attempt's scratch
+ *   directory). What it names is checked before ffmpeg starts (checkConcatList).
  * Other inputs (a `-f lavfi` source, a tool's own files) are left as they are.
  */
 export function ffmpegArgs(args: readonly string[], input: MediaInput | null, threads: number): string[] {
+  return walk(args, input, threads).out;
+}
+
+/** The concat lists (`-f concat ... -i <list>`) of a tool's ffmpeg arguments, for checkConcatList. */
+export function concatLists(args: readonly string[]): string[] {
+  return walk(args, null, 1).lists;
+}
+
+function walk(args: readonly string[], input: MediaInput | null, threads: number): { out: string[]; lists: string[] } {
   const out: string[] = [];
+  const lists: string[] = [];
   const cap = ['-threads', String(threads)];
   /** The timing options given since the last file, that is for the next one. */
   let timing: Timing = {};
@@ -91,8 +106,13 @@ export function ffmpegArgs(args: readonly string[], input: MediaInput | null, th
     if (arg === '-i') {
       const source = args[i + 1];
       if (source === undefined) throw new ToolError(ErrorCode.ToolFailed, 'ffmpeg was given -i without a file', true);
-      const upload = input && source === input.path ? [...inputOptions(input.demuxer), ...durationCap(timing, input.maxDurationSec)] : [];
-      out.push(...cap, ...upload, '-i', source);
+      let own: string[] = [];
+      if (input && source === input.path) own = [...inputOptions(input.demuxer), ...durationCap(timing, input.maxDurationSec)];
+      else if (timing['-f'] === 'concat') {
+        own = concatListOptions(source, input);
+        lists.push(source);
+      }
+      out.push(...cap, ...own, '-i', source);
       timing = {};
       i++;
     } else if (arg.startsWith('-') && arg.length > 1) {
@@ -100,7 +120,7 @@ export function ffmpegArgs(args: readonly string[], input: MediaInput | null, th
       if (!isFlag(arg.slice(1)) && i + 1 < args.length && !isOptionName(args[i + 1])) {
         const value = args[++i]!;
         out.push(value);
-        if (arg === '-t' || arg === '-to' || arg === '-ss') timing[arg] = value;
+        if (arg === '-t' || arg === '-to' || arg === '-ss' || arg === '-f') timing[arg] = value;
       }
     } else {
       out.push(...cap, arg); // an output file ('-' is stdout)
@@ -113,10 +133,49 @@ export function ffmpegArgs(args: readonly string[], input: MediaInput | null, th
       throw new ToolError(ErrorCode.ToolFailed, `a tool may read the upload only as "-i <inputPath>", not through "${out[stray]!.slice(0, 200)}"`, true);
     }
   }
-  return out;
+  return { out, lists };
 }
 
-type Timing = Partial<Record<'-t' | '-to' | '-ss', string>>;
+/** The options given since the last file (for the next one) that the walker reads. */
+type Timing = Partial<Record<'-t' | '-to' | '-ss' | '-f', string>>;
+
+/** What a concat list's `-i` gets: plain local files only. With an upload, the list must be in its directory. */
+function concatListOptions(list: string, input: MediaInput | null): string[] {
+  if (input && !isInside(dirname(input.path), list)) {
+    throw new ToolError(ErrorCode.ToolFailed, `a concat list must be in the job's scratch directory, not "${list.slice(0, 200)}"`, true);
+  }
+  return ['-safe', '1', '-protocol_whitelist', 'file'];
+}
+
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && !rel.startsWith('..') && !rel.startsWith(sep) && !/^[a-z]+:/i.test(path) && path.startsWith(sep);
+}
+
+/** A file a concat list names: a plain file name (letters, digits, `.`, `_`, `-`), so one beside the list. */
+const CONCAT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
+
+/**
+ * The files a concat list names, as paths beside it; or a refusal (TOOL_FAILED, permanent: the
+ * tool's fault) for a list with anything but `ffconcat version 1.0`, comments, and `file` lines of
+ * plain names each with an optional `duration`. Plain names keep every file in the list's own
+ * directory (no `..`, no absolute path, no protocol), and the upload, which is never in a tool's
+ * directory, out of it; the runner also checks that none of them is the upload by another name.
+ */
+export function checkConcatList(text: string, listPath: string): string[] {
+  const files: string[] = [];
+  for (const [n, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line === 'ffconcat version 1.0') continue;
+    const file = /^file\s+(?:'([^']*)'|(\S+))$/.exec(line);
+    const name = file ? (file[1] ?? file[2]!) : null;
+    if (name !== null && CONCAT_NAME.test(name)) files.push(join(dirname(listPath), name));
+    else if (!(/^duration\s+\d+(?:\.\d+)?$/.test(line) && files.length > 0)) {
+      throw new ToolError(ErrorCode.ToolFailed, `concat list line ${n + 1} is not a plain file name or a duration: "${line.slice(0, 200)}"`, true);
+    }
+  }
+  return files;
+}
 
 /**
  * `-t <limit>` for the upload, or nothing when the tool's own `-t` (a duration) or `-to` (a position,

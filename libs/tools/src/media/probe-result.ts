@@ -6,6 +6,7 @@ export interface FfprobeOutput {
   format?: {
     format_name?: string;
     duration?: string;
+    start_time?: string;
     size?: string;
     bit_rate?: string;
     nb_streams?: number;
@@ -82,6 +83,7 @@ export function toMediaInfo(output: FfprobeOutput): MediaInfo {
   const details = toProbeResult(output);
   return {
     durationSec: details.duration,
+    startSec: num(output.format?.start_time),
     width: details.width,
     height: details.height,
     fps: details.fps,
