@@ -230,9 +230,39 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         deletedAt: at,
         updatedAt: at,
       };
-    case 'JobSplit': {
+    case 'JobSplit':
+    case 'JoinRequested':
+    case 'PartRequested':
+    case 'PartStarted':
+    case 'PartProgressed':
+    case 'PartCompleted':
+    case 'PartFailed': {
       if (!state) return null;
-      const before = new Map((state.split?.parts ?? []).map((part) => [part.index, part]));
+      const split = evolveSplit(state.split, event);
+      if (split === state.split || !split) return state;
+      // A part's files are the job's artifacts until the join replaces them with the joined output.
+      const artifacts =
+        event.type === 'PartCompleted' ? [...state.artifacts.filter((a) => !event.data.artifacts.some((b) => b.name === a.name)), ...event.data.artifacts] : state.artifacts;
+      const error = event.type === 'PartFailed' ? event.data.error : state.error;
+      return { ...state, split, artifacts, error, ...splitProgress(state, split), updatedAt: at };
+    }
+    default:
+      return assertNever(event);
+  }
+}
+
+export type SplitEvent = Extract<JobEvent, { type: 'JobSplit' | 'JoinRequested' | 'PartRequested' | 'PartStarted' | 'PartProgressed' | 'PartCompleted' | 'PartFailed' }>;
+
+/**
+ * The next parts of a split job given one of its split events; the same object when the event
+ * changes nothing (a part event of an older attempt of the job, or of an older attempt of the part).
+ * `evolve` folds a job's split through it, and a job's live stream (which starts from the parts its
+ * snapshot shows) the parts it follows, so both move a part by the same rules.
+ */
+export function evolveSplit(split: SplitState | null, event: SplitEvent): SplitState | null {
+  switch (event.type) {
+    case 'JobSplit': {
+      const before = new Map((split?.parts ?? []).map((part) => [part.index, part]));
       const kept = new Set(event.data.kept);
       const parts = event.data.parts.map((part): PartState => {
         const fresh: PartState = { index: part.index, start: part.start, end: part.end, status: 'queued', attempts: 0, workerId: null, progress: 0 };
@@ -242,32 +272,24 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         const earlier = before.get(part.index);
         return { ...fresh, attempts: earlier?.attempts ?? 0, workerId: earlier?.workerId ?? null, status: 'completed', progress: 100 };
       });
-      const split: SplitState = { attempt: event.data.attempt, splitSeconds: event.data.splitSeconds, parts, joinRequested: false };
-      return { ...state, split, ...splitProgress(state, split), updatedAt: at };
+      return { attempt: event.data.attempt, splitSeconds: event.data.splitSeconds, parts, joinRequested: false };
     }
-    case 'JoinRequested': {
-      if (!state?.split || state.split.attempt !== event.data.attempt) return state;
-      const split: SplitState = { ...state.split, joinRequested: true };
-      return { ...state, split, ...splitProgress(state, split), updatedAt: at };
-    }
+    case 'JoinRequested':
+      if (!split || split.attempt !== event.data.attempt || split.joinRequested) return split;
+      return { ...split, joinRequested: true };
     case 'PartRequested':
       // The part is already listed by its JobSplit: the request is only what a worker pulls.
-      return state;
+      return split;
     case 'PartStarted':
     case 'PartProgressed':
     case 'PartCompleted':
     case 'PartFailed': {
-      const split = state?.split;
-      if (!state || !split || split.attempt !== event.data.attempt) return state;
+      if (!split || split.attempt !== event.data.attempt) return split;
       const part = split.parts.find((p) => p.index === event.data.index);
-      if (!part) return state;
+      if (!part) return split;
       const next = evolvePart(part, event);
-      if (next === part) return state;
-      const updated: SplitState = { ...split, parts: split.parts.map((p) => (p === part ? next : p)) };
-      // A part's files are the job's artifacts until the join replaces them with the joined output.
-      const artifacts = event.type === 'PartCompleted' ? [...state.artifacts.filter((a) => !event.data.artifacts.some((b) => b.name === a.name)), ...event.data.artifacts] : state.artifacts;
-      const error = event.type === 'PartFailed' ? event.data.error : state.error;
-      return { ...state, split: updated, artifacts, error, ...splitProgress(state, updated), updatedAt: at };
+      if (next === part) return split;
+      return { ...split, parts: split.parts.map((p) => (p === part ? next : p)) };
     }
     default:
       return assertNever(event);
