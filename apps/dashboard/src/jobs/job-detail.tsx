@@ -182,6 +182,16 @@ function EventSummary({ event }: { event: StoredEventView }) {
       return <span>{`attempt ${d['attempt']} in ${duration(d['durationMs'])}`}</span>;
     case 'JobFailed':
       return <span className="fail">{`attempt ${d['attempt']}${d['final'] ? ' (final)' : ''}: ${d['error']?.code} ${d['error']?.message ?? ''}`}</span>;
+    case 'JobSplit':
+      return <span>{`${d['parts']?.length} parts of about ${d['splitSeconds']} s${d['kept']?.length ? `, ${d['kept'].length} kept` : ''}`}</span>;
+    case 'PartStarted':
+      return <span>{`part ${d['index']}, its attempt ${d['partAttempt']}, on ${d['workerId']}`}</span>;
+    case 'PartProgressed':
+      return <span>{`part ${d['index']} at ${Math.round(d['percent'])}%`}</span>;
+    case 'PartCompleted':
+      return <span>{`part ${d['index']} in ${duration(d['durationMs'])} on ${d['workerId']}`}</span>;
+    case 'PartFailed':
+      return <span className="fail">{`part ${d['index']}, its attempt ${d['partAttempt']}${d['final'] ? ' (final)' : ''}: ${d['error']?.code} ${d['error']?.message ?? ''}`}</span>;
     default:
       return null;
   }
