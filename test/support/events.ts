@@ -3,11 +3,11 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JobCancelled, JobCancelRequested, JobCompleted, JobDeleted, JobEvent, JobFailed, JobProgressed, JobRedriven, JobStarted, VideoSubmitted } from '@app/contracts';
 
-/** Builders for events in tests: a valid event, with only what the test cares about given. */
+/** Builders for events in tests: a valid event, with only what the test cares about given (split jobs' in split-events.ts). */
 let clock = Date.parse('2026-01-01T00:00:00.000Z');
 const tick = () => new Date((clock += 1000)).toISOString();
 
-const meta = (jobId: string, cause: JobEvent | null) => ({
+export const meta = (jobId: string, cause: JobEvent | null) => ({
   eventId: randomUUID(),
   jobId,
   occurredAt: tick(),

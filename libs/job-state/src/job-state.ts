@@ -230,40 +230,66 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         deletedAt: at,
         updatedAt: at,
       };
-    case 'JobSplit': {
-      if (!state) return null;
-      const before = new Map((state.split?.parts ?? []).map((part) => [part.index, part]));
-      const kept = new Set(event.data.kept);
-      const parts = event.data.parts.map((part): PartState => {
-        const earlier = before.get(part.index);
-        return kept.has(part.index) && earlier
-          ? { ...earlier, status: 'completed', progress: 100 }
-          : { index: part.index, start: part.start, end: part.end, status: 'queued', attempts: 0, workerId: null, progress: 0 };
-      });
-      const split: SplitState = { attempt: event.data.attempt, splitSeconds: event.data.splitSeconds, parts, joinRequested: false };
-      return { ...state, split, ...splitProgress(state, split), updatedAt: at };
-    }
+    case 'JobSplit':
     case 'JoinRequested':
-      if (!state?.split || state.split.attempt !== event.data.attempt) return state;
-      return { ...state, split: { ...state.split, joinRequested: true }, updatedAt: at };
     case 'PartRequested':
-      // The part is already listed by its JobSplit: the request is only what a worker pulls.
-      return state;
     case 'PartStarted':
     case 'PartProgressed':
     case 'PartCompleted':
     case 'PartFailed': {
-      const split = state?.split;
-      if (!state || !split || split.attempt !== event.data.attempt) return state;
-      const part = split.parts.find((p) => p.index === event.data.index);
-      if (!part) return state;
-      const next = evolvePart(part, event);
-      if (next === part) return state;
-      const updated: SplitState = { ...split, parts: split.parts.map((p) => (p === part ? next : p)) };
+      if (!state) return null;
+      const split = evolveSplit(state.split, event);
+      if (split === state.split || !split) return state;
       // A part's files are the job's artifacts until the join replaces them with the joined output.
-      const artifacts = event.type === 'PartCompleted' ? [...state.artifacts.filter((a) => !event.data.artifacts.some((b) => b.name === a.name)), ...event.data.artifacts] : state.artifacts;
+      const artifacts =
+        event.type === 'PartCompleted' ? [...state.artifacts.filter((a) => !event.data.artifacts.some((b) => b.name === a.name)), ...event.data.artifacts] : state.artifacts;
       const error = event.type === 'PartFailed' ? event.data.error : state.error;
-      return { ...state, split: updated, artifacts, error, ...splitProgress(state, updated), updatedAt: at };
+      return { ...state, split, artifacts, error, ...splitProgress(state, split), updatedAt: at };
+    }
+    default:
+      return assertNever(event);
+  }
+}
+
+export type SplitEvent = Extract<JobEvent, { type: 'JobSplit' | 'JoinRequested' | 'PartRequested' | 'PartStarted' | 'PartProgressed' | 'PartCompleted' | 'PartFailed' }>;
+
+/**
+ * The next parts of a split job given one of its split events; the same object when the event
+ * changes nothing (a part event of an older attempt of the job, or of an older attempt of the part).
+ * `evolve` folds a job's split through it, and a job's live stream (which starts from the parts its
+ * snapshot shows) the parts it follows, so both move a part by the same rules.
+ */
+export function evolveSplit(split: SplitState | null, event: SplitEvent): SplitState | null {
+  switch (event.type) {
+    case 'JobSplit': {
+      const before = new Map((split?.parts ?? []).map((part) => [part.index, part]));
+      const kept = new Set(event.data.kept);
+      const parts = event.data.parts.map((part): PartState => {
+        const fresh: PartState = { index: part.index, start: part.start, end: part.end, status: 'queued', attempts: 0, workerId: null, progress: 0 };
+        if (!kept.has(part.index)) return fresh;
+        // A kept part is done: its span is the new split's, its attempts and worker those of the
+        // earlier attempt's run that made it.
+        const earlier = before.get(part.index);
+        return { ...fresh, attempts: earlier?.attempts ?? 0, workerId: earlier?.workerId ?? null, status: 'completed', progress: 100 };
+      });
+      return { attempt: event.data.attempt, splitSeconds: event.data.splitSeconds, parts, joinRequested: false };
+    }
+    case 'JoinRequested':
+      if (!split || split.attempt !== event.data.attempt || split.joinRequested) return split;
+      return { ...split, joinRequested: true };
+    case 'PartRequested':
+      // The part is already listed by its JobSplit: the request is only what a worker pulls.
+      return split;
+    case 'PartStarted':
+    case 'PartProgressed':
+    case 'PartCompleted':
+    case 'PartFailed': {
+      if (!split || split.attempt !== event.data.attempt) return split;
+      const part = split.parts.find((p) => p.index === event.data.index);
+      if (!part) return split;
+      const next = evolvePart(part, event);
+      if (next === part) return split;
+      return { ...split, parts: split.parts.map((p) => (p === part ? next : p)) };
     }
     default:
       return assertNever(event);
@@ -275,13 +301,18 @@ function evolvePart(part: PartState, event: Extract<JobEvent, { type: 'PartStart
   const partAttempt = event.data.partAttempt;
   switch (event.type) {
     case 'PartStarted':
-      return { ...part, status: 'running', attempts: Math.max(part.attempts, partAttempt), workerId: event.data.workerId, progress: 0 };
+      // A start of the latest attempt or an older one again, or of a part already made, is a late delivery: it changes nothing.
+      if (partAttempt <= part.attempts || part.status === 'completed') return part;
+      return { ...part, status: 'running', attempts: partAttempt, workerId: event.data.workerId, progress: 0 };
     case 'PartProgressed':
       if (part.status !== 'running' || partAttempt !== part.attempts) return part;
       return { ...part, progress: Math.max(part.progress, Math.min(100, event.data.percent)) };
     case 'PartCompleted':
       return { ...part, status: 'completed', progress: 100, workerId: event.data.workerId };
     case 'PartFailed':
+      // Only the latest attempt's failure moves the part: an older attempt's must not send a part
+      // that runs again (or is made) back to the queue.
+      if (partAttempt !== part.attempts || part.status === 'completed') return part;
       return { ...part, status: event.data.final ? 'failed' : 'queued', progress: event.data.final ? part.progress : 0 };
     default:
       return assertNever(event);
@@ -295,13 +326,21 @@ function evolvePart(part: PartState, event: Extract<JobEvent, { type: 'PartStart
  */
 function splitProgress(state: JobState, split: SplitState): Pick<JobState, 'progress' | 'progressDetail'> {
   if (state.status !== 'running') return { progress: state.progress, progressDetail: state.progressDetail };
-  const mean = split.parts.reduce((sum, part) => sum + part.progress, 0) / split.parts.length;
+  const detail = partsProgress(split.parts, split.joinRequested);
+  return { progress: detail.percent, progressDetail: detail };
+}
+
+/**
+ * The progress of a split job's attempt given its parts' (each 0 to 100, `completed` when made): the
+ * mean, to a tenth, at most 99 (only the join's JobCompleted makes it 100), with the parts made as
+ * the tools completed. The fold and the live updates (which track the parts' progress themselves)
+ * both compute it here, so a follower sees what GET /v1/jobs/{id} shows.
+ */
+export function partsProgress(parts: readonly Pick<PartState, 'progress' | 'status'>[], joinRequested: boolean): ProgressDetail {
+  const mean = parts.length === 0 ? 0 : parts.reduce((sum, part) => sum + part.progress, 0) / parts.length;
   const percent = Math.min(99, Math.round(mean * 10) / 10);
-  const done = split.parts.filter((part) => part.status === 'completed').length;
-  return {
-    progress: percent,
-    progressDetail: { percent, currentFrame: 0, totalFrames: null, currentTool: split.joinRequested ? 'join' : 'parts', toolsCompleted: done, toolsTotal: split.parts.length },
-  };
+  const done = parts.filter((part) => part.status === 'completed').length;
+  return { percent, currentFrame: 0, totalFrames: null, currentTool: joinRequested ? 'join' : 'parts', toolsCompleted: done, toolsTotal: parts.length };
 }
 
 /** Folds events (already in stream order) into a state; null when they never submitted a job. */

@@ -8,6 +8,7 @@ import { ago, bytes, duration, time } from '../ui/format';
 import { cancellable, shownStatus } from './jobs-list.state';
 import { HLS_MASTER, HlsPlayer } from './hls-player';
 import { StoryboardPreview } from './storyboard-preview';
+import { PartsRow } from './parts-row';
 
 /**
  * One job: its state, its timeline (the events, read from the stream), its error or result, its
@@ -20,6 +21,8 @@ export function JobDetail({ id }: { id: string }) {
   const [job, setJob] = useState<JobView | null>(null);
   const [events, setEvents] = useState<StoredEventView[]>([]);
   const [error, setError] = useState<unknown>(null);
+  // The uploaded video's duration in seconds, once its player has read it: the last part's end.
+  const [videoDuration, setVideoDuration] = useState<number | null>(null);
   const lastSeq = useRef(0);
   const shownId = useRef(id);
   shownId.current = id;
@@ -44,6 +47,7 @@ export function JobDetail({ id }: { id: string }) {
     lastSeq.current = 0;
     setEvents([]);
     setJob(null);
+    setVideoDuration(null);
   }, [id]);
   useEffect(() => void refresh(), [refresh, feed.generation]);
   useEffect(() => feed.subscribe((change) => change.job_id === id && void refresh()), [feed, id, refresh]);
@@ -67,7 +71,7 @@ export function JobDetail({ id }: { id: string }) {
         }
       >
         <ErrorNote error={error} what="Job" />
-        {job && <JobSummary job={job} />}
+        {job && <JobSummary job={job} videoDuration={videoDuration} />}
       </Panel>
       {job?.error && (
         <Panel title="Error" testId="job-error">
@@ -80,12 +84,12 @@ export function JobDetail({ id }: { id: string }) {
         <Timeline events={events} />
       </Panel>
       {job?.status === 'completed' && <ResultPanel job={job} />}
-      {job && <MediaPanel job={job} />}
+      {job && <MediaPanel job={job} onDuration={setVideoDuration} />}
     </>
   );
 }
 
-function JobSummary({ job }: { job: JobView }) {
+function JobSummary({ job, videoDuration }: { job: JobView; videoDuration: number | null }) {
   const detail = job.progress_detail;
   return (
     <div className="summary">
@@ -104,6 +108,14 @@ function JobSummary({ job }: { job: JobView }) {
             </span>
           )}
         </dd>
+        {job.parts.length > 0 && (
+          <>
+            <dt>Parts</dt>
+            <dd>
+              <PartsRow job={job} duration={videoDuration} />
+            </dd>
+          </>
+        )}
         <dt>Pipeline</dt>
         <dd>
           {job.pipeline} <span className="muted">({job.priority} priority)</span>
@@ -170,6 +182,16 @@ function EventSummary({ event }: { event: StoredEventView }) {
       return <span>{`attempt ${d['attempt']} in ${duration(d['durationMs'])}`}</span>;
     case 'JobFailed':
       return <span className="fail">{`attempt ${d['attempt']}${d['final'] ? ' (final)' : ''}: ${d['error']?.code} ${d['error']?.message ?? ''}`}</span>;
+    case 'JobSplit':
+      return <span>{`${d['parts']?.length} parts of about ${d['splitSeconds']} s${d['kept']?.length ? `, ${d['kept'].length} kept` : ''}`}</span>;
+    case 'PartStarted':
+      return <span>{`part ${d['index']}, its attempt ${d['partAttempt']}, on ${d['workerId']}`}</span>;
+    case 'PartProgressed':
+      return <span>{`part ${d['index']} at ${Math.round(d['percent'])}%`}</span>;
+    case 'PartCompleted':
+      return <span>{`part ${d['index']} in ${duration(d['durationMs'])} on ${d['workerId']}`}</span>;
+    case 'PartFailed':
+      return <span className="fail">{`part ${d['index']}, its attempt ${d['partAttempt']}${d['final'] ? ' (final)' : ''}: ${d['error']?.code} ${d['error']?.message ?? ''}`}</span>;
     default:
       return null;
   }
@@ -191,7 +213,7 @@ function ResultPanel({ job }: { job: JobView }) {
 }
 
 /** Thumbnails (image artifacts, fetched with the key) and the uploaded video. */
-function MediaPanel({ job }: { job: JobView }) {
+function MediaPanel({ job, onDuration }: { job: JobView; onDuration: (seconds: number) => void }) {
   const [artifacts, setArtifacts] = useState<ArtifactView[]>(job.artifacts);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
@@ -233,7 +255,7 @@ function MediaPanel({ job }: { job: JobView }) {
       )}
       <h3>Video</h3>
       {/* Remounted when the job completes: its media links then list the artifacts (the storyboard). */}
-      <VideoPlayer jobId={job.job_id} key={job.status === 'completed' ? 'completed' : 'pending'} />
+      <VideoPlayer jobId={job.job_id} key={job.status === 'completed' ? 'completed' : 'pending'} onDuration={onDuration} />
     </Panel>
   );
 }
@@ -286,7 +308,7 @@ function ArtifactLink({ jobId, artifact }: { jobId: string; artifact: ArtifactVi
  * it was; for any other failure the reason is read from a 1-byte request that sends the key. Under
  * it, a seek bar with storyboard previews when the job has a storyboard (storyboard-preview.tsx).
  */
-function VideoPlayer({ jobId }: { jobId: string }) {
+function VideoPlayer({ jobId, onDuration }: { jobId: string; onDuration: (seconds: number) => void }) {
   const [error, setError] = useState<unknown>(null);
   const [link, setLink] = useState<{ src: string; expiresAt: number; links: JobMediaLinks } | null>(null);
   const resumeAt = useRef(0);
@@ -322,6 +344,7 @@ function VideoPlayer({ jobId }: { jobId: string }) {
           src={link.src}
           data-testid="video"
           onLoadedMetadata={(e) => {
+            if (Number.isFinite(e.currentTarget.duration)) onDuration(e.currentTarget.duration);
             if (resumeAt.current > 0) e.currentTarget.currentTime = resumeAt.current;
           }}
           onError={onError}

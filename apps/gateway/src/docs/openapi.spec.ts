@@ -21,6 +21,15 @@ describe('the OpenAPI document', () => {
     expect(JSON.stringify(doc.paths['/v1/jobs/{id}'])).toContain('#/components/schemas/Job');
   });
 
+  it("describes a split job's parts in the Job schema, each with its span, status, attempts, worker and progress", () => {
+    const job = doc.components.schemas['Job'] as { required: string[]; properties: Record<string, any> };
+    expect(job.required).toContain('parts');
+    const part = job.properties['parts'].items as { required: string[]; properties: Record<string, any> };
+    expect([...part.required].sort()).toEqual(['attempts', 'end', 'index', 'progress', 'start', 'status', 'worker_id']);
+    expect(part.properties['status'].enum).toEqual(['queued', 'running', 'completed', 'failed']);
+    expect(JSON.stringify(part.properties['end'])).toContain('null');
+  });
+
   it('lists every error code in the Error schema, with its status unless it is never one', () => {
     const error = doc.components.schemas['Error'] as { properties: { error: { properties: { code: { description: string } } } } };
     const { description } = error.properties.error.properties.code;

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { attemptOf, type JobEvent, type JobView, type Principal } from '@app/contracts';
 import { EventStore } from '@app/event-store';
+import { evolveSplit, partsProgress, type SplitState } from '@app/job-state';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
 
 /** One live update of a job, with the stream sequence it reflects. */
@@ -70,18 +71,15 @@ export class JobUpdatesService {
       yield* first;
       if (first.some(isTerminalUpdate)) return;
     }
-    let attempt = snapshot.attempts;
-    let workerId = snapshot.worker_id;
+    let live = liveStateOf(snapshot);
     for await (const item of this.store.followJob(snapshot.job_id, afterSeq ?? snapshot.last_seq, signal)) {
       if (!item.ok) {
         this.logger.warn(`job ${snapshot.job_id}: skipping malformed event at seq ${item.malformed.seq}`);
         continue;
       }
-      const update = toUpdate(item.stored.event, item.stored.seq, { attempt, workerId });
-      if (item.stored.event.type === 'JobStarted') {
-        attempt = item.stored.event.data.attempt;
-        workerId = item.stored.event.data.workerId;
-      }
+      const next = nextUpdate(live, item.stored.event, item.stored.seq);
+      live = next.live;
+      const update = next.update;
       if (!update) continue;
       yield update;
       if (isTerminalUpdate(update)) return;
@@ -100,6 +98,75 @@ export function snapshotUpdates(job: JobView): JobUpdate[] {
     updates.push({ kind: job.status, seq: job.last_seq, data: status });
   }
   return updates;
+}
+
+/**
+ * What a job's stream remembers between its events: the latest attempt and its worker (a JobCompleted
+ * or JobFailed names neither), and a split job's parts, whose progress no single event carries.
+ */
+export interface LiveJobState {
+  attempt: number;
+  workerId: string | null;
+  /** A split job's parts as the stream knows them, from the snapshot's on; null for a job not split. */
+  split: SplitState | null;
+}
+
+/** The stream's state at its snapshot: a split job's parts as the view lists them. */
+export function liveStateOf(snapshot: JobView): LiveJobState {
+  const split: SplitState | null =
+    snapshot.parts.length === 0
+      ? null
+      : {
+          // The parts a view lists are those of its latest split, which the latest attempt made
+          // (or will replace with its own JobSplit, which lists every part again).
+          attempt: snapshot.attempts,
+          // Not in the view, and not needed to move parts.
+          splitSeconds: 0,
+          parts: snapshot.parts.map((part) => ({ index: part.index, start: part.start, end: part.end, status: part.status, attempts: part.attempts, workerId: part.worker_id, progress: part.progress })),
+          joinRequested: snapshot.progress_detail?.current_tool === 'join',
+        };
+  return { attempt: snapshot.attempts, workerId: snapshot.worker_id, split };
+}
+
+/**
+ * The stream's next state and the update (if any) one stored event makes. Pure. A split job's part
+ * events move its parts (by the fold's own rules, evolveSplit) and each move is a `progress` update
+ * with the parts' mean (partsProgress), the same figure GET /v1/jobs/{id} then shows.
+ */
+export function nextUpdate(live: LiveJobState, event: JobEvent, seq: number): { live: LiveJobState; update: JobUpdate | null } {
+  switch (event.type) {
+    case 'JobSplit':
+    case 'PartRequested':
+    case 'JoinRequested':
+    case 'PartStarted':
+    case 'PartProgressed':
+    case 'PartCompleted':
+    case 'PartFailed': {
+      const split = evolveSplit(live.split, event);
+      if (split === live.split || !split) return { live, update: null };
+      const detail = partsProgress(split.parts, split.joinRequested);
+      const update: JobUpdate = {
+        kind: 'progress',
+        seq,
+        data: {
+          job_id: event.jobId,
+          status: 'running',
+          attempt: split.attempt,
+          percent: detail.percent,
+          current_frame: detail.currentFrame,
+          total_frames: detail.totalFrames,
+          current_tool: detail.currentTool,
+          tools_completed: detail.toolsCompleted,
+          tools_total: detail.toolsTotal,
+        },
+      };
+      return { live: { ...live, split }, update };
+    }
+    case 'JobStarted':
+      return { live: { ...live, attempt: event.data.attempt, workerId: event.data.workerId }, update: toUpdate(event, seq, live) };
+    default:
+      return { live, update: toUpdate(event, seq, live) };
+  }
 }
 
 function toUpdate(event: JobEvent, seq: number, current: { attempt: number; workerId: string | null }): JobUpdate | null {
@@ -153,7 +220,7 @@ function toUpdate(event: JobEvent, seq: number, current: { attempt: number; work
     case 'PartProgressed':
     case 'PartCompleted':
     case 'PartFailed':
-      // A split job's progress is the mean of its parts': the stream's state tracks them (partsProgress).
+      // A split job's progress is the mean of its parts': nextUpdate tracks them (partsProgress).
       return null;
   }
 }
