@@ -172,7 +172,7 @@ describe('the shipped NATS cluster config, on three nodes', () => {
     expect((await jsm.streams.info(`KV_${subjects.workersBucket}`)).config.num_replicas).toBe(3);
     expect((await jsm.streams.info(`OBJ_${subjects.videoBucket}`)).config.num_replicas).toBe(3);
     for await (const consumer of jsm.consumers.list(subjects.streamName)) if (consumer.config.durable_name) expect({ [consumer.name]: consumer.cluster?.replicas?.length }).toEqual({ [consumer.name]: 2 });
-    expect((await jsm.consumers.info(subjects.streamName, 'workers')).config.filter_subject).toBe(subjects.submittedWith('normal'));
+    expect((await jsm.consumers.info(subjects.streamName, 'workers')).config.filter_subjects).toEqual([subjects.submittedWith('normal'), subjects.partWorkWith('normal')]);
   });
 
   it('keeps out a node that does not know the route password', async () => {

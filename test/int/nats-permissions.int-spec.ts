@@ -234,7 +234,7 @@ describe('NATS permissions per service', () => {
   it('lets the worker make its consumer again when the filter changed (an upgrade), so normal-priority jobs run', async () => {
     const jsm = await jetstreamManager(await connectAs('admin'));
     const now = await jsm.consumers.info(subjects.streamName, WORK_CONSUMERS.normal);
-    expect(now.config.filter_subject).toBe(subjects.submittedWith('normal'));
+    expect(now.config.filter_subjects).toEqual([subjects.submittedWith('normal'), subjects.partWorkWith('normal')]);
     expect(now.created).not.toBe(oldWorkConsumer.created);
 
     const form = new FormData();

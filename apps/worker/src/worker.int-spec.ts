@@ -170,7 +170,7 @@ describe('a work consumer left by an older version', () => {
 
     // Made again, not updated in place: nats-server 2.9 would keep waking it for the old filter.
     const now = await jsm.consumers.info(ns.subjects.streamName, WORK_CONSUMER);
-    expect(now.config.filter_subject).toBe(ns.subjects.submittedWith('normal'));
+    expect(now.config.filter_subjects).toEqual([ns.subjects.submittedWith('normal'), ns.subjects.partWorkWith('normal')]);
     expect(now.created).not.toBe(old.created);
     const store = new EventStore(ns.nc, ns.subjects);
     const submitted = videoSubmitted(undefined, { pipeline: 'noop' });
