@@ -216,4 +216,22 @@ describe('transcode split into parts and joined, against an unsplit run', () => 
     expect(result.keyframes[0]! + result.media.durationSec! - last.start).toBeLessThan(2);
     await expectSameRendition(source, result, true);
   }, 60_000);
+
+  it('a part in the middle shorter than a key-frame interval (two key frames 0.2 s apart, each nearest to a multiple): five frames, joined in place', async () => {
+    const source = join(media.dir, 'close-key-frames.mp4');
+    await ffmpeg([
+      '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '8',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-force_key_frames', '0,2.92,3.12,6', '-x264-params', 'keyint=1000:min-keyint=1000:scenecut=0:bframes=3',
+      '-pix_fmt', 'yuv420p', '-c:a', 'aac', source,
+    ]);
+    const result = await splitAndRun(source, 'mov', 2);
+    expect(result.keyframes).toEqual([0, 2.92, 3.12, 6]);
+    expect(result.parts).toEqual([
+      { index: 0, start: 0, end: 2.92 },
+      { index: 1, start: 2.92, end: 3.12 },
+      { index: 2, start: 3.12, end: 6 },
+      { index: 3, start: 6, end: null },
+    ]);
+    await expectSameRendition(source, result, true);
+  }, 60_000);
 });
