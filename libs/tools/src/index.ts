@@ -13,3 +13,4 @@ export { masterPlaylist, readMediaPlaylist } from './builtin/hls-playlist.js';
 export { readAvcTrack } from './media/mp4-init.js';
 export { spriteGrid, STORYBOARD_NAME, thumbnailsCommand, thumbnailsParams } from './builtin/thumbnails.tool.js';
 export * from './tool-catalog.module.js';
+export { transcodeParams, transcodeTool } from './builtin/transcode.tool.js';

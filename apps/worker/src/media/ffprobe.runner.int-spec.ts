@@ -79,6 +79,10 @@ describe('FfprobeRunner', () => {
     expect(times).toHaveLength(5);
     times.forEach((t, i) => expect(t - times[0]!).toBeCloseTo(0.7 * i, 3));
     expect(times[0]).toBeGreaterThan(1.4);
+    // AVI states no presentation times for H.264 with B-frames: no key frame there is a known time, so none is listed (the job is not split).
+    const avi = join(media.dir, 'b-frames.avi');
+    await ffmpeg(['-i', mkv, '-map', '0:v', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'avi', avi]);
+    expect(await runner.keyframes({ path: avi, demuxer: 'avi', maxDurationSec: 60 }, never)).toEqual([]);
     // The upload is read as the container it was accepted as.
     await expect(runner.keyframes({ path: mkv, demuxer: 'mov', maxDurationSec: 60 }, never)).rejects.toMatchObject({ code: 'INVALID_MEDIA' });
   });

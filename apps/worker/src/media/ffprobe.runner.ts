@@ -45,7 +45,9 @@ export class FfprobeRunner {
    * The presentation times (seconds, sorted, as the packets state them: the source's own timeline)
    * of the first video stream's key frames, where a split job may cut it (findCutPoints). Only the
    * packets are read, nothing is decoded; no further than the duration limit. The listing is read as
-   * it comes, keeping only the key frames, so a long video's packets are never held in memory.
+   * it comes, keeping only the key frames, so a long video's packets are never held in memory. A
+   * packet without a presentation time (AVI holding B-frames states none) is no cut point: its frame's
+   * time would be ffmpeg's guess, which a part's boundary could not be checked against.
    */
   async keyframes(input: MediaInput, signal: AbortSignal): Promise<number[]> {
     const args = [
