@@ -254,6 +254,10 @@ describe('the hls tool, split into parts and joined', () => {
     v['silent'] = join(d, 'silent.mp4');
     await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30000/1001', '-t', '10', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', v['silent']]);
 
+    // 10 s of 320x240 at 30 fps, a key frame every 37 frames (1.233 s): a frame is no whole number of milliseconds.
+    v['small'] = join(d, 'cfr30.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '37', '-pix_fmt', 'yuv420p', v['small']]);
+
     const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'hls-split-worker', WORKER_CONCURRENCY: '1' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
     await worker.init();
@@ -274,6 +278,11 @@ describe('the hls tool, split into parts and joined', () => {
     const split = await expectSameLadder(v['av']!, { split_seconds: 4, segment_seconds: 2 }, { heights: [240, 360, 480], parts: 3, audio: true, fps: 25 });
     // The cuts are the source's key frames at 4.44 s and 7.4 s, inside segments, not at their starts.
     expect(split.parts.map((p) => [p.start, p.end])).toEqual([[0, 4.44], [4.44, 7.4], [7.4, null]]);
+  }, 120_000);
+
+  it('30 fps cut every 2 s into five parts, some shorter than a segment, the last shorter than a key-frame interval: the parts do not drift', async () => {
+    const split = await expectSameLadder(v['small']!, { renditions: [240], split_seconds: 2, segment_seconds: 2 }, { heights: [240], parts: 5, audio: false, fps: 30 });
+    expect(split.parts.map((p) => p.start.toFixed(3))).toEqual(['0.000', '2.467', '3.700', '6.167', '7.400']);
   }, 120_000);
 
   it('480p at 29.97 fps with B-frames and no audio: the same frames and segments as unsplit, no audio rendition', async () => {

@@ -152,10 +152,10 @@ describe('the hls commands of a split run', () => {
     expect(args.filter((a) => a.startsWith('/work/'))).toEqual(['/work/part-0007-hls-240p.mp4', '/work/part-0007-hls-360p.mp4']);
     // The part's own time 1.56 s is the source's 6 s: the first multiple after its start.
     expect(args.filter((a, i) => args[i - 1] === '-force_key_frames')).toEqual(['expr:gte(t,(n_forced+3)*2-4.440000)', 'expr:gte(t,(n_forced+3)*2-4.440000)']);
-    // Each output is one rendition with the unsplit run's cap, and no audio.
+    // Each output is one rendition with the unsplit run's cap, no audio, and its length stated to the microsecond.
     expect(args.slice(args.indexOf('[v1]') - 1)).toEqual(['-map', '[v1]', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
       '-force_key_frames', 'expr:gte(t,(n_forced+3)*2-4.440000)', '-sc_threshold', '0', '-g', '100', '-fps_mode', 'cfr',
-      '-maxrate:v:0', '800k', '-bufsize:v:0', '1600k', '/work/part-0007-hls-360p.mp4']);
+      '-maxrate:v:0', '800k', '-bufsize:v:0', '1600k', '-movie_timescale', '1000000', '/work/part-0007-hls-360p.mp4']);
     expect(args).not.toContain('0:a:0');
 
     // The first part has the unsplit run's key frames; the last reads to the end of the video.

@@ -195,12 +195,21 @@ export function hlsCommand(inputPath: string, workDir: string, params: HlsParams
  * `part-<index>-hls-<height>p.mp4`. Part times are seconds from the start of the file, as `-ss`
  * reads them.
  */
+/**
+ * The parts' movie time scale. The concat demuxer places each part after the one before by the
+ * part's length as its movie header states it, in the movie's time scale: by default milliseconds,
+ * which a frame of 1/30 s is not a whole number of, so every part would move the rest of the video
+ * by up to a millisecond. In microseconds (the demuxer's own unit) the length is exact to the unit it
+ * is read in.
+ */
+const MICROSECONDS = 1_000_000;
+
 export function hlsPartCommand(inputPath: string, workDir: string, params: HlsParams, source: HlsSource, part: SplitPart) {
   const renditions = hlsRenditions(params, source);
   const outputs = renditions.map((r) => ({ rendition: r, artifact: partArtifactName(part.index, r.file) }));
   const args = ['-ss', ffmpegSeconds(part.start), ...(part.end === null ? [] : ['-to', ffmpegSeconds(part.end)]), '-i', inputPath, '-filter_complex', ladderGraph(renditions)];
   for (const [i, { rendition, artifact }] of outputs.entries()) {
-    args.push('-map', `[v${i}]`, ...videoEncoderArgs(params, source, part.start), ...rateCapArgs(rendition, 0), join(workDir, artifact));
+    args.push('-map', `[v${i}]`, ...videoEncoderArgs(params, source, part.start), ...rateCapArgs(rendition, 0), '-movie_timescale', String(MICROSECONDS), join(workDir, artifact));
   }
   return { args, renditions, outputs };
 }
