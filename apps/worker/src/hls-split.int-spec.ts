@@ -285,6 +285,24 @@ describe('the hls tool, split into parts and joined', () => {
     expect(split.parts.map((p) => p.start.toFixed(3))).toEqual(['0.000', '2.467', '3.700', '6.167', '7.400']);
   }, 120_000);
 
+  it('the join refuses parts with a gap, none at all, or a part without a rendition\'s file, and uploads nothing', async () => {
+    const upload = join(await mkdtemp(join(media.dir, 'upload-')), 'input');
+    await copyFile(v['small']!, upload);
+    const input: MediaInput = { path: upload, demuxer: 'mov', maxDurationSec: 3600 };
+    const file = join(media.dir, 'part.mp4');
+    await copyFile(v['small']!, file);
+    const part = (index: number, files: Array<[string, string]> = [[`part-${String(index).padStart(4, '0')}-hls-240p.mp4`, file]]): JoinPart => ({ index, files: new Map(files) });
+    for (const [parts, message] of [
+      [[part(0), part(2)], /parts 0 to n-1, got 0, 2/],
+      [[], /got none/],
+      [[part(0), part(1, [])], /part 1 has no part-0001-hls-240p.mp4/],
+    ] as const) {
+      const { ctx, writer } = await context(input, freshName('join'), `artifacts/${freshName('join')}/1/`, { renditions: [240], split_seconds: 2 });
+      await expect(hlsTool.split!.join(ctx, parts)).rejects.toMatchObject({ code: 'TOOL_FAILED', message: expect.stringMatching(message) });
+      expect(writer.artifacts()).toEqual([]);
+    }
+  });
+
   it('480p at 29.97 fps with B-frames and no audio: the same frames and segments as unsplit, no audio rendition', async () => {
     const split = await expectSameLadder(v['silent']!, { split_seconds: 4, segment_seconds: 2 }, { heights: [240, 360, 480], parts: 3, audio: false, fps: 29.97 });
     expect(split.parts.map((p) => p.start)).toEqual([0, 4.004, 8.008]);

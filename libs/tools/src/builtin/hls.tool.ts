@@ -279,6 +279,10 @@ export const hlsTool = defineTool({
       const media = mediaOf(ctx);
       const source = sourceOf(media);
       const ordered = [...parts].sort((a, b) => a.index - b.index);
+      // A part left out would be a hole in the video that nothing after this would notice.
+      if (ordered.length === 0 || ordered.some((part, i) => part.index !== i)) {
+        throw new ToolError(ErrorCode.ToolFailed, `hls: the join needs parts 0 to n-1, got ${ordered.map((part) => part.index).join(', ') || 'none'}`, false);
+      }
       const lists = await Promise.all(hlsRenditions(ctx.params, source).map(async (r) => {
         const list = join(ctx.workDir, `hls-${r.height}p.concat`);
         await writeFile(list, concatList(ordered.map((part) => partFile(part, r))));
