@@ -33,10 +33,11 @@ interface HlsData {
  */
 async function partsAt(path: string, splitSeconds: number): Promise<SplitPart[]> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path]);
-  const keys = stdout.split('\n').filter((l) => /,K/.test(l)).map((l) => Number(l.split(',')[0])).sort((a, b) => a - b);
-  const last = keys.at(-1)!;
+  const rows = stdout.split('\n').filter((l) => l.trim() !== '');
+  const keys = rows.filter((l) => /,K/.test(l)).map((l) => Number(l.split(',')[0]));
+  const end = Math.max(...rows.map((l) => Number(l.split(',')[0])));
   const cuts: number[] = [];
-  for (let at = splitSeconds; at <= last; at += splitSeconds) {
+  for (let at = splitSeconds; at < end; at += splitSeconds) {
     const nearest = keys.reduce((best, k) => (Math.abs(k - at) < Math.abs(best - at) ? k : best));
     if (nearest > 0 && !cuts.includes(nearest)) cuts.push(nearest);
   }
@@ -253,10 +254,9 @@ describe('the hls tool, split into parts and joined', () => {
     // 10 s of 640x480 at 30000/1001 fps without audio, with B-frames, a key frame every 60 frames (2.002 s).
     v['silent'] = join(d, 'silent.mp4');
     await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30000/1001', '-t', '10', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '3', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', v['silent']]);
-
-    // 10 s of 320x240 at 30 fps, a key frame every 37 frames (1.233 s): a frame is no whole number of milliseconds.
-    v['small'] = join(d, 'cfr30.mp4');
-    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '37', '-pix_fmt', 'yuv420p', v['small']]);
+    // 10.5 s of 320x240 at 30 fps, a key frame every 37 frames (1.233 s), the last at 9.867 s: a frame is no whole number of milliseconds.
+    v['small'] = join(d, 'small.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', '10.5', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '37', '-pix_fmt', 'yuv420p', v['small']]);
 
     const config = parseConfig(workerEnvSchema, { ...IN_PROCESS_OPS, FRAMEWIRE_NAMESPACE: ns.namespace, NATS_URL: TEST_NATS_URL, WORKER_ID: 'hls-split-worker', WORKER_CONCURRENCY: '1' });
     worker = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, createLogger('worker', 'silent'))] }).compile();
@@ -280,18 +280,16 @@ describe('the hls tool, split into parts and joined', () => {
     expect(split.parts.map((p) => [p.start, p.end])).toEqual([[0, 4.44], [4.44, 7.4], [7.4, null]]);
   }, 120_000);
 
-  it('30 fps cut every 2 s into five parts, some shorter than a segment, the last shorter than a key-frame interval: the parts do not drift', async () => {
-    const split = await expectSameLadder(v['small']!, { renditions: [240], split_seconds: 2, segment_seconds: 2 }, { heights: [240], parts: 5, audio: false, fps: 30 });
-    expect(split.parts.map((p) => p.start.toFixed(3))).toEqual(['0.000', '2.467', '3.700', '6.167', '7.400']);
+  it('30 fps cut every 2 s into six parts, some shorter than a segment, the last shorter than a key-frame interval: the parts do not drift', async () => {
+    const split = await expectSameLadder(v['small']!, { renditions: [240], split_seconds: 2, segment_seconds: 2 }, { heights: [240], parts: 6, audio: false, fps: 30 });
+    expect(split.parts.map((p) => p.start.toFixed(3))).toEqual(['0.000', '2.467', '3.700', '6.167', '7.400', '9.867']);
   }, 120_000);
 
   it('the join refuses parts with a gap, none at all, or a part without a rendition\'s file, and uploads nothing', async () => {
     const upload = join(await mkdtemp(join(media.dir, 'upload-')), 'input');
     await copyFile(v['small']!, upload);
     const input: MediaInput = { path: upload, demuxer: 'mov', maxDurationSec: 3600 };
-    const file = join(media.dir, 'part.mp4');
-    await copyFile(v['small']!, file);
-    const part = (index: number, files: Array<[string, string]> = [[`part-${String(index).padStart(4, '0')}-hls-240p.mp4`, file]]): JoinPart => ({ index, files: new Map(files) });
+    const part = (index: number, files: Array<[string, string]> = [[`part-${String(index).padStart(4, '0')}-hls-240p.mp4`, v['small']!]]): JoinPart => ({ index, files: new Map(files) });
     for (const [parts, message] of [
       [[part(0), part(2)], /parts 0 to n-1, got 0, 2/],
       [[], /got none/],
