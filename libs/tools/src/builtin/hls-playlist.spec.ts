@@ -184,8 +184,9 @@ describe('the hls commands of a split run', () => {
     expect(() => hlsJoinCommand('/in/video', '/work', params, source, ['/work/240.concat'])).toThrow(/1 part lists for 2 renditions/);
   });
 
-  it('lists the parts for the concat demuxer, quotes in a path escaped', () => {
+  it('lists the parts for the concat demuxer, quotes in a path escaped, a line break refused', () => {
     expect(concatList(['/w/a.mp4', "/w/it's.mp4"])).toBe("file '/w/a.mp4'\nfile '/w/it'\\''s.mp4'\n");
+    expect(() => concatList(['/w/a.mp4\nfile /etc/passwd'])).toThrow(/line break/);
   });
 });
 

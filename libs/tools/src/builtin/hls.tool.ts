@@ -242,9 +242,12 @@ function ffmpegSeconds(value: number): string {
   return value.toFixed(6);
 }
 
-/** A concat demuxer list of local files: each path single-quoted, its own quotes escaped. */
+/** A concat demuxer list of local files: each path single-quoted, its own quotes escaped; a line break has no escape. */
 export function concatList(paths: readonly string[]): string {
-  return paths.map((path) => `file '${path.replaceAll("'", "'\\''")}'\n`).join('');
+  return paths.map((path) => {
+    if (/[\r\n]/.test(path)) throw new ToolError(ErrorCode.ToolFailed, `hls: a part's path cannot hold a line break: ${JSON.stringify(path)}`, false);
+    return `file '${path.replaceAll("'", "'\\''")}'\n`;
+  }).join('');
 }
 
 /**
