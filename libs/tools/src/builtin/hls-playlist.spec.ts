@@ -3,7 +3,7 @@ import { parse, types } from 'hls-parser';
 import { readAvcTrack } from '../media/mp4-init.js';
 import { isoBox } from '../../../../test/support/videos.js';
 import { masterPlaylist, readMediaPlaylist } from './hls-playlist.js';
-import { frameRate, hlsCommand, hlsParams, maxrateKbps, renditionHeights } from './hls.tool.js';
+import { concatList, frameRate, hlsCommand, hlsJoinCommand, hlsParams, hlsPartCommand, maxrateKbps, renditionHeights } from './hls.tool.js';
 
 /** A media playlist as ffmpeg 5.1's HLS muxer writes it with single_file and fMP4 segments. */
 const VIDEO_PLAYLIST = `#EXTM3U
@@ -132,6 +132,61 @@ describe('the HLS ladder', () => {
     expect(silent.audio).toBeNull();
     expect(silent.args).not.toContain('0:a:0');
     expect(silent.args[silent.args.indexOf('-var_stream_map') + 1]).toBe('v:0,name:200p');
+  });
+});
+
+describe('the hls commands of a split run', () => {
+  const params = hlsParams.parse({ renditions: [240, 360], segment_seconds: 2, split_seconds: 4 });
+  const source = { displayHeight: 480, fps: 25, hasAudio: true };
+
+  it('takes split_seconds from 2 to 3600, and leaves it out unless asked', () => {
+    expect(params.split_seconds).toBe(4);
+    expect('split_seconds' in hlsParams.parse({})).toBe(false);
+    for (const split_seconds of [1, 3601, 2.5]) expect(hlsParams.safeParse({ split_seconds }).success).toBe(false);
+  });
+
+  it('encodes a part\'s range into one video-only MP4 per rendition, its key frames forced at the source\'s multiples of segment_seconds', () => {
+    const { args, outputs } = hlsPartCommand('/in/video', '/work', params, source, { index: 7, start: 4.44, end: 7.4 });
+    expect(args.slice(0, 6)).toEqual(['-ss', '4.440000', '-to', '7.400000', '-i', '/in/video']);
+    expect(outputs.map((o) => o.artifact)).toEqual(['part-0007-hls-240p.mp4', 'part-0007-hls-360p.mp4']);
+    expect(args.filter((a) => a.startsWith('/work/'))).toEqual(['/work/part-0007-hls-240p.mp4', '/work/part-0007-hls-360p.mp4']);
+    // The part's own time 1.56 s is the source's 6 s: the first multiple after its start.
+    expect(args.filter((a, i) => args[i - 1] === '-force_key_frames')).toEqual(['expr:gte(t,(n_forced+3)*2-4.440000)', 'expr:gte(t,(n_forced+3)*2-4.440000)']);
+    // Each output is one rendition with the unsplit run's cap, no audio, and its length stated to the microsecond.
+    expect(args.slice(args.indexOf('[v1]') - 1)).toEqual(['-map', '[v1]', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
+      '-force_key_frames', 'expr:gte(t,(n_forced+3)*2-4.440000)', '-sc_threshold', '0', '-g', '100', '-fps_mode', 'cfr',
+      '-maxrate:v:0', '800k', '-bufsize:v:0', '1600k', '-movie_timescale', '1000000', '/work/part-0007-hls-360p.mp4']);
+    expect(args).not.toContain('0:a:0');
+
+    // The first part has the unsplit run's key frames; the last reads to the end of the video.
+    const first = hlsPartCommand('/in/video', '/work', params, source, { index: 0, start: 0, end: 4.44 });
+    const whole = hlsCommand('/in/video', '/work', params, source).args;
+    expect(first.args[first.args.indexOf('-force_key_frames') + 1]).toBe(whole[whole.indexOf('-force_key_frames') + 1]);
+    const last = hlsPartCommand('/in/video', '/work', params, source, { index: 2, start: 8, end: null });
+    expect(last.args.slice(0, 4)).toEqual(['-ss', '8.000000', '-i', '/in/video']);
+    expect(last.args[last.args.indexOf('-force_key_frames') + 1]).toBe('expr:gte(t,(n_forced+4)*2-8.000000)');
+  });
+
+  it('joins by copying each rendition\'s parts into the unsplit run\'s HLS muxer, with the audio encoded once from the source', () => {
+    const { args, renditions, audio } = hlsJoinCommand('/in/video', '/work', params, source, ['/work/240.concat', '/work/360.concat']);
+    expect(renditions.map((r) => r.file)).toEqual(['hls-240p.mp4', 'hls-360p.mp4']);
+    expect(audio).toEqual({ playlist: 'hls-audio.m3u8', file: 'hls-audio.mp4' });
+    expect(args.slice(0, 16)).toEqual(['-i', '/in/video', '-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file', '-i', '/work/240.concat', '-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file']);
+    expect(args.filter((a, i) => args[i - 1] === '-map')).toEqual(['1:v:0', '2:v:0', '0:a:0']);
+    expect(args).not.toContain('libx264');
+    const whole = hlsCommand('/in/video', '/work', params, source).args;
+    expect(args.slice(args.indexOf('-c:v'))).toEqual(['-c:v', 'copy', ...whole.slice(whole.indexOf('-c:a'))]);
+
+    // A silent video's join never reads the upload.
+    const silent = hlsJoinCommand('/in/video', '/work', params, { ...source, hasAudio: false }, ['/work/240.concat', '/work/360.concat']);
+    expect(silent.args).not.toContain('/in/video');
+    expect(silent.args.filter((a, i) => silent.args[i - 1] === '-map')).toEqual(['0:v:0', '1:v:0']);
+    expect(() => hlsJoinCommand('/in/video', '/work', params, source, ['/work/240.concat'])).toThrow(/1 part lists for 2 renditions/);
+  });
+
+  it('lists the parts for the concat demuxer, quotes in a path escaped, a line break refused', () => {
+    expect(concatList(['/w/a.mp4', "/w/it's.mp4"])).toBe("file '/w/a.mp4'\nfile '/w/it'\\''s.mp4'\n");
+    expect(() => concatList(['/w/a.mp4\nfile /etc/passwd'])).toThrow(/line break/);
   });
 });
 
