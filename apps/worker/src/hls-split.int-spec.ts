@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -109,7 +109,8 @@ describe('the hls tool, split into parts and joined', () => {
 
   /** A tool context as the worker makes one: real ffmpeg runner with the upload's input options, real Object Store writer. */
   async function context(input: MediaInput, jobId: string, prefix: string, params: Record<string, unknown>) {
-    const workDir = await mkdtemp(join(media.dir, 'work-'));
+    // Inside the upload's directory, as the worker lays out an attempt (the runner reads concat lists only there).
+    const workDir = await mkdtemp(join(dirname(input.path), 'work-'));
     const writer = new ObjectStoreArtifactWriter(blobs, prefix);
     const signal = new AbortController().signal;
     const progress: number[] = [];

@@ -3,7 +3,7 @@ import { parse, types } from 'hls-parser';
 import { readAvcTrack } from '../media/mp4-init.js';
 import { isoBox } from '../../../../test/support/videos.js';
 import { masterPlaylist, readMediaPlaylist } from './hls-playlist.js';
-import { concatList, frameRate, hlsCommand, hlsJoinCommand, hlsParams, hlsPartCommand, maxrateKbps, renditionHeights } from './hls.tool.js';
+import { frameRate, hlsCommand, hlsJoinCommand, hlsParams, hlsPartCommand, maxrateKbps, renditionHeights } from './hls.tool.js';
 
 /** A media playlist as ffmpeg 5.1's HLS muxer writes it with single_file and fMP4 segments. */
 const VIDEO_PLAYLIST = `#EXTM3U
@@ -171,7 +171,8 @@ describe('the hls commands of a split run', () => {
     const { args, renditions, audio } = hlsJoinCommand('/in/video', '/work', params, source, ['/work/240.concat', '/work/360.concat']);
     expect(renditions.map((r) => r.file)).toEqual(['hls-240p.mp4', 'hls-360p.mp4']);
     expect(audio).toEqual({ playlist: 'hls-audio.m3u8', file: 'hls-audio.mp4' });
-    expect(args.slice(0, 16)).toEqual(['-i', '/in/video', '-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file', '-i', '/work/240.concat', '-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file']);
+    // The lists are read as the worker's runner allows them: plain names beside them (it adds -safe 1 and files only).
+    expect(args.slice(0, 8)).toEqual(['-i', '/in/video', '-f', 'concat', '-i', '/work/240.concat', '-f', 'concat']);
     expect(args.filter((a, i) => args[i - 1] === '-map')).toEqual(['1:v:0', '2:v:0', '0:a:0']);
     expect(args).not.toContain('libx264');
     const whole = hlsCommand('/in/video', '/work', params, source).args;
@@ -182,11 +183,6 @@ describe('the hls commands of a split run', () => {
     expect(silent.args).not.toContain('/in/video');
     expect(silent.args.filter((a, i) => silent.args[i - 1] === '-map')).toEqual(['0:v:0', '1:v:0']);
     expect(() => hlsJoinCommand('/in/video', '/work', params, source, ['/work/240.concat'])).toThrow(/1 part lists for 2 renditions/);
-  });
-
-  it('lists the parts for the concat demuxer, quotes in a path escaped, a line break refused', () => {
-    expect(concatList(['/w/a.mp4', "/w/it's.mp4"])).toBe("file '/w/a.mp4'\nfile '/w/it'\\''s.mp4'\n");
-    expect(() => concatList(['/w/a.mp4\nfile /etc/passwd'])).toThrow(/line break/);
   });
 });
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ErrorCode } from '@app/contracts';
 import { readAvcTrack } from '../media/mp4-init.js';
 import { partArtifactName, type JoinPart, type SplitPart } from '../split/split-support.js';
+import { besideList, ffconcatList } from '../split/concat-list.js';
 import { defineTool, mediaOf, ToolError, type MediaInfo, type ToolContext, type ToolOutput } from '../tool.js';
 import { masterPlaylist, readMediaPlaylist, type ByteRange, type MediaPlaylistSummary } from './hls-playlist.js';
 import { inParallel } from './sampling.js';
@@ -226,8 +227,8 @@ export function hlsJoinCommand(inputPath: string, workDir: string, params: HlsPa
   const audio = audioRendition(source);
   if (lists.length !== renditions.length) throw new ToolError(ErrorCode.ToolFailed, `hls: ${lists.length} part lists for ${renditions.length} renditions`, false);
   const args = audio ? ['-i', inputPath] : [];
-  // The lists name files by absolute paths (-safe 0), and are ours; whatever they name is a local file.
-  for (const list of lists) args.push('-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file', '-i', list);
+  // The lists name files beside them by plain names; the worker's runner reads them with -safe 1 and files only.
+  for (const list of lists) args.push('-f', 'concat', '-i', list);
   const first = audio ? 1 : 0;
   args.push(...renditions.flatMap((_, i) => ['-map', `${first + i}:v:0`]));
   if (audio) args.push('-map', '0:a:0');
@@ -242,13 +243,6 @@ function ffmpegSeconds(value: number): string {
   return value.toFixed(6);
 }
 
-/** A concat demuxer list of local files: each path single-quoted, its own quotes escaped; a line break has no escape. */
-export function concatList(paths: readonly string[]): string {
-  return paths.map((path) => {
-    if (/[\r\n]/.test(path)) throw new ToolError(ErrorCode.ToolFailed, `hls: a part's path cannot hold a line break: ${JSON.stringify(path)}`, false);
-    return `file '${path.replaceAll("'", "'\\''")}'\n`;
-  }).join('');
-}
 
 /**
  * `hls`: an HLS ladder for adaptive streaming. Each H.264 rendition, and the AAC audio as a rendition
@@ -288,7 +282,8 @@ export const hlsTool = defineTool({
       }
       const lists = await Promise.all(hlsRenditions(ctx.params, source).map(async (r) => {
         const list = join(ctx.workDir, `hls-${r.height}p.concat`);
-        await writeFile(list, concatList(ordered.map((part) => partFile(part, r))));
+        const names = await Promise.all(ordered.map((part) => besideList(ctx.workDir, partFile(part, r), `joined-${partArtifactName(part.index, `hls-${r.height}p.mp4`)}`)));
+        await writeFile(list, ffconcatList(names.map((name) => ({ name }))));
         return list;
       }));
       const { args, renditions, audio } = hlsJoinCommand(ctx.inputPath, ctx.workDir, ctx.params, source, lists);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ErrorCode } from '@app/contracts';
 import { defineTool, mediaOf, ToolError, type ToolContext, type ToolOutput } from '../tool.js';
 import { partArtifactName, type JoinPart, type SplitPart } from '../split/split-support.js';
+import { besideList } from '../split/concat-list.js';
 
 const splitLength = z.number().min(2).max(3600);
 
@@ -134,7 +135,7 @@ export const transcodeTool = defineTool({
       const timings = await partsInOrder(parts);
       const lines = ['ffconcat version 1.0'];
       for (const [i, { part, video }] of timings.entries()) {
-        lines.push(`file '${await besideList(ctx, part.index, video)}'`);
+        lines.push(`file '${await besideList(ctx.workDir, video, `joined-${partArtifactName(part.index, 'video.mp4')}`)}'`);
         // A part's length is the distance to the next one's start, in whole microseconds of both
         // (ffmpeg's own unit), so the lengths add up to each start exactly.
         if (i < timings.length - 1) lines.push(`duration ${((micros(timings[i + 1]!.part.start) - micros(part.start)) / 1e6).toFixed(6)}`);
@@ -200,15 +201,3 @@ async function partsInOrder(parts: readonly JoinPart[]): Promise<Array<{ part: S
   return out;
 }
 
-/**
- * The name, beside the concat list in the tool's directory, of a part's video: the worker only lets
- * ffmpeg read a list of plain names of files next to it. A part downloaded elsewhere is linked there
- * (or copied, across file systems).
- */
-async function besideList(ctx: ToolContext<TranscodeParams>, index: number, video: string): Promise<string> {
-  if (dirname(video) === ctx.workDir && /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(basename(video))) return basename(video);
-  const name = `joined-${partArtifactName(index, 'video.mp4')}`;
-  const target = join(ctx.workDir, name);
-  await link(video, target).catch(() => copyFile(video, target));
-  return name;
-}
