@@ -104,6 +104,16 @@ describe('split jobs across workers', () => {
     expect(view.artifacts.map((a) => a.name)).toEqual(['rendition-360p.mp4']);
   }, 180_000);
 
+  it('an hls job split into parts ends with the artifacts an unsplit run stores, each part made once', async () => {
+    const job = await runWorkerJob(store, blobs, short, 'hls', { split_seconds: 4, segment_seconds: 2, renditions: [240], preset: 'ultrafast' }, 120_000);
+    const parts = job.events.filter((e) => e.type === 'PartCompleted');
+    expect(parts.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(parts.map((e) => (e.type === 'PartCompleted' ? e.data.index : -1))).size).toBe(parts.length);
+    expect([...job.artifacts.keys()].sort()).toEqual(['hls-240p.m3u8', 'hls-240p.mp4', 'hls-audio.m3u8', 'hls-audio.mp4', 'master.m3u8']);
+    const playlist = (await downloadObject(blobs, job.artifacts.get('hls-240p.m3u8')!.objectName)).toString('utf8');
+    expect(playlist.match(/#EXTINF:/g)!.length).toBe(5);
+  }, 180_000);
+
   it('a cancel stops every part (nothing of a part is appended after it), and a redrive makes only the parts that were not made', async () => {
     const submitted = await submit(long, { split_seconds: 2, preset: 'medium', height: 480 });
     const jobId = submitted.jobId;
