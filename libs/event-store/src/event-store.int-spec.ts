@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { jobCompleted, jobDeleted, jobFailed, jobRedriven, jobStarted, publishAsOlderRelease, videoSubmitted } from '../../../test/support/events.js';
+import { jobSplit, partRequested, splitParts } from '../../../test/support/split-events.js';
 import { jobSubjects } from '@app/contracts';
 import { deleteNamespace, eventually, freshName, freshNamespace, type TestNamespace } from '../../../test/support/services.js';
 import { ConcurrencyError, EventStore, storedAsFirstOfJob } from './event-store.js';
@@ -26,6 +27,30 @@ describe('EventStore against JetStream', () => {
     const { seq: s2 } = await store.append(failed, s1);
     return { submitted, failed, seqs: [s0, s1, s2] as const };
   }
+
+  it('appends a split with its work requests all or nothing, each on its own subject, in consecutive sequences; a stale expectation stores none; a retry is a duplicate', async () => {
+    const submitted = videoSubmitted();
+    const { seq: s0 } = await store.append(submitted, 0);
+    const started = jobStarted(submitted);
+    const { seq: s1 } = await store.append(started, s0);
+    const split = jobSplit(started, splitParts(3));
+    const batch = [split, ...split.data.parts.map((part) => partRequested(split, part))] as const;
+    await expect(store.appendAtomic([...batch], s0)).rejects.toBeInstanceOf(ConcurrencyError);
+    expect((await store.readJob(submitted.jobId)).length).toBe(2);
+
+    const results = await store.appendAtomic([...batch], s1);
+    expect(results.map((r) => r.seq)).toEqual([1, 2, 3, 4].map((i) => results[0]!.seq + i - 1));
+    expect(results.every((r) => !r.duplicate)).toBe(true);
+    const stored = await store.readJob(submitted.jobId, s1);
+    expect(stored.map((item) => (item.ok ? [item.stored.subject, item.stored.event.type] : null))).toEqual([
+      [ns.subjects.split(submitted.jobId), 'JobSplit'],
+      ...[0, 1, 2].map(() => [ns.subjects.partWork(submitted.jobId, 'normal'), 'PartRequested']),
+    ]);
+    // The same batch sent again (its answer lost): found right after the sequence it expected.
+    const again = await store.appendAtomic([...batch], s1);
+    expect(again).toEqual(results.map((r) => ({ seq: r.seq, duplicate: true })));
+    expect((await store.readJob(submitted.jobId)).length).toBe(6);
+  });
 
   it('creates a file-backed stream with Limits retention, idempotently and concurrently', async () => {
     const infos = await Promise.all([1, 2, 3].map(() => ensureEventStream(ns.nc, ns.subjects)));

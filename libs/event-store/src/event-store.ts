@@ -206,11 +206,13 @@ export class EventStore {
       if (ack.batch?.id !== id || ack.batch.count !== events.length) throw new Error(`the stream stored the batch ${id} as ${ack.batch?.count ?? 'no'} batch message(s), not ${events.length}`);
       return batchSequences(ack.seq, events.length).map((seq) => ({ seq, duplicate: false }));
     } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
-        // A batch retried after its first try was stored (its answer lost) finds itself right after the expected sequence.
+      if (error instanceof JetStreamApiError) {
+        // A batch sent again after its first try was stored (its answer lost) is refused, for its
+        // expectation or for its message ids (nats-server refuses a batch holding one it has seen):
+        // it finds itself right after the sequence it expected.
         const stored = await this.storedRightAfter(tree, expectedLastSeq, events[0].eventId);
         if (stored !== null) return events.map((_, i) => ({ seq: stored + i, duplicate: true }));
-        throw new ConcurrencyError(tree, expectedLastSeq);
+        if (error.code === JetStreamApiCodes.StreamWrongLastSequence) throw new ConcurrencyError(tree, expectedLastSeq);
       }
       throw error;
     }
