@@ -145,4 +145,14 @@ describe('decide: split jobs', () => {
     // And a completed split job is not cancelled.
     expect(types(decide(given(submitted, started, split, jobCompleted(split, 1)), { kind: 'RequestCancel', jobId: submitted.jobId, scope: { kind: 'all' }, requestedBy: null, reason: null, stamp: stamp() }))).toEqual(['refused:ended']);
   });
+
+  it("a part's or the join's work message whose deliveries ran out fails the job's attempt as a dead letter, unless the attempt no longer runs", () => {
+    const exhausted = { consumer: 'workers', deliveries: 5 };
+    const deadLetter = (request: (typeof requests)[number]): JobCommand => ({ kind: 'DeadLetterPart', jobId: submitted.jobId, request, deliverySeq: 99, exhausted, stamp: stamp() });
+    const decision = decide(given(submitted, started, split, ...requests), deadLetter(requests[1]!));
+    expect(types(decision)).toEqual(['JobFailed']);
+    expect(decision.kind === 'append' && decision.appends[0].event).toMatchObject({ data: { attempt: 1, final: true, error: { code: 'MAX_DELIVERIES' }, deadLetter: { reason: 'MAX_DELIVERIES', consumer: 'workers', deliveries: 5, streamSeq: 99 } } });
+    expect(types(decide(given(submitted, started, split, ...requests, jobFailed(split, 1, true)), deadLetter(requests[1]!)))).toEqual(['refused:ended']);
+    expect(types(decide(given(submitted, started, split, ...requests, jobStarted(split, 2, 'other')), deadLetter(requests[1]!)))).toEqual(['refused:stale']);
+  });
 });

@@ -15,6 +15,7 @@ import {
   type JobSplit,
   type PartRequested,
   type PartStarted,
+  type PartWork,
   type SplitPartRef,
   type VideoSubmitted,
   type WorkRequest,
@@ -97,6 +98,8 @@ export type JobCommand =
   | { kind: 'Redrive'; jobId: string; scope: JobScope; requestedBy: string | null; stamp: Stamp }
   /** A work message's deliveries ran out (the jobs service, from a MAX_DELIVERIES advisory). */
   | { kind: 'DeadLetter'; jobId: string; request: WorkRequest; deliverySeq: number; exhausted: DeliveriesExhausted; stamp: Stamp }
+  /** A split job's part or join work message's deliveries ran out: the job's attempt fails, as a dead letter. */
+  | { kind: 'DeadLetterPart'; jobId: string; request: PartWork; deliverySeq: number; exhausted: DeliveriesExhausted; stamp: Stamp }
   /** Delete the job (`DELETE /v1/jobs/{id}`, or its retention ran out). */
   | { kind: 'Delete'; jobId: string; scope: JobScope; requestedBy: string | null; reason: JobDeletionReason; stamp: Stamp }
   /**
@@ -208,6 +211,8 @@ export function decide(history: JobHistory, command: JobCommand): Decision {
       return decideRedrive(history, command);
     case 'DeadLetter':
       return decideDeadLetter(history, command);
+    case 'DeadLetterPart':
+      return decideDeadLetterPart(history, command);
     case 'Delete':
       return decideDelete(history, command);
     case 'Split':
@@ -385,6 +390,29 @@ function decideDeadLetter(history: JobHistory, command: Extract<JobCommand, { ki
       retryDelayMs: null,
     },
     metaOf(command.stamp, command.jobId, request.correlationId, (history.lifecycle?.event ?? request).eventId),
+  );
+  return append([{ event: failed, expectSeq: history.last }]);
+}
+
+function decideDeadLetterPart(history: JobHistory, command: Extract<JobCommand, { kind: 'DeadLetterPart' }>): Decision {
+  const { request, deliverySeq, exhausted } = command;
+  const attempt = request.data.attempt;
+  const lifecycle = history.lifecycle;
+  if (lifecycle && !lifecycle.event) return unreadable(command.jobId, lifecycle.seq);
+  if (!attemptRuns(lifecycle, attempt) || splitAttempt(history) !== attempt) {
+    return refused(lifecycle?.event && isTerminal(lifecycle.event) ? 'ended' : 'stale', `attempt ${attempt} of job ${command.jobId} no longer runs it`, lifecycle?.seq ?? null);
+  }
+  const what = request.type === 'PartRequested' ? `part ${request.data.part.index}` : 'the join';
+  const failed = newEvent(
+    'JobFailed',
+    {
+      attempt,
+      final: true,
+      error: { code: ErrorCode.MaxDeliveries, message: `${what} was delivered ${exhausted.deliveries} times (consumer "${exhausted.consumer}") and no attempt of it finished: the worker crashed or hung each time` },
+      deadLetter: { reason: 'MAX_DELIVERIES', consumer: exhausted.consumer, deliveries: exhausted.deliveries, streamSeq: deliverySeq },
+      retryDelayMs: null,
+    },
+    metaOf(command.stamp, command.jobId, request.correlationId, request.eventId),
   );
   return append([{ event: failed, expectSeq: history.last }]);
 }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { attemptOf, isWorkRequest } from '@app/contracts';
+import { attemptOf, isPartWork, isWorkRequest, type PartWork } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { runCommand } from '@app/job-commands';
 import { advisoryEventId, Clock } from '@app/runtime';
@@ -34,6 +34,7 @@ export class DeadLetterService {
 
   async record(advisory: MaxDeliveriesAdvisory): Promise<DeadLetterOutcome> {
     const work = advisory.stream === this.store.streamName ? await this.store.bySeq(advisory.stream_seq) : null;
+    if (work?.ok && isPartWork(work.stored.event)) return this.recordPart(work.stored.event, work.stored.seq, advisory);
     if (!work?.ok || !isWorkRequest(work.stored.event)) {
       this.logger.warn({ stream: advisory.stream, seq: advisory.stream_seq, consumer: advisory.consumer }, 'MAX_DELIVERIES advisory for a message that is not a job submission; ignored');
       return 'not-a-job';
@@ -60,5 +61,17 @@ export class DeadLetterService {
       default:
         return 'already-ended';
     }
+  }
+
+  /** A split job's part or join that no worker could finish: the job fails, as a dead letter. */
+  private async recordPart(request: PartWork, seq: number, advisory: MaxDeliveriesAdvisory): Promise<DeadLetterOutcome> {
+    const stamp = { at: this.clock.now().toISOString(), nextId: () => advisoryEventId(advisory.id) };
+    const outcome = await runCommand(this.store, { kind: 'DeadLetterPart', jobId: request.jobId, request, deliverySeq: seq, exhausted: { consumer: advisory.consumer, deliveries: advisory.deliveries }, stamp });
+    if (outcome.kind === 'appended') {
+      this.logger.warn({ jobId: request.jobId, attempt: request.data.attempt, deliveries: advisory.deliveries, correlationId: request.correlationId }, 'split job dead-lettered: a part or its join ran out of deliveries');
+      return 'dead-lettered';
+    }
+    if (outcome.decision.reason === 'unreadable') return 'unreadable';
+    return outcome.decision.reason === 'stale' ? 'stale' : 'already-ended';
   }
 }
