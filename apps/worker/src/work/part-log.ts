@@ -59,7 +59,7 @@ export class PartLog {
   /** A progress report: appended when the last is at least intervalMs old, else the latest waits for that moment. */
   progress(report: PartProgressReport): void {
     if (this.closed || this.stop.signal.aborted || Math.floor(report.percent) <= this.lastPercent) return;
-    this.waiting = report;
+    this.waiting = { ...report, percent: Math.round(report.percent * 10) / 10 };
     if (this.timer) return;
     const wait = this.lastAppendAt + this.intervalMs - performance.now();
     if (wait <= 0) this.sendWaiting();
