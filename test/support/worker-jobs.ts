@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { ArtifactRef, JobCompleted, JobEvent } from '@app/contracts';
+import type { ArtifactRef, JobCompleted, JobEvent, VideoSubmitted } from '@app/contracts';
 import type { BlobStore } from '@app/blob-store';
 import type { EventStore } from '@app/event-store';
 import type { PipelineResult } from '@app/tools';
@@ -13,10 +13,7 @@ import { eventually } from './services.js';
  * name; rejects when the job failed for good.
  */
 export async function runWorkerJob(store: EventStore, blobs: BlobStore, video: string, pipeline: string, params: Record<string, unknown> = {}, timeoutMs = 60_000) {
-  const submitted = videoSubmitted(undefined, { pipeline, params });
-  const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(video), 'video/mp4');
-  submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
-  await store.append(submitted, 0);
+  const submitted = await submitWorkerJob(store, blobs, video, pipeline, params);
   const events = await eventually(async () => {
     const items = await store.readJob(submitted.jobId);
     const all = items.map((item) => (item.ok ? item.stored.event : null)).filter((e): e is JobEvent => e !== null);
@@ -26,6 +23,15 @@ export async function runWorkerJob(store: EventStore, blobs: BlobStore, video: s
   if (last.type !== 'JobCompleted') throw new Error(`job failed: ${JSON.stringify(last.data)}`);
   const result = (last.data.result ?? JSON.parse((await downloadObject(blobs, last.data.resultRef!.objectName)).toString('utf8'))) as PipelineResult;
   return { events, completed: last as JobCompleted, result, artifacts: new Map<string, ArtifactRef>(last.data.artifacts.map((a) => [a.name, a])) };
+}
+
+/** Stores `video` and appends its VideoSubmitted, as the gateway would; the workers take it from there. */
+export async function submitWorkerJob(store: EventStore, blobs: BlobStore, video: string, pipeline: string, params: Record<string, unknown> = {}): Promise<VideoSubmitted> {
+  const submitted = videoSubmitted(undefined, { pipeline, params });
+  const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(video), 'video/mp4');
+  submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
+  await store.append(submitted, 0);
+  return submitted;
 }
 
 /** The whole of an object of the Object Store. */

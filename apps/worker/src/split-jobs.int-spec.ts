@@ -1,18 +1,17 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
-import type { JobEvent, PartCompleted, VideoSubmitted } from '@app/contracts';
+import type { JobEvent, PartCompleted } from '@app/contracts';
 import { parseConfig, workerEnvSchema } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { BlobStore } from '@app/blob-store';
 import { runCommand } from '@app/job-commands';
 import { fold, toJobView } from '@app/job-state';
 import { createLogger } from '@app/observability';
-import { videoSubmitted } from '../../../test/support/events.js';
 import { eventually, freshNamespace, IN_PROCESS_OPS, objectNames, TEST_NATS_URL, type TestNamespace } from '../../../test/support/services.js';
 import { ffmpeg, frameTimes, mediaDir } from '../../../test/support/videos.js';
-import { downloadObject, runWorkerJob } from '../../../test/support/worker-jobs.js';
+import { downloadObject, runWorkerJob, submitWorkerJob } from '../../../test/support/worker-jobs.js';
 import { WorkerModule } from './worker.module.js';
 
 /** A stamp for commands the test gives as an operator would. */
@@ -39,13 +38,6 @@ describe('split jobs across workers', () => {
     return items.flatMap((item) => (item.ok ? [{ seq: item.stored.seq, event: item.stored.event }] : []));
   }
 
-  async function submit(video: string, params: Record<string, unknown>): Promise<VideoSubmitted> {
-    const submitted = videoSubmitted(undefined, { pipeline: 'transcode', params });
-    const blob = await blobs.putBytes(`uploads/${submitted.jobId}/1`, await readFile(video), 'video/mp4');
-    submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
-    await store.append(submitted, 0);
-    return submitted;
-  }
 
   beforeAll(async () => {
     ns = await freshNamespace();
@@ -115,7 +107,7 @@ describe('split jobs across workers', () => {
   }, 180_000);
 
   it('a cancel stops every part (nothing of a part is appended after it), and a redrive makes only the parts that were not made', async () => {
-    const submitted = await submit(long, { split_seconds: 2, preset: 'medium', height: 480 });
+    const submitted = await submitWorkerJob(store, blobs, long, 'transcode', { split_seconds: 2, preset: 'medium', height: 480 });
     const jobId = submitted.jobId;
     await eventually(async () => ((await eventsOf(jobId)).some((e) => e.event.type === 'PartCompleted') ? true : undefined), 120_000, 'a part to complete');
     const cancel = await runCommand(store, { kind: 'RequestCancel', jobId, scope: { kind: 'all' }, requestedBy: null, reason: 'test', stamp: stamp() });
