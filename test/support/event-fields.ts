@@ -17,6 +17,7 @@ type JsonSchema = {
   pattern?: string;
   minLength?: number;
   maxLength?: number;
+  minItems?: number;
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
@@ -107,7 +108,8 @@ function sampleOf(schema: JsonSchema, defs: Record<string, JsonSchema>, seed: nu
     case 'boolean':
       return false;
     case 'array':
-      return s.items ? [sampleOf(s.items, defs, seed)] : [];
+      // As many items as the array needs at least (a split has two parts or more), one when it needs none.
+      return s.items ? Array.from({ length: Math.max(1, s.minItems ?? 1) }, () => sampleOf(s.items!, defs, seed)) : [];
     case 'object':
       return s.properties ? Object.fromEntries(Object.entries(s.properties).map(([key, property]) => [key, sampleOf(property, defs, seed)])) : {};
     default:
