@@ -497,7 +497,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let completed = 0;
     let deadLetters = 0;
     let extraAttempts = 0;
-    const split = { jobs: 0, completed: 0, parts: 0, extraPartAttempts: 0 };
+    const split = { jobs: 0, completed: 0, parts: 0, extraPartAttempts: 0, workMessages: 0 };
     const failed: Record<string, number> = {};
     const failures: string[] = [];
     const unexpectedJobs = [...tally.byJob.keys()].filter((id) => !accepted.has(id));
@@ -519,6 +519,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         split.parts += lastCut.type === 'JobSplit' ? lastCut.data.parts.length : 0;
         const starts = events.filter((e) => e.type === 'PartStarted');
         split.extraPartAttempts += starts.length - new Set(starts.map((e) => (e.type === 'PartStarted' ? `${e.data.attempt}/${e.data.index}` : ''))).size;
+        split.workMessages += events.filter((e) => e.type === 'PartRequested' || e.type === 'JoinRequested').length;
       }
       if (end?.type === 'JobCompleted') completed++;
       if (end?.type === 'JobFailed') {
@@ -559,11 +560,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       kills,
       unexpectedExits: fleet.unexpectedExits,
       submitRetries,
-      redeliveries: workInfo.delivered.consumer_seq - accepted.size,
+      // The same consumer delivers the split jobs' part and join requests, each a work message of its own.
+      redeliveries: workInfo.delivered.consumer_seq - accepted.size - split.workMessages,
       extraAttempts,
       duplicates,
       lost,
-      split,
+      split: { jobs: split.jobs, completed: split.completed, parts: split.parts, extraPartAttempts: split.extraPartAttempts },
       readModelRows: live.rows.length,
       readModelDiffering: differing.length,
       webhooks: {
