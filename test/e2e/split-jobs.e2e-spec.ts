@@ -132,6 +132,8 @@ describe('split jobs across worker processes', () => {
       WORKER_ACK_WAIT_MS: '3000',
       WORKER_CONCURRENCY: '1',
       FFMPEG_THREADS: '1',
+      // The workers' scratch directories in the test's own: what the killed worker leaves goes with it.
+      WORK_DIR: media.dir,
     });
     system.start('jobs', 'jobs');
     base = await system.startGateway();
