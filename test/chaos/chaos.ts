@@ -10,17 +10,18 @@ import { freeTcpPort } from '../support/processes.js';
 import { testKeys } from '../support/keys.js';
 import { describeDifferences, differingRows, readModel, replayInto } from '../support/read-model.js';
 import { scratchDir, startNatsServer, startPostgres, type NatsServer, type PostgresServer } from '../support/servers.js';
-import { makeVideo } from '../support/videos.js';
+import { ffmpeg, makeVideo } from '../support/videos.js';
 import { WebhookSink, type SunkWebhook } from '../support/webhook-sink.js';
 
 /**
- * The chaos run: the whole system as processes on its own nats-server and PostgreSQL, N probe jobs
- * submitted over HTTP, and while they run: a random worker SIGKILLed every 2 s, NATS killed and
- * restarted once, PostgreSQL crashed and restarted once, the jobs service (the projector) SIGKILLed
- * once. Every service that exits is restarted, as `framewire start` or compose would. A webhook
- * endpoint (a receiver in this process that refuses a few deliveries with 503) hears how each job
- * ended. Then the stream is checked job by job, the read model against a fresh replay, and the
- * receiver for each job's end (at least once).
+ * The chaos run: the whole system as processes on its own nats-server and PostgreSQL, N jobs
+ * submitted over HTTP (probes, and now and then a split transcode whose parts any worker makes),
+ * and while they run: a random worker SIGKILLed every 2 s, NATS killed and restarted once,
+ * PostgreSQL crashed and restarted once, the jobs service (the projector) SIGKILLed once. Every
+ * service that exits is restarted, as `framewire start` or compose would. A webhook endpoint (a
+ * receiver in this process that refuses a few deliveries with 503) hears how each job ended. Then
+ * the stream is checked job by job (checkJob, and checkSplit for a split job's parts), the read model
+ * against a fresh replay, and the receiver for each job's end (at least once).
  */
 export interface ChaosOptions {
   jobs: number;
@@ -31,6 +32,11 @@ export interface ChaosOptions {
   uploadConcurrency?: number;
   /** The share of webhook deliveries the receiver answers 503 (each is retried). */
   webhookFailRate?: number;
+  /**
+   * Every this many jobs, a split transcode (issue #19) instead of a probe: a few seconds of video cut
+   * into parts that any worker makes, then joined. 0 for none; 20 unless given.
+   */
+  splitEvery?: number;
   log?: (line: string) => void;
 }
 
@@ -53,6 +59,8 @@ export interface ChaosReport {
   extraAttempts: number;
   duplicates: number;
   lost: number;
+  /** The split jobs: how many, how they ended, their parts and the part attempts beyond each part's first. */
+  split: { jobs: number; completed: number; parts: number; extraPartAttempts: number };
   readModelRows: number;
   readModelDiffering: number;
   webhooks: WebhookTally;
@@ -190,7 +198,101 @@ export function checkJob(events: JobEvent[]): { duplicates: number; problems: st
       }
     }
   }
-  return { duplicates, problems, ended: terminals.length > 0 };
+  const split = checkSplit(lifecycle);
+  return { duplicates: duplicates + split.duplicates, problems: [...problems, ...split.problems], ended: terminals.length > 0 };
+}
+
+/**
+ * What is wrong with a split job's parts (issue #19), in a job's events after its submission: per
+ * attempt at most one split, and each part event after it; per (attempt, part) at most one
+ * PartCompleted, which ends a PartStarted of its own part attempt; the join asked for at most once,
+ * and only after every part the split did not keep is completed; the attempt that split the job ends
+ * exactly once, and only by its join (JobCompleted after JoinRequested), a failure or a cancel. Empty
+ * for a job that was never split.
+ */
+export function checkSplit(lifecycle: readonly JobEvent[]): { duplicates: number; problems: string[] } {
+  const problems: string[] = [];
+  let duplicates = 0;
+  const splits = new Map<number, Extract<JobEvent, { type: 'JobSplit' }>>();
+  const started = new Set<string>();
+  const completed = new Map<number, Set<number>>();
+  const joined = new Set<number>();
+  const endings = new Map<number, number>();
+  for (const event of lifecycle) {
+    switch (event.type) {
+      case 'JobSplit':
+        if (splits.has(event.data.attempt)) {
+          duplicates++;
+          problems.push(`attempt ${event.data.attempt} split twice`);
+        }
+        splits.set(event.data.attempt, event);
+        completed.set(event.data.attempt, new Set(event.data.kept));
+        break;
+      case 'PartRequested':
+      case 'PartStarted':
+      case 'PartProgressed':
+      case 'PartCompleted':
+      case 'PartFailed': {
+        const { attempt } = event.data;
+        const index = event.type === 'PartRequested' ? event.data.part.index : event.data.index;
+        if (!splits.get(attempt)?.data.parts.some((part) => part.index === index)) {
+          problems.push(`${event.type} of part ${index} of attempt ${attempt}, which no split of that attempt has`);
+          break;
+        }
+        if (event.type === 'PartRequested') break;
+        const key = `${attempt}/${index}/${event.data.partAttempt}`;
+        if (event.type === 'PartStarted') {
+          if (started.has(key)) {
+            duplicates++;
+            problems.push(`attempt ${event.data.partAttempt} of part ${index} (attempt ${attempt}) started twice`);
+          }
+          started.add(key);
+          break;
+        }
+        if (!started.has(key)) problems.push(`${event.type} of attempt ${event.data.partAttempt} of part ${index} (attempt ${attempt}), which never started`);
+        if (event.type !== 'PartCompleted') break;
+        const made = completed.get(attempt)!;
+        if (made.has(index)) {
+          duplicates++;
+          problems.push(`part ${index} of attempt ${attempt} completed twice`);
+        }
+        made.add(index);
+        break;
+      }
+      case 'JoinRequested': {
+        const { attempt } = event.data;
+        const split = splits.get(attempt);
+        if (joined.has(attempt)) {
+          duplicates++;
+          problems.push(`attempt ${attempt} asked for its join twice`);
+        }
+        joined.add(attempt);
+        const missing = split ? split.data.parts.filter((part) => !completed.get(attempt)!.has(part.index)).map((part) => part.index) : [];
+        if (!split) problems.push(`join of attempt ${attempt}, which never split`);
+        else if (missing.length > 0) problems.push(`join of attempt ${attempt} before parts ${missing.join(', ')} completed`);
+        break;
+      }
+      case 'JobCompleted':
+      case 'JobFailed':
+      case 'JobCancelled': {
+        const { attempt } = event.data;
+        if (!splits.has(attempt)) break;
+        endings.set(attempt, (endings.get(attempt) ?? 0) + 1);
+        if (event.type === 'JobCompleted' && !joined.has(attempt)) problems.push(`attempt ${attempt} completed without its join`);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  // Every split attempt but a job's last is ended before the next one starts (a redrive follows an end).
+  const ended = lifecycle.some(isTerminal);
+  for (const attempt of splits.keys()) {
+    const n = endings.get(attempt) ?? 0;
+    if (n > 1) problems.push(`split attempt ${attempt} ended ${n} times`);
+    if (n === 0 && ended) problems.push(`split attempt ${attempt} never ended`);
+  }
+  return { duplicates, problems };
 }
 
 /** `job type` of the end a job's history owes an endpoint hearing every end, or null while it has not ended. */
@@ -269,6 +371,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // One client submitting thousands of jobs: the per-key limits are for tenants, not for this run.
     fleet.start('gateway', 'gateway', { PORT: String(port), HOST: '127.0.0.1', RPC_TIMEOUT_MS: '3000', RATE_LIMIT_REQUESTS: '0', MAX_CONCURRENT_UPLOADS_PER_KEY: '64' });
     const clip = await readFile(await makeVideo(join(scratch.dir, 'clip.mp4'), { seconds: 0.5, width: 64, height: 48 }));
+    // The split jobs' video: 6 s with a key frame every second, cut into three parts of 2 s.
+    const splitEvery = options.splitEvery ?? 20;
+    const long = join(scratch.dir, 'long.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-t', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', long]);
+    const longClip = await readFile(long);
     // An admin key in the jobs service's key store (it creates the store as it starts).
     const auth = await eventuallyKey(postgres.url);
     for (let ready = false; !ready; await sleep(200)) {
@@ -289,8 +396,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const submitOne = async (i: number): Promise<void> => {
       for (let attempt = 0; ; attempt++) {
         const form = new FormData();
-        form.set('pipeline', 'probe');
-        form.set('file', new Blob([clip], { type: 'video/mp4' }), `clip-${i}.mp4`);
+        const split = splitEvery > 0 && i % splitEvery === 0;
+        form.set('pipeline', split ? 'transcode' : 'probe');
+        if (split) form.set('params', JSON.stringify({ split_seconds: 2, preset: 'ultrafast', height: 120 }));
+        form.set('file', new Blob([split ? longClip : clip], { type: 'video/mp4' }), `clip-${i}.mp4`);
         const res = await fetch(`${base}/v1/jobs`, { method: 'POST', body: form, headers: { ...auth, 'Idempotency-Key': `chaos-${i}` }, signal: AbortSignal.timeout(15_000) }).catch(() => null);
         if (res?.status === 202) {
           accepted.add(((await res.json()) as { job_id: string }).job_id);
@@ -388,6 +497,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let completed = 0;
     let deadLetters = 0;
     let extraAttempts = 0;
+    const split = { jobs: 0, completed: 0, parts: 0, extraPartAttempts: 0, workMessages: 0 };
     const failed: Record<string, number> = {};
     const failures: string[] = [];
     const unexpectedJobs = [...tally.byJob.keys()].filter((id) => !accepted.has(id));
@@ -401,6 +511,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (const problem of check.problems) violations.push(`job ${jobId}: ${problem}`);
       extraAttempts += Math.max(0, events.filter((e) => e.type === 'JobStarted').length - 1);
       const end = events.find(isTerminal);
+      const cuts = events.filter((e) => e.type === 'JobSplit');
+      if (cuts.length > 0) {
+        split.jobs++;
+        if (end?.type === 'JobCompleted') split.completed++;
+        const lastCut = cuts.at(-1)!;
+        split.parts += lastCut.type === 'JobSplit' ? lastCut.data.parts.length : 0;
+        const starts = events.filter((e) => e.type === 'PartStarted');
+        split.extraPartAttempts += starts.length - new Set(starts.map((e) => (e.type === 'PartStarted' ? `${e.data.attempt}/${e.data.index}` : ''))).size;
+        split.workMessages += events.filter((e) => e.type === 'PartRequested' || e.type === 'JoinRequested').length;
+      }
       if (end?.type === 'JobCompleted') completed++;
       if (end?.type === 'JobFailed') {
         failed[end.data.error.code] = (failed[end.data.error.code] ?? 0) + 1;
@@ -440,10 +560,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       kills,
       unexpectedExits: fleet.unexpectedExits,
       submitRetries,
-      redeliveries: workInfo.delivered.consumer_seq - accepted.size,
+      // The same consumer delivers the split jobs' part and join requests, each a work message of its own.
+      redeliveries: workInfo.delivered.consumer_seq - accepted.size - split.workMessages,
       extraAttempts,
       duplicates,
       lost,
+      split: { jobs: split.jobs, completed: split.completed, parts: split.parts, extraPartAttempts: split.extraPartAttempts },
       readModelRows: live.rows.length,
       readModelDiffering: differing.length,
       webhooks: {
@@ -478,6 +600,7 @@ export function formatReport(report: ChaosReport): string {
     ['kills', `${report.kills.workers} workers (SIGKILL every 2 s), NATS ${report.kills.nats}, PostgreSQL ${report.kills.postgres}, projector ${report.kills.projector}`],
     ['redeliveries', `${report.redeliveries} (server deliveries beyond the first), ${report.extraAttempts} extra attempts`],
     ['submission retries', report.submitRetries],
+    ['split jobs', `${report.split.jobs} (${report.split.completed} completed), ${report.split.parts} parts, ${report.split.extraPartAttempts} part attempts beyond each part's first`],
     ['duplicates', report.duplicates],
     ['lost', report.lost],
     ['read model', `${report.readModelRows} rows, ${report.readModelDiffering} differ from a fresh replay`],

@@ -17,6 +17,7 @@ import { SystemClock, UuidV7Generator } from '@app/runtime';
 import { WORK_CONSUMER } from '../../apps/worker/src/work/work.consumer.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { jobCompleted, jobFailed, jobStarted, videoSubmitted } from '../support/events.js';
+import { jobSplit, splitParts } from '../support/split-events.js';
 import { eventually, freshNamespace, IN_PROCESS_OPS, TEST_NATS_URL, type TestNamespace } from '../support/services.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
 import { QueryError } from '../../apps/jobs/src/rpc/rpc-answer.js';
@@ -205,6 +206,25 @@ describe('cancel and redrive', () => {
   it('refuses an unknown job', async () => {
     expect(await refusal(commands.cancel('00000000-0000-4000-8000-000000000000', ALL, null, null))).toBe('JOB_NOT_FOUND');
     expect(await refusal(commands.redrive('00000000-0000-4000-8000-000000000000', ALL, null))).toBe('JOB_NOT_FOUND');
+  });
+
+  it('cancels a job running in parts at once, and nudges the workers that make its parts', async () => {
+    // Its attempt cut it in two (issue #19), as a worker would; no worker runs here, the nudge is what is looked at.
+    await stopWorker();
+    const submitted = await submitNoop();
+    const started = jobStarted(submitted, 1, 'split-worker');
+    const { seq } = await store.append(started, submittedSeq.get(submitted.jobId)!);
+    await store.append(jobSplit(started, splitParts(2)), seq);
+    const nudged: string[] = [];
+    const sub = ns.nc.subscribe(ns.subjects.cancelRequested, { callback: (_error, msg) => void nudged.push((JSON.parse(msg.string()) as { job_id: string }).job_id) });
+    await ns.nc.flush();
+    try {
+      expect(await commands.cancel(submitted.jobId, ALL, 'key_test', null)).toMatchObject({ status: 'cancelled' });
+      await eventually(async () => (nudged.includes(submitted.jobId) ? true : undefined), 10_000, 'the cancel nudge');
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(await types(submitted.jobId)).toEqual(['VideoSubmitted', 'JobStarted', 'JobSplit', 'JobCancelRequested', 'JobCancelled']);
   });
 });
 

@@ -63,7 +63,10 @@ export class JobCommandsService implements OnApplicationShutdown {
     const [asked] = outcome.stored;
     const running = outcome.decision.appends.length === 1;
     this.logger.log({ jobId, attempt: attemptOf(asked.event), running, correlationId: asked.event.correlationId }, 'job cancel requested');
-    if (running) this.nudge(jobId);
+    // The workers are nudged whether or not one worker runs the job: a job running in parts is
+    // cancelled at once (no one worker holds it), yet its parts run on workers that must hear it now
+    // rather than at their next append or heartbeat. A nudge for a job no worker runs costs nothing.
+    this.nudge(jobId);
     // A worker that picked a waiting job up found the request first and settled it: cancelled all the same.
     return { job_id: jobId, status: running ? 'cancelling' : 'cancelled', cancel_requested_seq: asked.seq };
   }
