@@ -60,7 +60,8 @@ export interface SplitState {
   joinRequested: boolean;
 }
 
-export type PartStatus = 'queued' | 'running' | 'completed' | 'failed';
+/** `stopped`: queued or running when the job's attempt ended (cancelled, or failed by another part): it will not go on. */
+export type PartStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped';
 
 export interface PartState {
   index: number;
@@ -181,6 +182,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         completedAt: event.data.final ? at : null,
         progress: event.data.final ? state.progress : 0,
         deadLetter: event.data.final && event.data.deadLetter ? { ...event.data.deadLetter, at } : null,
+        split: event.data.final ? stopParts(state.split) : state.split,
         updatedAt: at,
       };
     case 'JobRedriven':
@@ -216,6 +218,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         error: null,
         deadLetter: null,
         cancelRequestedAt: state.cancelRequestedAt ?? at,
+        split: stopParts(state.split),
         updatedAt: at,
       };
     case 'JobDeleted':
@@ -259,6 +262,12 @@ export type SplitEvent = Extract<JobEvent, { type: 'JobSplit' | 'JoinRequested' 
  * `evolve` folds a job's split through it, and a job's live stream (which starts from the parts its
  * snapshot shows) the parts it follows, so both move a part by the same rules.
  */
+/** A split whose job's attempt ended: its parts that were queued or running are stopped. */
+function stopParts(split: SplitState | null): SplitState | null {
+  if (!split?.parts.some((part) => part.status === 'queued' || part.status === 'running')) return split;
+  return { ...split, parts: split.parts.map((part) => (part.status === 'queued' || part.status === 'running' ? { ...part, status: 'stopped' } : part)) };
+}
+
 export function evolveSplit(split: SplitState | null, event: SplitEvent): SplitState | null {
   switch (event.type) {
     case 'JobSplit': {

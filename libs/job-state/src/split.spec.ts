@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { JobEvent } from '@app/contracts';
-import { jobCompleted, jobFailed, jobRedriven, jobStarted, videoSubmitted } from '../../../test/support/events.js';
+import { jobCancelled, jobCompleted, jobFailed, jobRedriven, jobStarted, videoSubmitted } from '../../../test/support/events.js';
 import { jobSplit, joinRequested, partArtifact, partCompleted, partFailed, partProgressed, partRequested, partStarted, splitParts } from '../../../test/support/split-events.js';
 import { evolve, fold, toJobView, type JobState } from './job-state.js';
 
@@ -79,6 +79,20 @@ describe('evolve with a split job', () => {
     const state = fold([...events, started, partProgressed(started, { index: 1 }, 30), partFailed(started, { index: 1 }, true)])!;
     expect(partsOf(state)[1]).toMatchObject({ status: 'failed', attempts: 1, progress: 30 });
     expect(state.error).toEqual({ code: 'WORKER_ERROR', message: 'part failed with WORKER_ERROR' });
+  });
+
+  it("stops the parts still queued or running when the job's attempt ends: cancelled, or failed by another part; made parts stay made", () => {
+    const { split, events } = splitJob(3);
+    const p0 = partStarted(split, { index: 0 });
+    const p1 = partStarted(split, { index: 1 });
+    const running = [...events, p0, partCompleted(p0, { index: 0 }), p1];
+    const cancelled = fold([...running, jobCancelled(p1, 1)])!;
+    expect(partsOf(cancelled).map((p) => p.status)).toEqual(['completed', 'stopped', 'stopped']);
+    expect(toJobView(cancelled, 0).parts.map((p) => p.status)).toEqual(['completed', 'stopped', 'stopped']);
+    const failed = fold([...running, partFailed(p1, { index: 1 }, true), jobFailed(p1, 1, true)])!;
+    expect(partsOf(failed).map((p) => p.status)).toEqual(['completed', 'failed', 'stopped']);
+    // A retry of the job (not final) leaves the parts as they are: the next attempt splits it again.
+    expect(partsOf(fold([...running, jobFailed(p1, 1, false)])!).map((p) => p.status)).toEqual(['completed', 'running', 'queued']);
   });
 
   it("ignores the part events of an older attempt of the job, once another attempt has split it again", () => {

@@ -70,7 +70,8 @@ export const jobViewSchema = z.object({
       index: z.number().int().nonnegative(),
       start: z.number().nonnegative(),
       end: z.number().nonnegative().nullable(),
-      status: z.enum(['queued', 'running', 'completed', 'failed']),
+      /** `stopped`: queued or running when the job's attempt ended (cancelled, or failed by another part). */
+      status: z.enum(['queued', 'running', 'completed', 'failed', 'stopped']),
       attempts: z.number().int().nonnegative(),
       worker_id: z.string().nullable(),
       progress: z.number().min(0).max(100),
