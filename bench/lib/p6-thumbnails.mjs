@@ -127,7 +127,7 @@ export async function runThumbnailsBench(ctx) {
       ctx.log(`p6 round ${round + 1}/${rounds}: raw ffmpeg ${raw.at(-1).toFixed(0)} ms, pipeline ${pipeline.at(-1)} ms (attempt ${done.data.durationMs} ms, of which the tool ${tool} ms)`);
     }
   } finally {
-    for (const line of worker.output().split('\n').filter((l) => l.includes('input downloaded'))) ctx.log(`p6 worker: ${line}`);
+    for (const line of worker.output().split('\n').filter((l) => l.includes('input downloaded') || l.includes('attempt timed'))) ctx.log(`p6 worker: ${line}`);
     worker.child.kill('SIGTERM');
     await new Promise((resolve) => worker.child.once('exit', resolve));
     for (const name of [`${namespace.toUpperCase()}_EVENTS`, `${namespace.toUpperCase()}_ADVISORIES`, `OBJ_${namespace}_videos`, `KV_${namespace}_workers`]) await jsm.streams.delete(name).catch(() => undefined);

@@ -42,14 +42,21 @@ export class FfprobeRunner {
   }
 
   private run(input: MediaInput, countPackets: boolean, signal: AbortSignal): Promise<FfprobeOutput> {
+    const source = input.following?.url ?? input.path;
     const args = [
       '-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...(countPackets ? ['-count_packets'] : []),
-      '-threads', String(this.config.FFMPEG_THREADS), ...inputOptions(input.demuxer), '-i', input.path,
+      '-threads', String(this.config.FFMPEG_THREADS), ...inputOptions(input.demuxer, input.following !== undefined), '-i', source,
     ];
     return new Promise((resolve, reject) => {
-      const link = abortLink([signal], this.config.FFPROBE_TIMEOUT_MS);
+      // Reading an upload that still downloads, ffprobe may wait for its last bytes (an MP4's index
+      // comes last): its time limit counts from the end of the download, so that a large upload
+      // does not pass for a file that takes too long to probe.
+      const limit = input.following ? downloadThenTimeout(input.following.downloaded, this.config.FFPROBE_TIMEOUT_MS) : null;
+      const link = abortLink(limit ? [signal, limit.signal] : [signal], limit ? undefined : this.config.FFPROBE_TIMEOUT_MS);
+      const timedOut = () => link.timedOut || (limit?.timedOut ?? false);
       const fail = (error: unknown) => {
         link.dispose();
+        limit?.dispose();
         reject(error);
       };
       if (link.signal.aborted) return fail(signal.reason);
@@ -75,7 +82,8 @@ export class FfprobeRunner {
       });
       child.on('close', (code, signalName) => {
         link.dispose();
-        if (link.timedOut) {
+        limit?.dispose();
+        if (timedOut()) {
           return reject(new ToolError(ErrorCode.ResourceLimit, `ffprobe ran longer than ${this.config.FFPROBE_TIMEOUT_MS} ms (FFPROBE_TIMEOUT_MS)${countPackets ? ' counting the packets' : ''}`, false));
         }
         if (signal.aborted) return reject(signal.reason);
@@ -83,7 +91,7 @@ export class FfprobeRunner {
         const resources = code !== 0 ? resourceFailure('ffprobe', code, stderr, signalName, this.memoryMb) : null;
         if (resources) return reject(resources);
         if (code !== 0) {
-          return reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${input.path}: `, '')) || `exit code ${code}`}`, true));
+          return reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${source}: `, '')) || `exit code ${code}`}`, true));
         }
         try {
           resolve(JSON.parse(Buffer.concat(stdout).toString('utf8')) as FfprobeOutput);
@@ -93,6 +101,36 @@ export class FfprobeRunner {
       });
     });
   }
+}
+
+/**
+ * A time limit that starts when `downloaded` settles (resolved or rejected: a failed download stops
+ * the probe by itself, through the server cutting its request off).
+ */
+function downloadThenTimeout(downloaded: Promise<void>, timeoutMs: number): { signal: AbortSignal; readonly timedOut: boolean; dispose(): void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let disposed = false;
+  let timedOut = false;
+  const start = () => {
+    if (disposed) return;
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    timer.unref();
+  };
+  downloaded.then(start, start);
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    dispose: () => {
+      disposed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 function firstLine(text: string): string {
