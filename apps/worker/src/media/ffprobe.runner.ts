@@ -31,12 +31,19 @@ export class FfprobeRunner {
    * is over a limit by what its header says is never read to its end, and the counted one.
    */
   async probe(input: MediaInput, signal: AbortSignal, check?: (output: FfprobeOutput) => void): Promise<FfprobeOutput> {
+    let downloaded = false;
+    input.following?.downloaded.then(
+      () => (downloaded = true),
+      () => undefined,
+    );
     const output = await this.run(input, false, signal);
     check?.(output);
     const video = output.streams?.find((s) => s.codec_type === 'video');
     const stated = Number(video?.nb_frames);
     if (!video || (Number.isFinite(stated) && stated > 0)) return output;
-    const counted = await this.run(input, true, signal);
+    // Counting reads the whole file: from the file itself when it is all there by now, rather than
+    // through the worker's own server (every byte of it through this process).
+    const counted = await this.run(downloaded ? { ...input, following: undefined } : input, true, signal);
     check?.(counted);
     return counted;
   }

@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseConfig, workerEnvSchema } from '@app/config';
-import { makeVideo, mediaDir } from '../../../../test/support/videos.js';
+import { ffmpeg, makeVideo, mediaDir } from '../../../../test/support/videos.js';
 import { FfprobeRunner } from './ffprobe.runner.js';
 import { GrowingFile } from './growing-file.js';
 import { serveGrowingFile } from './growing-file.server.js';
@@ -51,16 +51,30 @@ describe('GrowingFile', () => {
     const bytes = randomBytes(1_000_003);
     const source = new PassThrough();
     const file = await GrowingFile.download(source, fresh(), bytes.length);
-    const whole = collect(file.follow(0), file);
+    // The whole-file follower is waited for after each piece, so it provably reads along.
+    let received = 0;
+    const pieces: Buffer[] = [];
+    const whole = (async () => {
+      for await (const piece of file.follow(0)) {
+        pieces.push(piece as Buffer);
+        received += (piece as Buffer).length;
+      }
+    })();
     const middle = collect(file.follow(300_000, 700_000), file);
-    await feed(source, bytes);
+    const sizes = [1, 7, 65_536, 13, 98_304, 4096, 300];
+    for (let offset = 0, k = 0; offset < bytes.length; k++) {
+      const size = Math.min(sizes[k % sizes.length]!, bytes.length - offset);
+      source.write(bytes.subarray(offset, offset + size));
+      offset += size;
+      while (received < offset) await nextTurn();
+      // Nothing past what was written: a follower never reads ahead of the download.
+      expect(received).toBe(offset);
+    }
     source.end();
     await file.finished;
-    const [all, part] = await Promise.all([whole, middle]);
-    expect(all.bytes.equals(bytes)).toBe(true);
-    expect(part.bytes.equals(bytes.subarray(300_000, 700_001))).toBe(true);
-    // It read before the download was done: followed, not read afterwards.
-    expect(all.writtenAt[0]).toBeLessThan(bytes.length);
+    await whole;
+    expect(Buffer.concat(pieces).equals(bytes)).toBe(true);
+    expect((await middle).bytes.equals(bytes.subarray(300_000, 700_001))).toBe(true);
     expect(await readFile(file.path)).toEqual(bytes);
   });
 
@@ -174,6 +188,24 @@ describe('GrowingFile', () => {
         const following = await probing;
         expect(following.streams).toEqual(fromFile.streams);
         expect({ ...following.format, filename: null }).toEqual({ ...fromFile.format, filename: null });
+      } finally {
+        await served.close();
+      }
+    });
+
+    it('ffprobe counts the packets of a Matroska file (its header states no frame count) while it downloads', async () => {
+      const video = join(media.dir, 'count.mkv');
+      await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-t', '3', '-c:v', 'mpeg4', video]);
+      const bytes = await readFile(video);
+      const runner = new FfprobeRunner(parseConfig(workerEnvSchema, {}));
+      const source = new PassThrough();
+      const file = await GrowingFile.download(source, fresh(), bytes.length);
+      const served = await serveGrowingFile(file);
+      try {
+        const probing = runner.probe({ path: file.path, demuxer: 'matroska', maxDurationSec: 60, following: { url: served.url, downloaded: file.finished } }, new AbortController().signal);
+        await feed(source, bytes);
+        source.end();
+        expect((await probing).streams?.[0]?.nb_read_packets).toBe('30');
       } finally {
         await served.close();
       }
