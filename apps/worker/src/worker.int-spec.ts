@@ -146,6 +146,25 @@ describe('worker against JetStream and ffprobe', () => {
     expect(events[3]).toMatchObject({ data: { attempt: 2, workerId: 'int-worker' } });
     expect(events[4]).toMatchObject({ data: { attempt: 2 } });
   });
+
+  // Last here: the failure is transient, so the job is retried after this test and the work consumer does not settle.
+  it('fails an attempt whose download proves corrupt (its SHA-256) with the download\'s error, even though ffprobe read the file along and found a video', async () => {
+    // A real MP4 as the Object Store's chunks, made an object with a digest that is not its content's.
+    const bytes = await readFile(await makeVideo(join(media.dir, 'corrupt.mp4'), { seconds: 1, width: 160, height: 120, fps: 10 }));
+    const nuid = `corrupt${Date.now()}`;
+    const js = jetstream(ns.nc);
+    const chunks = Math.ceil(bytes.length / 65_536);
+    for (let i = 0; i < chunks; i++) await js.publish(`$O.${ns.subjects.videoBucket}.C.${nuid}`, bytes.subarray(i * 65_536, (i + 1) * 65_536));
+    const submitted = videoSubmitted();
+    const blob = await blobs.adopt(`uploads/${submitted.jobId}/1`, { nuid, size: bytes.length, chunks, digest: `SHA-256=${Buffer.alloc(32).toString('base64url')}=`, maxChunkSize: 65_536 }, 'video/mp4');
+    submitted.data.video = { ...submitted.data.video, bucket: blob.bucket, objectName: blob.name, size: blob.size, sha256: blob.sha256 };
+    await store.append(submitted, 0);
+    const failed = await eventually(async () => {
+      const items = await store.readJob(submitted.jobId);
+      return items.map((item) => (item.ok ? item.stored.event : null)).find((event) => event?.type === 'JobFailed');
+    }, 30_000, 'the attempt to fail');
+    expect(failed).toMatchObject({ type: 'JobFailed', data: { attempt: 1, error: { code: 'WORKER_ERROR', message: expect.stringContaining('does not match its SHA-256 digest') } } });
+  });
 });
 
 describe('a work consumer left by an older version', () => {

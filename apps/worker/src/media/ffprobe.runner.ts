@@ -31,12 +31,19 @@ export class FfprobeRunner {
    * is over a limit by what its header says is never read to its end, and the counted one.
    */
   async probe(input: MediaInput, signal: AbortSignal, check?: (output: FfprobeOutput) => void): Promise<FfprobeOutput> {
+    let downloaded = false;
+    input.following?.downloaded.then(
+      () => (downloaded = true),
+      () => undefined,
+    );
     const output = await this.run(input, false, signal);
     check?.(output);
     const video = output.streams?.find((s) => s.codec_type === 'video');
     const stated = Number(video?.nb_frames);
     if (!video || (Number.isFinite(stated) && stated > 0)) return output;
-    const counted = await this.run(input, true, signal);
+    // Counting reads the whole file: from the file itself when it is all there by now, rather than
+    // through the worker's own server (every byte of it through this process).
+    const counted = await this.run(downloaded ? { ...input, following: undefined } : input, true, signal);
     check?.(counted);
     return counted;
   }
@@ -75,9 +82,10 @@ export class FfprobeRunner {
   }
 
   private async run(input: MediaInput, countPackets: boolean, signal: AbortSignal): Promise<FfprobeOutput> {
+    const source = input.following?.url ?? input.path;
     const args = [
       '-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', ...(countPackets ? ['-count_packets'] : []),
-      '-threads', String(this.config.FFMPEG_THREADS), ...inputOptions(input.demuxer), '-i', input.path,
+      '-threads', String(this.config.FFMPEG_THREADS), ...inputOptions(input.demuxer, input.following !== undefined), '-i', source,
     ];
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
@@ -101,10 +109,17 @@ export class FfprobeRunner {
    * step in a timeout's message.
    */
   private spawn(args: string[], input: MediaInput, signal: AbortSignal, what: string | null, tooMuch: string, onStdout: (chunk: Buffer) => boolean): Promise<void> {
+    const source = input.following?.url ?? input.path;
     return new Promise((resolve, reject) => {
-      const link = abortLink([signal], this.config.FFPROBE_TIMEOUT_MS);
+      // Reading an upload that still downloads, ffprobe may wait for its last bytes (an MP4's index
+      // comes last): its time limit counts from the end of the download, so that a large upload
+      // does not pass for a file that takes too long to probe.
+      const limit = input.following ? downloadThenTimeout(input.following.downloaded, this.config.FFPROBE_TIMEOUT_MS) : null;
+      const link = abortLink(limit ? [signal, limit.signal] : [signal], limit ? undefined : this.config.FFPROBE_TIMEOUT_MS);
+      const timedOut = () => link.timedOut || (limit?.timedOut ?? false);
       const fail = (error: unknown) => {
         link.dispose();
+        limit?.dispose();
         reject(error);
       };
       if (link.signal.aborted) return fail(signal.reason);
@@ -127,7 +142,8 @@ export class FfprobeRunner {
       });
       child.on('close', (code, signalName) => {
         link.dispose();
-        if (link.timedOut) {
+        limit?.dispose();
+        if (timedOut()) {
           return reject(new ToolError(ErrorCode.ResourceLimit, `ffprobe ran longer than ${this.config.FFPROBE_TIMEOUT_MS} ms (FFPROBE_TIMEOUT_MS)${what ? ` ${what}` : ''}`, false));
         }
         if (signal.aborted) return reject(signal.reason);
@@ -135,12 +151,42 @@ export class FfprobeRunner {
         const resources = code !== 0 ? resourceFailure('ffprobe', code, stderr, signalName, this.memoryMb) : null;
         if (resources) return reject(resources);
         if (code !== 0) {
-          return reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${input.path}: `, '')) || `exit code ${code}`}`, true));
+          return reject(new ToolError(ErrorCode.InvalidMedia, `ffprobe could not read the file: ${firstLine(stderr.replaceAll(`${source}: `, '')) || `exit code ${code}`}`, true));
         }
         resolve();
       });
     });
   }
+}
+
+/**
+ * A time limit that starts when `downloaded` settles (resolved or rejected: a failed download stops
+ * the probe by itself, through the server cutting its request off).
+ */
+function downloadThenTimeout(downloaded: Promise<void>, timeoutMs: number): { signal: AbortSignal; readonly timedOut: boolean; dispose(): void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let disposed = false;
+  let timedOut = false;
+  const start = () => {
+    if (disposed) return;
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    timer.unref();
+  };
+  downloaded.then(start, start);
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    dispose: () => {
+      disposed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 function firstLine(text: string): string {

@@ -16,6 +16,12 @@ export interface MediaInput {
    * ffmpeg stops reading the upload there (`-t`), whatever its header said about its length.
    */
   maxDurationSec: number;
+  /**
+   * Set while the upload is still coming down from the Object Store: ffprobe reads it at `url` (see
+   * serveGrowingFile), where a byte not written yet is waited for, instead of at `path`, where it
+   * would look like the end of a short file. `downloaded` settles when the download has.
+   */
+  following?: { url: string; downloaded: Promise<void> };
 }
 
 export type Demuxer = 'mov' | 'matroska' | 'avi' | 'mpegts';
@@ -39,13 +45,16 @@ export function demuxerFor(contentType: string): Demuxer | null {
  * The options that go right before the upload's `-i`, for ffmpeg and ffprobe alike:
  * - `-f <demuxer>`: the sniffed container, no probing;
  * - `-protocol_whitelist file,pipe`: the upload and anything a demuxer opens on its behalf may only
- *   be a local file or a pipe, never a URL (http, tcp, rtmp, ...);
+ *   be a local file or a pipe, never a URL (http, tcp, rtmp, ...). Read while it downloads (`overHttp`:
+ *   the worker's own loopback server for it), `http,tcp` and nothing else: no file, no pipe, no other
+ *   protocol. None of the four demuxers opens another resource (MOV's references are off, below), so
+ *   the one address given is all that is read;
  * - for MOV/MP4, `-enable_drefs 0`: external data references (`dref` `alis`/`url ` entries that
  *   point at another file) are not followed. It is ffmpeg's default; it is said here so that a
  *   different build or a future default cannot change it.
  */
-export function inputOptions(demuxer: Demuxer): string[] {
-  return ['-f', demuxer, '-protocol_whitelist', 'file,pipe', ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : [])];
+export function inputOptions(demuxer: Demuxer, overHttp = false): string[] {
+  return ['-f', demuxer, '-protocol_whitelist', overHttp ? 'http,tcp' : 'file,pipe', ...(demuxer === 'mov' ? ['-enable_drefs', '0'] : [])];
 }
 
 /**

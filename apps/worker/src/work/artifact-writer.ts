@@ -17,6 +17,12 @@ export class ObjectStoreArtifactWriter implements ArtifactWriter {
   /** In the order putFile was called, whatever order the uploads finish in. */
   private readonly written: Array<ArtifactRef | null> = [];
   private readonly names = new Set<string>();
+  /** Uploads under way: a tool that failed may leave some behind it, which discard waits for. */
+  private readonly pending = new Set<Promise<unknown>>();
+  /** When the first upload began and the last one ended (performance.now()), and the sum of their times. */
+  private firstAt: number | null = null;
+  private lastAt: number | null = null;
+  private busyMs = 0;
 
   constructor(
     private readonly blobs: BlobStore,
@@ -29,7 +35,18 @@ export class ObjectStoreArtifactWriter implements ArtifactWriter {
     if (this.names.has(name)) throw new ToolError(ErrorCode.ToolFailed, `artifact "${name}" was written twice`, true);
     this.names.add(name);
     const slot = this.written.push(null) - 1;
-    const blob = await this.blobs.put(this.prefix + name, createReadStream(path), contentType);
+    const began = performance.now();
+    this.firstAt ??= began;
+    const upload = this.blobs.put(this.prefix + name, createReadStream(path), contentType);
+    this.pending.add(upload);
+    let blob;
+    try {
+      blob = await upload;
+    } finally {
+      this.pending.delete(upload);
+      this.lastAt = performance.now();
+      this.busyMs += this.lastAt - began;
+    }
     const ref: ArtifactRef = { name, bucket: blob.bucket, objectName: blob.name, size: blob.size, contentType, sha256: blob.sha256 };
     this.written[slot] = ref;
     return ref;
@@ -40,8 +57,19 @@ export class ObjectStoreArtifactWriter implements ArtifactWriter {
     return this.written.filter((ref): ref is ArtifactRef => ref !== null);
   }
 
-  /** Deletes what this attempt wrote (it failed, or lost the job): best effort. */
+  /** For the attempt's debug log: how many uploads, over what stretch of time, and their summed time. */
+  timings(): { uploads: number; uploadSpanMs: number; uploadSumMs: number } {
+    const span = this.firstAt !== null && this.lastAt !== null ? this.lastAt - this.firstAt : 0;
+    return { uploads: this.artifacts().length, uploadSpanMs: Math.round(span), uploadSumMs: Math.round(this.busyMs) };
+  }
+
+  /**
+   * Deletes what this attempt wrote (it failed, or lost the job): best effort. Uploads still under
+   * way (a tool that failed while others of its uploads ran) are waited for first, so none lands
+   * after the cleanup.
+   */
   async discard(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     for (const ref of this.artifacts()) await this.blobs.delete(ref.objectName).catch(() => undefined);
   }
 }

@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { cleanJson, ErrorCode, mayHoldUncleanText, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { abortLink } from '@app/runtime';
-import { BlobStore } from '@app/blob-store';
+import { BlobNotFoundError, BlobStore } from '@app/blob-store';
 import {
   assembleResult,
   checkMediaLimits,
@@ -24,6 +24,8 @@ import {
 } from '@app/tools';
 import { FfmpegRunner } from '../media/ffmpeg.runner.js';
 import { FfprobeRunner } from '../media/ffprobe.runner.js';
+import { GrowingFile } from '../media/growing-file.js';
+import { serveGrowingFile, type ServedFile } from '../media/growing-file.server.js';
 import { demuxerFor, type MediaInput } from '../media/media-input.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
@@ -96,19 +98,20 @@ export class PipelineExecutor {
       const inputPath = workDir ? join(workDir, 'input') : '';
       let input: MediaInput | null = null;
       let media: MediaInfo | null = null;
+      const timings = { downloadMs: 0, probeMs: 0, ffmpegMs: 0, toolsMs: 0 };
       if (demuxer) {
         const limits = effectiveLimits(this.limits, pipeline.mediaLimits);
         input = { path: inputPath, demuxer, maxDurationSec: limits.limits.maxDurationSec };
-        const t0 = performance.now();
-        await this.blobs.downloadToFile(request.data.video.objectName, inputPath);
-        const t1 = performance.now();
         const check = (output: FfprobeOutput) => {
           const figures = mediaFigures(output);
           const over = checkMediaLimits(figures, limits.limits);
           if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, pipeline.name), true);
         };
-        media = toMediaInfo(await this.ffprobe.probe(input, attemptSignal, check));
-        this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(t1 - t0), probeMs: Math.round(performance.now() - t1), bytes: request.data.video.size }, 'input downloaded and probed');
+        const fetched = await fetchAndProbe(this.blobs, this.ffprobe, request.data.video.objectName, input, check, attemptSignal);
+        media = toMediaInfo(fetched.probed);
+        timings.downloadMs = fetched.downloadMs;
+        timings.probeMs = fetched.probeMs;
+        this.logger.debug({ jobId: request.jobId, downloadMs: Math.round(fetched.downloadMs), probeMs: Math.round(fetched.probeMs), bytes: request.data.video.size }, 'input downloaded and probed');
       }
       this.probe.pipelineBegins(request.jobId, attempt);
       const tracker = new ProgressTracker(pipeline.tools.length, media?.frameCount ?? null);
@@ -147,7 +150,16 @@ export class PipelineExecutor {
               log.progress(tracker.snapshot());
             },
           },
-          tools: { ffmpeg: (args, options) => this.ffmpeg.run(args, toolSignal, options?.onProgress, input) },
+          tools: {
+            ffmpeg: async (args, options) => {
+              const began = performance.now();
+              try {
+                return await this.ffmpeg.run(args, toolSignal, options?.onProgress, input);
+              } finally {
+                timings.ffmpegMs += performance.now() - began;
+              }
+            },
+          },
         };
         const startedAt = performance.now();
         let output: ToolOutput;
@@ -164,10 +176,12 @@ export class PipelineExecutor {
         if (attemptSignal.aborted) throw attemptSignal.reason;
         results[tool.name] = output;
         runs.push({ tool, output, durationMs: performance.now() - startedAt });
+        timings.toolsMs += performance.now() - startedAt;
       }
       log.close();
       const result = assembleResult(media, runs);
       const placed = await this.place(request.jobId, attempt, result);
+      this.logger.debug({ jobId: request.jobId, ...rounded(timings), ...writer.timings() }, 'attempt timed');
       return {
         ...placed,
         artifacts: writer.artifacts(),
@@ -205,4 +219,54 @@ export async function placeResult(blobs: BlobStore, inlineMaxBytes: number, jobI
   if (Buffer.byteLength(json) <= inlineMaxBytes) return { result: result as PipelineOutcome['result'], resultRef: null };
   const blob = await blobs.putBytes(`results/${jobId}/${attempt}.json`, new TextEncoder().encode(json), 'application/json');
   return { result: null, resultRef: { bucket: blob.bucket, objectName: blob.name, size: blob.size, contentType: 'application/json', sha256: blob.sha256 } };
+}
+
+/**
+ * Downloads the upload into `input.path` and probes it at the same time: ffprobe reads it through
+ * a loopback server that follows the download (serveGrowingFile), so its start-up, and all of its
+ * reading of an upload whose index comes first, overlap the download instead of following it. The
+ * tools run only once both are done, on the whole file, as before. Whichever fails first decides
+ * the attempt's error: a download that fails cuts ffprobe off, and its own failure (not ffprobe's
+ * INVALID_MEDIA) is the attempt's; a probe that fails (an unreadable file, a limit, a cancel) stops
+ * the download. Times are from the start of both: `downloadMs` to the last byte, `probeMs` to the
+ * probe's answer (which may come after the download, never before its last byte is needed).
+ */
+export async function fetchAndProbe(
+  blobs: BlobStore,
+  ffprobe: FfprobeRunner,
+  objectName: string,
+  input: MediaInput,
+  check: (output: FfprobeOutput) => void,
+  signal: AbortSignal,
+): Promise<{ probed: FfprobeOutput; downloadMs: number; probeMs: number }> {
+  const startedAt = performance.now();
+  const opened = await blobs.open(objectName);
+  if (!opened) throw new BlobNotFoundError(blobs.bucket, objectName);
+  const download = await GrowingFile.download(opened.stream, input.path, opened.blob.size);
+  let downloadMs = 0;
+  const downloaded = download.finished.then(() => void (downloadMs = performance.now() - startedAt));
+  downloaded.catch(() => undefined);
+  let served: ServedFile | null = null;
+  try {
+    served = await serveGrowingFile(download);
+    let probed: FfprobeOutput;
+    try {
+      probed = await ffprobe.probe({ ...input, following: { url: served.url, downloaded } }, signal, check);
+    } catch (error) {
+      // Cut off by a failed download: the download's failure is the attempt's.
+      if (download.failure && !signal.aborted) throw download.failure;
+      throw error;
+    }
+    const probeMs = performance.now() - startedAt;
+    await downloaded;
+    return { probed, downloadMs, probeMs };
+  } finally {
+    await served?.close();
+    download.abort(new Error('the attempt stopped before the download ended'));
+    await downloaded.catch(() => undefined);
+  }
+}
+
+function rounded<T extends Record<string, number>>(figures: T): T {
+  return Object.fromEntries(Object.entries(figures).map(([key, value]) => [key, Math.round(value)])) as T;
 }

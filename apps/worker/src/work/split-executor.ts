@@ -31,7 +31,7 @@ import { demuxerFor, type MediaInput } from '../media/media-input.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
 import { JobFailure } from './job-failure.js';
-import { placeResult, type PipelineOutcome } from './pipeline-executor.service.js';
+import { fetchAndProbe, placeResult, type PipelineOutcome } from './pipeline-executor.service.js';
 
 /** How a job of a split pipeline is split: its one tool, that tool's split support, its params and the split length. */
 export interface SplitPlan {
@@ -191,13 +191,13 @@ export class SplitExecutor {
     try {
       const limits = effectiveLimits(this.limits, plan.pipeline.mediaLimits);
       const input: MediaInput = { path: join(workDir, 'input'), demuxer, maxDurationSec: limits.limits.maxDurationSec };
-      await this.blobs.downloadToFile(video.objectName, input.path);
       const check = (output: FfprobeOutput) => {
         const figures = mediaFigures(output);
         const over = checkMediaLimits(figures, limits.limits);
         if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, plan.pipeline.name), true);
       };
-      const media = toMediaInfo(await this.ffprobe.probe(input, signal, check));
+      // Probed while it downloads, as a whole run does.
+      const media = toMediaInfo((await fetchAndProbe(this.blobs, this.ffprobe, video.objectName, input, check, signal)).probed);
       const toolDir = join(workDir, 'tool');
       await mkdir(toolDir);
       return await work({ input, media, workDir: toolDir });

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { imageSizeFromFile } from 'image-size/fromFile';
 import { z } from 'zod';
 import { parseMetadataPrint } from '../media/ffmpeg-progress.js';
-import { defineTool, mediaOf, type FrameOutput } from '../tool.js';
-import { frameName, inParallel, sampledProgress, samplingFilter, samplingParams, seconds } from './sampling.js';
+import { defineTool, mediaOf, ToolError, type FrameOutput } from '../tool.js';
+import { ErrorCode } from '@app/contracts';
+import { ImageSequenceUploads } from './image-sequence-uploads.js';
+import { expectedSamples, frameName, sampledProgress, samplingFilter, samplingParams, seconds } from './sampling.js';
 import { cellSize, storyboardCues, storyboardVtt, type SheetLayout } from './storyboard.js';
 
 /** How many artifact uploads run at once. */
@@ -44,35 +46,50 @@ export const thumbnailsTool = defineTool({
     const media = mediaOf(ctx);
     const sampling = { stride: ctx.params.frame_stride, maxFrames: ctx.params.max_frames };
     const { args, grid, printed } = thumbnailsCommand(ctx.inputPath, ctx.workDir, ctx.params, media.frameCount);
-    await ctx.tools.ffmpeg(args, { onProgress: sampledProgress(ctx, media, sampling) });
-    const samples = parseMetadataPrint(await readFile(printed, 'utf8'));
-    // Uploads overlap (the artifact list keeps the order they were started in).
-    const frames: FrameOutput[] = await inParallel(samples, UPLOADS_AT_ONCE, async (sample) => {
-      const index = sample.frame * sampling.stride;
-      const name = frameName('thumb', index, 'jpg');
-      // ffmpeg numbers its files 1, 2, 3 ...; the artifact is named after the frame index.
-      await ctx.artifacts.putFile(name, join(ctx.workDir, `thumb-${String(sample.frame + 1).padStart(6, '0')}.jpg`), 'image/jpeg');
-      return { frame_index: index, timestamp: seconds(sample.ptsTime), thumbnail: name };
-    });
-    const sheets = Array.from({ length: Math.ceil(samples.length / (grid.columns * grid.rows)) }, (_, i) => `sprite-${String(i + 1).padStart(3, '0')}.jpg`);
-    await inParallel(sheets, UPLOADS_AT_ONCE, (name) => ctx.artifacts.putFile(name, join(ctx.workDir, name), 'image/jpeg'));
-    // The cells' real size, measured on the sheets: `scale=W:-2` rounds the height as ffmpeg sees fit.
-    const layouts: SheetLayout[] = await Promise.all(
-      sheets.map(async (name) => ({ name, ...grid, ...cellSize(await imageSizeFromFile(join(ctx.workDir, name)), grid) })),
-    );
-    const storyboard = join(ctx.workDir, STORYBOARD_NAME);
-    await writeFile(storyboard, storyboardVtt(storyboardCues(frames.map((f) => f.timestamp), media.durationSec, layouts)));
-    await ctx.artifacts.putFile(STORYBOARD_NAME, storyboard, 'text/vtt');
-    return {
-      summary: { thumbnail_count: frames.length, sprite_count: sheets.length },
-      frames,
-      data: {
-        thumbnails: frames.map((f) => f.thumbnail),
-        sprites: sheets,
-        sprite_grid: { columns: grid.columns, rows: grid.rows, cell_width: ctx.params.sprite_width, per_sheet: grid.columns * grid.rows },
-        storyboard: STORYBOARD_NAME,
-      },
-    };
+    // ffmpeg numbers its files 1, 2, 3 ...; the artifact is named after the frame index. The
+    // thumbnails are uploaded while ffmpeg still decodes (each once the next one is written), the
+    // rest after it, then the sheets and the storyboard beside the last ones: uploads overlap, and
+    // the artifact list keeps the order they were started in (thumbnails, sheets, storyboard).
+    const expected = expectedSamples(sampling, media.frameCount) ?? sampling.maxFrames;
+    const thumbs = new ImageSequenceUploads(ctx.artifacts, ctx.workDir, 'thumb', 'image/jpeg', (n) => frameName('thumb', (n - 1) * sampling.stride, 'jpg'), expected, UPLOADS_AT_ONCE);
+    try {
+      thumbs.watch();
+      await ctx.tools.ffmpeg(args, { onProgress: sampledProgress(ctx, media, sampling) });
+      const samples = parseMetadataPrint(await readFile(printed, 'utf8'));
+      const frames: FrameOutput[] = samples.map((sample) => {
+        const index = sample.frame * sampling.stride;
+        return { frame_index: index, timestamp: seconds(sample.ptsTime), thumbnail: frameName('thumb', index, 'jpg') };
+      });
+      const files = samples.map((sample) => sample.frame + 1);
+      const uploads = thumbs.uploadAll(files);
+      const strays = thumbs.strays(new Set(files));
+      if (strays.length > 0) throw new ToolError(ErrorCode.ToolFailed, `ffmpeg wrote thumbnail file ${strays[0]}, for which it printed no sample`, false);
+      const sheets = Array.from({ length: Math.ceil(samples.length / (grid.columns * grid.rows)) }, (_, i) => `sprite-${String(i + 1).padStart(3, '0')}.jpg`);
+      await uploads.started;
+      // At most ten sheets (1000 samples): all at once.
+      const sheetUploads = Promise.all(sheets.map((name) => ctx.artifacts.putFile(name, join(ctx.workDir, name), 'image/jpeg')));
+      sheetUploads.catch(() => undefined);
+      // The cells' real size, measured on the sheets: `scale=W:-2` rounds the height as ffmpeg sees fit.
+      const layouts: SheetLayout[] = await Promise.all(
+        sheets.map(async (name) => ({ name, ...grid, ...cellSize(await imageSizeFromFile(join(ctx.workDir, name)), grid) })),
+      );
+      const storyboard = join(ctx.workDir, STORYBOARD_NAME);
+      await writeFile(storyboard, storyboardVtt(storyboardCues(frames.map((f) => f.timestamp), media.durationSec, layouts)));
+      await Promise.all([uploads.done, sheetUploads, ctx.artifacts.putFile(STORYBOARD_NAME, storyboard, 'text/vtt')]);
+      return {
+        summary: { thumbnail_count: frames.length, sprite_count: sheets.length },
+        frames,
+        data: {
+          thumbnails: frames.map((f) => f.thumbnail),
+          sprites: sheets,
+          sprite_grid: { columns: grid.columns, rows: grid.rows, cell_width: ctx.params.sprite_width, per_sheet: grid.columns * grid.rows },
+          storyboard: STORYBOARD_NAME,
+        },
+      };
+    } finally {
+      // Nothing of this attempt may still be uploading when it ends, failed or not.
+      await thumbs.settle();
+    }
   },
 });
 
