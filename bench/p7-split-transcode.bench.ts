@@ -65,6 +65,11 @@ interface Timeline {
   parts: Array<{ index: number; worker: string; waitMs: number; runMs: number; reportedMs: number }>;
   /** The CPU that the worker processes and their ffmpeg/ffprobe children used during the job. */
   cpuMs: number;
+  /**
+   * Cores the whole machine kept busy on average over the job (every process: the workers, nats-server,
+   * the jobs service, PostgreSQL and whatever else runs), from /proc/stat; at most the core count.
+   */
+  machineBusyCores?: number;
   /** Where the time of each step went, from the workers' debug lines (ms). */
   steps?: Steps;
 }
@@ -108,8 +113,11 @@ const bench: Benchmark = {
       const submit = async (jobParams: Record<string, unknown>) => {
         const pids = started.map((name) => fw.service(name)!.child.pid!);
         const before = await cpuOf(pids);
+        const machineBefore = await machineCpu();
         const result = await timeJob(ctx, fw, jobParams, upload);
-        return { ...result, cpuMs: (await cpuOf(pids)) - before, steps: stepsOf(started.map((name) => fw.service(name)!.output()), result.jobId) };
+        const machineAfter = await machineCpu();
+        const machineBusyCores = round((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total) * machineAfter.cores, 2);
+        return { ...result, cpuMs: (await cpuOf(pids)) - before, machineBusyCores, steps: stepsOf(started.map((name) => fw.service(name)!.output()), result.jobId) };
       };
 
       await startWorkers(1);
@@ -191,7 +199,9 @@ function stepsOf(outputs: string[], jobId: string): Steps {
   return {
     first: firstInput ? { downloadMs: n(firstInput, 'downloadMs'), probeMs: n(firstInput, 'probeMs'), keyframesMs: keyframes ? n(keyframes, 'keyframesMs') : null } : null,
     // A part's input line and its made line come from the same worker in order; paired by position among that part's lines.
-    parts: made.map((line, i) => ({ part: n(line, 'part'), downloadMs: n(partInputs[i], 'downloadMs'), probeMs: n(partInputs[i], 'probeMs'), toolMs: n(line, 'toolMs') })),
+    parts: made
+      .map((line, i) => ({ part: n(line, 'part'), downloadMs: n(partInputs[i], 'downloadMs'), probeMs: n(partInputs[i], 'probeMs'), toolMs: n(line, 'toolMs') }))
+      .sort((a, b) => a.part - b.part),
     join: joinInput && joined ? { downloadMs: n(joinInput, 'downloadMs'), probeMs: n(joinInput, 'probeMs'), partsDownloadMs: n(joined, 'partsDownloadMs'), toolMs: n(joined, 'toolMs') } : null,
   };
 }
@@ -250,6 +260,17 @@ async function cpuOf(pids: number[]): Promise<number> {
   return ms;
 }
 
+/** The machine's CPU counters from /proc/stat (in USER_HZ ticks, summed over cores): busy and total. */
+async function machineCpu(): Promise<{ busy: number; total: number; cores: number }> {
+  const stat = await readFile('/proc/stat', 'utf8');
+  const [, ...values] = stat.split('\n')[0]!.trim().split(/\s+/);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user).
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = values.map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
+  const cores = stat.split('\n').filter((line) => /^cpu\d+ /.test(line)).length;
+  return { busy, total: busy + idle! + (iowait ?? 0), cores };
+}
+
 const seconds = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
 
 function describe(t: Timeline): string {
@@ -261,7 +282,7 @@ function describe(t: Timeline): string {
     : `; input download/probe ${st.first ? `${st.first.downloadMs}/${st.first.probeMs} ms${st.first.keyframesMs !== null ? `, key frames ${st.first.keyframesMs} ms` : ''}` : '-'}` +
       (st.parts.length ? `; per part (median) download ${ms(st.parts.map((p) => p.downloadMs))}, probe ${ms(st.parts.map((p) => p.probeMs))}, tool ${ms(st.parts.map((p) => p.toolMs))}` : '') +
       (st.join ? `; join download ${st.join.downloadMs} ms, probe ${st.join.probeMs} ms, parts download ${st.join.partsDownloadMs} ms, tool ${st.join.toolMs} ms` : '');
-  return `${seconds(t.totalMs)} (pickup ${seconds(t.pickupMs)}, split ${seconds(t.splitMs)}, join ${seconds(t.joinMs)}${parts}; CPU ${seconds(t.cpuMs)}${steps})`;
+  return `${seconds(t.totalMs)} (pickup ${seconds(t.pickupMs)}, split ${seconds(t.splitMs)}, join ${seconds(t.joinMs)}${parts}; CPU ${seconds(t.cpuMs)}, machine busy ${t.machineBusyCores ?? '-'} cores${steps})`;
 }
 
 function median(values: number[]): number {
@@ -313,7 +334,7 @@ function report(spec: Spec, params: Record<string, unknown>, runs: Record<string
     measurements,
     notes: [
       `${spec.seconds} s ${spec.width}x${spec.height} ${spec.fps} fps H.264 (testsrc2, a key frame every second) with AAC audio, transcoded to the tool's defaults (360p, x264 ${String(params['preset'])}, crf 23) with split_seconds ${spec.splitSeconds}: ${parts} parts${parts % 4 === 0 ? ', a multiple of every worker count' : ''}; each worker process has WORKER_CONCURRENCY=1 and FFMPEG_THREADS=1, on a machine with 2 cores.`,
-      'Times from the stream: the whole is VideoSubmitted stored → JobCompleted stored; the split JobStarted → JobSplit (download, probe, key frames); the join JoinRequested → JobCompleted (pickup, downloads, concat without re-encoding, the audio encoded once, upload). CPU: the worker processes and their ffmpeg and ffprobe children over the job.',
+      'Times from the stream: the whole is VideoSubmitted stored → JobCompleted stored; the split JobStarted → JobSplit (download, probe, key frames); the join JoinRequested → JobCompleted (pickup, downloads of the upload and the parts, concat without re-encoding, the audio copied from the first part, which encoded it, upload). CPU: the worker processes and their ffmpeg and ffprobe children over the job; the machine\'s busy cores from /proc/stat (everything on it).',
       'One run per configuration, in the order unsplit, split on 1, 2, 4 workers (workers are added, never restarted).',
     ],
   };
