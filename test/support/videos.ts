@@ -101,6 +101,16 @@ export async function frameTimes(path: string): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
+/**
+ * The first audio stream's packets as ffprobe lists them (timestamps, duration, size, flags) and the
+ * MD5 of their bytes (copied out, not decoded): equal for two files when their audio is the same.
+ */
+export async function audioPackets(path: string): Promise<{ packets: string[]; md5: string }> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'packet=pts,dts,duration,size,flags', '-of', 'csv=p=0', path], { maxBuffer: 64 * 1024 * 1024 });
+  const hash = await run('ffmpeg', ['-v', 'error', '-i', path, '-map', '0:a:0', '-c', 'copy', '-f', 'md5', '-'], { maxBuffer: 1024 * 1024 });
+  return { packets: stdout.split('\n').filter((line) => line.trim() !== ''), md5: hash.stdout.trim() };
+}
+
 /** Width and height of an image or video, by ffprobe. */
 export async function dimensions(path: string): Promise<{ width: number; height: number }> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'json', path]);

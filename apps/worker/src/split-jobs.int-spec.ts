@@ -10,7 +10,7 @@ import { runCommand } from '@app/job-commands';
 import { fold, toJobView } from '@app/job-state';
 import { createLogger } from '@app/observability';
 import { eventually, freshNamespace, IN_PROCESS_OPS, objectNames, TEST_NATS_URL, type TestNamespace } from '../../../test/support/services.js';
-import { ffmpeg, frameTimes, mediaDir } from '../../../test/support/videos.js';
+import { audioPackets, ffmpeg, frameTimes, mediaDir } from '../../../test/support/videos.js';
 import { downloadObject, runWorkerJob, submitWorkerJob } from '../../../test/support/worker-jobs.js';
 import { WorkerModule } from './worker.module.js';
 
@@ -87,6 +87,14 @@ describe('split jobs across workers', () => {
     const out = join(media.dir, `${job.completed.jobId}.mp4`);
     await writeFile(out, await downloadObject(blobs, job.artifacts.get('rendition-360p.mp4')!.objectName));
     expect((await frameTimes(out)).length).toBe((await frameTimes(short)).length);
+    // The first part made the audio (the join copied it): the very packets of an unsplit run's.
+    expect(events.some((e) => e.type === 'PartCompleted' && e.data.index === 0 && e.data.artifacts.some((a) => a.name === 'part-0000-audio.m4a'))).toBe(true);
+    const whole = await runWorkerJob(store, blobs, short, 'transcode', { preset: 'ultrafast' }, 120_000);
+    const wholeOut = join(media.dir, `${whole.completed.jobId}.mp4`);
+    await writeFile(wholeOut, await downloadObject(blobs, whole.artifacts.get('rendition-360p.mp4')!.objectName));
+    const audio = await audioPackets(out);
+    expect(audio.packets.length).toBeGreaterThan(100);
+    expect(audio).toEqual(await audioPackets(wholeOut));
     // The parts' files went with the join; the read model's view lists every part as made, by a worker.
     const left = (await objectNames(ns.nc, ns.subjects)).filter((name) => name.startsWith(`artifacts/${job.completed.jobId}/1/parts/`));
     expect(left).toEqual([]);

@@ -60,6 +60,8 @@ export interface MediaInfo {
    * or absent when unknown.
    */
   startSec?: number | null;
+  /** The first audio stream's first timestamp (ffprobe's stream `start_time`); null or absent when unknown or without audio. */
+  audioStartSec?: number | null;
   width: number;
   height: number;
   fps: number | null;

@@ -102,10 +102,13 @@ export class SplitExecutor {
 
   /** The parts of the upload: from each key frame nearest a multiple of the split length. One part means: run it whole. */
   async cut(plan: SplitPlan, video: VideoRef, jobId: string, signal: AbortSignal): Promise<SplitPartRef[]> {
-    return this.withInput(plan, video, jobId, signal, async ({ input, media }) => {
+    return this.withInput('cut', plan, video, jobId, signal, async ({ input, media }) => {
+      const startedAt = performance.now();
       const keyframes = await this.ffprobe.keyframes(input, signal);
       const duration = media.durationSec ?? keyframes.at(-1) ?? 0;
-      return findCutPoints(keyframes, duration, plan.splitSeconds);
+      const parts = findCutPoints(keyframes, duration, plan.splitSeconds);
+      this.logger.debug({ jobId, keyframes: keyframes.length, parts: parts.length, keyframesMs: Math.round(performance.now() - startedAt) }, 'key frames read');
+      return parts;
     });
   }
 
@@ -124,11 +127,13 @@ export class SplitExecutor {
   ): Promise<ArtifactRef[]> {
     const writer = new ObjectStoreArtifactWriter(this.blobs, `${artifactPrefix(where.jobId, where.attempt)}parts/${part.index}-${where.partAttempt}/`);
     try {
-      await this.withInput(plan, video, where.jobId, signal, (prepared) =>
-        this.withContext(plan, prepared, where, writer, signal, (done, current, total) => {
+      await this.withInput('part', plan, video, where.jobId, signal, async (prepared) => {
+        const startedAt = performance.now();
+        await this.withContext(plan, prepared, where, writer, signal, (done, current, total) => {
           onProgress({ percent: Math.max(0, Math.min(100, done * 100)), currentFrame: current, totalFrames: total });
-        }, (ctx) => plan.split.runPart(ctx, part)),
-      );
+        }, (ctx) => plan.split.runPart(ctx, part));
+        this.logger.debug({ jobId: where.jobId, part: part.index, toolMs: Math.round(performance.now() - startedAt) }, 'part made and stored');
+      });
       return writer.artifacts();
     } catch (error) {
       await writer.discard();
@@ -145,7 +150,8 @@ export class SplitExecutor {
   async join(plan: SplitPlan, video: VideoRef, where: { jobId: string; attempt: number; runId: string }, parts: ReadonlyArray<{ index: number; artifacts: ArtifactRef[] }>, signal: AbortSignal): Promise<PipelineOutcome> {
     const writer = new ObjectStoreArtifactWriter(this.blobs, `${artifactPrefix(where.jobId, where.attempt)}join-${where.runId}/`);
     try {
-      const placed = await this.withInput(plan, video, where.jobId, signal, async (prepared) => {
+      const placed = await this.withInput('join', plan, video, where.jobId, signal, async (prepared) => {
+        const downloadStartedAt = performance.now();
         const local: JoinPart[] = [];
         for (const part of [...parts].sort((a, b) => a.index - b.index)) {
           const dir = join(prepared.workDir, 'parts', String(part.index));
@@ -161,6 +167,8 @@ export class SplitExecutor {
         const startedAt = performance.now();
         const output = await this.withContext(plan, prepared, where, writer, signal, () => undefined, (ctx) => plan.split.join(ctx, local));
         if (signal.aborted) throw signal.reason;
+        const toolMs = Math.round(performance.now() - startedAt);
+        this.logger.debug({ jobId: where.jobId, parts: local.length, partsDownloadMs: Math.round(startedAt - downloadStartedAt), toolMs }, 'parts joined and stored');
         const result = assembleResult(prepared.media, [{ tool: plan.tool, output, durationMs: performance.now() - startedAt }]);
         return placeResult(this.blobs, this.config.RESULT_INLINE_MAX_BYTES, where.jobId, where.attempt, result);
       });
@@ -183,8 +191,11 @@ export class SplitExecutor {
     for (const artifact of artifacts) await this.blobs.delete(artifact.objectName).catch(() => undefined);
   }
 
-  /** Downloads and probes the upload into a scratch directory (removed afterwards), checked against the pipeline's media limits. */
-  private async withInput<T>(plan: SplitPlan, video: VideoRef, jobId: string, signal: AbortSignal, work: (prepared: PreparedInput) => Promise<T>): Promise<T> {
+  /**
+   * Downloads and probes the upload into a scratch directory (removed afterwards), checked against the
+   * pipeline's media limits. `step` only names the step in the debug line that times the two.
+   */
+  private async withInput<T>(step: 'cut' | 'part' | 'join', plan: SplitPlan, video: VideoRef, jobId: string, signal: AbortSignal, work: (prepared: PreparedInput) => Promise<T>): Promise<T> {
     const demuxer = demuxerFor(video.contentType);
     if (!demuxer) throw new JobFailure(ErrorCode.UnsupportedMedia, `the upload is stored as "${video.contentType}", which is no container the workers read`, true);
     const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${jobId.slice(0, 8)}-`));
@@ -197,7 +208,9 @@ export class SplitExecutor {
         if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, plan.pipeline.name), true);
       };
       // Probed while it downloads, as a whole run does.
-      const media = toMediaInfo((await fetchAndProbe(this.blobs, this.ffprobe, video.objectName, input, check, signal)).probed);
+      const fetched = await fetchAndProbe(this.blobs, this.ffprobe, video.objectName, input, check, signal);
+      const media = toMediaInfo(fetched.probed);
+      this.logger.debug({ jobId, step, downloadMs: Math.round(fetched.downloadMs), probeMs: Math.round(fetched.probeMs), bytes: video.size }, 'input downloaded and probed');
       const toolDir = join(workDir, 'tool');
       await mkdir(toolDir);
       return await work({ input, media, workDir: toolDir });

@@ -53,6 +53,27 @@ function videoEncoding(params: TranscodeParams): string[] {
 /** The timing a part wrote beside its video, for the join: the part as it was given. */
 const PART_TIMING = 'part.json';
 
+/** The whole video's audio, encoded by the first part (see audioMadeByFirstPart). */
+const PART_AUDIO = 'audio.m4a';
+
+/** The audio encoding of a rendition: the same in an unsplit run, the first part and the join. */
+function audioEncoding(params: TranscodeParams): string[] {
+  return ['-c:a', 'aac', '-b:a', `${params.audio_bitrate_kbps}k`];
+}
+
+/**
+ * Whether the first part also encodes the whole video's audio, so that the join only copies it. The
+ * audio is a whole run's serial work that no part did before: on one thread, encoding two minutes of
+ * AAC takes about as long as a quarter of the parts' encoding at 360p, and the join, which waits for
+ * every part, did it alone. The first part is requested first, so its longer run overlaps the other
+ * parts'. Only when the audio starts where the container does: an audio file read back is counted from
+ * its own start, which then is the source's, so the join places it as it places the source's audio.
+ * Otherwise the join encodes the audio from the source, as before.
+ */
+function audioMadeByFirstPart(media: { hasAudio: boolean; startSec?: number | null; audioStartSec?: number | null }): boolean {
+  return media.hasAudio && media.audioStartSec != null && media.audioStartSec === (media.startSec ?? null);
+}
+
 /** Seconds as ffmpeg reads them, to the microsecond it keeps. */
 const secondsText = (s: number) => s.toFixed(6);
 
@@ -79,7 +100,7 @@ export const transcodeTool = defineTool({
     const { height, name } = renditionOf(ctx.params);
     const out = join(ctx.workDir, name);
     const args = ['-i', ctx.inputPath, '-map', '0:v:0', '-map', '0:a:0?', '-vf', `scale=-2:${height}`, ...videoEncoding(ctx.params)];
-    if (media.hasAudio) args.push('-c:a', 'aac', '-b:a', `${ctx.params.audio_bitrate_kbps}k`);
+    if (media.hasAudio) args.push(...audioEncoding(ctx.params));
     args.push('-movflags', '+faststart', '-f', 'mp4', out);
     await ctx.tools.ffmpeg(args, {
       onProgress: (p) => {
@@ -112,22 +133,36 @@ export const transcodeTool = defineTool({
       const seek = part.index > 0 ? ['-seek_timestamp', '1', '-ss', secondsText(part.start), '-noaccurate_seek'] : [];
       const args = ['-copyts', ...seek, '-i', ctx.inputPath, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filters.join(','), ...videoEncoding(ctx.params), '-f', 'mp4', out];
       const length = (part.end ?? (media.startSec ?? 0) + (media.durationSec ?? part.start)) - part.start;
+      const withAudio = part.index === 0 && audioMadeByFirstPart(media);
+      // With the audio, the video is counted as the first half of the part's progress (it is about that).
+      const share = withAudio ? 0.5 : 1;
+      const fraction = (done: number, offset: number) => ctx.progress.fraction(offset + share * Math.min(1, Math.max(0, done)));
       await ctx.tools.ffmpeg(args, {
         onProgress: (p) => {
-          if (p.outTimeSec !== null && length > 0) ctx.progress.fraction(Math.min(1, Math.max(0, p.outTimeSec / length)));
+          if (p.outTimeSec !== null && length > 0) fraction(p.outTimeSec / length, 0);
         },
       });
       const timing = join(ctx.workDir, partArtifactName(part.index, PART_TIMING));
       await writeFile(timing, JSON.stringify({ index: part.index, start: part.start, end: part.end } satisfies SplitPart));
       await ctx.artifacts.putFile(name, out, 'video/mp4');
       await ctx.artifacts.putFile(partArtifactName(part.index, PART_TIMING), timing, 'application/json');
+      if (withAudio) {
+        const audio = join(ctx.workDir, partArtifactName(part.index, PART_AUDIO));
+        await ctx.tools.ffmpeg(['-i', ctx.inputPath, '-map', '0:a:0', '-vn', '-sn', '-dn', ...audioEncoding(ctx.params), '-f', 'mp4', audio], {
+          onProgress: (p) => {
+            if (p.outTimeSec !== null && media.durationSec) fraction(p.outTimeSec / media.durationSec, 0.5);
+          },
+        });
+        await ctx.artifacts.putFile(partArtifactName(part.index, PART_AUDIO), audio, 'audio/mp4');
+      }
       ctx.progress.fraction(1);
     },
 
     /**
      * The parts' videos one after the other without encoding them again (the concat demuxer, `-c:v
      * copy`), each placed at its start's distance from the first part's (the list's `duration`s, from
-     * the parts' own timing), with the source's audio encoded once beside them: what `run` makes.
+     * the parts' own timing), with the source's audio encoded once beside them: what `run` makes. The
+     * audio is copied from the first part's when it made it (audioMadeByFirstPart): the same packets.
      */
     async join(ctx, parts) {
       const media = mediaOf(ctx);
@@ -147,8 +182,11 @@ export const transcodeTool = defineTool({
       const first = timings[0]!.part.start;
       const offset = Math.max(0, first - (media.startSec ?? first));
       const out = join(ctx.workDir, name);
-      const args = ['-itsoffset', secondsText(offset), '-f', 'concat', '-i', list, '-i', ctx.inputPath, '-map', '0:v:0', '-map', '1:a:0?', '-c:v', 'copy'];
-      if (media.hasAudio) args.push('-c:a', 'aac', '-b:a', `${ctx.params.audio_bitrate_kbps}k`);
+      const madeAudio = media.hasAudio && audioMadeByFirstPart(media) ? parts.find((p) => p.index === 0)?.files.get(partArtifactName(0, PART_AUDIO)) : undefined;
+      const audioInput = madeAudio ? ['-f', 'mov', '-i', madeAudio] : ['-i', ctx.inputPath];
+      const args = ['-itsoffset', secondsText(offset), '-f', 'concat', '-i', list, ...audioInput, '-map', '0:v:0', '-map', '1:a:0?', '-c:v', 'copy'];
+      if (madeAudio) args.push('-c:a', 'copy');
+      else if (media.hasAudio) args.push(...audioEncoding(ctx.params));
       args.push('-movflags', '+faststart', '-f', 'mp4', out);
       await ctx.tools.ffmpeg(args, {
         onProgress: (p) => {

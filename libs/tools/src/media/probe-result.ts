@@ -15,6 +15,7 @@ export interface FfprobeOutput {
     index: number;
     codec_type?: string;
     codec_name?: string;
+    start_time?: string;
     width?: number;
     height?: number;
     avg_frame_rate?: string;
@@ -84,6 +85,7 @@ export function toMediaInfo(output: FfprobeOutput): MediaInfo {
   return {
     durationSec: details.duration,
     startSec: num(output.format?.start_time),
+    audioStartSec: num((output.streams ?? []).find((s) => s.codec_type === 'audio')?.start_time),
     width: details.width,
     height: details.height,
     fps: details.fps,

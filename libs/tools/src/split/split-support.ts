@@ -37,7 +37,7 @@ export interface SplitSupport<P = Record<string, unknown>> {
   runPart(ctx: ToolContext<P>, part: SplitPart): Promise<void>;
   /**
    * Joins the parts' outputs (all of them, in index order, as local files) with the audio of
-   * `ctx.inputPath`, without encoding the video again, uploads the final artifacts with
+   * `ctx.inputPath` (or with that audio as a part already encoded it), without encoding the video again, uploads the final artifacts with
    * `ctx.artifacts.putFile` and returns what `run` returns for the same params, so that a split job's
    * result has the same shape as an unsplit one.
    */
