@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ErrorCode, type ArtifactRef, type SplitPartRef, type VideoRef } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
 import { BlobStore } from '@app/blob-store';
@@ -31,7 +31,15 @@ import { demuxerFor, type MediaInput } from '../media/media-input.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
 import { JobFailure } from './job-failure.js';
+import { UploadCache } from './upload-cache.js';
 import { fetchAndProbe, placeResult, type PipelineOutcome } from './pipeline-executor.service.js';
+
+/** The most bytes of uploads a worker keeps between a split job's steps, when no step uses them. */
+const UPLOAD_CACHE_MAX_BYTES = 2 * 1024 ** 3;
+/** How long an upload no step uses stays: long enough for the next part of the same job to come. */
+const UPLOAD_CACHE_IDLE_MS = 120_000;
+
+type FetchedUpload = Awaited<ReturnType<typeof fetchAndProbe>>;
 
 /** How a job of a split pipeline is split: its one tool, that tool's split support, its params and the split length. */
 export interface SplitPlan {
@@ -64,9 +72,12 @@ interface PreparedInput {
  * run, and runs the tool's SplitSupport with the same kind of context a whole run gets.
  */
 @Injectable()
-export class SplitExecutor {
+export class SplitExecutor implements OnModuleDestroy {
   private readonly logger = new Logger(SplitExecutor.name);
   private readonly limits: MediaLimits;
+  /** Uploads kept between the steps of a split job that run on this worker (see UploadCache). */
+  private readonly uploads: UploadCache<FetchedUpload>;
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly blobs: BlobStore,
@@ -82,6 +93,12 @@ export class SplitExecutor {
       maxFrames: config.MEDIA_MAX_FRAMES,
       maxStreams: config.MEDIA_MAX_STREAMS,
     };
+    this.uploads = new UploadCache(join(config.WORK_DIR ?? tmpdir(), `framewire-uploads-${process.pid}`), UPLOAD_CACHE_MAX_BYTES, UPLOAD_CACHE_IDLE_MS);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.shutdown.abort(new Error('the worker is shutting down'));
+    await this.uploads.close();
   }
 
   /**
@@ -198,25 +215,32 @@ export class SplitExecutor {
   private async withInput<T>(step: 'cut' | 'part' | 'join', plan: SplitPlan, video: VideoRef, jobId: string, signal: AbortSignal, work: (prepared: PreparedInput) => Promise<T>): Promise<T> {
     const demuxer = demuxerFor(video.contentType);
     if (!demuxer) throw new JobFailure(ErrorCode.UnsupportedMedia, `the upload is stored as "${video.contentType}", which is no container the workers read`, true);
-    const workDir = await mkdtemp(join(this.config.WORK_DIR ?? tmpdir(), `framewire-${jobId.slice(0, 8)}-`));
-    try {
-      const limits = effectiveLimits(this.limits, plan.pipeline.mediaLimits);
-      const input: MediaInput = { path: join(workDir, 'input'), demuxer, maxDurationSec: limits.limits.maxDurationSec };
-      const check = (output: FfprobeOutput) => {
-        const figures = mediaFigures(output);
-        const over = checkMediaLimits(figures, limits.limits);
-        if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, plan.pipeline.name), true);
-      };
-      // Probed while it downloads, as a whole run does.
-      const fetched = await fetchAndProbe(this.blobs, this.ffprobe, video.objectName, input, check, signal);
-      const media = toMediaInfo(fetched.probed);
-      this.logger.debug({ jobId, step, downloadMs: Math.round(fetched.downloadMs), probeMs: Math.round(fetched.probeMs), bytes: video.size }, 'input downloaded and probed');
-      const toolDir = join(workDir, 'tool');
-      await mkdir(toolDir);
-      return await work({ input, media, workDir: toolDir });
-    } finally {
-      await rm(workDir, { recursive: true, force: true }).catch((e: unknown) => this.logger.warn(`could not remove ${workDir}: ${String(e)}`));
-    }
+    const limits = effectiveLimits(this.limits, plan.pipeline.mediaLimits);
+    const check = (output: FfprobeOutput) => {
+      const figures = mediaFigures(output);
+      const over = checkMediaLimits(figures, limits.limits);
+      if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, plan.pipeline.name), true);
+    };
+    let fetchedHere = false;
+    // Fetched once for all the steps of the job that run here, probed while it downloads, as a whole
+    // run does. Not stopped by one step's signal: other steps may wait for it (a shutdown stops it).
+    const fetch = (path: string) => {
+      fetchedHere = true;
+      return fetchAndProbe(this.blobs, this.ffprobe, video.objectName, { path, demuxer, maxDurationSec: limits.limits.maxDurationSec }, check, this.shutdown.signal);
+    };
+    return this.uploads.use(video, fetch, async (upload) => {
+      if (signal.aborted) throw signal.reason;
+      const input: MediaInput = { path: upload.path, demuxer, maxDurationSec: limits.limits.maxDurationSec };
+      const media = toMediaInfo(upload.fetched.probed);
+      this.logger.debug({ jobId, step, cached: !fetchedHere, downloadMs: fetchedHere ? Math.round(upload.fetched.downloadMs) : 0, probeMs: fetchedHere ? Math.round(upload.fetched.probeMs) : 0, bytes: video.size }, 'input downloaded and probed');
+      // The step's scratch folder is beside the upload: the worker's ffmpeg reads concat lists only there.
+      const workDir = await mkdtemp(join(upload.dir, `${step}-`));
+      try {
+        return await work({ input, media, workDir });
+      } finally {
+        await rm(workDir, { recursive: true, force: true }).catch((e: unknown) => this.logger.warn(`could not remove ${workDir}: ${String(e)}`));
+      }
+    });
   }
 
   /** Runs `work` with a tool context like a whole run's, under the tool's timeout (TOOL_TIMEOUT). */
