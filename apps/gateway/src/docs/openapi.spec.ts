@@ -26,7 +26,7 @@ describe('the OpenAPI document', () => {
     expect(job.required).toContain('parts');
     const part = job.properties['parts'].items as { required: string[]; properties: Record<string, any> };
     expect([...part.required].sort()).toEqual(['attempts', 'end', 'index', 'progress', 'start', 'status', 'worker_id']);
-    expect(part.properties['status'].enum).toEqual(['queued', 'running', 'completed', 'failed']);
+    expect(part.properties['status'].enum).toEqual(['queued', 'running', 'completed', 'failed', 'stopped']);
     expect(JSON.stringify(part.properties['end'])).toContain('null');
   });
 

@@ -228,6 +228,7 @@ export class SplitExecutor implements OnModuleDestroy {
       fetchedHere = true;
       return fetchAndProbe(this.blobs, this.ffprobe, video.objectName, { path, demuxer, maxDurationSec: limits.limits.maxDurationSec }, check, this.shutdown.signal);
     };
+    // The folder is named after the job, like a whole run's scratch folder, for whoever looks at the disk or the processes.
     return this.uploads.use(video, fetch, async (upload) => {
       if (signal.aborted) throw signal.reason;
       const input: MediaInput = { path: upload.path, demuxer, maxDurationSec: limits.limits.maxDurationSec };
@@ -240,7 +241,7 @@ export class SplitExecutor implements OnModuleDestroy {
       } finally {
         await rm(workDir, { recursive: true, force: true }).catch((e: unknown) => this.logger.warn(`could not remove ${workDir}: ${String(e)}`));
       }
-    });
+    }, `framewire-${jobId.slice(0, 8)}-`);
   }
 
   /** Runs `work` with a tool context like a whole run's, under the tool's timeout (TOOL_TIMEOUT). */

@@ -44,9 +44,9 @@ export class UploadCache<P> {
 
   /**
    * Runs `work` on the upload `key` (`size` bytes), fetched into `path` by `fetch` unless an entry
-   * holds it already, or is fetching it.
+   * holds it already, or is fetching it. A new entry's folder is named from `folderPrefix`.
    */
-  async use<T>(key: { objectName: string; sha256: string; size: number }, fetch: (path: string) => Promise<P>, work: (upload: CachedUpload<P>) => Promise<T>): Promise<T> {
+  async use<T>(key: { objectName: string; sha256: string; size: number }, fetch: (path: string) => Promise<P>, work: (upload: CachedUpload<P>) => Promise<T>, folderPrefix = 'upload-'): Promise<T> {
     const id = `${key.objectName}\n${key.sha256}`;
     let entry = this.entries.get(id);
     if (!entry) {
@@ -54,7 +54,7 @@ export class UploadCache<P> {
       const made: Entry<P> = { dir: null, size: key.size, ready: Promise.resolve(null as never), users: 0, lastUsed: Date.now() };
       made.ready = (async () => {
         await mkdir(this.root, { recursive: true });
-        const dir = await mkdtemp(join(this.root, 'upload-'));
+        const dir = await mkdtemp(join(this.root, folderPrefix));
         made.dir = dir;
         const path = join(dir, 'input');
         return { dir, path, fetched: await fetch(path) };
