@@ -64,13 +64,7 @@ export class PipelineExecutor {
     private readonly probe: PipelineProbe,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {
-    this.limits = {
-      maxDurationSec: config.MEDIA_MAX_DURATION_SEC,
-      maxPixels: config.MEDIA_MAX_PIXELS,
-      maxFps: config.MEDIA_MAX_FPS,
-      maxFrames: config.MEDIA_MAX_FRAMES,
-      maxStreams: config.MEDIA_MAX_STREAMS,
-    };
+    this.limits = workerMediaLimits(config);
   }
 
   async run(request: WorkRequest, attempt: number, log: AttemptLog, signal: AbortSignal): Promise<PipelineOutcome> {
@@ -102,11 +96,7 @@ export class PipelineExecutor {
       if (demuxer) {
         const limits = effectiveLimits(this.limits, pipeline.mediaLimits);
         input = { path: inputPath, demuxer, maxDurationSec: limits.limits.maxDurationSec };
-        const check = (output: FfprobeOutput) => {
-          const figures = mediaFigures(output);
-          const over = checkMediaLimits(figures, limits.limits);
-          if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, pipeline.name), true);
-        };
+        const check = limitsCheck(limits, pipeline.name);
         const fetched = await fetchAndProbe(this.blobs, this.ffprobe, request.data.video.objectName, input, check, attemptSignal);
         media = toMediaInfo(fetched.probed);
         timings.downloadMs = fetched.downloadMs;
@@ -202,6 +192,26 @@ export class PipelineExecutor {
   private place(jobId: string, attempt: number, raw: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
     return placeResult(this.blobs, this.config.RESULT_INLINE_MAX_BYTES, jobId, attempt, raw);
   }
+}
+
+/** The installation's media limits (MEDIA_MAX_*), which a pipeline may only tighten. */
+export function workerMediaLimits(config: WorkerConfig): MediaLimits {
+  return {
+    maxDurationSec: config.MEDIA_MAX_DURATION_SEC,
+    maxPixels: config.MEDIA_MAX_PIXELS,
+    maxFps: config.MEDIA_MAX_FPS,
+    maxFrames: config.MEDIA_MAX_FRAMES,
+    maxStreams: config.MEDIA_MAX_STREAMS,
+  };
+}
+
+/** What ffprobe's answer is checked with before any tool runs: a video over a limit fails the attempt, for good, with INPUT_TOO_LARGE. */
+export function limitsCheck(limits: ReturnType<typeof effectiveLimits>, pipelineName: string): (output: FfprobeOutput) => void {
+  return (output) => {
+    const figures = mediaFigures(output);
+    const over = checkMediaLimits(figures, limits.limits);
+    if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, pipelineName), true);
+  };
 }
 
 /**

@@ -8,15 +8,11 @@ import { BlobStore } from '@app/blob-store';
 import { abortLink } from '@app/runtime';
 import {
   assembleResult,
-  checkMediaLimits,
-  describeViolations,
   effectiveLimits,
   findCutPoints,
-  mediaFigures,
   toMediaInfo,
   ToolCatalog,
   ToolError,
-  type FfprobeOutput,
   type JoinPart,
   type MediaInfo,
   type MediaLimits,
@@ -32,7 +28,7 @@ import { WORKER_CONFIG } from '../worker.config.js';
 import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
 import { JobFailure } from './job-failure.js';
 import { UploadCache } from './upload-cache.js';
-import { fetchAndProbe, placeResult, type PipelineOutcome } from './pipeline-executor.service.js';
+import { fetchAndProbe, limitsCheck, placeResult, workerMediaLimits, type PipelineOutcome } from './pipeline-executor.service.js';
 
 /** The most bytes of uploads a worker keeps between a split job's steps, when no step uses them. */
 const UPLOAD_CACHE_MAX_BYTES = 2 * 1024 ** 3;
@@ -86,13 +82,7 @@ export class SplitExecutor implements OnModuleDestroy {
     private readonly catalog: ToolCatalog,
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {
-    this.limits = {
-      maxDurationSec: config.MEDIA_MAX_DURATION_SEC,
-      maxPixels: config.MEDIA_MAX_PIXELS,
-      maxFps: config.MEDIA_MAX_FPS,
-      maxFrames: config.MEDIA_MAX_FRAMES,
-      maxStreams: config.MEDIA_MAX_STREAMS,
-    };
+    this.limits = workerMediaLimits(config);
     this.uploads = new UploadCache(join(config.WORK_DIR ?? tmpdir(), `framewire-uploads-${process.pid}`), UPLOAD_CACHE_MAX_BYTES, UPLOAD_CACHE_IDLE_MS);
   }
 
@@ -216,11 +206,7 @@ export class SplitExecutor implements OnModuleDestroy {
     const demuxer = demuxerFor(video.contentType);
     if (!demuxer) throw new JobFailure(ErrorCode.UnsupportedMedia, `the upload is stored as "${video.contentType}", which is no container the workers read`, true);
     const limits = effectiveLimits(this.limits, plan.pipeline.mediaLimits);
-    const check = (output: FfprobeOutput) => {
-      const figures = mediaFigures(output);
-      const over = checkMediaLimits(figures, limits.limits);
-      if (over.length > 0) throw new JobFailure(ErrorCode.InputTooLarge, describeViolations(over, figures, limits, plan.pipeline.name), true);
-    };
+    const check = limitsCheck(limits, plan.pipeline.name);
     let fetchedHere = false;
     // Fetched once for all the steps of the job that run here, probed while it downloads, as a whole
     // run does. Not stopped by one step's signal: other steps may wait for it (a shutdown stops it).
