@@ -172,14 +172,7 @@ export class PipelineExecutor {
       const result = assembleResult(media, runs);
       const placed = await this.place(request.jobId, attempt, result);
       this.logger.debug({ jobId: request.jobId, ...rounded(timings), ...writer.timings() }, 'attempt timed');
-      return {
-        ...placed,
-        artifacts: writer.artifacts(),
-        discard: async () => {
-          await writer.discard();
-          if (placed.resultRef) await this.blobs.delete(placed.resultRef.objectName).catch(() => undefined);
-        },
-      };
+      return attemptOutcome(this.blobs, writer, placed);
     } catch (error) {
       await writer.discard();
       throw error instanceof ToolError ? JobFailure.from(error) : error;
@@ -192,6 +185,18 @@ export class PipelineExecutor {
   private place(jobId: string, attempt: number, raw: object): Promise<Pick<PipelineOutcome, 'result' | 'resultRef'>> {
     return placeResult(this.blobs, this.config.RESULT_INLINE_MAX_BYTES, jobId, attempt, raw);
   }
+}
+
+/** What an attempt stored, and the way to delete it all (its artifacts and its result) when its terminal event is refused. */
+export function attemptOutcome(blobs: BlobStore, writer: ObjectStoreArtifactWriter, placed: Pick<PipelineOutcome, 'result' | 'resultRef'>): PipelineOutcome {
+  return {
+    ...placed,
+    artifacts: writer.artifacts(),
+    discard: async () => {
+      await writer.discard();
+      if (placed.resultRef) await blobs.delete(placed.resultRef.objectName).catch(() => undefined);
+    },
+  };
 }
 
 /** The installation's media limits (MEDIA_MAX_*), which a pipeline may only tighten. */

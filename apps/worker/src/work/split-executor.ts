@@ -28,7 +28,7 @@ import { WORKER_CONFIG } from '../worker.config.js';
 import { artifactPrefix, ObjectStoreArtifactWriter } from './artifact-writer.js';
 import { JobFailure } from './job-failure.js';
 import { UploadCache } from './upload-cache.js';
-import { fetchAndProbe, limitsCheck, placeResult, workerMediaLimits, type PipelineOutcome } from './pipeline-executor.service.js';
+import { attemptOutcome, fetchAndProbe, limitsCheck, placeResult, workerMediaLimits, type PipelineOutcome } from './pipeline-executor.service.js';
 
 /** The most bytes of uploads a worker keeps between a split job's steps, when no step uses them. */
 const UPLOAD_CACHE_MAX_BYTES = 2 * 1024 ** 3;
@@ -179,14 +179,7 @@ export class SplitExecutor implements OnModuleDestroy {
         const result = assembleResult(prepared.media, [{ tool: plan.tool, output, durationMs: performance.now() - startedAt }]);
         return placeResult(this.blobs, this.config.RESULT_INLINE_MAX_BYTES, where.jobId, where.attempt, result);
       });
-      return {
-        ...placed,
-        artifacts: writer.artifacts(),
-        discard: async () => {
-          await writer.discard();
-          if (placed.resultRef) await this.blobs.delete(placed.resultRef.objectName).catch(() => undefined);
-        },
-      };
+      return attemptOutcome(this.blobs, writer, placed);
     } catch (error) {
       await writer.discard();
       throw error instanceof ToolError ? JobFailure.from(error) : error;
