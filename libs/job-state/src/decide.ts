@@ -4,6 +4,7 @@ import {
   cleanText,
   ErrorCode,
   inScope,
+  isPartEvent,
   isTerminal,
   newEvent,
   type EventData,
@@ -655,7 +656,7 @@ function decideClaimPart(history: JobHistory, command: Extract<JobCommand, { kin
   if (previous && !previous.event) return unreadable(jobId, previous.seq);
   const before = previous?.event ?? null;
   let partAttempt = 1;
-  if (before && 'index' in before.data && before.data.attempt === attempt && (before.type === 'PartStarted' || before.type === 'PartProgressed' || before.type === 'PartCompleted' || before.type === 'PartFailed')) {
+  if (before && isPartEvent(before) && before.data.attempt === attempt) {
     if (before.type === 'PartCompleted' || (before.type === 'PartFailed' && before.data.final)) return refused('ended', `part ${part.index} of job ${jobId} has ended`, previous!.seq);
     // Its worker died (a redelivery after the ack deadline), or it failed and its retry is due: the next attempt of the part.
     partAttempt = before.data.partAttempt + 1;

@@ -9,6 +9,7 @@ import {
   type DeadLetterView,
   type JobView,
   type ObjectRef,
+  type SplitJobEvent,
   type VideoRef,
 } from '@app/contracts';
 
@@ -254,7 +255,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
   }
 }
 
-export type SplitEvent = Extract<JobEvent, { type: 'JobSplit' | 'JoinRequested' | 'PartRequested' | 'PartStarted' | 'PartProgressed' | 'PartCompleted' | 'PartFailed' }>;
+export type SplitEvent = SplitJobEvent;
 
 /**
  * The next parts of a split job given one of its split events; the same object when the event

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { attemptOf, type JobEvent, type JobView, type Principal } from '@app/contracts';
+import { attemptOf, isSplitJobEvent, type JobEvent, type JobView, type Principal, type SplitJobEvent } from '@app/contracts';
 import { EventStore } from '@app/event-store';
 import { evolveSplit, partsProgress, type SplitState } from '@app/job-state';
 import { JobQueriesClient } from '../jobs/job-queries.client.js';
@@ -134,42 +134,33 @@ export function liveStateOf(snapshot: JobView): LiveJobState {
  * with the parts' mean (partsProgress), the same figure GET /v1/jobs/{id} then shows.
  */
 export function nextUpdate(live: LiveJobState, event: JobEvent, seq: number): { live: LiveJobState; update: JobUpdate | null } {
-  switch (event.type) {
-    case 'JobSplit':
-    case 'PartRequested':
-    case 'JoinRequested':
-    case 'PartStarted':
-    case 'PartProgressed':
-    case 'PartCompleted':
-    case 'PartFailed': {
-      const split = evolveSplit(live.split, event);
-      if (split === live.split || !split) return { live, update: null };
-      const detail = partsProgress(split.parts, split.joinRequested);
-      const update: JobUpdate = {
-        kind: 'progress',
-        seq,
-        data: {
-          job_id: event.jobId,
-          status: 'running',
-          attempt: split.attempt,
-          percent: detail.percent,
-          current_frame: detail.currentFrame,
-          total_frames: detail.totalFrames,
-          current_tool: detail.currentTool,
-          tools_completed: detail.toolsCompleted,
-          tools_total: detail.toolsTotal,
-        },
-      };
-      return { live: { ...live, split }, update };
-    }
-    case 'JobStarted':
-      return { live: { ...live, attempt: event.data.attempt, workerId: event.data.workerId }, update: toUpdate(event, seq, live) };
-    default:
-      return { live, update: toUpdate(event, seq, live) };
+  if (isSplitJobEvent(event)) {
+    const split = evolveSplit(live.split, event);
+    if (split === live.split || !split) return { live, update: null };
+    const detail = partsProgress(split.parts, split.joinRequested);
+    const update: JobUpdate = {
+      kind: 'progress',
+      seq,
+      data: {
+        job_id: event.jobId,
+        status: 'running',
+        attempt: split.attempt,
+        percent: detail.percent,
+        current_frame: detail.currentFrame,
+        total_frames: detail.totalFrames,
+        current_tool: detail.currentTool,
+        tools_completed: detail.toolsCompleted,
+        tools_total: detail.toolsTotal,
+      },
+    };
+    return { live: { ...live, split }, update };
   }
+  if (event.type === 'JobStarted') return { live: { ...live, attempt: event.data.attempt, workerId: event.data.workerId }, update: toUpdate(event, seq, live) };
+  return { live, update: toUpdate(event, seq, live) };
 }
 
-function toUpdate(event: JobEvent, seq: number, current: { attempt: number; workerId: string | null }): JobUpdate | null {
+/** The update of an event of any job (a split job's own events are nextUpdate's). */
+function toUpdate(event: Exclude<JobEvent, SplitJobEvent>, seq: number, current: { attempt: number; workerId: string | null }): JobUpdate | null {
   const base = { job_id: event.jobId, error: null, progress: null };
   switch (event.type) {
     case 'VideoSubmitted':
@@ -213,14 +204,5 @@ function toUpdate(event: JobEvent, seq: number, current: { attempt: number; work
       return null;
     case 'JobDeleted':
       return { kind: 'deleted', seq, data: { job_id: event.jobId } };
-    case 'JobSplit':
-    case 'PartRequested':
-    case 'JoinRequested':
-    case 'PartStarted':
-    case 'PartProgressed':
-    case 'PartCompleted':
-    case 'PartFailed':
-      // A split job's progress is the mean of its parts': nextUpdate tracks them (partsProgress).
-      return null;
   }
 }

@@ -402,6 +402,8 @@ export type PartFailed = z.infer<typeof partFailedV1Schema>;
 export type PartEvent = PartStarted | PartProgressed | PartCompleted | PartFailed;
 /** The work requests of a split job's parts and join, on its parts subject. */
 export type PartWork = PartRequested | JoinRequested;
+/** Every event that only a split job has: its split, its parts' and join's work requests, its parts' events. */
+export type SplitJobEvent = JobSplit | PartWork | PartEvent;
 
 /** The current version of every event: what code reads after upcasting. */
 export type JobEvent =
@@ -428,6 +430,10 @@ export function isWorkRequest(event: JobEvent): event is WorkRequest {
 
 export function isPartWork(event: JobEvent): event is PartWork {
   return event.type === 'PartRequested' || event.type === 'JoinRequested';
+}
+
+export function isSplitJobEvent(event: JobEvent): event is SplitJobEvent {
+  return event.type === 'JobSplit' || isPartWork(event) || isPartEvent(event);
 }
 
 export function isPartEvent(event: JobEvent): event is PartEvent {
