@@ -256,7 +256,7 @@ export class JobRunner {
 
   /** The pipeline's own attempt limit, never above the consumer's max_deliver. */
   private maxAttempts(pipeline: string): number {
-    return Math.min(this.catalog.pipeline(pipeline)?.maxAttempts ?? this.config.WORKER_MAX_DELIVER, this.config.WORKER_MAX_DELIVER);
+    return maxAttemptsOf(this.catalog, this.config, pipeline);
   }
 
   private record(pipeline: string, event: JobCompleted | JobFailed, outcome: RunOutcome, startedAt: number): void {
@@ -279,6 +279,12 @@ export class JobRunner {
 function settlesOrSkips(decision: Decision): boolean {
   if (decision.kind === 'refused') return decision.reason !== 'unreadable';
   return decision.appends[0].event.type === 'JobCancelled';
+}
+
+/** A pipeline's own attempt limit, never above the consumer's max_deliver (for a split job's parts too). */
+export function maxAttemptsOf(catalog: ToolCatalog, config: WorkerConfig, pipeline: string | undefined): number {
+  const own = pipeline ? catalog.pipeline(pipeline)?.maxAttempts : null;
+  return Math.min(own ?? config.WORKER_MAX_DELIVER, config.WORKER_MAX_DELIVER);
 }
 
 /** Three heartbeats per ack deadline, so that one lost on the way never lets the deadline pass. */

@@ -8,7 +8,7 @@ import { abortLink, Clock, IdGenerator } from '@app/runtime';
 import { ToolCatalog } from '@app/tools';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { JobFailure } from './job-failure.js';
-import { heartbeatIntervalMs, UNREADABLE_RETRY_MS, type RunOutcome } from './job-runner.service.js';
+import { heartbeatIntervalMs, maxAttemptsOf, UNREADABLE_RETRY_MS, type RunOutcome } from './job-runner.service.js';
 import { PartLog, storedOf } from './part-log.js';
 import { SplitExecutor, type SplitPlan } from './split-executor.js';
 import type { WorkDelivery } from './work-delivery.js';
@@ -208,8 +208,7 @@ export class PartRunner {
   }
 
   private maxAttempts(pipeline: string | undefined): number {
-    const own = pipeline ? this.catalog.pipeline(pipeline)?.maxAttempts : null;
-    return Math.min(own ?? this.config.WORKER_MAX_DELIVER, this.config.WORKER_MAX_DELIVER);
+    return maxAttemptsOf(this.catalog, this.config, pipeline);
   }
 
   private track(jobId: string, log: PartLog, on: boolean): void {
