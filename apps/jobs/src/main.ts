@@ -5,12 +5,13 @@ import { jobSubjects } from '@app/contracts';
 import { jobsEnvSchema, loadConfig } from '@app/config';
 import { inboxPrefixOf, natsClientOptions, preflightNatsServer } from '@app/nats';
 import { NamespacedNatsServer } from '@app/rpc';
-import { createLogger } from '@app/observability';
+import { createLogger, startTracing } from '@app/observability';
 import { closeOnSignals } from '@app/runtime';
 import { JobsModule } from './jobs.module.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(jobsEnvSchema);
+  const tracing = startTracing('jobs');
   // A NATS too old or without JetStream stops the start here, in one line (see the catch below).
   await preflightNatsServer(config.NATS_URL, 'framewire-jobs-preflight', { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') });
   const logger = createLogger('jobs', config.LOG_LEVEL);
@@ -27,7 +28,7 @@ async function bootstrap(): Promise<void> {
   });
   app.useLogger(app.get(Logger));
   await app.listen();
-  closeOnSignals(app, logger, 20_000);
+  closeOnSignals(app, logger, 20_000, () => tracing.shutdown());
   logger.info({ namespace: config.FRAMEWIRE_NAMESPACE, schema: config.DATABASE_SCHEMA }, 'jobs service ready');
 }
 

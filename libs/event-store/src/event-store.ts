@@ -19,6 +19,7 @@ import {
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, EventHeader, isPartEvent, isPartWork, isWorkRequest, type JetStreamFigures, type JobEvent, type JobSubjects } from '@app/contracts';
+import { ATTEMPT_TRACE_HEADER, inSpan, injectTraceContext, messagingAttributes, SpanKind, TraceAttr, tracingActive, type Attributes } from '@app/observability';
 import { encodeCancelNudge } from './cancel-nudge.js';
 import { ensureDurableConsumer } from './consumer-setup.js';
 import { readJetStreamFigures } from './jetstream-figures.js';
@@ -36,6 +37,16 @@ export interface StoredJobEvent {
   subject: string;
   storedAt: Date;
   event: JobEvent;
+  /** The W3C trace context the event was appended in (its headers), when it was traced. */
+  trace?: StoredTrace;
+}
+
+/** The trace context headers of a stored event: its append's span, and the job attempt it was appended in. */
+export interface StoredTrace {
+  traceparent: string;
+  tracestate?: string;
+  /** The span of the job attempt the event was appended in (ATTEMPT_TRACE_HEADER), if any. */
+  attempt?: string;
 }
 
 /** A message whose payload is not a valid event; it is reported, never thrown. */
@@ -182,9 +193,20 @@ export class EventStore {
    * only followed by its work requests, and a split decided again keeps what was made).
    */
   async appendAtomic(events: [JobEvent, ...JobEvent[]], expectedLastSeq: number): Promise<AppendResult[]> {
+    if (!tracingActive()) return this.appendAtomicUntraced(events, expectedLastSeq);
+    const name = events.length === 1 ? `publish ${events[0].type}` : `publish batch ${events.map((e) => e.type).join(',')}`;
+    return inSpan(name, { kind: SpanKind.PRODUCER, attributes: appendAttributes(events[0], this.subjectOf(events[0]), events.length) }, async (span) => {
+      const results = await this.appendAtomicUntraced(events, expectedLastSeq);
+      span.setAttribute(TraceAttr.natsStreamSequence, results[0]!.seq);
+      if (results[0]!.duplicate) span.setAttribute('framewire.append.duplicate', true);
+      return results;
+    });
+  }
+
+  private async appendAtomicUntraced(events: [JobEvent, ...JobEvent[]], expectedLastSeq: number): Promise<AppendResult[]> {
     if (events.length === 1 || !(await this.allowsAtomicBatches().catch(() => false))) {
       const results: AppendResult[] = [];
-      for (const event of events) results.push(await this.append(event, results.at(-1)?.seq ?? expectedLastSeq));
+      for (const event of events) results.push(await this.appendUntraced(event, results.at(-1)?.seq ?? expectedLastSeq));
       return results;
     }
     const tree = this.subjects.ofJob(events[0].jobId);
@@ -223,6 +245,17 @@ export class EventStore {
    * one at `expectedLastSeq` (0: the job has none); else a ConcurrencyError.
    */
   async append(event: JobEvent, expectedLastSeq: number): Promise<AppendResult> {
+    if (!tracingActive()) return this.appendUntraced(event, expectedLastSeq);
+    const subject = this.subjectOf(event);
+    return inSpan(`publish ${event.type}`, { kind: SpanKind.PRODUCER, attributes: appendAttributes(event, subject, 1) }, async (span) => {
+      const result = await this.appendUntraced(event, expectedLastSeq);
+      span.setAttribute(TraceAttr.natsStreamSequence, result.seq);
+      if (result.duplicate) span.setAttribute('framewire.append.duplicate', true);
+      return result;
+    });
+  }
+
+  private async appendUntraced(event: JobEvent, expectedLastSeq: number): Promise<AppendResult> {
     const tree = this.subjects.ofJob(event.jobId);
     try {
       const headers = eventHeaders(event);
@@ -552,25 +585,49 @@ export function storedAsFirstOfJob(subject: string, headers: MsgHdrs | undefined
   );
 }
 
+/** The headers of an event's message: its type, version and correlation, and (tracing on) the trace context of its append. */
 function eventHeaders(event: JobEvent): MsgHdrs {
   const h = natsHeaders();
   h.set(EventHeader.Type, event.type);
   h.set(EventHeader.Version, String(event.version));
   h.set(EventHeader.CorrelationId, event.correlationId);
   if (event.causationId) h.set(EventHeader.CausationId, event.causationId);
+  if (tracingActive()) injectTraceContext(h);
   return h;
 }
 
+/** The attributes of an append's span (the semantic conventions for a messaging `send`). */
+function appendAttributes(event: JobEvent, subject: string, count: number): Attributes {
+  return messagingAttributes('send', 'publish', subject, {
+    [TraceAttr.messagingMessageId]: event.eventId,
+    [TraceAttr.messagingConversationId]: event.correlationId,
+    [TraceAttr.jobId]: event.jobId,
+    [TraceAttr.correlationId]: event.correlationId,
+    [TraceAttr.eventType]: event.type,
+    ...(count > 1 ? { [TraceAttr.messagingBatchCount]: count } : {}),
+  });
+}
+
 function readStored(msg: StoredMsg): ReadItem {
-  return toItem(msg.seq, msg.subject, msg.time, msg.data);
+  return toItem(msg.seq, msg.subject, msg.time, msg.data, msg.header);
 }
 
 export function readJsMsg(msg: JsMsg): ReadItem {
-  return toItem(msg.seq, msg.subject, msg.time, msg.data);
+  return toItem(msg.seq, msg.subject, msg.time, msg.data, msg.headers);
 }
 
-function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array): ReadItem {
+function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array, headers?: MsgHdrs): ReadItem {
   const decoded = decodeEvent(data);
   if (!decoded.ok) return { ok: false, malformed: { seq, subject, storedAt, reason: decoded.reason } };
-  return { ok: true, stored: { seq, subject, storedAt, event: decoded.event } };
+  const trace = storedTraceOf(headers);
+  return { ok: true, stored: trace ? { seq, subject, storedAt, event: decoded.event, trace } : { seq, subject, storedAt, event: decoded.event } };
+}
+
+/** The trace context headers a message was stored with, if it has a `traceparent`. */
+export function storedTraceOf(headers: MsgHdrs | undefined): StoredTrace | undefined {
+  const traceparent = headers?.get('traceparent');
+  if (!traceparent) return undefined;
+  const tracestate = headers!.get('tracestate');
+  const attempt = headers!.get(ATTEMPT_TRACE_HEADER);
+  return { traceparent, ...(tracestate ? { tracestate } : {}), ...(attempt ? { attempt } : {}) };
 }

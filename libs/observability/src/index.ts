@@ -4,3 +4,4 @@ export * from './metrics.js';
 export * from './health.js';
 export * from './ops-server.js';
 export * from './ops-listener.js';
+export * from './tracing.js';

@@ -4,6 +4,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
 import { currentCorrelation } from './correlation.js';
+import { traceLogFields, tracingActive } from './tracing.js';
 
 export type { PinoLogger };
 
@@ -33,7 +34,8 @@ export function requestCorrelationId(req: IncomingMessage & { id?: unknown }, re
 /**
  * JSON logs on stdout, one line per record, with the service's name on every line. A line written
  * inside runWithCorrelation() also carries that context's correlationId (and jobId), so one grep
- * for a request id finds every line of every service that worked on it.
+ * for a request id finds every line of every service that worked on it. With tracing on, a line
+ * written inside a span also carries its `trace_id` and `span_id`.
  *
  * Lines are written asynchronously: a record is formatted at once, but the write to stdout happens
  * off the caller's path (as soon as the previous write has finished), so a job's log lines never hold
@@ -47,7 +49,7 @@ export function createLogger(service: string, level: LevelWithSilent): PinoLogge
       base: { service, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      mixin: () => currentCorrelation() ?? {},
+      mixin: () => (tracingActive() ? { ...currentCorrelation(), ...traceLogFields() } : (currentCorrelation() ?? {})),
     },
     pino.destination({ dest: 1, sync: false }),
   );

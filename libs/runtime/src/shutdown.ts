@@ -13,9 +13,10 @@ export interface ShutdownLog {
  * shutdown hook (consumers stop, workers hand back their jobs, connections drain), then the process
  * exits 0. A second signal, or a close that takes longer than `hardLimitMs`, exits at once with 1.
  * Nest's own enableShutdownHooks re-raises the signal after closing, so a supervisor could not tell
- * a clean stop from a kill; this reports a clean stop as exit code 0.
+ * a clean stop from a kill; this reports a clean stop as exit code 0. `afterClose` runs between the
+ * close and the exit (spans still buffered are sent then).
  */
-export function closeOnSignals(app: Closable, log: ShutdownLog, hardLimitMs: number): void {
+export function closeOnSignals(app: Closable, log: ShutdownLog, hardLimitMs: number, afterClose: () => Promise<void> = () => Promise.resolve()): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {
@@ -29,7 +30,7 @@ export function closeOnSignals(app: Closable, log: ShutdownLog, hardLimitMs: num
       process.exit(1);
     }, hardLimitMs);
     limit.unref();
-    app.close().then(
+    app.close().then(afterClose).then(
       () => {
         log.info('stopped');
         process.exit(0);
