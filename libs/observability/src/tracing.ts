@@ -187,6 +187,12 @@ export function traceContextFrom(headers: HeaderReader | undefined | null): Cont
   return headers ? propagation.extract(ROOT_CONTEXT, headers, readHeaders) : ROOT_CONTEXT;
 }
 
+/** The context a stored `traceparent` (and `tracestate`) continues; the root context without one. */
+export function traceContextOf(traceparent: string | undefined, tracestate?: string): Context {
+  if (!traceparent) return ROOT_CONTEXT;
+  return traceContextFrom({ get: (name) => (name === 'traceparent' ? traceparent : name === 'tracestate' ? tracestate : undefined) });
+}
+
 /** `ctx` marked as running job attempt `span`: every event appended inside it names that attempt (ATTEMPT_TRACE_HEADER). */
 export function withAttemptSpan(ctx: Context, span: Span): Context {
   return trace.setSpan(ctx, span).setValue(ATTEMPT_SPAN_KEY, span.spanContext());

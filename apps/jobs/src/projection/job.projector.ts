@@ -5,8 +5,10 @@ import { isStreamNotFound, PROJECTOR_CONSUMER } from '@app/nats';
 import { ProjectionSupersededError, ProjectionWriter, sameStream, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';
+import { tracingActive } from '@app/observability';
 import { Backoff, retryLoop } from '@app/runtime';
 import { JOBS_CONFIG } from '../jobs.config.js';
+import { projectionSpans } from './projection-spans.js';
 import { JobsMetrics } from '../ops/jobs.metrics.js';
 import { ProjectionStreamService, StreamMismatchError, type VerifiedStream } from './projection-stream.service.js';
 
@@ -294,7 +296,14 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
       this.logger.warn(`skipping malformed message seq ${item.malformed.seq} on ${item.malformed.subject}: ${item.malformed.reason}`);
       return { seq: item.malformed.seq, event: null };
     });
-    await this.write(projection, fromSeq, throughSeq, live);
+    const spans = live && tracingActive() ? projectionSpans(items, PROJECTOR_CONSUMER, projection.length) : null;
+    try {
+      const result = await this.write(projection, fromSeq, throughSeq, live);
+      spans?.ended(result.parked.map((p) => p.seq));
+    } catch (error) {
+      spans?.failed(error);
+      throw error;
+    }
   }
 
   private async write(items: ProjectionItem[], fromSeq: number, throughSeq: number, live: boolean): Promise<ApplyResult> {

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { basename } from 'node:path';
 import { ErrorCode } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
+import { recordError, SpanKind, SpanStatusCode, startSpan, TraceAttr, tracingActive } from '@app/observability';
 import { ToolError } from '@app/tools';
 
 /**
@@ -23,8 +25,39 @@ export function memoryCapMb(config: Pick<WorkerConfig, 'FFMPEG_MEMORY_MB' | 'FFM
  */
 export function spawnCapped(binary: string, args: readonly string[], memoryMb: number, signal: AbortSignal): ChildProcessWithoutNullStreams {
   const options = { stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' as const };
-  if (memoryMb <= 0) return spawn(binary, args, options) as unknown as ChildProcessWithoutNullStreams;
-  return spawn('/bin/sh', ['-c', 'ulimit -v "$1" || exit 127; shift; exec "$@"', 'sh', String(memoryMb * 1024), binary, ...args], options) as unknown as ChildProcessWithoutNullStreams;
+  const child =
+    memoryMb <= 0
+      ? (spawn(binary, args, options) as unknown as ChildProcessWithoutNullStreams)
+      : (spawn('/bin/sh', ['-c', 'ulimit -v "$1" || exit 127; shift; exec "$@"', 'sh', String(memoryMb * 1024), binary, ...args], options) as unknown as ChildProcessWithoutNullStreams);
+  if (tracingActive()) traceProcess(child, binary, args);
+  return child;
+}
+
+/**
+ * A span for one run of a tool's process, child of the span running now (the tool's): its command
+ * and arguments as given (the memory cap's shell wrapper left out), its exit code, and an error
+ * status when it did not exit 0.
+ */
+function traceProcess(child: ChildProcessWithoutNullStreams, binary: string, args: readonly string[]): void {
+  const span = startSpan(basename(binary), { kind: SpanKind.INTERNAL, attributes: { [TraceAttr.processCommand]: binary, [TraceAttr.processArgs]: [binary, ...args] } });
+  if (child.pid) span.setAttribute('process.pid', child.pid);
+  let ended = false;
+  const end = () => {
+    ended = true;
+    span.end();
+  };
+  child.once('error', (error) => {
+    if (ended) return;
+    recordError(span, error);
+    end();
+  });
+  child.once('close', (code, signalName) => {
+    if (ended) return;
+    if (code !== null) span.setAttribute(TraceAttr.processExitCode, code);
+    if (signalName) span.setAttribute('process.exit.signal', signalName);
+    if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: signalName ? `killed by ${signalName}` : `exit code ${code}` });
+    end();
+  });
 }
 
 /** What ffmpeg, its libraries and the loader say when an allocation, a mapping or a thread is refused. */

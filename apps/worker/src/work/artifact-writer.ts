@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { artifactNameSchema, ErrorCode, type ArtifactRef } from '@app/contracts';
 import type { BlobStore } from '@app/blob-store';
+import { inSpan, SpanKind, tracingActive } from '@app/observability';
 import { ToolError, type ArtifactWriter } from '@app/tools';
 
 /** Where an attempt's artifacts live in the Object Store: one folder per job, one per attempt in it. */
@@ -37,7 +38,14 @@ export class ObjectStoreArtifactWriter implements ArtifactWriter {
     const slot = this.written.push(null) - 1;
     const began = performance.now();
     this.firstAt ??= began;
-    const upload = this.blobs.put(this.prefix + name, createReadStream(path), contentType);
+    const put = () => this.blobs.put(this.prefix + name, createReadStream(path), contentType);
+    const upload = tracingActive()
+      ? inSpan('upload artifact', { kind: SpanKind.INTERNAL, attributes: { 'framewire.artifact.name': name, 'framewire.artifact.content_type': contentType } }, async (span) => {
+          const blob = await put();
+          span.setAttribute('framewire.artifact.bytes', blob.size);
+          return blob;
+        })
+      : put();
     this.pending.add(upload);
     let blob;
     try {

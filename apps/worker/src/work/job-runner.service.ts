@@ -4,11 +4,13 @@ import type { WorkerConfig } from '@app/config';
 import { ConcurrencyError, EventStore } from '@app/event-store';
 import { firstDeliveryHistory, runCommand, stampNow } from '@app/job-commands';
 import type { Decision } from '@app/job-state';
+import { traceApi, TraceAttr } from '@app/observability';
 import { abortLink, Clock, IdGenerator } from '@app/runtime';
 import { ToolCatalog } from '@app/tools';
 import { WorkerMetrics } from '../ops/worker.metrics.js';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { AttemptLog, type AttemptEnd } from './attempt-log.js';
+import { DeliveryTrace } from './delivery-trace.js';
 import { JobFailure } from './job-failure.js';
 import { PipelineExecutor, type PipelineOutcome } from './pipeline-executor.service.js';
 import { SplitExecutor } from './split-executor.js';
@@ -65,6 +67,12 @@ export class JobRunner {
   ) {}
 
   async run(delivery: WorkDelivery, signal: AbortSignal): Promise<RunOutcome> {
+    const pipeline = delivery.request.data.pipeline;
+    const trace = await DeliveryTrace.begin(this.store, delivery, `attempt ${pipeline}`, { [TraceAttr.pipeline]: pipeline, [TraceAttr.workerId]: this.config.WORKER_ID });
+    return trace ? trace.run(() => this.runAttempt(delivery, signal)) : this.runAttempt(delivery, signal);
+  }
+
+  private async runAttempt(delivery: WorkDelivery, signal: AbortSignal): Promise<RunOutcome> {
     const claim = await this.claim(delivery);
     if (claim === 'skipped' || claim === 'held' || claim === 'lost') return claim;
     const { request } = delivery;
@@ -186,6 +194,7 @@ export class JobRunner {
       return 'skipped';
     }
     const attempt = event.data.attempt;
+    traceApi.getActiveSpan()?.setAttribute(TraceAttr.attempt, attempt);
     // At info, as the operators' trail of a job expects (test/e2e/operator.e2e-spec.ts); the line is
     // formatted here, between the claim and the pipeline's start (the path P1 measures), and written later.
     this.logger.log({ jobId: request.jobId, attempt, pipeline: request.data.pipeline, correlationId: request.correlationId, seq }, 'job started');

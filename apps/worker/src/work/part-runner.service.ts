@@ -4,9 +4,11 @@ import type { WorkerConfig } from '@app/config';
 import { EventStore } from '@app/event-store';
 import { readJobHistory, runCommand, stampNow } from '@app/job-commands';
 import { retryDelayMs, type JobHistory } from '@app/job-state';
+import { TraceAttr } from '@app/observability';
 import { abortLink, Clock, IdGenerator } from '@app/runtime';
 import { ToolCatalog } from '@app/tools';
 import { WORKER_CONFIG } from '../worker.config.js';
+import { DeliveryTrace } from './delivery-trace.js';
 import { JobFailure } from './job-failure.js';
 import { heartbeatIntervalMs, maxAttemptsOf, UNREADABLE_RETRY_MS, type RunOutcome } from './job-runner.service.js';
 import { PartLog, storedOf } from './part-log.js';
@@ -42,9 +44,13 @@ export class PartRunner {
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
-  run(delivery: WorkDelivery<PartWork>, signal: AbortSignal): Promise<RunOutcome> {
+  async run(delivery: WorkDelivery<PartWork>, signal: AbortSignal): Promise<RunOutcome> {
     const request = delivery.request;
-    return request.type === 'PartRequested' ? this.runPart({ ...delivery, request }, signal) : this.runJoin({ ...delivery, request }, signal);
+    const name = request.type === 'PartRequested' ? `part ${request.data.part.index}` : 'join';
+    const attributes = { [TraceAttr.workerId]: this.config.WORKER_ID, ...(request.type === 'PartRequested' ? { [TraceAttr.part]: request.data.part.index } : {}) };
+    const trace = await DeliveryTrace.begin(this.store, delivery, name, attributes);
+    const work = () => (request.type === 'PartRequested' ? this.runPart({ ...delivery, request }, signal) : this.runJoin({ ...delivery, request }, signal));
+    return trace ? trace.run(work) : work();
   }
 
   /** A cancel of `jobId` was requested (or one of its parts failed it): its parts running here look, and stop. */

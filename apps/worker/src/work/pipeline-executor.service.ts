@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { cleanJson, ErrorCode, mayHoldUncleanText, type ArtifactRef, type JobCompleted, type ObjectRef, type WorkRequest } from '@app/contracts';
 import type { WorkerConfig } from '@app/config';
+import { inSpan, SpanKind, TraceAttr, tracingActive, type Attributes } from '@app/observability';
 import { abortLink } from '@app/runtime';
 import { BlobNotFoundError, BlobStore } from '@app/blob-store';
 import {
@@ -95,9 +96,12 @@ export class PipelineExecutor {
       const timings = { downloadMs: 0, probeMs: 0, ffmpegMs: 0, toolsMs: 0 };
       if (demuxer) {
         const limits = effectiveLimits(this.limits, pipeline.mediaLimits);
-        input = { path: inputPath, demuxer, maxDurationSec: limits.limits.maxDurationSec };
+        const source: MediaInput = { path: inputPath, demuxer, maxDurationSec: limits.limits.maxDurationSec };
+        input = source;
         const check = limitsCheck(limits, pipeline.name);
-        const fetched = await fetchAndProbe(this.blobs, this.ffprobe, request.data.video.objectName, input, check, attemptSignal);
+        const fetched = await traced('fetch input', { [TraceAttr.jobId]: request.jobId, 'framewire.input.bytes': request.data.video.size }, () =>
+          fetchAndProbe(this.blobs, this.ffprobe, request.data.video.objectName, source, check, attemptSignal),
+        );
         media = toMediaInfo(fetched.probed);
         timings.downloadMs = fetched.downloadMs;
         timings.probeMs = fetched.probeMs;
@@ -154,7 +158,7 @@ export class PipelineExecutor {
         const startedAt = performance.now();
         let output: ToolOutput;
         try {
-          output = await tool.run(ctx);
+          output = await traced(`tool ${tool.name}`, { [TraceAttr.tool]: tool.name, [TraceAttr.jobId]: request.jobId, [TraceAttr.attempt]: attempt }, () => tool.run(ctx));
         } catch (error) {
           if (toolLink.timedOut && !attemptSignal.aborted) {
             throw new JobFailure(ErrorCode.ToolTimeout, `tool "${tool.name}" ran longer than ${tool.timeoutMs ?? this.config.TOOL_TIMEOUT_MS} ms`, false, { cause: error });
@@ -284,4 +288,9 @@ export async function fetchAndProbe(
 
 function rounded<T extends Record<string, number>>(figures: T): T {
   return Object.fromEntries(Object.entries(figures).map(([key, value]) => [key, Math.round(value)])) as T;
+}
+
+/** `fn` in an INTERNAL span of the attempt while tracing is on; just `fn` otherwise. */
+function traced<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+  return tracingActive() ? inSpan(name, { kind: SpanKind.INTERNAL, attributes }, () => fn()) : fn();
 }

@@ -1,4 +1,13 @@
 import type { PartWork, WorkRequest } from '@app/contracts';
+import type { StoredTrace } from '@app/event-store';
+
+/** Where a work message came from, for its trace: its subject, when it was stored, the consumer that delivered it, its trace context. */
+export interface WorkMessageOrigin {
+  readonly subject: string;
+  readonly storedAt: Date;
+  readonly consumer: string;
+  readonly trace: StoredTrace | undefined;
+}
 
 /**
  * One delivery of a work request, independent of the transport. The runner decides; the transport
@@ -16,6 +25,8 @@ export interface WorkDelivery<R extends WorkRequest | PartWork = WorkRequest> {
    * before it): a submission, not a redrive nor a later submission stored by an older release.
    */
   readonly firstOfJob: boolean;
+  /** The message's origin, for traces; absent for deliveries made up in tests. */
+  readonly origin?: WorkMessageOrigin;
   /** Tells the server the job is alive, resetting its ack deadline. */
   heartbeat(): void;
   ack(): void;

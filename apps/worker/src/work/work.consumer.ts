@@ -250,6 +250,7 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       seq: msg.seq,
       deliveryCount: msg.deliveryCount,
       firstOfJob: msg.firstOfJob,
+      origin: { subject: msg.subject, storedAt: msg.storedAt, consumer: msg.consumer, trace: msg.trace },
       heartbeat: () => msg.working(),
       ack: () => msg.ack(),
       nak: (delayMs) => {

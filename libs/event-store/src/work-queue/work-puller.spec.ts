@@ -15,11 +15,11 @@ describe('termBody', () => {
 
 describe('parseAckSubject', () => {
   it('reads the delivery count, stream sequence and pending count of the current ack subject (domain and account hash, token at the end)', () => {
-    expect(parseAckSubject('$JS.ACK._.ACCHASH.S_EVENTS.workers.3.41.7.1733390000000000000.2.tok')).toEqual({ deliveryCount: 3, seq: 41, pending: 2 });
+    expect(parseAckSubject('$JS.ACK._.ACCHASH.S_EVENTS.workers.3.41.7.1733390000000000000.2.tok')).toEqual({ consumer: 'workers', deliveryCount: 3, seq: 41, storedAtMs: 1733390000000, pending: 2 });
   });
 
   it('reads the older form without domain and account hash', () => {
-    expect(parseAckSubject('$JS.ACK.S_EVENTS.workers.1.12.5.1733390000000000000.0')).toEqual({ deliveryCount: 1, seq: 12, pending: 0 });
+    expect(parseAckSubject('$JS.ACK.S_EVENTS.workers.1.12.5.1733390000000000000.0')).toEqual({ consumer: 'workers', deliveryCount: 1, seq: 12, storedAtMs: 1733390000000, pending: 0 });
   });
 
   it('refuses a subject that is not an ack subject', () => {

@@ -1,6 +1,6 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { JobSubjects } from '@app/contracts';
-import { storedAsFirstOfJob } from '../event-store.js';
+import { storedAsFirstOfJob, storedTraceOf, type StoredTrace } from '../event-store.js';
 
 /** A work message pulled from a durable consumer, with what its ack subject says about it. */
 export interface PulledMessage {
@@ -17,6 +17,12 @@ export interface PulledMessage {
    * nothing before it.
    */
   readonly firstOfJob: boolean;
+  /** When the stream stored it (from its ack subject), to the millisecond. */
+  readonly storedAt: Date;
+  /** The durable consumer that delivered it. */
+  readonly consumer: string;
+  /** The trace context it was appended in, when it was traced. */
+  readonly trace: StoredTrace | undefined;
   ack(): void;
   /** Hands it back; the server delivers it again after `delayMs` (at once for 0). */
   nak(delayMs?: number): void;
@@ -114,11 +120,13 @@ function isStatus(msg: Msg): boolean {
  * seq>.<time>.<pending>` (nats-server 2.9), or with a domain and an account hash after `$JS.ACK` and a
  * token at the end (later servers).
  */
-export function parseAckSubject(reply: string): { deliveryCount: number; seq: number; pending: number } {
+export function parseAckSubject(reply: string): { consumer: string; deliveryCount: number; seq: number; storedAtMs: number; pending: number } {
   const tokens = reply.split('.');
   const at = tokens.length === 9 ? 2 : tokens.length >= 11 ? 4 : -1;
   if (tokens[0] !== '$JS' || tokens[1] !== 'ACK' || at < 0) throw new Error(`not a JetStream ack subject: ${reply}`);
-  return { deliveryCount: Number(tokens[at + 2]), seq: Number(tokens[at + 3]), pending: Number(tokens[at + 6]) };
+  // The time is in nanoseconds, beyond a double's exact integers: milliseconds are what is kept.
+  const storedAtMs = Number(BigInt(tokens[at + 5] ?? '0') / 1_000_000n);
+  return { consumer: tokens[at + 1]!, deliveryCount: Number(tokens[at + 2]), seq: Number(tokens[at + 3]), storedAtMs, pending: Number(tokens[at + 6]) };
 }
 
 /** `+TERM`, with the reason on one line after it when there is one. */
@@ -128,7 +136,7 @@ export function termBody(reason?: string): string {
 }
 
 function toPulled(msg: Msg, subjects: JobSubjects): PulledMessage {
-  const { deliveryCount, seq, pending } = parseAckSubject(msg.reply ?? '');
+  const { consumer, deliveryCount, seq, storedAtMs, pending } = parseAckSubject(msg.reply ?? '');
   return {
     subject: msg.subject,
     data: msg.data,
@@ -136,6 +144,9 @@ function toPulled(msg: Msg, subjects: JobSubjects): PulledMessage {
     deliveryCount,
     pending,
     firstOfJob: storedAsFirstOfJob(msg.subject, msg.headers, subjects),
+    storedAt: new Date(storedAtMs),
+    consumer,
+    trace: storedTraceOf(msg.headers),
     ack: () => msg.respond('+ACK'),
     nak: (delayMs = 0) => msg.respond(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs * 1_000_000) })}` : '-NAK'),
     working: () => msg.respond('+WPI'),
