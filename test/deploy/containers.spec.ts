@@ -12,6 +12,7 @@ interface Service {
   expose?: string[];
   container_name?: string;
   environment?: Record<string, string>;
+  profiles?: string[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
 }
@@ -22,12 +23,16 @@ interface Service {
  */
 describe('containers', () => {
   it('compose runs every service with a healthcheck on its readiness probe, and workers can scale', async () => {
-    const compose = parse(await readFile(`${root}/docker-compose.yml`, 'utf8')) as { services: Record<string, Service> };
-    const services = compose.services;
+    const compose = parse(await readFile(`${root}/docker-compose.yml`, 'utf8'), { merge: true }) as { services: Record<string, Service> };
+    // Services in a profile (Jaeger, `--profile tracing`) run only when asked for.
+    const services = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => !service.profiles));
     expect(Object.keys(services).sort()).toEqual(['gateway', 'jobs', 'nats', 'postgres', 'worker']);
     for (const [name, service] of Object.entries(services)) {
       expect(service.healthcheck).toBeDefined();
     }
+    // Traces: every app passes the OTLP endpoint through (off while it is empty), and Jaeger is on offer.
+    for (const name of ['gateway', 'jobs', 'worker']) expect(services[name]!.environment!['OTEL_EXPORTER_OTLP_ENDPOINT']).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
+    expect(compose.services['jaeger']!.profiles).toEqual(['tracing']);
     for (const [name, port] of [['gateway', '3000'], ['jobs', '9464'], ['worker', '9465']] as const) {
       expect(services[name]!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${port}/health/ready`);
       if (name !== 'gateway') expect(services[name]!.environment!['OPS_PORT']).toBe(port);
