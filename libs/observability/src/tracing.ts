@@ -122,6 +122,11 @@ export function tracer(): Tracer {
   return trace.getTracer(TRACER_NAME);
 }
 
+/** For recordSpansForTests (tracing-testing.ts), which registers an SDK of its own. */
+export function setTracingActive(on: boolean): void {
+  enabled = on;
+}
+
 /** Whether this process records spans: false while tracing is off, so callers can skip what only a span needs. */
 export function tracingActive(): boolean {
   return enabled;
