@@ -117,6 +117,11 @@ export function startTracing(app: string, attributes: Attributes = {}, env: Node
 
 let enabled = false;
 
+/** Says whether this process records spans, for a tracer provider registered other than by startTracing (startTracingForTests). */
+export function setTracingActive(active: boolean): void {
+  enabled = active;
+}
+
 /** Framewire's tracer (the API's no-op tracer while tracing is off). */
 export function tracer(): Tracer {
   return trace.getTracer(TRACER_NAME);
