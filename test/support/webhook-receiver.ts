@@ -11,6 +11,8 @@ export interface ReceivedWebhook {
   json: { type: string; timestamp: string; data: Record<string, any> };
   /** The status this receiver answered (0 while it holds the request). */
   answered: number;
+  /** The W3C `traceparent` header, when the sender traced the attempt. */
+  traceparent: string | undefined;
 }
 
 /**
@@ -54,7 +56,8 @@ export class WebhookReceiver {
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        const hook: ReceivedWebhook = { headers: webhookHeaders(req.headers), id: String(req.headers['webhook-id']), body, json: JSON.parse(body), answered: 0 };
+        const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+        const hook: ReceivedWebhook = { headers: webhookHeaders(req.headers), id: String(req.headers['webhook-id']), body, json: JSON.parse(body), answered: 0, traceparent };
         const before = [...this.received];
         this.received.push(hook);
         void Promise.resolve(this.answer(hook, before)).then((status) => {

@@ -8,6 +8,8 @@ import { setTracingActive } from './tracing.js';
 export interface RecordedSpans {
   /** Every span ended so far. */
   ended(): ReadableSpan[];
+  /** Forgets the spans ended so far. */
+  reset(): void;
   /** Tracing off again, as at the start (the global provider, context manager and propagator removed). */
   stop(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export function recordSpansForTests(): RecordedSpans {
   setTracingActive(true);
   return {
     ended: () => exporter.getFinishedSpans(),
+    reset: () => exporter.reset(),
     stop: async () => {
       setTracingActive(false);
       await provider.shutdown();

@@ -61,6 +61,9 @@ export const TraceAttr = {
   tool: 'framewire.tool',
   part: 'framewire.part.index',
   workerId: 'framewire.worker_id',
+  webhookDeliveryId: 'framewire.webhook.delivery_id',
+  /** The attempt's number within its delivery, from 1 (a manual retry goes on counting). */
+  webhookAttempt: 'framewire.webhook.attempt',
 } as const;
 
 /** The header an event appended inside a job attempt carries: that attempt's span, so the next attempt can link to it. */

@@ -5,5 +5,6 @@ export * from './delivery/signing.js';
 export * from './delivery/url-policy.js';
 export * from './delivery/retry-schedule.js';
 export * from './delivery/post-webhook.js';
+export * from './delivery/post-webhook-span.js';
 export * from './store/webhook-store.js';
 export * from './store/webhook.repository.js';

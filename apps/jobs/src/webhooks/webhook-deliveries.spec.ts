@@ -40,6 +40,19 @@ describe('deliveriesOwed', () => {
     expect(owed.map((d) => d.streamSeq)).toEqual([16, 19]);
   });
 
+  it("keeps each event's stored trace context (not its job attempt's span) on its deliveries, and none for an event stored without", () => {
+    const traceparent = (n: number) => `00-${String(n).repeat(32)}-${String(n).repeat(16)}-01`;
+    const traced = history.map((item, i) =>
+      item.ok && i > 1 ? { ...item, stored: { ...item.stored, trace: { traceparent: traceparent(i), ...(i === 3 ? { tracestate: 'v=1' } : {}), attempt: traceparent(9) } } } : item,
+    );
+    const owed = owe(traced, 19, [{ id: 'e1', events: ['job.started', 'job.progress', 'job.completed'], afterSeq: 0 }], ids());
+    expect(owed.map((d) => [d.streamSeq, d.trace])).toEqual([
+      [13, undefined],
+      [16, { traceparent: traceparent(2) }],
+      [19, { traceparent: traceparent(3), tracestate: 'v=1' }],
+    ]);
+  });
+
   it('shows the job as it was right after each event, not as it is now', () => {
     const owed = owe(history, 19, [{ id: 'e1', events: ['job.started', 'job.progress', 'job.completed'], afterSeq: 0 }], ids());
     const bodies = owed.map((d) => webhookPayloadSchema.parse(JSON.parse(d.body)));

@@ -1,7 +1,7 @@
 import { webhookEventTypeOf, type WebhookPayload } from '@app/contracts';
-import type { ReadItem } from '@app/event-store';
+import type { ReadItem, StoredJobEvent } from '@app/event-store';
 import { evolve, toJobView, type JobState } from '@app/job-state';
-import type { NewDelivery } from '@app/webhooks';
+import type { DeliveryTrace, NewDelivery } from '@app/webhooks';
 
 /** An endpoint as the fan-out sees it: what it hears, and from which stream sequence on. */
 export interface Listener {
@@ -21,6 +21,10 @@ export interface Listener {
  * deliveries to one endpoint in stream order even when the consumer hands it events out of order
  * (a redelivery after a failure), and the sender sends a job's deliveries to one endpoint one at a
  * time, lowest sequence first.
+ *
+ * Each delivery keeps the trace context its event was stored with (when it was traced), so that its
+ * attempts are spans in the trace of that event: the fan-out's triggering event and any earlier one
+ * still owed alike, and a replay's too.
  */
 export function deliveriesOwed(
   history: readonly ReadItem[],
@@ -45,11 +49,18 @@ export function deliveriesOwed(
     if (hearing.length === 0) continue;
     const payload: WebhookPayload = { type, timestamp: new Date(event.occurredAt).toISOString(), data: toJobView(state, seq) };
     const body = JSON.stringify(payload);
+    const trace = deliveryTraceOf(item.stored.trace);
     for (const listener of hearing) {
-      owed.push({ id: newId(), endpointId: listener.id, eventId: event.eventId, eventType: type, jobId: event.jobId, streamSeq: seq, occurredAt: new Date(event.occurredAt), body });
+      owed.push({ id: newId(), endpointId: listener.id, eventId: event.eventId, eventType: type, jobId: event.jobId, streamSeq: seq, occurredAt: new Date(event.occurredAt), body, ...trace });
     }
   }
   return { deliveries: owed, folded: { state, seq: folded } };
+}
+
+/** What a delivery keeps of its event's stored trace context: the W3C headers (not the job attempt's span). */
+function deliveryTraceOf(stored: StoredJobEvent['trace']): { trace?: DeliveryTrace } {
+  if (!stored) return {};
+  return { trace: stored.tracestate ? { traceparent: stored.traceparent, tracestate: stored.tracestate } : { traceparent: stored.traceparent } };
 }
 
 /**

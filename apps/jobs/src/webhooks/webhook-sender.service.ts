@@ -1,15 +1,18 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { JobsConfig } from '@app/config';
+import { tracingActive } from '@app/observability';
 import {
   createWebhookAgents,
   nextAttemptAt,
   postWebhook,
+  postWebhookInSpan,
   webhookHeaders,
   WebhookRepository,
   type AttemptRecord,
   type ClaimedDelivery,
   type PostOutcome,
   type RetrySchedule,
+  type WebhookRequest,
   type WebhookUrlPolicy,
 } from '@app/webhooks';
 import { JOBS_CONFIG } from '../jobs.config.js';
@@ -161,7 +164,7 @@ export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationS
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
     const started = Date.now();
     const headers = webhookHeaders({ msgId: delivery.id, timestampSeconds: Math.floor(started / 1000), body: delivery.body, secrets: delivery.secrets });
-    const outcome = await postWebhook({ url: delivery.url, headers, body: delivery.body, timeoutMs: this.config.WEBHOOK_TIMEOUT_MS, policy: this.policy, agent: this.agents });
+    const outcome = await this.post(delivery, { url: delivery.url, headers, body: delivery.body, timeoutMs: this.config.WEBHOOK_TIMEOUT_MS, policy: this.policy, agent: this.agents });
     const record = this.recordOf(delivery, outcome, started);
     const { disabled } = await this.repository.recordAttempt(delivery, record, this.config.WEBHOOK_DISABLE_AFTER_MS);
     this.metrics.attempts.inc({ outcome: record.kind });
@@ -179,6 +182,12 @@ export class WebhookSender implements OnApplicationBootstrap, BeforeApplicationS
       this.metrics.disabled.inc();
       this.logger.error({ endpoint: delivery.endpointId, url: delivery.url }, `webhook endpoint disabled: ${disabled}`);
     }
+  }
+
+  /** Posts one attempt; while tracing, as a span in the trace of the delivery's event (the request carries it on). */
+  private post(delivery: ClaimedDelivery, request: WebhookRequest): Promise<PostOutcome> {
+    if (!tracingActive()) return postWebhook(request);
+    return postWebhookInSpan(request, { deliveryId: delivery.id, attempt: delivery.attempts + 1, jobId: delivery.jobId, trace: delivery.trace });
   }
 
   /** What an attempt's outcome means for its delivery: a retry past the window is a failure. */

@@ -7,12 +7,14 @@ import { addressVerdict, checkUrlShape, guardedLookup, hostOf, WEBHOOK_ADDRESS_F
 /**
  * How one attempt ended. `delivered`: a 2xx. `retry`: worth trying again later (no answer, a busy or
  * broken receiver, an address refused today that DNS may change). `failed`: trying again would get
- * the same answer (a redirect, a 4xx the receiver means).
+ * the same answer (a redirect, a 4xx the receiver means). An attempt that got no status says what
+ * kind of failure it was in `errorType`, a short code for a trace's `error.type` (`timeout`, the
+ * connection's error code), where `error` is the sentence for a person.
  */
 export type PostOutcome =
   | { kind: 'delivered'; status: number; durationMs: number }
-  | { kind: 'retry'; status: number | null; error: string; retryAfterMs: number | null; durationMs: number }
-  | { kind: 'failed'; status: number | null; error: string; durationMs: number };
+  | { kind: 'retry'; status: number | null; error: string; errorType?: string; retryAfterMs: number | null; durationMs: number }
+  | { kind: 'failed'; status: number | null; error: string; errorType?: string; durationMs: number };
 
 export interface WebhookRequest {
   url: string;
@@ -26,6 +28,9 @@ export interface WebhookRequest {
 }
 
 type Outcome = PostOutcome extends infer O ? (O extends unknown ? Omit<O, 'durationMs'> : never) : never;
+
+/** The `errorType` of an attempt the URL policy refuses before connecting (a policy changed since the endpoint was registered). */
+const WEBHOOK_URL_REFUSED = 'WEBHOOK_URL_REFUSED';
 
 /** Read at most this much of a response, then drop the connection: a receiver owes us no more than a status. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -59,13 +64,13 @@ export async function postWebhook(request: WebhookRequest): Promise<PostOutcome>
 function attempt(request: WebhookRequest): Promise<Outcome> {
   const shape = checkUrlShape(request.url, request.policy);
   // Checked when the endpoint was registered: only a policy changed since brings this here.
-  if (!shape.ok) return Promise.resolve({ kind: 'failed', status: null, error: shape.reason });
+  if (!shape.ok) return Promise.resolve({ kind: 'failed', status: null, error: shape.reason, errorType: WEBHOOK_URL_REFUSED });
   const url = shape.url;
   const host = hostOf(url);
   // Node calls `lookup` for names only: an address in the URL is judged here, before connecting.
   if (ipaddr.isValid(host)) {
     const verdict = addressVerdict(host, request.policy);
-    if (!verdict.ok) return Promise.resolve({ kind: 'retry', status: null, error: verdict.reason, retryAfterMs: null });
+    if (!verdict.ok) return Promise.resolve({ kind: 'retry', status: null, error: verdict.reason, errorType: WEBHOOK_ADDRESS_FORBIDDEN, retryAfterMs: null });
   }
   const secure = url.protocol === 'https:';
 
@@ -77,7 +82,7 @@ function attempt(request: WebhookRequest): Promise<Outcome> {
     let req: http.ClientRequest | undefined;
     const timer = setTimeout(() => {
       if (response) settleWithResponse();
-      else settle({ kind: 'retry', status: null, error: `no response within ${request.timeoutMs} ms`, retryAfterMs: null });
+      else settle({ kind: 'retry', status: null, error: `no response within ${request.timeoutMs} ms`, errorType: 'timeout', retryAfterMs: null });
       req?.destroy();
     }, request.timeoutMs);
 
@@ -99,12 +104,12 @@ function attempt(request: WebhookRequest): Promise<Outcome> {
       });
     } catch (error) {
       // A header Node refuses (a line break in a value, say): the same each time.
-      return settle({ kind: 'failed', status: null, error: (error as Error).message });
+      return settle({ kind: 'failed', status: null, error: (error as Error).message, errorType: networkErrorCode(error as NodeJS.ErrnoException) });
     }
 
     req.on('error', (error: NodeJS.ErrnoException) => {
       if (response) settleWithResponse();
-      else settle({ kind: 'retry', status: null, error: describeNetworkError(error, host), retryAfterMs: null });
+      else settle({ kind: 'retry', status: null, error: describeNetworkError(error, host), errorType: networkErrorCode(error), retryAfterMs: null });
     });
     req.on('response', (res) => {
       response = res;
@@ -160,10 +165,20 @@ function printable(text: string): string {
 
 const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|CERT_|EPROTO$)|SELF_SIGNED|UNABLE_TO_|_CERT_/;
 
+/** The code of a connection's failure (ECONNREFUSED, ERR_TLS_CERT_ALTNAME_INVALID, ...), if it has one. */
+function errnoCode(error: NodeJS.ErrnoException): string | undefined {
+  // Node's attempts at each address of a name end in an AggregateError whose own code may be absent.
+  return error.code ?? (error as Partial<AggregateError>).errors?.find((inner: NodeJS.ErrnoException) => inner.code)?.code;
+}
+
+/** A failure's `errorType`: its code, else the error's name. */
+function networkErrorCode(error: NodeJS.ErrnoException): string {
+  return errnoCode(error) ?? error.name;
+}
+
 /** A connection's failure in a few words: the codes an integrator would otherwise have to look up. */
 function describeNetworkError(error: NodeJS.ErrnoException, host: string): string {
-  // Node's attempts at each address of a name end in an AggregateError whose own code may be absent.
-  const code = error.code ?? (error as Partial<AggregateError>).errors?.find((inner: NodeJS.ErrnoException) => inner.code)?.code;
+  const code = errnoCode(error);
   switch (code) {
     case WEBHOOK_ADDRESS_FORBIDDEN:
       return error.message;

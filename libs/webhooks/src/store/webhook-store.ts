@@ -1,8 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { openMigrated } from '@app/database';
 import { CreateWebhooks1766000000000 } from './migrations/1766000000000-create-webhooks.js';
+import { DeliveryTraceContext1766100000000 } from './migrations/1766100000000-delivery-trace-context.js';
 
-export const WEBHOOK_STORE_MIGRATIONS = [CreateWebhooks1766000000000];
+export const WEBHOOK_STORE_MIGRATIONS = [CreateWebhooks1766000000000, DeliveryTraceContext1766100000000];
 
 export interface WebhookStoreOptions {
   url: string;

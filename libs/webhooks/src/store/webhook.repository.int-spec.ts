@@ -184,6 +184,22 @@ describe('WebhookRepository (PostgreSQL)', () => {
     expect((await claim([e.id])).map((x) => x.id)).toEqual([d.id]);
   });
 
+  it("keeps each delivery's trace context for every attempt: through a retry, and a replay that reads its event again", async () => {
+    const e = await endpoint();
+    const traced = { ...delivery(e.id, randomUUID(), 650), trace: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, tracestate: 'v=1' } };
+    const untraced = delivery(e.id, randomUUID(), 651);
+    await repo.addDeliveries([traced, untraced]);
+    const traceOf = async () => Object.fromEntries((await claim([e.id])).map((d) => [d.id, d.trace]));
+    expect(await traceOf()).toEqual({ [traced.id]: traced.trace, [untraced.id]: null });
+
+    await repo.retryDelivery(e.id, traced.id);
+    await repo.retryDelivery(e.id, untraced.id);
+    // A replay of an event read back without trace context keeps the one the delivery had; one with it gives it.
+    const later = { traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` };
+    expect(await repo.requeueDeliveries([{ ...traced, id: randomUUID(), trace: undefined }, { ...untraced, id: randomUUID(), trace: later }])).toBe(2);
+    expect(await traceOf()).toEqual({ [traced.id]: traced.trace, [untraced.id]: later });
+  });
+
   it('pages deliveries newest event first, and refuses a cursor it did not make', async () => {
     const e = await endpoint();
     await repo.addDeliveries(Array.from({ length: 5 }, (_, i) => delivery(e.id, randomUUID(), 700 + i)));

@@ -50,6 +50,15 @@ export interface DeliveryRecord {
   createdAt: Date;
 }
 
+/**
+ * The W3C trace context of the event a delivery tells of (the `traceparent` and `tracestate` it was
+ * stored with): each attempt of the delivery is a span in that event's trace.
+ */
+export interface DeliveryTrace {
+  traceparent: string;
+  tracestate?: string;
+}
+
 /** A delivery the sender holds the lease of, with what it needs to sign and send it. */
 export interface ClaimedDelivery extends DeliveryRecord {
   tenant: string;
@@ -59,10 +68,12 @@ export interface ClaimedDelivery extends DeliveryRecord {
   secrets: string[];
   /** PostgreSQL's clock when it was claimed: every time of a delivery is on the database's clock. */
   claimedAt: Date;
+  /** The trace its attempts belong to; null when its event was not traced. */
+  trace: DeliveryTrace | null;
 }
 
-/** A delivery the fan-out stores: the event it tells of, and the body every attempt sends. */
-export type NewDelivery = Pick<DeliveryRecord, 'id' | 'endpointId' | 'eventId' | 'eventType' | 'jobId' | 'streamSeq' | 'occurredAt'> & { body: string };
+/** A delivery the fan-out stores: the event it tells of (and its trace, when it was traced), and the body every attempt sends. */
+export type NewDelivery = Pick<DeliveryRecord, 'id' | 'endpointId' | 'eventId' | 'eventType' | 'jobId' | 'streamSeq' | 'occurredAt'> & { body: string; trace?: DeliveryTrace };
 
 export interface EndpointPatch {
   url?: string | undefined;
@@ -203,7 +214,8 @@ export class WebhookRepository {
 
   /**
    * A replay: stores the deliveries, and those that exist already are due again, at once, with a new
-   * 24-hour window (and the same id, so a receiver that kept the id sees a resend of one message).
+   * 24-hour window (and the same id, so a receiver that kept the id sees a resend of one message). A
+   * resend stays in its event's trace: the one read from the log again, else the one it had.
    */
   async requeueDeliveries(deliveries: NewDelivery[]): Promise<number> {
     if (deliveries.length === 0) return 0;
@@ -251,7 +263,7 @@ export class WebhookRepository {
        WHERE d.id = picked.id AND e.id = d.endpoint_id AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
        RETURNING d.id, d.endpoint_id, d.event_id, d.event_type, d.job_id, d.stream_seq, d.occurred_at, d.status, d.attempts,
          d.next_attempt_at, d.first_attempt_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at, d.body,
-         e.tenant, e.url, e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret, now() AS claimed_at`,
+         d.traceparent, d.tracestate, e.tenant, e.url, e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret, now() AS claimed_at`,
       [options.limit, options.perEndpoint, options.leaseMs, busyIds, busyCounts, options.fullTenants ?? []],
     )) as [Row[], number];
     return rows.map((row) => ({
@@ -261,6 +273,7 @@ export class WebhookRepository {
       url: String(row['url']),
       secrets: [String(row['secret']), ...(row['previous_secret'] ? [String(row['previous_secret'])] : [])],
       claimedAt: new Date(row['claimed_at'] as string),
+      trace: toTrace(row),
     }));
   }
 
@@ -349,7 +362,7 @@ export class WebhookRepository {
     return { deliveries: page, nextCursor: rows.length > limit && last ? encodeCursor(last.streamSeq, last.id) : null };
   }
 
-  /** Sends a delivery again: due at once, with a new 24-hour window. Null when the endpoint has no such delivery. */
+  /** Sends a delivery again: due at once, with a new 24-hour window, in the trace it had. Null when the endpoint has no such delivery. */
   async retryDelivery(endpointId: string, deliveryId: string): Promise<DeliveryRecord | null> {
     const [rows] = (await this.ds.query(
       `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, locked_until = NULL
@@ -363,12 +376,14 @@ export class WebhookRepository {
 async function insertDeliveries(tx: EntityManager, deliveries: NewDelivery[], onExisting: 'keep' | 'requeue'): Promise<number> {
   const conflict = onExisting === 'keep'
     ? 'ON CONFLICT (endpoint_id, event_id) DO NOTHING'
-    : `ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, locked_until = NULL`;
+    : `ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = 'pending', next_attempt_at = now(), first_attempt_at = NULL, locked_until = NULL,
+         tracestate = CASE WHEN EXCLUDED.traceparent IS NULL THEN webhook_deliveries.tracestate ELSE EXCLUDED.tracestate END,
+         traceparent = coalesce(EXCLUDED.traceparent, webhook_deliveries.traceparent)`;
   const rows = (await tx.query(
-    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, job_id, stream_seq, occurred_at, body, next_attempt_at)
-     SELECT id, endpoint_id, event_id, event_type, job_id, stream_seq, occurred_at, body, now()
-     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::timestamptz[], $8::text[])
-       AS t(id, endpoint_id, event_id, event_type, job_id, stream_seq, occurred_at, body)
+    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, job_id, stream_seq, occurred_at, body, traceparent, tracestate, next_attempt_at)
+     SELECT id, endpoint_id, event_id, event_type, job_id, stream_seq, occurred_at, body, traceparent, tracestate, now()
+     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
+       AS t(id, endpoint_id, event_id, event_type, job_id, stream_seq, occurred_at, body, traceparent, tracestate)
      ORDER BY stream_seq
      ${conflict}
      RETURNING id`,
@@ -381,6 +396,8 @@ async function insertDeliveries(tx: EntityManager, deliveries: NewDelivery[], on
       deliveries.map((d) => d.streamSeq),
       deliveries.map((d) => d.occurredAt),
       deliveries.map((d) => d.body),
+      deliveries.map((d) => d.trace?.traceparent ?? null),
+      deliveries.map((d) => d.trace?.tracestate ?? null),
     ],
   )) as unknown[];
   // TypeORM answers an INSERT ... RETURNING with its rows (an UPDATE with [rows, count]).
@@ -439,6 +456,13 @@ function toDelivery(row: Row): DeliveryRecord {
     deliveredAt: dateOrNull(row['delivered_at']),
     createdAt: new Date(row['created_at'] as string),
   };
+}
+
+function toTrace(row: Row): DeliveryTrace | null {
+  const traceparent = row['traceparent'] as string | null;
+  if (!traceparent) return null;
+  const tracestate = row['tracestate'] as string | null;
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
 function encodeCursor(seq: number, id: string): string {
