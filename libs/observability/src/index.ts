@@ -5,3 +5,4 @@ export * from './health.js';
 export * from './ops-server.js';
 export * from './ops-listener.js';
 export * from './tracing.js';
+export * from './tracing-testing.js';

@@ -61,6 +61,9 @@ export const TraceAttr = {
   tool: 'framewire.tool',
   part: 'framewire.part.index',
   workerId: 'framewire.worker_id',
+  uploadBytes: 'framewire.upload.bytes',
+  uploadId: 'framewire.upload.id',
+  uploadOffset: 'framewire.upload.offset',
 } as const;
 
 /** The header an event appended inside a job attempt carries: that attempt's span, so the next attempt can link to it. */
@@ -116,6 +119,14 @@ export function startTracing(app: string, attributes: Attributes = {}, env: Node
 }
 
 let enabled = false;
+
+/**
+ * Marks this process as recording spans (or not) without startTracing: for a test that registers its
+ * own tracer provider (tracing-testing.ts). Everything else turns tracing on through startTracing.
+ */
+export function setTracingActive(active: boolean): void {
+  enabled = active;
+}
 
 /** Framewire's tracer (the API's no-op tracer while tracing is off). */
 export function tracer(): Tracer {
