@@ -33,9 +33,13 @@ export class HttpObservabilityMiddleware implements NestMiddleware {
   }
 }
 
+/** The path pattern the gateway's own middleware is mounted on: every path, `/` included. */
+export const EVERY_PATH = '{*path}';
+
 function routeOf(req: Request, res: Response): string {
   const route = (req as Request & { route?: { path?: unknown } }).route?.path;
-  if (typeof route === 'string') return `${req.baseUrl ?? ''}${route}`;
+  // A request that no controller answered still has a route: the middleware's own `/{*path}`.
+  if (typeof route === 'string' && route !== `/${EVERY_PATH}`) return `${req.baseUrl ?? ''}${route}`;
   if (res.statusCode === 404) return 'unmatched';
   if (res.locals['route']) return String(res.locals['route']);
   return 'static';
