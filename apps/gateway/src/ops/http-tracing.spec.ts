@@ -6,7 +6,9 @@ import { endRequestSpan, requestSpanName, startRequestSpan } from './http-tracin
 
 describe('the span of a gateway request', () => {
   let tracing: TestTracing;
-  beforeAll(() => (tracing = startTracingForTests()));
+  beforeAll(() => {
+    tracing = startTracingForTests();
+  });
   afterAll(() => tracing.stop());
   beforeEach(() => tracing.reset());
 
