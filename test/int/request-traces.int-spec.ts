@@ -20,7 +20,8 @@ import { mp4Shell } from '../support/videos.js';
  * Tracing on in this process (an in-memory exporter): a request to the gateway is one SERVER span
  * that continues the caller's `traceparent`, holds the upload and the `VideoSubmitted` append, and
  * names its route; the request's log line carries its trace; the job's trace id reaches the read
- * model and GET /v1/jobs/{id}, and a rebuild from the stream finds it again.
+ * model and GET /v1/jobs/{id}, and a rebuild from the stream finds it again; the dashboard learns
+ * where to link it.
  */
 describe('traces of gateway requests', () => {
   let tracing: TestTracing;
@@ -58,7 +59,7 @@ describe('traces of gateway requests', () => {
     // The gateway with an info logger whose lines this test reads back; first, since nestjs-pino's
     // request logger is one per process (made by the first app that asks for it).
     const lines = new Writable({ write: (chunk: Buffer, _enc, done) => (logText.push(chunk.toString()), done()) });
-    const config = parseConfig(gatewayEnvSchema, { PORT: '0', HOST: '127.0.0.1', NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace });
+    const config = parseConfig(gatewayEnvSchema, { PORT: '0', HOST: '127.0.0.1', NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, TRACE_UI_URL: 'http://127.0.0.1:16686' });
     const moduleRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'info', lines))] }).compile();
     gateway = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
     configureHttp(gateway, config);
@@ -155,6 +156,12 @@ describe('traces of gateway requests', () => {
     const finalPatch = patches.find((p) => p.attributes['framewire.job_id'] === jobId)!;
     expect(childrenOf(finalPatch).find((s) => s.name === 'upload video')?.attributes).toMatchObject({ 'framewire.job_id': jobId, 'framewire.upload.bytes': clip.byteLength });
     expect(childrenOf(finalPatch).map((s) => s.name)).toContain('publish VideoSubmitted');
+  });
+
+  it("tells the dashboard, behind a key, where a job's trace is shown (TRACE_UI_URL as a link template)", async () => {
+    expect((await fetch(`${base}/v1/dashboard/settings`)).status).toBe(401);
+    const settings = await fetch(`${base}/v1/dashboard/settings`, { headers: acme.headers });
+    expect(await settings.json()).toEqual({ trace_link: 'http://127.0.0.1:16686/trace/{trace_id}' });
   });
 
   it("a rebuild of the read model from the stream finds every job's trace id again (the headers are in the stream)", async () => {
