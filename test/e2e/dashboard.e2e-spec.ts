@@ -51,7 +51,9 @@ describe('the dashboard in a browser', () => {
     // The webhook receiver is on loopback, over http; retries come quickly.
     const jobs = start('jobs', 'jobs', { WEBHOOK_ALLOW_HTTP: '1', WEBHOOK_ALLOW_PRIVATE_NETWORKS: '1', WEBHOOK_RETRY_BASE_MS: '200' });
     const worker = start('worker', 'worker', { WORKER_ID: 'browser-worker', WORKER_CONCURRENCY: '1' });
-    const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '1500' });
+    // Tracing on (to a collector that is not there: spans are dropped), so a job has a trace id to link.
+    const tracing = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', TRACE_UI_URL: 'http://127.0.0.1:16686' };
+    const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1', RPC_TIMEOUT_MS: '1500', ...tracing });
     const [listening] = await Promise.all([
       gateway.waitForLine(/gateway listening/),
       jobs.waitForLine(/jobs service ready/),
@@ -124,6 +126,11 @@ describe('the dashboard in a browser', () => {
     expect(await timeline.evaluateAll((items) => items.map((li) => li.getAttribute('data-type')))).toEqual(['VideoSubmitted', 'JobStarted', 'JobCompleted']);
     expect(await page.locator('[data-testid=detail-status]').textContent()).toBe('completed');
     expect(await page.locator('[data-testid=timeline]').textContent()).toContain('attempt 1 on browser-worker');
+    // The job's trace (its upload's request), linked to the trace UI that TRACE_UI_URL names.
+    const traceLink = page.locator('[data-testid=detail-trace-link]');
+    await traceLink.waitFor();
+    expect(await traceLink.getAttribute('href')).toBe(`http://127.0.0.1:16686/trace/${await traceLink.textContent()}`);
+    expect(await traceLink.textContent()).toMatch(/^[0-9a-f]{32}$/);
     const resultText = await page.locator('[data-testid=result] pre').textContent();
     expect(JSON.parse(resultText!)).toMatchObject({ tools: { probe: { data: { width: 320, height: 240, codec: 'h264' } } } });
     await page.screenshot({ path: join(ARTIFACTS_DIR, 'dashboard-job.png'), fullPage: true });

@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import { DashboardController } from './dashboard/dashboard.controller.js';
+import { DashboardSettingsController } from './dashboard/dashboard-settings.controller.js';
 import { DeadLettersController } from './dead-letters/dead-letters.controller.js';
 import { DocsController } from './docs/docs.controller.js';
 import { JobFilesController } from './files/job-files.controller.js';
@@ -29,6 +30,7 @@ export const GATEWAY_CONTROLLERS: Type[] = [
   SystemController,
   OpsController,
   DocsController,
+  DashboardSettingsController,
   // Last: it answers the dashboard's own client-side routes.
   DashboardController,
 ];

@@ -32,7 +32,7 @@ import { LiveStreamSlots } from './limits/live-stream-slots.js';
 import { ClientAddresses } from './http/client-address.js';
 import { JobFeed } from './live/job-feed.service.js';
 import { GatewayMetrics } from './ops/gateway.metrics.js';
-import { HttpObservabilityMiddleware } from './ops/http-observability.middleware.js';
+import { EVERY_PATH, HttpObservabilityMiddleware } from './ops/http-observability.middleware.js';
 import { JOBS_RPC, JobsRpcClient } from './rpc/jobs-rpc.client.js';
 import { JobFilesService } from './files/job-files.service.js';
 import { JobMediaLinksService } from './files/job-media-links.service.js';
@@ -112,8 +112,7 @@ export class GatewayModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    // `{*path}` matches every path, `/` included.
-    consumer.apply(SecurityHeadersMiddleware, HttpObservabilityMiddleware, DashboardStaticMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+    consumer.apply(SecurityHeadersMiddleware, HttpObservabilityMiddleware, DashboardStaticMiddleware).forRoutes({ path: EVERY_PATH, method: RequestMethod.ALL });
     // After the security headers, whose Cross-Origin-Resource-Policy it opens for these files.
     consumer.apply(MediaCorsMiddleware).forRoutes({ path: MEDIA_PATH_ROUTE, method: RequestMethod.ALL });
   }

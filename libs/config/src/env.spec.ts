@@ -102,6 +102,8 @@ describe('config', () => {
     [gatewayEnvSchema, { MAX_LIVE_STREAMS_PER_KEY: '0' }, 'MAX_LIVE_STREAMS_PER_KEY', 'at least 1'],
     [gatewayEnvSchema, { CORS_ORIGINS: 'https://ok.example.com,https://app.example.com/path' }, 'CORS_ORIGINS', 'no path'],
     [gatewayEnvSchema, { RATE_LIMIT_WINDOW_MS: '10' }, 'RATE_LIMIT_WINDOW_MS', 'at least 1000'],
+    [gatewayEnvSchema, { TRACE_UI_URL: 'jaeger:16686' }, 'TRACE_UI_URL', 'http:// or https://'],
+    [gatewayEnvSchema, { TRACE_UI_URL: 'ftp://traces.example.com/{trace_id}' }, 'TRACE_UI_URL', '{trace_id}'],
   ])('rejects a bad value with one line naming the variable (%#)', (schema, env, name, detail) => {
     let error: unknown;
     try {
@@ -121,6 +123,13 @@ describe('config', () => {
     expect(parseConfig(gatewayEnvSchema, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
     expect(parseConfig(jobsEnvSchema, { DATABASE_URL: 'postgres://x/y' }).AUTH_DATABASE_SCHEMA).toBe('public_auth');
     expect(parseConfig(jobsEnvSchema, { DATABASE_URL: 'postgres://x/y', DATABASE_SCHEMA: 't_1', AUTH_DATABASE_SCHEMA: 'keys' }).AUTH_DATABASE_SCHEMA).toBe('keys');
+  });
+
+  it("links a trace under a trace UI's base URL as Jaeger does, or through a template with {trace_id} for any other UI", () => {
+    expect(parseConfig(gatewayEnvSchema, {}).TRACE_UI_URL).toBeUndefined();
+    expect(parseConfig(gatewayEnvSchema, { TRACE_UI_URL: 'http://127.0.0.1:16686/' }).TRACE_UI_URL).toBe('http://127.0.0.1:16686/trace/{trace_id}');
+    const grafana = 'https://grafana.example.com/explore?left={"queries":[{"query":"{trace_id}","queryType":"traceql"}]}';
+    expect(parseConfig(gatewayEnvSchema, { TRACE_UI_URL: grafana }).TRACE_UI_URL).toBe(grafana);
   });
 
   it('treats an empty variable as unset', () => {

@@ -156,6 +156,17 @@ const originList = z
     return origins;
   });
 
+/** The placeholder of TRACE_UI_URL that a job's trace id replaces. */
+export const TRACE_ID_PLACEHOLDER = '{trace_id}';
+
+/** TRACE_UI_URL as a link template: as given when it has `{trace_id}`, else Jaeger's `<base>/trace/{trace_id}`. */
+const traceLinkTemplate = z
+  .string()
+  .max(2048, 'must be at most 2048 characters')
+  .optional()
+  .transform((value) => (!value ? undefined : value.includes(TRACE_ID_PLACEHOLDER) ? value : `${value.replace(/\/+$/, '')}/trace/${TRACE_ID_PLACEHOLDER}`))
+  .refine((template) => template === undefined || url(['http:', 'https:']).safeParse(template.replaceAll(TRACE_ID_PLACEHOLDER, '0')).success, 'must be an http:// or https:// URL (a trace UI\'s base URL, or a link with {trace_id} in it)');
+
 /** TRUST_PROXY: false (trust no proxy), a hop count, or the proxies' addresses and subnets. */
 const trustProxy = z
   .string()
@@ -213,6 +224,12 @@ export const gatewayEnvSchema = z.object({
   MEDIA_LINK_SECRET: z.string().min(32, 'must be at least 32 characters').max(1024).optional(),
   /** The built dashboard (index.html and assets/); by default dist/dashboard of this installation. */
   DASHBOARD_DIR: z.string().min(1).optional(),
+  /**
+   * Where the dashboard's job page links a job's trace: a trace UI's base URL (Jaeger's, e.g.
+   * `http://127.0.0.1:16686`, to which `/trace/<trace id>` is added), or a link with `{trace_id}` in
+   * it for any other UI (Grafana with Tempo, Honeycomb...). Held as that link template. Unset: no link.
+   */
+  TRACE_UI_URL: traceLinkTemplate,
   /** How long POST /v1/video/process waits for its job before answering 504. */
   PROCESS_WAIT_MS: int(1000, 3_600_000).default(300_000),
   /**

@@ -17,5 +17,6 @@ export * from './queries/job-commands.js';
 export * from './workers/worker-info.js';
 export * from './pipelines/pipeline-info.js';
 export * from './http/job-responses.js';
+export * from './http/dashboard-settings.js';
 export * from './events/new-event.js';
 export * from './webhooks/webhooks.js';

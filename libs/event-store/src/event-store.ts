@@ -19,7 +19,7 @@ import {
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEvent, encodeEvent, EventHeader, isPartEvent, isPartWork, isWorkRequest, type JetStreamFigures, type JobEvent, type JobSubjects } from '@app/contracts';
-import { ATTEMPT_TRACE_HEADER, inSpan, injectTraceContext, messagingAttributes, SpanKind, TraceAttr, tracingActive, type Attributes } from '@app/observability';
+import { ATTEMPT_TRACE_HEADER, inSpan, injectTraceContext, messagingAttributes, SpanKind, traceIdOf, TraceAttr, tracingActive, type Attributes } from '@app/observability';
 import { encodeCancelNudge } from './cancel-nudge.js';
 import { ensureDurableConsumer } from './consumer-setup.js';
 import { readJetStreamFigures } from './jetstream-figures.js';
@@ -621,6 +621,11 @@ function toItem(seq: number, subject: string, storedAt: Date, data: Uint8Array, 
   if (!decoded.ok) return { ok: false, malformed: { seq, subject, storedAt, reason: decoded.reason } };
   const trace = storedTraceOf(headers);
   return { ok: true, stored: trace ? { seq, subject, storedAt, event: decoded.event, trace } : { seq, subject, storedAt, event: decoded.event } };
+}
+
+/** The trace id an event was appended in (its stored `traceparent`'s), or null when it was not traced. */
+export function storedTraceId(stored: { trace?: StoredTrace }): string | null {
+  return traceIdOf(stored.trace?.traceparent);
 }
 
 /** The trace context headers a message was stored with, if it has a `traceparent`. */

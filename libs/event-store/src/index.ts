@@ -6,6 +6,7 @@ export {
   EventStore,
   readJsMsg,
   storedTraceOf,
+  storedTraceId,
   type AppendResult,
   type MalformedMessage,
   type ReadItem,

@@ -1,12 +1,12 @@
 import type { AsOfPoint, JobEvent } from '@app/contracts';
-import { evolve, type JobState } from './job-state.js';
+import { evolve, type EventMeta, type JobState } from './job-state.js';
 
 /**
  * One message of a job's history, in stream order. `number` is the job's own event number (its
  * aggregate version, 1-based), counting every message on the job's subjects; `event` is null for a
  * message that could not be read as an event (it folds to nothing but keeps its number).
  */
-export interface HistoryEntry {
+export interface HistoryEntry extends EventMeta {
   number: number;
   seq: number;
   storedAt: Date;
@@ -41,7 +41,7 @@ export function stateAsOf(history: readonly HistoryEntry[], point: AsOfPoint): A
   let last: HistoryEntry | null = null;
   for (const entry of history) {
     if (!atOrBefore(entry)) break;
-    if (entry.event) state = evolve(state, entry.event);
+    if (entry.event) state = evolve(state, entry.event, entry);
     last = entry;
   }
   if (!state || !last) return { ok: false, reason: 'before_job', total };

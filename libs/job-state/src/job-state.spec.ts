@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { JobEvent } from '@app/contracts';
 import { jobCancelled, jobCancelRequested, jobCompleted, jobDeadLettered, jobFailed, jobRedriven, jobStarted, videoSubmitted } from '../../../test/support/events.js';
-import { evolve, fold, toJobView } from './job-state.js';
+import { evolve, fold, foldWithMeta, toJobView } from './job-state.js';
 
 describe('evolve', () => {
   it('given a second VideoSubmitted of the job (one Idempotency-Key at another priority), changes nothing: the first one is the job', () => {
@@ -27,6 +27,18 @@ describe('evolve', () => {
       correlationId: submitted.correlationId,
     });
     expect(state.video.sha256).toBe('a'.repeat(64));
+  });
+
+  it("keeps the trace its VideoSubmitted was appended in (the message's, not the body's) through the job's life; untraced, none", () => {
+    const submitted = videoSubmitted();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const later = [jobStarted(submitted, 1, 'w-1'), jobCompleted(submitted, 1)];
+    // A later event's trace (its attempt's, say) is not the job's.
+    const state = foldWithMeta([{ event: submitted, traceId }, ...later.map((event) => ({ event, traceId: 'f'.repeat(32) }))])!;
+    expect(state.traceId).toBe(traceId);
+    expect(toJobView(state, 3).trace_id).toBe(traceId);
+    expect(evolve(state, videoSubmitted(submitted.jobId), { traceId: 'e'.repeat(32) })!.traceId).toBe(traceId);
+    expect(fold([submitted, ...later])!.traceId).toBeNull();
   });
 
   it('given JobStarted, the job runs on that worker as that attempt', () => {

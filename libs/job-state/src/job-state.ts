@@ -49,6 +49,16 @@ export interface JobState {
   deletedAt: string | null;
   /** The parts of the latest split (issue #19); null for a job that was never split. */
   split: SplitState | null;
+  /** The trace the job was submitted in (its VideoSubmitted's stored `traceparent`); null when it was not traced. */
+  traceId: string | null;
+}
+
+/**
+ * What the stream says of an event besides its body: the trace id of the append that stored it (the
+ * message's `traceparent` header), when it was traced. Only a job's VideoSubmitted's is kept.
+ */
+export interface EventMeta {
+  traceId?: string | null;
 }
 
 /** A split job's parts, as its latest JobSplit cut them and their events moved them. */
@@ -96,11 +106,11 @@ export interface ProgressDetail {
 }
 
 /**
- * The one pure projection of the system: the next state of a job given an event. The live projector,
- * replay and as-of views all fold events through it. Lifecycle events for a job that was never
- * submitted leave it absent (null).
+ * The one pure projection of the system: the next state of a job given an event (and what its
+ * message said besides, `meta`). The live projector, replay and as-of views all fold events through
+ * it. Lifecycle events for a job that was never submitted leave it absent (null).
  */
-export function evolve(state: JobState | null, event: JobEvent): JobState | null {
+export function evolve(state: JobState | null, event: JobEvent, meta: EventMeta = {}): JobState | null {
   const at = normalizeTime(event.occurredAt);
   // A deleted job is frozen: nothing after its JobDeleted (a redrive that raced the deletion) changes it.
   if (state?.deletedAt) return state;
@@ -134,6 +144,7 @@ export function evolve(state: JobState | null, event: JobEvent): JobState | null
         deleteRequest: null,
         deletedAt: null,
         split: null,
+        traceId: meta.traceId ?? null,
       };
     case 'JobStarted':
       if (!state) return null;
@@ -360,6 +371,13 @@ export function fold(events: Iterable<JobEvent>, initial: JobState | null = null
   return state;
 }
 
+/** Folds stored events with what their messages said besides (EventMeta), as the projector does. */
+export function foldWithMeta(entries: Iterable<{ event: JobEvent } & EventMeta>, initial: JobState | null = null): JobState | null {
+  let state = initial;
+  for (const entry of entries) state = evolve(state, entry.event, entry);
+  return state;
+}
+
 function normalizeTime(iso: string): string {
   return new Date(iso).toISOString();
 }
@@ -402,6 +420,7 @@ export function toJobView(state: JobState, lastSeq: number): JobView {
       sha256: state.video.sha256,
     },
     correlation_id: state.correlationId,
+    trace_id: state.traceId,
     cancel_requested_at: state.cancelRequestedAt,
     dead_letter: state.deadLetter
       ? {

@@ -40,9 +40,9 @@ export function requestCorrelationId(req: IncomingMessage & { id?: unknown }, re
  * Lines are written asynchronously: a record is formatted at once, but the write to stdout happens
  * off the caller's path (as soon as the previous write has finished), so a job's log lines never hold
  * up the job. Whatever is still buffered is flushed synchronously when the process exits, by any
- * path other than SIGKILL.
+ * path other than SIGKILL. A test may hand it another `destination` to read the lines back.
  */
-export function createLogger(service: string, level: LevelWithSilent): PinoLogger {
+export function createLogger(service: string, level: LevelWithSilent, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): PinoLogger {
   return pino(
     {
       level,
@@ -51,7 +51,7 @@ export function createLogger(service: string, level: LevelWithSilent): PinoLogge
       formatters: { level: (label) => ({ level: label }) },
       mixin: () => (tracingActive() ? { ...currentCorrelation(), ...traceLogFields() } : (currentCorrelation() ?? {})),
     },
-    pino.destination({ dest: 1, sync: false }),
+    destination,
   );
 }
 

@@ -64,6 +64,9 @@ export const TraceAttr = {
   webhookDeliveryId: 'framewire.webhook.delivery_id',
   /** The attempt's number within its delivery, from 1 (a manual retry goes on counting). */
   webhookAttempt: 'framewire.webhook.attempt',
+  uploadBytes: 'framewire.upload.bytes',
+  uploadId: 'framewire.upload.id',
+  uploadOffset: 'framewire.upload.offset',
 } as const;
 
 /** The header an event appended inside a job attempt carries: that attempt's span, so the next attempt can link to it. */
@@ -120,14 +123,17 @@ export function startTracing(app: string, attributes: Attributes = {}, env: Node
 
 let enabled = false;
 
+/**
+ * Marks this process as recording spans (or not) without startTracing: for a test that registers its
+ * own tracer provider (tracing-testing.ts). Everything else turns tracing on through startTracing.
+ */
+export function setTracingActive(active: boolean): void {
+  enabled = active;
+}
+
 /** Framewire's tracer (the API's no-op tracer while tracing is off). */
 export function tracer(): Tracer {
   return trace.getTracer(TRACER_NAME);
-}
-
-/** For recordSpansForTests (tracing-testing.ts), which registers an SDK of its own. */
-export function setTracingActive(on: boolean): void {
-  enabled = on;
 }
 
 /** Whether this process records spans: false while tracing is off, so callers can skip what only a span needs. */

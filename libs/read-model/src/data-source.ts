@@ -10,9 +10,10 @@ import { Deletion1764500000000 } from './migrations/1764500000000-deletion.js';
 import { ParkedEvents1764540000000 } from './migrations/1764540000000-parked-events.js';
 import { StreamIdentity1764560000000 } from './migrations/1764560000000-stream-identity.js';
 import { SplitJobs1764600000000 } from './migrations/1764600000000-split-jobs.js';
+import { TraceId1764700000000 } from './migrations/1764700000000-trace-id.js';
 
 export const READ_MODEL_ENTITIES = [JobRow, ProjectionCheckpoint];
-export const READ_MODEL_MIGRATIONS = [CreateReadModel1764000000000, ProgressAndArtifacts1764100000000, TenantAndPriority1764200000000, DeadLetters1764300000000, Cancellation1764400000000, Deletion1764500000000, ParkedEvents1764540000000, StreamIdentity1764560000000, SplitJobs1764600000000];
+export const READ_MODEL_MIGRATIONS = [CreateReadModel1764000000000, ProgressAndArtifacts1764100000000, TenantAndPriority1764200000000, DeadLetters1764300000000, Cancellation1764400000000, Deletion1764500000000, ParkedEvents1764540000000, StreamIdentity1764560000000, SplitJobs1764600000000, TraceId1764700000000];
 
 export interface ReadModelOptions {
   url: string;

@@ -31,6 +31,7 @@ export function rowToState(row: JobRow): JobState {
     deleteRequest: row.deleteRequest as JobState['deleteRequest'],
     deletedAt: row.deletedAt ? iso(row.deletedAt) : null,
     split: (row.split ?? null) as JobState['split'],
+    traceId: row.traceId,
   };
 }
 
@@ -62,6 +63,7 @@ export interface RawJobRow {
   delete_request: Record<string, unknown> | null;
   deleted_at: Date | null;
   split: Record<string, unknown> | null;
+  trace_id: string | null;
   last_seq: string;
 }
 
@@ -93,6 +95,7 @@ export function rawRowToState(row: RawJobRow): JobState {
     deleteRequest: row.delete_request,
     deletedAt: row.deleted_at,
     split: row.split,
+    traceId: row.trace_id,
     lastSeq: Number(row.last_seq),
   });
 }
@@ -126,6 +129,7 @@ export function stateToRecord(state: JobState, lastSeq: number): Record<string, 
     delete_request: state.deleteRequest,
     deleted_at: state.deletedAt,
     split: state.split,
+    trace_id: state.traceId,
     last_seq: lastSeq,
   };
 }

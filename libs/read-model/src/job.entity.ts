@@ -88,6 +88,10 @@ export class JobRow {
   @Column('jsonb', { name: 'split', nullable: true })
   split!: Record<string, unknown> | null;
 
+  /** The trace the job was submitted in (JobState.traceId); null when tracing was off for it. */
+  @Column('text', { name: 'trace_id', nullable: true })
+  traceId!: string | null;
+
   @Column('jsonb', { name: 'dead_letter', nullable: true })
   deadLetter!: Record<string, unknown> | null;
 

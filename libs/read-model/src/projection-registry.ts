@@ -8,7 +8,7 @@ import { readModelStream, sameStream } from './stream-identity.js';
  * either changes in a way that changes rows; every jobs service then rebuilds the read model under
  * the new version in the background and switches to it once it has caught up (docs/adr/0001).
  */
-export const PROJECTION_VERSION = 3;
+export const PROJECTION_VERSION = 4;
 
 /** The version the read model had before versions existed (tables directly in the home schema). */
 const LEGACY_VERSION = 1;

@@ -1,12 +1,21 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { evolve, type JobState } from '@app/job-state';
 import type { JobEvent } from '@app/contracts';
+import { storedTraceId, type StoredJobEvent, type StoredTrace } from '@app/event-store';
 import { rawRowToState, stateToRecord, type RawJobRow } from './job-row.mapper.js';
 import { qualified } from './model-schema.js';
 import { dataErrorOf, insertParkedEvent, parkedEventOf, readParkedEvents, UnprojectableEventError, type ParkedEvent } from './parked-events.js';
 
-/** One position of the stream handed to the writer: an event, or a sequence to step over. */
-export type ProjectionItem = { seq: number; event: JobEvent | null };
+/**
+ * One position of the stream handed to the writer: an event (with the trace context its message was
+ * stored with, if any), or a sequence to step over.
+ */
+export type ProjectionItem = { seq: number; event: JobEvent | null; trace?: StoredTrace };
+
+/** The item of an event read from the stream: its headers' trace context goes along (the job's trace id comes from it). */
+export function projectionItemOf(stored: StoredJobEvent): ProjectionItem {
+  return stored.trace ? { seq: stored.seq, event: stored.event, trace: stored.trace } : { seq: stored.seq, event: stored.event };
+}
 
 /** The name of the checkpoint row of the jobs projection in every model schema. */
 export const PROJECTION_NAME = 'jobs';
@@ -68,7 +77,7 @@ export interface ProjectionWriterOptions {
 export const UPSERT_COLUMNS = `job_id uuid, status text, tenant text, priority text, pipeline text, params jsonb, video jsonb, progress double precision,
   progress_detail jsonb, attempts integer, worker_id text, created_at timestamptz, updated_at timestamptz, started_at timestamptz,
   completed_at timestamptz, duration_ms integer, error jsonb, result jsonb, result_ref jsonb, artifacts jsonb, correlation_id text,
-  dead_letter jsonb, cancel_requested_at timestamptz, delete_request jsonb, deleted_at timestamptz, split jsonb, last_seq bigint`;
+  dead_letter jsonb, cancel_requested_at timestamptz, delete_request jsonb, deleted_at timestamptz, split jsonb, trace_id text, last_seq bigint`;
 /** Every column of the jobs table, in the order of UPSERT_COLUMNS. */
 export const JOB_COLUMNS = UPSERT_COLUMNS.split(',').map((column) => column.trim().split(/\s+/)[0]!);
 
@@ -216,16 +225,17 @@ export class ProjectionWriter {
     const changed: Changed = new Map();
     if (throughSeq <= checkpoint) return { result: { lastSeq: checkpoint, applied: 0, duplicates, rows: 0, parked: [] }, changed, schema };
 
-    const events = fresh.filter((item): item is { seq: number; event: JobEvent } => item.event !== null);
+    const events = fresh.filter((item): item is ProjectionItem & { event: JobEvent } => item.event !== null);
     // Jobs by their id in lower case, as the uuid column gives it back: the schema takes either case,
     // and two spellings of one id must fold into one row (in one upsert they would be refused).
     const states = await this.loadStates(tx, schema, [...new Set(events.map((item) => rowKey(item.event)))], useCache);
-    for (const { seq, event } of events) {
+    for (const item of events) {
+      const { seq, event } = item;
       const key = rowKey(event);
       const before = changed.get(key)?.state ?? states.get(key) ?? null;
       let after: JobState | null;
       try {
-        after = evolve(before, event);
+        after = evolve(before, event, { traceId: storedTraceId(item) });
       } catch (error) {
         throw new UnprojectableEventError('EVOLVE_FAILED', error);
       }

@@ -1,5 +1,5 @@
 import { ErrorCode, formatAsOf, type AsOfPoint, type AsOfPosition, type JobView } from '@app/contracts';
-import type { EventStore, ReadItem } from '@app/event-store';
+import { storedTraceId, type EventStore, type ReadItem } from '@app/event-store';
 import { stateAsOf, toJobView, type AsOfOutcome, type HistoryEntry } from '@app/job-state';
 
 /**
@@ -13,7 +13,7 @@ export async function readJobHistory(store: EventStore, jobId: string): Promise<
 
 export function toEntry(item: ReadItem, number: number): HistoryEntry {
   return item.ok
-    ? { number, seq: item.stored.seq, storedAt: item.stored.storedAt, event: item.stored.event }
+    ? { number, seq: item.stored.seq, storedAt: item.stored.storedAt, event: item.stored.event, traceId: storedTraceId(item.stored) }
     : { number, seq: item.malformed.seq, storedAt: item.malformed.storedAt, event: null };
 }
 

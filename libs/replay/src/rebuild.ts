@@ -3,6 +3,7 @@ import type { EventStore, MalformedMessage, ReadItem, StreamIdentity } from '@ap
 import {
   adoptStreamIdentity,
   migrateModelSchema,
+  projectionItemOf,
   ProjectionWriter,
   sameStream,
   schemaTarget,
@@ -88,7 +89,7 @@ export async function rebuildRange(options: RebuildRangeOptions): Promise<Rebuil
       toSeq,
       async (batch) => {
         const items = batch.map((item) => {
-          if (item.ok) return { seq: item.stored.seq, event: item.stored.event };
+          if (item.ok) return projectionItemOf(item.stored);
           malformed += 1;
           options.onMalformed?.(item.malformed);
           return { seq: item.malformed.seq, event: null };

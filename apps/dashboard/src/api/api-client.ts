@@ -1,5 +1,6 @@
 import type {
   CancelOutcome,
+  DashboardSettings,
   DeadLettersPage,
   DeleteOutcome,
   ErrorBody,
@@ -105,6 +106,7 @@ export const api = {
   workers: async () => (await json<WorkersResponse>('/v1/workers')).workers,
   deadLetters: async () => (await json<DeadLettersPage>('/v1/dead-letters')).dead_letters,
   system: () => json<SystemView>('/v1/system'),
+  dashboardSettings: () => json<DashboardSettings>('/v1/dashboard/settings'),
   webhooks: async () => (await json<{ webhooks: WebhookEndpointView[] }>('/v1/webhooks')).webhooks,
   /** The answer holds the endpoint's signing secret: the only time the API shows it. */
   createWebhook: (body: { url: string; events?: WebhookEventType[]; description?: string; tenant?: string }) => json<WebhookWithSecret>('/v1/webhooks', send('POST', body)),

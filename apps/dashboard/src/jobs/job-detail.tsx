@@ -9,6 +9,8 @@ import { cancellable, shownStatus } from './jobs-list.state';
 import { HLS_MASTER, HlsPlayer } from './hls-player';
 import { StoryboardPreview } from './storyboard-preview';
 import { PartsRow } from './parts-row';
+import { traceLink } from './trace-link';
+import { useDashboardSettings } from '../api/use-dashboard-settings';
 
 /**
  * One job: its state, its timeline (the events, read from the stream), its error or result, its
@@ -91,6 +93,7 @@ export function JobDetail({ id }: { id: string }) {
 
 function JobSummary({ job, videoDuration }: { job: JobView; videoDuration: number | null }) {
   const detail = job.progress_detail;
+  const traceUrl = traceLink(useDashboardSettings().trace_link, job.trace_id);
   return (
     <div className="summary">
       <dl>
@@ -139,6 +142,18 @@ function JobSummary({ job, videoDuration }: { job: JobView; videoDuration: numbe
         <dt>Correlation id</dt>
         <dd>
           <code>{job.correlation_id}</code>
+        </dd>
+        <dt>Trace id</dt>
+        <dd data-testid="detail-trace">
+          {traceUrl ? (
+            <a href={traceUrl} target="_blank" rel="noreferrer" data-testid="detail-trace-link">
+              <code>{job.trace_id}</code>
+            </a>
+          ) : job.trace_id ? (
+            <code>{job.trace_id}</code>
+          ) : (
+            <span className="muted">none (tracing was off)</span>
+          )}
         </dd>
       </dl>
     </div>

@@ -76,6 +76,8 @@ function newRow(change: JobChange): JobView {
     progress_detail: null,
     video: { filename: submitted.filename, size: submitted.size, content_type: '', sha256: '' },
     correlation_id: change.correlation_id,
+    // The feed does not carry it: the job's own page reads the job.
+    trace_id: null,
     cancel_requested_at: null,
     dead_letter: null,
     parts: [],

@@ -18,6 +18,7 @@ import { EventStore } from '@app/event-store';
 import { BlobStore, digestToHex, type StoredBlob } from '@app/blob-store';
 import { isNatsUnavailableError, isStorageFullError } from '@app/nats';
 import { NO_JOB, runCommand } from '@app/job-commands';
+import { inSpan, SpanKind, traceApi, TraceAttr, tracingActive } from '@app/observability';
 import type { JobCommand, Stored } from '@app/job-state';
 import { Clock, IdGenerator, idempotentEventId, idempotentJobId } from '@app/runtime';
 import { ApiError, statusOf } from '../http/api-error.js';
@@ -86,6 +87,8 @@ export class SubmitJobService {
 
   async submit(command: SubmitCommand): Promise<SubmitResult> {
     const jobId = command.idempotencyKey ? idempotentJobId(command.tenant, command.idempotencyKey) : this.ids.next();
+    // The request's span (the current one) names the job it submits.
+    if (tracingActive()) traceApi.getActiveSpan()?.setAttribute(TraceAttr.jobId, jobId);
     if (command.idempotencyKey) {
       const prior = await this.priorSubmission(jobId);
       if (prior) return this.replay(prior.event, command.source, command.fields);
@@ -96,7 +99,7 @@ export class SubmitJobService {
         // Fields sent before the file (as the CLI and the dashboard send them) are refused before any of it is stored.
         if (!command.fields) checkFieldsSoFar(part.fieldsBefore, this.catalog);
         // An adopted upload's name is its own (`uploads/<job>/<upload id>`): a retried completion names the same object.
-        return this.storeUpload(`uploads/${jobId}/${part.stored?.objectId ?? this.ids.next()}`, part, command.checkMedia);
+        return this.storeUpload(jobId, `uploads/${jobId}/${part.stored?.objectId ?? this.ids.next()}`, part, command.checkMedia);
       },
       async (stored) => void (await this.blobs.delete(stored.blob.name)),
     );
@@ -189,7 +192,22 @@ export class SubmitJobService {
     return this.roomCache.room;
   }
 
-  private async storeUpload(objectName: string, part: FilePart, checkMedia?: MediaCheck) {
+  /**
+   * Stores the upload as the job's video; with tracing on, inside an `upload video` span with the
+   * job and the bytes stored (for a resumable upload, whose bytes are already in the bucket, the
+   * span is the read through the checks and the adoption).
+   */
+  private async storeUpload(jobId: string, objectName: string, part: FilePart, checkMedia?: MediaCheck): Promise<StoredUpload> {
+    if (!tracingActive()) return this.storeUploadUntraced(objectName, part, checkMedia);
+    const attributes = { [TraceAttr.jobId]: jobId, ...(part.stored ? { [TraceAttr.uploadId]: part.stored.objectId } : {}) };
+    return inSpan('upload video', { kind: SpanKind.INTERNAL, attributes }, async (span) => {
+      const stored = await this.storeUploadUntraced(objectName, part, checkMedia);
+      span.setAttribute(TraceAttr.uploadBytes, stored.blob.size);
+      return stored;
+    });
+  }
+
+  private async storeUploadUntraced(objectName: string, part: FilePart, checkMedia?: MediaCheck): Promise<StoredUpload> {
     // Nothing is stored until the first bytes say this is a video container; the content type stored
     // is the one sniffed, not the one the client claimed.
     const { stream, media } = await guardUpload(part.stream, checkMedia);
@@ -267,6 +285,15 @@ export class SubmitJobService {
       replayed: true,
     };
   }
+}
+
+/** An upload stored as a job's video. */
+interface StoredUpload {
+  blob: StoredBlob;
+  filename: string;
+  contentType: string;
+  /** Adopted from a resumable upload's chunks rather than written now. */
+  adopted: boolean;
 }
 
 /** A refusal of the submission itself (its content or fields), as opposed to a passing failure (5xx, 429). */

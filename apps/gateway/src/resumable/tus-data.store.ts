@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
+import { inSpan, SpanKind, TraceAttr, tracingActive } from '@app/observability';
 import type { Clock, IdGenerator } from '@app/runtime';
 import { ApiError } from '../http/api-error.js';
 import { ChecksumMismatchError, type AppendOptions, type ResumableUploadStore } from './resumable-upload.store.js';
@@ -60,7 +61,8 @@ export class TusDataStore extends DataStore {
     await this.visible(id);
     const { sha256 } = this.context();
     try {
-      return await this.uploads.append(id, offset, stream, { ...this.appendOptions, ...(sha256 ? { sha256 } : {}) });
+      const append = () => this.uploads.append(id, offset, stream, { ...this.appendOptions, ...(sha256 ? { sha256 } : {}) });
+      return await (tracingActive() ? traceAppend(id, offset, append) : append());
     } catch (error) {
       if (error instanceof ApiError || error instanceof UploadStateConflict || error instanceof ChecksumMismatchError) this.context().failure = error;
       // The first bytes were refused (not a video container): the upload can never become a job.
@@ -87,4 +89,17 @@ export class TusDataStore extends DataStore {
     if (!found || found.state.tenant !== this.context().tenant) throw ERRORS.FILE_NOT_FOUND;
     return found.state;
   }
+}
+
+/**
+ * One request's bytes of a resumable upload into the bucket, as an `upload chunk` span: the upload,
+ * where the bytes started and how many were stored. The job is not known yet (the last byte makes
+ * it, under its own `upload video` span).
+ */
+async function traceAppend(id: string, offset: number, append: () => Promise<number>): Promise<number> {
+  return inSpan('upload chunk', { kind: SpanKind.INTERNAL, attributes: { [TraceAttr.uploadId]: id, [TraceAttr.uploadOffset]: offset } }, async (span) => {
+    const end = await append();
+    span.setAttribute(TraceAttr.uploadBytes, end - offset);
+    return end;
+  });
 }

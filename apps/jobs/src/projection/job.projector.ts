@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApp
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { EventStore, readJsMsg, type ReadItem, type StreamIdentity } from '@app/event-store';
 import { isStreamNotFound, PROJECTOR_CONSUMER } from '@app/nats';
-import { ProjectionSupersededError, ProjectionWriter, sameStream, type ApplyResult, type ProjectionItem } from '@app/read-model';
+import { projectionItemOf, ProjectionSupersededError, ProjectionWriter, sameStream, type ApplyResult, type ProjectionItem } from '@app/read-model';
 import { guardedByStream, rebuildRange, seqOf, StreamChangedError } from '@app/replay';
 import type { JobsConfig } from '@app/config';
 import { tracingActive } from '@app/observability';
@@ -292,7 +292,7 @@ export class JobProjector implements OnApplicationBootstrap, BeforeApplicationSh
   /** Writes a batch; `live` batches also log each job's milestones under the job's correlation id. */
   private async apply(items: ReadItem[], fromSeq: number, throughSeq: number, live = false): Promise<void> {
     const projection: ProjectionItem[] = items.map((item) => {
-      if (item.ok) return { seq: item.stored.seq, event: item.stored.event };
+      if (item.ok) return projectionItemOf(item.stored);
       this.logger.warn(`skipping malformed message seq ${item.malformed.seq} on ${item.malformed.subject}: ${item.malformed.reason}`);
       return { seq: item.malformed.seq, event: null };
     });

@@ -14,8 +14,8 @@ import {
   type ParkedEventsView,
   type StoredEventView,
 } from '@app/contracts';
-import { EventStore, type StoredJobEvent } from '@app/event-store';
-import { fold, toDeadLetterView, toJobView, type JobState } from '@app/job-state';
+import { EventStore, storedTraceId, type StoredJobEvent } from '@app/event-store';
+import { foldWithMeta, toDeadLetterView, toJobView, type JobState } from '@app/job-state';
 import { InvalidCursorError, JobReadRepository, parkedEventView, PROJECTION_NAME, type ListJobsQuery } from '@app/read-model';
 import { jobViewAsOf } from '@app/replay';
 import { QueryError } from '../rpc/rpc-answer.js';
@@ -72,11 +72,11 @@ export class JobQueriesService {
       const lastSeq = last ? (last.ok ? last.stored.seq : last.malformed.seq) : 0;
       if (lastSeq <= record.lastSeq) return record;
       const newer = await this.readEvents(jobId, record.lastSeq, Number.MAX_SAFE_INTEGER);
-      const state = fold(newer.map((stored) => stored.event), record.state);
+      const state = foldWithMeta(newer.map(withMeta), record.state);
       return state ? { state, lastSeq: newer.at(-1)?.seq ?? record.lastSeq } : record;
     }
     const events = await this.readEvents(jobId, 0, Number.MAX_SAFE_INTEGER);
-    const state = fold(events.map((stored) => stored.event));
+    const state = foldWithMeta(events.map(withMeta));
     return state ? { state, lastSeq: events.at(-1)!.seq } : null;
   }
 
@@ -198,4 +198,9 @@ function toEventView(stored: StoredJobEvent): StoredEventView {
 /** The read model's tenant filter for a scope: none for an admin's. */
 function tenantOf(scope: JobScope): { tenant?: string } {
   return scope.kind === 'tenant' ? { tenant: scope.tenant } : {};
+}
+
+/** A stored event with the trace id of its append, as the projector folds it. */
+function withMeta(stored: StoredJobEvent) {
+  return { event: stored.event, traceId: storedTraceId(stored) };
 }

@@ -49,6 +49,11 @@ export const jobViewSchema = z.object({
     sha256: z.string(),
   }),
   correlation_id: z.string(),
+  /**
+   * The OpenTelemetry trace the job was submitted in (32 hex digits), which holds its upload, queue
+   * wait, attempts and projection; null when tracing was off for the submission.
+   */
+  trace_id: z.string().nullable(),
   /** When a cancel was asked for, while the running attempt has not stopped yet, or once it has. */
   cancel_requested_at: z.string().nullable(),
   /** Set while the job is a dead letter (see GET /v1/dead-letters). */
