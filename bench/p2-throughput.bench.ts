@@ -2,6 +2,7 @@ import { FramewireUnderTest } from './lib/framewire.js';
 import { censusMeasurements, withFsyncCensus, type FsyncCensus } from './lib/fsyncs.js';
 import { comparisonLabel } from './lib/nats-server.js';
 import { BullmqPeer, bullmqName, GraphilePeer, type Peer, type Throughput } from './lib/peers.js';
+import { OtlpReceiver } from '../test/support/otlp-receiver.js';
 import { cpuMs } from './lib/proc.js';
 import { round } from './lib/stats.js';
 import type { BenchContext, Benchmark, Measurement } from './lib/types.js';
@@ -12,6 +13,12 @@ interface FramewireThroughput extends Throughput {
   jobsCpuMsPerJob: number;
   /** Events appended and the server's fsyncs while the worker ran. */
   census?: FsyncCensus;
+}
+
+interface TracedThroughput extends FramewireThroughput {
+  /** Spans the receiver got from the worker and the jobs service, per job (what the SDK did not drop). */
+  spansPerJob: number;
+  exportRequests: number;
 }
 
 /**
@@ -35,6 +42,12 @@ const bench: Benchmark = {
     for (const c of CONCURRENCIES) {
       framewire[c] = await framewireThroughput(ctx, counts[c], c, { census: c === 4 });
       ctx.log(`Framewire, concurrency ${c}: ${round(framewire[c]!.jobsPerSecond, 0)} jobs/s`);
+    }
+    // The same runs with tracing on (issue 20), right after those without, so that both meet the machine alike.
+    const traced: Record<number, TracedThroughput> = {};
+    for (const c of CONCURRENCIES) {
+      traced[c] = await tracedThroughput(ctx, counts[c], c);
+      ctx.log(`Framewire, concurrency ${c}, tracing on: ${round(traced[c]!.jobsPerSecond, 0)} jobs/s, ${round(traced[c]!.spansPerJob, 2)} spans per job`);
     }
     const peers: Record<string, Record<number, Throughput>> = {};
     // BENCH_SKIP_PEERS=1 measures Framewire alone, for profiling it (the peers take most of the time).
@@ -109,6 +122,7 @@ const bench: Benchmark = {
       });
       measurements.push({ name: `Framewire jobs service (projector) CPU per job, concurrency ${c}`, unit: 'ms', value: round(fw.jobsCpuMsPerJob, 4) });
     }
+    measurements.push(...tracingMeasurements(framewire, traced));
     if (comparison) {
       const label = comparisonLabel(comparison);
       for (const c of CONCURRENCIES) {
@@ -133,6 +147,7 @@ const bench: Benchmark = {
         `Equal durability: ${bullAlways} (its own redis-server, appendonly yes, fsynced before each reply) and graphile-worker 0.18 (default options, a fresh schema; PostgreSQL with ${graphile.durability}: each commit is fsynced before it returns). ${bullEverysec} is the benchmark's long-standing peer: a crash loses up to a second of acknowledged jobs.`,
         'events per fsync: the events Framewire appended while the worker ran (2 per job) over the fsync and fdatasync calls the nats-server process made meanwhile (all its files, consumer state included).',
         'CPU per job is the worker process\'s user+system time over the run divided by the jobs (10 ms resolution); the servers (nats-server, redis-server, PostgreSQL) are not counted.',
+        `tracing on: the same runs with the worker and the jobs service exporting spans (OTLP/HTTP protobuf, the SDK's default batching) to a receiver in the bench process on loopback, which decodes and counts them; the jobs were appended by the bench without a trace context, so each job's worker spans start a trace. Tracing off is the rows above (today's P2): the goal "off costs nothing measurable" compares them with earlier runs of P2.`,
         ...(comparison ? [`${comparisonLabel(comparison)}: Framewire as above on a second server started by the bench; no goal is judged on it.`] : []),
         ...(comparisonCut ? ['the comparison server\'s rows are incomplete: the benchmark\'s time budget ran out while they were measured.'] : []),
       ],
@@ -141,17 +156,50 @@ const bench: Benchmark = {
 };
 export default bench;
 
-async function framewireThroughput(ctx: BenchContext, count: number, concurrency: number, options: { census: boolean }): Promise<FramewireThroughput> {
-  const fw = await new FramewireUnderTest(ctx).open();
+/** Tracing on beside off at each concurrency: the rate, and the CPU per job of the worker and of the jobs service. */
+function tracingMeasurements(off: Record<number, FramewireThroughput>, on: Record<number, TracedThroughput>): Measurement[] {
+  return CONCURRENCIES.flatMap((c) => {
+    const [without, traced] = [off[c]!, on[c]!];
+    const beside = (name: string, unit: string, value: number, baseline: number, digits: number, extra?: Record<string, unknown>): Measurement => ({
+      name: `${name}, concurrency ${c}, tracing on`,
+      unit,
+      value: round(value, digits),
+      baseline: { name: `tracing off c${c}, same run`, value: round(baseline, digits) },
+      ...(extra ? { extra } : {}),
+    });
+    return [
+      beside('Framewire', 'jobs/s', traced.jobsPerSecond, without.jobsPerSecond, 0, { spansPerJob: round(traced.spansPerJob, 2), exportRequests: traced.exportRequests }),
+      beside('Framewire worker CPU per job', 'ms', traced.workerCpuMsPerJob, without.workerCpuMsPerJob, 4),
+      beside('Framewire jobs service (projector) CPU per job', 'ms', traced.jobsCpuMsPerJob, without.jobsCpuMsPerJob, 4),
+    ];
+  });
+}
+
+/** P2's run with the worker and the jobs service exporting their spans over OTLP/HTTP to a receiver on loopback. */
+async function tracedThroughput(ctx: BenchContext, count: number, concurrency: number): Promise<TracedThroughput> {
+  const receiver = await OtlpReceiver.start({ keep: false });
   try {
-    const jobs = await fw.startJobs();
+    const run = await framewireThroughput(ctx, count, concurrency, { census: false, env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint } });
+    // framewireThroughput stopped the services, which flushed what their exporters still held.
+    if (receiver.failures.length > 0) throw new Error(`the OTLP receiver could not decode an export: ${receiver.failures[0]}`);
+    return { ...run, spansPerJob: receiver.count / count, exportRequests: receiver.requests };
+  } finally {
+    await receiver.close();
+  }
+}
+
+async function framewireThroughput(ctx: BenchContext, count: number, concurrency: number, options: { census: boolean; env?: Record<string, string> }): Promise<FramewireThroughput> {
+  const fw = await new FramewireUnderTest(ctx).open();
+  const env = options.env ?? {};
+  try {
+    const jobs = await fw.startJobs(env);
     const { lastSubmitted, lastEvent } = await fw.enqueueNoop(count);
     // The projector first takes in the submissions, so the clock starts on a read model that is level
     // with the queue, as in a system that has been running.
     await fw.projectedThrough(lastSubmitted, 60_000, 20, ctx.signal);
     const jobsCpuBefore = await cpuMs(jobs.child.pid!);
     const { result, census } = await withFsyncCensus(options.census ? ctx.nats : undefined, () => fw.store.lastSeq(), async () => {
-      const worker = await fw.start('worker', 'worker', { WORKER_CONCURRENCY: String(concurrency) });
+      const worker = await fw.start('worker', 'worker', { WORKER_CONCURRENCY: String(concurrency), ...env });
       const workerCpuBefore = await cpuMs(worker.child.pid!);
       const end = await fw.projectedThrough(lastEvent, 300_000, 5, ctx.signal);
       return { worker, workerCpuBefore, end };
