@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createFramewireClient, FramewireError, type FramewireClient, type JobUpdate } from '@framewire/client';
-import { testKeys } from '../support/keys.js';
+import { runCli } from '../support/cli.js';
+import { testKeys, type TestKey } from '../support/keys.js';
 import { serviceStarter, type ServiceProcess } from '../support/processes.js';
 import { freshNamespace, freshSchema, TEST_DATABASE_URL, TEST_NATS_URL, type TestNamespace, type TestSchema } from '../support/services.js';
 import { makeVideo, mediaDir, slowFfprobe } from '../support/videos.js';
@@ -19,6 +20,8 @@ describe('the typed client (@framewire/client) against the real gateway', () => 
   let media: Awaited<ReturnType<typeof mediaDir>>;
   let video = '';
   let client: FramewireClient;
+  let base = '';
+  let key: TestKey;
   const services = new Map<string, ServiceProcess>();
   const start = serviceStarter(() => ({ NATS_URL: TEST_NATS_URL, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: ns.namespace }), services);
 
@@ -32,9 +35,11 @@ describe('the typed client (@framewire/client) against the real gateway', () => 
     const gateway = start('gateway', 'gateway', { PORT: '0', HOST: '127.0.0.1' });
     const [listening] = await Promise.all([gateway.waitForLine(/gateway listening/), jobs.waitForLine(/jobs service ready/), worker.waitForLine(/worker pulling jobs/)]);
     const keys = await testKeys(db.schema);
-    const key = await keys.create('integrator');
+    key = await keys.create('integrator');
     await keys.close();
-    client = createFramewireClient({ baseUrl: `http://127.0.0.1:${JSON.parse(listening).port}/`, apiKey: key.key });
+    base = `http://127.0.0.1:${JSON.parse(listening).port}`;
+    // A trailing slash, as a user may well write it.
+    client = createFramewireClient({ baseUrl: `${base}/`, apiKey: key.key });
   }, 120_000);
 
   afterAll(async () => {
@@ -89,6 +94,14 @@ describe('the typed client (@framewire/client) against the real gateway', () => 
     expect((await client.webhooks.list()).map((w) => w.id)).toContain(created.id);
     expect(await client.webhooks.delete(created.id)).toEqual({ id: created.id, deleted: true });
     await expect(client.webhooks.get(created.id)).rejects.toBeInstanceOf(FramewireError);
+  });
+
+  it("is what the CLI's one-POST submit and --wait use", async () => {
+    const run = await runCli(['submit', video, '--no-resumable', '--wait', '--json'], { FRAMEWIRE_URL: base, FRAMEWIRE_API_KEY: key.key });
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    const job = JSON.parse(run.stdout) as { job_id: string; status: string };
+    expect(job.status).toBe('completed');
+    expect((await client.getJob(job.job_id)).status).toBe('completed');
   });
 
   it('says UNREACHABLE, naming the gateway, when nothing answers', async () => {
