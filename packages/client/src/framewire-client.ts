@@ -95,7 +95,9 @@ export interface FramewireClient {
 export async function call<T>(request: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await request;
   if (response.ok) return data as T;
-  throw error === undefined ? errorFromBody(response.status, '', response.statusText) : errorFromBody(response.status, JSON.stringify(error), response.statusText);
+  // openapi-fetch hands over the error body parsed when it is JSON, as text when it is not.
+  const text = error === undefined ? '' : typeof error === 'string' ? error : JSON.stringify(error);
+  throw errorFromBody(response.status, text, response.statusText);
 }
 
 export function createFramewireClient(options: FramewireClientOptions): FramewireClient {
