@@ -71,6 +71,13 @@ module.exports = {
       to: { path: '^apps/([^/]+)/', pathNot: '^apps/$1/' },
     },
     {
+      name: 'packages-stand-alone',
+      severity: 'error',
+      comment: 'A package (packages/*) is published on its own: it depends on npm packages and its generated files, never on the apps or libs.',
+      from: { path: '^packages/' },
+      to: { path: '^(apps|libs|test|bench)/' },
+    },
+    {
       name: 'no-lib-to-app',
       severity: 'error',
       from: { path: '^libs/' },
@@ -115,6 +122,6 @@ module.exports = {
     exclude: { path: '^(dist|node_modules)/' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.tsx', '.js', '.json'] },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.tsx', '.d.ts', '.js', '.json'] },
   },
 };

@@ -4,8 +4,10 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Plugin packages are npm workspaces (linked into node_modules by name), so they come before npm ci.
+# Plugin packages and the client (packages/client) are npm workspaces (linked into node_modules by
+# name), so they come before npm ci.
 COPY plugins ./plugins
+COPY packages ./packages
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
 COPY scripts ./scripts

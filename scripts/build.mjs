@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds every app with `nest build --all`, then the dashboard with Vite (into dist/dashboard, which the
+// Writes the OpenAPI document and the client's types (scripts/openapi.mjs), builds every app with
+// `nest build --all`, then the dashboard with Vite (into dist/dashboard, which the
 // gateway serves). With --if-stale it does nothing when dist/ is newer than
 // every source and config file, so `npm start` only pays for a build when something changed.
 import { spawnSync } from 'node:child_process';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const stamp = join(root, 'dist', '.build-stamp');
-const inputs = ['apps', 'libs', 'tsconfig.json', 'nest-cli.json', 'package-lock.json'];
+const inputs = ['apps', 'libs', 'packages', 'tsconfig.json', 'nest-cli.json', 'package-lock.json'];
 
 function newest(path) {
   const stat = statSync(path);
@@ -25,6 +26,9 @@ if (process.argv.includes('--if-stale') && existsSync(stamp)) {
   const sources = Math.max(...inputs.filter((p) => existsSync(join(root, p))).map((p) => newest(join(root, p))));
   if (statSync(stamp).mtimeMs >= sources) process.exit(0);
 }
+// The OpenAPI document and the client's types generated from it come first: the CLI compiles against them.
+const openapi = spawnSync(process.execPath, [join(root, 'scripts', 'openapi.mjs')], { cwd: root, stdio: 'inherit' });
+if (openapi.status !== 0) process.exit(openapi.status ?? 1);
 const result = spawnSync(process.execPath, [join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', '--all'], {
   cwd: root,
   stdio: 'inherit',

@@ -12,6 +12,8 @@ export default defineConfig({
   root: here,
   base: '/',
   publicDir: 'public',
+  // The client from its sources, as the apps compile it (its package's dist/ is built only to publish it).
+  resolve: { alias: { '@framewire/client': fileURLToPath(new URL('../../packages/client/src/index.ts', import.meta.url)) } },
   oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
   build: {
     outDir: fileURLToPath(new URL('../../dist/dashboard', import.meta.url)),

@@ -5,7 +5,7 @@
  * `bench/results/<timestamp>.json` plus a markdown table. Every figure is reported beside a baseline
  * measured in the same run, because absolute numbers drift between machines.
  *
- * The runner imports TypeScript directly (bench/lib/ts-hooks.mjs): `@app/<lib>` imports and
+ * The runner imports TypeScript directly (scripts/ts-hooks.mjs): `@app/<lib>` imports and
  * relative `./x.js` imports of `.ts` files work as they do in the tests. The apps are built before
  * any benchmark runs, so `dist/apps/<app>/apps/<app>/src/main.js` exists.
  */

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { DeadLettersPage, DeadLetterView } from '@app/contracts';
-import { getJson, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
+import { call } from '@framewire/client';
+import { clientFor, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
 
 interface DlqListOptions extends GatewayOptions {
   limit: string;
@@ -19,8 +20,8 @@ export function dlqCommand(): Command {
           const letters: DeadLetterView[] = [];
           let cursor: string | null = null;
           do {
-            const query: URLSearchParams = new URLSearchParams({ limit: options.limit, ...(cursor ? { cursor } : {}) });
-            const page: DeadLettersPage = await getJson<DeadLettersPage>(options, `v1/dead-letters?${query}`);
+            const query = { limit: Number(options.limit), ...(cursor ? { cursor } : {}) };
+            const page: DeadLettersPage = await call(clientFor(options).api.GET('/v1/dead-letters', { params: { query } }));
             letters.push(...page.dead_letters);
             cursor = options.all ? page.next_cursor : null;
           } while (cursor);

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { ErrorCode, type ErrorBody } from '@app/contracts';
+import { createFramewireClient, FramewireError, type FramewireClient } from '@framewire/client';
 
 /** Where the CLI finds the gateway and how it authenticates (FRAMEWIRE_API_KEY is ready for API keys). */
 export interface GatewayOptions {
@@ -19,82 +19,18 @@ export function withGatewayOptions(command: Command): Command {
 }
 
 /**
- * The code of a GatewayError: the API's own, or the CLI's when there is no API answer to read (no
- * gateway, no file to send, a body that is not the API's: `HTTP_<status>`).
+ * An error answer of the API (`{"error":{"code","message"}}`, its code the API's), a gateway that
+ * did not answer (UNREACHABLE) or an answer not the API's (`HTTP_<status>`): the client's error,
+ * which every call to the gateway throws; the CLI's own checks throw it too (FILE_NOT_FOUND, INVALID_PARAMS).
  */
-export type GatewayErrorCode = ErrorCode | 'UNREACHABLE' | 'FILE_NOT_FOUND' | `HTTP_${number}`;
-
-/** An error answer of the API (`{"error":{"code","message"}}`) or a gateway that did not answer. */
-export class GatewayError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: GatewayErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GatewayError';
-  }
-}
-
-export function authHeaders(options: Pick<GatewayOptions, 'apiKey'>): Record<string, string> {
-  return options.apiKey ? { Authorization: `Bearer ${options.apiKey}` } : {};
-}
-
-export function gatewayUrl(options: Pick<GatewayOptions, 'url'>, path: string): URL {
-  return new URL(path, options.url.endsWith('/') ? options.url : `${options.url}/`);
-}
-
-/** Reads an error body, whatever the gateway sent. */
-export async function errorFromResponse(res: Response): Promise<GatewayError> {
-  return errorFromBody(res.status, await res.text().catch(() => ''), res.statusText);
-}
+export { FramewireError as GatewayError };
 
 /**
- * The error that an answer with `status` and body `text` means: the API's code when the body is the
- * API's error; otherwise (a proxy's page, say) UNAUTHENTICATED for a 401, as the gateway says it,
- * and `HTTP_<status>` for any other status.
+ * The typed client (@framewire/client) every command calls the gateway through, so that what the
+ * CLI sends is what the OpenAPI document says the gateway takes.
  */
-export function errorFromBody(status: number, text: string, statusText = ''): GatewayError {
-  try {
-    const body = JSON.parse(text) as Partial<ErrorBody> | null;
-    if (body?.error?.code) return new GatewayError(status, body.error.code, body.error.message ?? '');
-  } catch {
-    // not JSON
-  }
-  return new GatewayError(status, status === 401 ? ErrorCode.Unauthenticated : `HTTP_${status}`, text.slice(0, 200) || statusText);
-}
-
-export async function getJson<T>(options: GatewayOptions, path: string): Promise<T> {
-  return requestJson<T>(options, 'GET', path);
-}
-
-/** A POST (or, with `method`, a DELETE) without a body: a command on a job, answered with JSON. */
-export async function postJson<T>(options: GatewayOptions, path: string, method: 'POST' | 'DELETE' = 'POST'): Promise<T> {
-  return requestJson<T>(options, method, path);
-}
-
-/** A POST or PATCH with a JSON body (creating or changing a resource), answered with JSON. */
-export async function sendJson<T>(options: GatewayOptions, method: 'POST' | 'PATCH', path: string, body: unknown): Promise<T> {
-  return requestJson<T>(options, method, path, body);
-}
-
-/** Every call to the API goes through here, so that each reports an unreachable gateway and an error answer alike. */
-async function requestJson<T>(options: GatewayOptions, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders(options) };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(gatewayUrl(options, path), { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  } catch (error) {
-    throw unreachable(options, error);
-  }
-  if (!res.ok) throw await errorFromResponse(res);
-  return (await res.json()) as T;
-}
-
-export function unreachable(options: GatewayOptions, error: unknown): GatewayError {
-  const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-  return new GatewayError(0, 'UNREACHABLE', `no gateway at ${options.url} (${cause}); set --url or FRAMEWIRE_URL`);
+export function clientFor(options: Pick<GatewayOptions, 'url' | 'apiKey'>): FramewireClient {
+  return createFramewireClient({ baseUrl: options.url, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
 }
 
 /**
@@ -109,7 +45,8 @@ export function runAction<A extends unknown[]>(action: (...args: A) => Promise<n
       const code = await action(...args);
       process.exitCode = code ?? 0;
     } catch (error) {
-      if (!(error instanceof GatewayError)) throw error;
+      if (!(error instanceof FramewireError)) throw error;
+      if (error.code === 'UNREACHABLE') error.message += '; set --url or FRAMEWIRE_URL';
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
       else process.stderr.write(`framewire: ${error.code}: ${error.message}\n`);
       process.exitCode = 1;

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { jobIdSchema, type CancelOutcome, type DeleteOutcome, type RedriveOutcome } from '@app/contracts';
-import { postJson, runAction, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
+import { jobIdSchema } from '@app/contracts';
+import { clientFor, runAction, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
 
 /** A bad job id is a usage error (exit 2), found before anything is sent. */
 function jobIdArgument(value: string): string {
@@ -14,7 +14,7 @@ export function redriveCommand(): Command {
     new Command('redrive').description('run a failed, dead-lettered or cancelled job again, as a new attempt (POST /v1/jobs/{id}/retry)').argument('<jobId>', 'the job', jobIdArgument),
   ).action(
     runAction(async (jobId: string, options: GatewayOptions) => {
-      const outcome = await postJson<RedriveOutcome>(options, `v1/jobs/${jobId}/retry`);
+      const outcome = await clientFor(options).redrive(jobId);
       if (options.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
       else process.stdout.write(`job ${outcome.job_id} queued again as attempt ${outcome.attempt} (seq ${outcome.redriven_seq}, caused by event ${outcome.caused_by})\n`);
     }),
@@ -27,7 +27,7 @@ export function cancelCommand(): Command {
     new Command('cancel').description('stop a queued or running job (POST /v1/jobs/{id}/cancel)').argument('<jobId>', 'the job', jobIdArgument),
   ).action(
     runAction(async (jobId: string, options: GatewayOptions) => {
-      const outcome = await postJson<CancelOutcome>(options, `v1/jobs/${jobId}/cancel`);
+      const outcome = await clientFor(options).cancel(jobId);
       if (options.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
       else if (outcome.status === 'cancelled') process.stdout.write(`job ${outcome.job_id} cancelled\n`);
       else process.stdout.write(`job ${outcome.job_id} is being cancelled: its worker stops it\n`);
@@ -43,7 +43,7 @@ export function deleteCommand(): Command {
       .argument('<jobId>', 'the job', jobIdArgument),
   ).action(
     runAction(async (jobId: string, options: GatewayOptions) => {
-      const outcome = await postJson<DeleteOutcome>(options, `v1/jobs/${jobId}`, 'DELETE');
+      const outcome = await clientFor(options).deleteJob(jobId);
       if (options.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
       else if (outcome.status === 'deleted') process.stdout.write(`job ${outcome.job_id} deleted (seq ${outcome.deleted_seq}, ${outcome.objects_deleted} object(s) removed)\n`);
       else process.stdout.write(`job ${outcome.job_id} is being deleted: its worker stops it first\n`);

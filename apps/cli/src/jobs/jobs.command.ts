@@ -1,6 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
-import type { JobsPage } from '@app/contracts';
-import { getJson, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
+import type { ListJobsQuery } from '@framewire/client';
+import { clientFor, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
+
+/** The gateway checks the status (400 VALIDATION_FAILED with the statuses it knows). */
+type JobStatus = NonNullable<ListJobsQuery['status']>;
 
 interface JobsOptions extends GatewayOptions {
   status?: string;
@@ -20,11 +23,12 @@ export function jobsCommand(): Command {
       .option('--cursor <cursor>', 'the next page (printed under the list)'),
   ).action(
     runAction(async (options: JobsOptions) => {
-      const query = new URLSearchParams({ limit: String(options.limit) });
-      if (options.status) query.set('status', options.status);
-      if (options.pipeline) query.set('pipeline', options.pipeline);
-      if (options.cursor) query.set('cursor', options.cursor);
-      const page = await getJson<JobsPage>(options, `v1/jobs?${query}`);
+      const page = await clientFor(options).listJobs({
+        limit: options.limit,
+        ...(options.status ? { status: options.status as JobStatus } : {}),
+        ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+        ...(options.cursor ? { cursor: options.cursor } : {}),
+      });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(page)}\n`);
         return;

@@ -4,8 +4,8 @@ import { mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as tus from 'tus-js-client';
-import type { JobSubmitted, JobView } from '@app/contracts';
-import { authHeaders, errorFromBody, getJson, gatewayUrl, unreachable, type GatewayOptions } from '../gateway/gateway-client.js';
+import { errorFromBody, type JobSubmitted } from '@framewire/client';
+import { clientFor, GatewayError, type GatewayOptions } from '../gateway/gateway-client.js';
 import type { SubmitFields } from './upload.js';
 
 /** One PATCH per 32 MiB: what a dropped connection costs at most, and what the client holds in memory. */
@@ -55,11 +55,12 @@ export async function uploadResumable(
   // upload: the fingerprint tus-js-client keys its store by (path, size, mtime, endpoint) gets these too.
   const submission = createHash('sha256').update(JSON.stringify([metadata, options.apiKey ?? ''])).digest('base64url').slice(0, 22);
   if (stateFile) await mkdir(dirname(stateFile), { recursive: true });
+  const client = clientFor(options);
   let jobId: string | null = null;
   await new Promise<void>((resolve, reject) => {
     const upload = new tus.Upload(createReadStream(path), {
-      endpoint: gatewayUrl(options, 'v1/uploads').toString(),
-      headers: authHeaders(options),
+      endpoint: `${client.baseUrl}/v1/uploads`,
+      headers: client.headers,
       metadata,
       uploadSize: size,
       chunkSize: RESUMABLE_CHUNK_BYTES,
@@ -83,7 +84,7 @@ export async function uploadResumable(
       },
       onError: (error) => {
         const res = (error as tus.DetailedError).originalResponse;
-        reject(res ? errorFromBody(res.getStatus(), res.getBody() ?? '') : unreachable(options, error));
+        reject(res ? errorFromBody(res.getStatus(), res.getBody() ?? '') : new GatewayError(0, 'UNREACHABLE', `no gateway at ${client.baseUrl} (${error.message})`));
       },
       onSuccess: () => resolve(),
     });
@@ -99,6 +100,6 @@ export async function uploadResumable(
       });
   });
   if (!jobId) throw errorFromBody(0, '', 'the upload finished without naming its job');
-  const job = await getJson<JobView>(options, `v1/jobs/${jobId}`);
+  const job = await client.getJob(jobId);
   return { job_id: job.job_id, status: 'queued', pipeline: job.pipeline, priority: job.priority, submitted_at: job.created_at };
 }

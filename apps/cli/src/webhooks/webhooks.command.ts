@@ -17,7 +17,8 @@ import {
   type WebhookReplayOutcome,
   type WebhookWithSecret,
 } from '@app/contracts';
-import { getJson, postJson, runAction, sendJson, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
+import { call } from '@framewire/client';
+import { clientFor, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
 
 // Arguments are checked here, before anything is sent: a bad one is a usage error (exit 2), not an API error.
 
@@ -144,7 +145,6 @@ function secretLines(endpoint: WebhookWithSecret, headline: string): string {
 }
 
 const out = (text: string): void => void process.stdout.write(`${text}\n`);
-const path = (id: string, rest = ''): string => `v1/webhooks/${encodeURIComponent(id)}${rest}`;
 
 interface CreateOptions extends GatewayOptions {
   events?: WebhookEventType[];
@@ -180,7 +180,7 @@ export function webhooksCommand(): Command {
     ).action(
       runAction(async (url: string, options: CreateOptions) => {
         const body = { url, ...(options.events ? { events: options.events } : {}), ...(options.description !== undefined ? { description: options.description } : {}), ...(options.tenant ? { tenant: options.tenant } : {}) };
-        const created = await sendJson<WebhookWithSecret>(options, 'POST', 'v1/webhooks', body);
+        const created = await clientFor(options).webhooks.create(body);
         out(options.json ? JSON.stringify(created) : secretLines(created, `webhook ${created.id} created`));
       }),
     ),
@@ -189,7 +189,7 @@ export function webhooksCommand(): Command {
   webhooks.addCommand(
     withGatewayOptions(new Command('list').description('list the endpoints the key may see')).action(
       runAction(async (options: GatewayOptions) => {
-        const list = await getJson<{ webhooks: WebhookEndpointView[] }>(options, 'v1/webhooks');
+        const list = { webhooks: await clientFor(options).webhooks.list() };
         if (options.json) out(JSON.stringify(list));
         else out(list.webhooks.length === 0 ? 'no webhooks' : endpointsTable(list.webhooks));
       }),
@@ -199,7 +199,7 @@ export function webhooksCommand(): Command {
   webhooks.addCommand(
     withGatewayOptions(new Command('show').description('one endpoint').argument('<id>', 'the webhook', webhookIdArgument)).action(
       runAction(async (id: string, options: GatewayOptions) => {
-        const endpoint = await getJson<WebhookEndpointView>(options, path(id));
+        const endpoint = await clientFor(options).webhooks.get(id);
         out(options.json ? JSON.stringify(endpoint) : endpointLines(endpoint));
       }),
     ),
@@ -220,7 +220,7 @@ export function webhooksCommand(): Command {
       runAction(async (id: string, options: GatewayOptions & UpdateOptions, command: Command) => {
         const body = updateBody(options);
         if (!body) command.error('error: give at least one of --webhook-url, --events, --description, --enable, --disable');
-        const endpoint = await sendJson<WebhookEndpointView>(options, 'PATCH', path(id), body);
+        const endpoint = await clientFor(options).webhooks.update(id, body);
         out(options.json ? JSON.stringify(endpoint) : endpointLines(endpoint));
       }),
     ),
@@ -229,7 +229,7 @@ export function webhooksCommand(): Command {
   webhooks.addCommand(
     withGatewayOptions(new Command('delete').description('delete an endpoint and its deliveries').argument('<id>', 'the webhook', webhookIdArgument)).action(
       runAction(async (id: string, options: GatewayOptions) => {
-        const outcome = await postJson<{ id: string; deleted: true }>(options, path(id), 'DELETE');
+        const outcome = await clientFor(options).webhooks.delete(id);
         out(options.json ? JSON.stringify(outcome) : `webhook ${outcome.id} deleted`);
       }),
     ),
@@ -240,7 +240,7 @@ export function webhooksCommand(): Command {
       new Command('rotate-secret').description('give an endpoint a new signing secret and print it (once); the old one signs beside it for a while').argument('<id>', 'the webhook', webhookIdArgument),
     ).action(
       runAction(async (id: string, options: GatewayOptions) => {
-        const rotated = await postJson<WebhookWithSecret>(options, path(id, '/rotate-secret'));
+        const rotated = await clientFor(options).webhooks.rotateSecret(id);
         out(options.json ? JSON.stringify(rotated) : secretLines(rotated, `webhook ${rotated.id} has a new secret`));
       }),
     ),
@@ -261,8 +261,8 @@ export function webhooksCommand(): Command {
         let cursor: string | null = null;
         let more = false;
         do {
-          const query: URLSearchParams = new URLSearchParams({ limit: String(options.limit), ...(cursor ? { cursor } : {}) });
-          const page: WebhookDeliveriesPage = await getJson<WebhookDeliveriesPage>(options, path(id, `/deliveries?${query}`));
+          const query = { limit: options.limit, ...(cursor ? { cursor } : {}) };
+          const page: WebhookDeliveriesPage = await call(clientFor(options).api.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id }, query } }));
           deliveries.push(...page.deliveries);
           more = page.next_cursor !== null;
           cursor = options.all ? page.next_cursor : null;
@@ -283,7 +283,7 @@ export function webhooksCommand(): Command {
       new Command('retry').description('send a delivery again now (a failed one too)').argument('<id>', 'the webhook', webhookIdArgument).argument('<deliveryId>', 'the delivery', deliveryIdArgument),
     ).action(
       runAction(async (id: string, deliveryId: string, options: GatewayOptions) => {
-        const delivery = await postJson<WebhookDeliveryView>(options, path(id, `/deliveries/${encodeURIComponent(deliveryId)}/retry`));
+        const delivery = await call(clientFor(options).api.POST('/v1/webhooks/{id}/deliveries/{deliveryId}/retry', { params: { path: { id, deliveryId } } }));
         out(options.json ? JSON.stringify(delivery) : `delivery ${delivery.id} (${delivery.event_type} of job ${delivery.job_id}) queued again: ${delivery.status}, ${delivery.attempts} attempt(s) so far`);
       }),
     ),
@@ -297,7 +297,7 @@ export function webhooksCommand(): Command {
         .requiredOption('--from <seq|time>', 'a stream sequence (1234 or seq:1234) or an ISO time with a zone (2026-12-05T10:00:00Z)', replayFromArgument),
     ).action(
       runAction(async (id: string, options: ReplayOptions) => {
-        const outcome = await sendJson<WebhookReplayOutcome>(options, 'POST', path(id, '/replay'), { from: options.from });
+        const outcome = await call(clientFor(options).api.POST('/v1/webhooks/{id}/replay', { params: { path: { id } }, body: { from: options.from } }));
         out(options.json ? JSON.stringify(outcome) : replayLines(id, outcome));
       }),
     ),

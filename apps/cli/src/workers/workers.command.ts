@@ -1,12 +1,12 @@
 import { Command } from 'commander';
-import type { WorkersResponse } from '@app/contracts';
-import { getJson, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
+import { call } from '@framewire/client';
+import { clientFor, runAction, table, withGatewayOptions, type GatewayOptions } from '../gateway/gateway-client.js';
 
 /** `framewire workers`: the workers that heartbeat into the registry. */
 export function workersCommand(): Command {
   return withGatewayOptions(new Command('workers').description('list the live workers (from their heartbeats)')).action(
     runAction(async (options: GatewayOptions) => {
-      const { workers } = await getJson<WorkersResponse>(options, 'v1/workers');
+      const { workers } = await call(clientFor(options).api.GET('/v1/workers'));
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ workers })}\n`);
         return;

@@ -22,6 +22,7 @@ import type {
   WebhookWithSecret,
   WorkersResponse,
 } from '@app/contracts';
+import { createFramewireClient, FramewireError, type FramewireClient, type ListJobsQuery } from '@framewire/client';
 import { authHeaders } from './api-key';
 
 /**
@@ -88,10 +89,44 @@ const webhookPath = (id: string) => `/v1/webhooks/${encodeURIComponent(id)}`;
 /** A request with a JSON body. */
 const send = (method: 'POST' | 'PATCH', body: unknown): RequestInit => ({ method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 
+/**
+ * The job calls go through @framewire/client, typed by the OpenAPI document, on this origin; the key
+ * is read at each request, since the operator may change it at any time.
+ */
+let client: FramewireClient | null = null;
+const framewire = (): FramewireClient =>
+  (client ??= createFramewireClient({
+    baseUrl: location.origin,
+    fetch: (input, init) => {
+      const request = new Request(input, init);
+      for (const [name, value] of Object.entries(authHeaders())) request.headers.set(name, value);
+      return fetch(request);
+    },
+  }));
+
+/** A client call, its refusal as an ApiError like every other call's (a gateway that did not answer: NETWORK). */
+async function viaClient<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (!(error instanceof FramewireError)) throw error;
+    throw new ApiError(error.status, error.code === 'UNREACHABLE' ? 'NETWORK' : (error.code as ApiErrorCode), error.message);
+  }
+}
+
+// The casts to the contracts' JobView: the document's Job says `result` is any JSON value in words
+// (its schema is recursive, which OpenAPI generators cannot unfold), so its type is `unknown`.
 export const api = {
   listJobs: (filter: { status?: string; pipeline?: string; limit: number; cursor?: string | null }) =>
-    json<JobsPage>(`/v1/jobs${q({ status: filter.status, pipeline: filter.pipeline, limit: filter.limit, cursor: filter.cursor })}`),
-  getJob: (id: string) => json<JobView>(jobPath(id)),
+    viaClient(
+      framewire().listJobs({
+        limit: filter.limit,
+        ...(filter.status ? { status: filter.status as NonNullable<ListJobsQuery['status']> } : {}),
+        ...(filter.pipeline ? { pipeline: filter.pipeline } : {}),
+        ...(filter.cursor ? { cursor: filter.cursor } : {}),
+      }),
+    ) as Promise<JobsPage>,
+  getJob: (id: string) => viaClient(framewire().getJob(id)) as Promise<JobView>,
   jobEvents: (id: string, afterSeq = 0) => json<JobEventsPage>(`${jobPath(id)}/events${q({ after_seq: afterSeq, limit: 1000 })}`),
   jobResult: (id: string) => json<unknown>(`${jobPath(id)}/result`),
   artifacts: async (id: string) => (await json<JobArtifacts>(`${jobPath(id)}/artifacts`)).artifacts,
@@ -99,9 +134,9 @@ export const api = {
   videoPath: (id: string) => `${jobPath(id)}/video`,
   /** Signed URLs of the job's video and artifacts (a <video> cannot send the key). */
   mediaLinks: (id: string) => json<JobMediaLinks>(`${jobPath(id)}/media-links`, { method: 'POST' }),
-  cancel: (id: string) => json<CancelOutcome>(`${jobPath(id)}/cancel`, { method: 'POST' }),
-  retry: (id: string) => json<RedriveOutcome>(`${jobPath(id)}/retry`, { method: 'POST' }),
-  deleteJob: (id: string) => json<DeleteOutcome>(jobPath(id), { method: 'DELETE' }),
+  cancel: (id: string): Promise<CancelOutcome> => viaClient(framewire().cancel(id)),
+  retry: (id: string): Promise<RedriveOutcome> => viaClient(framewire().redrive(id)),
+  deleteJob: (id: string): Promise<DeleteOutcome> => viaClient(framewire().deleteJob(id)),
   pipelines: async () => (await json<PipelinesResponse>('/v1/pipelines')).pipelines,
   workers: async () => (await json<WorkersResponse>('/v1/workers')).workers,
   deadLetters: async () => (await json<DeadLettersPage>('/v1/dead-letters')).dead_letters,

@@ -8,6 +8,7 @@ export function registerDeadLettersRoutes({ registry, component, errors, json }:
   registry.registerPath({
     method: 'get',
     path: '/v1/dead-letters',
+    operationId: 'listDeadLetters',
     tags: ['operations'],
     summary: 'Dead letters',
     description:

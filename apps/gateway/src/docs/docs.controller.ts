@@ -6,12 +6,11 @@ import { ErrorCode } from '@app/contracts';
 import { ApiError } from '../http/api-error.js';
 import { Public } from '../auth/route-access.decorator.js';
 import { ROUTE_ACCESS_TABLE, type RouteAccessEntry } from '../auth/route-access.table.js';
-import { buildOpenApiDocument } from './openapi.document.js';
+import { API_VERSION, buildOpenApiDocument } from './openapi.document.js';
 
 const require = createRequire(import.meta.url);
 const SWAGGER_UI_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
 const ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png']);
-const VERSION = '0.1.0';
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -51,7 +50,7 @@ export class DocsController {
   @Get('openapi.json')
   @Header('Cache-Control', 'no-cache')
   openapi(): unknown {
-    this.document ??= buildOpenApiDocument(VERSION, this.access);
+    this.document ??= buildOpenApiDocument(API_VERSION, this.access);
     return this.document;
   }
 

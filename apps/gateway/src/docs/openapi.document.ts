@@ -34,37 +34,44 @@ export const ROUTE_DOCS: Array<(api: ApiDocs) => void> = [
   registerDocsRoutes,
 ];
 
-function registerDocsRoutes({ registry, json }: ApiDocs): void {
+function registerDocsRoutes({ registry, json, errors }: ApiDocs): void {
   registry.registerPath({
     method: 'get',
     path: '/docs',
-    tags: ['operations'],
+    operationId: 'getDocs',
+    tags: ['docs'],
     summary: 'This documentation (Swagger UI)',
     responses: { 200: { description: 'HTML', content: { 'text/html': { schema: z.string() } } } },
   });
   registry.registerPath({
     method: 'get',
     path: '/docs/openapi.json',
-    tags: ['operations'],
+    operationId: 'getOpenApiDocument',
+    tags: ['docs'],
     summary: 'This documentation as OpenAPI 3.1 JSON',
     responses: { 200: json('The OpenAPI document', z.record(z.string(), z.unknown())) },
   });
   registry.registerPath({
     method: 'get',
     path: '/docs/init.js',
-    tags: ['operations'],
+    operationId: 'getDocsScript',
+    tags: ['docs'],
     summary: 'Swagger UI\'s start script (a file, so the CSP can forbid inline scripts)',
     responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: z.string() } } } },
   });
   registry.registerPath({
     method: 'get',
     path: '/docs/assets/{file}',
-    tags: ['operations'],
+    operationId: 'getDocsAsset',
+    tags: ['docs'],
     summary: 'Swagger UI\'s own files',
     request: { params: z.object({ file: z.string() }) },
-    responses: { 200: { description: 'A static file' }, 404: { description: 'No such file' } },
+    responses: { 200: { description: 'A static file' }, ...errors(404) },
   });
 }
+
+/** The API's version, in the document's `info` (the gateway's and the generated client's). */
+export const API_VERSION = '0.1.0';
 
 type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
@@ -97,19 +104,26 @@ export function buildOpenApiDocument(version: string, access: RouteAccessEntry[]
     info: {
       title: 'Framewire API',
       version,
+      license: { name: 'MIT', identifier: 'MIT' },
       description:
         'Event-sourced video jobs. Every error is `{"error":{"code","message"}}` with a 4xx or 5xx status; clients match on `code`. ' +
         'Every response carries `X-Request-Id`, the correlation id found in every service\'s logs for the request. ' +
+        'A request that Node\'s HTTP parser refuses before any route sees it is answered in the same shape, on any path: 400 BAD_REQUEST (malformed), ' +
+        '408 BAD_REQUEST (headers slower than 30 s), 431 HEADERS_TOO_LARGE; those are not repeated under each operation. ' +
         'Every route needs an API key (`Authorization: Bearer <key>`) unless its `security` is empty; each operation\'s ' +
         '`x-framewire-access` says `public`, `key`, `admin` or `media-link` (the signed media link in the path, nothing else). A key sees its own tenant\'s jobs only (an admin key, every tenant\'s): ' +
         'another tenant\'s job is 404, never 403.',
     },
     security: [{ [BEARER_SCHEME]: [] }],
+    servers: [{ url: '/', description: 'The gateway that serves this document (its origin); a generated client takes the base URL it is given' }],
     tags: [
-      { name: 'jobs', description: 'Submit and read jobs' },
-      { name: 'live', description: 'Server-Sent Events' },
+      { name: 'jobs', description: 'Submit, list, read, cancel, redrive and delete jobs; the pipelines they can run' },
+      { name: 'files', description: 'A job\'s result, artifacts, original upload and signed media links' },
+      { name: 'uploads', description: 'Resumable uploads (tus 1.0.0): a large file sent in chunks that survives a dropped connection' },
+      { name: 'live', description: 'Live updates as Server-Sent Events: one job\'s, or every job\'s changes' },
       { name: 'webhooks', description: 'Signed webhooks: endpoints, their deliveries, replays' },
-      { name: 'operations', description: 'Metrics, health, figures, documentation' },
+      { name: 'operations', description: 'Workers, dead letters, stream figures, metrics and health' },
+      { name: 'docs', description: 'This documentation' },
       { name: 'dashboard', description: 'The web dashboard' },
       { name: 'seeds', description: 'The seeds\' video API, for their clients to work unchanged' },
     ],

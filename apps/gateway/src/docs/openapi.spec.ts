@@ -1,11 +1,29 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
 import { ErrorCode } from '@app/contracts';
 import { routeAccessOf } from '../auth/route-access.table.js';
 import { CODES_NEVER_A_STATUS, statusOf } from '../http/api-error.js';
 import { GATEWAY_CONTROLLERS } from '../gateway.controllers.js';
 import { buildOpenApiDocument } from './openapi.document.js';
 
-type Operation = { responses: Record<string, { headers?: Record<string, unknown> }>; security?: Array<Record<string, string[]>>; 'x-framewire-access'?: string };
+type Operation = {
+  operationId?: string;
+  tags?: string[];
+  parameters?: unknown[];
+  requestBody?: unknown;
+  responses: Record<string, { headers?: Record<string, unknown> }>;
+  security?: Array<Record<string, string[]>>;
+  'x-framewire-access'?: string;
+};
+
+/** The operations Redocly's `operation-4xx-response` is told to pass over, as JSON pointers to their responses. */
+function lintIgnoredWithout4xx(): string[] {
+  const file = parse(readFileSync(new URL('../../../../.redocly.lint-ignore.yaml', import.meta.url), 'utf8')) as Record<string, Record<string, string[]>>;
+  return Object.values(file).flatMap((rules) => rules['operation-4xx-response'] ?? []);
+}
+
+const pointer = (...parts: string[]) => `#/${parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
 
 describe('the OpenAPI document', () => {
   const access = routeAccessOf(GATEWAY_CONTROLLERS);
@@ -13,7 +31,11 @@ describe('the OpenAPI document', () => {
     paths: Record<string, Record<string, Operation>>;
     components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { type: string; scheme?: string; in?: string }> };
     security: unknown;
+    servers: Array<{ url: string }>;
+    tags: Array<{ name: string; description?: string }>;
+    webhooks: Record<string, Record<string, Operation>>;
   };
+  const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ method, path, operation })));
   const op = (method: string, path: string) => doc.paths[path]?.[method];
 
   it('names its component schemas and refers to them', () => {
@@ -92,6 +114,45 @@ describe('the OpenAPI document', () => {
     const upload = JSON.stringify(op('post', '/v1/jobs')!.responses);
     expect(upload).toContain('UNSUPPORTED_MEDIA');
     expect(upload).toContain('INVALID_MEDIA');
+  });
+
+  it('gives every operation (and the webhook) a unique camelCase operationId, for generated clients to name their methods by', () => {
+    const ids = [...operations.map(({ operation }) => operation.operationId), ...Object.values(doc.webhooks).flatMap((item) => Object.values(item).map((o) => o.operationId))];
+    expect(ids.length).toBeGreaterThanOrEqual(45);
+    for (const [i, id] of ids.entries()) expect([i, id]).toEqual([i, expect.stringMatching(/^[a-z][a-zA-Z0-9]*$/)]);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The names a client already calls stay put.
+    expect(op('post', '/v1/jobs')?.operationId).toBe('submitJob');
+    expect(op('get', '/v1/jobs')?.operationId).toBe('listJobs');
+    expect(op('get', '/v1/jobs/{id}')?.operationId).toBe('getJob');
+    expect(op('post', '/v1/jobs/{id}/cancel')?.operationId).toBe('cancelJob');
+    expect(op('post', '/v1/jobs/{id}/retry')?.operationId).toBe('redriveJob');
+  });
+
+  it('names its server, and files each operation under a declared, described tag', () => {
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    const declared = new Map(doc.tags.map((tag) => [tag.name, tag.description]));
+    for (const { method, path, operation } of operations) {
+      expect([method, path, operation.tags?.length]).toEqual([method, path, 1]);
+      expect([method, path, declared.get(operation.tags![0]!)]).toEqual([method, path, expect.any(String)]);
+    }
+  });
+
+  it('documents a 4xx for every operation but the public ones that take nothing, which the Redocly ignore file lists exactly', () => {
+    const without4xx = operations.filter(({ operation }) => !Object.keys(operation.responses).some((status) => status.startsWith('4')));
+    for (const { method, path, operation } of without4xx) {
+      expect([method, path, operation['x-framewire-access'], operation.parameters ?? [], operation.requestBody]).toEqual([method, path, 'public', [], undefined]);
+    }
+    expect(lintIgnoredWithout4xx().sort()).toEqual(without4xx.map(({ method, path }) => pointer('paths', path, method, 'responses')).sort());
+  });
+
+  it('describes each 4xx with the error body and the codes it can carry', () => {
+    const cancel = op('post', '/v1/jobs/{id}/cancel')!.responses as Record<string, { description: string }>;
+    expect(Object.keys(cancel)).toEqual(expect.arrayContaining(['400', '401', '404', '409', '429']));
+    expect(cancel['409']!.description).toContain('JOB_ALREADY_ENDED');
+    expect(cancel['404']!.description).toContain('JOB_NOT_FOUND');
+    const create = op('post', '/v1/webhooks')!.responses as Record<string, { description: string }>;
+    expect(Object.keys(create)).toEqual(expect.arrayContaining(['400', '401', '413', '415', '429']));
   });
 
   it('can be built twice (each build has its own registry)', () => {

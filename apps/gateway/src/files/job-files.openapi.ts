@@ -40,7 +40,8 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}/result',
-    tags: ['jobs'],
+    operationId: 'getJobResult',
+    tags: ['files'],
     summary: 'A completed job\'s result',
     description: 'Inline or, when it was too large for the event, streamed from the Object Store. 409 until the job has completed.',
     request: { params: jobIdParams },
@@ -49,7 +50,8 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}/artifacts',
-    tags: ['jobs'],
+    operationId: 'listJobArtifacts',
+    tags: ['files'],
     summary: 'A job\'s artifacts',
     request: { params: jobIdParams },
     responses: {
@@ -60,7 +62,8 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}/artifacts/{name}',
-    tags: ['jobs'],
+    operationId: 'getJobArtifact',
+    tags: ['files'],
     summary: 'One artifact, streamed with its content type',
     description: ARTIFACT_DESCRIPTION,
     request: { params: artifactParams, headers: fileHeaders },
@@ -69,7 +72,8 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}/media/{token}/{name}',
-    tags: ['jobs'],
+    operationId: 'getJobMediaFile',
+    tags: ['files'],
     summary: 'One artifact, opened by the job\'s media link in the path (for HLS players)',
     description:
       'The same file as `/v1/jobs/{id}/artifacts/{name}`, authorized by the media link token in the path and by nothing else ' +
@@ -87,7 +91,8 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}/video',
-    tags: ['jobs'],
+    operationId: 'getJobVideo',
+    tags: ['files'],
     summary: 'The original upload, with Range support',
     request: {
       params: jobIdParams,
@@ -102,7 +107,8 @@ export function registerJobFilesRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'post',
     path: '/v1/jobs/{id}/media-links',
-    tags: ['jobs'],
+    operationId: 'createJobMediaLinks',
+    tags: ['files'],
     summary: 'Signed, short-lived links to the job\'s video and artifacts',
     description:
       'For what cannot send an Authorization header (a `<video>` element, a download link, a browser\'s EventSource or WebSocket): ' +

@@ -30,6 +30,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
   registry.registerPath({
     method: 'post',
     path: '/v1/jobs',
+    operationId: 'submitJob',
     tags: ['jobs'],
     summary: 'Submit a video',
     description:
@@ -66,6 +67,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs',
+    operationId: 'listJobs',
     tags: ['jobs'],
     summary: 'List jobs',
     description: 'Newest first, keyset paging: pass `next_cursor` back as `cursor` for the next page.',
@@ -79,6 +81,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}',
+    operationId: 'getJob',
     tags: ['jobs'],
     summary: 'One job, now or as of a point of its history',
     description:
@@ -99,6 +102,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}/events',
+    operationId: 'listJobEvents',
     tags: ['jobs'],
     summary: 'A job\'s events (its timeline)',
     description: 'Read from the stream, not the read model, in stream order. Page with `after_seq` = `next_after_seq`.',
@@ -112,6 +116,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
   registry.registerPath({
     method: 'post',
     path: '/v1/jobs/{id}/cancel',
+    operationId: 'cancelJob',
     tags: ['jobs'],
     summary: 'Cancel a job',
     description:
@@ -129,6 +134,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
   registry.registerPath({
     method: 'delete',
     path: '/v1/jobs/{id}',
+    operationId: 'deleteJob',
     tags: ['jobs'],
     summary: 'Delete a job and its media',
     description:
@@ -149,6 +155,7 @@ export function registerJobsRoutes({ registry, component, errors, json }: ApiDoc
   registry.registerPath({
     method: 'post',
     path: '/v1/jobs/{id}/retry',
+    operationId: 'redriveJob',
     tags: ['jobs'],
     summary: 'Retry (redrive) a failed or cancelled job',
     description:

@@ -7,6 +7,7 @@ export function registerJobStreamRoutes({ registry, errors }: ApiDocs): void {
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs/{id}/stream',
+    operationId: 'streamJob',
     tags: ['live'],
     summary: 'One job\'s live updates (Server-Sent Events)',
     description:

@@ -8,6 +8,7 @@ export function registerLiveRoutes({ registry, component, errors }: ApiDocs): vo
   registry.registerPath({
     method: 'get',
     path: '/v1/stream/jobs',
+    operationId: 'streamJobChanges',
     tags: ['live'],
     summary: 'Live feed of every job\'s changes (Server-Sent Events)',
     description:

@@ -11,6 +11,7 @@ export function registerOpsRoutes({ registry, component, json }: ApiDocs): void 
   registry.registerPath({
     method: 'get',
     path: '/metrics',
+    operationId: 'getMetrics',
     tags: ['operations'],
     summary: 'Prometheus metrics',
     description: 'HTTP traffic by route, jobs submitted by pipeline, live-feed clients, and the process (CPU, memory, event loop).',
@@ -19,6 +20,7 @@ export function registerOpsRoutes({ registry, component, json }: ApiDocs): void 
   registry.registerPath({
     method: 'get',
     path: '/health/live',
+    operationId: 'getLiveness',
     tags: ['operations'],
     summary: 'Liveness: the process answers',
     responses: { 200: json('Alive', z.object({ status: z.literal('ok') })) },
@@ -26,6 +28,7 @@ export function registerOpsRoutes({ registry, component, json }: ApiDocs): void 
   registry.registerPath({
     method: 'get',
     path: '/health/ready',
+    operationId: 'getReadiness',
     tags: ['operations'],
     summary: 'Readiness: NATS answers',
     responses: { 200: json('Ready', report), 503: json('Not ready: a check is down', report) },

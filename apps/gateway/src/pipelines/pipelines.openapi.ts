@@ -8,6 +8,7 @@ export function registerPipelinesRoutes({ registry, component, json }: ApiDocs):
   registry.registerPath({
     method: 'get',
     path: '/v1/pipelines',
+    operationId: 'listPipelines',
     tags: ['jobs'],
     summary: 'The pipelines and tools this installation runs, with their params schemas',
     responses: { 200: json('Pipelines and tools', pipelinesResponseSchema.extend({ pipelines: pipeline.array(), tools: tool.array() })) },

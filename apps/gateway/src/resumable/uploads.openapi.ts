@@ -10,6 +10,7 @@ export function registerUploadsRoutes({ registry, errors }: ApiDocs): void {
   registry.registerPath({
     method: 'options',
     path: '/v1/uploads',
+    operationId: 'getUploadCapabilities',
     tags: ['uploads'],
     summary: 'tus discovery',
     description: 'Tus-Version, Tus-Extension (creation, creation-with-upload, termination, expiration, checksum), Tus-Max-Size and Tus-Checksum-Algorithm (sha256).',
@@ -18,6 +19,7 @@ export function registerUploadsRoutes({ registry, errors }: ApiDocs): void {
   registry.registerPath({
     method: 'post',
     path: '/v1/uploads',
+    operationId: 'createUpload',
     tags: ['uploads'],
     summary: 'Create a resumable upload (tus creation, creation-with-upload)',
     description:
@@ -32,6 +34,7 @@ export function registerUploadsRoutes({ registry, errors }: ApiDocs): void {
   registry.registerPath({
     method: 'head',
     path: '/v1/uploads/{id}',
+    operationId: 'getUploadOffset',
     tags: ['uploads'],
     summary: 'An upload\'s offset (where to resume)',
     description: 'Upload-Offset, Upload-Length and Upload-Metadata; with `Framewire-Job-Id` once the upload has become a job. Another tenant\'s upload is 404.',
@@ -41,6 +44,7 @@ export function registerUploadsRoutes({ registry, errors }: ApiDocs): void {
   registry.registerPath({
     method: 'patch',
     path: '/v1/uploads/{id}',
+    operationId: 'appendToUpload',
     tags: ['uploads'],
     summary: 'Append bytes at Upload-Offset (tus core, checksum)',
     description:
@@ -56,6 +60,7 @@ export function registerUploadsRoutes({ registry, errors }: ApiDocs): void {
   registry.registerPath({
     method: 'delete',
     path: '/v1/uploads/{id}',
+    operationId: 'terminateUpload',
     tags: ['uploads'],
     summary: 'Terminate an upload (tus termination)',
     request: { params: uploadId, headers: z.object({ 'Tus-Resumable': tusResumable }) },

@@ -24,6 +24,7 @@ export function registerVideoCompatRoutes({ registry, component, json }: ApiDocs
   registry.registerPath({
     method: 'post',
     path: '/v1/video/submit',
+    operationId: 'seedsSubmitVideo',
     tags: ['seeds'],
     summary: 'Submit a video (the seeds\' API)',
     description: 'A file without an `ftyp` box is `400 {"detail":"Invalid MP4 file"}`; nothing is stored or published.',
@@ -33,6 +34,7 @@ export function registerVideoCompatRoutes({ registry, component, json }: ApiDocs
   registry.registerPath({
     method: 'post',
     path: '/v1/video/process',
+    operationId: 'seedsProcessVideo',
     tags: ['seeds'],
     summary: 'Submit and wait for the results (synchronous, through the same queue)',
     request: { query: submitQuerySchema, body: upload },
@@ -44,6 +46,7 @@ export function registerVideoCompatRoutes({ registry, component, json }: ApiDocs
   registry.registerPath({
     method: 'get',
     path: '/v1/video/status/{id}',
+    operationId: 'seedsGetVideoStatus',
     tags: ['seeds'],
     summary: 'A job\'s status in the seeds\' words',
     request: { params: id },
@@ -55,6 +58,7 @@ export function registerVideoCompatRoutes({ registry, component, json }: ApiDocs
   registry.registerPath({
     method: 'get',
     path: '/v1/video/results/{id}',
+    operationId: 'seedsGetVideoResults',
     tags: ['seeds'],
     summary: 'A completed job\'s results (404 until completed)',
     request: { params: id },
@@ -69,6 +73,7 @@ export function registerVideoCompatRoutes({ registry, component, json }: ApiDocs
   registry.registerPath({
     method: 'get',
     path: '/v1/worker/health',
+    operationId: 'seedsGetWorkerHealth',
     tags: ['seeds'],
     summary: 'Whether any worker is alive, from the workers\' heartbeats',
     responses: { 200: json('Worker health', z.object({ alive: z.boolean(), last_heartbeat: z.string().nullable() })), ...errors(503) },

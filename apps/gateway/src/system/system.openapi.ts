@@ -6,6 +6,7 @@ export function registerSystemRoutes({ registry, component, errors, json }: ApiD
   registry.registerPath({
     method: 'get',
     path: '/v1/system',
+    operationId: 'getSystem',
     tags: ['operations'],
     summary: 'Stream and consumer figures, projector lag',
     description:

@@ -29,6 +29,7 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'post',
     path: '/v1/webhooks',
+    operationId: 'createWebhook',
     tags,
     summary: 'Register a webhook endpoint',
     description:
@@ -36,11 +37,12 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
       'The URL must be https (http with WEBHOOK_ALLOW_HTTP=1) and its host must not resolve to a loopback, private, link-local or metadata address (400 WEBHOOK_URL_FORBIDDEN; WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 allows all but metadata addresses). ' +
       'An admin key may name another `tenant`. The `secret` is in this answer only.',
     request: { body: body(createWebhookBodySchema) },
-    responses: { 201: { ...json('Created', withSecret), headers: z.object({ Location: z.string() }) }, ...errors(400, 403, 415, 503) },
+    responses: { 201: { ...json('Created', withSecret), headers: z.object({ Location: z.string() }) }, ...errors(400, 403, 413, 415, 503) },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/webhooks',
+    operationId: 'listWebhooks',
     tags,
     summary: 'List webhook endpoints',
     description: 'The key\'s tenant\'s endpoints, or every tenant\'s for an admin key, oldest first.',
@@ -49,6 +51,7 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'get',
     path: '/v1/webhooks/{id}',
+    operationId: 'getWebhook',
     tags,
     summary: 'A webhook endpoint',
     request: { params: idParams },
@@ -57,17 +60,19 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'patch',
     path: '/v1/webhooks/{id}',
+    operationId: 'updateWebhook',
     tags,
     summary: 'Change a webhook endpoint',
     description:
       'Any of `url`, `events`, `description`, `enabled`. Event types it starts to hear, and an endpoint enabled again, hear what is stored from now on. ' +
       'Enabling clears a disablement (after 3 days of failures) and sends its pending deliveries.',
     request: { params: idParams, body: body(updateWebhookBodySchema) },
-    responses: { 200: json('The endpoint', endpoint), ...errors(400, 404, 415, 503) },
+    responses: { 200: json('The endpoint', endpoint), ...errors(400, 404, 413, 415, 503) },
   });
   registry.registerPath({
     method: 'delete',
     path: '/v1/webhooks/{id}',
+    operationId: 'deleteWebhook',
     tags,
     summary: 'Delete a webhook endpoint',
     description: 'Nothing more is sent to it; its deliveries are deleted with it.',
@@ -77,6 +82,7 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'post',
     path: '/v1/webhooks/{id}/rotate-secret',
+    operationId: 'rotateWebhookSecret',
     tags,
     summary: 'Rotate the signing secret',
     description: 'A new secret, in this answer only. The old one signs beside it for 24 hours (two signatures in `webhook-signature`), so receivers can switch without losing a delivery.',
@@ -86,6 +92,7 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'get',
     path: '/v1/webhooks/{id}/deliveries',
+    operationId: 'listWebhookDeliveries',
     tags,
     summary: 'An endpoint\'s deliveries',
     description: 'Newest event first, with keyset paging: each delivery\'s status, attempts, last status code or error, next attempt and delivery time.',
@@ -95,6 +102,7 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'post',
     path: '/v1/webhooks/{id}/deliveries/{deliveryId}/retry',
+    operationId: 'retryWebhookDelivery',
     tags,
     summary: 'Send a delivery again',
     description: 'Due at once, with the same `webhook-id`, retried again for up to 24 hours. 409 WEBHOOK_DISABLED while the endpoint is disabled.',
@@ -104,18 +112,20 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
   registry.registerPath({
     method: 'post',
     path: '/v1/webhooks/{id}/replay',
+    operationId: 'replayWebhook',
     tags,
     summary: 'Send again what the log holds since a point',
     description:
       '`from` is a stream sequence (`1234`, `seq:1234`) or an ISO 8601 time. Every event from there on of the endpoint\'s tenant that it hears is sent (again), each with its delivery\'s own `webhook-id`, in order per job. ' +
       'One request scans at most 50,000 stream sequences; `truncated` says to go on from `to_seq + 1`.',
     request: { params: idParams, body: body(replayWebhookBodySchema) },
-    responses: { 202: json('Queued', webhookReplayOutcomeSchema), ...errors(400, 404, 409, 415, 503) },
+    responses: { 202: json('Queued', webhookReplayOutcomeSchema), ...errors(400, 404, 409, 413, 415, 503) },
   });
 
   registry.registerWebhook({
     method: 'post',
     path: 'job-event',
+    operationId: 'receiveJobEvent',
     tags,
     summary: 'A delivery: one event of a job, to each endpoint that hears it',
     description:
@@ -133,6 +143,9 @@ export function registerWebhooksRoutes({ registry, component, errors, json }: Ap
         }),
       ),
     },
-    responses: { 200: { description: 'Any 2xx: delivered' } },
+    responses: {
+      200: { description: 'Any 2xx: delivered' },
+      '4XX': { description: 'Refused: the delivery fails at once and is not retried, except 408 and 429, which are retried like a 5xx' },
+    },
   });
 }

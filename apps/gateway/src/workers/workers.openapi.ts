@@ -7,6 +7,7 @@ export function registerWorkersRoutes({ registry, component, errors, json }: Api
   registry.registerPath({
     method: 'get',
     path: '/v1/workers',
+    operationId: 'listWorkers',
     tags: ['operations'],
     summary: 'The live workers',
     description: 'Workers whose heartbeat is within its TTL, newest heartbeat first.',

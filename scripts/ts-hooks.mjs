@@ -1,4 +1,4 @@
-// Node module hooks that let `npm run bench` import the repository's TypeScript directly, the same
+// Node module hooks that let `npm run bench` and scripts/openapi.mjs import the repository's TypeScript directly, the same
 // way ts-jest does for the tests: each file is transpiled on its own with TypeScript's
 // `transpileModule` under the repository's tsconfig (decorator metadata included, which Nest's
 // dependency injection needs and esbuild-based runners such as tsx cannot emit), `@app/<lib>`
@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../', import.meta.url);
 const config = ts.readConfigFile(fileURLToPath(new URL('tsconfig.json', root)), ts.sys.readFile).config;
 const { options } = ts.convertCompilerOptionsFromJson(config.compilerOptions, fileURLToPath(root));
 const compilerOptions = { ...options, sourceMap: false, inlineSourceMap: true, inlineSources: true, declaration: false };
