@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { cliEnvSchema, parseConfig } from '@app/config';
 import { forgetServices, recordServices } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
+import { quickChecks } from '../doctor/doctor.js';
 import { ensureFirstKey, keyBannerLine } from './first-admin-key.js';
 import { waitForJobsService } from './jobs-ready.js';
 import { canConnect, ensureDatabase, postgresDurability, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
@@ -68,6 +69,7 @@ export async function start(options: StartOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
+    await reportQuickChecks(options.port);
     const { url: natsUrl, passwords, description: natsDescription } = await resolveNats(root, dataDir, options.localServices, (started) => (nats = started));
     const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
     const firstKey = await ensureFirstKey(databaseUrl, say);
@@ -106,6 +108,19 @@ export async function start(options: StartOptions): Promise<void> {
     say(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown('error', 1);
   }
+}
+
+/**
+ * The quick part of `framewire doctor` (this machine: Node, ffmpeg, ffprobe, the gateway's port):
+ * each problem in a line with what to do about it. It stops nothing: NATS and PostgreSQL are chosen
+ * (or started) below, and a system without ffmpeg still takes jobs that its workers then fail.
+ */
+async function reportQuickChecks(port: number): Promise<void> {
+  const checks = await quickChecks({ port });
+  const problems = checks.filter((check) => check.verdict === 'fail' || check.verdict === 'warn');
+  if (problems.length === 0) return say(`checked ${checks.map((check) => check.name).join(', ')}: ok`);
+  for (const check of problems) say(`${check.verdict === 'fail' ? 'PROBLEM' : 'warning'}: ${check.name}: ${check.detail}${check.fix ? `; to fix: ${check.fix}` : ''}`);
+  say('(framewire doctor checks NATS, PostgreSQL and the stream too)');
 }
 
 /**
