@@ -9,7 +9,7 @@
 // Only the applications are built: every library shares an application's tsconfig (nest-cli.json
 // gives them none), so `nest build --all` compiled the same program once per library as well.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -18,12 +18,15 @@ const root = new URL('..', import.meta.url).pathname;
 const stamp = join(root, 'dist', '.build-stamp');
 const inputs = ['apps', 'libs', 'tsconfig.json', 'nest-cli.json', 'package-lock.json'];
 
+/** Tests are not part of the build (the apps' tsconfigs leave them out): editing one needs no rebuild. */
+const TEST_FILE = /\.(spec|int-spec|e2e-spec)\.ts$/;
+
 function newest(path) {
   const stat = statSync(path);
   if (!stat.isDirectory()) return stat.mtimeMs;
-  let max = stat.mtimeMs;
+  let max = stat.mtimeMs; // a file added, removed or renamed
   for (const entry of readdirSync(path)) {
-    if (entry === 'node_modules') continue;
+    if (entry === 'node_modules' || TEST_FILE.test(entry)) continue;
     max = Math.max(max, newest(join(path, entry)));
   }
   return max;
@@ -90,6 +93,8 @@ async function build(reason) {
   const todo = steps();
   const concurrency = Math.max(1, Math.min(availableParallelism(), todo.length));
   const started = Date.now();
+  // A build cut short leaves dist/ half-deleted: without the stamp, the next --if-stale builds again.
+  rmSync(stamp, { force: true });
   const progress = progressReporter(todo.length);
   progress.line(`[build] ${reason}: building ${todo.map((s) => s.name).join(', ')} (${concurrency} at a time)`);
   const running = new Set();
