@@ -39,6 +39,10 @@ describe('a pretty log line', () => {
     expect(line.split('\n')).toEqual([expect.stringMatching(/ERROR jobs {6}projection failed: boom$/), '    Error: boom', '    at fold (x.ts:1)']);
   });
 
+  it("puts Nest's context before the message", () => {
+    expect(prettyLogLine(record({ context: 'RoutesResolver', msg: 'JobsController {/v1/jobs}:' }), { colour: false })).toMatch(/INFO {2}jobs {6}\[RoutesResolver\] JobsController \{\/v1\/jobs\}:$/);
+  });
+
   it('reads numeric pino levels', () => {
     expect(prettyLogLine(record({ level: 40 }), { colour: false })).toMatch(/ WARN {2}jobs/);
   });

@@ -26,7 +26,7 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'inf
  * place (time, level, service, msg, the ids, err), and trace context (trace_id, span_id), which is
  * for a tracing backend and would double the line's width; the JSON format keeps them all.
  */
-const SHOWN_OR_DROPPED = new Set(['time', 'level', 'service', 'msg', 'pid', 'hostname', 'jobId', 'correlationId', 'trace_id', 'span_id', 'trace_flags', 'err', 'v']);
+const SHOWN_OR_DROPPED = new Set(['time', 'level', 'service', 'context', 'msg', 'pid', 'hostname', 'jobId', 'correlationId', 'trace_id', 'span_id', 'trace_flags', 'err', 'v']);
 
 export interface PrettyOptions {
   colour: boolean;
@@ -35,7 +35,7 @@ export interface PrettyOptions {
 }
 
 /**
- * One JSON log line as a person reads it: `12:00:01.250 INFO  jobs      message  job=… corr=…  key=value`,
+ * One JSON log line as a person reads it: `12:00:01.250 INFO  jobs      [Context] message job=… corr=… key=value`,
  * then an error's stack, indented. A line that is not a JSON record (a stack trace, a library's own
  * output) comes back as it was.
  */
@@ -56,6 +56,8 @@ export function prettyLogLine(line: string, options: PrettyOptions): string {
     paint('dim', clock(record['time'])),
     paint(LEVEL_STYLE[level] ?? 'bold', level.toUpperCase().padEnd(5)),
     paint('cyan', service.padEnd(9)),
+    // Nest's logger names the class that wrote the line.
+    typeof record['context'] === 'string' ? paint('dim', `[${record['context']}]`) : '',
     message,
     ids ? paint('grey', ids) : '',
     extras ? paint('dim', extras) : '',
