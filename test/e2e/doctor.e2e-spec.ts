@@ -170,4 +170,18 @@ describe('framewire start output', () => {
     // No colour codes when the output is not a terminal.
     expect(output).not.toContain('\u001b[');
   }, 180_000);
+
+  it('a service run by itself writes readable lines with LOG_FORMAT=pretty, and JSON without it when piped', async () => {
+    const own = await freshSchema();
+    schemas.push(own);
+    const env = { NATS_URL: TEST_NATS_URL, DATABASE_URL: own.url, DATABASE_SCHEMA: own.schema, FRAMEWIRE_NAMESPACE: freshName('one') };
+    const pretty = spawnService('jobs (pretty)', 'jobs', { ...env, LOG_FORMAT: 'pretty' });
+    await pretty.waitForLine(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}jobs {6}jobs service ready namespace=one/, 60_000);
+    expect(await pretty.stop('SIGTERM')).toBe(0);
+    expect(pretty.output()).not.toMatch(/^\{"level"/m);
+    const json = spawnService('jobs (json)', 'jobs', env);
+    const ready = await json.waitForLine(/jobs service ready/, 60_000);
+    expect(JSON.parse(ready)).toMatchObject({ level: 'info', service: 'jobs', msg: 'jobs service ready' });
+    expect(await json.stop('SIGTERM')).toBe(0);
+  }, 120_000);
 });
