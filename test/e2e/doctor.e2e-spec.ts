@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freeTcpPort, spawnCli, spawnService, type ServiceProcess } from '../support/processes.js';
@@ -100,6 +101,23 @@ describe('framewire doctor', () => {
       detail: expect.stringMatching(new RegExp(`^not reachable at postgres://root@127\\.0\\.0\\.1:${closedPort}/test `)),
       fix: expect.stringMatching(/DATABASE_URL/),
     });
+  }, 60_000);
+
+  it("reads the server's sync_interval and its store's free space from /varz at NATS_MONITOR_URL", async () => {
+    const [port, monitor] = [await freeTcpPort(), await freeTcpPort()];
+    const file = join(scratch.dir, 'monitored.conf');
+    await writeFile(file, `listen: 127.0.0.1:${port}\nhttp: 127.0.0.1:${monitor}\njetstream {\n  store_dir: ${JSON.stringify(join(scratch.dir, 'monitored'))}\n  sync_interval: always\n}\n`);
+    const server = await startNatsServer({ storeDir: join(scratch.dir, 'monitored'), port, config: { file } });
+    try {
+      const { report } = await doctor({ ...healthy(), NATS_URL: server.url, NATS_MONITOR_URL: `http://127.0.0.1:${monitor}` });
+      expect(report.checks.find((c) => c.name === 'nats sync')).toEqual({ name: 'nats sync', verdict: 'ok', detail: 'sync_interval: always (from /varz): each write is on disk before its ack' });
+      expect(report.checks.find((c) => c.name === 'nats disk')).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(new RegExp(`^[\\d.]+ GiB free under ${join(scratch.dir, 'monitored')}/jetstream$`)) });
+      // Without the monitoring port, a client cannot know.
+      const { report: blind } = await doctor({ ...healthy(), NATS_URL: server.url });
+      expect(blind.checks.find((c) => c.name === 'nats sync')).toMatchObject({ verdict: 'skip', detail: expect.stringMatching(/^unknown/) });
+    } finally {
+      await server.stop();
+    }
   }, 60_000);
 
   describe('with a nats-server 2.9', () => {
