@@ -85,7 +85,11 @@ function progressReporter(total) {
   return {
     line: (text) => bars.log(`${text}\n`),
     update: (done, running) => bar.update(done, { running: running.join(', ') }),
-    stop: () => bars.stop(),
+    // log() only queues a line for the next redraw: one more, so the last step's line is not lost.
+    stop: () => {
+      bars.update();
+      bars.stop();
+    },
   };
 }
 
