@@ -61,7 +61,7 @@ describe('traces of gateway requests', () => {
     // request logger is one per process (made by the first app that asks for it).
     const lines = new Writable({ write: (chunk: Buffer, _enc, done) => (logText.push(chunk.toString()), done()) });
     const config = parseConfig(gatewayEnvSchema, { PORT: '0', HOST: '127.0.0.1', NATS_URL: TEST_NATS_URL, FRAMEWIRE_NAMESPACE: ns.namespace, TRACE_UI_URL: 'http://127.0.0.1:16686' });
-    const moduleRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'info', lines))] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(config, createLogger('gateway', 'info', 'json', lines))] }).compile();
     gateway = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
     configureHttp(gateway, config);
     await gateway.listen(0, '127.0.0.1');

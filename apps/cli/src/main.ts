@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@app/config';
 import { registerEventsCommand } from './events/events.command.js';
 import { dlqCommand } from './dead-letters/dlq.command.js';
+import { doctorCommand } from './doctor/doctor.command.js';
 import { cancelCommand, deleteCommand, redriveCommand } from './jobs/job-commands.command.js';
 import { jobsCommand } from './jobs/jobs.command.js';
 import { registerKeysCommand } from './keys/keys.command.js';
@@ -48,6 +49,7 @@ program
   .option('--local-services', 'always start nats-server and an embedded PostgreSQL under --data-dir, even if others are reachable', false)
   .action((opts: { workers: number; port: number; dataDir: string; localServices: boolean }) => start(opts));
 
+program.addCommand(doctorCommand());
 registerKeysCommand(program);
 program.addCommand(submitCommand());
 program.addCommand(jobsCommand());

@@ -14,7 +14,7 @@ async function bootstrap(): Promise<void> {
   const tracing = startTracing('gateway');
   // A NATS too old or without JetStream stops the start here, in one line (see the catch below).
   await preflightNatsServer(config.NATS_URL, 'framewire-gateway-preflight', { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('gateway') });
-  const logger = createLogger('gateway', config.LOG_LEVEL);
+  const logger = createLogger('gateway', config.LOG_LEVEL, config.LOG_FORMAT);
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config, logger), { bufferLogs: true });
   app.useLogger(app.get(Logger));
   configureHttp(app, config);

@@ -14,7 +14,7 @@ async function bootstrap(): Promise<void> {
   const tracing = startTracing('jobs');
   // A NATS too old or without JetStream stops the start here, in one line (see the catch below).
   await preflightNatsServer(config.NATS_URL, 'framewire-jobs-preflight', { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('jobs') });
-  const logger = createLogger('jobs', config.LOG_LEVEL);
+  const logger = createLogger('jobs', config.LOG_LEVEL, config.LOG_FORMAT);
   const subjects = jobSubjects(config.FRAMEWIRE_NAMESPACE);
   const app = await NestFactory.createMicroservice(JobsModule.forRoot(config, logger), {
     strategy: new NamespacedNatsServer(subjects.rpcPrefix, {

@@ -12,7 +12,7 @@ async function bootstrap(): Promise<void> {
   const tracing = startTracing('worker', { 'service.instance.id': config.WORKER_ID });
   // A NATS too old or without JetStream stops the start here, in one line (see the catch below).
   await preflightNatsServer(config.NATS_URL, 'framewire-worker-preflight', { user: config.NATS_USER, pass: config.NATS_PASSWORD, inboxPrefix: inboxPrefixOf('worker') });
-  const logger = createLogger('worker', config.LOG_LEVEL);
+  const logger = createLogger('worker', config.LOG_LEVEL, config.LOG_FORMAT);
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), { bufferLogs: true });
   app.useLogger(app.get(Logger));
   await app.init();

@@ -35,6 +35,8 @@ const common = {
     .default('framewire')
     .refine(isValidNamespace, 'must be 1-32 of a-z, 0-9, _ and -, starting with a letter'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` (one pino record per line) or `pretty` (a readable line); unset, pretty on a terminal and JSON elsewhere. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /** Servers of a NATS cluster that keep each stream and bucket: 1 for a single server, 3 for a three-node cluster. */
   NATS_STREAM_REPLICAS: int(1, 5).default(1),
 };

@@ -6,3 +6,4 @@ export * from './ops-server.js';
 export * from './ops-listener.js';
 export * from './tracing.js';
 export * from './tracing-testing.js';
+export * from './log-format.js';

@@ -4,6 +4,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
 import { currentCorrelation } from './correlation.js';
+import { prettyLogLine, resolveLogFormat, useColour, type LogFormat } from './log-format.js';
 import { traceLogFields, tracingActive } from './tracing.js';
 
 export type { PinoLogger };
@@ -40,9 +41,13 @@ export function requestCorrelationId(req: IncomingMessage & { id?: unknown }, re
  * Lines are written asynchronously: a record is formatted at once, but the write to stdout happens
  * off the caller's path (as soon as the previous write has finished), so a job's log lines never hold
  * up the job. Whatever is still buffered is flushed synchronously when the process exits, by any
- * path other than SIGKILL. A test may hand it another `destination` to read the lines back.
+ * path other than SIGKILL.
+ *
+ * `format` (LOG_FORMAT) `pretty` writes each record as one readable line instead (log-format.ts);
+ * unset, that is the choice on a terminal, and JSON anywhere else. A test may hand it another
+ * `destination` to read the lines back.
  */
-export function createLogger(service: string, level: LevelWithSilent, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): PinoLogger {
+export function createLogger(service: string, level: LevelWithSilent, format?: LogFormat, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): PinoLogger {
   return pino(
     {
       level,
@@ -51,8 +56,16 @@ export function createLogger(service: string, level: LevelWithSilent, destinatio
       formatters: { level: (label) => ({ level: label }) },
       mixin: () => (tracingActive() ? { ...currentCorrelation(), ...traceLogFields() } : (currentCorrelation() ?? {})),
     },
-    destination,
+    resolveLogFormat(format) === 'pretty' ? prettyDestination(destination, service) : destination,
   );
+}
+
+/** A destination that turns each JSON record into its pretty line; flushed at exit like pino's own. */
+function prettyDestination(destination: pino.DestinationStream, service: string): { write(line: string): void } {
+  const colour = useColour();
+  const flushable = destination as pino.DestinationStream & { flushSync?: () => void };
+  process.once('exit', () => flushable.flushSync?.());
+  return { write: (line: string) => void destination.write(`${prettyLogLine(line.trimEnd(), { colour, service })}\n`) };
 }
 
 /** Query parameters that carry credentials (a media link's token, keys some clients put in URLs). */

@@ -4,15 +4,18 @@ import { join, resolve } from 'node:path';
 import { cliEnvSchema, parseConfig } from '@app/config';
 import { forgetServices, recordServices } from '../connection.js';
 import { appEntry, projectRoot, type AppName } from '../project-root.js';
-import { ensureFirstKey } from './first-admin-key.js';
+import { quickChecks } from '../doctor/doctor.js';
+import { ensureFirstKey, keyBannerLine } from './first-admin-key.js';
 import { waitForJobsService } from './jobs-ready.js';
-import { canConnect, ensureDatabase, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
+import { canConnect, ensureDatabase, postgresDurability, startLocalPostgres, type LocalPostgres } from './local-postgres.js';
 import { durabilityOf, startLocalNats, type LocalNats } from './local-nats.js';
 import { ensureLocalNatsPasswords, LOCAL_NATS_USERS_FILE, localNatsAuthorization, type LocalNatsPasswords, type LocalNatsUser } from './local-nats-users.js';
 import { natsServerBinary } from './nats-server-binary.js';
 import { probeNats } from './nats-probe.js';
 import { freePort } from './net-probe.js';
+import { StartConsole } from './start-console.js';
 import { Supervisor } from './supervisor.js';
+import { waitUntilReady } from './readiness.js';
 import { redact } from '../shared/redact.js';
 
 export interface StartOptions {
@@ -27,7 +30,10 @@ const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** A local server as this OS user (as psql would connect), where the start command creates its own database. */
 const DEFAULT_POSTGRES_URL = `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/postgres`;
 
-const say = (line: string) => process.stdout.write(`[framewire] ${line}\n`);
+const terminal = new StartConsole();
+const say = (line: string) => terminal.say(line);
+/** How long the end of startup (every service ready) is waited for before the banner's second look. */
+const READY_TIMEOUT_MS = 120_000;
 
 /**
  * `framewire start`: the whole system on one machine. NATS and PostgreSQL are used where they are
@@ -44,7 +50,8 @@ export async function start(options: StartOptions): Promise<void> {
   const dataDir = resolve(root, options.dataDir);
   let nats: LocalNats | null = null;
   let postgres: LocalPostgres | null = null;
-  const supervisor = new Supervisor(say);
+  const supervisor = new Supervisor(say, (name, stream, line) => terminal.service(name, stream, line));
+  const startedAt = Date.now();
 
   let shuttingDown = false;
   const shutdown = async (signal: string, exitCode = 0) => {
@@ -62,9 +69,10 @@ export async function start(options: StartOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
+    await reportQuickChecks(options.port);
     const { url: natsUrl, passwords, description: natsDescription } = await resolveNats(root, dataDir, options.localServices, (started) => (nats = started));
     const databaseUrl = await resolvePostgres(dataDir, options.localServices, (started) => (postgres = started));
-    await ensureFirstKey(databaseUrl, say);
+    const firstKey = await ensureFirstKey(databaseUrl, say);
     mkdirSync(dataDir, { recursive: true });
     recordServices(dataDir, { natsUrl, databaseUrl, ...(passwords ? { localNatsUsers: true } : {}) });
     const env = { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl, PORT: String(options.port) };
@@ -81,13 +89,38 @@ export async function start(options: StartOptions): Promise<void> {
     await waitForJobsService(natsUrl, passwords ? { user: 'gateway', pass: passwords.gateway } : { user: config.NATS_USER, pass: config.NATS_PASSWORD });
     if (shuttingDown) return;
     supervisor.start({ name: 'gateway', entry: appEntry(root, 'gateway'), env: { ...env, ...as('gateway') } });
-    say(`gateway: http://127.0.0.1:${options.port}  (NATS ${natsDescription}, PostgreSQL ${redact(databaseUrl)}, ${options.workers} worker(s))`);
-    say(`dashboard: http://127.0.0.1:${options.port}/   API docs: http://127.0.0.1:${options.port}/docs   metrics (admin key): http://127.0.0.1:${options.port}/metrics`);
-    say(`ops (/metrics, /health/ready): ${[...opsPorts].map(([name, port]) => `${name} http://127.0.0.1:${port}`).join(', ')}`);
+    const base = `http://127.0.0.1:${options.port}`;
+    terminal.showBanner('Framewire', [
+      `dashboard: ${base}/`,
+      `API docs: ${base}/docs   (OpenAPI: ${base}/docs/openapi.json)`,
+      keyBannerLine(firstKey),
+      `gateway: ${base}  (${options.workers} worker(s); metrics with an admin key: ${base}/metrics)`,
+      `NATS: ${natsDescription}`,
+      `PostgreSQL: ${redact(databaseUrl)}, ${await postgresDurability(databaseUrl)}`,
+      `ops (/metrics, /health/ready): ${[...opsPorts].map(([name, port]) => `${name} http://127.0.0.1:${port}`).join(', ')}`,
+      'stop: Ctrl-C (the services drain first)',
+    ]);
+    const ready = await waitUntilReady([`${base}/health/ready`, ...[...opsPorts.values()].map((port) => `http://127.0.0.1:${port}/health/ready`)], READY_TIMEOUT_MS);
+    if (shuttingDown) return;
+    say(ready ? `ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s` : `not every service is ready after ${READY_TIMEOUT_MS / 1000} s: see the log above`);
+    terminal.repeatBannerIfScrolledAway();
   } catch (error) {
     say(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown('error', 1);
   }
+}
+
+/**
+ * The quick part of `framewire doctor` (this machine: Node, ffmpeg, ffprobe, the gateway's port):
+ * each problem in a line with what to do about it. It stops nothing: NATS and PostgreSQL are chosen
+ * (or started) below, and a system without ffmpeg still takes jobs that its workers then fail.
+ */
+async function reportQuickChecks(port: number): Promise<void> {
+  const checks = await quickChecks({ port });
+  const problems = checks.filter((check) => check.verdict === 'fail' || check.verdict === 'warn');
+  if (problems.length === 0) return say(`checked ${checks.map((check) => check.name).join(', ')}: ok`);
+  for (const check of problems) say(`${check.verdict === 'fail' ? 'PROBLEM' : 'warning'}: ${check.name}: ${check.detail}${check.fix ? `; to fix: ${check.fix}` : ''}`);
+  say('(framewire doctor checks NATS, PostgreSQL and the stream too)');
 }
 
 /**

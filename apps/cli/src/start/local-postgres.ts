@@ -91,3 +91,22 @@ export async function loadEmbeddedPostgres() {
   }
   return EmbeddedPostgres;
 }
+
+/**
+ * What a committed write survives on the server at `url`, from its settings: with fsync and
+ * synchronous_commit on (PostgreSQL's defaults) a commit is on disk before it returns.
+ */
+export async function postgresDurability(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  try {
+    await client.connect();
+    const setting = async (name: string) => String(((await client.query(`SHOW ${name}`)).rows[0] as Record<string, unknown>)[name]);
+    const [fsync, synchronousCommit] = [await setting('fsync'), await setting('synchronous_commit')];
+    const safe = fsync === 'on' && synchronousCommit !== 'off';
+    return `fsync ${fsync}, synchronous_commit ${synchronousCommit}${safe ? ' (a commit is on disk before it returns)' : ' (a crash can lose recent commits)'}`;
+  } catch (error) {
+    return `unknown (${error instanceof Error ? error.message : String(error)})`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
