@@ -68,6 +68,18 @@ export function prettyLogLine(line: string, options: PrettyOptions): string {
   return head + stack;
 }
 
+/** The classes of Nest that log every module and route as an app boots: dozens of lines that say nothing to a person. */
+const NEST_BOOT_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
+
+/**
+ * Whether a JSON log line is one of Nest's boot lines (a module initialized, a route mapped): a
+ * person's console leaves them out (`LOG_FORMAT=json` and the services' own output keep them).
+ */
+export function isNestBootLine(line: string): boolean {
+  const record = parseRecord(line);
+  return record !== null && typeof record['context'] === 'string' && NEST_BOOT_CONTEXTS.has(record['context']) && (record['level'] === 'info' || record['level'] === 30);
+}
+
 function parseRecord(line: string): Record<string, unknown> | null {
   if (!line.startsWith('{')) return null;
   try {

@@ -41,6 +41,18 @@ describe('what framewire start writes', () => {
     expect(err.lines).toEqual(['a warning']);
   });
 
+  it('leaves Nest\'s boot lines (modules, routes) out of a person\'s console, and keeps them in JSON', () => {
+    const boot = JSON.stringify({ level: 'info', time: '2026-12-05T10:00:00.000Z', service: 'gateway', context: 'RouterExplorer', msg: 'Mapped {/v1/jobs, POST} route' });
+    const warned = JSON.stringify({ level: 'warn', time: '2026-12-05T10:00:00.000Z', service: 'gateway', context: 'InstanceLoader', msg: 'odd' });
+    const pretty = capture({ isTTY: true });
+    const terminal = new StartConsole(pretty, capture(), { NO_COLOR: '1' });
+    for (const line of [boot, warned, jsonLine]) terminal.service('gateway', 'stdout', line);
+    expect(pretty.lines).toEqual([expect.stringContaining('[InstanceLoader] odd'), expect.stringContaining('ready job=job-1')]);
+    const piped = capture();
+    new StartConsole(piped, capture(), {}).service('gateway', 'stdout', boot);
+    expect(piped.lines).toEqual([boot]);
+  });
+
   it('keeps JSON when piped, and LOG_FORMAT overrides either way', () => {
     const piped = capture();
     new StartConsole(piped, capture(), {}).service('jobs', 'stdout', jsonLine);

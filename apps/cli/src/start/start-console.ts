@@ -1,4 +1,4 @@
-import { prettyLogLine, resolveLogFormat, useColour, type LogFormat } from '@app/observability';
+import { isNestBootLine, prettyLogLine, resolveLogFormat, useColour, type LogFormat } from '@app/observability';
 
 /** The screen height assumed when the terminal does not say (piped output, a CI log). */
 export const DEFAULT_SCREEN_ROWS = 24;
@@ -55,9 +55,13 @@ export class StartConsole {
     this.write(this.out, `[framewire] ${line}`);
   }
 
-  /** A line a service wrote: a log record, pretty or JSON as the format says; anything else as it came. */
+  /**
+   * A line a service wrote: a log record, pretty or JSON as the format says; anything else as it
+   * came. Pretty leaves out Nest's boot lines (each module and route as an app starts).
+   */
   service(name: string, stream: 'stdout' | 'stderr', line: string): void {
     if (stream === 'stderr') return this.write(this.err, line);
+    if (this.format === 'pretty' && isNestBootLine(line)) return;
     this.write(this.out, this.format === 'pretty' ? prettyLogLine(line, { colour: this.colour, service: name }) : line);
   }
 
