@@ -5,6 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { freeTcpPort, spawnCli, type ServiceProcess } from '../support/processes.js';
 import { scratchDir, startNatsServer, type NatsServer } from '../support/servers.js';
 import { eventually } from '../support/services.js';
+import { isListening } from '../../apps/cli/src/start/net-probe.js';
 import { makeVideo, mediaDir } from '../support/videos.js';
 
 /**
@@ -151,8 +152,12 @@ describe('framewire start with its own NATS and PostgreSQL', () => {
     }, 60_000, 'the jobs service');
     expect(again).toMatchObject({ status: 200, body: { status: 'completed' } });
     expect(second.output()).not.toMatch(/Violation|authentication error/);
-    expect(await second.stop('SIGTERM')).toBe(0);
+    // Its terminal closes (SIGHUP): everything it started stops with it, the nats-server included.
+    const secondNats = new URL(/started nats-server.* at (nats:\/\/[^;\s]+);/.exec(second.output())![1]!);
+    expect(await second.stop('SIGHUP')).toBe(0);
     running = null;
+    expect(second.output()).toMatch(/SIGHUP: stopping services/);
+    expect(await isListening(secondNats.hostname, Number(secondNats.port))).toBe(false);
   }, 240_000);
 });
 

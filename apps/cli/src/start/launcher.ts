@@ -40,7 +40,7 @@ const READY_TIMEOUT_MS = 120_000;
  * reachable (NATS_URL, DATABASE_URL, or the default local ports) and, for NATS, new enough (2.12+,
  * with JetStream); otherwise a nats-server (from scripts/nats-server.sh: the cache, PATH, or fetched)
  * and an embedded PostgreSQL are started with their data under the data directory. Then the jobs
- * service, the gateway and the workers run as separate processes until SIGINT or SIGTERM.
+ * service, the gateway and the workers run as separate processes until SIGINT, SIGTERM or SIGHUP.
  */
 export async function start(options: StartOptions): Promise<void> {
   const root = projectRoot();
@@ -67,6 +67,12 @@ export async function start(options: StartOptions): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // The terminal closed: stop everything as for Ctrl-C, or the nats-server and PostgreSQL started
+  // here would outlive it. Its output has nowhere to go any more: a write that fails is dropped.
+  process.on('SIGHUP', () => {
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    void shutdown('SIGHUP');
+  });
 
   try {
     await reportQuickChecks(options.port);
