@@ -193,13 +193,22 @@ export class EventStore {
    * only followed by its work requests, and a split decided again keeps what was made).
    */
   async appendAtomic(events: [JobEvent, ...JobEvent[]], expectedLastSeq: number): Promise<AppendResult[]> {
-    if (!tracingActive()) return this.appendAtomicUntraced(events, expectedLastSeq);
+    const append = () => this.appendAtomicUntraced(events, expectedLastSeq);
+    return tracingActive() ? this.inAppendSpan(events, append, (results) => results[0]!) : append();
+  }
+
+  /**
+   * `append` of `events` inside their producer span (`publish <type>`, or `publish batch <types>`),
+   * which records where the first was stored: its context is what the messages' headers carry.
+   */
+  private inAppendSpan<T>(events: [JobEvent, ...JobEvent[]], append: () => Promise<T>, first: (result: T) => AppendResult): Promise<T> {
     const name = events.length === 1 ? `publish ${events[0].type}` : `publish batch ${events.map((e) => e.type).join(',')}`;
     return inSpan(name, { kind: SpanKind.PRODUCER, attributes: appendAttributes(events[0], this.subjectOf(events[0]), events.length) }, async (span) => {
-      const results = await this.appendAtomicUntraced(events, expectedLastSeq);
-      span.setAttribute(TraceAttr.natsStreamSequence, results[0]!.seq);
-      if (results[0]!.duplicate) span.setAttribute('framewire.append.duplicate', true);
-      return results;
+      const result = await append();
+      const stored = first(result);
+      span.setAttribute(TraceAttr.natsStreamSequence, stored.seq);
+      if (stored.duplicate) span.setAttribute('framewire.append.duplicate', true);
+      return result;
     });
   }
 
@@ -245,14 +254,8 @@ export class EventStore {
    * one at `expectedLastSeq` (0: the job has none); else a ConcurrencyError.
    */
   async append(event: JobEvent, expectedLastSeq: number): Promise<AppendResult> {
-    if (!tracingActive()) return this.appendUntraced(event, expectedLastSeq);
-    const subject = this.subjectOf(event);
-    return inSpan(`publish ${event.type}`, { kind: SpanKind.PRODUCER, attributes: appendAttributes(event, subject, 1) }, async (span) => {
-      const result = await this.appendUntraced(event, expectedLastSeq);
-      span.setAttribute(TraceAttr.natsStreamSequence, result.seq);
-      if (result.duplicate) span.setAttribute('framewire.append.duplicate', true);
-      return result;
-    });
+    const append = () => this.appendUntraced(event, expectedLastSeq);
+    return tracingActive() ? this.inAppendSpan([event], append, (result) => result) : append();
   }
 
   private async appendUntraced(event: JobEvent, expectedLastSeq: number): Promise<AppendResult> {
