@@ -162,7 +162,7 @@ export function startSpan(name: string, options: SpanOptions, parent: Context = 
   return tracer().startSpan(name, options, parent);
 }
 
-/** Marks `span` as failed by `error` (its type and message), without a stack when it is one of ours. */
+/** Marks `span` as failed by `error`: its message, its type (`error.type`: the error's code, else its class) and the exception. */
 export function recordError(span: Span, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   span.setStatus({ code: SpanStatusCode.ERROR, message });

@@ -1,4 +1,4 @@
-import { inSpan, injectTraceContext, SpanKind, SpanStatusCode, traceContextFrom, TraceAttr, type Attributes, type Span } from '@app/observability';
+import { inSpan, injectTraceContext, SpanKind, SpanStatusCode, traceContextOf, TraceAttr, type Attributes, type Span } from '@app/observability';
 import type { DeliveryTrace } from '../store/webhook.repository.js';
 import { postWebhook, type PostOutcome, type WebhookRequest } from './post-webhook.js';
 import { hostOf } from './url-policy.js';
@@ -21,7 +21,7 @@ export interface WebhookAttempt {
  * that records spans only (tracingActive): otherwise call postWebhook, which makes no span.
  */
 export function postWebhookInSpan(request: WebhookRequest, attempt: WebhookAttempt): Promise<PostOutcome> {
-  const parent = traceContextFrom(attempt.trace && new Map(Object.entries(attempt.trace)));
+  const parent = traceContextOf(attempt.trace?.traceparent, attempt.trace?.tracestate);
   return inSpan(
     'POST webhook',
     { kind: SpanKind.CLIENT, attributes: attemptAttributes(request.url, attempt) },
