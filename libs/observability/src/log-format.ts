@@ -41,7 +41,21 @@ export interface PrettyOptions {
  */
 export function prettyLogLine(line: string, options: PrettyOptions): string {
   const record = parseRecord(line);
+  return record ? prettyRecord(record, options) : line;
+}
+
+/**
+ * One JSON log line for a person's console (`framewire start` on a terminal): as prettyLogLine, but
+ * null for one of Nest's boot lines (a module initialized, a route mapped), which say nothing to a
+ * person (`LOG_FORMAT=json` and the services' own output keep them). The line is parsed once.
+ */
+export function consoleLogLine(line: string, options: PrettyOptions): string | null {
+  const record = parseRecord(line);
   if (!record) return line;
+  return isNestBoot(record) ? null : prettyRecord(record, options);
+}
+
+function prettyRecord(record: Record<string, unknown>, options: PrettyOptions): string {
   const paint = (style: Style, text: string) => (options.colour ? `\u001b[${ANSI[style]}m${text}\u001b[0m` : text);
   const level = typeof record['level'] === 'number' ? (LEVEL_NAMES[record['level']] ?? String(record['level'])) : String(record['level'] ?? 'info');
   const service = options.service ?? String(record['service'] ?? '');
@@ -71,13 +85,9 @@ export function prettyLogLine(line: string, options: PrettyOptions): string {
 /** The classes of Nest that log every module and route as an app boots: dozens of lines that say nothing to a person. */
 const NEST_BOOT_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
 
-/**
- * Whether a JSON log line is one of Nest's boot lines (a module initialized, a route mapped): a
- * person's console leaves them out (`LOG_FORMAT=json` and the services' own output keep them).
- */
-export function isNestBootLine(line: string): boolean {
-  const record = parseRecord(line);
-  return record !== null && typeof record['context'] === 'string' && NEST_BOOT_CONTEXTS.has(record['context']) && (record['level'] === 'info' || record['level'] === 30);
+/** One of Nest's boot lines, at info: a warning from the same classes is still shown. */
+function isNestBoot(record: Record<string, unknown>): boolean {
+  return typeof record['context'] === 'string' && NEST_BOOT_CONTEXTS.has(record['context']) && (record['level'] === 'info' || record['level'] === 30);
 }
 
 function parseRecord(line: string): Record<string, unknown> | null {

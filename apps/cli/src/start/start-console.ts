@@ -1,4 +1,4 @@
-import { isNestBootLine, prettyLogLine, resolveLogFormat, useColour, type LogFormat } from '@app/observability';
+import { consoleLogLine, resolveLogFormat, useColour, type LogFormat } from '@app/observability';
 
 /** The screen height assumed when the terminal does not say (piped output, a CI log). */
 export const DEFAULT_SCREEN_ROWS = 24;
@@ -61,8 +61,9 @@ export class StartConsole {
    */
   service(name: string, stream: 'stdout' | 'stderr', line: string): void {
     if (stream === 'stderr') return this.write(this.err, line);
-    if (this.format === 'pretty' && isNestBootLine(line)) return;
-    this.write(this.out, this.format === 'pretty' ? prettyLogLine(line, { colour: this.colour, service: name }) : line);
+    if (this.format === 'json') return this.write(this.out, line);
+    const pretty = consoleLogLine(line, { colour: this.colour, service: name });
+    if (pretty !== null) this.write(this.out, pretty);
   }
 
   showBanner(title: string, lines: string[]): void {
