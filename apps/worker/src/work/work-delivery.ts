@@ -25,7 +25,7 @@ export interface WorkDelivery<R extends WorkRequest | PartWork = WorkRequest> {
    * before it): a submission, not a redrive nor a later submission stored by an older release.
    */
   readonly firstOfJob: boolean;
-  /** The message's origin, for traces; absent for deliveries made up in tests. */
+  /** The message's origin, for its trace: absent while tracing is off, and for deliveries made up in tests. */
   readonly origin?: WorkMessageOrigin;
   /** Tells the server the job is alive, resetting its ack deadline. */
   heartbeat(): void;

@@ -3,7 +3,7 @@ import { decodeEvent, isPartWork, isWorkRequest, JOB_PRIORITIES, type JobPriorit
 import type { WorkerConfig } from '@app/config';
 import { WorkQueue, type PulledMessage, type WorkPuller } from '@app/event-store';
 import { START_UNAVAILABLE_MS, WORK_CONSUMERS, whileNatsUnavailable } from '@app/nats';
-import { runWithCorrelation } from '@app/observability';
+import { runWithCorrelation, tracingActive } from '@app/observability';
 import { WORKER_CONFIG } from '../worker.config.js';
 import { InFlightJobs } from './in-flight-jobs.js';
 import { JobRunner } from './job-runner.service.js';
@@ -250,7 +250,8 @@ export class WorkConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       seq: msg.seq,
       deliveryCount: msg.deliveryCount,
       firstOfJob: msg.firstOfJob,
-      origin: { subject: msg.subject, storedAt: msg.storedAt, consumer: msg.consumer, trace: msg.trace },
+      // Where the message came from, for its trace only.
+      ...(tracingActive() ? { origin: { subject: msg.subject, storedAt: msg.storedAt, consumer: msg.consumer, trace: msg.trace } } : {}),
       heartbeat: () => msg.working(),
       ack: () => msg.ack(),
       nak: (delayMs) => {

@@ -144,9 +144,14 @@ function toPulled(msg: Msg, subjects: JobSubjects): PulledMessage {
     deliveryCount,
     pending,
     firstOfJob: storedAsFirstOfJob(msg.subject, msg.headers, subjects),
-    storedAt: new Date(storedAtMs),
     consumer,
-    trace: storedTraceOf(msg.headers),
+    // Only a traced delivery reads these (tracing off, nothing more is done per message).
+    get storedAt() {
+      return new Date(storedAtMs);
+    },
+    get trace() {
+      return storedTraceOf(msg.headers);
+    },
     ack: () => msg.respond('+ACK'),
     nak: (delayMs = 0) => msg.respond(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: Math.round(delayMs * 1_000_000) })}` : '-NAK'),
     working: () => msg.respond('+WPI'),
