@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -24,6 +26,7 @@ describe('NATS outage', () => {
   let system: TestSystem;
   let base = '';
   let clip = '';
+  let longClip = '';
   const namespace = freshName('o');
   const subjects = jobSubjects(namespace);
 
@@ -36,6 +39,7 @@ describe('NATS outage', () => {
     nats = await startNatsServer({ storeDir: join(scratch.dir, 'nats') });
     db = await freshSchema();
     clip = await makeVideo(join(scratch.dir, 'clip.mp4'), { seconds: 0.4, width: 64, height: 48 });
+    longClip = await makeVideo(join(scratch.dir, 'long.mp4'), { seconds: 4 });
     system = new TestSystem({ NATS_URL: nats.url, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: db.schema, FRAMEWIRE_NAMESPACE: namespace });
     system.start('jobs', 'jobs');
     system.start('worker', 'worker', { WORKER_CONCURRENCY: '1' });
@@ -57,7 +61,15 @@ describe('NATS outage', () => {
     const { job_id: first } = (await before.json()) as { job_id: string };
     await eventually(async () => ((await status(first)) === 'completed' ? true : undefined), 30_000, 'the first job');
 
+    // An upload whose first bytes are in (past the media check, being stored) when NATS dies.
+    const held = heldUpload(`${base}/v1/jobs`, await readFile(longClip), system.authHeaders);
+    await held.sent;
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await nats.stop('SIGKILL');
+    const answered = await Promise.race([held.response, new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000))]);
+    held.abandon();
+    expect(answered).toEqual({ status: 503, body: { error: { code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/NATS became unreachable during the upload/) } }, retryAfter: '1' });
+
     const requests: Array<[string, () => Promise<Response>]> = [
       ['an upload', () => system.submitFile(base, clip, {}, {}, quickly())],
       ['a job', () => system.fetch(`${base}/v1/jobs/${first}`, { signal: quickly() })],
@@ -97,6 +109,34 @@ describe('NATS outage', () => {
     await nc.close();
   }, 120_000);
 });
+
+/**
+ * A multipart upload of `video` that sends its first quarter and holds the rest back: an upload in
+ * flight. `response` resolves with the status and JSON body whenever the server answers, even before
+ * the body is complete; `abandon` closes the connection.
+ */
+function heldUpload(url: string, video: Buffer, headers: Record<string, string>) {
+  const boundary = `held-${Date.now()}`;
+  const req = request(url, { method: 'POST', headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` } });
+  const response = new Promise<{ status: number; body: unknown; retryAfter: string | undefined }>((resolve, reject) => {
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as unknown, retryAfter: res.headers['retry-after'] as string | undefined }));
+    });
+    req.on('error', reject);
+  });
+  // The server may close the connection after its answer, before the rest of the body is sent.
+  response.catch(() => undefined);
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="long.mp4"\r\nContent-Type: video/mp4\r\n\r\n`;
+  const quarter = Math.floor(video.length / 4);
+  const sent = new Promise<void>((resolve) => req.write(Buffer.concat([Buffer.from(head), video.subarray(0, quarter)]), () => resolve()));
+  return {
+    response,
+    sent,
+    abandon: () => void req.destroy(),
+  };
+}
 
 describe('PostgreSQL outage', () => {
   let scratch: Awaited<ReturnType<typeof scratchDir>>;

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { jetstream, JetStreamError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
-import { streamGone } from '@app/nats';
+import { isConnectionLossError, streamGone } from '@app/nats';
 
 export interface StoredBlob {
   bucket: string;
@@ -181,7 +181,8 @@ export class BlobStore {
     try {
       return await write();
     } catch (error) {
-      if (!(await this.bucketGone())) throw error;
+      // A timeout or a lost connection says nothing about the bucket, and asking would wait again.
+      if (isConnectionLossError(error) || !(await this.bucketGone())) throw error;
       this.store = await this.create();
       throw new JetStreamError(`the object store bucket ${this.bucket} was gone and has been made again; try again`, { cause: error });
     }

@@ -10,6 +10,17 @@ import {
 } from '@nats-io/transport-node';
 
 /**
+ * What `NatsAvailability.unlessLost` rejects with: the connection went down during the work and did
+ * not come back within the grace period.
+ */
+export class NatsConnectionLostError extends Error {
+  constructor(downForMs: number) {
+    super(`the connection to NATS has been down for ${downForMs} ms`);
+    this.name = 'NatsConnectionLostError';
+  }
+}
+
+/**
  * Whether the connection to NATS is up right now, from the client's own status events. A service
  * asks it before starting work that cannot succeed without NATS (an upload, a query), so that while
  * NATS is down it refuses at once instead of waiting for a timeout. The connection itself keeps
@@ -17,6 +28,8 @@ import {
  */
 export class NatsAvailability {
   private connected = true;
+  /** Called on every change of `connected`. */
+  private readonly watchers = new Set<() => void>();
 
   constructor(private readonly nc: NatsConnection) {
     void this.watch();
@@ -26,11 +39,47 @@ export class NatsAvailability {
     return this.connected && !this.nc.isClosed();
   }
 
+  /**
+   * `work`'s result, unless the connection is down, or goes down while `work` runs, and stays down
+   * for `graceMs`: then a NatsConnectionLostError at once. nats.js holds a request made while it is
+   * disconnected until its timeout, and a write of several requests (an Object Store put: a lookup,
+   * the chunks, a purge on failure) adds those timeouts up; this ends the wait when the outage is
+   * known. A reconnect within the grace (a cluster moving the client to another node) lets `work` go
+   * on. `work` is not stopped: the caller aborts what it feeds it, and its late failure is dropped.
+   */
+  async unlessLost<T>(work: Promise<T>, graceMs: number): Promise<T> {
+    let lost!: (error: Error) => void;
+    const lostPromise = new Promise<never>((_resolve, reject) => (lost = reject));
+    let timer: NodeJS.Timeout | undefined;
+    const watcher = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (this.available) return;
+      const since = Date.now();
+      timer = setTimeout(() => {
+        if (!this.available) lost(new NatsConnectionLostError(Date.now() - since));
+      }, graceMs);
+    };
+    this.watchers.add(watcher);
+    watcher();
+    try {
+      return await Promise.race([work, lostPromise]);
+    } finally {
+      clearTimeout(timer);
+      this.watchers.delete(watcher);
+      work.catch(() => undefined);
+    }
+  }
+
   private async watch(): Promise<void> {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') this.connected = false;
       else if (status.type === 'reconnect') this.connected = true;
+      else continue;
+      for (const watcher of this.watchers) watcher();
     }
+    // Closed for good: the watchers see `available` false.
+    for (const watcher of this.watchers) watcher();
   }
 }
 
@@ -42,6 +91,7 @@ const UNAVAILABLE = [
   NoRespondersError,
   RequestError,
   JetStreamError,
+  NatsConnectionLostError,
 ] as const;
 
 /**
@@ -58,6 +108,20 @@ export function isNatsUnavailableError(error: unknown): boolean {
   return false;
 }
 
+const CONNECTION_LOSS = [TimeoutError, ConnectionError, ClosedConnectionError, DrainingConnectionError, NatsConnectionLostError] as const;
+
+/**
+ * True when a request failed for want of an answer (a timeout, a lost or closed connection), which
+ * says nothing about the stream or bucket it was for: asking JetStream about them next would only
+ * wait again. A "no responders" or a JetStream API error is an answer, so it is not one of these.
+ */
+export function isConnectionLossError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (CONNECTION_LOSS.some((kind) => e instanceof kind)) return true;
+  }
+  return false;
+}
+
 /**
  * What really failed, for an error that isNatsUnavailableError accepts, in words fit for a 503's
  * message. `connected` is whether the client's connection is up (NatsAvailability.available): a
@@ -68,7 +132,9 @@ export function isNatsUnavailableError(error: unknown): boolean {
 export function natsFailureMessage(error: unknown, connected: boolean): string {
   if (!connected) return 'NATS is unreachable';
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof ConnectionError || e instanceof ClosedConnectionError || e instanceof DrainingConnectionError) return 'NATS is unreachable';
+    if (e instanceof ConnectionError || e instanceof ClosedConnectionError || e instanceof DrainingConnectionError || e instanceof NatsConnectionLostError) {
+      return 'NATS is unreachable';
+    }
     if (e instanceof JetStreamApiError) return `JetStream is unavailable (${e.message}, code ${e.code}); NATS itself is reachable`;
     if (e instanceof TimeoutError) {
       return 'JetStream did not answer in time: the servers that hold this stream or bucket are down or electing a leader; NATS itself is reachable';

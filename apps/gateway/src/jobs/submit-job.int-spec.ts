@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import { BlobStore } from '@app/blob-store';
 import { EventStore } from '@app/event-store';
 import { NO_JOB, runCommand } from '@app/job-commands';
+import { NatsAvailability } from '@app/nats';
 import { SystemClock, UuidV7Generator, idempotentJobId } from '@app/runtime';
 import { buildCatalog } from '@app/tools';
 import { publishAsNewerRelease, videoSubmitted } from '../../../../test/support/events.js';
@@ -43,7 +44,7 @@ describe('submitting a job against JetStream', () => {
     await jsm.streams.update(ns.subjects.streamName, { ...config, duplicate_window: SHORT_DUPLICATE_WINDOW_MS * 1_000_000 });
     store = new EventStore(ns.nc, ns.subjects);
     blobs = await BlobStore.open(ns.nc, ns.subjects.videoBucket);
-    service = new SubmitJobService(store, blobs, new SystemClock(), new UuidV7Generator(), new GatewayMetrics(new Registry()), await buildCatalog([]));
+    service = new SubmitJobService(store, blobs, new SystemClock(), new UuidV7Generator(), new GatewayMetrics(new Registry()), await buildCatalog([]), new NatsAvailability(ns.nc));
   });
   afterAll(() => ns.cleanup());
 

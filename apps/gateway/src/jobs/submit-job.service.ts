@@ -16,7 +16,7 @@ import {
 import { DEFAULT_PIPELINE, ToolCatalog } from '@app/tools';
 import { EventStore } from '@app/event-store';
 import { BlobStore, digestToHex, type StoredBlob } from '@app/blob-store';
-import { isNatsUnavailableError, isStorageFullError } from '@app/nats';
+import { isNatsUnavailableError, isStorageFullError, NatsAvailability, NatsConnectionLostError } from '@app/nats';
 import { NO_JOB, runCommand } from '@app/job-commands';
 import { inSpan, SpanKind, traceApi, TraceAttr, tracingActive } from '@app/observability';
 import type { JobCommand, Stored } from '@app/job-state';
@@ -71,6 +71,13 @@ export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
  * With an Idempotency-Key the job id is derived from the key, so the stream itself keeps a key from
  * ever making a second job, at any priority; a repeat with the same content gets the first answer back.
  */
+/**
+ * How long an upload waits for NATS to come back once the connection has dropped before it answers
+ * 503: longer than the client's reconnect to another server of a cluster (a few hundred ms), far
+ * shorter than the Object Store's request timeouts.
+ */
+const UPLOAD_OUTAGE_GRACE_MS = 2000;
+
 @Injectable()
 export class SubmitJobService {
   private readonly logger = new Logger(SubmitJobService.name);
@@ -83,6 +90,7 @@ export class SubmitJobService {
     private readonly ids: IdGenerator,
     private readonly metrics: GatewayMetrics,
     private readonly catalog: ToolCatalog,
+    private readonly nats: NatsAvailability,
   ) {}
 
   async submit(command: SubmitCommand): Promise<SubmitResult> {
@@ -187,7 +195,8 @@ export class SubmitJobService {
   private async room(): Promise<number> {
     const now = Date.now();
     if (!this.roomCache || now - this.roomCache.at > 1000) {
-      this.roomCache = { at: now, room: this.blobs.room().catch(() => Number.POSITIVE_INFINITY) };
+      // Unknown when NATS is lost meanwhile: the upload that follows answers 503 for it.
+      this.roomCache = { at: now, room: this.nats.unlessLost(this.blobs.room(), 0).catch(() => Number.POSITIVE_INFINITY) };
     }
     return this.roomCache.room;
   }
@@ -211,15 +220,21 @@ export class SubmitJobService {
     // Nothing is stored until the first bytes say this is a video container; the content type stored
     // is the one sniffed, not the one the client claimed.
     const { stream, media } = await guardUpload(part.stream, checkMedia);
+    const write = async (): Promise<StoredBlob> => {
+      if (!part.stored) return this.blobs.put(objectName, stream, media.contentType);
+      // Already in the bucket as chunks: read through the same checks (nothing is written), then adopted.
+      await pipe(stream, new Writable({ write: (_chunk, _enc, done) => done() }));
+      return this.blobs.adopt(objectName, part.stored, media.contentType);
+    };
     let blob: StoredBlob;
     try {
-      if (part.stored) {
-        // Already in the bucket as chunks: read through the same checks (nothing is written), then adopted.
-        await pipe(stream, new Writable({ write: (_chunk, _enc, done) => done() }));
-        blob = await this.blobs.adopt(objectName, part.stored, media.contentType);
-      } else {
-        blob = await this.blobs.put(objectName, stream, media.contentType);
-      }
+      // When NATS goes away during the upload, the answer is a 503 within UPLOAD_OUTAGE_GRACE_MS, not
+      // after the Object Store's requests have each timed out; the body stops being read, which fails
+      // the put, and the put purges what it wrote once it can.
+      blob = await this.nats.unlessLost(write(), UPLOAD_OUTAGE_GRACE_MS).catch((error: unknown) => {
+        if (error instanceof NatsConnectionLostError) stream.destroy(error);
+        throw error;
+      });
     } catch (error) {
       if (isNatsUnavailableError(error)) {
         throw new ApiError(ErrorCode.ServiceUnavailable, 'NATS became unreachable during the upload; try again shortly', { 'Retry-After': '1' });
