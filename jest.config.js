@@ -17,6 +17,8 @@ export default {
   // One nats-server (2.12+, sync_interval: always) for the whole run, unless TEST_NATS_URL names one.
   globalSetup: '<rootDir>/test/support/nats-global-setup.ts',
   globalTeardown: '<rootDir>/test/support/nats-global-teardown.ts',
+  // The chaos run first and the bench smoke last, never side by side (see the file).
+  testSequencer: '<rootDir>/test/support/test-sequencer.mjs',
   testTimeout: 60_000,
   slowTestThreshold: 20,
 };
