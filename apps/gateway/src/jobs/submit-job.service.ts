@@ -63,6 +63,13 @@ export interface SubmitResult extends JobSubmitted {
 export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
 
 /**
+ * How long an upload waits for NATS to come back once the connection has dropped before it answers
+ * 503: longer than the client's reconnect to another server of a cluster (a few hundred ms), far
+ * shorter than the Object Store's request timeouts.
+ */
+const UPLOAD_OUTAGE_GRACE_MS = 2000;
+
+/**
  * Submitting a job: check the fields that came before the file (checkFieldsSoFar) and what the upload
  * is from its first bytes (guardUpload), store it, validate every field, publish `VideoSubmitted` as
  * the job's first event (expecting sequence 0 over all of the job's subjects: the job has nothing yet).
@@ -71,13 +78,6 @@ export const SUBMIT_FIELDS = new Set(['pipeline', 'params', 'priority']);
  * With an Idempotency-Key the job id is derived from the key, so the stream itself keeps a key from
  * ever making a second job, at any priority; a repeat with the same content gets the first answer back.
  */
-/**
- * How long an upload waits for NATS to come back once the connection has dropped before it answers
- * 503: longer than the client's reconnect to another server of a cluster (a few hundred ms), far
- * shorter than the Object Store's request timeouts.
- */
-const UPLOAD_OUTAGE_GRACE_MS = 2000;
-
 @Injectable()
 export class SubmitJobService {
   private readonly logger = new Logger(SubmitJobService.name);
@@ -230,7 +230,7 @@ export class SubmitJobService {
     try {
       // When NATS goes away during the upload, the answer is a 503 within UPLOAD_OUTAGE_GRACE_MS, not
       // after the Object Store's requests have each timed out; the body stops being read, which fails
-      // the put, and the put purges what it wrote once it can.
+      // the put (what it wrote and cannot purge is left to the storage sweep).
       blob = await this.nats.unlessLost(write(), UPLOAD_OUTAGE_GRACE_MS).catch((error: unknown) => {
         if (error instanceof NatsConnectionLostError) stream.destroy(error);
         throw error;
